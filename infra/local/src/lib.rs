@@ -1,0 +1,62 @@
+//! Local tooling for Aisle: everything derives from `template.yaml` ([`template`]), is created
+//! on DynamoDB Local and moto ([`resources`]) and filled with demo data ([`seed`]).
+//! Used by the `aisle-local` CLI and by the integration tests.
+
+pub mod resources;
+pub mod seed;
+pub mod template;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// Default local resource prefix (`aisle-ItemsTable`, ...).
+pub const DEFAULT_PREFIX: &str = "aisle-";
+
+/// SDK configuration for local runs: a fixed region and dummy credentials, so nothing probes
+/// instance metadata; endpoints come from `AWS_ENDPOINT_URL_*` (set by `infra/scripts/env.sh`)
+/// unless given here.
+pub async fn local_sdk_config() -> SdkConfig {
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "aisle-local",
+        ))
+        .load()
+        .await
+}
+
+/// A DynamoDB client on `endpoint`.
+pub fn dynamo_client(sdk: &SdkConfig, endpoint: &str) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
+
+/// An SQS client on `endpoint`.
+pub fn sqs_client(sdk: &SdkConfig, endpoint: &str) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(sdk)
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
+
+/// An EventBridge client on `endpoint`.
+pub fn events_client(sdk: &SdkConfig, endpoint: &str) -> aws_sdk_eventbridge::Client {
+    aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::config::Builder::from(sdk)
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
+
+/// The endpoint for a service: its `AWS_ENDPOINT_URL_<SERVICE>` or the local default port.
+pub fn endpoint(service_var: &str, default_port: u16) -> String {
+    std::env::var(service_var).unwrap_or_else(|_| format!("http://127.0.0.1:{default_port}"))
+}

@@ -1,0 +1,344 @@
+//! Reads `template.yaml`, the single source of truth for tables, queues, the event bus, the
+//! functions' environment and the HTTP routes. Local tooling derives everything from here, so
+//! removing a route or changing a key in the template changes it locally too.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_yaml::Value;
+
+/// One DynamoDB table as declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableDef {
+    pub logical_id: String,
+    /// Attribute name → type (`S`, `N`, `B`).
+    pub attributes: BTreeMap<String, String>,
+    /// (attribute, `HASH`|`RANGE`) in order.
+    pub key: Vec<(String, String)>,
+    pub indexes: Vec<IndexDef>,
+    pub stream_view: Option<String>,
+    pub ttl_attribute: Option<String>,
+}
+
+/// A global secondary index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: String,
+    pub key: Vec<(String, String)>,
+    pub projection: String,
+}
+
+/// An SQS queue as declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDef {
+    pub logical_id: String,
+    pub fifo: bool,
+    pub visibility_timeout: Option<u32>,
+    pub delay_seconds: Option<u32>,
+    /// (logical id of the dead-letter queue, maxReceiveCount)
+    pub redrive: Option<(String, u32)>,
+}
+
+/// An HTTP API route and the function behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub method: String,
+    pub path: String,
+    pub function: String,
+    /// The cargo binary (`Metadata.BuildProperties.Binary`).
+    pub binary: String,
+    /// `Auth.Authorizer: NONE`: no token needed.
+    pub public: bool,
+}
+
+/// The parts of the template local tooling uses.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub tables: Vec<TableDef>,
+    pub queues: Vec<QueueDef>,
+    pub buses: Vec<String>,
+    pub routes: Vec<Route>,
+    /// `Globals.Function.Environment.Variables`, unresolved.
+    pub env: BTreeMap<String, Value>,
+    parameters: BTreeMap<String, Value>,
+    resources: BTreeMap<String, Value>,
+}
+
+/// `!Ref X` → `Some("X")`.
+fn reference(value: &Value) -> Option<&str> {
+    match value {
+        Value::Tagged(t) if t.tag == "Ref" => t.value.as_str(),
+        Value::Mapping(m) => m.get("Ref").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+/// `!GetAtt X.Arn` → `Some("X")`.
+fn get_att_arn(value: &Value) -> Option<String> {
+    let target = match value {
+        Value::Tagged(t) if t.tag == "GetAtt" => t.value.as_str().map(str::to_owned),
+        Value::Mapping(m) => m
+            .get("Fn::GetAtt")
+            .and_then(|v| v.as_sequence())
+            .and_then(|s| s.first())
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    }?;
+    Some(target.trim_end_matches(".Arn").to_owned())
+}
+
+fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+fn key_schema(value: Option<&Value>) -> Result<Vec<(String, String)>> {
+    let list = value
+        .and_then(Value::as_sequence)
+        .context("KeySchema missing")?;
+    list.iter()
+        .map(|k| {
+            let name = str_at(k, "AttributeName").context("AttributeName")?;
+            let kind = str_at(k, "KeyType").context("KeyType")?;
+            Ok((name.to_owned(), kind.to_owned()))
+        })
+        .collect()
+}
+
+fn number(value: Option<&Value>) -> Option<u32> {
+    value
+        .and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .map(|n| n as u32)
+}
+
+impl Template {
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text)
+    }
+
+    /// The repository's own template (found from this crate's location, so tests and the CLI
+    /// agree wherever they run from).
+    pub fn load_repo() -> Result<Self> {
+        Self::load(repo_root().join("template.yaml"))
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        let doc: Value = serde_yaml::from_str(text).context("template.yaml is not YAML")?;
+        let resources: BTreeMap<String, Value> =
+            serde_yaml::from_value(doc.get("Resources").cloned().context("no Resources")?)?;
+        let parameters: BTreeMap<String, Value> = doc
+            .get("Parameters")
+            .cloned()
+            .map(serde_yaml::from_value)
+            .transpose()?
+            .unwrap_or_default();
+        let env: BTreeMap<String, Value> = doc
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .and_then(|f| f.get("Environment"))
+            .and_then(|e| e.get("Variables"))
+            .cloned()
+            .map(serde_yaml::from_value)
+            .transpose()?
+            .unwrap_or_default();
+        let mut template = Self {
+            tables: vec![],
+            queues: vec![],
+            buses: vec![],
+            routes: vec![],
+            env,
+            parameters,
+            resources,
+        };
+        template.read_resources()?;
+        Ok(template)
+    }
+
+    fn read_resources(&mut self) -> Result<()> {
+        for (id, resource) in &self.resources {
+            let props = resource.get("Properties").cloned().unwrap_or(Value::Null);
+            match str_at(resource, "Type").unwrap_or("") {
+                "AWS::DynamoDB::Table" => self
+                    .tables
+                    .push(table(id, &props).with_context(|| format!("table {id}"))?),
+                "AWS::SQS::Queue" => self.queues.push(QueueDef {
+                    logical_id: id.clone(),
+                    fifo: props
+                        .get("FifoQueue")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    visibility_timeout: number(props.get("VisibilityTimeout")),
+                    delay_seconds: number(props.get("DelaySeconds")),
+                    redrive: props.get("RedrivePolicy").map(|r| {
+                        let dlq = r
+                            .get("deadLetterTargetArn")
+                            .and_then(get_att_arn)
+                            .unwrap_or_default();
+                        (dlq, number(r.get("maxReceiveCount")).unwrap_or(3))
+                    }),
+                }),
+                "AWS::Events::EventBus" => self.buses.push(id.clone()),
+                "AWS::Serverless::Function" => {
+                    let binary = resource
+                        .get("Metadata")
+                        .and_then(|m| m.get("BuildProperties"))
+                        .and_then(|b| str_at(b, "Binary"))
+                        .with_context(|| {
+                            format!("function {id} has no Metadata.BuildProperties.Binary")
+                        })?
+                        .to_owned();
+                    let events = props
+                        .get("Events")
+                        .and_then(Value::as_mapping)
+                        .cloned()
+                        .unwrap_or_default();
+                    for (_, event) in events {
+                        if str_at(&event, "Type") != Some("HttpApi") {
+                            continue;
+                        }
+                        let p = event
+                            .get("Properties")
+                            .context("HttpApi event without Properties")?;
+                        let public =
+                            p.get("Auth").and_then(|a| str_at(a, "Authorizer")) == Some("NONE");
+                        self.routes.push(Route {
+                            method: str_at(p, "Method").context("Method")?.to_ascii_uppercase(),
+                            path: str_at(p, "Path").context("Path")?.to_owned(),
+                            function: id.clone(),
+                            binary: binary.clone(),
+                            public,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The functions' environment for a local run whose resources carry `prefix`: a `!Ref` to
+    /// a table, queue or bus becomes its local name, a `!Ref` to a parameter its default.
+    pub fn local_env(&self, prefix: &str) -> Result<BTreeMap<String, String>> {
+        self.env
+            .iter()
+            .map(|(name, value)| {
+                let resolved = match (value, reference(value)) {
+                    (_, Some(target)) if self.resources.contains_key(target) => {
+                        local_name(prefix, target)
+                    }
+                    (_, Some(target)) => {
+                        let default = self.parameters.get(target).and_then(|p| p.get("Default"));
+                        scalar(default)
+                            .ok_or_else(|| anyhow!("{name}: parameter {target} has no default"))?
+                    }
+                    (value, None) => scalar(Some(value))
+                        .ok_or_else(|| anyhow!("{name}: unsupported value {value:?}"))?,
+                };
+                Ok((name.clone(), resolved))
+            })
+            .collect()
+    }
+}
+
+fn scalar(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The local name of a resource: the prefix and its logical id.
+pub fn local_name(prefix: &str, logical_id: &str) -> String {
+    format!("{prefix}{logical_id}")
+}
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| ".".into())
+}
+
+fn table(id: &str, props: &Value) -> Result<TableDef> {
+    let attributes = props
+        .get("AttributeDefinitions")
+        .and_then(Value::as_sequence)
+        .context("AttributeDefinitions")?
+        .iter()
+        .map(|a| {
+            Ok((
+                str_at(a, "AttributeName").context("name")?.to_owned(),
+                str_at(a, "AttributeType").context("type")?.to_owned(),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let indexes = props
+        .get("GlobalSecondaryIndexes")
+        .and_then(Value::as_sequence)
+        .map(|list| {
+            list.iter()
+                .map(|g| {
+                    Ok(IndexDef {
+                        name: str_at(g, "IndexName").context("IndexName")?.to_owned(),
+                        key: key_schema(g.get("KeySchema"))?,
+                        projection: g
+                            .get("Projection")
+                            .and_then(|p| str_at(p, "ProjectionType"))
+                            .unwrap_or("ALL")
+                            .to_owned(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    if str_at(props, "BillingMode") != Some("PAY_PER_REQUEST") {
+        bail!("only PAY_PER_REQUEST tables are supported locally");
+    }
+    let ttl = props.get("TimeToLiveSpecification");
+    Ok(TableDef {
+        logical_id: id.to_owned(),
+        attributes,
+        key: key_schema(props.get("KeySchema"))?,
+        indexes,
+        stream_view: props
+            .get("StreamSpecification")
+            .and_then(|s| str_at(s, "StreamViewType"))
+            .map(str::to_owned),
+        ttl_attribute: ttl
+            .filter(|t| t.get("Enabled").and_then(Value::as_bool) == Some(true))
+            .and_then(|t| str_at(t, "AttributeName"))
+            .map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repository_template_declares_tables_routes_and_environment() {
+        let t = Template::load_repo().unwrap();
+        assert!(t
+            .tables
+            .iter()
+            .any(|x| x.logical_id == "HoldsTable" && x.ttl_attribute.as_deref() == Some("ttl")));
+        assert!(t
+            .routes
+            .iter()
+            .any(|r| r.method == "GET" && r.path == "/v1/items/{itemId}" && r.public));
+        let env = t.local_env("aisle-").unwrap();
+        assert_eq!(env["ITEMS_TABLE"], "aisle-ItemsTable");
+        assert_eq!(env["HOLD_MINUTES"], "10");
+    }
+}

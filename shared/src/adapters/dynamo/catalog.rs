@@ -1,0 +1,134 @@
+//! [`Catalog`] on the items table: one record per item keyed by `itemId`, with `byCategory`
+//! and `bySeller` indexes (both newest first on `createdAt`).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::Client;
+
+use super::{classify, cursor, decode, encode, n, s};
+use crate::domain::{Category, Item, ItemId, Page, PageRequest, UserId};
+use crate::ports::{Catalog, StoreError};
+
+/// The items table.
+#[derive(Debug, Clone)]
+pub struct DynamoCatalog {
+    client: Client,
+    table: String,
+}
+
+impl DynamoCatalog {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// One page of an index partition, newest first.
+    async fn page(
+        &self,
+        index: &str,
+        partition: (&str, &str),
+        page: &PageRequest,
+    ) -> Result<Page<Item>, StoreError> {
+        let start = match &page.cursor {
+            Some(c) => Some(cursor::decode(
+                c,
+                &["itemId", partition.0, "createdAt"],
+                partition,
+            )?),
+            None => None,
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", partition.0)
+            .expression_attribute_values(":p", s(partition.1))
+            .scan_index_forward(false)
+            .limit(page.limit as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        let next_cursor = cursor::encode(out.last_evaluated_key());
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl Catalog for DynamoCatalog {
+    async fn insert(&self, item: &Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(item)?))
+            .condition_expression("attribute_not_exists(itemId)")
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn replace(&self, current: &Item, next: &Item) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(next)?))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(current.version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    async fn get(&self, id: ItemId) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("itemId", s(id.to_string()))
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        out.item.map(decode).transpose()
+    }
+
+    async fn by_category(
+        &self,
+        category: &Category,
+        page: &PageRequest,
+    ) -> Result<Page<Item>, StoreError> {
+        self.page("byCategory", ("category", category.as_str()), page)
+            .await
+    }
+
+    async fn by_seller(
+        &self,
+        seller: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Item>, StoreError> {
+        self.page("bySeller", ("sellerId", seller.as_str()), page)
+            .await
+    }
+}

@@ -1,0 +1,295 @@
+//! [`Inventory`] on the stock table.
+//!
+//! Rows (see `infra/DATA_MODEL.md`): `pk = ITEM#<itemId>` with `sk = TOTAL` holding the
+//! aggregated `available` count shoppers buy from, and `sk = WH#<warehouseId>` holding that
+//! warehouse's `physical` and `available` counts (also indexed `byWarehouse`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+
+use super::transact::{Faults, TransactFailure, Transactor};
+use super::{classify, n, number, s, Record};
+use crate::domain::{ItemId, StockReceipt, Timestamp, WarehouseId};
+use crate::ports::{Inventory, ReceiptRejected, StockLevels, StoreError};
+
+/// The sort key of an item's aggregated row.
+const TOTAL: &str = "TOTAL";
+/// How long an idempotency record outlives its request.
+const IDEMPOTENCY_TTL_SECONDS: i64 = 7 * 24 * 3600;
+
+/// Table names the inventory adapter touches.
+#[derive(Debug, Clone)]
+pub struct InventoryTables {
+    pub stock: String,
+    pub items: String,
+    pub warehouses: String,
+    pub idempotency: String,
+}
+
+/// The stock table, plus the checks on items, warehouses and idempotency records that stock
+/// transactions include.
+#[derive(Debug, Clone)]
+pub struct DynamoInventory {
+    client: Client,
+    tables: InventoryTables,
+    transactor: Transactor,
+}
+
+pub(crate) fn item_pk(item: ItemId) -> String {
+    format!("ITEM#{item}")
+}
+
+pub(crate) fn warehouse_sk(warehouse: &WarehouseId) -> String {
+    format!("WH#{warehouse}")
+}
+
+fn stock_key(pk: String, sk: String) -> Record {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+impl DynamoInventory {
+    pub fn new(client: Client, tables: InventoryTables, faults: Arc<Faults>) -> Self {
+        let transactor = Transactor::new(client.clone(), faults);
+        Self {
+            client,
+            tables,
+            transactor,
+        }
+    }
+
+    /// Read rows of the stock table by key, strongly consistent, following `UnprocessedKeys`.
+    async fn read_rows(
+        &self,
+        keys: Vec<Record>,
+        consistent: bool,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut rows = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+            );
+            let mut round = 0u32;
+            while let Some(request) = pending.take() {
+                if round > 0 {
+                    // Unprocessed keys mean throttling: back off before asking again.
+                    tokio::time::sleep(Duration::from_millis(20 * 2u64.pow(round.min(6)))).await;
+                }
+                round += 1;
+                if round > 8 {
+                    return Err(StoreError::Unavailable(
+                        "BatchGetItem kept leaving keys unprocessed".into(),
+                    ));
+                }
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.tables.stock, request)
+                    .send()
+                    .await
+                    .map_err(|e| classify("BatchGetItem", e))?;
+                if let Some(mut found) = out.responses {
+                    rows.extend(found.remove(&self.tables.stock).unwrap_or_default());
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.tables.stock));
+            }
+        }
+        Ok(rows)
+    }
+
+    async fn levels(
+        &self,
+        warehouse: &WarehouseId,
+        item: ItemId,
+    ) -> Result<StockLevels, StoreError> {
+        let rows = self
+            .read_rows(
+                vec![
+                    stock_key(item_pk(item), warehouse_sk(warehouse)),
+                    stock_key(item_pk(item), TOTAL.into()),
+                ],
+                true,
+            )
+            .await?;
+        let mut levels = StockLevels {
+            warehouse_physical: 0,
+            warehouse_available: 0,
+            item_available: 0,
+        };
+        for row in rows {
+            if row
+                .get("sk")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some(TOTAL)
+            {
+                levels.item_available = number(&row, "available")?;
+            } else {
+                levels.warehouse_physical = number(&row, "physical")?;
+                levels.warehouse_available = number(&row, "available")?;
+            }
+        }
+        Ok(levels)
+    }
+
+    /// The receipt recorded under `key`, to tell a replay from a reused key.
+    async fn recorded_fingerprint(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.idempotency)
+            .key("key", s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out
+            .item
+            .and_then(|mut r| r.remove("fingerprint"))
+            .and_then(|v| v.as_s().ok().cloned()))
+    }
+}
+
+fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, StoreError> {
+    built.map_err(|e| StoreError::Unavailable(format!("request build: {e}")))
+}
+
+#[async_trait]
+impl Inventory for DynamoInventory {
+    async fn available(&self, items: &[ItemId]) -> Result<HashMap<ItemId, u32>, StoreError> {
+        let keys = items
+            .iter()
+            .map(|i| stock_key(item_pk(*i), TOTAL.into()))
+            .collect::<Vec<_>>();
+        let mut levels = HashMap::with_capacity(items.len());
+        for row in self.read_rows(keys, false).await? {
+            let pk = row
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let id = pk
+                .strip_prefix("ITEM#")
+                .and_then(|raw| ItemId::try_from(raw).ok());
+            let id = id.ok_or_else(|| StoreError::Corrupt(format!("stock row key {pk}")))?;
+            levels.insert(id, number(&row, "available")?);
+        }
+        Ok(levels)
+    }
+
+    async fn receive(
+        &self,
+        receipt: &StockReceipt,
+        idempotency_key: Option<&str>,
+    ) -> Result<(StockLevels, bool), ReceiptRejected> {
+        let StockReceipt {
+            warehouse_id,
+            item_id,
+            quantity,
+        } = receipt;
+        let q = n(quantity.get());
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .condition_check(build(
+                    ConditionCheck::builder()
+                        .table_name(&self.tables.items)
+                        .key("itemId", s(item_id.to_string()))
+                        .condition_expression("attribute_exists(itemId)")
+                        .build(),
+                )?)
+                .build(),
+            TransactWriteItem::builder()
+                .condition_check(build(
+                    ConditionCheck::builder()
+                        .table_name(&self.tables.warehouses)
+                        .key("warehouseId", s(warehouse_id.as_str()))
+                        .condition_expression("attribute_exists(warehouseId)")
+                        .build(),
+                )?)
+                .build(),
+            TransactWriteItem::builder()
+                .update(build(
+                    Update::builder()
+                        .table_name(&self.tables.stock)
+                        .set_key(Some(stock_key(
+                            item_pk(*item_id),
+                            warehouse_sk(warehouse_id),
+                        )))
+                        .update_expression(
+                            "ADD physical :q, available :q SET warehouseId = :w, itemId = :i",
+                        )
+                        .expression_attribute_values(":q", q.clone())
+                        .expression_attribute_values(":w", s(warehouse_id.as_str()))
+                        .expression_attribute_values(":i", s(item_id.to_string()))
+                        .build(),
+                )?)
+                .build(),
+            TransactWriteItem::builder()
+                .update(build(
+                    Update::builder()
+                        .table_name(&self.tables.stock)
+                        .set_key(Some(stock_key(item_pk(*item_id), TOTAL.into())))
+                        .update_expression("ADD available :q SET itemId = :i")
+                        .expression_attribute_values(":q", q)
+                        .expression_attribute_values(":i", s(item_id.to_string()))
+                        .build(),
+                )?)
+                .build(),
+        ];
+        let fingerprint = format!("{item_id}:{}", quantity.get());
+        let record_key = idempotency_key.map(|k| format!("receive#{warehouse_id}#{k}"));
+        if let Some(key) = &record_key {
+            let expires = Timestamp::now().unix_seconds() + IDEMPOTENCY_TTL_SECONDS;
+            items.push(
+                TransactWriteItem::builder()
+                    .put(build(
+                        Put::builder()
+                            .table_name(&self.tables.idempotency)
+                            .item("key", s(key.as_str()))
+                            .item("fingerprint", s(fingerprint.as_str()))
+                            .item("ttl", n(expires))
+                            .condition_expression("attribute_not_exists(#k)")
+                            .expression_attribute_names("#k", "key")
+                            .build(),
+                    )?)
+                    .build(),
+            );
+        }
+        match self.transactor.write(items).await {
+            Ok(()) => Ok((self.levels(warehouse_id, *item_id).await?, false)),
+            Err(TransactFailure::Cancelled(codes)) => {
+                let failed = |i: usize| {
+                    codes.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
+                };
+                if failed(0) {
+                    Err(ReceiptRejected::UnknownItem)
+                } else if failed(1) {
+                    Err(ReceiptRejected::UnknownWarehouse)
+                } else if let (true, Some(key)) = (failed(4), &record_key) {
+                    match self.recorded_fingerprint(key).await? {
+                        Some(recorded) if recorded == fingerprint => {
+                            Ok((self.levels(warehouse_id, *item_id).await?, true))
+                        }
+                        _ => Err(ReceiptRejected::KeyReused),
+                    }
+                } else {
+                    Err(StoreError::Unavailable(format!(
+                        "receipt transaction cancelled: {codes:?}"
+                    ))
+                    .into())
+                }
+            }
+            Err(TransactFailure::Store(e)) => Err(e.into()),
+        }
+    }
+}

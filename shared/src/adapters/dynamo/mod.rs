@@ -1,0 +1,90 @@
+//! DynamoDB adapters. The table layout they rely on is documented in `infra/DATA_MODEL.md`
+//! and declared in `template.yaml`.
+
+mod catalog;
+mod cursor;
+mod inventory;
+mod transact;
+mod warehouses;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+pub use catalog::DynamoCatalog;
+pub use inventory::{DynamoInventory, InventoryTables};
+pub use transact::Faults;
+pub use warehouses::DynamoWarehouses;
+
+use crate::ports::StoreError;
+
+/// A DynamoDB item as the SDK sees it.
+pub(crate) type Record = HashMap<String, AttributeValue>;
+
+/// Error codes that mean "try again later", not "your request is wrong".
+const TRANSIENT: [&str; 5] = [
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+];
+
+/// Turn any SDK failure into a [`StoreError`]; callers first pick out the outcomes they expect
+/// (conditional-check failures, cancelled transactions) and hand the rest here.
+pub(crate) fn classify<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    let code = err.code().unwrap_or("").to_owned();
+    let message = format!("{operation}: {code} {}", err.message().unwrap_or_default());
+    match err {
+        SdkError::ServiceError(_) if code == "TransactionConflictException" => {
+            StoreError::Contention(message)
+        }
+        SdkError::ServiceError(_) if TRANSIENT.contains(&code.as_str()) => {
+            StoreError::Unavailable(message)
+        }
+        SdkError::ServiceError(_) => {
+            // Validation and resource errors here are our bugs (wrong table, bad expression):
+            // keep the detail in the log, and still answer the client with a retryable 503.
+            tracing::error!(operation, %code, error = ?err, "unexpected DynamoDB error");
+            StoreError::Unavailable(message)
+        }
+        other => StoreError::Unavailable(format!("{operation}: {other:?}")),
+    }
+}
+
+/// Decode a stored record into a domain value.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(record: Record) -> Result<T, StoreError> {
+    serde_dynamo::from_item(record).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Encode a domain value as a record.
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Record, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Read a numeric attribute as u32; absent counts as zero, a malformed one is corruption.
+pub(crate) fn number(record: &Record, name: &str) -> Result<u32, StoreError> {
+    match record.get(name) {
+        None => Ok(0),
+        Some(AttributeValue::N(raw)) => {
+            let value: i64 = raw
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("{name} = {raw}")))?;
+            u32::try_from(value.max(0)).map_err(|_| StoreError::Corrupt(format!("{name} = {raw}")))
+        }
+        Some(other) => Err(StoreError::Corrupt(format!("{name} = {other:?}"))),
+    }
+}

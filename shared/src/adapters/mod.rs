@@ -1,0 +1,3 @@
+//! Adapters: the ports implemented on real services. Only this module touches SDK types.
+
+pub mod dynamo;

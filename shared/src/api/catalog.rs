@@ -1,0 +1,209 @@
+//! Catalog routes: sellers list and edit products; anyone browses them.
+
+use std::collections::BTreeMap;
+
+use lambda_http::http::{header, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use super::request::{if_match, json_body, page, path, principal, query};
+use super::{finish, json, with_header, ApiError, HttpResult};
+use crate::domain::item::{MAX_IMAGES, MAX_LOW_STOCK_THRESHOLD};
+use crate::domain::{
+    Attributes, Category, ImageUrl, ItemId, ItemPatch, Money, NewItem, Text, ValidationErrors,
+};
+use crate::usecases::catalog::{self, ItemView};
+use crate::App;
+
+/// The JSON a seller sends to create (all of `REQUIRED`) or edit (any subset) an item.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ItemBody {
+    name: Option<String>,
+    description: Option<String>,
+    category: Option<String>,
+    brand: Option<String>,
+    price: Option<PriceBody>,
+    attributes: Option<BTreeMap<String, String>>,
+    images: Option<Vec<String>>,
+    low_stock_threshold: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceBody {
+    amount: i64,
+    currency: String,
+}
+
+/// A bounded text field, if present.
+fn field<const MAX: usize>(
+    errors: &mut ValidationErrors,
+    name: &str,
+    raw: Option<String>,
+) -> Option<Text<MAX>> {
+    raw.and_then(|v| errors.check(name, Text::try_from(v)))
+}
+
+impl ItemBody {
+    /// Validate every field present, collecting all problems at once.
+    fn parse(self, errors: &mut ValidationErrors) -> ItemPatch {
+        ItemPatch {
+            name: field(errors, "name", self.name),
+            description: field(errors, "description", self.description),
+            brand: field(errors, "brand", self.brand),
+            category: self
+                .category
+                .and_then(|v| errors.check("category", Category::try_from(v))),
+            price: self
+                .price
+                .and_then(|p| errors.check("price", Money::price(p.amount, &p.currency))),
+            attributes: self
+                .attributes
+                .and_then(|a| errors.check("attributes", Attributes::try_from(a))),
+            images: self.images.and_then(|urls| {
+                let parsed = if urls.len() > MAX_IMAGES {
+                    Err(format!("at most {MAX_IMAGES} images"))
+                } else {
+                    urls.into_iter().map(ImageUrl::try_from).collect()
+                };
+                errors.check("images", parsed)
+            }),
+            low_stock_threshold: self.low_stock_threshold.and_then(|t| {
+                let parsed = u32::try_from(t)
+                    .ok()
+                    .filter(|t| *t <= MAX_LOW_STOCK_THRESHOLD)
+                    .ok_or_else(|| format!("must be 0..={MAX_LOW_STOCK_THRESHOLD}"));
+                errors.check("lowStockThreshold", parsed)
+            }),
+        }
+    }
+
+    fn into_new_item(self) -> Result<NewItem, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let required = [
+            ("name", self.name.is_none()),
+            ("category", self.category.is_none()),
+            ("brand", self.brand.is_none()),
+            ("price", self.price.is_none()),
+        ];
+        for (name, missing) in required {
+            if missing {
+                errors
+                    .0
+                    .push(crate::domain::FieldError::new(name, "is required"));
+            }
+        }
+        let patch = self.parse(&mut errors);
+        errors.finish(|| {
+            Some(NewItem {
+                name: patch.name?,
+                description: patch.description,
+                category: patch.category?,
+                brand: patch.brand?,
+                price: patch.price?,
+                attributes: patch.attributes.unwrap_or_default(),
+                images: patch.images.unwrap_or_default(),
+                low_stock_threshold: patch.low_stock_threshold.unwrap_or(5),
+            })
+        })
+    }
+
+    fn into_patch(self) -> Result<ItemPatch, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let patch = self.parse(&mut errors);
+        if errors.0.is_empty() && patch.is_empty() {
+            errors.0.push(crate::domain::FieldError::new(
+                "",
+                "send at least one field to change",
+            ));
+        }
+        errors.finish(|| Some(patch))
+    }
+}
+
+/// An item response, with its version as the ETag for conditional edits.
+fn item_response(status: StatusCode, view: &ItemView) -> Response<Body> {
+    let response = json(status, view);
+    let response = with_header(response, header::ETAG, format!("\"{}\"", view.item.version));
+    with_header(
+        response,
+        header::LOCATION,
+        format!("/v1/items/{}", view.item.item_id),
+    )
+}
+
+/// `POST /v1/seller/items`
+pub async fn create_item(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let new = json_body::<ItemBody>(&req)?.into_new_item()?;
+            let view = catalog::create_item(&app.catalog, &who, new).await?;
+            Ok(item_response(StatusCode::CREATED, &view))
+        }
+        .await,
+    )
+}
+
+/// `PATCH /v1/seller/items/{itemId}` (optional `If-Match: "<version>"`)
+pub async fn update_item(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let id: ItemId = path(&req, "itemId")?;
+            let expected = if_match(&req)?;
+            let patch = json_body::<ItemBody>(&req)?.into_patch()?;
+            let view =
+                catalog::update_item(&app.catalog, &app.inventory, &who, id, &patch, expected)
+                    .await?;
+            Ok(item_response(StatusCode::OK, &view))
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/seller/items?limit=&cursor=`
+pub async fn list_seller_items(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let page = page(&query(&req, &["limit", "cursor"])?)?;
+            let listing = catalog::seller_items(&app.catalog, &app.inventory, &who, &page).await?;
+            Ok(json(StatusCode::OK, &listing))
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/items/{itemId}` (public)
+pub async fn get_item(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let id: ItemId = path(&req, "itemId")?;
+            let view = catalog::get_item(&app.catalog, &app.inventory, id).await?;
+            Ok(item_response(StatusCode::OK, &view))
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/items?category=&limit=&cursor=` (public)
+pub async fn browse_items(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let query = query(&req, &["category", "limit", "cursor"])?;
+            let page = page(&query)?;
+            let category = query.get("category").ok_or_else(|| {
+                ApiError::bad_request("MISSING_QUERY_PARAMETER", "category is required")
+            })?;
+            let category = Category::try_from(category.clone()).map_err(|message| {
+                ApiError::bad_request("INVALID_QUERY_PARAMETER", format!("category: {message}"))
+            })?;
+            let listing =
+                catalog::browse_category(&app.catalog, &app.inventory, &category, &page).await?;
+            Ok(json(StatusCode::OK, &listing))
+        }
+        .await,
+    )
+}

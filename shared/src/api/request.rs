@@ -1,0 +1,211 @@
+//! Reading an API Gateway request: the caller, the JSON body, path and query parameters and
+//! headers, each parsed into domain types or refused with a 4xx [`ApiError`].
+
+use std::collections::HashMap;
+
+use lambda_http::http::{header, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+use crate::domain::{PageRequest, Principal, Role, UserId, WarehouseId};
+
+/// Largest request body accepted; API Gateway allows more, but nothing here needs it.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The caller, from the claims the HTTP API's JWT authorizer verified. The authorizer
+/// already refused requests without a valid token; this refuses again if a route was
+/// deployed without it, and reads groups in every shape API Gateway renders them.
+pub fn principal(req: &Request) -> Result<Principal, ApiError> {
+    let unauthorized = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "a valid bearer token is required",
+        )
+    };
+    let claims = match req.request_context_ref() {
+        Some(ctx @ RequestContext::ApiGatewayV2(_)) => ctx
+            .authorizer()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|j| &j.claims),
+        _ => None,
+    }
+    .ok_or_else(unauthorized)?;
+    let user_id = claims
+        .get("sub")
+        .and_then(|s| UserId::try_from(s.as_str()).ok())
+        .ok_or_else(unauthorized)?;
+    let groups = claims
+        .get("cognito:groups")
+        .map(|g| parse_groups(g))
+        .unwrap_or_default();
+    let roles = [Role::Seller, Role::Warehouse]
+        .into_iter()
+        .filter(|r| groups.iter().any(|g| g == r.group()))
+        .collect();
+    let warehouse_id = claims
+        .get("custom:warehouseId")
+        .and_then(|w| WarehouseId::try_from(w.as_str()).ok());
+    Ok(Principal {
+        user_id,
+        roles,
+        warehouse_id,
+    })
+}
+
+/// HTTP APIs flatten a JWT array claim to `[a b]`; other issuers send JSON or commas.
+fn parse_groups(raw: &str) -> Vec<String> {
+    if let Ok(list) = serde_json::from_str::<Vec<String>>(raw) {
+        return list;
+    }
+    raw.trim_matches(|c| c == '[' || c == ']')
+        .split(|c: char| c == ' ' || c == ',')
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Parse the JSON body into `T` (whose serde derive should `deny_unknown_fields`).
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    if let Some(kind) = req.headers().get(header::CONTENT_TYPE) {
+        let kind = kind.to_str().unwrap_or("").to_ascii_lowercase();
+        if !kind.starts_with("application/json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "send the body as application/json",
+            ));
+        }
+    }
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("bodies are limited to {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "EMPTY_BODY",
+            "a JSON body is required",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let message = e.to_string();
+        match e.classify() {
+            serde_json::error::Category::Data if message.starts_with("unknown field") => {
+                ApiError::bad_request("UNKNOWN_FIELD", message)
+            }
+            serde_json::error::Category::Data => ApiError::bad_request("INVALID_FIELD", message),
+            _ => ApiError::bad_request("MALFORMED_JSON", message),
+        }
+    })
+}
+
+/// A path parameter parsed into its typed id.
+pub fn path<T: TryFrom<String, Error = String>>(req: &Request, name: &str) -> Result<T, ApiError> {
+    let raw = req
+        .path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .unwrap_or_default()
+        .to_owned();
+    T::try_from(raw).map_err(|message| {
+        ApiError::bad_request("INVALID_PATH_PARAMETER", format!("{name}: {message}"))
+            .with_details(serde_json::json!([{ "field": name, "message": message }]))
+    })
+}
+
+/// The query string, refusing parameters the route does not know and repeated ones, so a
+/// typo (`?categroy=`) is an error rather than silently ignored.
+pub fn query(req: &Request, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
+    let mut found = HashMap::new();
+    if let Some(params) = req.query_string_parameters_ref() {
+        for (name, _) in params.iter() {
+            if !allowed.contains(&name) {
+                return Err(ApiError::bad_request(
+                    "UNKNOWN_QUERY_PARAMETER",
+                    format!(
+                        "unknown query parameter '{name}'; allowed: {}",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+            let values = params.all(name).unwrap_or_default();
+            if values.len() > 1 {
+                return Err(ApiError::bad_request(
+                    "REPEATED_QUERY_PARAMETER",
+                    format!("'{name}' given more than once"),
+                ));
+            }
+            found.insert(name.to_owned(), values[0].to_owned());
+        }
+    }
+    Ok(found)
+}
+
+/// `limit` and `cursor` from a parsed query.
+pub fn page(query: &HashMap<String, String>) -> Result<PageRequest, ApiError> {
+    PageRequest::parse(
+        query.get("limit").map(String::as_str),
+        query.get("cursor").map(String::as_str),
+    )
+    .map_err(|message| ApiError::bad_request("INVALID_PAGE", message))
+}
+
+/// The `Idempotency-Key` header, if sent: 1-128 visible ASCII characters.
+pub fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(raw) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    match raw.to_str() {
+        Ok(key) if (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(ApiError::bad_request(
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key must be 1-128 visible ASCII characters",
+        )),
+    }
+}
+
+/// The version an `If-Match` header names (`"3"` or `W/"3"`), if sent.
+pub fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
+    let Some(raw) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = raw.to_str().unwrap_or("").trim();
+    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    text.parse().map(Some).map_err(|_| {
+        ApiError::bad_request(
+            "INVALID_IF_MATCH",
+            "If-Match must be an ETag this API issued",
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_parse_from_every_shape_api_gateway_and_issuers_use() {
+        assert_eq!(
+            parse_groups("[sellers warehouses]"),
+            ["sellers", "warehouses"]
+        );
+        assert_eq!(parse_groups(r#"["sellers"]"#), ["sellers"]);
+        assert_eq!(
+            parse_groups("sellers,warehouses"),
+            ["sellers", "warehouses"]
+        );
+        assert!(parse_groups("[]").is_empty());
+    }
+}

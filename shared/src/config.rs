@@ -1,0 +1,92 @@
+//! Typed configuration from the environment, read once at cold start. Missing settings fail
+//! the start with every missing name listed, rather than the first request with one.
+//! The variable names are the ones `template.yaml` sets in `Globals.Function.Environment`.
+
+use std::time::Duration;
+
+/// Names of the DynamoDB tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    pub items: String,
+    pub stock: String,
+    pub warehouses: String,
+    pub shoppers: String,
+    pub holds: String,
+    pub orders: String,
+    pub warehouse_orders: String,
+    pub idempotency: String,
+}
+
+/// Everything a function needs to know about its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub tables: Tables,
+    pub event_bus: String,
+    /// How long a checkout holds stock.
+    pub hold: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Build from any variable source (the process environment, or a test's map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut missing = Vec::new();
+        let mut var = |name: &str| {
+            get(name).filter(|v| !v.is_empty()).unwrap_or_else(|| {
+                missing.push(name.to_owned());
+                String::new()
+            })
+        };
+        let tables = Tables {
+            items: var("ITEMS_TABLE"),
+            stock: var("STOCK_TABLE"),
+            warehouses: var("WAREHOUSES_TABLE"),
+            shoppers: var("SHOPPERS_TABLE"),
+            holds: var("HOLDS_TABLE"),
+            orders: var("ORDERS_TABLE"),
+            warehouse_orders: var("WAREHOUSE_ORDERS_TABLE"),
+            idempotency: var("IDEMPOTENCY_TABLE"),
+        };
+        let event_bus = var("EVENT_BUS_NAME");
+        if !missing.is_empty() {
+            return Err(ConfigError(format!(
+                "missing environment variables: {}",
+                missing.join(", ")
+            )));
+        }
+        let hold_minutes = match get("HOLD_MINUTES") {
+            None => 10,
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|m| (1..=60).contains(m))
+                .ok_or_else(|| ConfigError(format!("HOLD_MINUTES must be 1..=60, got {raw:?}")))?,
+        };
+        Ok(Self {
+            tables,
+            event_bus,
+            hold: Duration::from_secs(hold_minutes * 60),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_lookup_names_every_missing_variable() {
+        let err = Config::from_lookup(|_| None).unwrap_err().to_string();
+        assert!(
+            err.contains("ITEMS_TABLE") && err.contains("EVENT_BUS_NAME"),
+            "{err}"
+        );
+    }
+}

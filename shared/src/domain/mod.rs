@@ -1,0 +1,74 @@
+//! Domain types: parsed once at the edge, valid by construction afterwards ("parse, don't
+//! validate"). Nothing here knows about HTTP, DynamoDB or any AWS service.
+
+pub mod ids;
+pub mod item;
+pub mod money;
+pub mod page;
+pub mod principal;
+pub mod quantity;
+pub mod stock;
+pub mod text;
+pub mod time;
+pub mod warehouse;
+
+pub use ids::{CheckoutId, ItemId, OrderId, UserId, WarehouseId};
+pub use item::{Attributes, Category, ImageUrl, Item, ItemPatch, NewItem};
+pub use money::{Currency, Money};
+pub use page::{Cursor, Page, PageRequest};
+pub use principal::{Principal, Role};
+pub use quantity::Quantity;
+pub use stock::{Availability, StockReceipt};
+pub use text::Text;
+pub use time::Timestamp;
+pub use warehouse::Warehouse;
+
+/// One rejected input field, reported to the caller as a `details` entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// JSON path of the offending field, e.g. `price.currency`.
+    pub field: String,
+    /// What is wrong, phrased for the API consumer.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every field error found in one input; empty means the input is valid.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+#[error("{} invalid field(s)", .0.len())]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl ValidationErrors {
+    /// Record the outcome of parsing one field, keeping the value when it parsed.
+    pub fn check<T>(&mut self, field: &str, parsed: Result<T, String>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.0.push(FieldError::new(field, message));
+                None
+            }
+        }
+    }
+
+    /// `Ok(value)` when no field failed; the collected errors otherwise.
+    pub fn finish<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, ValidationErrors> {
+        match (self.0.is_empty(), build()) {
+            (true, Some(value)) => Ok(value),
+            _ => Err(self),
+        }
+    }
+}
+
+impl From<FieldError> for ValidationErrors {
+    fn from(error: FieldError) -> Self {
+        Self(vec![error])
+    }
+}

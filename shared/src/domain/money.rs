@@ -1,0 +1,113 @@
+//! Money in integer minor units with an ISO 4217 currency: no floats anywhere near prices.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The currencies Aisle prices in. A closed list: an unknown code is rejected at the edge
+/// rather than stored and mis-rendered later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Currency {
+    Usd,
+    Cad,
+    Eur,
+    Gbp,
+    Jpy,
+    Mxn,
+}
+
+impl Currency {
+    pub const ALL: [Currency; 6] = [
+        Self::Usd,
+        Self::Cad,
+        Self::Eur,
+        Self::Gbp,
+        Self::Jpy,
+        Self::Mxn,
+    ];
+
+    /// The ISO 4217 alphabetic code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Usd => "USD",
+            Self::Cad => "CAD",
+            Self::Eur => "EUR",
+            Self::Gbp => "GBP",
+            Self::Jpy => "JPY",
+            Self::Mxn => "MXN",
+        }
+    }
+}
+
+impl FromStr for Currency {
+    type Err = String;
+    fn from_str(code: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.code() == code)
+            .ok_or_else(|| {
+                let known: Vec<_> = Self::ALL.iter().map(|c| c.code()).collect();
+                format!("currency must be one of {}", known.join(", "))
+            })
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = String;
+    fn try_from(code: String) -> Result<Self, String> {
+        code.parse()
+    }
+}
+
+impl From<Currency> for String {
+    fn from(c: Currency) -> String {
+        c.code().to_owned()
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// A price: a positive amount of minor units (cents for USD) in one currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    /// The largest single price accepted: 10 million major units.
+    pub const MAX_AMOUNT: i64 = 1_000_000_000;
+
+    /// A price from raw parts, as sent by a client.
+    pub fn price(amount: i64, currency: &str) -> Result<Self, String> {
+        let currency = currency.parse()?;
+        if !(1..=Self::MAX_AMOUNT).contains(&amount) {
+            return Err(format!(
+                "amount must be 1..={} minor units",
+                Self::MAX_AMOUNT
+            ));
+        }
+        Ok(Self { amount, currency })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_rejects_unknown_currencies_and_non_positive_or_huge_amounts() {
+        assert!(Money::price(1999, "USD").is_ok());
+        assert!(Money::price(1999, "usd").is_err());
+        assert!(Money::price(1999, "XYZ").is_err());
+        assert!(Money::price(0, "USD").is_err());
+        assert!(Money::price(-5, "USD").is_err());
+        assert!(Money::price(Money::MAX_AMOUNT + 1, "USD").is_err());
+    }
+}

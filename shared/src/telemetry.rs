@@ -1,0 +1,18 @@
+//! Structured JSON logs through `tracing`, one line per event, as CloudWatch and the local
+//! gateway read them. Level from `RUST_LOG` (default `info`). Never log tokens, payment
+//! tokens or full addresses: log ids.
+
+use tracing_subscriber::EnvFilter;
+
+/// Install the JSON subscriber; call once at the top of `main`.
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // A second init (tests) is harmless: keep the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_target(false)
+        .without_time() // Lambda stamps every line itself.
+        .try_init();
+}

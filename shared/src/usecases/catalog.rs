@@ -1,0 +1,170 @@
+//! Listing, editing and browsing products.
+
+use crate::domain::{
+    Availability, Category, Item, ItemId, ItemPatch, NewItem, Page, PageRequest, Principal, Role,
+    Timestamp,
+};
+use crate::ports::{Catalog, Inventory, StoreError};
+
+/// An item together with what a shopper can buy of it now.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemView {
+    #[serde(flatten)]
+    pub item: Item,
+    pub availability: Availability,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateItemError {
+    #[error("only sellers may list items")]
+    NotASeller,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A seller lists a new product. It starts with no stock: stock enters through warehouses.
+pub async fn create_item(
+    catalog: &impl Catalog,
+    who: &Principal,
+    new: NewItem,
+) -> Result<ItemView, CreateItemError> {
+    if !who.has(Role::Seller) {
+        return Err(CreateItemError::NotASeller);
+    }
+    let item = new.into_item(ItemId::generate(), who.user_id.clone(), Timestamp::now());
+    catalog.insert(&item).await?;
+    tracing::info!(item_id = %item.item_id, seller_id = %item.seller_id, category = item.category.as_str(), "item listed");
+    let availability = Availability::new(0, item.low_stock_threshold);
+    Ok(ItemView { item, availability })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateItemError {
+    #[error("only sellers may edit items")]
+    NotASeller,
+    #[error("item not found")]
+    NotFound,
+    #[error("this item belongs to another seller")]
+    NotOwner,
+    #[error("the item changed since version {expected} (now {actual})")]
+    VersionMismatch { expected: u64, actual: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A seller edits one of their own products. `expected_version` (from `If-Match`) makes the
+/// edit conditional; without it, concurrent edits are still never lost: the read-modify-write
+/// is retried on a version race.
+pub async fn update_item(
+    catalog: &impl Catalog,
+    inventory: &impl Inventory,
+    who: &Principal,
+    id: ItemId,
+    patch: &ItemPatch,
+    expected_version: Option<u64>,
+) -> Result<ItemView, UpdateItemError> {
+    if !who.has(Role::Seller) {
+        return Err(UpdateItemError::NotASeller);
+    }
+    const ATTEMPTS: usize = 5;
+    for _ in 0..ATTEMPTS {
+        let current = catalog.get(id).await?.ok_or(UpdateItemError::NotFound)?;
+        if current.seller_id != who.user_id {
+            return Err(UpdateItemError::NotOwner);
+        }
+        if let Some(expected) = expected_version.filter(|v| *v != current.version) {
+            return Err(UpdateItemError::VersionMismatch {
+                expected,
+                actual: current.version,
+            });
+        }
+        let next = patch.apply(&current, Timestamp::now());
+        if catalog.replace(&current, &next).await? {
+            tracing::info!(item_id = %id, version = next.version, "item updated");
+            return view(inventory, next).await.map_err(Into::into);
+        }
+    }
+    Err(StoreError::Contention(format!("item {id} kept changing during update")).into())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GetItemError {
+    #[error("item not found")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One product with its availability.
+pub async fn get_item(
+    catalog: &impl Catalog,
+    inventory: &impl Inventory,
+    id: ItemId,
+) -> Result<ItemView, GetItemError> {
+    let item = catalog.get(id).await?.ok_or(GetItemError::NotFound)?;
+    Ok(view(inventory, item).await?)
+}
+
+/// A page of a category, newest first, each item with its availability (one batch read).
+pub async fn browse_category(
+    catalog: &impl Catalog,
+    inventory: &impl Inventory,
+    category: &Category,
+    page: &PageRequest,
+) -> Result<Page<ItemView>, StoreError> {
+    with_availability(inventory, catalog.by_category(category, page).await?).await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SellerItemsError {
+    #[error("only sellers have a product list")]
+    NotASeller,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The caller's own products, newest first.
+pub async fn seller_items(
+    catalog: &impl Catalog,
+    inventory: &impl Inventory,
+    who: &Principal,
+    page: &PageRequest,
+) -> Result<Page<ItemView>, SellerItemsError> {
+    if !who.has(Role::Seller) {
+        return Err(SellerItemsError::NotASeller);
+    }
+    Ok(with_availability(inventory, catalog.by_seller(&who.user_id, page).await?).await?)
+}
+
+async fn view(inventory: &impl Inventory, item: Item) -> Result<ItemView, StoreError> {
+    let available = inventory.available(&[item.item_id]).await?;
+    let availability = Availability::new(
+        available.get(&item.item_id).copied().unwrap_or(0),
+        item.low_stock_threshold,
+    );
+    Ok(ItemView { item, availability })
+}
+
+async fn with_availability(
+    inventory: &impl Inventory,
+    page: Page<Item>,
+) -> Result<Page<ItemView>, StoreError> {
+    let ids: Vec<ItemId> = page.items.iter().map(|i| i.item_id).collect();
+    let available = inventory.available(&ids).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|item| {
+            let availability = Availability::new(
+                available.get(&item.item_id).copied().unwrap_or(0),
+                item.low_stock_threshold,
+            );
+            ItemView { item, availability }
+        })
+        .collect();
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}

@@ -1,0 +1,45 @@
+//! Stock entering warehouses. The HTTP route and (later) the warehouse SQS channel both call
+//! [`receive_stock`], so the rules live here once.
+
+use crate::domain::{Principal, StockReceipt};
+use crate::ports::{Inventory, ReceiptRejected, StockLevels};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveStockError {
+    #[error("only the warehouse itself may receive stock into it")]
+    NotThisWarehouse,
+    #[error(transparent)]
+    Rejected(#[from] ReceiptRejected),
+}
+
+/// The outcome of a receipt: the new levels, and whether this was a replay of a receipt
+/// already applied under the same idempotency key.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Receipt {
+    #[serde(flatten)]
+    pub levels: StockLevels,
+    pub replayed: bool,
+}
+
+/// A warehouse receives units of an item: its physical and available stock and the item's
+/// aggregated stock rise together, in one transaction.
+pub async fn receive_stock(
+    inventory: &impl Inventory,
+    who: &Principal,
+    receipt: &StockReceipt,
+    idempotency_key: Option<&str>,
+) -> Result<Receipt, ReceiveStockError> {
+    if !who.acts_for(&receipt.warehouse_id) {
+        return Err(ReceiveStockError::NotThisWarehouse);
+    }
+    let (levels, replayed) = inventory.receive(receipt, idempotency_key).await?;
+    tracing::info!(
+        warehouse_id = %receipt.warehouse_id,
+        item_id = %receipt.item_id,
+        quantity = receipt.quantity.get(),
+        replayed,
+        "stock received"
+    );
+    Ok(Receipt { levels, replayed })
+}

@@ -1,0 +1,3 @@
+mod helpers;
+#[test]
+fn placeholder() {}
