@@ -59,6 +59,8 @@ pub struct Template {
     pub queues: Vec<QueueDef>,
     pub buses: Vec<String>,
     pub routes: Vec<Route>,
+    /// Every function: logical id → cargo binary.
+    pub function_binaries: BTreeMap<String, String>,
     /// `Globals.Function.Environment.Variables`, unresolved.
     pub env: BTreeMap<String, Value>,
     parameters: BTreeMap<String, Value>,
@@ -153,6 +155,7 @@ impl Template {
             queues: vec![],
             buses: vec![],
             routes: vec![],
+            function_binaries: BTreeMap::new(),
             env,
             parameters,
             resources,
@@ -194,6 +197,7 @@ impl Template {
                             format!("function {id} has no Metadata.BuildProperties.Binary")
                         })?
                         .to_owned();
+                    self.function_binaries.insert(id.clone(), binary.clone());
                     let events = props
                         .get("Events")
                         .and_then(Value::as_mapping)
@@ -221,6 +225,11 @@ impl Template {
             }
         }
         Ok(())
+    }
+
+    /// The cargo binaries of all functions.
+    pub fn functions(&self) -> Vec<String> {
+        self.function_binaries.values().cloned().collect()
     }
 
     /// The functions' environment for a local run whose resources carry `prefix`: a `!Ref` to

@@ -1,0 +1,34 @@
+# Aisle's commands. Everything local runs on loopback with dummy credentials (infra/scripts/env.sh).
+SHELL := /bin/bash
+.PHONY: test stack-up stack-down seed dev lint build fmt
+
+## Run every test against DynamoDB Local and moto (starts and stops them as needed).
+test:
+	infra/scripts/test.sh
+
+## Start DynamoDB Local + moto and create the template's tables, queues and bus.
+stack-up:
+	infra/scripts/stack.sh up
+
+## Stop what stack-up started.
+stack-down:
+	infra/scripts/stack.sh down
+
+## Load demo data (warehouse sites).
+seed:
+	source infra/scripts/env.sh && cargo run -q -p aisle-local -- seed
+
+## Run the shop locally: stack, tables, seed, then every function under `cargo lambda watch`.
+dev:
+	infra/scripts/dev.sh
+
+## Lint the SAM template with the pinned cfn-lint.
+lint:
+	cfn-lint template.yaml
+
+## Release build of every Lambda for arm64 (bootstrap files under target/lambda/<name>/).
+build:
+	cargo lambda build --release --arm64 -p aisle-functions
+
+fmt:
+	cargo fmt --all
