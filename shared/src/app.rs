@@ -6,20 +6,29 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::adapters::dynamo::{
-    DynamoCatalog, DynamoInventory, DynamoWarehouses, Faults, InventoryTables,
+    DynamoCarts, DynamoCatalog, DynamoCheckouts, DynamoInventory, DynamoOrders, DynamoWarehouses,
+    Faults, InventoryTables,
 };
+use crate::adapters::eventbridge::EventBridgePublisher;
+use crate::adapters::payments::TestPayments;
+use crate::adapters::sqs::{DeadLetters, SqsTimer};
 use crate::config::Config;
+use crate::usecases::Shop;
 
 /// The SDK clients, one per service, shared by every adapter.
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub dynamo: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl Clients {
     pub fn from_sdk(sdk: &SdkConfig) -> Self {
         Self {
             dynamo: aws_sdk_dynamodb::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            events: aws_sdk_eventbridge::Client::new(sdk),
         }
     }
 }
@@ -31,6 +40,13 @@ pub struct App {
     pub catalog: DynamoCatalog,
     pub inventory: DynamoInventory,
     pub warehouses: DynamoWarehouses,
+    pub carts: DynamoCarts,
+    pub checkouts: DynamoCheckouts,
+    pub orders: DynamoOrders,
+    pub payments: TestPayments,
+    pub timer: SqsTimer,
+    pub dead_letters: DeadLetters,
+    pub events: EventBridgePublisher,
     /// Fault injection for tests; inert unless a test arms it.
     pub faults: Arc<Faults>,
 }
@@ -44,7 +60,11 @@ impl App {
 
     /// Build over clients made elsewhere (tests point them at DynamoDB Local and moto).
     pub fn new(config: &Config, clients: Clients) -> Self {
-        let Clients { dynamo } = clients;
+        let Clients {
+            dynamo,
+            sqs,
+            events,
+        } = clients;
         let t = &config.tables;
         let faults = Arc::new(Faults::default());
         Self {
@@ -60,8 +80,29 @@ impl App {
                 },
                 faults.clone(),
             ),
-            warehouses: DynamoWarehouses::new(dynamo, &t.warehouses),
+            warehouses: DynamoWarehouses::new(dynamo.clone(), &t.warehouses),
+            carts: DynamoCarts::new(dynamo.clone(), &t.shoppers),
+            checkouts: DynamoCheckouts::new(dynamo.clone(), t.clone(), faults.clone()),
+            orders: DynamoOrders::new(dynamo, &t.orders, &t.stock, faults.clone()),
+            payments: TestPayments,
+            timer: SqsTimer::new(sqs.clone(), &config.timer_queue_url),
+            dead_letters: DeadLetters::new(sqs, &config.timer_dlq_url),
+            events: EventBridgePublisher::new(events, &config.event_bus),
             faults,
+        }
+    }
+
+    /// The ports the shopping use cases need, borrowed from this app.
+    pub fn shop(&self) -> Shop<'_> {
+        Shop {
+            catalog: &self.catalog,
+            inventory: &self.inventory,
+            carts: &self.carts,
+            checkouts: &self.checkouts,
+            orders: &self.orders,
+            payments: &self.payments,
+            timer: &self.timer,
+            hold: self.config.hold,
         }
     }
 }

@@ -22,6 +22,10 @@ pub struct Tables {
 pub struct Config {
     pub tables: Tables,
     pub event_bus: String,
+    /// The checkout timer queue (delayed expiry and payment-settlement messages).
+    pub timer_queue_url: String,
+    /// Where refused timer messages are parked with their reason.
+    pub timer_dlq_url: String,
     /// How long a checkout holds stock.
     pub hold: Duration,
 }
@@ -55,6 +59,8 @@ impl Config {
             idempotency: var("IDEMPOTENCY_TABLE"),
         };
         let event_bus = var("EVENT_BUS_NAME");
+        let timer_queue_url = var("TIMER_QUEUE_URL");
+        let timer_dlq_url = var("TIMER_DLQ_URL");
         if !missing.is_empty() {
             return Err(ConfigError(format!(
                 "missing environment variables: {}",
@@ -69,10 +75,20 @@ impl Config {
                 .filter(|m| (1..=60).contains(m))
                 .ok_or_else(|| ConfigError(format!("HOLD_MINUTES must be 1..=60, got {raw:?}")))?,
         };
+        // HOLD_SECONDS (local runs and demos only) overrides the minutes.
+        let hold = match get("HOLD_SECONDS")
+            .map(|raw| raw.parse::<u64>().ok().filter(|s| (1..=3600).contains(s)))
+        {
+            Some(Some(seconds)) => Duration::from_secs(seconds),
+            Some(None) => return Err(ConfigError("HOLD_SECONDS must be 1..=3600".into())),
+            None => Duration::from_secs(hold_minutes * 60),
+        };
         Ok(Self {
             tables,
             event_bus,
-            hold: Duration::from_secs(hold_minutes * 60),
+            timer_queue_url,
+            timer_dlq_url,
+            hold,
         })
     }
 }

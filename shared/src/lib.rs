@@ -12,6 +12,7 @@ pub mod domain;
 pub mod ports;
 pub mod telemetry;
 pub mod usecases;
+pub mod workers;
 
 pub use app::{App, Clients};
 pub use config::Config;

@@ -34,6 +34,8 @@ pub trait Catalog: Send + Sync {
     /// `Ok(false)` means someone else changed it first.
     async fn replace(&self, current: &Item, next: &Item) -> Result<bool, StoreError>;
     async fn get(&self, id: ItemId) -> Result<Option<Item>, StoreError>;
+    /// Several items in one round trip; unknown ids are absent from the answer.
+    async fn get_many(&self, ids: &[ItemId]) -> Result<HashMap<ItemId, Item>, StoreError>;
     /// A category, newest first.
     async fn by_category(
         &self,
@@ -98,4 +100,229 @@ pub trait Warehouses: Send + Sync {
         &self,
         id: &crate::domain::WarehouseId,
     ) -> Result<Option<crate::domain::Warehouse>, StoreError>;
+}
+
+/// Carts and wishlists, each one record per user with a version for optimistic concurrency.
+#[async_trait]
+pub trait Carts: Send + Sync {
+    async fn cart(&self, user: &UserId) -> Result<crate::domain::Cart, StoreError>;
+    /// Store `cart` (whose version the caller has bumped) if the stored version is still
+    /// `cart.version - 1`; `Ok(false)` if another device wrote first.
+    async fn save_cart(
+        &self,
+        user: &UserId,
+        cart: &crate::domain::Cart,
+    ) -> Result<bool, StoreError>;
+    async fn wishlist(&self, user: &UserId) -> Result<crate::domain::Wishlist, StoreError>;
+    /// As [`Carts::save_cart`], for the wishlist.
+    async fn save_wishlist(
+        &self,
+        user: &UserId,
+        wishlist: &crate::domain::Wishlist,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Why a hold was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum HoldRefused {
+    /// These items had fewer units than the checkout needs.
+    #[error("out of stock")]
+    Short(Vec<ItemId>),
+    /// Another checkout for the same user was started at the same moment.
+    #[error("another checkout was started concurrently")]
+    Concurrent,
+    /// This idempotency key already began that checkout.
+    #[error("replay")]
+    Replay(crate::domain::CheckoutId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checkout holds. Every state change of a hold is conditioned on it still being `HELD`
+/// and moves stock in the same transaction, so each hold is consumed or released once.
+#[async_trait]
+pub trait Checkouts: Send + Sync {
+    /// Take stock for every line, store the checkout and make it the user's active one
+    /// (replacing `previous`, the active checkout the caller saw), all or nothing.
+    async fn hold(
+        &self,
+        checkout: &crate::domain::Checkout,
+        previous: Option<crate::domain::CheckoutId>,
+        idempotency_key: &str,
+    ) -> Result<(), HoldRefused>;
+    async fn get(
+        &self,
+        id: crate::domain::CheckoutId,
+    ) -> Result<Option<crate::domain::Checkout>, StoreError>;
+    /// The checkout the user most recently began, if any (it may be over).
+    async fn latest(&self, user: &UserId) -> Result<Option<crate::domain::CheckoutId>, StoreError>;
+    /// Put the held stock back on sale, once: `Ok(true)` only for the call that did it.
+    async fn release(
+        &self,
+        checkout: &crate::domain::Checkout,
+        reason: crate::domain::ReleaseReason,
+    ) -> Result<bool, StoreError>;
+    /// The TTL path: the hold record is already deleted; release from its last image, once.
+    async fn release_deleted(&self, checkout: &crate::domain::Checkout)
+        -> Result<bool, StoreError>;
+    /// Count a declined payment on the checkout (the hold stays).
+    async fn record_decline(
+        &self,
+        checkout: &crate::domain::Checkout,
+        reason: &str,
+    ) -> Result<(), StoreError>;
+    /// Turn the hold into `order` (new, or replacing a pending one at `pending_version`):
+    /// hold consumed, order stored, cart emptied. `Ok(false)` if the hold was no longer held.
+    async fn complete(
+        &self,
+        checkout: &crate::domain::Checkout,
+        order: &crate::domain::Order,
+        pending_version: Option<u64>,
+    ) -> Result<bool, StoreError>;
+    /// Payment outcome unknown: store `order` (pending) and link it to the still-held hold.
+    async fn park(
+        &self,
+        checkout: &crate::domain::Checkout,
+        order: &crate::domain::Order,
+    ) -> Result<bool, StoreError>;
+    /// Held checkouts whose time is up, oldest first.
+    async fn due(
+        &self,
+        now: crate::domain::Timestamp,
+        limit: u32,
+    ) -> Result<Vec<crate::domain::CheckoutId>, StoreError>;
+}
+
+/// What an order transition does to aggregated stock, in the same transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockEffect {
+    None,
+    /// Put the order's units back on sale (cancel).
+    Return,
+    /// Take the order's units again, only if all are available (late payment).
+    Take,
+}
+
+/// How an order transition ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Done,
+    /// The order changed since it was read.
+    Stale,
+    /// `StockEffect::Take` found too few units; nothing changed.
+    Short,
+}
+
+/// Orders.
+#[async_trait]
+pub trait Orders: Send + Sync {
+    async fn get(
+        &self,
+        id: crate::domain::OrderId,
+    ) -> Result<Option<crate::domain::Order>, StoreError>;
+    /// A user's orders, newest first, optionally within `[from, to]`.
+    async fn for_user(
+        &self,
+        user: &UserId,
+        from: Option<crate::domain::Timestamp>,
+        to: Option<crate::domain::Timestamp>,
+        page: &PageRequest,
+    ) -> Result<Page<crate::domain::Order>, StoreError>;
+    /// Store a new order that owns no stock yet (a pending payment); `Ok(false)` if it exists.
+    async fn create(&self, order: &crate::domain::Order) -> Result<bool, StoreError>;
+    /// Replace `current` by `next` if unchanged since read, applying `effect` atomically.
+    async fn transition(
+        &self,
+        current: &crate::domain::Order,
+        next: &crate::domain::Order,
+        effect: StockEffect,
+    ) -> Result<Transition, StoreError>;
+}
+
+/// The payment provider's first answer to a charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeOutcome {
+    Approved {
+        reference: String,
+    },
+    Declined {
+        reason: String,
+    },
+    /// Timed out: the charge may or may not have happened; ask again later.
+    NoResponse,
+}
+
+/// What the provider says about an earlier charge when asked again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeStatus {
+    Captured { reference: String },
+    Failed { reason: String },
+    Unknown,
+}
+
+/// The payment provider.
+#[async_trait]
+pub trait Payments: Send + Sync {
+    /// Charge `amount` with the single-use `method` token. `key` makes retries safe.
+    async fn charge(
+        &self,
+        key: &str,
+        method: &str,
+        amount: crate::domain::Money,
+    ) -> Result<ChargeOutcome, StoreError>;
+    /// Ask again about the charge made under `key` (`check` counts the asks so far).
+    async fn status(&self, key: &str, method: &str, check: u32)
+        -> Result<ChargeStatus, StoreError>;
+    async fn refund(
+        &self,
+        key: &str,
+        reference: Option<&str>,
+        amount: crate::domain::Money,
+    ) -> Result<(), StoreError>;
+    /// Cancel an authorization that never settled.
+    async fn void(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// A domain event for the event bus: a deterministic id (consumers dedupe on it), a type
+/// and a versioned JSON detail.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DomainEvent {
+    pub id: String,
+    pub source: &'static str,
+    pub detail_type: &'static str,
+    pub detail: serde_json::Value,
+}
+
+/// Publishes domain events; a failed entry is retried, never silently dropped.
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    async fn publish(&self, events: &[DomainEvent]) -> Result<(), StoreError>;
+}
+
+/// Delayed work for the checkout timer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum TimerMessage {
+    /// Release the checkout's hold if it is still held once its time is up.
+    #[serde(rename_all = "camelCase")]
+    Expire {
+        v: u32,
+        checkout_id: crate::domain::CheckoutId,
+    },
+    /// Ask the payment provider again about a pending order.
+    #[serde(rename_all = "camelCase")]
+    Settle {
+        v: u32,
+        order_id: crate::domain::OrderId,
+    },
+}
+
+/// Schedules [`TimerMessage`]s.
+#[async_trait]
+pub trait Timer: Send + Sync {
+    async fn schedule(
+        &self,
+        message: &TimerMessage,
+        delay: std::time::Duration,
+    ) -> Result<(), StoreError>;
 }

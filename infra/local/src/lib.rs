@@ -60,3 +60,12 @@ pub fn events_client(sdk: &SdkConfig, endpoint: &str) -> aws_sdk_eventbridge::Cl
 pub fn endpoint(service_var: &str, default_port: u16) -> String {
     std::env::var(service_var).unwrap_or_else(|_| format!("http://127.0.0.1:{default_port}"))
 }
+
+/// Clients for every service on the local stand-ins: DynamoDB Local and moto.
+pub fn local_clients(sdk: &SdkConfig) -> aisle::Clients {
+    aisle::Clients {
+        dynamo: dynamo_client(sdk, &endpoint("AWS_ENDPOINT_URL_DYNAMODB", 8000)),
+        sqs: sqs_client(sdk, &endpoint("AWS_ENDPOINT_URL_SQS", 5000)),
+        events: events_client(sdk, &endpoint("AWS_ENDPOINT_URL_EVENTBRIDGE", 5000)),
+    }
+}

@@ -7,11 +7,11 @@
 //! aisle-local seed [--prefix P]               warehouse sites
 //! ```
 
-use aisle::{App, Clients, Config};
+use aisle::{App, Config};
 use aisle_local::template::Template;
 use aisle_local::{
-    dynamo_client, endpoint, events_client, local_sdk_config, resources, seed, sqs_client,
-    DEFAULT_PREFIX,
+    dynamo_client, endpoint, events_client, local_clients, local_sdk_config, resources, seed,
+    sqs_client, DEFAULT_PREFIX,
 };
 use anyhow::{bail, Result};
 
@@ -52,7 +52,7 @@ async fn main() -> Result<()> {
         Some("seed") => {
             let env = template.local_env(&prefix)?;
             let config = Config::from_lookup(|k| env.get(k).cloned())?;
-            let app = App::new(&config, Clients { dynamo });
+            let app = App::new(&config, local_clients(&sdk));
             let sites = seed::seed_warehouses(&app.warehouses).await?;
             eprintln!("[aisle-local] seeded {sites} warehouse sites");
         }

@@ -227,6 +227,12 @@ impl Template {
         Ok(())
     }
 
+    fn resource_type(&self, logical_id: &str) -> Option<&str> {
+        self.resources
+            .get(logical_id)
+            .and_then(|r| str_at(r, "Type"))
+    }
+
     /// The cargo binaries of all functions.
     pub fn functions(&self) -> Vec<String> {
         self.function_binaries.values().cloned().collect()
@@ -239,6 +245,11 @@ impl Template {
             .iter()
             .map(|(name, value)| {
                 let resolved = match (value, reference(value)) {
+                    // A queue's Ref is its URL; moto's URLs are <endpoint>/<account>/<name>.
+                    (_, Some(target)) if self.resource_type(target) == Some("AWS::SQS::Queue") => {
+                        let endpoint = crate::endpoint("AWS_ENDPOINT_URL_SQS", 5000);
+                        format!("{endpoint}/{MOTO_ACCOUNT}/{}", local_name(prefix, target))
+                    }
                     (_, Some(target)) if self.resources.contains_key(target) => {
                         local_name(prefix, target)
                     }
@@ -264,6 +275,9 @@ fn scalar(value: Option<&Value>) -> Option<String> {
         _ => None,
     }
 }
+
+/// The account id moto uses for every resource.
+pub const MOTO_ACCOUNT: &str = "123456789012";
 
 /// The local name of a resource: the prefix and its logical id.
 pub fn local_name(prefix: &str, logical_id: &str) -> String {

@@ -169,3 +169,126 @@ impl From<ReceiveStockError> for ApiError {
         }
     }
 }
+
+impl From<crate::usecases::cart::CartError> for ApiError {
+    fn from(error: crate::usecases::cart::CartError) -> Self {
+        use crate::domain::CartRule;
+        use crate::usecases::cart::CartError;
+        match error {
+            CartError::ItemNotFound => Self::not_found("no such item"),
+            CartError::InsufficientStock { available } => Self::new(
+                StatusCode::CONFLICT,
+                "INSUFFICIENT_STOCK",
+                error.to_string(),
+            )
+            .with_details(json!({ "available": available })),
+            CartError::Rule(CartRule::TooManyLines) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "CART_FULL",
+                error.to_string(),
+            ),
+            CartError::Rule(CartRule::LineTooLarge) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "QUANTITY_TOO_LARGE",
+                error.to_string(),
+            ),
+            CartError::VersionMismatch { current } => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "VERSION_MISMATCH",
+                error.to_string(),
+            )
+            .with_details(json!({ "currentVersion": current })),
+            CartError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::usecases::cart::WishlistError> for ApiError {
+    fn from(error: crate::usecases::cart::WishlistError) -> Self {
+        use crate::usecases::cart::WishlistError;
+        match error {
+            WishlistError::ItemNotFound => Self::not_found("no such item"),
+            WishlistError::NotListed => Self::not_found(error.to_string()),
+            WishlistError::Full => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "WISHLIST_FULL",
+                error.to_string(),
+            ),
+            WishlistError::Cart(e) => e.into(),
+            WishlistError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::usecases::checkout::BeginError> for ApiError {
+    fn from(error: crate::usecases::checkout::BeginError) -> Self {
+        use crate::usecases::checkout::BeginError;
+        match error {
+            BeginError::CartEmpty => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "CART_EMPTY",
+                error.to_string(),
+            ),
+            BeginError::MixedCurrencies => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "MIXED_CURRENCIES",
+                error.to_string(),
+            ),
+            BeginError::OutOfStock(ref short) => Self::new(
+                StatusCode::CONFLICT,
+                "OUT_OF_STOCK",
+                "some items are out of stock; nothing was held",
+            )
+            .with_details(json!(short)),
+            BeginError::Concurrent => Self::new(
+                StatusCode::CONFLICT,
+                "CHECKOUT_IN_PROGRESS",
+                error.to_string(),
+            ),
+            BeginError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::usecases::checkout::CheckoutError> for ApiError {
+    fn from(error: crate::usecases::checkout::CheckoutError) -> Self {
+        use crate::domain::CheckoutStatus;
+        use crate::usecases::checkout::CheckoutError;
+        match error {
+            CheckoutError::NotFound => Self::not_found("checkout not found"),
+            CheckoutError::NotActive(CheckoutStatus::Expired) => {
+                Self::new(StatusCode::GONE, "CHECKOUT_EXPIRED", "the hold expired; begin checkout again")
+            }
+            CheckoutError::NotActive(status) => Self::new(StatusCode::CONFLICT, "CHECKOUT_CLOSED", "this checkout is no longer active")
+                .with_details(json!({ "status": status })),
+            CheckoutError::Declined(ref reason) => {
+                Self::new(StatusCode::PAYMENT_REQUIRED, "PAYMENT_DECLINED", "the payment was declined; the hold is kept, try another card")
+                    .with_details(json!({ "reason": reason }))
+            }
+            CheckoutError::RejectedLate(ref order) => Self::new(StatusCode::CONFLICT, "ORDER_REJECTED", error.to_string())
+                .with_details(json!({ "orderId": order.order_id, "status": order.status, "payment": order.payment.state })),
+            CheckoutError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::usecases::orders::OrderError> for ApiError {
+    fn from(error: crate::usecases::orders::OrderError) -> Self {
+        use crate::usecases::orders::OrderError;
+        match error {
+            OrderError::NotFound => Self::not_found("order not found"),
+            OrderError::NotCancellable(_) => {
+                Self::new(StatusCode::CONFLICT, "NOT_CANCELLABLE", error.to_string())
+            }
+            OrderError::NotReturnable(_) => {
+                Self::new(StatusCode::CONFLICT, "NOT_RETURNABLE", error.to_string())
+            }
+            OrderError::InvalidReturn(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_RETURN",
+                error.to_string(),
+            ),
+            OrderError::Store(e) => e.into(),
+        }
+    }
+}

@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod error;
 pub mod request;
+pub mod shopping;
 pub mod stock;
 
 use lambda_http::http::{header, HeaderValue, StatusCode};

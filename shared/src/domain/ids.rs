@@ -19,6 +19,12 @@ macro_rules! uuid_id {
             pub fn generate() -> Self {
                 Self(Uuid::new_v4())
             }
+
+            /// The same id every time for the same `name` (UUID v5), for ids that must
+            /// not multiply when an operation is retried.
+            pub fn derived_from(name: &str) -> Self {
+                Self(Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("aisle:{}:{name}", stringify!($name)).as_bytes()))
+            }
         }
 
         impl TryFrom<&str> for $name {

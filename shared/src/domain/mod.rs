@@ -1,9 +1,13 @@
 //! Domain types: parsed once at the edge, valid by construction afterwards ("parse, don't
 //! validate"). Nothing here knows about HTTP, DynamoDB or any AWS service.
 
+pub mod address;
+pub mod cart;
+pub mod checkout;
 pub mod ids;
 pub mod item;
 pub mod money;
+pub mod order;
 pub mod page;
 pub mod principal;
 pub mod quantity;
@@ -12,9 +16,15 @@ pub mod text;
 pub mod time;
 pub mod warehouse;
 
+pub use address::Address;
+pub use cart::{Cart, CartRule, Wishlist};
+pub use checkout::{Checkout, CheckoutStatus, HoldLine, HoldState, ReleaseReason};
 pub use ids::{CheckoutId, ItemId, OrderId, UserId, WarehouseId};
 pub use item::{Attributes, Category, ImageUrl, Item, ItemPatch, NewItem};
 pub use money::{Currency, Money};
+pub use order::{
+    Order, OrderStatus, Payment, PaymentState, ReturnLine, ReturnRequest, StatusChange,
+};
 pub use page::{Cursor, Page, PageRequest};
 pub use principal::{Principal, Role};
 pub use quantity::Quantity;

@@ -1,5 +1,12 @@
 //! Use cases: one function per thing a user can do, written against the ports only.
 //! Each has its own error enum; `crate::api::error` is the one place that maps them to HTTP.
 
+pub mod cart;
 pub mod catalog;
+pub mod checkout;
+pub mod events;
+pub mod orders;
+pub mod ports;
 pub mod stock;
+
+pub use ports::Shop;

@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::Client;
 
-use super::{classify, cursor, decode, encode, n, s};
+use std::collections::HashMap;
+
+use super::{batch_get, classify, cursor, decode, encode, n, s};
 use crate::domain::{Category, Item, ItemId, Page, PageRequest, UserId};
 use crate::ports::{Catalog, StoreError};
 
@@ -112,6 +114,20 @@ impl Catalog for DynamoCatalog {
             .await
             .map_err(|e| classify("GetItem", e))?;
         out.item.map(decode).transpose()
+    }
+
+    async fn get_many(&self, ids: &[ItemId]) -> Result<HashMap<ItemId, Item>, StoreError> {
+        let mut unique: Vec<ItemId> = ids.to_vec();
+        unique.sort();
+        unique.dedup();
+        let keys = unique
+            .iter()
+            .map(|id| HashMap::from([("itemId".to_owned(), s(id.to_string()))]))
+            .collect();
+        let rows = batch_get(&self.client, &self.table, keys, false).await?;
+        rows.into_iter()
+            .map(|r| decode::<Item>(r).map(|i| (i.item_id, i)))
+            .collect()
     }
 
     async fn by_category(

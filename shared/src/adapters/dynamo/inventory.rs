@@ -6,19 +6,18 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{ConditionCheck, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
 use super::transact::{Faults, TransactFailure, Transactor};
-use super::{classify, n, number, s, Record};
+use super::{batch_get, classify, n, number, s, Record};
 use crate::domain::{ItemId, StockReceipt, Timestamp, WarehouseId};
 use crate::ports::{Inventory, ReceiptRejected, StockLevels, StoreError};
 
 /// The sort key of an item's aggregated row.
-const TOTAL: &str = "TOTAL";
+pub(crate) const TOTAL: &str = "TOTAL";
 /// How long an idempotency record outlives its request.
 const IDEMPOTENCY_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
@@ -48,7 +47,7 @@ pub(crate) fn warehouse_sk(warehouse: &WarehouseId) -> String {
     format!("WH#{warehouse}")
 }
 
-fn stock_key(pk: String, sk: String) -> Record {
+pub(crate) fn stock_key(pk: String, sk: String) -> Record {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
@@ -62,49 +61,12 @@ impl DynamoInventory {
         }
     }
 
-    /// Read rows of the stock table by key, strongly consistent, following `UnprocessedKeys`.
     async fn read_rows(
         &self,
         keys: Vec<Record>,
         consistent: bool,
     ) -> Result<Vec<Record>, StoreError> {
-        let mut rows = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(100) {
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.to_vec()))
-                    .consistent_read(consistent)
-                    .build()
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
-            );
-            let mut round = 0u32;
-            while let Some(request) = pending.take() {
-                if round > 0 {
-                    // Unprocessed keys mean throttling: back off before asking again.
-                    tokio::time::sleep(Duration::from_millis(20 * 2u64.pow(round.min(6)))).await;
-                }
-                round += 1;
-                if round > 8 {
-                    return Err(StoreError::Unavailable(
-                        "BatchGetItem kept leaving keys unprocessed".into(),
-                    ));
-                }
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.tables.stock, request)
-                    .send()
-                    .await
-                    .map_err(|e| classify("BatchGetItem", e))?;
-                if let Some(mut found) = out.responses {
-                    rows.extend(found.remove(&self.tables.stock).unwrap_or_default());
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.tables.stock));
-            }
-        }
-        Ok(rows)
+        batch_get(&self.client, &self.tables.stock, keys, consistent).await
     }
 
     async fn levels(
@@ -160,7 +122,7 @@ impl DynamoInventory {
     }
 }
 
-fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, StoreError> {
+pub(crate) fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, StoreError> {
     built.map_err(|e| StoreError::Unavailable(format!("request build: {e}")))
 }
 

@@ -1,10 +1,14 @@
 //! DynamoDB adapters. The table layout they rely on is documented in `infra/DATA_MODEL.md`
 //! and declared in `template.yaml`.
 
+mod carts;
 mod catalog;
+mod checkouts;
 mod cursor;
 mod inventory;
+mod orders;
 mod transact;
+mod tx;
 mod warehouses;
 
 use std::collections::HashMap;
@@ -12,8 +16,11 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
+pub use carts::DynamoCarts;
 pub use catalog::DynamoCatalog;
+pub use checkouts::DynamoCheckouts;
 pub use inventory::{DynamoInventory, InventoryTables};
+pub use orders::DynamoOrders;
 pub use transact::Faults;
 pub use warehouses::DynamoWarehouses;
 
@@ -55,6 +62,53 @@ where
         }
         other => StoreError::Unavailable(format!("{operation}: {other:?}")),
     }
+}
+
+/// Read records by key with `BatchGetItem`, 100 keys a call, following `UnprocessedKeys`
+/// with backoff (they mean throttling). Missing records are simply absent.
+pub(crate) async fn batch_get(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    keys: Vec<Record>,
+    consistent: bool,
+) -> Result<Vec<Record>, StoreError> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    let mut rows = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(100) {
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .consistent_read(consistent)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+        );
+        let mut round = 0u32;
+        while let Some(request) = pending.take() {
+            if round > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    20 * 2u64.pow(round.min(6)),
+                ))
+                .await;
+            }
+            round += 1;
+            if round > 8 {
+                return Err(StoreError::Unavailable(
+                    "BatchGetItem kept leaving keys unprocessed".into(),
+                ));
+            }
+            let out = client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem", e))?;
+            if let Some(mut found) = out.responses {
+                rows.extend(found.remove(table).unwrap_or_default());
+            }
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(table));
+        }
+    }
+    Ok(rows)
 }
 
 /// Decode a stored record into a domain value.

@@ -1,0 +1,394 @@
+//! Shopper routes: cart, wishlist, checkout and orders. Every route acts on the caller's own
+//! records only; another user's checkout or order is answered as not found.
+
+use lambda_http::http::{header, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+
+use super::request::{idempotency_key, if_match, json_body, page, path, principal, query};
+use super::{finish, json, with_header, ApiError, HttpResult};
+use crate::domain::{
+    Address, CheckoutId, HoldLine, ItemId, Money, Order, OrderId, OrderStatus, PaymentState,
+    Quantity, ReturnLine, ReturnRequest, StatusChange, Timestamp, ValidationErrors,
+};
+use crate::usecases::cart::{self, CartView};
+use crate::usecases::checkout::{self, CheckoutView, Submitted};
+use crate::usecases::orders;
+use crate::App;
+
+fn cart_response(view: &CartView) -> Response<Body> {
+    with_header(
+        json(StatusCode::OK, view),
+        header::ETAG,
+        format!("\"{}\"", view.version),
+    )
+}
+
+/// `GET /v1/cart`
+pub async fn get_cart(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            Ok(cart_response(&cart::view(app.shop(), &who.user_id).await?))
+        }
+        .await,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuantityBody {
+    quantity: i64,
+}
+
+/// `PUT /v1/cart/items/{itemId}` `{"quantity": n}` (0 removes; optional `If-Match`)
+pub async fn put_cart_item(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let item: ItemId = path(&req, "itemId")?;
+            let expected = if_match(&req)?;
+            let body: QuantityBody = json_body(&req)?;
+            let max = i64::from(crate::domain::cart::MAX_LINE_QUANTITY);
+            if !(0..=max).contains(&body.quantity) {
+                return Err(ValidationErrors::from(crate::domain::FieldError::new(
+                    "quantity",
+                    format!("must be 0..={max} (0 removes the line)"),
+                ))
+                .into());
+            }
+            let view = cart::set_line(
+                app.shop(),
+                &who.user_id,
+                item,
+                body.quantity as u32,
+                expected,
+            )
+            .await?;
+            Ok(cart_response(&view))
+        }
+        .await,
+    )
+}
+
+/// `DELETE /v1/cart/items/{itemId}` (optional `If-Match`)
+pub async fn delete_cart_item(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let item: ItemId = path(&req, "itemId")?;
+            let expected = if_match(&req)?;
+            Ok(cart_response(
+                &cart::set_line(app.shop(), &who.user_id, item, 0, expected).await?,
+            ))
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/wishlist`
+pub async fn get_wishlist(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            Ok(json(
+                StatusCode::OK,
+                &cart::wishlist(app.shop(), &who.user_id).await?,
+            ))
+        }
+        .await,
+    )
+}
+
+/// `PUT /v1/wishlist/items/{itemId}` (no body)
+pub async fn put_wishlist_item(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let item: ItemId = path(&req, "itemId")?;
+            Ok(json(
+                StatusCode::OK,
+                &cart::set_wished(app.shop(), &who.user_id, item, true).await?,
+            ))
+        }
+        .await,
+    )
+}
+
+/// `DELETE /v1/wishlist/items/{itemId}`
+pub async fn delete_wishlist_item(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let item: ItemId = path(&req, "itemId")?;
+            Ok(json(
+                StatusCode::OK,
+                &cart::set_wished(app.shop(), &who.user_id, item, false).await?,
+            ))
+        }
+        .await,
+    )
+}
+
+/// `POST /v1/wishlist/items/{itemId}/move-to-cart` → the cart
+pub async fn move_to_cart(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let item: ItemId = path(&req, "itemId")?;
+            Ok(cart_response(
+                &cart::move_to_cart(app.shop(), &who.user_id, item).await?,
+            ))
+        }
+        .await,
+    )
+}
+
+fn required_key(req: &Request) -> Result<String, ApiError> {
+    idempotency_key(req)?.ok_or_else(|| {
+        ApiError::bad_request(
+            "IDEMPOTENCY_KEY_REQUIRED",
+            "send an Idempotency-Key header (any unique string per attempt)",
+        )
+    })
+}
+
+/// `POST /v1/checkout` (header `Idempotency-Key`): 201 with the new checkout, 200 for a replay.
+pub async fn begin_checkout(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let key = required_key(&req)?;
+            let begun = checkout::begin(app.shop(), &who.user_id, &key).await?;
+            let status = if begun.replayed {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            Ok(json(
+                status,
+                &CheckoutView::of(&begun.checkout, Timestamp::now()),
+            ))
+        }
+        .await,
+    )
+}
+
+/// `DELETE /v1/checkout/{checkoutId}`: release the hold now.
+pub async fn cancel_checkout(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let id: CheckoutId = path(&req, "checkoutId")?;
+            Ok(json(
+                StatusCode::OK,
+                &checkout::cancel(app.shop(), &who.user_id, id).await?,
+            ))
+        }
+        .await,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SubmitBody {
+    payment_token: String,
+    shipping_address: Address,
+}
+
+/// An order as the shopper sees it (the payment token stays server-side).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    order_id: OrderId,
+    checkout_id: CheckoutId,
+    status: OrderStatus,
+    lines: Vec<HoldLine>,
+    total: Money,
+    shipping_address: Address,
+    payment: PaymentState,
+    timeline: Vec<StatusChange>,
+    created_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eta: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    return_request: Option<ReturnRequest>,
+}
+
+impl From<Order> for OrderView {
+    fn from(o: Order) -> Self {
+        Self {
+            order_id: o.order_id,
+            checkout_id: o.checkout_id,
+            status: o.status,
+            lines: o.lines,
+            total: o.total,
+            shipping_address: o.shipping_address,
+            payment: o.payment.state,
+            timeline: o.timeline,
+            created_at: o.created_at,
+            eta: o.eta,
+            return_request: o.return_request,
+        }
+    }
+}
+
+fn order_response(status: StatusCode, order: Order) -> Response<Body> {
+    let location = format!("/v1/orders/{}", order.order_id);
+    with_header(
+        json(status, &OrderView::from(order)),
+        header::LOCATION,
+        location,
+    )
+}
+
+/// `POST /v1/checkout/{checkoutId}/order` `{paymentToken, shippingAddress}` (header
+/// `Idempotency-Key`): 201 placed, 202 payment pending, 402 declined (hold kept).
+pub async fn submit_order(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let id: CheckoutId = path(&req, "checkoutId")?;
+            required_key(&req)?;
+            let body: SubmitBody = json_body(&req)?;
+            let mut errors = ValidationErrors::default();
+            let token = body.payment_token.trim().to_owned();
+            if token.is_empty() || token.len() > 200 || !token.bytes().all(|b| b.is_ascii_graphic())
+            {
+                errors.0.push(crate::domain::FieldError::new(
+                    "paymentToken",
+                    "must be the provider's token (1-200 visible characters)",
+                ));
+            }
+            let address = match body.shipping_address.validate() {
+                Ok(a) => Some(a),
+                Err(problems) => {
+                    for (field, message) in problems {
+                        errors.0.push(crate::domain::FieldError::new(
+                            format!("shippingAddress.{field}"),
+                            message,
+                        ));
+                    }
+                    None
+                }
+            };
+            let address = errors.finish(|| address)?;
+            Ok(
+                match checkout::submit(app.shop(), &who.user_id, id, &token, address).await? {
+                    Submitted::Placed(order) => order_response(StatusCode::CREATED, order),
+                    Submitted::Pending(order) => order_response(StatusCode::ACCEPTED, order),
+                },
+            )
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/orders?limit=&cursor=&from=&to=` newest first
+pub async fn list_orders(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let query = query(&req, &["limit", "cursor", "from", "to"])?;
+            let page = page(&query)?;
+            let time = |name: &str| {
+                query
+                    .get(name)
+                    .map(|raw| Timestamp::try_from(raw.clone()))
+                    .transpose()
+                    .map_err(|m| {
+                        ApiError::bad_request("INVALID_QUERY_PARAMETER", format!("{name}: {m}"))
+                    })
+            };
+            let (from, to) = (time("from")?, time("to")?);
+            let listing = orders::list(app.shop(), &who.user_id, from, to, &page).await?;
+            let items: Vec<OrderView> = listing.items.into_iter().map(OrderView::from).collect();
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "items": items, "nextCursor": listing.next_cursor }),
+            ))
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/orders/{orderId}`
+pub async fn get_order(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let id: OrderId = path(&req, "orderId")?;
+            Ok(order_response(
+                StatusCode::OK,
+                orders::get(app.shop(), &who.user_id, id).await?,
+            ))
+        }
+        .await,
+    )
+}
+
+/// `POST /v1/orders/{orderId}/cancel`
+pub async fn cancel_order(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let id: OrderId = path(&req, "orderId")?;
+            Ok(order_response(
+                StatusCode::OK,
+                orders::cancel(app.shop(), &who.user_id, id).await?,
+            ))
+        }
+        .await,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReturnBody {
+    lines: Vec<ReturnLineBody>,
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReturnLineBody {
+    item_id: String,
+    quantity: i64,
+}
+
+/// `POST /v1/orders/{orderId}/returns` `{lines: [{itemId, quantity}], reason}`
+pub async fn request_return(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let id: OrderId = path(&req, "orderId")?;
+            let body: ReturnBody = json_body(&req)?;
+            let mut errors = ValidationErrors::default();
+            let lines: Vec<Option<ReturnLine>> = body
+                .lines
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let item_id =
+                        errors.check(&format!("lines[{i}].itemId"), ItemId::try_from(l.item_id));
+                    let quantity = errors.check(
+                        &format!("lines[{i}].quantity"),
+                        Quantity::try_from(l.quantity),
+                    );
+                    Some(ReturnLine {
+                        item_id: item_id?,
+                        quantity: quantity?,
+                    })
+                })
+                .collect();
+            let reason = errors.check("reason", crate::domain::Text::<500>::try_from(body.reason));
+            let (lines, reason) = errors
+                .finish(|| Some((lines.into_iter().collect::<Option<Vec<_>>>()?, reason?)))?;
+            let order =
+                orders::request_return(app.shop(), &who.user_id, id, lines, reason.to_string())
+                    .await?;
+            Ok(order_response(StatusCode::OK, order))
+        }
+        .await,
+    )
+}

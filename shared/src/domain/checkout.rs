@@ -1,0 +1,128 @@
+//! Checkouts: stock held for one shopper for a few minutes while they pay.
+//!
+//! A hold is `Held` until exactly one of: it is consumed by an order, released (expiry,
+//! cancel, replacement, failed payment). Storage makes that transition with a condition on
+//! `state = Held`, so racing mechanisms (timer, TTL stream, sweeper, cancel, submit) act
+//! once between them. Reads never trust `state` alone: a `Held` hold past `expires_at` is
+//! expired, whether or not anything has released it yet.
+
+use serde::{Deserialize, Serialize};
+
+use super::{CheckoutId, ItemId, Money, OrderId, Quantity, Timestamp, UserId};
+
+/// One held cart line, priced when the hold was taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldLine {
+    pub item_id: ItemId,
+    pub name: String,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+}
+
+/// Where a hold is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HoldState {
+    Held,
+    Consumed,
+    Released,
+}
+
+/// Why a hold's stock went back on sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReleaseReason {
+    Expired,
+    Cancelled,
+    Replaced,
+    PaymentFailed,
+}
+
+/// A checkout as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkout {
+    pub checkout_id: CheckoutId,
+    pub user_id: UserId,
+    pub lines: Vec<HoldLine>,
+    pub total: Money,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub state: HoldState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_reason: Option<ReleaseReason>,
+    /// The order this checkout became (set once payment is attempted without a decline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<OrderId>,
+    /// Declined payment attempts so far (each one publishes `PaymentFailed`).
+    #[serde(default)]
+    pub declines: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_decline: Option<String>,
+}
+
+/// What a reader should treat the checkout as, now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CheckoutStatus {
+    Active,
+    Expired,
+    Completed,
+    Released,
+}
+
+impl Checkout {
+    pub fn status(&self, now: Timestamp) -> CheckoutStatus {
+        match self.state {
+            HoldState::Held if self.expires_at <= now => CheckoutStatus::Expired,
+            HoldState::Held => CheckoutStatus::Active,
+            HoldState::Consumed => CheckoutStatus::Completed,
+            HoldState::Released if self.release_reason == Some(ReleaseReason::Expired) => {
+                CheckoutStatus::Expired
+            }
+            HoldState::Released => CheckoutStatus::Released,
+        }
+    }
+
+    /// Units held per item (lines are already one per item; summed defensively).
+    pub fn demand(&self) -> Vec<(ItemId, u32)> {
+        let mut demand = std::collections::BTreeMap::new();
+        for line in &self.lines {
+            *demand.entry(line.item_id).or_insert(0) += line.quantity.get();
+        }
+        demand.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Currency;
+
+    #[test]
+    fn a_held_checkout_past_its_expiry_reads_as_expired_even_before_release() {
+        let now = Timestamp::from_unix_millis(1_000_000);
+        let checkout = Checkout {
+            checkout_id: CheckoutId::generate(),
+            user_id: "u".try_into().unwrap(),
+            lines: vec![],
+            total: Money {
+                amount: 0,
+                currency: Currency::Usd,
+            },
+            created_at: now,
+            expires_at: now.plus_millis(1000),
+            state: HoldState::Held,
+            release_reason: None,
+            order_id: None,
+            declines: 0,
+            last_decline: None,
+        };
+        assert_eq!(checkout.status(now), CheckoutStatus::Active);
+        assert_eq!(
+            checkout.status(now.plus_millis(1000)),
+            CheckoutStatus::Expired
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! Domain events, derived from committed state changes on the orders and holds streams
+//! (a transactional outbox: an event exists only if its change was written, and the stream
+//! redelivers until the event is published). Ids are deterministic so consumers can dedupe.
+
+use serde_json::json;
+
+use crate::domain::{Checkout, HoldState, Order, OrderStatus, ReleaseReason};
+use crate::ports::DomainEvent;
+
+/// The schema version of every `detail`.
+pub const DETAIL_VERSION: u32 = 1;
+
+fn order_event(detail_type: &'static str, order: &Order) -> DomainEvent {
+    DomainEvent {
+        id: format!("order/{}/{}", order.order_id, order.status.as_str()),
+        source: "aisle.orders",
+        detail_type,
+        detail: json!({
+            "version": DETAIL_VERSION,
+            "orderId": order.order_id,
+            "userId": order.user_id,
+            "checkoutId": order.checkout_id,
+            "status": order.status,
+            "lines": order.lines.iter().map(|l| json!({ "itemId": l.item_id, "quantity": l.quantity })).collect::<Vec<_>>(),
+            "total": order.total,
+            "shipToZip": order.shipping_address.zip5(),
+            "at": order.updated_at,
+        }),
+    }
+}
+
+/// Events for an order record going from `old` to `new`.
+pub fn from_order_change(old: Option<&Order>, new: Option<&Order>) -> Vec<DomainEvent> {
+    let Some(new) = new else { return vec![] };
+    if old.is_some_and(|o| o.status == new.status) {
+        return vec![];
+    }
+    match new.status {
+        OrderStatus::Placed => vec![order_event("OrderPlaced", new)],
+        OrderStatus::Cancelled => vec![order_event("OrderCancelled", new)],
+        OrderStatus::Rejected => vec![order_event("OrderRejected", new)],
+        OrderStatus::PaymentFailed => vec![order_event("OrderPaymentFailed", new)],
+        OrderStatus::ReturnRequested => vec![order_event("ReturnRequested", new)],
+        _ => vec![],
+    }
+}
+
+/// Events for a hold record going from `old` to `new` (`new` is `None` for a deletion).
+pub fn from_checkout_change(old: Option<&Checkout>, new: Option<&Checkout>) -> Vec<DomainEvent> {
+    let mut events = Vec::new();
+    let expired = |c: &Checkout| DomainEvent {
+        id: format!("checkout/{}/expired", c.checkout_id),
+        source: "aisle.checkout",
+        detail_type: "CheckoutExpired",
+        detail: json!({
+            "version": DETAIL_VERSION,
+            "checkoutId": c.checkout_id,
+            "userId": c.user_id,
+            "lines": c.lines.iter().map(|l| json!({ "itemId": l.item_id, "quantity": l.quantity })).collect::<Vec<_>>(),
+            "expiresAt": c.expires_at,
+        }),
+    };
+    match (old, new) {
+        (Some(old), Some(new)) => {
+            if new.declines > old.declines {
+                events.push(DomainEvent {
+                    id: format!("checkout/{}/decline/{}", new.checkout_id, new.declines),
+                    source: "aisle.checkout",
+                    detail_type: "PaymentFailed",
+                    detail: json!({
+                        "version": DETAIL_VERSION,
+                        "checkoutId": new.checkout_id,
+                        "userId": new.user_id,
+                        "attempt": new.declines,
+                        "reason": new.last_decline,
+                        "total": new.total,
+                    }),
+                });
+            }
+            if old.state == HoldState::Held
+                && new.state == HoldState::Released
+                && new.release_reason == Some(ReleaseReason::Expired)
+            {
+                events.push(expired(new));
+            }
+        }
+        // A TTL deletion of a hold that nothing had released yet.
+        (Some(old), None) if old.state == HoldState::Held => events.push(expired(old)),
+        _ => {}
+    }
+    events
+}

@@ -1,0 +1,18 @@
+//! The bundle of ports the shopping use cases work against, borrowed from whatever wiring
+//! the caller has (the Lambda's `App`, or a test's).
+
+use crate::ports::{Carts, Catalog, Checkouts, Inventory, Orders, Payments, Timer};
+
+/// Borrowed ports for one use-case call.
+#[derive(Clone, Copy)]
+pub struct Shop<'a> {
+    pub catalog: &'a dyn Catalog,
+    pub inventory: &'a dyn Inventory,
+    pub carts: &'a dyn Carts,
+    pub checkouts: &'a dyn Checkouts,
+    pub orders: &'a dyn Orders,
+    pub payments: &'a dyn Payments,
+    pub timer: &'a dyn Timer,
+    /// How long a checkout holds stock.
+    pub hold: std::time::Duration,
+}
