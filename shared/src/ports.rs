@@ -154,6 +154,12 @@ pub trait Checkouts: Send + Sync {
         &self,
         id: crate::domain::CheckoutId,
     ) -> Result<Option<crate::domain::Checkout>, StoreError>;
+    /// The checkout an earlier begin with this idempotency key created, if any.
+    async fn begun_with(
+        &self,
+        user: &UserId,
+        idempotency_key: &str,
+    ) -> Result<Option<crate::domain::CheckoutId>, StoreError>;
     /// The checkout the user most recently began, if any (it may be over).
     async fn latest(&self, user: &UserId) -> Result<Option<crate::domain::CheckoutId>, StoreError>;
     /// Put the held stock back on sale, once: `Ok(true)` only for the call that did it.

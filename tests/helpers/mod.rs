@@ -9,12 +9,18 @@
 
 use std::sync::Arc;
 
-use aisle::domain::Warehouse;
-use aisle::ports::Warehouses;
-use aisle::{App, Clients, Config};
-use aisle_local::template::Template;
-use aisle_local::{dynamo_client, endpoint, local_sdk_config, resources};
+use std::time::Duration;
+
+use aisle::domain::{ItemId, Warehouse};
+use aisle::ports::{Inventory, Warehouses};
+use aisle::{App, Config};
+use aisle_local::streams::StreamReader;
+use aisle_local::template::{local_name, matches_pattern, Template, MOTO_ACCOUNT};
+use aisle_local::{
+    dynamo_client, endpoint, local_clients, local_sdk_config, queues, resources, streams_client,
+};
 use lambda_http::{Body, Request, Response};
+use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 
 /// The template, parsed once per test binary.
@@ -30,26 +36,49 @@ pub async fn dynamo() -> aws_sdk_dynamodb::Client {
     dynamo_client(&sdk, &endpoint("AWS_ENDPOINT_URL_DYNAMODB", 8000))
 }
 
-/// A private copy of the store: every table of the template under a fresh prefix, plus
-/// two warehouse sites.
+/// A private copy of the store: every table, queue and the bus of the template under a fresh
+/// prefix, two warehouse sites, and an SQS queue subscribed to every domain event (so tests
+/// can see what was published).
 pub struct Shop {
     pub app: Arc<App>,
     pub prefix: String,
+    pub sqs: aws_sdk_sqs::Client,
+    event_sink: String,
+    holds_stream: tokio::sync::Mutex<Option<StreamReader>>,
+    orders_stream: tokio::sync::Mutex<Option<StreamReader>>,
 }
 
 pub const WAREHOUSE_A: &str = "wh-test-a";
 pub const WAREHOUSE_B: &str = "wh-test-b";
 
 impl Shop {
+    /// A shop whose checkouts hold stock for the template's default time.
     pub async fn open() -> Self {
+        Self::with_hold(None).await
+    }
+
+    /// A shop whose checkouts hold stock for `hold` (tests of expiry use seconds).
+    pub async fn with_hold(hold: Option<Duration>) -> Self {
         let prefix = format!("t{}-", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-        let client = dynamo().await;
-        resources::create_tables(&client, &prefix, template())
+        let sdk = local_sdk_config().await;
+        let clients = local_clients(&sdk);
+        resources::create_tables(&clients.dynamo, &prefix, template())
             .await
             .expect("DynamoDB Local reachable (start it with `make stack-up`)");
+        resources::create_queues(&clients.sqs, &prefix, template())
+            .await
+            .expect("moto reachable (`make stack-up`)");
+        resources::create_buses(&clients.events, &prefix, template())
+            .await
+            .unwrap();
+        let event_sink = subscribe_to_events(&clients, &prefix).await;
         let env = template().local_env(&prefix).unwrap();
-        let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
-        let app = App::new(&config, Clients { dynamo: client });
+        let mut config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+        if let Some(hold) = hold {
+            config.hold = hold;
+        }
+        let sqs = clients.sqs.clone();
+        let app = App::new(&config, clients);
         for (id, city, lat, lon) in [
             (WAREHOUSE_A, "Bloomington", 44.85, -93.24),
             (WAREHOUSE_B, "Tempe", 33.43, -111.90),
@@ -68,7 +97,183 @@ impl Shop {
         Self {
             app: Arc::new(app),
             prefix,
+            sqs,
+            event_sink,
+            holds_stream: tokio::sync::Mutex::new(None),
+            orders_stream: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Aggregated units of an item on sale.
+    pub async fn available(&self, item: &str) -> u32 {
+        let id = ItemId::try_from(item).unwrap();
+        self.app
+            .inventory
+            .available(&[id])
+            .await
+            .unwrap()
+            .get(&id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Deliver whatever is due on the checkout timer queue to `hold-timer`, as Lambda would.
+    /// Returns how many messages were handled.
+    pub async fn pump_timer(&self) -> usize {
+        let url = self.app.config.timer_queue_url.clone();
+        let mut handled = 0;
+        while let Some((event, handles)) = queues::receive(&self.sqs, &url, 10, 0).await.unwrap() {
+            handled += handles.len();
+            let response =
+                aisle::workers::hold_timer(&self.app, LambdaEvent::new(event, Context::default()))
+                    .await
+                    .unwrap();
+            queues::settle(&self.sqs, &url, &handles, &response)
+                .await
+                .unwrap();
+        }
+        handled
+    }
+
+    /// Read the holds and orders streams and deliver new records to their consumers:
+    /// TTL deletions (filtered by the template's own FilterCriteria) to `hold-ttl-expired`,
+    /// everything to `publish-events`.
+    pub async fn pump_streams(&self) {
+        let sdk = local_sdk_config().await;
+        let ddb = endpoint("AWS_ENDPOINT_URL_DYNAMODB", 8000);
+        let dynamo = dynamo_client(&sdk, &ddb);
+        for (table, reader) in [
+            ("HoldsTable", &self.holds_stream),
+            ("OrdersTable", &self.orders_stream),
+        ] {
+            let mut guard = reader.lock().await;
+            if guard.is_none() {
+                let name = local_name(&self.prefix, table);
+                *guard = Some(
+                    StreamReader::open(&dynamo, streams_client(&sdk, &ddb), &name)
+                        .await
+                        .unwrap(),
+                );
+            }
+            let records = guard.as_mut().unwrap().poll().await.unwrap();
+            if records.is_empty() {
+                continue;
+            }
+            for source in template().event_sources.iter().filter(|s| matches!(&s.kind, aisle_local::template::SourceKind::Stream { table: t } if t == table)) {
+                let chosen: Vec<_> = records
+                    .iter()
+                    .filter(|r| {
+                        let json = serde_json::to_value(r).unwrap();
+                        source.filters.is_empty() || source.filters.iter().any(|f| matches_pattern(f, &json))
+                    })
+                    .cloned()
+                    .collect();
+                if chosen.is_empty() {
+                    continue;
+                }
+                let event: aws_lambda_events::dynamodb::Event = serde_json::from_value(json!({ "Records": chosen })).unwrap();
+                let context = LambdaEvent::new(event, Context::default());
+                let response = match source.binary.as_str() {
+                    "hold-ttl-expired" => aisle::workers::hold_ttl_expired(&self.app, context).await.unwrap(),
+                    "publish-events" => aisle::workers::publish_events(&self.app, context).await.unwrap(),
+                    other => panic!("no stream consumer {other} in tests"),
+                };
+                assert!(response.batch_item_failures.is_empty(), "{} reported failures", source.binary);
+            }
+        }
+    }
+
+    /// The domain events published so far (read from the subscribed queue), as
+    /// `(detail-type, detail)`.
+    pub async fn published(&self) -> Vec<(String, Value)> {
+        let mut seen = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.event_sink)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .unwrap();
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return seen;
+            }
+            for m in messages {
+                let envelope: Value =
+                    serde_json::from_str(m.body.as_deref().unwrap_or("{}")).unwrap();
+                seen.push((
+                    envelope["detail-type"].as_str().unwrap_or("").to_owned(),
+                    envelope["detail"].clone(),
+                ));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.event_sink)
+                    .receipt_handle(m.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// A queue subscribed by an EventBridge rule to every Aisle event on the shop's bus.
+async fn subscribe_to_events(clients: &aisle::Clients, prefix: &str) -> String {
+    let name = format!("{prefix}EventSink");
+    let url = clients
+        .sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let bus = local_name(prefix, "EventBus");
+    let rule = format!("{prefix}all");
+    clients
+        .events
+        .put_rule()
+        .name(&rule)
+        .event_bus_name(&bus)
+        .event_pattern(json!({ "source": ["aisle.orders", "aisle.checkout"] }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("sink")
+        .arn(format!("arn:aws:sqs:us-east-1:{MOTO_ACCOUNT}:{name}"))
+        .build()
+        .unwrap();
+    clients
+        .events
+        .put_targets()
+        .rule(&rule)
+        .event_bus_name(&bus)
+        .targets(target)
+        .send()
+        .await
+        .unwrap();
+    url
+}
+
+/// Poll `check` until it holds or `deadline` passes (no fixed sleeps as synchronisation).
+pub async fn eventually<F, Fut>(deadline: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -90,6 +295,16 @@ impl Caller {
     }
     pub fn warehouse(id: &str) -> Self {
         Self::Warehouse(uuid::Uuid::new_v4().to_string(), id.to_owned())
+    }
+
+    /// The caller's user id (the `sub` claim).
+    pub fn user_id(&self) -> aisle::domain::UserId {
+        match self {
+            Self::Shopper(sub) | Self::Seller(sub) | Self::Warehouse(sub, _) => {
+                sub.as_str().try_into().unwrap()
+            }
+            Self::Anonymous => panic!("anonymous callers have no id"),
+        }
     }
 
     /// The claims API Gateway's JWT authorizer would pass on (groups in its `[a b]` shape).

@@ -2,8 +2,10 @@
 //! on DynamoDB Local and moto ([`resources`]) and filled with demo data ([`seed`]).
 //! Used by the `aisle-local` CLI and by the integration tests.
 
+pub mod queues;
 pub mod resources;
 pub mod seed;
+pub mod streams;
 pub mod template;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -68,4 +70,13 @@ pub fn local_clients(sdk: &SdkConfig) -> aisle::Clients {
         sqs: sqs_client(sdk, &endpoint("AWS_ENDPOINT_URL_SQS", 5000)),
         events: events_client(sdk, &endpoint("AWS_ENDPOINT_URL_EVENTBRIDGE", 5000)),
     }
+}
+
+/// A DynamoDB Streams client on `endpoint` (DynamoDB Local serves streams on its own port).
+pub fn streams_client(sdk: &SdkConfig, endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    aws_sdk_dynamodbstreams::Client::from_conf(
+        aws_sdk_dynamodbstreams::config::Builder::from(sdk)
+            .endpoint_url(endpoint)
+            .build(),
+    )
 }

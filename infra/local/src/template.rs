@@ -40,6 +40,31 @@ pub struct QueueDef {
     pub redrive: Option<(String, u32)>,
 }
 
+/// What triggers a function besides HTTP.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceKind {
+    /// A DynamoDB table's stream.
+    Stream { table: String },
+    /// An SQS queue.
+    Queue { queue: String },
+    /// A `Schedule` / `ScheduleV2` rate.
+    Schedule { every: std::time::Duration },
+}
+
+/// An event source mapping (or schedule) declared on a function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSource {
+    pub name: String,
+    pub function: String,
+    pub binary: String,
+    pub kind: SourceKind,
+    pub batch_size: u32,
+    /// `FilterCriteria.Filters[].Pattern`, parsed; a record passes if any matches (or none given).
+    pub filters: Vec<serde_json::Value>,
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`
+    pub reports_failures: bool,
+}
+
 /// An HTTP API route and the function behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
@@ -59,6 +84,7 @@ pub struct Template {
     pub queues: Vec<QueueDef>,
     pub buses: Vec<String>,
     pub routes: Vec<Route>,
+    pub event_sources: Vec<EventSource>,
     /// Every function: logical id → cargo binary.
     pub function_binaries: BTreeMap<String, String>,
     /// `Globals.Function.Environment.Variables`, unresolved.
@@ -76,19 +102,37 @@ fn reference(value: &Value) -> Option<&str> {
     }
 }
 
-/// `!GetAtt X.Arn` → `Some("X")`.
-fn get_att_arn(value: &Value) -> Option<String> {
-    let target = match value {
-        Value::Tagged(t) if t.tag == "GetAtt" => t.value.as_str().map(str::to_owned),
-        Value::Mapping(m) => m
-            .get("Fn::GetAtt")
-            .and_then(|v| v.as_sequence())
-            .and_then(|s| s.first())
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+/// `!GetAtt X.Attr` (or `Fn::GetAtt: [X, Attr]`) → `Some(("X", "Attr"))`.
+fn get_att(value: &Value) -> Option<(String, String)> {
+    match value {
+        Value::Tagged(t) if t.tag == "GetAtt" => {
+            let (resource, attribute) = t.value.as_str()?.split_once('.')?;
+            Some((resource.to_owned(), attribute.to_owned()))
+        }
+        Value::Mapping(m) => {
+            let list = m.get("Fn::GetAtt")?.as_sequence()?;
+            Some((
+                list.first()?.as_str()?.to_owned(),
+                list.get(1)?.as_str()?.to_owned(),
+            ))
+        }
         _ => None,
-    }?;
-    Some(target.trim_end_matches(".Arn").to_owned())
+    }
+}
+
+/// `rate(1 minute)`, `rate(5 minutes)`, `rate(30 seconds)` → the period.
+pub fn parse_rate(expression: &str) -> Option<std::time::Duration> {
+    let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (count, unit) = inner.split_once(' ')?;
+    let count: u64 = count.parse().ok()?;
+    let seconds = match unit.trim_end_matches('s') {
+        "second" => 1,
+        "minute" => 60,
+        "hour" => 3600,
+        "day" => 86_400,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(count * seconds))
 }
 
 fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
@@ -156,6 +200,7 @@ impl Template {
             buses: vec![],
             routes: vec![],
             function_binaries: BTreeMap::new(),
+            event_sources: vec![],
             env,
             parameters,
             resources,
@@ -182,7 +227,8 @@ impl Template {
                     redrive: props.get("RedrivePolicy").map(|r| {
                         let dlq = r
                             .get("deadLetterTargetArn")
-                            .and_then(get_att_arn)
+                            .and_then(get_att)
+                            .map(|(queue, _)| queue)
                             .unwrap_or_default();
                         (dlq, number(r.get("maxReceiveCount")).unwrap_or(3))
                     }),
@@ -203,8 +249,13 @@ impl Template {
                         .and_then(Value::as_mapping)
                         .cloned()
                         .unwrap_or_default();
-                    for (_, event) in events {
-                        if str_at(&event, "Type") != Some("HttpApi") {
+                    for (event_name, event) in events {
+                        let kind = str_at(&event, "Type").unwrap_or("");
+                        if kind != "HttpApi" {
+                            let name = event_name.as_str().unwrap_or("").to_owned();
+                            if let Some(source) = event_source(id, &binary, &name, kind, &event)? {
+                                self.event_sources.push(source);
+                            }
                             continue;
                         }
                         let p = event
@@ -264,6 +315,88 @@ impl Template {
                 Ok((name.clone(), resolved))
             })
             .collect()
+    }
+}
+
+/// Read a non-HTTP event of a function; `None` for kinds local runs do not need.
+fn event_source(
+    function: &str,
+    binary: &str,
+    name: &str,
+    kind: &str,
+    event: &Value,
+) -> Result<Option<EventSource>> {
+    let props = event.get("Properties").cloned().unwrap_or(Value::Null);
+    let source_kind = match kind {
+        "DynamoDB" => {
+            let (table, _) = props
+                .get("Stream")
+                .and_then(get_att)
+                .with_context(|| format!("{function}.{name}: Stream"))?;
+            SourceKind::Stream { table }
+        }
+        "SQS" => {
+            let (queue, _) = props
+                .get("Queue")
+                .and_then(get_att)
+                .with_context(|| format!("{function}.{name}: Queue"))?;
+            SourceKind::Queue { queue }
+        }
+        "Schedule" | "ScheduleV2" => {
+            let expression = str_at(&props, "Schedule")
+                .or_else(|| str_at(&props, "ScheduleExpression"))
+                .unwrap_or("");
+            let every = parse_rate(expression)
+                .with_context(|| format!("{function}.{name}: only rate() schedules run locally"))?;
+            SourceKind::Schedule { every }
+        }
+        _ => return Ok(None),
+    };
+    let filters = props
+        .get("FilterCriteria")
+        .and_then(|f| f.get("Filters"))
+        .and_then(Value::as_sequence)
+        .map(|list| {
+            list.iter()
+                .filter_map(|f| str_at(f, "Pattern"))
+                .map(|p| {
+                    serde_json::from_str(p)
+                        .with_context(|| format!("{function}.{name}: filter pattern is not JSON"))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    let reports_failures = props
+        .get("FunctionResponseTypes")
+        .and_then(Value::as_sequence)
+        .is_some_and(|t| {
+            t.iter()
+                .any(|v| v.as_str() == Some("ReportBatchItemFailures"))
+        });
+    Ok(Some(EventSource {
+        name: name.to_owned(),
+        function: function.to_owned(),
+        binary: binary.to_owned(),
+        kind: source_kind,
+        batch_size: number(props.get("BatchSize")).unwrap_or(10),
+        filters,
+        reports_failures,
+    }))
+}
+
+/// Whether a JSON event matches an event-filter pattern: every key of the pattern must be
+/// present, arrays list the allowed values, objects recurse (the subset of the Lambda filter
+/// syntax the template uses: exact values).
+pub fn matches_pattern(pattern: &serde_json::Value, event: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match pattern {
+        J::Object(fields) => fields.iter().all(|(key, expected)| match event.get(key) {
+            Some(actual) => matches_pattern(expected, actual),
+            None => false,
+        }),
+        J::Array(allowed) => allowed.iter().any(|a| a == event),
+        other => other == event,
     }
 }
 
@@ -348,6 +481,21 @@ fn table(id: &str, props: &Value) -> Result<TableDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_patterns_match_exact_values_in_nested_fields() {
+        let pattern =
+            serde_json::json!({"eventName": ["REMOVE"], "userIdentity": {"type": ["Service"]}});
+        let ttl = serde_json::json!({"eventName": "REMOVE", "userIdentity": {"type": "Service", "principalId": "x"}});
+        let app_delete = serde_json::json!({"eventName": "REMOVE"});
+        assert!(matches_pattern(&pattern, &ttl));
+        assert!(!matches_pattern(&pattern, &app_delete));
+        assert_eq!(
+            parse_rate("rate(1 minute)"),
+            Some(std::time::Duration::from_secs(60))
+        );
+        assert_eq!(parse_rate("cron(0 * * * ? *)"), None);
+    }
 
     #[test]
     fn the_repository_template_declares_tables_routes_and_environment() {

@@ -92,6 +92,10 @@ pub async fn begin(
     user: &UserId,
     idempotency_key: &str,
 ) -> Result<Begun, BeginError> {
+    // A retry must not replace the very checkout it created: answer it before anything else.
+    if let Some(id) = shop.checkouts.begun_with(user, idempotency_key).await? {
+        return replay(shop, id).await;
+    }
     let cart = shop.carts.cart(user).await?;
     if cart.lines.is_empty() {
         return Err(BeginError::CartEmpty);
@@ -182,17 +186,7 @@ pub async fn begin(
                 replayed: false,
             })
         }
-        Err(HoldRefused::Replay(id)) => {
-            let checkout = shop
-                .checkouts
-                .get(id)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt(format!("checkout {id} missing")))?;
-            Ok(Begun {
-                checkout,
-                replayed: true,
-            })
-        }
+        Err(HoldRefused::Replay(id)) => replay(shop, id).await,
         Err(HoldRefused::Short(short)) => {
             let available = shop.inventory.available(&short).await?;
             let details = checkout
@@ -210,6 +204,19 @@ pub async fn begin(
         Err(HoldRefused::Concurrent) => Err(BeginError::Concurrent),
         Err(HoldRefused::Store(e)) => Err(e.into()),
     }
+}
+
+async fn replay(shop: Shop<'_>, id: CheckoutId) -> Result<Begun, BeginError> {
+    // The record may be gone already if TTL deleted it; that checkout is over either way.
+    let checkout = shop
+        .checkouts
+        .get(id)
+        .await?
+        .ok_or(BeginError::Concurrent)?;
+    Ok(Begun {
+        checkout,
+        replayed: true,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -35,6 +35,11 @@ fn hold_key(id: CheckoutId) -> Record {
     HashMap::from([("checkoutId".to_owned(), s(id.to_string()))])
 }
 
+/// The idempotency record of a begin: scoped to the user, so keys never collide across users.
+fn begin_key(user: &UserId, idempotency_key: &str) -> String {
+    format!("checkout#{user}#{idempotency_key}")
+}
+
 fn user_key(user: &UserId, sk: &str) -> Record {
     HashMap::from([
         ("userId".to_owned(), s(user.as_str())),
@@ -164,21 +169,8 @@ impl Checkouts for DynamoCheckouts {
                 };
                 let n_items = demand.len();
                 if failed(n_items + 2) {
-                    let out = self
-                        .client
-                        .get_item()
-                        .table_name(&self.tables.idempotency)
-                        .key("key", s(key))
-                        .consistent_read(true)
-                        .send()
-                        .await
-                        .map_err(|e| classify("GetItem", e))?;
-                    let id = out
-                        .item
-                        .and_then(|mut r| r.remove("value"))
-                        .and_then(|v| v.as_s().ok().cloned());
-                    let id = id.and_then(|raw| CheckoutId::try_from(raw).ok());
-                    return Err(id
+                    let earlier = self.begun_with(&checkout.user_id, idempotency_key).await?;
+                    return Err(earlier
                         .map(HoldRefused::Replay)
                         .unwrap_or(HoldRefused::Concurrent));
                 }
@@ -211,6 +203,28 @@ impl Checkouts for DynamoCheckouts {
             .await
             .map_err(|e| classify("GetItem", e))?;
         out.item.map(decode).transpose()
+    }
+
+    async fn begun_with(
+        &self,
+        user: &UserId,
+        idempotency_key: &str,
+    ) -> Result<Option<CheckoutId>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.idempotency)
+            .key("key", s(begin_key(user, idempotency_key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        let raw = out
+            .item
+            .and_then(|mut r| r.remove("value"))
+            .and_then(|v| v.as_s().ok().cloned());
+        raw.map(|r| CheckoutId::try_from(r).map_err(StoreError::Corrupt))
+            .transpose()
     }
 
     async fn latest(&self, user: &UserId) -> Result<Option<CheckoutId>, StoreError> {

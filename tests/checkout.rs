@@ -1,0 +1,576 @@
+//! Checkout holds against DynamoDB Local and moto: contention, expiry by each mechanism,
+//! exactly-once release, every payment outcome, events, conflicts, and ownership.
+
+mod helpers;
+
+use std::time::Duration;
+
+use aisle::api::{catalog, shopping, stock};
+use aisle::domain::{CheckoutId, Timestamp};
+use aisle::usecases::checkout;
+use helpers::{eventually, listing, Call, Caller, Reply, Shop, WAREHOUSE_A};
+use serde_json::{json, Value};
+
+async fn stocked_item(shop: &Shop, units: i64) -> String {
+    let created = send!(
+        catalog::create_item,
+        shop,
+        Call::new("POST /v1/seller/items", &[])
+            .by(&Caller::seller())
+            .json(listing("Console", "gaming"))
+    );
+    let item = created.body["itemId"].as_str().unwrap().to_owned();
+    let receipt = Call::new(
+        "POST /v1/warehouses/{warehouseId}/stock",
+        &[("warehouseId", WAREHOUSE_A)],
+    )
+    .by(&Caller::warehouse(WAREHOUSE_A))
+    .json(json!({ "itemId": item, "quantity": units }));
+    assert_eq!(send!(stock::receive_stock, shop, receipt).status, 200);
+    item
+}
+
+async fn add_to_cart(shop: &Shop, who: &Caller, item: &str, quantity: u32) -> Reply {
+    send!(
+        shopping::put_cart_item,
+        shop,
+        Call::new("PUT /v1/cart/items/{itemId}", &[("itemId", item)])
+            .by(who)
+            .json(json!({ "quantity": quantity }))
+    )
+}
+
+async fn begin(shop: &Shop, who: &Caller) -> Reply {
+    let key = uuid::Uuid::new_v4().to_string();
+    send!(
+        shopping::begin_checkout,
+        shop,
+        Call::new("POST /v1/checkout", &[])
+            .by(who)
+            .header("Idempotency-Key", &key)
+    )
+}
+
+fn address() -> Value {
+    json!({ "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US" })
+}
+
+async fn submit(shop: &Shop, who: &Caller, checkout: &str, token: &str) -> Reply {
+    let call = Call::new(
+        "POST /v1/checkout/{checkoutId}/order",
+        &[("checkoutId", checkout)],
+    )
+    .by(who)
+    .header("Idempotency-Key", &format!("{checkout}-{token}"))
+    .json(json!({ "paymentToken": token, "shippingAddress": address() }));
+    send!(shopping::submit_order, shop, call)
+}
+
+/// A shopper with `quantity` of `item` in the cart and an active checkout for it.
+async fn checked_out(shop: &Shop, item: &str, quantity: u32) -> (Caller, String) {
+    let who = Caller::shopper();
+    assert_eq!(add_to_cart(shop, &who, item, quantity).await.status, 200);
+    let begun = begin(shop, &who).await;
+    assert_eq!(begun.status, 201, "{:?}", begun.body);
+    (who, begun.body["checkoutId"].as_str().unwrap().to_owned())
+}
+
+async fn order_of(shop: &Shop, who: &Caller, order: &str) -> Reply {
+    send!(
+        shopping::get_order,
+        shop,
+        Call::new("GET /v1/orders/{orderId}", &[("orderId", order)]).by(who)
+    )
+}
+
+/// Deliver due timer messages, as Lambda would, until `done` holds or the deadline passes.
+async fn run_timer_until<F, Fut>(shop: &Shop, deadline: Duration, mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        shop.pump_timer().await;
+        if done().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_hundred_shoppers_race_for_fifty_units_exactly_fifty_hold_and_expiry_returns_all_fifty()
+{
+    let shop = Shop::with_hold(Some(Duration::from_secs(3))).await;
+    let item = stocked_item(&shop, 50).await;
+    let shoppers: Vec<Caller> = (0..200).map(|_| Caller::shopper()).collect();
+    for who in &shoppers {
+        assert_eq!(add_to_cart(&shop, who, &item, 1).await.status, 200);
+    }
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for who in shoppers {
+        let (app, call) = (
+            shop.app.clone(),
+            Call::new("POST /v1/checkout", &[])
+                .by(&who)
+                .header("Idempotency-Key", "k1"),
+        );
+        tasks.spawn(async move {
+            Reply::from(
+                shopping::begin_checkout(&app, call.request())
+                    .await
+                    .unwrap(),
+            )
+        });
+    }
+    let (mut held, mut refused, mut latest_expiry) = (0, 0, String::new());
+    while let Some(reply) = tasks.join_next().await {
+        let reply = reply.unwrap();
+        match reply.status {
+            201 => {
+                held += 1;
+                latest_expiry =
+                    latest_expiry.max(reply.body["expiresAt"].as_str().unwrap().to_owned());
+            }
+            409 => {
+                assert_eq!(reply.code(), "OUT_OF_STOCK");
+                assert_eq!(reply.body["error"]["details"][0]["available"], 0);
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {:?}", reply.body),
+        }
+    }
+    assert_eq!((held, refused), (50, 150));
+    assert_eq!(
+        shop.available(&item).await,
+        0,
+        "all fifty held, none oversold"
+    );
+
+    // Expiry: the timer messages come due after 3 s; all stock is back within 60 s of expiry.
+    let expiry = Timestamp::try_from(latest_expiry).unwrap();
+    let back = run_timer_until(&shop, Duration::from_secs(63), || async {
+        shop.available(&item).await == 50
+    })
+    .await;
+    let late_ms = Timestamp::now().unix_millis() - expiry.unix_millis();
+    assert!(back, "stock not back within 60 s of expiry");
+    assert!(late_ms < 60_000, "released {late_ms} ms after expiry");
+    shop.pump_timer().await;
+    assert_eq!(shop.available(&item).await, 50, "released exactly once");
+}
+
+#[tokio::test]
+async fn a_successful_payment_places_the_order_empties_the_cart_and_publishes_order_placed() {
+    let shop = Shop::open().await;
+    let item = stocked_item(&shop, 5).await;
+    let (who, checkout) = checked_out(&shop, &item, 2).await;
+    let placed = submit(&shop, &who, &checkout, "tok_success").await;
+    assert_eq!(placed.status, 201, "{:?}", placed.body);
+    assert_eq!(placed.body["status"], "PLACED");
+    assert_eq!(
+        placed.body["total"],
+        json!({ "amount": 39998, "currency": "USD" })
+    );
+    assert!(
+        placed.body.get("paymentToken").is_none()
+            && !placed.body.to_string().contains("tok_success"),
+        "the token is not echoed"
+    );
+    assert_eq!(shop.available(&item).await, 3, "sold units stay off sale");
+
+    let cart = send!(
+        shopping::get_cart,
+        shop,
+        Call::new("GET /v1/cart", &[]).by(&who)
+    );
+    assert_eq!(cart.body["lines"], json!([]));
+
+    let retry = submit(&shop, &who, &checkout, "tok_success").await;
+    assert_eq!(
+        (retry.status, &retry.body["orderId"]),
+        (201, &placed.body["orderId"]),
+        "a retried submit returns the same order"
+    );
+
+    shop.pump_streams().await;
+    let events = shop.published().await;
+    let placed_events: Vec<_> = events.iter().filter(|(t, _)| t == "OrderPlaced").collect();
+    assert_eq!(placed_events.len(), 1, "{events:?}");
+    assert_eq!(placed_events[0].1["version"], 1);
+    assert_eq!(placed_events[0].1["orderId"], placed.body["orderId"]);
+}
+
+#[tokio::test]
+async fn a_declined_payment_gets_402_keeps_the_hold_and_another_card_can_pay() {
+    let shop = Shop::open().await;
+    let item = stocked_item(&shop, 1).await;
+    let (who, checkout) = checked_out(&shop, &item, 1).await;
+    let declined = submit(&shop, &who, &checkout, "tok_decline_insufficient_funds").await;
+    assert_eq!(
+        (declined.status, declined.code()),
+        (402, "PAYMENT_DECLINED")
+    );
+    assert_eq!(
+        declined.body["error"]["details"]["reason"],
+        "insufficient_funds"
+    );
+    assert_eq!(shop.available(&item).await, 0, "the hold is kept");
+
+    let paid = submit(&shop, &who, &checkout, "tok_success").await;
+    assert_eq!(paid.status, 201);
+    shop.pump_streams().await;
+    let events = shop.published().await;
+    assert!(
+        events
+            .iter()
+            .any(|(t, d)| t == "PaymentFailed" && d["reason"] == "insufficient_funds"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn no_response_leaves_the_order_pending_and_the_timer_captures_it_at_expiry() {
+    let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
+    let item = stocked_item(&shop, 3).await;
+    let (who, checkout) = checked_out(&shop, &item, 1).await;
+    let pending = submit(&shop, &who, &checkout, "tok_timeout_capture").await;
+    assert_eq!(
+        (pending.status, pending.body["status"].as_str()),
+        (202, Some("PAYMENT_PENDING"))
+    );
+    let order = pending.body["orderId"].as_str().unwrap().to_owned();
+
+    let placed = run_timer_until(&shop, Duration::from_secs(30), || async {
+        order_of(&shop, &who, &order).await.body["status"] == "PLACED"
+    })
+    .await;
+    assert!(placed);
+    assert_eq!(
+        shop.available(&item).await,
+        2,
+        "captured: the held unit became the sale"
+    );
+}
+
+#[tokio::test]
+async fn no_response_then_a_failed_payment_voids_and_returns_the_stock() {
+    let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
+    let item = stocked_item(&shop, 3).await;
+    let (who, checkout) = checked_out(&shop, &item, 2).await;
+    let pending = submit(&shop, &who, &checkout, "tok_timeout_void").await;
+    let order = pending.body["orderId"].as_str().unwrap().to_owned();
+    let failed = run_timer_until(&shop, Duration::from_secs(30), || async {
+        order_of(&shop, &who, &order).await.body["status"] == "PAYMENT_FAILED"
+    })
+    .await;
+    assert!(failed);
+    assert_eq!(
+        order_of(&shop, &who, &order).await.body["payment"],
+        "VOIDED"
+    );
+    assert_eq!(shop.available(&item).await, 3);
+}
+
+#[tokio::test]
+async fn a_late_success_after_expiry_re_holds_the_stock_when_it_is_still_there() {
+    let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
+    let item = stocked_item(&shop, 3).await;
+    let (who, checkout) = checked_out(&shop, &item, 1).await;
+    let order = submit(&shop, &who, &checkout, "tok_late_success")
+        .await
+        .body["orderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // At expiry the provider still does not know: the hold is released on time...
+    assert!(
+        run_timer_until(&shop, Duration::from_secs(30), || async {
+            shop.available(&item).await == 3
+        })
+        .await
+    );
+    // ...and when the success arrives, the unit is taken again and the order placed.
+    let settled = checkout::settle(
+        shop.app.shop(),
+        order.as_str().try_into().unwrap(),
+        Timestamp::now(),
+    )
+    .await;
+    settled.unwrap();
+    let placed = order_of(&shop, &who, &order).await;
+    assert_eq!(placed.body["status"], "PLACED", "{:?}", placed.body);
+    assert_eq!(shop.available(&item).await, 2);
+}
+
+#[tokio::test]
+async fn a_late_success_after_the_stock_sold_out_is_refunded_and_rejected() {
+    let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
+    let item = stocked_item(&shop, 1).await;
+    let (who, checkout) = checked_out(&shop, &item, 1).await;
+    let order = submit(&shop, &who, &checkout, "tok_late_success")
+        .await
+        .body["orderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        run_timer_until(&shop, Duration::from_secs(30), || async {
+            shop.available(&item).await == 1
+        })
+        .await
+    );
+    // Someone else buys the last unit in the meantime.
+    let (rival, rival_checkout) = checked_out(&shop, &item, 1).await;
+    assert_eq!(
+        submit(&shop, &rival, &rival_checkout, "tok_success")
+            .await
+            .status,
+        201
+    );
+
+    checkout::settle(
+        shop.app.shop(),
+        order.as_str().try_into().unwrap(),
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    let rejected = order_of(&shop, &who, &order).await;
+    assert_eq!(
+        (
+            rejected.body["status"].as_str(),
+            rejected.body["payment"].as_str()
+        ),
+        (Some("REJECTED"), Some("REFUNDED"))
+    );
+    assert_eq!(shop.available(&item).await, 0, "never negative");
+}
+
+#[tokio::test]
+async fn an_approved_payment_on_an_expired_checkout_is_refused_with_410() {
+    let shop = Shop::with_hold(Some(Duration::from_secs(1))).await;
+    let item = stocked_item(&shop, 1).await;
+    let (who, checkout) = checked_out(&shop, &item, 1).await;
+    let expiry = shop_expiry(&shop, &checkout).await;
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            Timestamp::now() > expiry
+        })
+        .await
+    );
+    // Nothing has released it yet (no timer ran), but a read after expiresAt treats it as expired.
+    let reply = submit(&shop, &who, &checkout, "tok_success").await;
+    assert_eq!((reply.status, reply.code()), (410, "CHECKOUT_EXPIRED"));
+    assert_eq!(
+        shop.available(&item).await,
+        0,
+        "not released by the read itself"
+    );
+}
+
+#[tokio::test]
+async fn the_ttl_stream_releases_a_hold_using_the_record_dynamodb_local_really_emits() {
+    let shop = Shop::with_hold(Some(Duration::from_secs(1))).await;
+    let item = stocked_item(&shop, 4).await;
+    let (_who, checkout) = checked_out(&shop, &item, 3).await;
+    assert_eq!(shop.available(&item).await, 1);
+    // No timer, no sweeper: only DynamoDB Local's TTL deletion and its stream record.
+    let released = eventually(Duration::from_secs(90), || async {
+        shop.pump_streams().await;
+        shop.available(&item).await == 4
+    })
+    .await;
+    assert!(released, "TTL deletion did not release the hold");
+    {
+        use aisle::ports::Checkouts;
+        let gone = shop
+            .app
+            .checkouts
+            .get(CheckoutId::try_from(checkout.as_str()).unwrap())
+            .await
+            .unwrap();
+        assert!(gone.is_none(), "the hold record was deleted by TTL");
+    }
+    shop.pump_timer().await; // the timer arriving afterwards changes nothing
+    assert_eq!(shop.available(&item).await, 4);
+    assert!(shop
+        .published()
+        .await
+        .iter()
+        .any(|(t, d)| t == "CheckoutExpired" && d["checkoutId"] == checkout.as_str()));
+}
+
+#[tokio::test]
+async fn timer_sweeper_cancel_and_submit_racing_release_a_hold_exactly_once() {
+    let shop = Shop::with_hold(Some(Duration::from_secs(1))).await;
+    let item = stocked_item(&shop, 10).await;
+    for _ in 0..5 {
+        let (who, checkout) = checked_out(&shop, &item, 2).await;
+        let expiry = shop_expiry(&shop, &checkout).await;
+        assert!(
+            eventually(Duration::from_secs(5), || async {
+                Timestamp::now() > expiry
+            })
+            .await
+        );
+        let id = CheckoutId::try_from(checkout.as_str()).unwrap();
+        let app = shop.app.clone();
+        let user = who.user_id();
+        let (a, b, c, d) = tokio::join!(
+            checkout::expire(app.shop(), id, Timestamp::now()),
+            checkout::sweep(app.shop(), Timestamp::now()),
+            checkout::cancel(app.shop(), &user, id),
+            shop.pump_timer(),
+        );
+        a.unwrap();
+        b.unwrap();
+        let _ = (c, d);
+    }
+    assert_eq!(
+        shop.available(&item).await,
+        10,
+        "every hold released once, never twice"
+    );
+}
+
+async fn shop_expiry(shop: &Shop, checkout: &str) -> Timestamp {
+    use aisle::ports::Checkouts;
+    shop.app
+        .checkouts
+        .get(CheckoutId::try_from(checkout).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .expires_at
+}
+
+#[tokio::test]
+async fn begin_checkout_retries_injected_transaction_conflicts_and_holds_once() {
+    let shop = Shop::open().await;
+    let item = stocked_item(&shop, 5).await;
+    let who = Caller::shopper();
+    add_to_cart(&shop, &who, &item, 2).await;
+    shop.app.faults.conflict_next(3);
+    let begun = begin(&shop, &who).await;
+    assert_eq!(begun.status, 201, "{:?}", begun.body);
+    assert_eq!(
+        shop.available(&item).await,
+        3,
+        "held exactly once after three conflicts"
+    );
+}
+
+#[tokio::test]
+async fn a_second_begin_replaces_the_first_checkout_and_a_replayed_key_returns_the_same_one() {
+    let shop = Shop::open().await;
+    let item = stocked_item(&shop, 5).await;
+    let who = Caller::shopper();
+    add_to_cart(&shop, &who, &item, 2).await;
+    let call = || {
+        Call::new("POST /v1/checkout", &[])
+            .by(&who)
+            .header("Idempotency-Key", "attempt-1")
+    };
+    let first = send!(shopping::begin_checkout, shop, call());
+    let replay = send!(shopping::begin_checkout, shop, call());
+    assert_eq!((first.status, replay.status), (201, 200));
+    assert_eq!(first.body["checkoutId"], replay.body["checkoutId"]);
+    assert_eq!(shop.available(&item).await, 3);
+
+    add_to_cart(&shop, &who, &item, 4).await;
+    let second = begin(&shop, &who).await;
+    assert_eq!(second.status, 201);
+    assert_ne!(second.body["checkoutId"], first.body["checkoutId"]);
+    assert_eq!(
+        shop.available(&item).await,
+        1,
+        "the first hold was released, the new one holds 4"
+    );
+    let old = submit(
+        &shop,
+        &who,
+        first.body["checkoutId"].as_str().unwrap(),
+        "tok_success",
+    )
+    .await;
+    assert_eq!((old.status, old.code()), (409, "CHECKOUT_CLOSED"));
+}
+
+#[tokio::test]
+async fn cancelling_a_checkout_releases_its_stock_once() {
+    let shop = Shop::open().await;
+    let item = stocked_item(&shop, 2).await;
+    let (who, checkout) = checked_out(&shop, &item, 2).await;
+    let cancel = || {
+        Call::new(
+            "DELETE /v1/checkout/{checkoutId}",
+            &[("checkoutId", &checkout)],
+        )
+        .by(&who)
+    };
+    assert_eq!(
+        send!(shopping::cancel_checkout, shop, cancel()).body["status"],
+        "RELEASED"
+    );
+    assert_eq!(send!(shopping::cancel_checkout, shop, cancel()).status, 200);
+    assert_eq!(shop.available(&item).await, 2);
+}
+
+#[tokio::test]
+async fn another_users_token_gets_404_on_your_checkout_and_orders_and_sees_only_its_own_cart() {
+    let shop = Shop::open().await;
+    let item = stocked_item(&shop, 5).await;
+    let (me, checkout) = checked_out(&shop, &item, 1).await;
+    let intruder = Caller::shopper();
+    let other_cancel = send!(
+        shopping::cancel_checkout,
+        shop,
+        Call::new(
+            "DELETE /v1/checkout/{checkoutId}",
+            &[("checkoutId", &checkout)]
+        )
+        .by(&intruder)
+    );
+    assert_eq!(other_cancel.status, 404);
+    assert_eq!(
+        submit(&shop, &intruder, &checkout, "tok_success")
+            .await
+            .status,
+        404
+    );
+    let order = submit(&shop, &me, &checkout, "tok_success").await.body["orderId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(order_of(&shop, &intruder, &order).await.status, 404);
+    let other_cancel_order = send!(
+        shopping::cancel_order,
+        shop,
+        Call::new("POST /v1/orders/{orderId}/cancel", &[("orderId", &order)]).by(&intruder)
+    );
+    assert_eq!(other_cancel_order.status, 404);
+    let their_orders = send!(
+        shopping::list_orders,
+        shop,
+        Call::new("GET /v1/orders", &[]).by(&intruder)
+    );
+    assert_eq!(their_orders.body["items"], json!([]));
+    add_to_cart(&shop, &me, &item, 1).await;
+    let their_cart = send!(
+        shopping::get_cart,
+        shop,
+        Call::new("GET /v1/cart", &[]).by(&intruder)
+    );
+    assert_eq!(
+        their_cart.body["lines"],
+        json!([]),
+        "a cart is always the caller's own"
+    );
+    assert_eq!(order_of(&shop, &me, &order).await.status, 200);
+}
