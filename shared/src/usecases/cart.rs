@@ -7,7 +7,16 @@ use crate::domain::{Cart, CartRule, ItemId, Money, Quantity, Timestamp, UserId, 
 use crate::ports::StoreError;
 
 /// How often a write lost to another device is re-read and re-applied.
-const WRITE_ATTEMPTS: usize = 5;
+const WRITE_ATTEMPTS: u32 = 12;
+
+/// A short random pause before re-reading after a lost write, so writers racing for the same
+/// record spread out instead of colliding again.
+async fn back_off(attempt: u32) {
+    use rand::Rng;
+    let ceiling = 5u64 << attempt.min(6);
+    let pause = rand::thread_rng().gen_range(0..=ceiling);
+    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+}
 
 /// A line as the shopper sees it: current price and any problem with it.
 #[derive(Debug, Clone, Serialize)]
@@ -134,7 +143,10 @@ pub async fn set_line(
             return Err(CartError::InsufficientStock { available });
         }
     }
-    for _ in 0..WRITE_ATTEMPTS {
+    for attempt in 0..WRITE_ATTEMPTS {
+        if attempt > 0 {
+            back_off(attempt).await;
+        }
         let mut cart = shop.carts.cart(user).await?;
         if if_match.is_some_and(|v| v != cart.version) {
             return Err(CartError::VersionMismatch {
@@ -227,7 +239,10 @@ pub async fn set_wished(
     if wished && shop.catalog.get(item).await?.is_none() {
         return Err(WishlistError::ItemNotFound);
     }
-    for _ in 0..WRITE_ATTEMPTS {
+    for attempt in 0..WRITE_ATTEMPTS {
+        if attempt > 0 {
+            back_off(attempt).await;
+        }
         let mut list = shop.carts.wishlist(user).await?;
         let changed = if wished {
             if !list.items.contains_key(&item)

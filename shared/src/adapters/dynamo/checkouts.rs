@@ -1,8 +1,8 @@
 //! [`Checkouts`] on the holds table, with the stock, shoppers, orders and idempotency
 //! tables it changes in the same transactions.
 //!
-//! A held checkout carries `heldShard = "HELD"`, which puts it in the sparse `byExpiry`
-//! index the sweeper reads; every transition away from held removes it. The hold record's
+//! A held checkout carries `heldShard = "HELD"` in the `byExpiry` index the sweeper reads;
+//! every transition away from held moves it to `CLOSED`. The hold record's
 //! `ttl` is its expiry, so DynamoDB's TTL deletion (and its stream record) is the backstop.
 
 use std::collections::HashMap;
@@ -22,6 +22,10 @@ use crate::ports::{Checkouts, HoldRefused, StoreError};
 /// The sort key of a user's latest-checkout pointer in the shoppers table.
 const POINTER: &str = "CHECKOUT";
 const HELD_SHARD: &str = "HELD";
+/// Where a hold moves in the `byExpiry` index once it is over. Kept in the index rather than
+/// dropped from it: DynamoDB Local's TTL never deletes an item that is absent from a sparse
+/// index, which would silently disable the TTL backstop locally.
+const CLOSED_SHARD: &str = "CLOSED";
 
 /// Checkout holds in DynamoDB.
 #[derive(Debug, Clone)]
@@ -249,7 +253,7 @@ impl Checkouts for DynamoCheckouts {
         let mut items = vec![update(
             &self.tables.holds,
             hold_key(checkout.checkout_id),
-            "SET #state = :released, releaseReason = :why, releasedAt = :now REMOVE heldShard",
+            "SET #state = :released, releaseReason = :why, releasedAt = :now, heldShard = :closed",
             Some("#state = :held"),
             &[("#state", "state")],
             vec![
@@ -257,6 +261,7 @@ impl Checkouts for DynamoCheckouts {
                 (":held", state(HoldState::Held)),
                 (":why", s(reason(why))),
                 (":now", s(Timestamp::now().to_string())),
+                (":closed", s(CLOSED_SHARD)),
             ],
         )?];
         items.extend(self.release_items(checkout)?);
@@ -288,13 +293,14 @@ impl Checkouts for DynamoCheckouts {
         let consume = update(
             &self.tables.holds,
             hold_key(checkout.checkout_id),
-            "SET #state = :consumed, orderId = :order REMOVE heldShard",
+            "SET #state = :consumed, orderId = :order, heldShard = :closed",
             Some("#state = :held"),
             &[("#state", "state")],
             vec![
                 (":consumed", state(HoldState::Consumed)),
                 (":held", state(HoldState::Held)),
                 (":order", s(order.order_id.to_string())),
+                (":closed", s(CLOSED_SHARD)),
             ],
         )?;
         let order_put = match pending_version {
