@@ -1,6 +1,6 @@
 # Aisle's commands. Everything local runs on loopback with dummy credentials (infra/scripts/env.sh).
 SHELL := /bin/bash
-.PHONY: test stack-up stack-down seed dev lint build fmt
+.PHONY: test stack-up stack-down seed dev lint build fmt bench
 
 ## Run every test against DynamoDB Local and moto (starts and stops them as needed).
 test:
@@ -29,6 +29,11 @@ lint:
 ## Release build of every Lambda for arm64 (bootstrap files under target/lambda/<name>/).
 build:
 	cargo lambda build --release --arm64 -p aisle-functions
+
+## Checkout benchmark against the running local stack (make stack-up first): holds/s under
+## 50-way contention, DynamoDB calls and consumed capacity per begin-checkout and per order.
+bench:
+	source infra/scripts/env.sh && cargo run -q -p aisle-local -- bench checkout
 
 fmt:
 	cargo fmt --all

@@ -19,11 +19,22 @@ const STEPS: usize = 2_000;
 const ITEMS: usize = 4;
 const INITIAL: u32 = 15;
 const SHOPPERS: usize = 6;
-const TOKENS: [&str; 5] = ["tok_success", "tok_decline_card_declined", "tok_timeout_capture", "tok_timeout_void", "tok_late_success"];
+const TOKENS: [&str; 5] = [
+    "tok_success",
+    "tok_decline_card_declined",
+    "tok_timeout_capture",
+    "tok_timeout_void",
+    "tok_late_success",
+];
 
 /// Every record of `table` whose `field` is one of `values` (filtered server-side: only the
 /// records that count are decoded).
-async fn scan<T: serde::de::DeserializeOwned>(client: &aws_sdk_dynamodb::Client, table: &str, field: &str, values: &[&str]) -> Vec<T> {
+async fn scan<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    field: &str,
+    values: &[&str],
+) -> Vec<T> {
     let mut out = Vec::new();
     let mut start = None;
     let placeholders: Vec<String> = (0..values.len()).map(|i| format!(":v{i}")).collect();
@@ -38,7 +49,12 @@ async fn scan<T: serde::de::DeserializeOwned>(client: &aws_sdk_dynamodb::Client,
             request = request.expression_attribute_values(p, AttributeValue::S((*v).to_owned()));
         }
         let page = request.send().await.unwrap();
-        out.extend(page.items.unwrap_or_default().into_iter().map(|i| serde_dynamo::from_item(i).unwrap()));
+        out.extend(
+            page.items
+                .unwrap_or_default()
+                .into_iter()
+                .map(|i| serde_dynamo::from_item(i).unwrap()),
+        );
         start = page.last_evaluated_key;
         if start.is_none() {
             return out;
@@ -47,10 +63,21 @@ async fn scan<T: serde::de::DeserializeOwned>(client: &aws_sdk_dynamodb::Client,
 }
 
 /// initial = available + held + sold, per item; returns the first violation.
-async fn check(shop: &Shop, client: &aws_sdk_dynamodb::Client, items: &[ItemId]) -> Result<(), String> {
+async fn check(
+    shop: &Shop,
+    client: &aws_sdk_dynamodb::Client,
+    items: &[ItemId],
+) -> Result<(), String> {
     let tables = &shop.app.config.tables;
     let holds: Vec<Checkout> = scan(client, &tables.holds, "state", &["HELD"]).await;
-    let owning = ["PLACED", "PROCESSING", "BACKORDERED", "SHIPPED", "DELIVERED", "RETURN_REQUESTED"];
+    let owning = [
+        "PLACED",
+        "PROCESSING",
+        "BACKORDERED",
+        "SHIPPED",
+        "DELIVERED",
+        "RETURN_REQUESTED",
+    ];
     let orders: Vec<Order> = scan(client, &tables.orders, "status", &owning).await;
     let available = shop.app.inventory.available(items).await.unwrap();
     for item in items {
@@ -70,7 +97,9 @@ async fn check(shop: &Shop, client: &aws_sdk_dynamodb::Client, items: &[ItemId])
             .sum();
         let on_sale = available.get(item).copied().unwrap_or(0);
         if on_sale + held + sold != INITIAL {
-            return Err(format!("item {item}: available {on_sale} + held {held} + sold {sold} != {INITIAL}"));
+            return Err(format!(
+                "item {item}: available {on_sale} + held {held} + sold {sold} != {INITIAL}"
+            ));
         }
     }
     Ok(())
@@ -78,7 +107,10 @@ async fn check(shop: &Shop, client: &aws_sdk_dynamodb::Client, items: &[ItemId])
 
 #[tokio::test]
 async fn stock_is_conserved_after_every_step_of_a_random_shopping_run() {
-    let seed: u64 = std::env::var("AISLE_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20_261_122);
+    let seed: u64 = std::env::var("AISLE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_261_122);
     println!("invariant run seed: {seed} (AISLE_SEED={seed} to replay)");
     let mut rng = StdRng::seed_from_u64(seed);
     let shop = Shop::open().await;
@@ -91,7 +123,9 @@ async fn stock_is_conserved_after_every_step_of_a_random_shopping_run() {
         let item = helpers::seed_item(&shop, &format!("Widget {i}"), INITIAL).await;
         items.push(item);
     }
-    let shoppers: Vec<UserId> = (0..SHOPPERS).map(|i| format!("shopper-{i}").try_into().unwrap()).collect();
+    let shoppers: Vec<UserId> = (0..SHOPPERS)
+        .map(|i| format!("shopper-{i}").try_into().unwrap())
+        .collect();
     let mut checkouts: Vec<(UserId, CheckoutId)> = Vec::new();
     let mut placed: Vec<(UserId, OrderId)> = Vec::new();
     let mut counts: HashMap<&str, usize> = HashMap::new();
@@ -148,12 +182,18 @@ async fn stock_is_conserved_after_every_step_of_a_random_shopping_run() {
             }
             "submit" if !checkouts.is_empty() => {
                 // Mostly the latest checkout (what a shopper pays for), sometimes an old one.
-                let pick = if rng.gen_bool(0.8) { checkouts.len() - 1 } else { rng.gen_range(0..checkouts.len()) };
+                let pick = if rng.gen_bool(0.8) {
+                    checkouts.len() - 1
+                } else {
+                    rng.gen_range(0..checkouts.len())
+                };
                 let (user, id) = checkouts[pick].clone();
                 let token = TOKENS[rng.gen_range(0..TOKENS.len())];
                 let address = helpers::address();
                 match checkout::submit(s, &user, id, token, address).await {
-                    Ok(checkout::Submitted::Placed(o)) | Ok(checkout::Submitted::Pending(o)) => placed.push((user, o.order_id)),
+                    Ok(checkout::Submitted::Placed(o)) | Ok(checkout::Submitted::Pending(o)) => {
+                        placed.push((user, o.order_id))
+                    }
                     Err(_) => {}
                 }
             }
@@ -171,6 +211,13 @@ async fn stock_is_conserved_after_every_step_of_a_random_shopping_run() {
             panic!("seed {seed}, step {step} ({kind}): {violation}");
         }
     }
-    println!("steps by kind: {counts:?}; checkouts {}, orders {}", checkouts.len(), placed.len());
-    assert!(checkouts.len() > 100 && placed.len() > 50, "the run exercised checkout and orders");
+    println!(
+        "steps by kind: {counts:?}; checkouts {}, orders {}",
+        checkouts.len(),
+        placed.len()
+    );
+    assert!(
+        checkouts.len() > 100 && placed.len() > 50,
+        "the run exercised checkout and orders"
+    );
 }

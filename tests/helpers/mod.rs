@@ -525,15 +525,28 @@ pub fn listing(name: &str, category: &str) -> Value {
 pub async fn seed_item(shop: &Shop, name: &str, units: u32) -> ItemId {
     let seller = Caller::seller();
     let created = Reply::from(
-        aisle::api::catalog::create_item(&shop.app, Call::new("POST /v1/seller/items", &[]).by(&seller).json(listing(name, "widgets")).request())
+        aisle::api::catalog::create_item(
+            &shop.app,
+            Call::new("POST /v1/seller/items", &[])
+                .by(&seller)
+                .json(listing(name, "widgets"))
+                .request(),
+        )
+        .await
+        .unwrap(),
+    );
+    let item = created.body["itemId"].as_str().unwrap().to_owned();
+    let receipt = Call::new(
+        "POST /v1/warehouses/{warehouseId}/stock",
+        &[("warehouseId", WAREHOUSE_A)],
+    )
+    .by(&Caller::warehouse(WAREHOUSE_A))
+    .json(json!({ "itemId": item, "quantity": units }));
+    let reply = Reply::from(
+        aisle::api::stock::receive_stock(&shop.app, receipt.request())
             .await
             .unwrap(),
     );
-    let item = created.body["itemId"].as_str().unwrap().to_owned();
-    let receipt = Call::new("POST /v1/warehouses/{warehouseId}/stock", &[("warehouseId", WAREHOUSE_A)])
-        .by(&Caller::warehouse(WAREHOUSE_A))
-        .json(json!({ "itemId": item, "quantity": units }));
-    let reply = Reply::from(aisle::api::stock::receive_stock(&shop.app, receipt.request()).await.unwrap());
     assert_eq!(reply.status, 200);
     ItemId::try_from(item.as_str()).unwrap()
 }

@@ -2,6 +2,7 @@
 //! on DynamoDB Local and moto ([`resources`]) and filled with demo data ([`seed`]).
 //! Used by the `aisle-local` CLI and by the integration tests.
 
+pub mod bench;
 pub mod queues;
 pub mod resources;
 pub mod seed;

@@ -5,6 +5,7 @@
 //! aisle-local create-resources [--prefix P]   tables, queues, bus from template.yaml
 //! aisle-local env [--prefix P]                the functions' environment, KEY=VALUE lines
 //! aisle-local seed [--prefix P]               warehouse sites
+//! aisle-local bench checkout                  holds/s under contention; DynamoDB cost per call
 //! ```
 
 use aisle::{App, Config};
@@ -55,6 +56,9 @@ async fn main() -> Result<()> {
             let app = App::new(&config, local_clients(&sdk));
             let sites = seed::seed_warehouses(&app.warehouses).await?;
             eprintln!("[aisle-local] seeded {sites} warehouse sites");
+        }
+        Some("bench") if args.get(1).map(String::as_str) == Some("checkout") => {
+            aisle_local::bench::checkout(50, 10).await?;
         }
         _ => bail!("usage: aisle-local create-resources|env|seed [--prefix P]"),
     }
