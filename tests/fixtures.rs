@@ -4,7 +4,7 @@
 
 mod helpers;
 
-use aisle::api::{catalog, stock};
+use aisle::api::{catalog, shopping, stock};
 use aisle::App;
 use helpers::{Reply, Shop};
 
@@ -16,6 +16,11 @@ async fn dispatch(app: &App, route: &str, request: lambda_http::Request) -> Repl
         "GET /v1/items/{itemId}" => catalog::get_item(app, request).await,
         "GET /v1/items" => catalog::browse_items(app, request).await,
         "POST /v1/warehouses/{warehouseId}/stock" => stock::receive_stock(app, request).await,
+        "GET /v1/cart" => shopping::get_cart(app, request).await,
+        "PUT /v1/cart/items/{itemId}" => shopping::put_cart_item(app, request).await,
+        "POST /v1/checkout" => shopping::begin_checkout(app, request).await,
+        "POST /v1/checkout/{checkoutId}/order" => shopping::submit_order(app, request).await,
+        "GET /v1/orders" => shopping::list_orders(app, request).await,
         other => panic!("fixture for unknown route {other}"),
     };
     Reply::from(response.expect("handlers never fail the invocation"))
@@ -31,6 +36,11 @@ async fn every_event_fixture_reaches_its_handler_and_gets_the_empty_shop_answer(
         ("get-item.json", 404),
         ("browse-items.json", 200),
         ("receive-stock.json", 404),
+        ("get-cart.json", 200),
+        ("put-cart-item.json", 404),
+        ("begin-checkout.json", 422),
+        ("submit-order.json", 404),
+        ("list-orders.json", 200),
     ];
     let dir = aisle_local::template::repo_root().join("events");
     let mut found: Vec<String> = std::fs::read_dir(&dir)
