@@ -1,18 +1,60 @@
 #!/usr/bin/env bash
-# `make dev`: the shop on this machine. Starts DynamoDB Local and moto, creates the template's
-# resources, seeds demo data, then serves every function with `cargo lambda watch` (port
-# 9000), with the functions' environment derived from template.yaml. Ctrl-C stops it all.
+# `make dev`: the whole shop on this machine, wired from template.yaml only.
+#   1. DynamoDB Local + moto, with the template's tables, queues and bus;
+#   2. demo data (warehouse sites);
+#   3. every function under `cargo lambda watch` (:9000), with the functions' environment
+#      derived from the template (`aisle-local env`);
+#   4. the local gateway (:3000 by default, AISLE_PORT): HTTP routes, JWT authorizer
+#      emulation, stream/SQS/schedule event sources.
+# Prints the base URL and ready-made tokens. Ctrl-C stops every child.
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/env.sh"
+: "${AISLE_PORT:=3000}"
 command -v cargo-lambda >/dev/null || python3 -m pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2
 "$here/stack.sh" up
-trap '"$here/stack.sh" down' EXIT
 cd "$AISLE_ROOT"
-cargo run -q -p aisle-local -- seed
+cargo build --quiet --workspace --bins
+local_cli="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/aisle-local"
+"$local_cli" seed
 {
-  cargo run -q -p aisle-local -- env
+  "$local_cli" env
+  [ -n "${AISLE_HOLD_SECONDS:-}" ] && echo "HOLD_SECONDS=$AISLE_HOLD_SECONDS"
   env | grep -E '^(AWS_REGION|AWS_EC2_METADATA_DISABLED|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_ENDPOINT_URL_[A-Z_]+)='
 } > "$AISLE_STATE/functions.env"
-echo "[dev] functions on http://127.0.0.1:9000 (invoke API: /2015-03-31/functions/<name>/invocations)"
-cargo lambda watch -p aisle-functions --env-file "$AISLE_STATE/functions.env"
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
+  "$here/stack.sh" down
+}
+trap cleanup EXIT INT TERM
+
+setsid cargo lambda watch -p aisle-functions --env-file "$AISLE_STATE/functions.env" >"$AISLE_STATE/lambda.log" 2>&1 &
+pids+=($!)
+deadline=$((SECONDS + 120))
+until (exec 3<>/dev/tcp/127.0.0.1/9000) 2>/dev/null; do
+  [ $SECONDS -ge $deadline ] && { echo "cargo lambda watch did not start; see $AISLE_STATE/lambda.log"; exit 1; }
+  sleep 0.3
+done
+setsid "$local_cli" gateway --port "$AISLE_PORT" >"$AISLE_STATE/gateway.log" 2>&1 &
+pids+=($!)
+until grep -q '"gateway":"ready"' "$AISLE_STATE/gateway.log" 2>/dev/null; do
+  kill -0 "${pids[1]}" 2>/dev/null || { cat "$AISLE_STATE/gateway.log"; exit 1; }
+  sleep 0.2
+done
+
+shopper="$("$local_cli" token --user demo-shopper)"
+seller="$("$local_cli" token --user demo-seller --groups sellers)"
+warehouse="$("$local_cli" token --user demo-warehouse --groups warehouses --warehouse wh-1000)"
+cat <<MSG
+[dev] Aisle is up: http://127.0.0.1:$AISLE_PORT   (logs: $AISLE_STATE/gateway.log, lambda.log)
+export AISLE=http://127.0.0.1:$AISLE_PORT
+export SHOPPER=$shopper
+export SELLER=$seller
+export WAREHOUSE=$warehouse
+[dev] Ctrl-C stops everything.
+MSG
+echo "ready" > "$AISLE_STATE/dev.ready"
+wait "${pids[@]}"

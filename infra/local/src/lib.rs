@@ -3,11 +3,13 @@
 //! Used by the `aisle-local` CLI and by the integration tests.
 
 pub mod bench;
+pub mod gateway;
 pub mod queues;
 pub mod resources;
 pub mod seed;
 pub mod streams;
 pub mod template;
+pub mod token;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 

@@ -6,6 +6,11 @@
 //! aisle-local env [--prefix P]                the functions' environment, KEY=VALUE lines
 //! aisle-local seed [--prefix P]               warehouse sites
 //! aisle-local bench checkout                  holds/s under contention; DynamoDB cost per call
+//! aisle-local gateway [--port 3000] [--lambda-url http://127.0.0.1:9000]
+//!                                             the template's HTTP API, authorizer and event
+//!                                             sources, in front of `cargo lambda watch`
+//! aisle-local token [--user U] [--groups sellers,warehouses] [--warehouse wh-1000] [--ttl s]
+//!                                             a dev token the gateway accepts
 //! ```
 
 use aisle::{App, Config};
@@ -15,6 +20,14 @@ use aisle_local::{
     sqs_client, DEFAULT_PREFIX,
 };
 use anyhow::{bail, Result};
+
+/// The value after `name` in the arguments, if given.
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -57,10 +70,29 @@ async fn main() -> Result<()> {
             let sites = seed::seed_warehouses(&app.warehouses).await?;
             eprintln!("[aisle-local] seeded {sites} warehouse sites");
         }
+        Some("gateway") => {
+            let port: u16 = flag(&args, "--port").map(|p| p.parse()).transpose()?.unwrap_or(3000);
+            let lambda = flag(&args, "--lambda-url").unwrap_or_else(|| "http://127.0.0.1:9000".into());
+            let gateway = std::sync::Arc::new(aisle_local::gateway::Gateway::new(template.clone(), &prefix, &lambda));
+            for route in &template.routes {
+                let auth = if route.public { "public" } else { "jwt" };
+                println!("{}", serde_json::json!({ "gateway": "route", "route": format!("{} {}", route.method, route.path), "function": route.binary, "auth": auth }));
+            }
+            let missing = gateway.clone().start_sources().await?;
+            println!("{}", serde_json::json!({ "gateway": "not emulated", "entries": missing }));
+            println!("{}", serde_json::json!({ "gateway": "ready", "url": format!("http://127.0.0.1:{port}") }));
+            gateway.serve(port).await?;
+        }
+        Some("token") => {
+            let user = flag(&args, "--user").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let groups: Vec<String> = flag(&args, "--groups").map(|g| g.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default();
+            let ttl = flag(&args, "--ttl").map(|t| t.parse()).transpose()?.unwrap_or(12 * 3600);
+            println!("{}", aisle_local::token::mint(&user, &groups, flag(&args, "--warehouse").as_deref(), ttl));
+        }
         Some("bench") if args.get(1).map(String::as_str) == Some("checkout") => {
             aisle_local::bench::checkout(50, 10).await?;
         }
-        _ => bail!("usage: aisle-local create-resources|env|seed [--prefix P]"),
+        _ => bail!("usage: aisle-local create-resources|env|seed|gateway|token|bench checkout [--prefix P] (see the module docs)"),
     }
     Ok(())
 }

@@ -20,6 +20,8 @@ pub struct StreamReader {
     region: String,
     /// Shard id → next iterator (`None` once the shard is closed and drained).
     iterators: HashMap<String, Option<String>>,
+    /// Shard id → last sequence number delivered, to resume after a lost iterator.
+    last: HashMap<String, String>,
 }
 
 impl StreamReader {
@@ -40,6 +42,7 @@ impl StreamReader {
             arn,
             region,
             iterators: HashMap::new(),
+            last: HashMap::new(),
         })
     }
 
@@ -60,15 +63,19 @@ impl StreamReader {
             if self.iterators.contains_key(&id) {
                 continue;
             }
-            let iterator = self
+            // Resume after the last record delivered if this shard was read before.
+            let request = self
                 .client
                 .get_shard_iterator()
                 .stream_arn(&self.arn)
-                .shard_id(&id)
-                .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                .send()
-                .await?
-                .shard_iterator;
+                .shard_id(&id);
+            let request = match self.last.get(&id) {
+                Some(seq) => request
+                    .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                    .sequence_number(seq),
+                None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+            };
+            let iterator = request.send().await?.shard_iterator;
             self.iterators.insert(id, iterator);
         }
         Ok(())
@@ -83,13 +90,38 @@ impl StreamReader {
             let Some(Some(iterator)) = self.iterators.get(&shard).cloned() else {
                 continue;
             };
-            let out = self
+            let out = match self
                 .client
                 .get_records()
                 .shard_iterator(iterator)
                 .send()
-                .await?;
+                .await
+            {
+                Ok(out) => out,
+                Err(e) => {
+                    // Take a fresh iterator on the next poll (after the last record delivered, or
+                    // TRIM_HORIZON). DynamoDB Local needs this: a TRIM_HORIZON iterator taken
+                    // while a shard was empty fails with TrimmedDataAccessException once other
+                    // tables' writes have moved its global sequence counter on; a fresh one reads
+                    // the shard fine. One bad shard never stops the others.
+                    let reason =
+                        aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
+                    self.iterators.remove(&shard);
+                    eprintln!(
+                        "{}",
+                        serde_json::json!({ "stream": self.arn, "shard": shard, "error": reason })
+                    );
+                    continue;
+                }
+            };
             for record in out.records.unwrap_or_default() {
+                if let Some(seq) = record
+                    .dynamodb
+                    .as_ref()
+                    .and_then(|c| c.sequence_number.clone())
+                {
+                    self.last.insert(shard.clone(), seq);
+                }
                 records.push(to_lambda_record(&record, &self.arn, &self.region)?);
             }
             self.iterators.insert(shard, out.next_shard_iterator);

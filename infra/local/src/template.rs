@@ -284,6 +284,50 @@ impl Template {
             .and_then(|r| str_at(r, "Type"))
     }
 
+    /// Template entries the local run does not emulate, as `LogicalId (Type)` lines. Cognito
+    /// is stood in for by dev tokens and log groups need no local counterpart, so neither
+    /// is listed.
+    pub fn unemulated(&self) -> Vec<String> {
+        const HANDLED: [&str; 9] = [
+            "AWS::DynamoDB::Table",
+            "AWS::SQS::Queue",
+            "AWS::Events::EventBus",
+            "AWS::Serverless::Function",
+            "AWS::Serverless::HttpApi",
+            "AWS::Cognito::UserPool",
+            "AWS::Cognito::UserPoolClient",
+            "AWS::Cognito::UserPoolGroup",
+            "AWS::Logs::LogGroup",
+        ];
+        let mut missing: Vec<String> = self
+            .resources
+            .iter()
+            .filter_map(|(id, r)| {
+                let kind = str_at(r, "Type").unwrap_or("?");
+                (!HANDLED.contains(&kind)).then(|| format!("{id} ({kind})"))
+            })
+            .collect();
+        for (id, resource) in &self.resources {
+            let events = resource
+                .get("Properties")
+                .and_then(|p| p.get("Events"))
+                .and_then(Value::as_mapping);
+            for (name, event) in events.into_iter().flatten() {
+                let kind = str_at(event, "Type").unwrap_or("?");
+                if !matches!(
+                    kind,
+                    "HttpApi" | "DynamoDB" | "SQS" | "Schedule" | "ScheduleV2"
+                ) {
+                    missing.push(format!(
+                        "{id}.{} ({kind} event)",
+                        name.as_str().unwrap_or("?")
+                    ));
+                }
+            }
+        }
+        missing
+    }
+
     /// The cargo binaries of all functions.
     pub fn functions(&self) -> Vec<String> {
         self.function_binaries.values().cloned().collect()

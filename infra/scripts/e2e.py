@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""End-to-end check of the local shop over HTTP, through the local gateway (make dev).
+
+Reads AISLE (base URL), SHOPPER, SELLER, WAREHOUSE (tokens) and AISLE_STATE from the
+environment, as infra/scripts/e2e.sh exports them. Standard library only. Every wait is a
+poll with a deadline. Ends with "N passed, N failed".
+"""
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+BASE = os.environ["AISLE"]
+TOKENS = {k: os.environ[k] for k in ("SHOPPER", "SELLER", "WAREHOUSE")}
+STATE = os.environ.get("AISLE_STATE", ".local")
+results = []
+
+
+def call(method, path, token=None, body=None, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(BASE + path, data=data, method=method)
+    request.add_header("content-type", "application/json")
+    if token:
+        request.add_header("authorization", "Bearer " + TOKENS[token])
+    for k, v in (headers or {}).items():
+        request.add_header(k, v)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(("PASS " if ok else "FAIL ") + name + ("" if ok else f": {detail}"), flush=True)
+    return ok
+
+
+def poll(deadline_s, probe):
+    until = time.time() + deadline_s
+    while time.time() < until:
+        if probe():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def gateway_log():
+    with open(os.path.join(STATE, "gateway.log")) as f:
+        return [json.loads(line) for line in f if line.startswith("{")]
+
+
+address = {"name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US"}
+category = "e2e-" + uuid.uuid4().hex[:8]
+
+status, item = call("POST", "/v1/seller/items", "SELLER", {"name": "E2E TV", "category": category, "brand": "Acme", "price": {"amount": 19999, "currency": "USD"}})
+check("a seller lists an item", status == 201, (status, item))
+item_id = item["itemId"]
+status, _ = call("POST", "/v1/seller/items", None, {"name": "x"})
+check("no token gets 401 from the gateway's authorizer", status == 401, status)
+status, receipt = call("POST", "/v1/warehouses/wh-1000/stock", "WAREHOUSE", {"itemId": item_id, "quantity": 3})
+check("the warehouse receives 3 units", status == 200 and receipt["levels"]["itemAvailable"] == 3, (status, receipt))
+status, page = call("GET", f"/v1/items?category={category}&limit=10")
+check("a shopper browses the category and sees it in stock", status == 200 and page["items"][0]["availability"]["available"] == 3, page)
+status, cart = call("PUT", f"/v1/cart/items/{item_id}", "SHOPPER", {"quantity": 1})
+check("the shopper carts one", status == 200 and cart["itemCount"] == 1, (status, cart))
+status, checkout = call("POST", "/v1/checkout", "SHOPPER", headers={"Idempotency-Key": uuid.uuid4().hex})
+check("the shopper begins checkout", status == 201, (status, checkout))
+status, order = call("POST", f"/v1/checkout/{checkout['checkoutId']}/order", "SHOPPER", {"paymentToken": "tok_success", "shippingAddress": address}, {"Idempotency-Key": uuid.uuid4().hex})
+check("the shopper orders", status == 201 and order["status"] == "PLACED", (status, order))
+status, orders = call("GET", "/v1/orders?limit=5", "SHOPPER")
+check("the order is listed first", status == 200 and orders["items"][0]["orderId"] == order["orderId"], orders)
+status, cancelled = call("POST", f"/v1/orders/{order['orderId']}/cancel", "SHOPPER")
+check("the shopper cancels; stock is back to 3", status == 200 and cancelled["status"] == "CANCELLED" and call("GET", f"/v1/items/{item_id}")[1]["availability"]["available"] == 3, cancelled)
+
+# A second shopper (the seller's token is a user too) holds 2 units and walks away.
+status, _ = call("PUT", f"/v1/cart/items/{item_id}", "SELLER", {"quantity": 2})
+status, held = call("POST", "/v1/checkout", "SELLER", headers={"Idempotency-Key": uuid.uuid4().hex})
+check("a second shopper holds 2 units", status == 201 and call("GET", f"/v1/items/{item_id}")[1]["availability"]["available"] == 1, (status, held))
+expires = held["expiresAt"]
+back = poll(90, lambda: call("GET", f"/v1/items/{item_id}")[1]["availability"]["available"] == 3)
+check(f"the expired hold's stock returns (hold expired at {expires})", back)
+log = gateway_log()
+check("an SQS message reached its consumer (hold-timer)", any(e.get("gateway") == "sqs" and e.get("function") == "hold-timer" and e.get("failed") == 0 for e in log))
+check(
+    "stream records reached their consumers (publish-events; TTL deletions to hold-ttl-expired)",
+    poll(60, lambda: any(e.get("gateway") == "stream" and e.get("function") == "publish-events" and e.get("failedAt") is None for e in gateway_log())),
+)
+status, gone = call("POST", f"/v1/checkout/{held['checkoutId']}/order", "SELLER", {"paymentToken": "tok_success", "shippingAddress": address}, {"Idempotency-Key": "late"})
+check("paying for the expired hold is refused", status in (409, 410), (status, gone))
+
+passed, failed = results.count(True), results.count(False)
+print(f"e2e: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

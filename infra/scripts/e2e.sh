@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# End-to-end test over HTTP: start the whole local shop (make dev, with 8-second holds so
+# expiry is observable), run infra/scripts/e2e.py against the gateway, stop everything.
+set -euo pipefail
+here="$(dirname "${BASH_SOURCE[0]}")"
+source "$here/env.sh"
+rm -f "$AISLE_STATE/dev.ready"
+AISLE_HOLD_SECONDS=8 setsid "$here/dev.sh" >"$AISLE_STATE/dev.out" 2>&1 &
+dev=$!
+stop() { kill -- "-$dev" 2>/dev/null || true; wait "$dev" 2>/dev/null || true; }
+trap stop EXIT
+deadline=$((SECONDS + 600))
+until [ -f "$AISLE_STATE/dev.ready" ]; do
+  if ! kill -0 "$dev" 2>/dev/null || [ $SECONDS -ge $deadline ]; then cat "$AISLE_STATE/dev.out"; exit 1; fi
+  sleep 1
+done
+eval "$(grep '^export ' "$AISLE_STATE/dev.out")"
+export AISLE_STATE
+python3 "$here/e2e.py"
