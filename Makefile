@@ -1,10 +1,14 @@
 # Aisle's commands. Everything local runs on loopback with dummy credentials (infra/scripts/env.sh).
 SHELL := /bin/bash
-.PHONY: test stack-up stack-down seed dev lint build fmt bench
+.PHONY: test e2e stack-up stack-down seed dev lint build fmt bench
 
 ## Run every test against DynamoDB Local and moto (starts and stops them as needed).
 test:
 	infra/scripts/test.sh
+
+## The whole shop over HTTP: make dev with short holds, then infra/scripts/e2e.py against it.
+e2e:
+	infra/scripts/e2e.sh
 
 ## Start DynamoDB Local + moto and create the template's tables, queues and bus.
 stack-up:
