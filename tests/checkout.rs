@@ -5,30 +5,11 @@ mod helpers;
 
 use std::time::Duration;
 
-use aisle::api::{catalog, shopping, stock};
+use aisle::api::shopping;
 use aisle::domain::{CheckoutId, Timestamp};
 use aisle::usecases::checkout;
-use helpers::{eventually, listing, Call, Caller, Reply, Shop, WAREHOUSE_A};
+use helpers::{eventually, Call, Caller, Reply, Shop};
 use serde_json::{json, Value};
-
-async fn stocked_item(shop: &Shop, units: i64) -> String {
-    let created = send!(
-        catalog::create_item,
-        shop,
-        Call::new("POST /v1/seller/items", &[])
-            .by(&Caller::seller())
-            .json(listing("Console", "gaming"))
-    );
-    let item = created.body["itemId"].as_str().unwrap().to_owned();
-    let receipt = Call::new(
-        "POST /v1/warehouses/{warehouseId}/stock",
-        &[("warehouseId", WAREHOUSE_A)],
-    )
-    .by(&Caller::warehouse(WAREHOUSE_A))
-    .json(json!({ "itemId": item, "quantity": units }));
-    assert_eq!(send!(stock::receive_stock, shop, receipt).status, 200);
-    item
-}
 
 async fn add_to_cart(shop: &Shop, who: &Caller, item: &str, quantity: u32) -> Reply {
     send!(
@@ -107,7 +88,7 @@ where
 async fn two_hundred_shoppers_race_for_fifty_units_exactly_fifty_hold_and_expiry_returns_all_fifty()
 {
     let shop = Shop::with_hold(Some(Duration::from_secs(3))).await;
-    let item = stocked_item(&shop, 50).await;
+    let item = helpers::stocked_item(&shop, 50).await;
     let shoppers: Vec<Caller> = (0..200).map(|_| Caller::shopper()).collect();
     for who in &shoppers {
         assert_eq!(add_to_cart(&shop, who, &item, 1).await.status, 200);
@@ -169,7 +150,7 @@ async fn two_hundred_shoppers_race_for_fifty_units_exactly_fifty_hold_and_expiry
 #[tokio::test]
 async fn a_successful_payment_places_the_order_empties_the_cart_and_publishes_order_placed() {
     let shop = Shop::open().await;
-    let item = stocked_item(&shop, 5).await;
+    let item = helpers::stocked_item(&shop, 5).await;
     let (who, checkout) = checked_out(&shop, &item, 2).await;
     let placed = submit(&shop, &who, &checkout, "tok_success").await;
     assert_eq!(placed.status, 201, "{:?}", placed.body);
@@ -210,7 +191,7 @@ async fn a_successful_payment_places_the_order_empties_the_cart_and_publishes_or
 #[tokio::test]
 async fn a_declined_payment_gets_402_keeps_the_hold_and_another_card_can_pay() {
     let shop = Shop::open().await;
-    let item = stocked_item(&shop, 1).await;
+    let item = helpers::stocked_item(&shop, 1).await;
     let (who, checkout) = checked_out(&shop, &item, 1).await;
     let declined = submit(&shop, &who, &checkout, "tok_decline_insufficient_funds").await;
     assert_eq!(
@@ -238,7 +219,7 @@ async fn a_declined_payment_gets_402_keeps_the_hold_and_another_card_can_pay() {
 #[tokio::test]
 async fn no_response_leaves_the_order_pending_and_the_timer_captures_it_at_expiry() {
     let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
-    let item = stocked_item(&shop, 3).await;
+    let item = helpers::stocked_item(&shop, 3).await;
     let (who, checkout) = checked_out(&shop, &item, 1).await;
     let pending = submit(&shop, &who, &checkout, "tok_timeout_capture").await;
     assert_eq!(
@@ -262,7 +243,7 @@ async fn no_response_leaves_the_order_pending_and_the_timer_captures_it_at_expir
 #[tokio::test]
 async fn no_response_then_a_failed_payment_voids_and_returns_the_stock() {
     let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
-    let item = stocked_item(&shop, 3).await;
+    let item = helpers::stocked_item(&shop, 3).await;
     let (who, checkout) = checked_out(&shop, &item, 2).await;
     let pending = submit(&shop, &who, &checkout, "tok_timeout_void").await;
     let order = pending.body["orderId"].as_str().unwrap().to_owned();
@@ -281,7 +262,7 @@ async fn no_response_then_a_failed_payment_voids_and_returns_the_stock() {
 #[tokio::test]
 async fn a_late_success_after_expiry_re_holds_the_stock_when_it_is_still_there() {
     let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
-    let item = stocked_item(&shop, 3).await;
+    let item = helpers::stocked_item(&shop, 3).await;
     let (who, checkout) = checked_out(&shop, &item, 1).await;
     let order = submit(&shop, &who, &checkout, "tok_late_success")
         .await
@@ -312,7 +293,7 @@ async fn a_late_success_after_expiry_re_holds_the_stock_when_it_is_still_there()
 #[tokio::test]
 async fn a_late_success_after_the_stock_sold_out_is_refunded_and_rejected() {
     let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
-    let item = stocked_item(&shop, 1).await;
+    let item = helpers::stocked_item(&shop, 1).await;
     let (who, checkout) = checked_out(&shop, &item, 1).await;
     let order = submit(&shop, &who, &checkout, "tok_late_success")
         .await
@@ -356,7 +337,7 @@ async fn a_late_success_after_the_stock_sold_out_is_refunded_and_rejected() {
 #[tokio::test]
 async fn an_approved_payment_on_an_expired_checkout_is_refused_with_410() {
     let shop = Shop::with_hold(Some(Duration::from_secs(1))).await;
-    let item = stocked_item(&shop, 1).await;
+    let item = helpers::stocked_item(&shop, 1).await;
     let (who, checkout) = checked_out(&shop, &item, 1).await;
     let expiry = shop_expiry(&shop, &checkout).await;
     assert!(
@@ -379,7 +360,7 @@ async fn an_approved_payment_on_an_expired_checkout_is_refused_with_410() {
 async fn the_ttl_stream_releases_a_hold_using_the_record_dynamodb_local_really_emits() {
     let dynamo = helpers::PrivateDynamo::start().await;
     let shop = Shop::on(dynamo.endpoint.clone(), Some(Duration::from_secs(1))).await;
-    let item = stocked_item(&shop, 4).await;
+    let item = helpers::stocked_item(&shop, 4).await;
     let (_who, checkout) = checked_out(&shop, &item, 3).await;
     assert_eq!(shop.available(&item).await, 1);
     // No timer, no sweeper: only DynamoDB Local's TTL deletion and its stream record.
@@ -411,7 +392,7 @@ async fn the_ttl_stream_releases_a_hold_using_the_record_dynamodb_local_really_e
 #[tokio::test]
 async fn timer_sweeper_cancel_and_submit_racing_release_a_hold_exactly_once() {
     let shop = Shop::with_hold(Some(Duration::from_secs(1))).await;
-    let item = stocked_item(&shop, 10).await;
+    let item = helpers::stocked_item(&shop, 10).await;
     for _ in 0..5 {
         let (who, checkout) = checked_out(&shop, &item, 2).await;
         let expiry = shop_expiry(&shop, &checkout).await;
@@ -455,7 +436,7 @@ async fn shop_expiry(shop: &Shop, checkout: &str) -> Timestamp {
 #[tokio::test]
 async fn begin_checkout_retries_injected_transaction_conflicts_and_holds_once() {
     let shop = Shop::open().await;
-    let item = stocked_item(&shop, 5).await;
+    let item = helpers::stocked_item(&shop, 5).await;
     let who = Caller::shopper();
     add_to_cart(&shop, &who, &item, 2).await;
     shop.app.faults.conflict_next(3);
@@ -471,7 +452,7 @@ async fn begin_checkout_retries_injected_transaction_conflicts_and_holds_once() 
 #[tokio::test]
 async fn a_second_begin_replaces_the_first_checkout_and_a_replayed_key_returns_the_same_one() {
     let shop = Shop::open().await;
-    let item = stocked_item(&shop, 5).await;
+    let item = helpers::stocked_item(&shop, 5).await;
     let who = Caller::shopper();
     add_to_cart(&shop, &who, &item, 2).await;
     let call = || {
@@ -507,7 +488,7 @@ async fn a_second_begin_replaces_the_first_checkout_and_a_replayed_key_returns_t
 #[tokio::test]
 async fn cancelling_a_checkout_releases_its_stock_once() {
     let shop = Shop::open().await;
-    let item = stocked_item(&shop, 2).await;
+    let item = helpers::stocked_item(&shop, 2).await;
     let (who, checkout) = checked_out(&shop, &item, 2).await;
     let cancel = || {
         Call::new(
@@ -527,7 +508,7 @@ async fn cancelling_a_checkout_releases_its_stock_once() {
 #[tokio::test]
 async fn another_users_token_gets_404_on_your_checkout_and_orders_and_sees_only_its_own_cart() {
     let shop = Shop::open().await;
-    let item = stocked_item(&shop, 5).await;
+    let item = helpers::stocked_item(&shop, 5).await;
     let (me, checkout) = checked_out(&shop, &item, 1).await;
     let intruder = Caller::shopper();
     let other_cancel = send!(

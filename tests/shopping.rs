@@ -8,25 +8,6 @@ use aisle::ports::{Orders, StockEffect};
 use helpers::{listing, Call, Caller, Reply, Shop, WAREHOUSE_A};
 use serde_json::json;
 
-async fn stocked_item(shop: &Shop, units: i64) -> String {
-    let created = send!(
-        catalog::create_item,
-        shop,
-        Call::new("POST /v1/seller/items", &[])
-            .by(&Caller::seller())
-            .json(listing("Headphones", "audio"))
-    );
-    let item = created.body["itemId"].as_str().unwrap().to_owned();
-    let receipt = Call::new(
-        "POST /v1/warehouses/{warehouseId}/stock",
-        &[("warehouseId", WAREHOUSE_A)],
-    )
-    .by(&Caller::warehouse(WAREHOUSE_A))
-    .json(json!({ "itemId": item, "quantity": units }));
-    send!(stock::receive_stock, shop, receipt);
-    item
-}
-
 fn put_line(who: &Caller, item: &str, quantity: i64) -> Call {
     Call::new("PUT /v1/cart/items/{itemId}", &[("itemId", item)])
         .by(who)
@@ -36,7 +17,10 @@ fn put_line(who: &Caller, item: &str, quantity: i64) -> Call {
 #[tokio::test]
 async fn the_cart_shows_current_prices_totals_and_problems_without_blocking() {
     let shop = Shop::open().await;
-    let (a, b) = (stocked_item(&shop, 5).await, stocked_item(&shop, 2).await);
+    let (a, b) = (
+        helpers::stocked_item(&shop, 5).await,
+        helpers::stocked_item(&shop, 2).await,
+    );
     let who = Caller::shopper();
     assert_eq!(
         send!(shopping::put_cart_item, shop, put_line(&who, &a, 2)).status,
@@ -94,7 +78,7 @@ async fn the_cart_shows_current_prices_totals_and_problems_without_blocking() {
 #[tokio::test]
 async fn adding_more_than_is_available_gets_409_with_the_available_quantity() {
     let shop = Shop::open().await;
-    let item = stocked_item(&shop, 3).await;
+    let item = helpers::stocked_item(&shop, 3).await;
     let reply = send!(
         shopping::put_cart_item,
         shop,
@@ -107,7 +91,7 @@ async fn adding_more_than_is_available_gets_409_with_the_available_quantity() {
 #[tokio::test]
 async fn cart_limits_are_clear_4xx_errors() {
     let shop = Shop::open().await;
-    let item = stocked_item(&shop, 50).await;
+    let item = helpers::stocked_item(&shop, 50).await;
     let who = Caller::shopper();
     let too_many = send!(shopping::put_cart_item, shop, put_line(&who, &item, 11));
     assert_eq!(too_many.status, 422);
@@ -183,7 +167,7 @@ async fn concurrent_edits_from_two_devices_never_lose_an_update_and_stale_if_mat
     let items: Vec<String> = {
         let mut v = Vec::new();
         for _ in 0..8 {
-            v.push(stocked_item(&shop, 5).await);
+            v.push(helpers::stocked_item(&shop, 5).await);
         }
         v
     };
@@ -237,7 +221,7 @@ async fn concurrent_edits_from_two_devices_never_lose_an_update_and_stale_if_mat
 #[tokio::test]
 async fn a_wished_item_moves_to_the_cart_and_leaves_the_wishlist() {
     let shop = Shop::open().await;
-    let item = stocked_item(&shop, 2).await;
+    let item = helpers::stocked_item(&shop, 2).await;
     let who = Caller::shopper();
     let wished = send!(
         shopping::put_wishlist_item,
@@ -312,7 +296,7 @@ async fn place_order(shop: &Shop, who: &Caller, item: &str) -> String {
 #[tokio::test]
 async fn order_history_pages_of_ten_over_thirty_five_orders_return_each_once_newest_first() {
     let shop = Shop::open().await;
-    let item = stocked_item(&shop, 40).await;
+    let item = helpers::stocked_item(&shop, 40).await;
     let who = Caller::shopper();
     let mut placed = Vec::new();
     for _ in 0..35 {
@@ -370,7 +354,7 @@ async fn order_history_pages_of_ten_over_thirty_five_orders_return_each_once_new
 #[tokio::test]
 async fn cancelling_an_order_returns_its_stock_once_and_publishes_order_cancelled() {
     let shop = Shop::open().await;
-    let item = stocked_item(&shop, 3).await;
+    let item = helpers::stocked_item(&shop, 3).await;
     let who = Caller::shopper();
     let order = place_order(&shop, &who, &item).await;
     assert_eq!(shop.available(&item).await, 2);
@@ -398,7 +382,7 @@ async fn cancelling_an_order_returns_its_stock_once_and_publishes_order_cancelle
 #[tokio::test]
 async fn returns_are_accepted_only_after_delivery_and_only_for_ordered_items() {
     let shop = Shop::open().await;
-    let item = stocked_item(&shop, 3).await;
+    let item = helpers::stocked_item(&shop, 3).await;
     let who = Caller::shopper();
     let order = place_order(&shop, &who, &item).await;
     let ask = |lines: serde_json::Value| {
@@ -451,7 +435,7 @@ async fn returns_are_accepted_only_after_delivery_and_only_for_ordered_items() {
 #[tokio::test]
 async fn submit_refuses_bad_addresses_naming_each_field() {
     let shop = Shop::open().await;
-    let item = stocked_item(&shop, 3).await;
+    let item = helpers::stocked_item(&shop, 3).await;
     let who = Caller::shopper();
     send!(shopping::put_cart_item, shop, put_line(&who, &item, 1));
     let begun = send!(

@@ -78,6 +78,9 @@ impl Shop {
         resources::create_buses(&clients.events, &prefix, template())
             .await
             .unwrap();
+        resources::create_rules(&clients.events, &prefix, template())
+            .await
+            .unwrap();
         let event_sink = subscribe_to_events(&clients, &prefix).await;
         let env = template().local_env(&prefix).unwrap();
         let mut config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
@@ -549,6 +552,11 @@ pub async fn seed_item(shop: &Shop, name: &str, units: u32) -> ItemId {
     );
     assert_eq!(reply.status, 200);
     ItemId::try_from(item.as_str()).unwrap()
+}
+
+/// [`seed_item`] as the id string the HTTP tests pass around.
+pub async fn stocked_item(shop: &Shop, units: u32) -> String {
+    seed_item(shop, "Stocked item", units).await.to_string()
 }
 
 /// A valid US shipping address.

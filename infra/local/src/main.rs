@@ -45,17 +45,15 @@ async fn main() -> Result<()> {
             let moto = endpoint("AWS_ENDPOINT_URL_SQS", 5000);
             let queues =
                 resources::create_queues(&sqs_client(&sdk, &moto), &prefix, &template).await?;
-            resources::create_buses(
-                &events_client(&sdk, &endpoint("AWS_ENDPOINT_URL_EVENTBRIDGE", 5000)),
-                &prefix,
-                &template,
-            )
-            .await?;
+            let events = events_client(&sdk, &endpoint("AWS_ENDPOINT_URL_EVENTBRIDGE", 5000));
+            resources::create_buses(&events, &prefix, &template).await?;
+            resources::create_rules(&events, &prefix, &template).await?;
             eprintln!(
-                "[aisle-local] {} tables, {} queues, {} event buses ready (prefix {prefix:?})",
+                "[aisle-local] {} tables, {} queues, {} event buses, {} rules ready (prefix {prefix:?})",
                 tables.len(),
                 queues.len(),
-                template.buses.len()
+                template.buses.len(),
+                template.rules.len()
             );
         }
         Some("env") => {

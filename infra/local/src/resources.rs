@@ -235,6 +235,45 @@ pub async fn create_buses(
     Ok(())
 }
 
+/// Create every EventBridge rule with its SQS targets (rules and targets are upserts).
+pub async fn create_rules(
+    client: &aws_sdk_eventbridge::Client,
+    prefix: &str,
+    template: &Template,
+) -> Result<()> {
+    for rule in &template.rules {
+        let name = local_name(prefix, &rule.logical_id);
+        let bus = rule.bus.as_ref().map(|b| local_name(prefix, b));
+        client
+            .put_rule()
+            .name(&name)
+            .set_event_bus_name(bus.clone())
+            .event_pattern(rule.pattern.to_string())
+            .send()
+            .await
+            .with_context(|| format!("creating rule {name}"))?;
+        for (i, queue) in rule.queues.iter().enumerate() {
+            let arn = format!(
+                "arn:aws:sqs:us-east-1:{}:{}",
+                crate::template::MOTO_ACCOUNT,
+                local_name(prefix, queue)
+            );
+            let target = aws_sdk_eventbridge::types::Target::builder()
+                .id(format!("target{i}"))
+                .arn(arn)
+                .build()?;
+            client
+                .put_targets()
+                .rule(&name)
+                .set_event_bus_name(bus.clone())
+                .targets(target)
+                .send()
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Create all of the template's tables.
 pub async fn create_tables(
     client: &aws_sdk_dynamodb::Client,

@@ -40,6 +40,17 @@ pub struct QueueDef {
     pub redrive: Option<(String, u32)>,
 }
 
+/// An EventBridge rule that routes matching events to SQS queues.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleDef {
+    pub logical_id: String,
+    /// Logical id of the custom bus (`EventBusName: !Ref X`); `None` for the default bus.
+    pub bus: Option<String>,
+    pub pattern: serde_json::Value,
+    /// Logical ids of the target queues (`Arn: !GetAtt Q.Arn`).
+    pub queues: Vec<String>,
+}
+
 /// What triggers a function besides HTTP.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceKind {
@@ -85,6 +96,7 @@ pub struct Template {
     pub buses: Vec<String>,
     pub routes: Vec<Route>,
     pub event_sources: Vec<EventSource>,
+    pub rules: Vec<RuleDef>,
     /// Every function: logical id → cargo binary.
     pub function_binaries: BTreeMap<String, String>,
     /// `Globals.Function.Environment.Variables`, unresolved.
@@ -201,6 +213,7 @@ impl Template {
             routes: vec![],
             function_binaries: BTreeMap::new(),
             event_sources: vec![],
+            rules: vec![],
             env,
             parameters,
             resources,
@@ -234,6 +247,32 @@ impl Template {
                     }),
                 }),
                 "AWS::Events::EventBus" => self.buses.push(id.clone()),
+                "AWS::Events::Rule" => {
+                    let pattern = props.get("EventPattern").cloned().unwrap_or(Value::Null);
+                    let pattern = serde_json::to_value(&pattern)
+                        .with_context(|| format!("rule {id}: EventPattern"))?;
+                    let queues = props
+                        .get("Targets")
+                        .and_then(Value::as_sequence)
+                        .map(|targets| {
+                            targets
+                                .iter()
+                                .filter_map(|t| t.get("Arn").and_then(get_att))
+                                .map(|(q, _)| q)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let bus = props
+                        .get("EventBusName")
+                        .and_then(reference)
+                        .map(str::to_owned);
+                    self.rules.push(RuleDef {
+                        logical_id: id.clone(),
+                        bus,
+                        pattern,
+                        queues,
+                    });
+                }
                 "AWS::Serverless::Function" => {
                     let binary = resource
                         .get("Metadata")
@@ -288,7 +327,9 @@ impl Template {
     /// is stood in for by dev tokens and log groups need no local counterpart, so neither
     /// is listed.
     pub fn unemulated(&self) -> Vec<String> {
-        const HANDLED: [&str; 9] = [
+        const HANDLED: [&str; 11] = [
+            "AWS::Events::Rule",
+            "AWS::SQS::QueuePolicy",
             "AWS::DynamoDB::Table",
             "AWS::SQS::Queue",
             "AWS::Events::EventBus",

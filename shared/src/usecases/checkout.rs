@@ -240,6 +240,11 @@ async fn own_checkout(
 ) -> Result<Checkout, CheckoutError> {
     match shop.checkouts.get(id).await? {
         Some(c) if &c.user_id == user => Ok(c),
+        // TTL deleted the record of an ended checkout; the user's pointer still names it, so
+        // the shopper is told it expired rather than that it never existed.
+        None if shop.checkouts.latest(user).await? == Some(id) => {
+            Err(CheckoutError::NotActive(CheckoutStatus::Expired))
+        }
         // Someone else's checkout is indistinguishable from none.
         _ => Err(CheckoutError::NotFound),
     }

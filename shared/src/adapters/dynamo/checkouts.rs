@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::Client;
 use super::carts::CART;
 use super::transact::{Faults, TransactFailure, Transactor};
 use super::tx::{delete, give_back, once, put, take, update};
-use super::{classify, decode, encode, n, s, Record};
+use super::{classify, decode, encode, n, read_string, s, Record};
 use crate::config::Tables;
 use crate::domain::{Checkout, CheckoutId, HoldState, Order, ReleaseReason, Timestamp, UserId};
 use crate::ports::{Checkouts, HoldRefused, StoreError};
@@ -214,37 +214,20 @@ impl Checkouts for DynamoCheckouts {
         user: &UserId,
         idempotency_key: &str,
     ) -> Result<Option<CheckoutId>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.idempotency)
-            .key("key", s(begin_key(user, idempotency_key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        let raw = out
-            .item
-            .and_then(|mut r| r.remove("value"))
-            .and_then(|v| v.as_s().ok().cloned());
+        let key = HashMap::from([("key".to_owned(), s(begin_key(user, idempotency_key)))]);
+        let raw = read_string(&self.client, &self.tables.idempotency, key, "value").await?;
         raw.map(|r| CheckoutId::try_from(r).map_err(StoreError::Corrupt))
             .transpose()
     }
 
     async fn latest(&self, user: &UserId) -> Result<Option<CheckoutId>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.shoppers)
-            .set_key(Some(user_key(user, POINTER)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        let raw = out
-            .item
-            .and_then(|mut r| r.remove("checkoutId"))
-            .and_then(|v| v.as_s().ok().cloned());
+        let raw = read_string(
+            &self.client,
+            &self.tables.shoppers,
+            user_key(user, POINTER),
+            "checkoutId",
+        )
+        .await?;
         raw.map(|r| CheckoutId::try_from(r).map_err(StoreError::Corrupt))
             .transpose()
     }

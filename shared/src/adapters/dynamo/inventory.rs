@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
 use super::transact::{Faults, TransactFailure, Transactor};
-use super::{batch_get, classify, n, number, s, Record};
+use super::{batch_get, n, number, read_string, s, Record};
 use crate::domain::{ItemId, StockReceipt, Timestamp, WarehouseId};
 use crate::ports::{Inventory, ReceiptRejected, StockLevels, StoreError};
 
@@ -106,19 +106,8 @@ impl DynamoInventory {
 
     /// The receipt recorded under `key`, to tell a replay from a reused key.
     async fn recorded_fingerprint(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.idempotency)
-            .key("key", s(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        Ok(out
-            .item
-            .and_then(|mut r| r.remove("fingerprint"))
-            .and_then(|v| v.as_s().ok().cloned()))
+        let key = HashMap::from([("key".to_owned(), s(key))]);
+        read_string(&self.client, &self.tables.idempotency, key, "fingerprint").await
     }
 }
 

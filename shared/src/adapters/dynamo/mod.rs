@@ -111,6 +111,28 @@ pub(crate) async fn batch_get(
     Ok(rows)
 }
 
+/// One string attribute of the record at `key`, read strongly consistent (pointers,
+/// idempotency records); `None` if the record or the attribute is absent.
+pub(crate) async fn read_string(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: Record,
+    attribute: &str,
+) -> Result<Option<String>, StoreError> {
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| classify("GetItem", e))?;
+    Ok(out
+        .item
+        .and_then(|mut r| r.remove(attribute))
+        .and_then(|v| v.as_s().ok().cloned()))
+}
+
 /// Decode a stored record into a domain value.
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(record: Record) -> Result<T, StoreError> {
     serde_dynamo::from_item(record).map_err(|e| StoreError::Corrupt(e.to_string()))
