@@ -102,29 +102,22 @@ pub async fn get_wishlist(app: &App, req: Request) -> HttpResult {
 
 /// `PUT /v1/wishlist/items/{itemId}` (no body)
 pub async fn put_wishlist_item(app: &App, req: Request) -> HttpResult {
-    finish(
-        async {
-            let who = principal(&req)?;
-            let item: ItemId = path(&req, "itemId")?;
-            Ok(json(
-                StatusCode::OK,
-                &cart::set_wished(app.shop(), &who.user_id, item, true).await?,
-            ))
-        }
-        .await,
-    )
+    set_wished(app, req, true).await
 }
 
 /// `DELETE /v1/wishlist/items/{itemId}`
 pub async fn delete_wishlist_item(app: &App, req: Request) -> HttpResult {
+    set_wished(app, req, false).await
+}
+
+/// Both wishlist edits: the same idempotent use case, told which way.
+async fn set_wished(app: &App, req: Request, wished: bool) -> HttpResult {
     finish(
         async {
             let who = principal(&req)?;
             let item: ItemId = path(&req, "itemId")?;
-            Ok(json(
-                StatusCode::OK,
-                &cart::set_wished(app.shop(), &who.user_id, item, false).await?,
-            ))
+            let list = cart::set_wished(app.shop(), &who.user_id, item, wished).await?;
+            Ok(json(StatusCode::OK, &list))
         }
         .await,
     )

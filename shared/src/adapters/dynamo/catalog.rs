@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::Client;
 
 use std::collections::HashMap;
 
-use super::{batch_get, classify, cursor, decode, encode, n, s};
+use super::{batch_get, classify, decode, encode, n, newest_first, s};
 use crate::domain::{Category, Item, ItemId, Page, PageRequest, UserId};
 use crate::ports::{Catalog, StoreError};
 
@@ -24,45 +24,6 @@ impl DynamoCatalog {
             client,
             table: table.into(),
         }
-    }
-
-    /// One page of an index partition, newest first.
-    async fn page(
-        &self,
-        index: &str,
-        partition: (&str, &str),
-        page: &PageRequest,
-    ) -> Result<Page<Item>, StoreError> {
-        let start = match &page.cursor {
-            Some(c) => Some(cursor::decode(
-                c,
-                &["itemId", partition.0, "createdAt"],
-                partition,
-            )?),
-            None => None,
-        };
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", partition.0)
-            .expression_attribute_values(":p", s(partition.1))
-            .scan_index_forward(false)
-            .limit(page.limit as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| classify("Query", e))?;
-        let next_cursor = cursor::encode(out.last_evaluated_key());
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(decode)
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
     }
 }
 
@@ -135,8 +96,17 @@ impl Catalog for DynamoCatalog {
         category: &Category,
         page: &PageRequest,
     ) -> Result<Page<Item>, StoreError> {
-        self.page("byCategory", ("category", category.as_str()), page)
-            .await
+        let partition = ("category", category.as_str());
+        newest_first(
+            &self.client,
+            &self.table,
+            "byCategory",
+            "itemId",
+            partition,
+            None,
+            page,
+        )
+        .await
     }
 
     async fn by_seller(
@@ -144,7 +114,16 @@ impl Catalog for DynamoCatalog {
         seller: &UserId,
         page: &PageRequest,
     ) -> Result<Page<Item>, StoreError> {
-        self.page("bySeller", ("sellerId", seller.as_str()), page)
-            .await
+        let partition = ("sellerId", seller.as_str());
+        newest_first(
+            &self.client,
+            &self.table,
+            "bySeller",
+            "itemId",
+            partition,
+            None,
+            page,
+        )
+        .await
     }
 }

@@ -111,6 +111,54 @@ pub(crate) async fn batch_get(
     Ok(rows)
 }
 
+/// One page of an index partition, newest first by `createdAt` (optionally only within
+/// `[from, to]`), continuing from the page's cursor. `table_key` is the table's own key
+/// attribute, which DynamoDB puts in an index's `LastEvaluatedKey` too.
+pub(crate) async fn newest_first<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    index: &str,
+    table_key: &str,
+    partition: (&str, &str),
+    range: Option<(String, String)>,
+    page: &crate::domain::PageRequest,
+) -> Result<crate::domain::Page<T>, StoreError> {
+    let start = match &page.cursor {
+        Some(c) => Some(cursor::decode(
+            c,
+            &[table_key, partition.0, "createdAt"],
+            partition,
+        )?),
+        None => None,
+    };
+    let mut query = client
+        .query()
+        .table_name(table)
+        .index_name(index)
+        .expression_attribute_names("#p", partition.0)
+        .expression_attribute_values(":p", s(partition.1))
+        .scan_index_forward(false)
+        .limit(page.limit as i32)
+        .set_exclusive_start_key(start);
+    query = match range {
+        // Timestamps are fixed-width text, so BETWEEN on the sort key is a time range.
+        Some((from, to)) => query
+            .key_condition_expression("#p = :p AND createdAt BETWEEN :from AND :to")
+            .expression_attribute_values(":from", s(from))
+            .expression_attribute_values(":to", s(to)),
+        None => query.key_condition_expression("#p = :p"),
+    };
+    let out = query.send().await.map_err(|e| classify("Query", e))?;
+    let next_cursor = cursor::encode(out.last_evaluated_key());
+    let items = out
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(decode)
+        .collect::<Result<_, _>>()?;
+    Ok(crate::domain::Page { items, next_cursor })
+}
+
 /// One string attribute of the record at `key`, read strongly consistent (pointers,
 /// idempotency records); `None` if the record or the attribute is absent.
 pub(crate) async fn read_string(

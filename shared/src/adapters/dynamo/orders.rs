@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::Client;
 
 use super::transact::{Faults, TransactFailure, Transactor};
 use super::tx::{give_back, put, take};
-use super::{classify, cursor, decode, encode, n, s};
+use super::{classify, decode, encode, n, newest_first, s};
 use crate::domain::{Order, OrderId, Page, PageRequest, Timestamp, UserId};
 use crate::ports::{Orders, StockEffect, StoreError, Transition};
 
@@ -64,40 +64,24 @@ impl Orders for DynamoOrders {
         to: Option<Timestamp>,
         page: &PageRequest,
     ) -> Result<Page<Order>, StoreError> {
-        let start = match &page.cursor {
-            Some(c) => Some(cursor::decode(
-                c,
-                &["orderId", "userId", "createdAt"],
-                ("userId", user.as_str()),
-            )?),
-            None => None,
+        let range = match (from, to) {
+            (None, None) => None,
+            (from, to) => Some((
+                from.map(|t| t.to_string()).unwrap_or_else(|| "0000".into()),
+                to.map(|t| t.to_string()).unwrap_or_else(|| "9999".into()),
+            )),
         };
-        // Timestamps are fixed-width text, so BETWEEN on the sort key is a time range.
-        let from = from.map(|t| t.to_string()).unwrap_or_else(|| "0000".into());
-        let to = to.map(|t| t.to_string()).unwrap_or_else(|| "9999".into());
-        let out = self
-            .client
-            .query()
-            .table_name(&self.orders)
-            .index_name("byUser")
-            .key_condition_expression("userId = :u AND createdAt BETWEEN :from AND :to")
-            .expression_attribute_values(":u", s(user.as_str()))
-            .expression_attribute_values(":from", s(from))
-            .expression_attribute_values(":to", s(to))
-            .scan_index_forward(false)
-            .limit(page.limit as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| classify("Query", e))?;
-        let next_cursor = cursor::encode(out.last_evaluated_key());
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(decode)
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        let partition = ("userId", user.as_str());
+        newest_first(
+            &self.client,
+            &self.orders,
+            "byUser",
+            "orderId",
+            partition,
+            range,
+            page,
+        )
+        .await
     }
 
     async fn create(&self, order: &Order) -> Result<bool, StoreError> {
