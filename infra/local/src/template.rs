@@ -568,6 +568,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_route_changed_in_the_template_changes_locally_and_the_old_path_is_gone() {
+        let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+        let full = Template::parse(&text).unwrap();
+        assert!(full.routes.iter().any(|r| r.path == "/v1/wishlist"));
+        let without = text.replace("Path: \"/v1/wishlist\" }", "Path: \"/v1/wishlist-gone\" }");
+        let edited = Template::parse(&without).unwrap();
+        assert!(
+            !edited.routes.iter().any(|r| r.path == "/v1/wishlist"),
+            "no second route list anywhere"
+        );
+        assert_eq!(edited.routes.len(), full.routes.len());
+        assert!(crate::gateway::match_path("/v1/wishlist-gone", "/v1/wishlist").is_none());
+    }
+
+    #[test]
     fn filter_patterns_match_exact_values_in_nested_fields() {
         let pattern =
             serde_json::json!({"eventName": ["REMOVE"], "userIdentity": {"type": ["Service"]}});
