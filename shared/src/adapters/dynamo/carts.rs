@@ -2,12 +2,11 @@
 //! record written whole under a version condition, so two devices never lose an update.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{classify, decode, encode, n, s};
+use super::{classify, conditional_put, decode, encode, n, s};
 use crate::domain::{Cart, UserId, Wishlist};
 use crate::ports::{Carts, StoreError};
 
@@ -66,18 +65,7 @@ impl DynamoCarts {
             put.condition_expression("version = :v")
                 .expression_attribute_values(":v", n(version - 1))
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(classify("PutItem", e)),
-        }
+        conditional_put(put.send().await)
     }
 }
 

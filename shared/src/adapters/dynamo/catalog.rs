@@ -2,12 +2,11 @@
 //! and `bySeller` indexes (both newest first on `createdAt`).
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::Client;
 
 use std::collections::HashMap;
 
-use super::{batch_get, classify, decode, encode, n, newest_first, s};
+use super::{batch_get, classify, conditional_put, decode, encode, n, newest_first, s};
 use crate::domain::{Category, Item, ItemId, Page, PageRequest, UserId};
 use crate::ports::{Catalog, StoreError};
 
@@ -51,18 +50,7 @@ impl Catalog for DynamoCatalog {
             .expression_attribute_values(":v", n(current.version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(classify("PutItem", e)),
-        }
+        conditional_put(result)
     }
 
     async fn get(&self, id: ItemId) -> Result<Option<Item>, StoreError> {

@@ -111,6 +111,26 @@ pub(crate) async fn batch_get(
     Ok(rows)
 }
 
+/// The outcome of a conditional `PutItem`: `Ok(false)` when its condition failed (someone
+/// else wrote first), a classified error for anything else.
+pub(crate) fn conditional_put<O>(
+    result: Result<O, SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError>>,
+) -> Result<bool, StoreError> {
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if matches!(
+                e.as_service_error(),
+                Some(PutItemError::ConditionalCheckFailedException(_))
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(classify("PutItem", e)),
+    }
+}
+
 /// One page of an index partition, newest first by `createdAt` (optionally only within
 /// `[from, to]`), continuing from the page's cursor. `table_key` is the table's own key
 /// attribute, which DynamoDB puts in an index's `LastEvaluatedKey` too.
