@@ -81,6 +81,9 @@ pub struct StockLevels {
 pub trait Inventory: Send + Sync {
     /// Aggregated available units for each item; items never stocked are absent.
     async fn available(&self, items: &[ItemId]) -> Result<HashMap<ItemId, u32>, StoreError>;
+    /// Aggregated available units with the row's `stockVersion` (bumped on every change), read
+    /// strongly consistently: what the search indexer versions its in-stock flag by.
+    async fn totals(&self, items: &[ItemId]) -> Result<HashMap<ItemId, StockTotal>, StoreError>;
     /// Apply a receipt atomically to the warehouse row and the item's aggregate.
     /// With an idempotency key, a repeat of the same receipt is applied once and reports
     /// `replayed = true`.
@@ -89,6 +92,13 @@ pub trait Inventory: Send + Sync {
         receipt: &StockReceipt,
         idempotency_key: Option<&str>,
     ) -> Result<(StockLevels, bool), ReceiptRejected>;
+}
+
+/// An item's aggregated stock row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockTotal {
+    pub available: u32,
+    pub version: u64,
 }
 
 /// Warehouse sites.
@@ -331,4 +341,39 @@ pub trait Timer: Send + Sync {
         message: &TimerMessage,
         delay: std::time::Duration,
     ) -> Result<(), StoreError>;
+}
+
+/// Which index a write goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexTarget<'a> {
+    /// The index searches are served from (behind the alias).
+    Live,
+    /// A generation being built by a rebuild, not yet served.
+    Generation(&'a str),
+}
+
+/// The product search index (embedded tantivy or OpenSearch).
+#[async_trait]
+pub trait SearchIndex: Send + Sync {
+    /// Run a query (see `domain::search` for the semantics every backend follows).
+    async fn search(
+        &self,
+        query: &crate::domain::SearchQuery,
+    ) -> Result<crate::domain::SearchHits, StoreError>;
+    /// A number that changes whenever searchable content may have changed, when the backend
+    /// can tell cheaply (the embedded index's commit generation); `None` otherwise.
+    async fn generation(&self) -> Option<u64>;
+    /// Write documents, each merged with what is indexed by [`crate::domain::SearchDoc::merge`]
+    /// so an older version never replaces a newer one. Returns how many changed.
+    async fn upsert(
+        &self,
+        target: IndexTarget<'_>,
+        docs: &[crate::domain::SearchDoc],
+    ) -> Result<usize, StoreError>;
+    /// Forget items that no longer exist.
+    async fn remove(&self, ids: &[ItemId]) -> Result<(), StoreError>;
+    /// Start a fresh, empty generation (with the project's mapping) and name it.
+    async fn create_generation(&self) -> Result<String, StoreError>;
+    /// Serve searches from `name` from now on (an atomic alias switch) and drop older ones.
+    async fn publish_generation(&self, name: &str) -> Result<(), StoreError>;
 }

@@ -3,4 +3,5 @@
 pub mod dynamo;
 pub mod eventbridge;
 pub mod payments;
+pub mod search;
 pub mod sqs;

@@ -25,6 +25,11 @@ macro_rules! uuid_id {
             pub fn derived_from(name: &str) -> Self {
                 Self(Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("aisle:{}:{name}", stringify!($name)).as_bytes()))
             }
+
+            /// The UUID's 16 bytes, big-endian (their order is the text form's order).
+            pub fn as_bytes(&self) -> &[u8; 16] {
+                self.0.as_bytes()
+            }
         }
 
         impl TryFrom<&str> for $name {

@@ -11,6 +11,7 @@ pub mod order;
 pub mod page;
 pub mod principal;
 pub mod quantity;
+pub mod search;
 pub mod stock;
 pub mod text;
 pub mod time;
@@ -28,6 +29,7 @@ pub use order::{
 pub use page::{Cursor, Page, PageRequest};
 pub use principal::{Principal, Role};
 pub use quantity::Quantity;
+pub use search::{SearchCursor, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder};
 pub use stock::{Availability, StockReceipt};
 pub use text::Text;
 pub use time::Timestamp;

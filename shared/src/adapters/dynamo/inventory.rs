@@ -12,9 +12,9 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
 use super::transact::{Faults, TransactFailure, Transactor};
-use super::{batch_get, n, number, read_string, s, Record};
+use super::{batch_get, counter, n, number, read_string, s, Record};
 use crate::domain::{ItemId, StockReceipt, Timestamp, WarehouseId};
-use crate::ports::{Inventory, ReceiptRejected, StockLevels, StoreError};
+use crate::ports::{Inventory, ReceiptRejected, StockLevels, StockTotal, StoreError};
 
 /// The sort key of an item's aggregated row.
 pub(crate) const TOTAL: &str = "TOTAL";
@@ -69,6 +69,36 @@ impl DynamoInventory {
         batch_get(&self.client, &self.tables.stock, keys, consistent).await
     }
 
+    /// The `TOTAL` rows of `items` in one batch read.
+    async fn read_totals(
+        &self,
+        items: &[ItemId],
+        consistent: bool,
+    ) -> Result<HashMap<ItemId, StockTotal>, StoreError> {
+        let keys = items
+            .iter()
+            .map(|i| stock_key(item_pk(*i), TOTAL.into()))
+            .collect::<Vec<_>>();
+        let mut totals = HashMap::with_capacity(items.len());
+        for row in self.read_rows(keys, consistent).await? {
+            let pk = row
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let id = pk
+                .strip_prefix("ITEM#")
+                .and_then(|raw| ItemId::try_from(raw).ok());
+            let id = id.ok_or_else(|| StoreError::Corrupt(format!("stock row key {pk}")))?;
+            let total = StockTotal {
+                available: number(&row, "available")?,
+                version: counter(&row, "stockVersion")?,
+            };
+            totals.insert(id, total);
+        }
+        Ok(totals)
+    }
+
     async fn levels(
         &self,
         warehouse: &WarehouseId,
@@ -118,24 +148,12 @@ pub(crate) fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, S
 #[async_trait]
 impl Inventory for DynamoInventory {
     async fn available(&self, items: &[ItemId]) -> Result<HashMap<ItemId, u32>, StoreError> {
-        let keys = items
-            .iter()
-            .map(|i| stock_key(item_pk(*i), TOTAL.into()))
-            .collect::<Vec<_>>();
-        let mut levels = HashMap::with_capacity(items.len());
-        for row in self.read_rows(keys, false).await? {
-            let pk = row
-                .get("pk")
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            let id = pk
-                .strip_prefix("ITEM#")
-                .and_then(|raw| ItemId::try_from(raw).ok());
-            let id = id.ok_or_else(|| StoreError::Corrupt(format!("stock row key {pk}")))?;
-            levels.insert(id, number(&row, "available")?);
-        }
-        Ok(levels)
+        let totals = self.read_totals(items, false).await?;
+        Ok(totals.into_iter().map(|(id, t)| (id, t.available)).collect())
+    }
+
+    async fn totals(&self, items: &[ItemId]) -> Result<HashMap<ItemId, StockTotal>, StoreError> {
+        self.read_totals(items, true).await
     }
 
     async fn receive(
@@ -190,8 +208,9 @@ impl Inventory for DynamoInventory {
                     Update::builder()
                         .table_name(&self.tables.stock)
                         .set_key(Some(stock_key(item_pk(*item_id), TOTAL.into())))
-                        .update_expression("ADD available :q SET itemId = :i")
+                        .update_expression("ADD available :q, stockVersion :one SET itemId = :i")
                         .expression_attribute_values(":q", q)
+                        .expression_attribute_values(":one", n(1))
                         .expression_attribute_values(":i", s(item_id.to_string()))
                         .build(),
                 )?)

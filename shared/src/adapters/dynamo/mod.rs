@@ -219,6 +219,17 @@ pub(crate) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
+/// A monotonically growing counter attribute (absent = 0).
+pub(crate) fn counter(record: &Record, name: &str) -> Result<u64, StoreError> {
+    match record.get(name) {
+        None => Ok(0),
+        Some(AttributeValue::N(raw)) => raw
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("{name} = {raw}"))),
+        Some(other) => Err(StoreError::Corrupt(format!("{name} = {other:?}"))),
+    }
+}
+
 /// Read a numeric attribute as u32; absent counts as zero, a malformed one is corruption.
 pub(crate) fn number(record: &Record, name: &str) -> Result<u32, StoreError> {
     match record.get(name) {

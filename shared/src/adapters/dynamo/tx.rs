@@ -22,8 +22,9 @@ pub(crate) fn give_back(
     let update = Update::builder()
         .table_name(stock_table)
         .set_key(Some(stock_key(item_pk(item), TOTAL.into())))
-        .update_expression("ADD available :q SET itemId = :i")
+        .update_expression("ADD available :q, stockVersion :one SET itemId = :i")
         .expression_attribute_values(":q", n(units))
+        .expression_attribute_values(":one", n(1))
         .expression_attribute_values(":i", s(item.to_string()))
         .build();
     Ok(TransactWriteItem::builder().update(build(update)?).build())
@@ -38,9 +39,10 @@ pub(crate) fn take(
     let update = Update::builder()
         .table_name(stock_table)
         .set_key(Some(stock_key(item_pk(item), TOTAL.into())))
-        .update_expression("SET available = available - :q")
+        .update_expression("SET available = available - :q ADD stockVersion :one")
         .condition_expression("available >= :q")
         .expression_attribute_values(":q", n(units))
+        .expression_attribute_values(":one", n(1))
         .build();
     Ok(TransactWriteItem::builder().update(build(update)?).build())
 }

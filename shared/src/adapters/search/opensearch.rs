@@ -1,0 +1,508 @@
+//! The OpenSearch backend (AWS): plain HTTPS with SigV4 signing by the AWS SDK's own signer,
+//! an index mapping and analyzer owned by this project, writes through an alias.
+//!
+//! Everything that crosses the wire is built and parsed by pure functions here
+//! ([`mapping`], [`search_body`], [`bulk_upsert_body`], [`parse_search`], [`parse_bulk`], ...),
+//! so the exact requests and the parsing of recorded responses are unit-tested; the transport
+//! is tested against a loopback server that replays recorded responses.
+//!
+//! Versioning: each document keeps `itemVersion` and `stockVersion`; a bulk `update` runs
+//! [`MERGE_SCRIPT`], which takes each half only if it is newer (the same rule as
+//! [`SearchDoc::merge`]) and otherwise turns the write into a `noop`.
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use serde_json::{json, Value};
+
+use crate::domain::search::{Facets, PRICE_BANDS};
+use crate::domain::{
+    ItemId, SearchCursor, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder,
+};
+use crate::ports::{IndexTarget, SearchIndex, StoreError};
+
+/// Painless: merge an incoming document half by half, newest version wins, else `noop`.
+pub const MERGE_SCRIPT: &str = "boolean changed = false; \
+if (params.doc.itemVersion > ctx._source.itemVersion) { \
+for (entry in params.doc.entrySet()) { \
+if (entry.getKey() != 'inStock' && entry.getKey() != 'stockVersion') { ctx._source[entry.getKey()] = entry.getValue(); } } \
+changed = true; } \
+if (params.doc.stockVersion > ctx._source.stockVersion) { \
+ctx._source.inStock = params.doc.inStock; ctx._source.stockVersion = params.doc.stockVersion; changed = true; } \
+if (!changed) { ctx.op = 'noop'; }";
+
+/// Index settings and mapping: one shard (exact facet counts, and a catalogue fits), the
+/// project's analyzer (words of letters and digits, lowercased, accents folded: the same
+/// words as the embedded index), keyword fields for filters, facets and tie-breaks.
+pub fn mapping() -> Value {
+    json!({
+        "settings": {
+            "index": { "number_of_shards": 1, "number_of_replicas": 1, "refresh_interval": "1s" },
+            "analysis": {
+                "tokenizer": { "aisle_words": { "type": "pattern", "pattern": "[^\\p{L}\\p{N}]+" } },
+                "analyzer": {
+                    "aisle": { "type": "custom", "tokenizer": "aisle_words", "filter": ["lowercase", "asciifolding"] }
+                }
+            }
+        },
+        "mappings": {
+            "dynamic": "strict",
+            "properties": {
+                "itemId": { "type": "keyword" },
+                "name": { "type": "text", "analyzer": "aisle" },
+                "brand": { "type": "text", "analyzer": "aisle" },
+                "all": { "type": "text", "analyzer": "aisle" },
+                "category": { "type": "keyword" },
+                "brandKey": { "type": "keyword" },
+                "attrs": { "type": "keyword" },
+                "price": { "type": "long" },
+                "currency": { "type": "keyword" },
+                "createdAt": { "type": "long" },
+                "inStock": { "type": "boolean" },
+                "itemVersion": { "type": "long" },
+                "stockVersion": { "type": "long" },
+                "item": { "type": "object", "enabled": false }
+            }
+        }
+    })
+}
+
+/// The indexed form of a document.
+pub fn document(doc: &SearchDoc) -> Value {
+    let item = &doc.item;
+    json!({
+        "itemId": item.item_id.to_string(),
+        "name": item.name.as_str(),
+        "brand": item.brand.as_str(),
+        "all": doc.all_text(),
+        "category": item.category.as_str(),
+        "brandKey": doc.brand_key(),
+        "attrs": doc.attribute_terms(),
+        "price": doc.price(),
+        "currency": item.price.currency.code(),
+        "createdAt": item.created_at.unix_millis(),
+        "inStock": doc.in_stock,
+        "itemVersion": doc.item_version(),
+        "stockVersion": doc.stock_version,
+        "item": item,
+    })
+}
+
+fn sort_field(sort: SortOrder) -> Value {
+    match sort {
+        SortOrder::Relevance => json!({ "_score": "desc" }),
+        SortOrder::PriceAsc => json!({ "price": "asc" }),
+        SortOrder::PriceDesc => json!({ "price": "desc" }),
+        SortOrder::Newest => json!({ "createdAt": "desc" }),
+    }
+}
+
+/// The `_search` body for a query: the same clauses as the embedded backend's query.
+pub fn search_body(q: &SearchQuery) -> Value {
+    let text = q.words.join(" ");
+    let mut filter = Vec::new();
+    if let Some(category) = &q.category {
+        filter.push(json!({ "term": { "category": category.as_str() } }));
+    }
+    if let Some(brand) = &q.brand {
+        filter.push(json!({ "term": { "brandKey": brand } }));
+    }
+    for (name, value) in &q.attributes {
+        filter.push(json!({ "term": { "attrs": format!("{name}={value}") } }));
+    }
+    if q.in_stock_only {
+        filter.push(json!({ "term": { "inStock": true } }));
+    }
+    if q.min_price.is_some() || q.max_price.is_some() {
+        let mut range = serde_json::Map::new();
+        if let Some(min) = q.min_price {
+            range.insert("gte".into(), json!(min));
+        }
+        if let Some(max) = q.max_price {
+            range.insert("lte".into(), json!(max));
+        }
+        filter.push(json!({ "range": { "price": range } }));
+    }
+    let mut bool_query = serde_json::Map::new();
+    if text.is_empty() {
+        bool_query.insert("must".into(), json!([{ "match_all": {} }]));
+    } else {
+        bool_query.insert(
+            "must".into(),
+            json!([{ "match": { "all": {
+                "query": text, "operator": "and", "fuzziness": "AUTO",
+                "fuzzy_transpositions": true, "prefix_length": 0, "max_expansions": 50
+            } } }]),
+        );
+        bool_query.insert(
+            "should".into(),
+            json!([
+                { "match": { "name": { "query": text, "boost": 3.0 } } },
+                { "match": { "brand": { "query": text, "boost": 2.0 } } },
+                { "match": { "all": { "query": text, "boost": 1.0 } } }
+            ]),
+        );
+    }
+    if !filter.is_empty() {
+        bool_query.insert("filter".into(), Value::Array(filter));
+    }
+    let ranges: Vec<Value> = PRICE_BANDS
+        .iter()
+        .enumerate()
+        .map(|(i, (from, to))| match to {
+            Some(to) => json!({ "key": i.to_string(), "from": from, "to": to }),
+            None => json!({ "key": i.to_string(), "from": from }),
+        })
+        .collect();
+    let mut body = json!({
+        "size": q.limit + 1,
+        "track_total_hits": true,
+        "query": { "bool": bool_query },
+        "sort": [sort_field(q.sort), { "itemId": "asc" }],
+        "_source": ["item", "inStock", "stockVersion"],
+        "aggs": {
+            "category": { "terms": { "field": "category", "size": crate::domain::search::FACET_SIZE } },
+            "brand": { "terms": { "field": "brandKey", "size": crate::domain::search::FACET_SIZE } },
+            "price": { "range": { "field": "price", "ranges": ranges } }
+        }
+    });
+    if let Some(after) = &q.after {
+        let value = match q.sort {
+            SortOrder::Relevance => json!(after.value),
+            // Integral sort fields: send the integer, as OpenSearch returned it.
+            _ => json!(after.value as i64),
+        };
+        body["search_after"] = json!([value, after.item_id.to_string()]);
+    }
+    body
+}
+
+/// Why an OpenSearch answer was not a success.
+fn error_of(status: u16, body: &Value) -> StoreError {
+    let kind = body["error"]["type"].as_str().unwrap_or("unknown");
+    let reason = body["error"]["reason"].as_str().unwrap_or("");
+    StoreError::Unavailable(format!("opensearch {status} {kind}: {reason}"))
+}
+
+/// Parse a `_search` answer (recorded responses are replayed against this in tests).
+pub fn parse_search(q: &SearchQuery, status: u16, body: &[u8]) -> Result<SearchHits, StoreError> {
+    let body: Value = serde_json::from_slice(body)
+        .map_err(|e| StoreError::Unavailable(format!("opensearch answer is not JSON: {e}")))?;
+    if !(200..300).contains(&status) {
+        return Err(error_of(status, &body));
+    }
+    // One shard: a failed shard or a timeout means the answer is incomplete, not empty.
+    let failed = body["_shards"]["failed"].as_u64().unwrap_or(0);
+    if failed > 0 || body["timed_out"].as_bool() == Some(true) {
+        let reason = body["_shards"]["failures"][0]["reason"]["reason"]
+            .as_str()
+            .unwrap_or("timed out");
+        return Err(StoreError::Unavailable(format!(
+            "opensearch partial result ({failed} shard(s) failed): {reason}"
+        )));
+    }
+    let corrupt = |what: &str| StoreError::Corrupt(format!("opensearch answer: {what}"));
+    let mut hits = Vec::new();
+    for hit in body["hits"]["hits"].as_array().into_iter().flatten() {
+        let source = &hit["_source"];
+        let doc = SearchDoc {
+            item: serde_json::from_value(source["item"].clone())
+                .map_err(|e| corrupt(&format!("hit item: {e}")))?,
+            in_stock: source["inStock"].as_bool().unwrap_or(false),
+            stock_version: source["stockVersion"].as_u64().unwrap_or(0),
+        };
+        let sort_value = hit["sort"][0]
+            .as_f64()
+            .ok_or_else(|| corrupt("hit without a sort value"))?;
+        hits.push(SearchHit { doc, sort_value });
+    }
+    let more = hits.len() > q.limit as usize;
+    hits.truncate(q.limit as usize);
+    let next = more.then(|| {
+        let last = hits.last().expect("more than limit hits");
+        SearchCursor {
+            sort: q.sort,
+            value: last.sort_value,
+            item_id: last.doc.item.item_id,
+        }
+    });
+    let buckets = |name: &str| -> Vec<(String, u64)> {
+        body["aggregations"][name]["buckets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|b| Some((b["key"].as_str()?.to_owned(), b["doc_count"].as_u64()?)))
+            .collect()
+    };
+    let mut bands = [0; PRICE_BANDS.len()];
+    for (key, count) in buckets("price") {
+        if let Some(slot) = key.parse::<usize>().ok().and_then(|i| bands.get_mut(i)) {
+            *slot = count;
+        }
+    }
+    Ok(SearchHits {
+        hits,
+        total: body["hits"]["total"]["value"].as_u64().unwrap_or(0),
+        facets: Facets::from_counts(buckets("category"), buckets("brand"), bands),
+        next,
+    })
+}
+
+/// `_bulk` body (NDJSON): one scripted update per document, inserting it when absent.
+pub fn bulk_upsert_body(index: &str, docs: &[SearchDoc]) -> String {
+    let mut out = String::new();
+    for doc in docs {
+        let indexed = document(doc);
+        let action = json!({ "update": { "_index": index, "_id": doc.item.item_id.to_string(), "retry_on_conflict": 3 } });
+        let body = json!({
+            "script": { "lang": "painless", "source": MERGE_SCRIPT, "params": { "doc": indexed } },
+            "upsert": indexed
+        });
+        out.push_str(&action.to_string());
+        out.push('\n');
+        out.push_str(&body.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// `_bulk` body deleting documents.
+pub fn bulk_delete_body(index: &str, ids: &[ItemId]) -> String {
+    ids.iter()
+        .map(|id| format!("{}\n", json!({ "delete": { "_index": index, "_id": id.to_string() } })))
+        .collect()
+}
+
+/// Parse a `_bulk` answer: how many documents changed. Any failed item (other than deleting
+/// something already gone) fails the call, so the stream redelivers the batch; the merge
+/// script makes that replay harmless.
+pub fn parse_bulk(status: u16, body: &[u8]) -> Result<usize, StoreError> {
+    let body: Value = serde_json::from_slice(body)
+        .map_err(|e| StoreError::Unavailable(format!("opensearch answer is not JSON: {e}")))?;
+    if !(200..300).contains(&status) {
+        return Err(error_of(status, &body));
+    }
+    let mut changed = 0;
+    let mut failures = Vec::new();
+    for entry in body["items"].as_array().into_iter().flatten() {
+        let Some((action, result)) = entry.as_object().and_then(|o| o.iter().next()) else {
+            continue;
+        };
+        let status = result["status"].as_u64().unwrap_or(0);
+        match result["result"].as_str() {
+            Some("created" | "updated" | "deleted") => changed += 1,
+            Some("noop") => {}
+            Some("not_found") if action == "delete" => {}
+            _ => failures.push(format!(
+                "{action} {}: {status} {}",
+                result["_id"].as_str().unwrap_or("?"),
+                result["error"]["type"].as_str().unwrap_or("unknown")
+            )),
+        }
+    }
+    if failures.is_empty() {
+        Ok(changed)
+    } else {
+        Err(StoreError::Unavailable(format!(
+            "opensearch bulk: {} item(s) failed: {}",
+            failures.len(),
+            failures.join("; ")
+        )))
+    }
+}
+
+/// `_aliases` actions moving `alias` from its current indices to `target`, in one step.
+pub fn alias_switch_body(alias: &str, current: &[String], target: &str) -> Value {
+    let mut actions: Vec<Value> = current
+        .iter()
+        .filter(|index| index.as_str() != target)
+        .map(|index| json!({ "remove": { "index": index, "alias": alias } }))
+        .collect();
+    actions.push(json!({ "add": { "index": target, "alias": alias, "is_write_index": true } }));
+    json!({ "actions": actions })
+}
+
+/// The indices an alias points at, from `GET /_alias/<alias>` (404 = none yet).
+pub fn parse_alias(status: u16, body: &[u8]) -> Result<Vec<String>, StoreError> {
+    if status == 404 {
+        return Ok(Vec::new());
+    }
+    let body: Value = serde_json::from_slice(body)
+        .map_err(|e| StoreError::Unavailable(format!("opensearch answer is not JSON: {e}")))?;
+    if !(200..300).contains(&status) {
+        return Err(error_of(status, &body));
+    }
+    let mut names: Vec<String> = body.as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
+    names.sort();
+    Ok(names)
+}
+
+/// How to reach and sign for the domain.
+#[derive(Clone)]
+pub struct OpenSearchIndex {
+    endpoint: String,
+    alias: String,
+    region: String,
+    credentials: Option<SharedCredentialsProvider>,
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl std::fmt::Debug for OpenSearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenSearchIndex")
+            .field("endpoint", &self.endpoint)
+            .field("alias", &self.alias)
+            .finish()
+    }
+}
+
+/// One answer: status and body.
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl OpenSearchIndex {
+    /// `endpoint` is `https://host` (or `http://127.0.0.1:port` in tests); requests are
+    /// signed for service `es` in `region` when `credentials` are given.
+    pub fn new(
+        endpoint: &str,
+        alias: &str,
+        region: &str,
+        credentials: Option<SharedCredentialsProvider>,
+    ) -> Result<Self, StoreError> {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|e| StoreError::Unavailable(format!("TLS roots: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(Self {
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            alias: alias.to_owned(),
+            region: region.to_owned(),
+            credentials,
+            client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(https),
+        })
+    }
+
+    /// Send one request, signed, and read the whole answer.
+    pub async fn call(&self, method: &str, path: &str, body: Option<String>) -> Result<Answer, StoreError> {
+        let unavailable = |e: &dyn std::fmt::Display| StoreError::Unavailable(format!("opensearch {method} {path}: {e}"));
+        let uri = format!("{}{}", self.endpoint, path);
+        let content_type = if path.ends_with("_bulk") { "application/x-ndjson" } else { "application/json" };
+        let bytes = body.unwrap_or_default().into_bytes();
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::from(bytes.clone())))
+            .map_err(|e| unavailable(&e))?;
+        if let Some(provider) = &self.credentials {
+            let credentials = provider.provide_credentials().await.map_err(|e| unavailable(&e))?;
+            let identity = credentials.into();
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region(&self.region)
+                .name("es")
+                .time(SystemTime::now())
+                .settings(SigningSettings::default())
+                .build()
+                .map_err(|e| unavailable(&e))?
+                .into();
+            let headers = [("content-type", content_type)];
+            let signable = SignableRequest::new(
+                method,
+                &uri,
+                headers.into_iter(),
+                SignableBody::Bytes(&bytes),
+            )
+            .map_err(|e| unavailable(&e))?;
+            let (instructions, _) = sign(signable, &params).map_err(|e| unavailable(&e))?.into_parts();
+            instructions.apply_to_request_http1x(&mut request);
+        }
+        let response = self.client.request(request).await.map_err(|e| unavailable(&e))?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.map_err(|e| unavailable(&e))?.to_bytes();
+        Ok(Answer { status, body: body.to_vec() })
+    }
+
+    fn index_of(&self, target: IndexTarget<'_>) -> Result<String, StoreError> {
+        match target {
+            IndexTarget::Live => Ok(self.alias.clone()),
+            IndexTarget::Generation(name) if name.starts_with(&format!("{}-", self.alias)) => Ok(name.to_owned()),
+            IndexTarget::Generation(name) => Err(StoreError::Unavailable(format!("{name} is not a generation of {}", self.alias))),
+        }
+    }
+}
+
+#[async_trait]
+impl SearchIndex for OpenSearchIndex {
+    async fn search(&self, query: &SearchQuery) -> Result<SearchHits, StoreError> {
+        let body = search_body(query).to_string();
+        let answer = self.call("POST", &format!("/{}/_search", self.alias), Some(body)).await?;
+        parse_search(query, answer.status, &answer.body)
+    }
+
+    async fn generation(&self) -> Option<u64> {
+        // Not known cheaply: the popular-query cache relies on its short lifetime instead.
+        None
+    }
+
+    async fn upsert(&self, target: IndexTarget<'_>, docs: &[SearchDoc]) -> Result<usize, StoreError> {
+        if docs.is_empty() {
+            return Ok(0);
+        }
+        let index = self.index_of(target)?;
+        let answer = self.call("POST", "/_bulk", Some(bulk_upsert_body(&index, docs))).await?;
+        parse_bulk(answer.status, &answer.body)
+    }
+
+    async fn remove(&self, ids: &[ItemId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let answer = self.call("POST", "/_bulk", Some(bulk_delete_body(&self.alias, ids))).await?;
+        parse_bulk(answer.status, &answer.body).map(|_| ())
+    }
+
+    async fn create_generation(&self) -> Result<String, StoreError> {
+        let millis = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        let name = format!("{}-g{millis}", self.alias);
+        let answer = self.call("PUT", &format!("/{name}"), Some(mapping().to_string())).await?;
+        if !(200..300).contains(&answer.status) {
+            let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+            return Err(error_of(answer.status, &body));
+        }
+        Ok(name)
+    }
+
+    async fn publish_generation(&self, name: &str) -> Result<(), StoreError> {
+        let name = self.index_of(IndexTarget::Generation(name))?;
+        let current = self.call("GET", &format!("/_alias/{}", self.alias), None).await?;
+        let current = parse_alias(current.status, &current.body)?;
+        let switch = alias_switch_body(&self.alias, &current, &name).to_string();
+        let answer = self.call("POST", "/_aliases", Some(switch)).await?;
+        if !(200..300).contains(&answer.status) {
+            let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+            return Err(error_of(answer.status, &body));
+        }
+        for old in current.iter().filter(|old| **old != name) {
+            // Best effort: a leftover old index costs disk, not correctness.
+            if let Err(e) = self.call("DELETE", &format!("/{old}"), None).await {
+                tracing::warn!(index = %old, error = %e, "old search index not deleted");
+            }
+        }
+        Ok(())
+    }
+}

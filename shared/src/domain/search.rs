@@ -1,0 +1,423 @@
+//! Product search: what a shopper asks for (text, filters, sort, page) and what the index
+//! answers (hits, total, facet counts). Both backends (embedded tantivy, OpenSearch) implement
+//! the same semantics, stated here once:
+//!
+//! - the text is split into words (letters and digits, lowercased, accents folded); every word
+//!   must match somewhere in the item's name, brand, category, description or attribute values,
+//!   allowing typos by word length: 0 edits up to 2 characters, 1 up to 5, 2 beyond (a swap of
+//!   two neighbouring letters is one edit), which is OpenSearch's `fuzziness: AUTO`;
+//! - exact words in the name and brand rank higher;
+//! - filters are exact: category slug, brand (case-insensitive), price range in minor units
+//!   (inclusive), in stock, attribute `name=value` pairs (case-insensitive);
+//! - facets count every match of the query and filters (not only the page);
+//! - ties in every sort are broken by item id, so the order is total and a cursor
+//!   (`search_after`) resumes exactly after the last hit shown.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::{Category, Item, ItemId};
+
+/// The most words a query may have (each becomes a fuzzy clause).
+pub const MAX_QUERY_WORDS: usize = 10;
+/// The longest query text accepted.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// How many values the category and brand facets list.
+pub const FACET_SIZE: usize = 20;
+
+/// Price bands for the price facet, in minor units: `[from, to)`, the last open-ended.
+pub const PRICE_BANDS: [(u64, Option<u64>); 6] = [
+    (0, Some(2_500)),
+    (2_500, Some(10_000)),
+    (10_000, Some(25_000)),
+    (25_000, Some(50_000)),
+    (50_000, Some(100_000)),
+    (100_000, None),
+];
+
+/// The band index a price falls in.
+pub fn price_band(amount: u64) -> usize {
+    PRICE_BANDS
+        .iter()
+        .position(|(from, to)| amount >= *from && to.is_none_or(|to| amount < to))
+        .unwrap_or(PRICE_BANDS.len() - 1)
+}
+
+/// How many edits a query word may be away from an indexed word (OpenSearch `AUTO`).
+pub fn fuzziness(word: &str) -> u8 {
+    match word.chars().count() {
+        0..=2 => 0,
+        3..=5 => 1,
+        _ => 2,
+    }
+}
+
+/// The words of a text as both backends analyse it: runs of letters and digits, lowercased,
+/// with common accents folded (`Café` → `cafe`). Words longer than 40 characters are dropped.
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().flat_map(char::to_lowercase).map(fold).collect::<String>())
+        .filter(|w: &String| w.chars().count() <= 40)
+        .collect()
+}
+
+fn fold(c: char) -> char {
+    match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+        'ç' => 'c',
+        'è' | 'é' | 'ê' | 'ë' => 'e',
+        'ì' | 'í' | 'î' | 'ï' => 'i',
+        'ñ' => 'n',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' => 'u',
+        'ý' | 'ÿ' => 'y',
+        other => other,
+    }
+}
+
+/// Result order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    Relevance,
+    PriceAsc,
+    PriceDesc,
+    Newest,
+}
+
+impl SortOrder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Relevance => "relevance",
+            Self::PriceAsc => "price_asc",
+            Self::PriceDesc => "price_desc",
+            Self::Newest => "newest",
+        }
+    }
+
+    /// Whether larger sort values come first.
+    pub fn descending(self) -> bool {
+        !matches!(self, Self::PriceAsc)
+    }
+}
+
+impl TryFrom<&str> for SortOrder {
+    type Error = String;
+    fn try_from(raw: &str) -> Result<Self, String> {
+        [
+            Self::Relevance,
+            Self::PriceAsc,
+            Self::PriceDesc,
+            Self::Newest,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+        .ok_or_else(|| "sort must be relevance, price_asc, price_desc or newest".into())
+    }
+}
+
+/// Where the previous page ended: the last hit's sort value and id (`search_after`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SearchCursor {
+    #[serde(rename = "s")]
+    pub sort: SortOrder,
+    /// The last hit's sort value: score, price in minor units, or creation time in ms.
+    #[serde(rename = "v")]
+    pub value: f64,
+    #[serde(rename = "i")]
+    pub item_id: ItemId,
+}
+
+impl SearchCursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// Read a cursor back; it must have been issued for the same sort order.
+    pub fn decode(raw: &str, sort: SortOrder) -> Result<Self, String> {
+        let bad = || "cursor is not one this search issued".to_owned();
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+        let cursor: Self = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        if cursor.sort != sort || !cursor.value.is_finite() {
+            return Err(bad());
+        }
+        Ok(cursor)
+    }
+}
+
+/// A validated search request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchQuery {
+    /// The words to match (already split and normalised); empty matches everything.
+    pub words: Vec<String>,
+    pub category: Option<Category>,
+    /// Lowercased brand.
+    pub brand: Option<String>,
+    /// Inclusive bounds in minor units.
+    pub min_price: Option<u64>,
+    pub max_price: Option<u64>,
+    pub in_stock_only: bool,
+    /// Lowercased `(name, value)` pairs, sorted.
+    pub attributes: Vec<(String, String)>,
+    pub sort: SortOrder,
+    pub limit: u32,
+    pub after: Option<SearchCursor>,
+}
+
+impl SearchQuery {
+    /// A query that matches everything, newest first (tests and tools build on it).
+    pub fn all() -> Self {
+        Self {
+            words: Vec::new(),
+            category: None,
+            brand: None,
+            min_price: None,
+            max_price: None,
+            in_stock_only: false,
+            attributes: Vec::new(),
+            sort: SortOrder::Newest,
+            limit: 20,
+            after: None,
+        }
+    }
+
+    /// A canonical text of everything but the cursor: the popular-query cache key.
+    pub fn cache_key(&self) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{}|{}",
+            self.words,
+            self.category.as_ref().map(Category::as_str),
+            self.brand,
+            self.min_price,
+            self.max_price,
+            self.in_stock_only,
+            self.attributes,
+            self.sort.as_str(),
+            self.limit
+        )
+    }
+
+    /// Whether a document passes the filters (not the text): the reference the contract
+    /// tests and the brute-force checks use.
+    pub fn filters_accept(&self, doc: &SearchDoc) -> bool {
+        let item = &doc.item;
+        self.category.as_ref().is_none_or(|c| *c == item.category)
+            && self.brand.as_ref().is_none_or(|b| *b == doc.brand_key())
+            && self.min_price.is_none_or(|min| doc.price() >= min)
+            && self.max_price.is_none_or(|max| doc.price() <= max)
+            && (!self.in_stock_only || doc.in_stock)
+            && self
+                .attributes
+                .iter()
+                .all(|pair| doc.attribute_terms().contains(&format!("{}={}", pair.0, pair.1)))
+    }
+}
+
+/// What the index holds for one item: the listing plus its in-stock flag, each half
+/// versioned so that an older write never replaces a newer one (see [`SearchDoc::merge`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchDoc {
+    pub item: Item,
+    pub in_stock: bool,
+    /// The aggregated stock row's `stockVersion` when `in_stock` was read.
+    pub stock_version: u64,
+}
+
+impl SearchDoc {
+    pub fn item_version(&self) -> u64 {
+        self.item.version
+    }
+
+    /// The price in minor units (always positive: [`super::Money`] refuses anything else).
+    pub fn price(&self) -> u64 {
+        self.item.price.amount.max(0) as u64
+    }
+
+    pub fn brand_key(&self) -> String {
+        self.item.brand.as_str().to_lowercase()
+    }
+
+    /// Attribute filters match `name=value`, lowercased.
+    pub fn attribute_terms(&self) -> Vec<String> {
+        self.item
+            .attributes
+            .iter()
+            .map(|(k, v)| format!("{}={}", k.to_lowercase(), v.trim().to_lowercase()))
+            .collect()
+    }
+
+    /// Everything full-text search looks at, as one text.
+    pub fn all_text(&self) -> String {
+        let item = &self.item;
+        let mut text = format!(
+            "{} {} {} {}",
+            item.name.as_str(),
+            item.brand.as_str(),
+            item.category.as_str().replace('-', " "),
+            item.description.as_ref().map(|d| d.as_str()).unwrap_or("")
+        );
+        for (_, value) in item.attributes.iter() {
+            text.push(' ');
+            text.push_str(value);
+        }
+        text
+    }
+
+    /// Combine what is indexed (`current`) with a newly read version, half by half: the
+    /// listing from whichever has the higher item version, the stock flag from whichever has
+    /// the higher stock version. `None` when `incoming` adds nothing newer (stale or replayed).
+    pub fn merge(current: Option<&SearchDoc>, incoming: &SearchDoc) -> Option<SearchDoc> {
+        let Some(current) = current else {
+            return Some(incoming.clone());
+        };
+        let newer_item = incoming.item_version() > current.item_version();
+        let newer_stock = incoming.stock_version > current.stock_version;
+        if !newer_item && !newer_stock {
+            return None;
+        }
+        let (item, (in_stock, stock_version)) = (
+            if newer_item { &incoming.item } else { &current.item },
+            if newer_stock {
+                (incoming.in_stock, incoming.stock_version)
+            } else {
+                (current.in_stock, current.stock_version)
+            },
+        );
+        Some(SearchDoc {
+            item: item.clone(),
+            in_stock,
+            stock_version,
+        })
+    }
+
+    /// The value this document sorts by under `sort` (scores come from the engine).
+    pub fn sort_value(&self, sort: SortOrder) -> f64 {
+        match sort {
+            SortOrder::Relevance => 0.0,
+            SortOrder::PriceAsc | SortOrder::PriceDesc => self.price() as f64,
+            SortOrder::Newest => self.item.created_at.unix_millis() as f64,
+        }
+    }
+}
+
+/// One matching item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    pub doc: SearchDoc,
+    /// What the hit sorted by (its cursor value).
+    pub sort_value: f64,
+}
+
+/// One facet value and how many matches carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+/// One price band and how many matches fall in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceBandCount {
+    pub from: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<u64>,
+    pub count: u64,
+}
+
+/// Facet counts over every match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Facets {
+    pub category: Vec<FacetCount>,
+    pub brand: Vec<FacetCount>,
+    pub price: Vec<PriceBandCount>,
+}
+
+impl Facets {
+    /// Build from raw counts: the top [`FACET_SIZE`] values by count (ties by value), and
+    /// every non-empty price band in band order.
+    pub fn from_counts(
+        category: impl IntoIterator<Item = (String, u64)>,
+        brand: impl IntoIterator<Item = (String, u64)>,
+        bands: [u64; PRICE_BANDS.len()],
+    ) -> Self {
+        fn top(counts: impl IntoIterator<Item = (String, u64)>) -> Vec<FacetCount> {
+            let mut all: Vec<FacetCount> = counts
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(value, count)| FacetCount { value, count })
+                .collect();
+            all.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            all.truncate(FACET_SIZE);
+            all
+        }
+        Self {
+            category: top(category),
+            brand: top(brand),
+            price: PRICE_BANDS
+                .iter()
+                .zip(bands)
+                .filter(|(_, n)| *n > 0)
+                .map(|((from, to), count)| PriceBandCount {
+                    from: *from,
+                    to: *to,
+                    count,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A page of search results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHits {
+    pub hits: Vec<SearchHit>,
+    /// Every match, not just this page.
+    pub total: u64,
+    pub facets: Facets,
+    /// Where the next page starts; absent on the last page.
+    pub next: Option<SearchCursor>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_lowercased_folded_and_split_on_punctuation() {
+        assert_eq!(words("Café  4K-TV, OLED!"), ["cafe", "4k", "tv", "oled"]);
+    }
+
+    #[test]
+    fn fuzziness_follows_opensearch_auto() {
+        assert_eq!(
+            ["tv", "ipad", "iphone", "iphnoe"].map(fuzziness),
+            [0, 1, 2, 2]
+        );
+    }
+
+    #[test]
+    fn price_bands_cover_every_amount_once() {
+        assert_eq!(price_band(0), 0);
+        assert_eq!(price_band(2_499), 0);
+        assert_eq!(price_band(2_500), 1);
+        assert_eq!(price_band(99_999), 4);
+        assert_eq!(price_band(10_000_000), 5);
+    }
+
+    #[test]
+    fn a_cursor_round_trips_and_is_refused_for_another_sort() {
+        let cursor = SearchCursor {
+            sort: SortOrder::PriceAsc,
+            value: 1999.0,
+            item_id: ItemId::generate(),
+        };
+        let raw = cursor.encode();
+        assert_eq!(SearchCursor::decode(&raw, SortOrder::PriceAsc), Ok(cursor));
+        assert!(SearchCursor::decode(&raw, SortOrder::Newest).is_err());
+        assert!(SearchCursor::decode("not-a-cursor", SortOrder::Newest).is_err());
+    }
+}
