@@ -4,7 +4,7 @@
 
 mod helpers;
 
-use aisle::api::{catalog, shopping, stock};
+use aisle::api::{catalog, search, shopping, stock};
 use aisle::App;
 use helpers::{Reply, Shop};
 
@@ -14,7 +14,7 @@ async fn dispatch(app: &App, route: &str, request: lambda_http::Request) -> Repl
         "PATCH /v1/seller/items/{itemId}" => catalog::update_item(app, request).await,
         "GET /v1/seller/items" => catalog::list_seller_items(app, request).await,
         "GET /v1/items/{itemId}" => catalog::get_item(app, request).await,
-        "GET /v1/items" => catalog::browse_items(app, request).await,
+        "GET /v1/items" => search::search_items(app, request).await,
         "POST /v1/warehouses/{warehouseId}/stock" => stock::receive_stock(app, request).await,
         "GET /v1/cart" => shopping::get_cart(app, request).await,
         "PUT /v1/cart/items/{itemId}" => shopping::put_cart_item(app, request).await,
@@ -34,7 +34,7 @@ async fn every_event_fixture_reaches_its_handler_and_gets_the_empty_shop_answer(
         ("update-item.json", 404),
         ("list-seller-items.json", 200),
         ("get-item.json", 404),
-        ("browse-items.json", 200),
+        ("search-items.json", 200),
         ("receive-stock.json", 404),
         ("get-cart.json", 200),
         ("put-cart-item.json", 404),

@@ -3,7 +3,7 @@
 
 mod helpers;
 
-use aisle::api::{catalog, stock};
+use aisle::api::{catalog, search, stock};
 use helpers::{listing, Call, Caller, Shop, WAREHOUSE_A};
 use serde_json::json;
 
@@ -356,20 +356,43 @@ async fn thirty_malformed_requests_each_get_a_4xx_json_error_and_change_nothing(
             ),
         ),
         (
-            "browse without category",
+            "search with minPrice above maxPrice",
             400,
-            send!(catalog::browse_items, shop, browse("limit=5")),
+            send!(
+                search::search_items,
+                shop,
+                browse("minPrice=500&maxPrice=100")
+            ),
+        ),
+        (
+            "search with an unknown sort",
+            400,
+            send!(search::search_items, shop, browse("q=tv&sort=cheapest")),
+        ),
+        (
+            "search with a malformed attribute filter",
+            400,
+            send!(search::search_items, shop, browse("attr.=black")),
+        ),
+        (
+            "search with eleven words",
+            400,
+            send!(
+                search::search_items,
+                shop,
+                browse("q=a+b+c+d+e+f+g+h+i+j+k")
+            ),
         ),
         (
             "browse with limit 0",
             400,
-            send!(catalog::browse_items, shop, browse("category=tvs&limit=0")),
+            send!(search::search_items, shop, browse("category=tvs&limit=0")),
         ),
         (
             "browse with limit 1000",
             400,
             send!(
-                catalog::browse_items,
+                search::search_items,
                 shop,
                 browse("category=tvs&limit=1000")
             ),
@@ -378,7 +401,7 @@ async fn thirty_malformed_requests_each_get_a_4xx_json_error_and_change_nothing(
             "browse with a forged cursor",
             400,
             send!(
-                catalog::browse_items,
+                search::search_items,
                 shop,
                 browse("category=tvs&cursor=Zm9yZ2Vk")
             ),
@@ -386,13 +409,13 @@ async fn thirty_malformed_requests_each_get_a_4xx_json_error_and_change_nothing(
         (
             "browse with an unknown parameter",
             400,
-            send!(catalog::browse_items, shop, browse("categroy=tvs")),
+            send!(search::search_items, shop, browse("categroy=tvs")),
         ),
         (
             "browse with a repeated parameter",
             400,
             send!(
-                catalog::browse_items,
+                search::search_items,
                 shop,
                 browse("category=tvs&category=laptops")
             ),

@@ -1,7 +1,7 @@
 //! The wiring of one function instance: adapters built once at cold start over shared SDK
 //! clients, then lent to every invocation by reference.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
@@ -11,8 +11,11 @@ use crate::adapters::dynamo::{
 };
 use crate::adapters::eventbridge::EventBridgePublisher;
 use crate::adapters::payments::TestPayments;
+use crate::adapters::search::{EmbeddedIndex, OpenSearchIndex};
 use crate::adapters::sqs::{DeadLetters, SqsTimer};
-use crate::config::Config;
+use crate::config::{Config, SearchBackend};
+use crate::ports::{SearchIndex, StoreError};
+use crate::usecases::search::QueryCache;
 use crate::usecases::Shop;
 
 /// The SDK clients, one per service, shared by every adapter.
@@ -21,6 +24,9 @@ pub struct Clients {
     pub dynamo: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub events: aws_sdk_eventbridge::Client,
+    /// Region and credentials for requests signed by hand (OpenSearch).
+    pub region: String,
+    pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
 }
 
 impl Clients {
@@ -29,6 +35,47 @@ impl Clients {
             dynamo: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
+            region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+            credentials: sdk.credentials_provider(),
+        }
+    }
+}
+
+/// The search index, opened on first use (most functions never search).
+#[derive(Clone)]
+pub struct SearchHandle {
+    config: Config,
+    region: String,
+    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    opened: Arc<OnceLock<Result<Arc<dyn SearchIndex>, String>>>,
+}
+
+impl std::fmt::Debug for SearchHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchHandle")
+            .field("backend", &self.config.search.backend)
+            .finish()
+    }
+}
+
+impl SearchHandle {
+    /// The configured backend.
+    pub fn index(&self) -> Result<&dyn SearchIndex, StoreError> {
+        let opened = self.opened.get_or_init(|| {
+            let index: Arc<dyn SearchIndex> = match &self.config.search.backend {
+                SearchBackend::Embedded { dir } => {
+                    Arc::new(EmbeddedIndex::open(dir.clone()).map_err(|e| e.to_string())?)
+                }
+                SearchBackend::OpenSearch { endpoint, alias } => Arc::new(
+                    OpenSearchIndex::new(endpoint, alias, &self.region, self.credentials.clone())
+                        .map_err(|e| e.to_string())?,
+                ),
+            };
+            Ok(index)
+        });
+        match opened {
+            Ok(index) => Ok(index.as_ref()),
+            Err(e) => Err(StoreError::Unavailable(e.clone())),
         }
     }
 }
@@ -49,6 +96,9 @@ pub struct App {
     pub events: EventBridgePublisher,
     /// Fault injection for tests; inert unless a test arms it.
     pub faults: Arc<Faults>,
+    pub search: SearchHandle,
+    /// First pages of popular queries, kept for `SEARCH_CACHE_MS`.
+    pub search_cache: Arc<QueryCache>,
 }
 
 impl App {
@@ -64,6 +114,8 @@ impl App {
             dynamo,
             sqs,
             events,
+            region,
+            credentials,
         } = clients;
         let t = &config.tables;
         let faults = Arc::new(Faults::default());
@@ -89,6 +141,13 @@ impl App {
             dead_letters: DeadLetters::new(sqs, &config.timer_dlq_url),
             events: EventBridgePublisher::new(events, &config.event_bus),
             faults,
+            search: SearchHandle {
+                config: config.clone(),
+                region,
+                credentials,
+                opened: Arc::new(OnceLock::new()),
+            },
+            search_cache: Arc::new(QueryCache::new(config.search.cache_ttl, 512)),
         }
     }
 

@@ -17,6 +17,55 @@ pub struct Tables {
     pub idempotency: String,
 }
 
+/// Where the search index lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchBackend {
+    /// The embedded tantivy index in a local directory (`SEARCH_INDEX_DIR`).
+    Embedded { dir: std::path::PathBuf },
+    /// An OpenSearch domain (`OPENSEARCH_ENDPOINT`), written and searched through an alias.
+    OpenSearch { endpoint: String, alias: String },
+}
+
+/// Search settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchSettings {
+    pub backend: SearchBackend,
+    /// How long a popular first page may be served from memory (`SEARCH_CACHE_MS`).
+    pub cache_ttl: Duration,
+}
+
+impl SearchSettings {
+    /// OpenSearch when `OPENSEARCH_ENDPOINT` is set, else the embedded index.
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let set = |name: &str| get(name).filter(|v| !v.is_empty());
+        let backend = match set("OPENSEARCH_ENDPOINT") {
+            Some(endpoint) => SearchBackend::OpenSearch {
+                endpoint,
+                alias: set("OPENSEARCH_INDEX").unwrap_or_else(|| "aisle-items".into()),
+            },
+            None => SearchBackend::Embedded {
+                dir: set("SEARCH_INDEX_DIR")
+                    .unwrap_or_else(|| "/tmp/aisle-search".into())
+                    .into(),
+            },
+        };
+        let cache_ms = match set("SEARCH_CACHE_MS") {
+            None => 1000,
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| *ms <= 60_000)
+                .ok_or_else(|| {
+                    ConfigError(format!("SEARCH_CACHE_MS must be 0..=60000, got {raw:?}"))
+                })?,
+        };
+        Ok(Self {
+            backend,
+            cache_ttl: Duration::from_millis(cache_ms),
+        })
+    }
+}
+
 /// Everything a function needs to know about its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -28,6 +77,7 @@ pub struct Config {
     pub timer_dlq_url: String,
     /// How long a checkout holds stock.
     pub hold: Duration,
+    pub search: SearchSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,12 +133,14 @@ impl Config {
             Some(None) => return Err(ConfigError("HOLD_SECONDS must be 1..=3600".into())),
             None => Duration::from_secs(hold_minutes * 60),
         };
+        let search = SearchSettings::from_lookup(&get)?;
         Ok(Self {
             tables,
             event_bus,
             timer_queue_url,
             timer_dlq_url,
             hold,
+            search,
         })
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
-use crate::domain::{Category, Item, ItemId, Page, PageRequest, StockReceipt, UserId};
+use crate::domain::{Item, ItemId, Page, PageRequest, StockReceipt, UserId};
 
 /// Infrastructure failures, already classified by the adapter.
 #[derive(Debug, thiserror::Error)]
@@ -36,12 +36,8 @@ pub trait Catalog: Send + Sync {
     async fn get(&self, id: ItemId) -> Result<Option<Item>, StoreError>;
     /// Several items in one round trip; unknown ids are absent from the answer.
     async fn get_many(&self, ids: &[ItemId]) -> Result<HashMap<ItemId, Item>, StoreError>;
-    /// A category, newest first.
-    async fn by_category(
-        &self,
-        category: &Category,
-        page: &PageRequest,
-    ) -> Result<Page<Item>, StoreError>;
+    /// Every item, in no particular order, a page at a time (the search index rebuild).
+    async fn scan(&self, page: &PageRequest) -> Result<Page<Item>, StoreError>;
     /// One seller's items, newest first.
     async fn by_seller(
         &self,

@@ -158,3 +158,75 @@ pub async fn publish_events(
     }
     Ok(DynamoDbEventResponse::default())
 }
+
+/// The item a catalogue or stock stream record is about: `itemId` on the items table,
+/// `pk = ITEM#<id>` on the stock table.
+pub fn item_of(record: &EventRecord) -> Option<crate::domain::ItemId> {
+    let keys = &record.change.keys;
+    let text = |name: &str| match keys.get(name) {
+        Some(serde_dynamo::AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let raw = text("itemId").or_else(|| text("pk")?.strip_prefix("ITEM#").map(str::to_owned))?;
+    crate::domain::ItemId::try_from(raw.as_str()).ok()
+}
+
+/// `index-items`: keep the search index current from the items and stock streams.
+///
+/// The batch is reduced to the set of items it touches and indexed in one pass (current
+/// state, versioned merge), so a redelivered batch rewrites nothing. On failure the whole
+/// batch is retried from its first record.
+pub async fn index_items(
+    app: &App,
+    event: LambdaEvent<StreamEvent>,
+) -> Result<DynamoDbEventResponse, Error> {
+    let records = &event.payload.records;
+    let ids: Vec<_> = records.iter().filter_map(item_of).collect();
+    if ids.is_empty() {
+        return Ok(DynamoDbEventResponse::default());
+    }
+    let outcome = match app.search.index() {
+        Ok(index) => {
+            crate::usecases::search::index_items(
+                &app.catalog,
+                &app.inventory,
+                index,
+                crate::ports::IndexTarget::Live,
+                &ids,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(report) => {
+            tracing::info!(
+                records = records.len(),
+                items = ids.len(),
+                changed = report.changed,
+                removed = report.removed,
+                "indexed"
+            );
+            Ok(DynamoDbEventResponse::default())
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "indexing failed; the stream will redeliver");
+            Ok(stream_failure(&records[0]))
+        }
+    }
+}
+
+/// `rebuild-search-index`: a full rebuild with an alias switch (see
+/// [`crate::usecases::search::rebuild`]); answers what it did.
+pub async fn rebuild_search_index(
+    app: &App,
+    _event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Error> {
+    let report =
+        crate::usecases::search::rebuild(&app.catalog, &app.inventory, app.search.index()?).await?;
+    Ok(serde_json::json!({
+        "generation": report.generation,
+        "indexed": report.indexed,
+        "caughtUp": report.caught_up,
+    }))
+}

@@ -47,6 +47,8 @@ pub struct Shop {
     event_sink: String,
     holds_stream: tokio::sync::Mutex<Option<StreamReader>>,
     orders_stream: tokio::sync::Mutex<Option<StreamReader>>,
+    items_stream: tokio::sync::Mutex<Option<StreamReader>>,
+    stock_stream: tokio::sync::Mutex<Option<StreamReader>>,
 }
 
 pub const WAREHOUSE_A: &str = "wh-test-a";
@@ -112,6 +114,8 @@ impl Shop {
             event_sink,
             holds_stream: tokio::sync::Mutex::new(None),
             orders_stream: tokio::sync::Mutex::new(None),
+            items_stream: tokio::sync::Mutex::new(None),
+            stock_stream: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -150,13 +154,29 @@ impl Shop {
     /// TTL deletions (filtered by the template's own FilterCriteria) to `hold-ttl-expired`,
     /// everything to `publish-events`.
     pub async fn pump_streams(&self) {
+        self.pump(&[
+            ("HoldsTable", &self.holds_stream),
+            ("OrdersTable", &self.orders_stream),
+        ])
+        .await
+    }
+
+    /// Read the items and stock streams and run the search indexer on new records, as the
+    /// template's mappings (and filters) would. Kept apart from [`Shop::run_async_work`]: only
+    /// search tests pay for indexing.
+    pub async fn pump_index(&self) {
+        self.pump(&[
+            ("ItemsTable", &self.items_stream),
+            ("StockTable", &self.stock_stream),
+        ])
+        .await
+    }
+
+    async fn pump(&self, tables: &[(&str, &tokio::sync::Mutex<Option<StreamReader>>)]) {
         let sdk = local_sdk_config().await;
         let ddb = self.dynamo_endpoint.clone();
         let dynamo = dynamo_client(&sdk, &ddb);
-        for (table, reader) in [
-            ("HoldsTable", &self.holds_stream),
-            ("OrdersTable", &self.orders_stream),
-        ] {
+        for &(table, reader) in tables {
             let mut guard = reader.lock().await;
             if guard.is_none() {
                 let name = local_name(&self.prefix, table);
@@ -187,6 +207,7 @@ impl Shop {
                 let response = match source.binary.as_str() {
                     "hold-ttl-expired" => aisle::workers::hold_ttl_expired(&self.app, context).await.unwrap(),
                     "publish-events" => aisle::workers::publish_events(&self.app, context).await.unwrap(),
+                    "index-items" => aisle::workers::index_items(&self.app, context).await.unwrap(),
                     other => panic!("no stream consumer {other} in tests"),
                 };
                 assert!(response.batch_item_failures.is_empty(), "{} reported failures", source.binary);

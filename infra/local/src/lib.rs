@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod gateway;
+pub mod products;
 pub mod queues;
 pub mod resources;
 pub mod seed;
@@ -72,6 +73,8 @@ pub fn local_clients(sdk: &SdkConfig) -> aisle::Clients {
         dynamo: dynamo_client(sdk, &endpoint("AWS_ENDPOINT_URL_DYNAMODB", 8000)),
         sqs: sqs_client(sdk, &endpoint("AWS_ENDPOINT_URL_SQS", 5000)),
         events: events_client(sdk, &endpoint("AWS_ENDPOINT_URL_EVENTBRIDGE", 5000)),
+        region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+        credentials: sdk.credentials_provider(),
     }
 }
 

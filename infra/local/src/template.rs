@@ -327,7 +327,9 @@ impl Template {
     /// is stood in for by dev tokens and log groups need no local counterpart, so neither
     /// is listed.
     pub fn unemulated(&self) -> Vec<String> {
-        const HANDLED: [&str; 11] = [
+        const HANDLED: [&str; 12] = [
+            // Locally the embedded search index (SEARCH_INDEX_DIR) stands in for OpenSearch.
+            "AWS::OpenSearchService::Domain",
             "AWS::Events::Rule",
             "AWS::SQS::QueuePolicy",
             "AWS::DynamoDB::Table",
@@ -376,7 +378,21 @@ impl Template {
 
     /// The functions' environment for a local run whose resources carry `prefix`: a `!Ref` to
     /// a table, queue or bus becomes its local name, a `!Ref` to a parameter its default.
+    /// Plus `SEARCH_INDEX_DIR`: OpenSearch is not emulated, the embedded index (one directory
+    /// per prefix under `.local/search/`) stands in for it.
     pub fn local_env(&self, prefix: &str) -> Result<BTreeMap<String, String>> {
+        let index_dir = repo_root()
+            .join(".local/search")
+            .join(prefix.trim_end_matches('-'));
+        let mut env: BTreeMap<String, String> = self.globals_env(prefix)?;
+        env.insert(
+            "SEARCH_INDEX_DIR".into(),
+            index_dir.to_string_lossy().into_owned(),
+        );
+        Ok(env)
+    }
+
+    fn globals_env(&self, prefix: &str) -> Result<BTreeMap<String, String>> {
         self.env
             .iter()
             .map(|(name, value)| {

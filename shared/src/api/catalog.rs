@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use super::request::{if_match, json_body, page, path, principal, query};
-use super::{finish, json, with_header, ApiError, HttpResult};
+use super::{finish, json, with_header, HttpResult};
 use crate::domain::item::{MAX_IMAGES, MAX_LOW_STOCK_THRESHOLD};
 use crate::domain::{
     Attributes, Category, ImageUrl, ItemId, ItemPatch, Money, NewItem, Text, ValidationErrors,
@@ -183,26 +183,6 @@ pub async fn get_item(app: &App, req: Request) -> HttpResult {
             let id: ItemId = path(&req, "itemId")?;
             let view = catalog::get_item(&app.catalog, &app.inventory, id).await?;
             Ok(item_response(StatusCode::OK, &view))
-        }
-        .await,
-    )
-}
-
-/// `GET /v1/items?category=&limit=&cursor=` (public)
-pub async fn browse_items(app: &App, req: Request) -> HttpResult {
-    finish(
-        async {
-            let query = query(&req, &["category", "limit", "cursor"])?;
-            let page = page(&query)?;
-            let category = query.get("category").ok_or_else(|| {
-                ApiError::bad_request("MISSING_QUERY_PARAMETER", "category is required")
-            })?;
-            let category = Category::try_from(category.clone()).map_err(|message| {
-                ApiError::bad_request("INVALID_QUERY_PARAMETER", format!("category: {message}"))
-            })?;
-            let listing =
-                catalog::browse_category(&app.catalog, &app.inventory, &category, &page).await?;
-            Ok(json(StatusCode::OK, &listing))
         }
         .await,
     )

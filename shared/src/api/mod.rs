@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod error;
 pub mod request;
+pub mod search;
 pub mod shopping;
 pub mod stock;
 

@@ -29,7 +29,7 @@ pub use order::{
 pub use page::{Cursor, Page, PageRequest};
 pub use principal::{Principal, Role};
 pub use quantity::Quantity;
-pub use search::{SearchCursor, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder};
+pub use search::{Facets, SearchCursor, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder};
 pub use stock::{Availability, StockReceipt};
 pub use text::Text;
 pub use time::Timestamp;

@@ -58,7 +58,12 @@ pub fn fuzziness(word: &str) -> u8 {
 pub fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| w.chars().flat_map(char::to_lowercase).map(fold).collect::<String>())
+        .map(|w| {
+            w.chars()
+                .flat_map(char::to_lowercase)
+                .map(fold)
+                .collect::<String>()
+        })
         .filter(|w: &String| w.chars().count() <= 40)
         .collect()
 }
@@ -208,10 +213,10 @@ impl SearchQuery {
             && self.min_price.is_none_or(|min| doc.price() >= min)
             && self.max_price.is_none_or(|max| doc.price() <= max)
             && (!self.in_stock_only || doc.in_stock)
-            && self
-                .attributes
-                .iter()
-                .all(|pair| doc.attribute_terms().contains(&format!("{}={}", pair.0, pair.1)))
+            && self.attributes.iter().all(|pair| {
+                doc.attribute_terms()
+                    .contains(&format!("{}={}", pair.0, pair.1))
+            })
     }
 }
 
@@ -279,7 +284,11 @@ impl SearchDoc {
             return None;
         }
         let (item, (in_stock, stock_version)) = (
-            if newer_item { &incoming.item } else { &current.item },
+            if newer_item {
+                &incoming.item
+            } else {
+                &current.item
+            },
             if newer_stock {
                 (incoming.in_stock, incoming.stock_version)
             } else {

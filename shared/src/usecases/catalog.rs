@@ -1,8 +1,7 @@
 //! Listing, editing and browsing products.
 
 use crate::domain::{
-    Availability, Category, Item, ItemId, ItemPatch, NewItem, Page, PageRequest, Principal, Role,
-    Timestamp,
+    Availability, Item, ItemId, ItemPatch, NewItem, Page, PageRequest, Principal, Role, Timestamp,
 };
 use crate::ports::{Catalog, Inventory, StoreError};
 
@@ -104,16 +103,6 @@ pub async fn get_item(
 ) -> Result<ItemView, GetItemError> {
     let item = catalog.get(id).await?.ok_or(GetItemError::NotFound)?;
     Ok(view(inventory, item).await?)
-}
-
-/// A page of a category, newest first, each item with its availability (one batch read).
-pub async fn browse_category(
-    catalog: &impl Catalog,
-    inventory: &impl Inventory,
-    category: &Category,
-    page: &PageRequest,
-) -> Result<Page<ItemView>, StoreError> {
-    with_availability(inventory, catalog.by_category(category, page).await?).await
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ pub mod checkout;
 pub mod events;
 pub mod orders;
 pub mod ports;
+pub mod search;
 pub mod stock;
 
 pub use ports::Shop;

@@ -1,5 +1,5 @@
-//! [`Catalog`] on the items table: one record per item keyed by `itemId`, with `byCategory`
-//! and `bySeller` indexes (both newest first on `createdAt`).
+//! [`Catalog`] on the items table: one record per item keyed by `itemId`, with a `bySeller`
+//! index (newest first on `createdAt`). Search and browsing go through the search index.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
 use super::{batch_get, classify, conditional_put, decode, encode, n, newest_first, s};
-use crate::domain::{Category, Item, ItemId, Page, PageRequest, UserId};
+use crate::domain::{Item, ItemId, Page, PageRequest, UserId};
 use crate::ports::{Catalog, StoreError};
 
 /// The items table.
@@ -79,22 +79,36 @@ impl Catalog for DynamoCatalog {
             .collect()
     }
 
-    async fn by_category(
-        &self,
-        category: &Category,
-        page: &PageRequest,
-    ) -> Result<Page<Item>, StoreError> {
-        let partition = ("category", category.as_str());
-        newest_first(
-            &self.client,
-            &self.table,
-            "byCategory",
-            "itemId",
-            partition,
-            None,
-            page,
-        )
-        .await
+    async fn scan(&self, page: &PageRequest) -> Result<Page<Item>, StoreError> {
+        // The cursor is the last item id: the table's whole key.
+        let start = match &page.cursor {
+            Some(c) => {
+                let id = ItemId::try_from(c.0.as_str()).map_err(|_| StoreError::BadCursor)?;
+                Some(HashMap::from([("itemId".to_owned(), s(id.to_string()))]))
+            }
+            None => None,
+        };
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .limit(page.limit as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify("Scan", e))?;
+        let next_cursor = out
+            .last_evaluated_key()
+            .and_then(|k| k.get("itemId"))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
     }
 
     async fn by_seller(

@@ -149,7 +149,10 @@ pub(crate) fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, S
 impl Inventory for DynamoInventory {
     async fn available(&self, items: &[ItemId]) -> Result<HashMap<ItemId, u32>, StoreError> {
         let totals = self.read_totals(items, false).await?;
-        Ok(totals.into_iter().map(|(id, t)| (id, t.available)).collect())
+        Ok(totals
+            .into_iter()
+            .map(|(id, t)| (id, t.available))
+            .collect())
     }
 
     async fn totals(&self, items: &[ItemId]) -> Result<HashMap<ItemId, StockTotal>, StoreError> {

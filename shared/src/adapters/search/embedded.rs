@@ -23,12 +23,12 @@ use tantivy::collector::{Collector, DocSetCollector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::directory::error::LockError;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query,
-    RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery,
+    TermQuery,
 };
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED,
-    STORED, STRING,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+    STRING,
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
@@ -54,7 +54,8 @@ const WRITER_BUDGET: usize = 50_000_000;
 #[derive(Debug, Clone, Copy)]
 struct Fields {
     item_id: Field,
-    tiebreak: Field,
+    tie_high: Field,
+    tie_low: Field,
     name: Field,
     brand: Field,
     all: Field,
@@ -76,7 +77,8 @@ fn schema() -> (Schema, Fields) {
     );
     let fields = Fields {
         item_id: b.add_text_field("item_id", STRING),
-        tiebreak: b.add_u64_field("tiebreak", FAST),
+        tie_high: b.add_u64_field("tie_high", FAST),
+        tie_low: b.add_u64_field("tie_low", FAST),
         name: b.add_text_field("name", text.clone()),
         brand: b.add_text_field("brand", text.clone()),
         all: b.add_text_field("all", text),
@@ -99,10 +101,10 @@ fn analyzer() -> TextAnalyzer {
         .build()
 }
 
-/// Tie-break key: the id's first 8 bytes, big-endian, so u64 order is the ids' text order.
-fn tiebreak(id: ItemId) -> u64 {
-    let bytes = id.as_bytes();
-    u64::from_be_bytes(bytes[..8].try_into().unwrap_or_default())
+/// Tie-break key: the id's 16 bytes, big-endian, so their order is the ids' text order
+/// (stored as two u64 fast fields).
+fn tiebreak(id: ItemId) -> u128 {
+    u128::from_be_bytes(*id.as_bytes())
 }
 
 fn failed(e: impl std::fmt::Display) -> StoreError {
@@ -199,7 +201,9 @@ impl EmbeddedIndex {
 
     fn point_alias(&self, name: &str) -> Result<(), StoreError> {
         // Write then rename: readers see the old name or the new one, never a partial file.
-        let tmp = self.root.join(format!("{ALIAS}.{}.tmp", std::process::id()));
+        let tmp = self
+            .root
+            .join(format!("{ALIAS}.{}.tmp", std::process::id()));
         std::fs::write(&tmp, name).map_err(failed)?;
         std::fs::rename(&tmp, self.root.join(ALIAS)).map_err(failed)
     }
@@ -245,7 +249,11 @@ impl EmbeddedIndex {
     }
 
     /// Merge and write `docs` into one generation, under its writer lock.
-    fn write(opened: &Opened, docs: &[SearchDoc], removals: &[ItemId]) -> Result<usize, StoreError> {
+    fn write(
+        opened: &Opened,
+        docs: &[SearchDoc],
+        removals: &[ItemId],
+    ) -> Result<usize, StoreError> {
         let mut writer = Self::writer(opened)?;
         // Under the lock, the last commit is the newest state: read versions from it.
         opened.reader.reload().map_err(failed)?;
@@ -307,7 +315,9 @@ impl EmbeddedIndex {
             let searcher = opened.reader.searcher();
             let collector = PageCollector {
                 sort: query.sort,
-                after: query.after.map(|c| (rank_value(query.sort, c.value), tiebreak(c.item_id))),
+                after: query
+                    .after
+                    .map(|c| (rank_value(query.sort, c.value), tiebreak(c.item_id))),
                 want: query.limit as usize + 1,
             };
             let page = searcher
@@ -376,7 +386,9 @@ fn to_document(f: Fields, doc: &SearchDoc) -> Result<TantivyDocument, StoreError
     let item = &doc.item;
     let mut d = TantivyDocument::default();
     d.add_text(f.item_id, item.item_id.to_string());
-    d.add_u64(f.tiebreak, tiebreak(item.item_id));
+    let tie = tiebreak(item.item_id);
+    d.add_u64(f.tie_high, (tie >> 64) as u64);
+    d.add_u64(f.tie_low, tie as u64);
     d.add_text(f.name, item.name.as_str());
     d.add_text(f.brand, item.brand.as_str());
     d.add_text(f.all, doc.all_text());
@@ -405,18 +417,17 @@ fn build_query(f: Fields, analyzer: &mut TextAnalyzer, q: &SearchQuery) -> Box<d
         }
     }
     for word in &words {
-        let fuzzy = FuzzyTermQuery::new(
-            Term::from_field_text(f.all, word),
-            fuzziness(word),
-            true,
-        );
+        let fuzzy = FuzzyTermQuery::new(Term::from_field_text(f.all, word), fuzziness(word), true);
         clauses.push((Occur::Must, Box::new(fuzzy)));
         for (field, boost) in [(f.name, 3.0), (f.brand, 2.0), (f.all, 1.0)] {
             let exact = TermQuery::new(
                 Term::from_field_text(field, word),
                 IndexRecordOption::WithFreqs,
             );
-            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(exact), boost))));
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(exact), boost)),
+            ));
         }
     }
     let mut filter = |query: Box<dyn Query>| {
@@ -458,7 +469,10 @@ fn build_query(f: Fields, analyzer: &mut TextAnalyzer, q: &SearchQuery) -> Box<d
     }
     if words.is_empty() {
         // Filters only: keep a scoring clause so every document scores the same.
-        clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(AllQuery), 1.0))));
+        clauses.push((
+            Occur::Must,
+            Box::new(ConstScoreQuery::new(Box::new(AllQuery), 1.0)),
+        ));
     }
     Box::new(BooleanQuery::new(clauses))
 }
@@ -476,7 +490,7 @@ fn rank_value(sort: SortOrder, value: f64) -> f64 {
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     value: f64,
-    tie: u64,
+    tie: u128,
     score: Score,
     address: DocAddress,
 }
@@ -512,7 +526,7 @@ impl Ord for Entry {
 /// One pass over the matches: the page after the cursor (top `want`), the total, and facets.
 struct PageCollector {
     sort: SortOrder,
-    after: Option<(f64, u64)>,
+    after: Option<(f64, u128)>,
     want: usize,
 }
 
@@ -527,11 +541,12 @@ struct PageFruit {
 struct PageSegment {
     segment: SegmentOrdinal,
     sort: SortOrder,
-    after: Option<(f64, u64)>,
+    after: Option<(f64, u128)>,
     want: usize,
     heap: BinaryHeap<Entry>,
     total: u64,
-    tiebreak: Column<u64>,
+    tie_high: Column<u64>,
+    tie_low: Column<u64>,
     price: Column<u64>,
     created: Column<i64>,
     category: Option<StrColumn>,
@@ -560,7 +575,8 @@ impl Collector for PageCollector {
             want: self.want,
             heap: BinaryHeap::with_capacity(self.want + 1),
             total: 0,
-            tiebreak: fast.u64("tiebreak")?,
+            tie_high: fast.u64("tie_high")?,
+            tie_low: fast.u64("tie_low")?,
             price: fast.u64("price")?,
             created: fast.i64("created")?,
             category_counts: vec![0; category.as_ref().map_or(0, |c| c.num_terms())],
@@ -622,7 +638,8 @@ impl SegmentCollector for PageSegment {
         };
         let entry = Entry {
             value: rank_value(self.sort, raw),
-            tie: self.tiebreak.first(doc).unwrap_or(0),
+            tie: (u128::from(self.tie_high.first(doc).unwrap_or(0)) << 64)
+                | u128::from(self.tie_low.first(doc).unwrap_or(0)),
             score,
             address: DocAddress::new(self.segment, doc),
         };

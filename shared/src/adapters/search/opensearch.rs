@@ -276,7 +276,12 @@ pub fn bulk_upsert_body(index: &str, docs: &[SearchDoc]) -> String {
 /// `_bulk` body deleting documents.
 pub fn bulk_delete_body(index: &str, ids: &[ItemId]) -> String {
     ids.iter()
-        .map(|id| format!("{}\n", json!({ "delete": { "_index": index, "_id": id.to_string() } })))
+        .map(|id| {
+            format!(
+                "{}\n",
+                json!({ "delete": { "_index": index, "_id": id.to_string() } })
+            )
+        })
         .collect()
 }
 
@@ -339,7 +344,12 @@ pub fn parse_alias(status: u16, body: &[u8]) -> Result<Vec<String>, StoreError> 
     if !(200..300).contains(&status) {
         return Err(error_of(status, &body));
     }
-    let mut names: Vec<String> = body.as_object().into_iter().flatten().map(|(k, _)| k.clone()).collect();
+    let mut names: Vec<String> = body
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.clone())
+        .collect();
     names.sort();
     Ok(names)
 }
@@ -394,10 +404,21 @@ impl OpenSearchIndex {
     }
 
     /// Send one request, signed, and read the whole answer.
-    pub async fn call(&self, method: &str, path: &str, body: Option<String>) -> Result<Answer, StoreError> {
-        let unavailable = |e: &dyn std::fmt::Display| StoreError::Unavailable(format!("opensearch {method} {path}: {e}"));
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<Answer, StoreError> {
+        let unavailable = |e: &dyn std::fmt::Display| {
+            StoreError::Unavailable(format!("opensearch {method} {path}: {e}"))
+        };
         let uri = format!("{}{}", self.endpoint, path);
-        let content_type = if path.ends_with("_bulk") { "application/x-ndjson" } else { "application/json" };
+        let content_type = if path.ends_with("_bulk") {
+            "application/x-ndjson"
+        } else {
+            "application/json"
+        };
         let bytes = body.unwrap_or_default().into_bytes();
         let mut request = http::Request::builder()
             .method(method)
@@ -406,7 +427,10 @@ impl OpenSearchIndex {
             .body(Full::new(Bytes::from(bytes.clone())))
             .map_err(|e| unavailable(&e))?;
         if let Some(provider) = &self.credentials {
-            let credentials = provider.provide_credentials().await.map_err(|e| unavailable(&e))?;
+            let credentials = provider
+                .provide_credentials()
+                .await
+                .map_err(|e| unavailable(&e))?;
             let identity = credentials.into();
             let params = v4::SigningParams::builder()
                 .identity(&identity)
@@ -425,20 +449,39 @@ impl OpenSearchIndex {
                 SignableBody::Bytes(&bytes),
             )
             .map_err(|e| unavailable(&e))?;
-            let (instructions, _) = sign(signable, &params).map_err(|e| unavailable(&e))?.into_parts();
+            let (instructions, _) = sign(signable, &params)
+                .map_err(|e| unavailable(&e))?
+                .into_parts();
             instructions.apply_to_request_http1x(&mut request);
         }
-        let response = self.client.request(request).await.map_err(|e| unavailable(&e))?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| unavailable(&e))?;
         let status = response.status().as_u16();
-        let body = response.into_body().collect().await.map_err(|e| unavailable(&e))?.to_bytes();
-        Ok(Answer { status, body: body.to_vec() })
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| unavailable(&e))?
+            .to_bytes();
+        Ok(Answer {
+            status,
+            body: body.to_vec(),
+        })
     }
 
     fn index_of(&self, target: IndexTarget<'_>) -> Result<String, StoreError> {
         match target {
             IndexTarget::Live => Ok(self.alias.clone()),
-            IndexTarget::Generation(name) if name.starts_with(&format!("{}-", self.alias)) => Ok(name.to_owned()),
-            IndexTarget::Generation(name) => Err(StoreError::Unavailable(format!("{name} is not a generation of {}", self.alias))),
+            IndexTarget::Generation(name) if name.starts_with(&format!("{}-", self.alias)) => {
+                Ok(name.to_owned())
+            }
+            IndexTarget::Generation(name) => Err(StoreError::Unavailable(format!(
+                "{name} is not a generation of {}",
+                self.alias
+            ))),
         }
     }
 }
@@ -447,7 +490,9 @@ impl OpenSearchIndex {
 impl SearchIndex for OpenSearchIndex {
     async fn search(&self, query: &SearchQuery) -> Result<SearchHits, StoreError> {
         let body = search_body(query).to_string();
-        let answer = self.call("POST", &format!("/{}/_search", self.alias), Some(body)).await?;
+        let answer = self
+            .call("POST", &format!("/{}/_search", self.alias), Some(body))
+            .await?;
         parse_search(query, answer.status, &answer.body)
     }
 
@@ -456,12 +501,18 @@ impl SearchIndex for OpenSearchIndex {
         None
     }
 
-    async fn upsert(&self, target: IndexTarget<'_>, docs: &[SearchDoc]) -> Result<usize, StoreError> {
+    async fn upsert(
+        &self,
+        target: IndexTarget<'_>,
+        docs: &[SearchDoc],
+    ) -> Result<usize, StoreError> {
         if docs.is_empty() {
             return Ok(0);
         }
         let index = self.index_of(target)?;
-        let answer = self.call("POST", "/_bulk", Some(bulk_upsert_body(&index, docs))).await?;
+        let answer = self
+            .call("POST", "/_bulk", Some(bulk_upsert_body(&index, docs)))
+            .await?;
         parse_bulk(answer.status, &answer.body)
     }
 
@@ -469,7 +520,9 @@ impl SearchIndex for OpenSearchIndex {
         if ids.is_empty() {
             return Ok(());
         }
-        let answer = self.call("POST", "/_bulk", Some(bulk_delete_body(&self.alias, ids))).await?;
+        let answer = self
+            .call("POST", "/_bulk", Some(bulk_delete_body(&self.alias, ids)))
+            .await?;
         parse_bulk(answer.status, &answer.body).map(|_| ())
     }
 
@@ -479,7 +532,9 @@ impl SearchIndex for OpenSearchIndex {
             .unwrap_or_default()
             .as_millis();
         let name = format!("{}-g{millis}", self.alias);
-        let answer = self.call("PUT", &format!("/{name}"), Some(mapping().to_string())).await?;
+        let answer = self
+            .call("PUT", &format!("/{name}"), Some(mapping().to_string()))
+            .await?;
         if !(200..300).contains(&answer.status) {
             let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
             return Err(error_of(answer.status, &body));
@@ -489,7 +544,9 @@ impl SearchIndex for OpenSearchIndex {
 
     async fn publish_generation(&self, name: &str) -> Result<(), StoreError> {
         let name = self.index_of(IndexTarget::Generation(name))?;
-        let current = self.call("GET", &format!("/_alias/{}", self.alias), None).await?;
+        let current = self
+            .call("GET", &format!("/_alias/{}", self.alias), None)
+            .await?;
         let current = parse_alias(current.status, &current.body)?;
         let switch = alias_switch_body(&self.alias, &current, &name).to_string();
         let answer = self.call("POST", "/_aliases", Some(switch)).await?;

@@ -1,0 +1,478 @@
+//! Search: the contract every backend follows (run against the embedded index, and against
+//! the OpenSearch request builder at the request level), checked against a brute-force
+//! evaluation over the same generated catalogue; then the stream path end to end on
+//! DynamoDB Local (indexer, in-stock flips, paging over HTTP).
+
+mod helpers;
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use aisle::adapters::search::{opensearch, EmbeddedIndex};
+use aisle::api::{catalog, search, stock};
+use aisle::domain::search::{fuzziness, price_band, words, Facets, PRICE_BANDS};
+use aisle::domain::{Category, ItemId, SearchDoc, SearchQuery, SortOrder};
+use aisle::ports::{IndexTarget, SearchIndex};
+use helpers::{listing, seed_item, Call, Caller, Reply, Shop, WAREHOUSE_A};
+use serde_json::json;
+
+/// A fresh embedded index in its own temporary directory.
+fn fresh_index() -> EmbeddedIndex {
+    let dir = std::env::temp_dir().join(format!("aisle-search-{}", uuid::Uuid::new_v4()));
+    EmbeddedIndex::open(dir).unwrap()
+}
+
+/// Optimal-string-alignment distance: Levenshtein plus swaps of neighbours (one edit).
+fn edits(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// The brute-force answer: does `doc` match `q` (words and filters)?
+fn matches(q: &SearchQuery, doc: &SearchDoc) -> bool {
+    let text = words(&doc.all_text());
+    q.filters_accept(doc)
+        && q.words.iter().all(|w| {
+            let allowed = usize::from(fuzziness(w));
+            text.iter().any(|t| edits(w, t) <= allowed)
+        })
+}
+
+fn brute_facets(docs: &[&SearchDoc]) -> Facets {
+    let (mut categories, mut brands) = (BTreeMap::new(), BTreeMap::new());
+    let mut bands = [0; PRICE_BANDS.len()];
+    for doc in docs {
+        *categories
+            .entry(doc.item.category.as_str().to_owned())
+            .or_insert(0) += 1;
+        *brands.entry(doc.brand_key()).or_insert(0) += 1;
+        bands[price_band(doc.price())] += 1;
+    }
+    Facets::from_counts(categories, brands, bands)
+}
+
+/// Every hit of `q`, page by page (pages of `q.limit`), with the sort value of each.
+async fn all_pages(index: &dyn SearchIndex, q: &SearchQuery) -> (Vec<(ItemId, f64)>, u64, Facets) {
+    let mut q = q.clone();
+    let mut seen = Vec::new();
+    let first = index.search(&q).await.unwrap();
+    let (total, facets) = (first.total, first.facets.clone());
+    let mut page = first;
+    loop {
+        assert!(page.hits.len() <= q.limit as usize);
+        seen.extend(page.hits.iter().map(|h| (h.doc.item.item_id, h.sort_value)));
+        match page.next {
+            Some(next) => q.after = Some(next),
+            None => return (seen, total, facets),
+        }
+        page = index.search(&q).await.unwrap();
+        assert!(seen.len() < 10_000, "paging must end");
+    }
+}
+
+fn query(words_text: &str) -> SearchQuery {
+    let mut q = SearchQuery::all();
+    q.words = words(words_text);
+    if !q.words.is_empty() {
+        q.sort = SortOrder::Relevance;
+    }
+    q
+}
+
+/// The contract cases: typos, filters of every kind, every sort, nothing found.
+fn contract_cases() -> Vec<(&'static str, SearchQuery)> {
+    let tvs = Category::try_from("tvs".to_owned()).unwrap();
+    let phones = Category::try_from("phones".to_owned()).unwrap();
+    let headphones = Category::try_from("headphones".to_owned()).unwrap();
+    let mut cases = vec![
+        ("a typo: iphnoe", query("iphnoe")),
+        ("two typos' worth: samsnug tv", query("samsnug tv")),
+        ("accents fold: cafe", query("cafe")),
+        ("everything, newest first", query("")),
+        ("nothing matches", query("zzqqxxyy")),
+    ];
+    let mut q = query("laptop");
+    q.brand = Some("dell".into());
+    q.in_stock_only = true;
+    cases.push(("words, brand and in stock", q));
+    let mut q = query("");
+    q.category = Some(phones);
+    q.min_price = Some(50_000);
+    q.max_price = Some(100_000);
+    q.sort = SortOrder::PriceAsc;
+    cases.push(("category and a price range, cheapest first", q));
+    let mut q = query("");
+    q.category = Some(headphones);
+    q.attributes = vec![("color".into(), "black".into())];
+    q.sort = SortOrder::PriceDesc;
+    cases.push(("an attribute filter, dearest first", q));
+    let mut q = query("oled");
+    q.category = Some(tvs);
+    q.sort = SortOrder::Newest;
+    cases.push(("a word in a category, newest first", q));
+    let mut q = query("galaxy ultra");
+    q.limit = 7;
+    cases.push(("two words, odd page size", q));
+    cases
+}
+
+#[tokio::test]
+async fn every_contract_case_agrees_with_brute_force_hits_totals_facets_and_order() {
+    let docs = aisle_local::products::generate(3_000, 7);
+    let index = fresh_index();
+    index.upsert(IndexTarget::Live, &docs).await.unwrap();
+    for (name, q) in contract_cases() {
+        let expected: Vec<&SearchDoc> = docs.iter().filter(|d| matches(&q, d)).collect();
+        let (hits, total, facets) = all_pages(&index, &q).await;
+        let ids: Vec<ItemId> = hits.iter().map(|(id, _)| *id).collect();
+        let unique: HashSet<ItemId> = ids.iter().copied().collect();
+        assert_eq!(unique.len(), ids.len(), "{name}: a hit came twice");
+        let wanted: HashSet<ItemId> = expected.iter().map(|d| d.item.item_id).collect();
+        assert_eq!(unique, wanted, "{name}: hits differ from brute force");
+        assert_eq!(total, expected.len() as u64, "{name}: total");
+        assert_eq!(facets, brute_facets(&expected), "{name}: facets");
+        // Order: by the sort value (best first), ties by id.
+        for pair in hits.windows(2) {
+            let ((a, va), (b, vb)) = (pair[0], pair[1]);
+            let in_order = if q.sort.descending() {
+                va > vb || (va == vb && a < b)
+            } else {
+                va < vb || (va == vb && a < b)
+            };
+            assert!(in_order, "{name}: {a} ({va}) before {b} ({vb})");
+        }
+    }
+}
+
+#[tokio::test]
+async fn typo_queries_find_the_intended_products() {
+    let docs = aisle_local::products::generate(3_000, 11);
+    let index = fresh_index();
+    index.upsert(IndexTarget::Live, &docs).await.unwrap();
+    for (typed, brand, word) in [
+        ("iphnoe", "Apple", "iphone"),
+        ("samsnug tv", "Samsung", "tv"),
+    ] {
+        let found = index.search(&query(typed)).await.unwrap();
+        assert!(found.total > 0, "{typed}: nothing found");
+        for hit in &found.hits {
+            assert_eq!(hit.doc.item.brand.as_str(), brand, "{typed}");
+            assert!(
+                words(&hit.doc.all_text()).contains(&word.to_owned()),
+                "{typed}: {}",
+                hit.doc.item.name.as_str()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn exact_name_matches_rank_above_fuzzy_ones() {
+    let docs = aisle_local::products::generate(2_000, 5);
+    let index = fresh_index();
+    index.upsert(IndexTarget::Live, &docs).await.unwrap();
+    let top = index.search(&query("pixel")).await.unwrap();
+    assert!(top.hits[0].doc.item.name.as_str().contains("Pixel"));
+}
+
+#[tokio::test]
+async fn an_older_version_never_replaces_a_newer_one_half_by_half() {
+    let index = fresh_index();
+    let mut doc = aisle_local::products::generate(1, 3).remove(0);
+    doc.item.version = 5;
+    doc.stock_version = 9;
+    doc.in_stock = true;
+    assert_eq!(
+        index
+            .upsert(IndexTarget::Live, &[doc.clone()])
+            .await
+            .unwrap(),
+        1
+    );
+
+    // A stale listing with a newer stock flag: only the stock half is taken.
+    let mut stale = doc.clone();
+    stale.item.version = 4;
+    stale.item.name = "Stale name".to_owned().try_into().unwrap();
+    stale.stock_version = 10;
+    stale.in_stock = false;
+    assert_eq!(
+        index
+            .upsert(IndexTarget::Live, &[stale.clone()])
+            .await
+            .unwrap(),
+        1
+    );
+    // Replaying either is a no-op.
+    assert_eq!(
+        index
+            .upsert(IndexTarget::Live, &[stale, doc.clone()])
+            .await
+            .unwrap(),
+        0
+    );
+
+    let mut q = SearchQuery::all();
+    q.limit = 5;
+    let found = index.search(&q).await.unwrap();
+    assert_eq!(found.hits.len(), 1);
+    let indexed = &found.hits[0].doc;
+    assert_eq!(indexed.item.name, doc.item.name, "listing from version 5");
+    assert_eq!(
+        (indexed.in_stock, indexed.stock_version),
+        (false, 10),
+        "stock from version 10"
+    );
+}
+
+#[tokio::test]
+async fn a_rebuild_serves_the_old_generation_until_the_new_one_is_complete() {
+    let index = fresh_index();
+    let docs = aisle_local::products::generate(50, 21);
+    index.upsert(IndexTarget::Live, &docs[..10]).await.unwrap();
+    let generation = index.create_generation().await.unwrap();
+    index
+        .upsert(IndexTarget::Generation(&generation), &docs)
+        .await
+        .unwrap();
+    assert_eq!(
+        index.search(&SearchQuery::all()).await.unwrap().total,
+        10,
+        "old one still served"
+    );
+    index.publish_generation(&generation).await.unwrap();
+    assert_eq!(index.search(&SearchQuery::all()).await.unwrap().total, 50);
+}
+
+/// The OpenSearch query builder, checked on the same cases at the request level: each filter
+/// of the case appears as the matching exact clause, the words as one fuzzy AND match, the
+/// sort with the id tie-break, one extra hit to know whether there is a next page.
+#[test]
+fn the_opensearch_request_states_every_contract_case() {
+    for (name, q) in contract_cases() {
+        let body = opensearch::search_body(&q);
+        let filters = body["query"]["bool"]["filter"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let has = |clause: serde_json::Value| filters.contains(&clause);
+        if let Some(c) = &q.category {
+            assert!(has(json!({ "term": { "category": c.as_str() } })), "{name}");
+        }
+        if let Some(b) = &q.brand {
+            assert!(has(json!({ "term": { "brandKey": b } })), "{name}");
+        }
+        if q.in_stock_only {
+            assert!(has(json!({ "term": { "inStock": true } })), "{name}");
+        }
+        for (k, v) in &q.attributes {
+            assert!(
+                has(json!({ "term": { "attrs": format!("{k}={v}") } })),
+                "{name}"
+            );
+        }
+        if q.min_price.is_some() || q.max_price.is_some() {
+            let range = &filters
+                .iter()
+                .find(|f| f.get("range").is_some())
+                .expect(name)["range"]["price"];
+            assert_eq!(range["gte"].as_u64(), q.min_price, "{name}");
+            assert_eq!(range["lte"].as_u64(), q.max_price, "{name}");
+        }
+        let filter_count = usize::from(q.category.is_some())
+            + usize::from(q.brand.is_some())
+            + usize::from(q.in_stock_only)
+            + q.attributes.len()
+            + usize::from(q.min_price.is_some() || q.max_price.is_some());
+        assert_eq!(filters.len(), filter_count, "{name}: no other filters");
+        let must = &body["query"]["bool"]["must"][0];
+        if q.words.is_empty() {
+            assert_eq!(must, &json!({ "match_all": {} }), "{name}");
+        } else {
+            let m = &must["match"]["all"];
+            assert_eq!(m["query"], json!(q.words.join(" ")), "{name}");
+            assert_eq!(
+                (m["operator"].as_str(), m["fuzziness"].as_str()),
+                (Some("and"), Some("AUTO")),
+                "{name}"
+            );
+        }
+        assert_eq!(body["size"], json!(q.limit + 1), "{name}");
+        assert_eq!(body["sort"][1], json!({ "itemId": "asc" }), "{name}");
+    }
+}
+
+// ------------------------------------------------------------------ the stream path, on DynamoDB Local
+
+async fn in_stock_ids(shop: &Shop, words_text: &str) -> Vec<ItemId> {
+    let mut q = query(words_text);
+    q.in_stock_only = true;
+    let index = shop.app.search.index().unwrap();
+    let found = index.search(&q).await.unwrap();
+    found.hits.iter().map(|h| h.doc.item.item_id).collect()
+}
+
+#[tokio::test]
+async fn an_item_that_sells_out_leaves_in_stock_results_within_a_second_and_returns_after_a_restock(
+) {
+    let shop = Shop::open().await;
+    let item = seed_item(&shop, "Lumen desk lamp", 1).await;
+    shop.pump_index().await;
+    assert_eq!(in_stock_ids(&shop, "lumen").await, vec![item]);
+
+    // The last unit goes into a checkout hold: aggregated stock reaches 0.
+    let shopper = Caller::shopper();
+    let added = send!(
+        aisle::api::shopping::put_cart_item,
+        shop,
+        Call::new(
+            "PUT /v1/cart/items/{itemId}",
+            &[("itemId", &item.to_string())]
+        )
+        .by(&shopper)
+        .json(json!({ "quantity": 1 }))
+    );
+    assert_eq!(added.status, 200, "{:?}", added.body);
+    let sold = Instant::now();
+    let begun = send!(
+        aisle::api::shopping::begin_checkout,
+        shop,
+        Call::new("POST /v1/checkout", &[])
+            .by(&shopper)
+            .header("Idempotency-Key", "k1")
+    );
+    assert_eq!(begun.status, 201, "{:?}", begun.body);
+    // Poll the stream every 250 ms, as the local gateway does.
+    let gone = helpers::eventually(Duration::from_secs(1), || async {
+        shop.pump_index().await;
+        in_stock_ids(&shop, "lumen").await.is_empty()
+    })
+    .await;
+    let took = sold.elapsed();
+    assert!(gone, "still listed as in stock after {took:?}");
+    println!(
+        "sold out -> gone from in-stock results in {} ms",
+        took.as_millis()
+    );
+
+    let receipt = Call::new(
+        "POST /v1/warehouses/{warehouseId}/stock",
+        &[("warehouseId", WAREHOUSE_A)],
+    )
+    .by(&Caller::warehouse(WAREHOUSE_A))
+    .json(json!({ "itemId": item.to_string(), "quantity": 4 }));
+    assert_eq!(send!(stock::receive_stock, shop, receipt).status, 200);
+    let back = helpers::eventually(Duration::from_secs(1), || async {
+        shop.pump_index().await;
+        in_stock_ids(&shop, "lumen").await == vec![item]
+    })
+    .await;
+    assert!(back, "restocked item did not come back");
+}
+
+#[tokio::test]
+async fn paging_over_http_in_pages_of_20_returns_each_of_250_hits_exactly_once_with_live_stock() {
+    let shop = Shop::open().await;
+    let seller = Caller::seller();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..250 {
+        let (app, call) = (
+            shop.app.clone(),
+            Call::new("POST /v1/seller/items", &[])
+                .by(&seller)
+                .json(listing(&format!("Laptop {i}"), "laptops")),
+        );
+        tasks.spawn(async move {
+            Reply::from(catalog::create_item(&app, call.request()).await.unwrap())
+        });
+    }
+    let mut listed = HashSet::new();
+    while let Some(reply) = tasks.join_next().await {
+        listed.insert(reply.unwrap().body["itemId"].as_str().unwrap().to_owned());
+    }
+    seed_item(&shop, "Not a laptop", 2).await; // another category stays out
+    shop.pump_index().await;
+
+    let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let q = match &cursor {
+            Some(c) => format!("category=laptops&limit=20&cursor={c}"),
+            None => "category=laptops&limit=20".to_owned(),
+        };
+        let page = send!(
+            search::search_items,
+            shop,
+            Call::new("GET /v1/items", &[]).query(&q)
+        );
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        assert_eq!(page.body["total"], 250);
+        assert_eq!(
+            page.body["facets"]["category"],
+            json!([{ "value": "laptops", "count": 250 }])
+        );
+        for item in page.body["items"].as_array().unwrap() {
+            assert_eq!(
+                item["availability"]["available"], 0,
+                "live stock: none received"
+            );
+            seen.push(item["itemId"].as_str().unwrap().to_owned());
+        }
+        match page.body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(seen.len() <= 250, "paging must end");
+    }
+    assert_eq!(seen.len(), 250, "no hit twice");
+    assert_eq!(
+        seen.into_iter().collect::<HashSet<_>>(),
+        listed,
+        "every hit once"
+    );
+}
+
+#[tokio::test]
+async fn search_results_carry_live_availability_and_a_replayed_batch_changes_nothing() {
+    let shop = Shop::open().await;
+    let item = seed_item(&shop, "Aurora kettle", 7).await;
+    shop.pump_index().await;
+    let page = send!(
+        search::search_items,
+        shop,
+        Call::new("GET /v1/items", &[]).query("q=aurora+ketle&inStock=true")
+    );
+    assert_eq!(page.body["items"][0]["itemId"], json!(item.to_string()));
+    assert_eq!(page.body["items"][0]["availability"]["available"], 7);
+
+    // Re-delivering the same stream records changes nothing.
+    let ids = vec![item, item];
+    let index = shop.app.search.index().unwrap();
+    let again = aisle::usecases::search::index_items(
+        &shop.app.catalog,
+        &shop.app.inventory,
+        index,
+        IndexTarget::Live,
+        &ids,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.changed, 0);
+}
