@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod products;
 pub mod queues;
 pub mod resources;
+pub mod search_bench;
 pub mod seed;
 pub mod streams;
 pub mod template;

@@ -6,6 +6,9 @@
 //! aisle-local env [--prefix P]                the functions' environment, KEY=VALUE lines
 //! aisle-local seed [--prefix P]               warehouse sites
 //! aisle-local bench checkout                  holds/s under contention; DynamoDB cost per call
+//! aisle-local bench search [--items N] [--queries N]
+//!                                             embedded index build time and query latency
+//! aisle-local search rebuild [--prefix P]     rebuild the local search index, switch to it
 //! aisle-local gateway [--port 3000] [--lambda-url http://127.0.0.1:9000]
 //!                                             the template's HTTP API, authorizer and event
 //!                                             sources, in front of `cargo lambda watch`
@@ -90,7 +93,19 @@ async fn main() -> Result<()> {
         Some("bench") if args.get(1).map(String::as_str) == Some("checkout") => {
             aisle_local::bench::checkout(50, 10).await?;
         }
-        _ => bail!("usage: aisle-local create-resources|env|seed|gateway|token|bench checkout [--prefix P] (see the module docs)"),
+        Some("bench") if args.get(1).map(String::as_str) == Some("search") => {
+            let items = flag(&args, "--items").map(|n| n.parse()).transpose()?.unwrap_or(100_000);
+            let queries = flag(&args, "--queries").map(|n| n.parse()).transpose()?.unwrap_or(2_000);
+            aisle_local::search_bench::search(items, queries).await?;
+        }
+        Some("search") if args.get(1).map(String::as_str) == Some("rebuild") => {
+            let env = template.local_env(&prefix)?;
+            let config = Config::from_lookup(|k| env.get(k).cloned())?;
+            let app = App::new(&config, local_clients(&sdk));
+            let report = aisle::usecases::search::rebuild(&app.catalog, &app.inventory, app.search.index()?).await?;
+            eprintln!("[aisle-local] search index rebuilt: generation {}, {} indexed, {} caught up", report.generation, report.indexed, report.caught_up);
+        }
+        _ => bail!("usage: aisle-local create-resources|env|seed|gateway|token|bench checkout|bench search|search rebuild [--prefix P] (see the module docs)"),
     }
     Ok(())
 }

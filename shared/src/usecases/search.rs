@@ -250,3 +250,47 @@ async fn every_item(catalog: &dyn Catalog) -> Result<Vec<ItemId>, StoreError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hits(total: u64) -> Arc<SearchHits> {
+        Arc::new(SearchHits {
+            hits: vec![],
+            total,
+            facets: Facets::default(),
+            next: None,
+        })
+    }
+
+    #[test]
+    fn a_cached_first_page_is_served_until_the_index_commits() {
+        let cache = QueryCache::new(Duration::from_secs(60), 8);
+        cache.put("q".into(), Some(1), hits(5));
+        assert_eq!(cache.get("q", Some(1)).map(|h| h.total), Some(5));
+        assert!(cache.get("q", Some(2)).is_none(), "a commit invalidates");
+        assert!(cache.get("other", Some(1)).is_none());
+    }
+
+    #[test]
+    fn a_cached_page_expires_after_its_lifetime() {
+        let cache = QueryCache::new(Duration::ZERO, 8);
+        cache.put("q".into(), None, hits(5));
+        assert!(cache.get("q", None).is_none());
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_capacity() {
+        let cache = QueryCache::new(Duration::from_secs(60), 2);
+        for key in ["a", "b", "c"] {
+            cache.put(key.into(), None, hits(1));
+        }
+        let kept = ["a", "b", "c"]
+            .iter()
+            .filter(|k| cache.get(k, None).is_some())
+            .count();
+        assert_eq!(kept, 2);
+        assert!(cache.get("c", None).is_some(), "the newest stays");
+    }
+}
