@@ -40,12 +40,12 @@ def check(name, ok, detail=""):
     return ok
 
 
-def poll(deadline_s, probe):
+def poll(deadline_s, probe, every=0.5):
     until = time.time() + deadline_s
     while time.time() < until:
         if probe():
             return True
-        time.sleep(0.5)
+        time.sleep(every)
     return False
 
 
@@ -64,8 +64,9 @@ status, _ = call("POST", "/v1/seller/items", None, {"name": "x"})
 check("no token gets 401 from the gateway's authorizer", status == 401, status)
 status, receipt = call("POST", "/v1/warehouses/wh-1000/stock", "WAREHOUSE", {"itemId": item_id, "quantity": 3})
 check("the warehouse receives 3 units", status == 200 and receipt["levels"]["itemAvailable"] == 3, (status, receipt))
+indexed = poll(10, lambda: call("GET", f"/v1/items?category={category}&limit=10")[1]["total"] == 1)
 status, page = call("GET", f"/v1/items?category={category}&limit=10")
-check("a shopper browses the category and sees it in stock", status == 200 and page["items"][0]["availability"]["available"] == 3, page)
+check("the indexer picks the item up; browsing the category shows it in stock", indexed and page["items"][0]["availability"]["available"] == 3, page)
 status, cart = call("PUT", f"/v1/cart/items/{item_id}", "SHOPPER", {"quantity": 1})
 check("the shopper carts one", status == 200 and cart["itemCount"] == 1, (status, cart))
 status, checkout = call("POST", "/v1/checkout", "SHOPPER", headers={"Idempotency-Key": uuid.uuid4().hex})
@@ -92,6 +93,23 @@ check(
 )
 status, gone = call("POST", f"/v1/checkout/{held['checkoutId']}/order", "SELLER", {"paymentToken": "tok_success", "shippingAddress": address}, {"Idempotency-Key": "late"})
 check("paying for the expired hold is refused", status in (409, 410), (status, gone))
+
+# Search over the stream path: a typo finds the item; selling out removes it from in-stock
+# results (the index's own total, not just the live stock filter) and a restock brings it back.
+word = "zephyr" + uuid.uuid4().hex[:6]
+status, solo = call("POST", "/v1/seller/items", "SELLER", {"name": f"{word.capitalize()} blender", "category": category, "brand": "Acme", "price": {"amount": 5999, "currency": "USD"}})
+call("POST", "/v1/warehouses/wh-1000/stock", "WAREHOUSE", {"itemId": solo["itemId"], "quantity": 1})
+typo = word[:2] + word[3] + word[2] + word[4:]
+in_stock = lambda: call("GET", f"/v1/items?q={typo}&inStock=true")[1]["total"]
+check(f"a typo ({typo}) finds the new in-stock item", poll(10, lambda: in_stock() == 1))
+call("PUT", f"/v1/cart/items/{solo['itemId']}", "SHOPPER", {"quantity": 1})
+status, last = call("POST", "/v1/checkout", "SHOPPER", headers={"Idempotency-Key": uuid.uuid4().hex})
+sold = time.time()
+gone = poll(5, lambda: in_stock() == 0, every=0.05)
+took = time.time() - sold
+check(f"selling the last unit drops it from in-stock results within 1 s (took {took:.2f} s)", gone and took <= 1.0, (status, last))
+call("POST", "/v1/warehouses/wh-1000/stock", "WAREHOUSE", {"itemId": solo["itemId"], "quantity": 2})
+check("a restock brings it back", poll(5, lambda: in_stock() == 1))
 
 passed, failed = results.count(True), results.count(False)
 print(f"e2e: {passed} passed, {failed} failed")

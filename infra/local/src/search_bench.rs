@@ -57,7 +57,9 @@ fn mix(docs: &[SearchDoc], count: usize, seed: u64) -> Vec<Probe> {
                 }
                 2 => {
                     let long: Vec<&String> = name.iter().filter(|w| w.len() >= 5).collect();
-                    let word = long.choose(&mut rng).map_or(name[0].clone(), |w| typo(w, &mut rng));
+                    let word = long
+                        .choose(&mut rng)
+                        .map_or(name[0].clone(), |w| typo(w, &mut rng));
                     query.words = vec![word, doc.item.category.as_str().replace('-', " ")];
                     "typo"
                 }
@@ -93,7 +95,10 @@ pub async fn search(items: usize, queries: usize) -> Result<()> {
     let index = EmbeddedIndex::open(&dir)?;
     let generated = Instant::now();
     let docs = crate::products::generate(items, 42);
-    println!("generated {items} items in {:.2} s", generated.elapsed().as_secs_f64());
+    println!(
+        "generated {items} items in {:.2} s",
+        generated.elapsed().as_secs_f64()
+    );
 
     let built = Instant::now();
     for chunk in docs.chunks(10_000) {

@@ -590,7 +590,10 @@ mod tests {
             std::fs::write(&path, actual).unwrap();
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(actual, expected, "{name} differs (AISLE_RECORD=1 to re-record)");
+        assert_eq!(
+            actual, expected,
+            "{name} differs (AISLE_RECORD=1 to re-record)"
+        );
     }
 
     fn id(n: u8) -> ItemId {
@@ -638,7 +641,9 @@ mod tests {
     fn doc() -> SearchDoc {
         let item: Item = serde_json::from_slice(&recorded("search-hits.json"))
             .ok()
-            .and_then(|v: Value| serde_json::from_value(v["hits"]["hits"][0]["_source"]["item"].clone()).ok())
+            .and_then(|v: Value| {
+                serde_json::from_value(v["hits"]["hits"][0]["_source"]["item"].clone()).ok()
+            })
             .unwrap();
         SearchDoc {
             item,
@@ -653,14 +658,30 @@ mod tests {
 
     #[test]
     fn each_query_shape_sends_exactly_the_recorded_request() {
-        golden("request-words-and-filters.json", &pretty(&search_body(&words_and_filters())));
-        golden("request-browse-after-cursor.json", &pretty(&search_body(&browse_after())));
-        golden("request-relevance-after-cursor.json", &pretty(&search_body(&relevance_after())));
+        golden(
+            "request-words-and-filters.json",
+            &pretty(&search_body(&words_and_filters())),
+        );
+        golden(
+            "request-browse-after-cursor.json",
+            &pretty(&search_body(&browse_after())),
+        );
+        golden(
+            "request-relevance-after-cursor.json",
+            &pretty(&search_body(&relevance_after())),
+        );
         golden("request-mapping.json", &pretty(&mapping()));
-        golden("request-bulk-upsert.ndjson", &bulk_upsert_body("aisle-items", &[doc()]));
+        golden(
+            "request-bulk-upsert.ndjson",
+            &bulk_upsert_body("aisle-items", &[doc()]),
+        );
         golden(
             "request-alias-switch.json",
-            &pretty(&alias_switch_body("aisle-items", &["aisle-items-g1795300000000".into()], "aisle-items-g1795348800000")),
+            &pretty(&alias_switch_body(
+                "aisle-items",
+                &["aisle-items-g1795300000000".into()],
+                "aisle-items-g1795348800000",
+            )),
         );
     }
 
@@ -672,28 +693,56 @@ mod tests {
         assert_eq!(hits.total, 3);
         assert_eq!(hits.hits.len(), 1, "the extra hit only says there is more");
         assert_eq!(hits.hits[0].doc.item.item_id, id(1));
-        assert_eq!((hits.hits[0].doc.in_stock, hits.hits[0].doc.stock_version), (true, 12));
+        assert_eq!(
+            (hits.hits[0].doc.in_stock, hits.hits[0].doc.stock_version),
+            (true, 12)
+        );
         assert_eq!(
             hits.next,
-            Some(SearchCursor { sort: SortOrder::Relevance, value: 7.315, item_id: id(1) })
+            Some(SearchCursor {
+                sort: SortOrder::Relevance,
+                value: 7.315,
+                item_id: id(1)
+            })
         );
         assert_eq!(hits.facets.category[0].value, "tvs");
         assert_eq!(hits.facets.brand[0].count, 3);
-        let bands: Vec<(u64, u64)> = hits.facets.price.iter().map(|b| (b.from, b.count)).collect();
+        let bands: Vec<(u64, u64)> = hits
+            .facets
+            .price
+            .iter()
+            .map(|b| (b.from, b.count))
+            .collect();
         assert_eq!(bands, [(25_000, 1), (100_000, 2)]);
 
         q.limit = 20;
         let all = parse_search(&q, 200, &recorded("search-hits.json")).unwrap();
-        assert_eq!((all.hits.len(), all.next), (2, None), "last page: no cursor");
+        assert_eq!(
+            (all.hits.len(), all.next),
+            (2, None),
+            "last page: no cursor"
+        );
     }
 
     #[test]
     fn errors_and_partial_failures_are_unavailable_never_empty_results() {
         let q = SearchQuery::all();
         for (status, file, needle) in [
-            (200, "search-partial-failure.json", "node_not_connected_exception"),
-            (404, "search-error-index-missing.json", "index_not_found_exception"),
-            (429, "search-error-throttled.json", "es_rejected_execution_exception"),
+            (
+                200,
+                "search-partial-failure.json",
+                "node_not_connected_exception",
+            ),
+            (
+                404,
+                "search-error-index-missing.json",
+                "index_not_found_exception",
+            ),
+            (
+                429,
+                "search-error-throttled.json",
+                "es_rejected_execution_exception",
+            ),
         ] {
             match parse_search(&q, status, &recorded(file)) {
                 Err(StoreError::Unavailable(message)) => assert!(
@@ -703,7 +752,10 @@ mod tests {
                 other => panic!("{file}: {other:?}"),
             }
         }
-        assert!(matches!(parse_search(&q, 502, b"<html>Bad Gateway</html>"), Err(StoreError::Unavailable(_))));
+        assert!(matches!(
+            parse_search(&q, 502, b"<html>Bad Gateway</html>"),
+            Err(StoreError::Unavailable(_))
+        ));
     }
 
     #[test]
@@ -712,7 +764,10 @@ mod tests {
         match parse_bulk(200, &recorded("bulk-partial-failure.json")) {
             Err(StoreError::Unavailable(message)) => {
                 assert!(message.contains("1 item(s) failed"), "{message}");
-                assert!(message.contains("es_rejected_execution_exception"), "{message}");
+                assert!(
+                    message.contains("es_rejected_execution_exception"),
+                    "{message}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -720,7 +775,10 @@ mod tests {
 
     #[test]
     fn an_alias_answer_lists_its_indices_and_404_means_none() {
-        assert_eq!(parse_alias(200, &recorded("alias.json")).unwrap(), ["aisle-items-g1795300000000"]);
+        assert_eq!(
+            parse_alias(200, &recorded("alias.json")).unwrap(),
+            ["aisle-items-g1795300000000"]
+        );
         assert!(parse_alias(404, b"{}").unwrap().is_empty());
     }
 
@@ -737,7 +795,9 @@ mod tests {
         let log = seen.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let (answers, log) = (answers.clone(), log.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
@@ -745,16 +805,27 @@ mod tests {
                         async move {
                             let (parts, body) = req.into_parts();
                             let body = body.collect().await.unwrap().to_bytes();
-                            let auth = parts.headers.get("authorization").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+                            let auth = parts
+                                .headers
+                                .get("authorization")
+                                .map(|v| v.to_str().unwrap().to_owned())
+                                .unwrap_or_default();
                             log.lock().unwrap().push((
                                 parts.method.to_string(),
                                 parts.uri.path().to_owned(),
                                 String::from_utf8_lossy(&body).into_owned(),
                                 auth,
                             ));
-                            let (status, bytes) = answers.lock().unwrap().pop_front().unwrap_or((500, b"{}".to_vec()));
+                            let (status, bytes) = answers
+                                .lock()
+                                .unwrap()
+                                .pop_front()
+                                .unwrap_or((500, b"{}".to_vec()));
                             Ok::<_, std::convert::Infallible>(
-                                http::Response::builder().status(status).body(Full::new(Bytes::from(bytes))).unwrap(),
+                                http::Response::builder()
+                                    .status(status)
+                                    .body(Full::new(Bytes::from(bytes)))
+                                    .unwrap(),
                             )
                         }
                     });
@@ -768,9 +839,9 @@ mod tests {
     }
 
     fn credentials() -> Option<SharedCredentialsProvider> {
-        Some(SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
-            "AKIDEXAMPLE", "secret", None, None, "test",
-        )))
+        Some(SharedCredentialsProvider::new(
+            aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"),
+        ))
     }
 
     #[tokio::test]
@@ -782,9 +853,18 @@ mod tests {
         assert_eq!(hits.hits.len(), 2);
         let seen = seen.lock().unwrap();
         let (method, path, body, auth) = &seen[0];
-        assert_eq!((method.as_str(), path.as_str()), ("POST", "/aisle-items/_search"));
-        assert_eq!(serde_json::from_str::<Value>(body).unwrap(), search_body(&q));
-        assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"), "{auth}");
+        assert_eq!(
+            (method.as_str(), path.as_str()),
+            ("POST", "/aisle-items/_search")
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(body).unwrap(),
+            search_body(&q)
+        );
+        assert!(
+            auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"),
+            "{auth}"
+        );
         assert!(auth.contains("/us-east-1/es/aws4_request"), "{auth}");
     }
 
@@ -803,7 +883,10 @@ mod tests {
         assert!(name.starts_with("aisle-items-g"));
         index.publish_generation(&name).await.unwrap();
         let seen = seen.lock().unwrap();
-        let calls: Vec<(&str, &str)> = seen.iter().map(|(m, p, _, _)| (m.as_str(), p.as_str())).collect();
+        let calls: Vec<(&str, &str)> = seen
+            .iter()
+            .map(|(m, p, _, _)| (m.as_str(), p.as_str()))
+            .collect();
         assert_eq!(
             calls,
             [
@@ -813,7 +896,10 @@ mod tests {
                 ("DELETE", "/aisle-items-g1795300000000"),
             ]
         );
-        assert_eq!(serde_json::from_str::<Value>(&seen[0].2).unwrap(), mapping());
+        assert_eq!(
+            serde_json::from_str::<Value>(&seen[0].2).unwrap(),
+            mapping()
+        );
         assert_eq!(
             serde_json::from_str::<Value>(&seen[2].2).unwrap(),
             alias_switch_body("aisle-items", &["aisle-items-g1795300000000".into()], &name)
