@@ -6,8 +6,8 @@ use std::sync::{Arc, OnceLock};
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::adapters::dynamo::{
-    DynamoCarts, DynamoCatalog, DynamoCheckouts, DynamoInventory, DynamoOrders, DynamoWarehouses,
-    Faults, InventoryTables,
+    DynamoCarts, DynamoCatalog, DynamoCheckouts, DynamoFulfilment, DynamoInventory, DynamoOrders,
+    DynamoWarehouses, Faults, InventoryTables,
 };
 use crate::adapters::eventbridge::EventBridgePublisher;
 use crate::adapters::payments::TestPayments;
@@ -90,9 +90,14 @@ pub struct App {
     pub carts: DynamoCarts,
     pub checkouts: DynamoCheckouts,
     pub orders: DynamoOrders,
+    pub fulfilment: DynamoFulfilment,
     pub payments: TestPayments,
     pub timer: SqsTimer,
     pub dead_letters: DeadLetters,
+    /// Parked `OrderPlaced` messages the assignment worker cannot use.
+    pub assignment_dead_letters: DeadLetters,
+    /// Parked invalid warehouse messages.
+    pub update_dead_letters: DeadLetters,
     pub events: EventBridgePublisher,
     /// Fault injection for tests; inert unless a test arms it.
     pub faults: Arc<Faults>,
@@ -135,9 +140,12 @@ impl App {
             warehouses: DynamoWarehouses::new(dynamo.clone(), &t.warehouses),
             carts: DynamoCarts::new(dynamo.clone(), &t.shoppers),
             checkouts: DynamoCheckouts::new(dynamo.clone(), t.clone(), faults.clone()),
+            fulfilment: DynamoFulfilment::new(dynamo.clone(), t.clone(), faults.clone()),
             orders: DynamoOrders::new(dynamo, &t.orders, &t.stock, faults.clone()),
             payments: TestPayments,
             timer: SqsTimer::new(sqs.clone(), &config.timer_queue_url),
+            assignment_dead_letters: DeadLetters::new(sqs.clone(), &config.assignment_dlq_url),
+            update_dead_letters: DeadLetters::new(sqs.clone(), &config.warehouse_updates_dlq_url),
             dead_letters: DeadLetters::new(sqs, &config.timer_dlq_url),
             events: EventBridgePublisher::new(events, &config.event_bus),
             faults,
@@ -159,6 +167,8 @@ impl App {
             carts: &self.carts,
             checkouts: &self.checkouts,
             orders: &self.orders,
+            fulfilment: &self.fulfilment,
+            warehouses: &self.warehouses,
             payments: &self.payments,
             timer: &self.timer,
             hold: self.config.hold,

@@ -75,6 +75,10 @@ pub struct Config {
     pub timer_queue_url: String,
     /// Where refused timer messages are parked with their reason.
     pub timer_dlq_url: String,
+    /// Where unusable `OrderPlaced` messages for the assignment worker are parked.
+    pub assignment_dlq_url: String,
+    /// Where invalid warehouse messages are parked with their reason.
+    pub warehouse_updates_dlq_url: String,
     /// How long a checkout holds stock.
     pub hold: Duration,
     pub search: SearchSettings,
@@ -111,6 +115,8 @@ impl Config {
         let event_bus = var("EVENT_BUS_NAME");
         let timer_queue_url = var("TIMER_QUEUE_URL");
         let timer_dlq_url = var("TIMER_DLQ_URL");
+        let assignment_dlq_url = var("ASSIGNMENT_DLQ_URL");
+        let warehouse_updates_dlq_url = var("WAREHOUSE_UPDATES_DLQ_URL");
         if !missing.is_empty() {
             return Err(ConfigError(format!(
                 "missing environment variables: {}",
@@ -139,6 +145,8 @@ impl Config {
             event_bus,
             timer_queue_url,
             timer_dlq_url,
+            assignment_dlq_url,
+            warehouse_updates_dlq_url,
             hold,
             search,
         })

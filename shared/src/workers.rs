@@ -141,13 +141,79 @@ pub fn events_of(record: &EventRecord) -> Vec<crate::ports::DomainEvent> {
     }
 }
 
-/// `publish-events`: the outbox relay from the orders and holds streams to EventBridge.
+/// A stock row's counters as a stream image shows them.
+fn stock_image(item: &serde_dynamo::Item) -> events::StockImage {
+    let number = |name: &str| match item.get(name) {
+        Some(serde_dynamo::AttributeValue::N(raw)) => raw.parse::<u64>().unwrap_or(0),
+        _ => 0,
+    };
+    events::StockImage {
+        available: number("available") as u32,
+        shortfall: number("shortfall") as u32,
+        version: number("stockVersion"),
+    }
+}
+
+/// Events of one stock-table record: low-stock crossings on aggregated rows (thresholds
+/// from `sellers`: item → (seller, threshold)), shortfalls on warehouse rows.
+fn stock_events_of(
+    record: &EventRecord,
+    sellers: &std::collections::HashMap<crate::domain::ItemId, (crate::domain::UserId, u32)>,
+) -> Vec<crate::ports::DomainEvent> {
+    let Some(item) = item_of(record) else {
+        return vec![];
+    };
+    let sk = match record.change.keys.get("sk") {
+        Some(serde_dynamo::AttributeValue::S(sk)) => sk.clone(),
+        _ => return vec![],
+    };
+    let (old, new) = (
+        stock_image(&record.change.old_image),
+        stock_image(&record.change.new_image),
+    );
+    match sk.strip_prefix("WH#") {
+        Some(warehouse) => events::from_warehouse_row_change(item, warehouse, old, new),
+        None => match sellers.get(&item) {
+            Some((seller, threshold)) => {
+                events::from_total_change(item, seller, *threshold, old, new)
+            }
+            None => vec![],
+        },
+    }
+}
+
+/// `publish-events`: the outbox relay from the orders, holds and stock streams to EventBridge.
 pub async fn publish_events(
     app: &App,
     event: LambdaEvent<StreamEvent>,
 ) -> Result<DynamoDbEventResponse, Error> {
-    for record in &event.payload.records {
-        let found = events_of(record);
+    let records = &event.payload.records;
+    // Thresholds of the items whose aggregated stock moved, in one batch read.
+    let totals: Vec<crate::domain::ItemId> = records
+        .iter()
+        .filter(|r| matches!(r.change.keys.get("sk"), Some(serde_dynamo::AttributeValue::S(sk)) if sk == "TOTAL"))
+        .filter_map(item_of)
+        .collect();
+    let sellers = if totals.is_empty() {
+        Default::default()
+    } else {
+        match crate::ports::Catalog::get_many(&app.catalog, &totals).await {
+            Ok(items) => items
+                .into_values()
+                .map(|i| (i.item_id, (i.seller_id, i.low_stock_threshold)))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading thresholds failed; the stream will redeliver");
+                return Ok(stream_failure(&records[0]));
+            }
+        }
+    };
+    for record in records {
+        let found = if record.change.keys.contains_key("sk") {
+            stock_events_of(record, &sellers)
+        } else {
+            events_of(record)
+        };
         if found.is_empty() {
             continue;
         }
@@ -229,4 +295,142 @@ pub async fn rebuild_search_index(
         "indexed": report.indexed,
         "caughtUp": report.caught_up,
     }))
+}
+
+fn failed_message(id: String) -> BatchItemFailure {
+    let mut failure = BatchItemFailure::default();
+    failure.item_identifier = id;
+    failure
+}
+
+/// The order an assignment message is about: an EventBridge `OrderPlaced` envelope (as the
+/// rule delivers it) or a bare `{"orderId": ...}` (a manual re-drive).
+fn order_of(body: &str) -> Result<crate::domain::OrderId, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+    let raw = value["detail"]["orderId"]
+        .as_str()
+        .or_else(|| value["orderId"].as_str())
+        .ok_or("no detail.orderId")?;
+    crate::domain::OrderId::try_from(raw)
+}
+
+/// `assign-orders`: `OrderPlaced` events (EventBridge rule → SQS) become warehouse orders.
+pub async fn assign_orders(
+    app: &App,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    let mut response = SqsBatchResponse::default();
+    // Sites change rarely: one read per batch.
+    let sites = match crate::ports::Warehouses::list(&app.warehouses).await {
+        Ok(sites) => sites,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading warehouse sites failed; the batch will retry");
+            for record in event.payload.records {
+                response
+                    .batch_item_failures
+                    .push(failed_message(record.message_id.unwrap_or_default()));
+            }
+            return Ok(response);
+        }
+    };
+    let now = Timestamp::now();
+    for record in event.payload.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let body = record.body.as_deref().unwrap_or("");
+        let outcome = match order_of(body) {
+            Err(reason) => app.assignment_dead_letters.park(body, &reason).await,
+            Ok(order) => {
+                match crate::usecases::fulfilment::assign(app.shop(), &sites, order, now).await {
+                    Ok(done) => {
+                        tracing::info!(order_id = %order, outcome = ?done, "assignment");
+                        Ok(())
+                    }
+                    Err(crate::usecases::fulfilment::AssignError::UnknownOrder(o)) => {
+                        app.assignment_dead_letters
+                            .park(body, &format!("order {o} does not exist"))
+                            .await
+                    }
+                    Err(crate::usecases::fulfilment::AssignError::Store(e)) => Err(e),
+                }
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(message_id = %id, error = %e, "assignment failed; will retry");
+            response.batch_item_failures.push(failed_message(id));
+        }
+    }
+    Ok(response)
+}
+
+/// `apply-warehouse-updates`: what warehouses report, applied once each; invalid messages are
+/// parked in the dead-letter queue with the reason, and the queue keeps flowing.
+pub async fn apply_warehouse_updates(
+    app: &App,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    use crate::domain::warehouse_update::WarehouseMessage;
+    use crate::usecases::fulfilment::{apply_update, UpdateError};
+    let mut response = SqsBatchResponse::default();
+    for record in event.payload.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let body = record.body.as_deref().unwrap_or("");
+        let outcome = match WarehouseMessage::parse(body) {
+            Err(reason) => app.update_dead_letters.park(body, &reason).await,
+            Ok(message) => match apply_update(app.shop(), &message, Timestamp::now()).await {
+                Ok(applied) => {
+                    tracing::info!(event_id = %message.event_id, kind = message.update.kind(), warehouse_id = %message.warehouse_id, outcome = ?applied, "warehouse update");
+                    Ok(())
+                }
+                Err(UpdateError::Invalid(reason)) => {
+                    app.update_dead_letters.park(body, &reason).await
+                }
+                Err(UpdateError::NotYet(reason)) => Err(StoreError::Unavailable(reason)),
+                Err(UpdateError::Store(e)) => Err(e),
+            },
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(message_id = %id, error = %e, "warehouse update not applied; will retry");
+            response.batch_item_failures.push(failed_message(id));
+        }
+    }
+    Ok(response)
+}
+
+/// `reconcile-stock`: hourly. Recomputes aggregated stock, reports drift as a `StockDrift`
+/// event and a CloudWatch metric (embedded metric format), repairs only with
+/// `{"repair": true}` in the invocation payload.
+pub async fn reconcile_stock(
+    app: &App,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Error> {
+    let repair = event.payload["repair"].as_bool().unwrap_or(false);
+    let sites = crate::ports::Warehouses::list(&app.warehouses).await?;
+    let now = Timestamp::now();
+    let report = crate::usecases::fulfilment::reconcile(app.shop(), &sites, repair, now).await?;
+    // Embedded metric format: CloudWatch turns this log line into the StockDrift metric.
+    println!(
+        "{}",
+        serde_json::json!({
+            "_aws": { "Timestamp": now.unix_millis(), "CloudWatchMetrics": [{
+                "Namespace": "Aisle", "Dimensions": [[]],
+                "Metrics": [{ "Name": "StockDriftItems", "Unit": "Count" }]
+            }]},
+            "StockDriftItems": report.drifts.len(),
+        })
+    );
+    if !report.drifts.is_empty() {
+        let event = crate::ports::DomainEvent {
+            id: format!("reconcile/{}", now.unix_millis()),
+            source: "aisle.stock",
+            detail_type: "StockDrift",
+            detail: serde_json::json!({
+                "version": events::DETAIL_VERSION,
+                "repaired": repair,
+                "drifts": report.drifts,
+            }),
+        };
+        app.events.publish(&[event]).await?;
+    }
+    Ok(serde_json::to_value(&report)?)
 }

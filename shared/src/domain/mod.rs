@@ -4,6 +4,7 @@
 pub mod address;
 pub mod cart;
 pub mod checkout;
+pub mod fulfilment;
 pub mod ids;
 pub mod item;
 pub mod money;
@@ -16,10 +17,12 @@ pub mod stock;
 pub mod text;
 pub mod time;
 pub mod warehouse;
+pub mod warehouse_update;
 
 pub use address::Address;
 pub use cart::{Cart, CartRule, Wishlist};
 pub use checkout::{Checkout, CheckoutStatus, HoldLine, HoldState, ReleaseReason};
+pub use fulfilment::{ShipmentLine, ShipmentState, WarehouseOrder};
 pub use ids::{CheckoutId, ItemId, OrderId, UserId, WarehouseId};
 pub use item::{Attributes, Category, ImageUrl, Item, ItemPatch, NewItem};
 pub use money::{Currency, Money};

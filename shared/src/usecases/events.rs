@@ -41,6 +41,11 @@ pub fn from_order_change(old: Option<&Order>, new: Option<&Order>) -> Vec<Domain
         OrderStatus::Rejected => vec![order_event("OrderRejected", new)],
         OrderStatus::PaymentFailed => vec![order_event("OrderPaymentFailed", new)],
         OrderStatus::ReturnRequested => vec![order_event("ReturnRequested", new)],
+        OrderStatus::Processing => vec![order_event("OrderProcessing", new)],
+        OrderStatus::Backordered => vec![order_event("OrderBackordered", new)],
+        OrderStatus::Shipped => vec![order_event("OrderShipped", new)],
+        OrderStatus::Delivered => vec![order_event("OrderDelivered", new)],
+        OrderStatus::Refunded => vec![order_event("OrderRefunded", new)],
         _ => vec![],
     }
 }
@@ -89,4 +94,66 @@ pub fn from_checkout_change(old: Option<&Checkout>, new: Option<&Checkout>) -> V
         _ => {}
     }
     events
+}
+
+/// One side of a stock row change, as the stream shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StockImage {
+    pub available: u32,
+    pub shortfall: u32,
+    pub version: u64,
+}
+
+/// Events for an aggregated stock row (`TOTAL`) moving from `old` to `new`, given the item's
+/// low-stock threshold: one `LowStock` when available falls below it, one `BackInStock` when it
+/// climbs back (per crossing, not per write).
+pub fn from_total_change(
+    item: crate::domain::ItemId,
+    seller: &crate::domain::UserId,
+    threshold: u32,
+    old: StockImage,
+    new: StockImage,
+) -> Vec<DomainEvent> {
+    let (was_low, is_low) = (old.available < threshold, new.available < threshold);
+    let kind = match (was_low, is_low) {
+        (false, true) => "LowStock",
+        (true, false) if new.available > 0 || threshold == 0 => "BackInStock",
+        _ => return vec![],
+    };
+    vec![DomainEvent {
+        id: format!("stock/{item}/{kind}/{}", new.version),
+        source: "aisle.stock",
+        detail_type: kind,
+        detail: json!({
+            "version": DETAIL_VERSION,
+            "itemId": item,
+            "sellerId": seller,
+            "available": new.available,
+            "threshold": threshold,
+        }),
+    }]
+}
+
+/// A `StockShortfall` when a warehouse row's shortfall count rose: units lost that were
+/// already promised.
+pub fn from_warehouse_row_change(
+    item: crate::domain::ItemId,
+    warehouse: &str,
+    old: StockImage,
+    new: StockImage,
+) -> Vec<DomainEvent> {
+    if new.shortfall <= old.shortfall {
+        return vec![];
+    }
+    vec![DomainEvent {
+        id: format!("stock/{item}/{warehouse}/shortfall/{}", new.shortfall),
+        source: "aisle.stock",
+        detail_type: "StockShortfall",
+        detail: json!({
+            "version": DETAIL_VERSION,
+            "itemId": item,
+            "warehouseId": warehouse,
+            "units": new.shortfall - old.shortfall,
+        }),
+    }]
 }

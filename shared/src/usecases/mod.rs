@@ -5,6 +5,7 @@ pub mod cart;
 pub mod catalog;
 pub mod checkout;
 pub mod events;
+pub mod fulfilment;
 pub mod orders;
 pub mod ports;
 pub mod search;

@@ -5,7 +5,7 @@ use crate::domain::{
     HoldState, Order, OrderId, OrderStatus, Page, PageRequest, PaymentState, ReleaseReason,
     ReturnLine, ReturnRequest, Timestamp, UserId,
 };
-use crate::ports::{StockEffect, StoreError, Transition};
+use crate::ports::{Applied, StockEffect, StoreError, Transition};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -40,7 +40,8 @@ pub async fn list(
     shop.orders.for_user(user, from, to, page).await
 }
 
-/// Cancel before shipping: stock goes back on sale exactly once (the status change and the
+/// Cancel before shipping (an order assigned to warehouses too, while none of its shipments
+/// has left): stock goes back on sale exactly once (the status change and the
 /// stock return are one transaction conditioned on the order's version), and the payment is
 /// refunded (or voided, if it never settled). Cancelling a cancelled order is a no-op.
 pub async fn cancel(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order, OrderError> {
@@ -73,7 +74,18 @@ pub async fn cancel(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order,
             next.payment.state = PaymentState::Refunded;
             StockEffect::Return
         };
-        match shop.orders.transition(&order, &next, effect).await? {
+        let outcome = if order.status == OrderStatus::Processing {
+            // Assigned to warehouses: their orders and stock are restored in the same
+            // transaction as the order (the aggregate included).
+            match super::fulfilment::cancel_assigned(shop, &order, &next, now).await? {
+                None => return Err(OrderError::NotCancellable(OrderStatus::Shipped)),
+                Some(Applied::Done) => Transition::Done,
+                Some(_) => Transition::Stale,
+            }
+        } else {
+            shop.orders.transition(&order, &next, effect).await?
+        };
+        match outcome {
             Transition::Done => {
                 let key = id.to_string();
                 if effect == StockEffect::Return {

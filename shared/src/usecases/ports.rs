@@ -1,7 +1,9 @@
 //! The bundle of ports the shopping use cases work against, borrowed from whatever wiring
 //! the caller has (the Lambda's `App`, or a test's).
 
-use crate::ports::{Carts, Catalog, Checkouts, Inventory, Orders, Payments, Timer};
+use crate::ports::{
+    Carts, Catalog, Checkouts, Fulfilment, Inventory, Orders, Payments, Timer, Warehouses,
+};
 
 /// Borrowed ports for one use-case call.
 #[derive(Clone, Copy)]
@@ -11,6 +13,8 @@ pub struct Shop<'a> {
     pub carts: &'a dyn Carts,
     pub checkouts: &'a dyn Checkouts,
     pub orders: &'a dyn Orders,
+    pub fulfilment: &'a dyn Fulfilment,
+    pub warehouses: &'a dyn Warehouses,
     pub payments: &'a dyn Payments,
     pub timer: &'a dyn Timer,
     /// How long a checkout holds stock.

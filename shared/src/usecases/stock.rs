@@ -25,7 +25,7 @@ pub struct Receipt {
 /// A warehouse receives units of an item: its physical and available stock and the item's
 /// aggregated stock rise together, in one transaction.
 pub async fn receive_stock(
-    inventory: &impl Inventory,
+    inventory: &(impl Inventory + ?Sized),
     who: &Principal,
     receipt: &StockReceipt,
     idempotency_key: Option<&str>,

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use super::transact::{Faults, TransactFailure, Transactor};
 use super::tx::{give_back, put, take};
 use super::{classify, decode, encode, n, newest_first, s};
-use crate::domain::{Order, OrderId, Page, PageRequest, Timestamp, UserId};
+use crate::domain::{Order, OrderId, OrderStatus, Page, PageRequest, Timestamp, UserId};
 use crate::ports::{Orders, StockEffect, StoreError, Transition};
 
 /// The orders table and the stock table its transitions touch.
@@ -82,6 +82,37 @@ impl Orders for DynamoOrders {
             page,
         )
         .await
+    }
+
+    async fn with_status(&self, status: OrderStatus) -> Result<Vec<OrderId>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.orders)
+                .index_name("byStatus")
+                .key_condition_expression("#s = :s")
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_values(":s", s(status.as_str()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            for row in out.items.unwrap_or_default() {
+                let raw = row
+                    .get("orderId")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                ids.push(OrderId::try_from(raw.as_str()).map_err(StoreError::Corrupt)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
     }
 
     async fn create(&self, order: &Order) -> Result<bool, StoreError> {

@@ -47,4 +47,27 @@ impl Warehouses for DynamoWarehouses {
             .map_err(|e| classify("GetItem", e))?;
         out.item.map(decode).transpose()
     }
+
+    async fn list(&self) -> Result<Vec<Warehouse>, StoreError> {
+        let mut sites = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Scan", e))?;
+            for record in out.items.unwrap_or_default() {
+                sites.push(decode(record)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                sites.sort_by(|a: &Warehouse, b| a.warehouse_id.cmp(&b.warehouse_id));
+                return Ok(sites);
+            }
+        }
+    }
 }

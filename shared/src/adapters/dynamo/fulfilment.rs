@@ -1,0 +1,267 @@
+//! [`Fulfilment`] on the stock, warehouse-orders, orders and idempotency tables.
+//!
+//! Every change is one `TransactWriteItems`: the order `Put` conditioned on its version,
+//! warehouse orders conditioned on theirs (or on not existing yet), stock rows moved with
+//! `ADD` (negative moves conditioned on the counter covering them), and an optional
+//! once-only record. The cancellation reasons say which condition failed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+use super::inventory::{item_pk, stock_key, warehouse_sk, TOTAL};
+use super::transact::{Faults, TransactFailure, Transactor};
+use super::tx::{once, put, update};
+use super::{classify, counter, decode, encode, n, newest_first, number, s};
+use crate::config::Tables;
+use crate::domain::{ItemId, OrderId, Page, PageRequest, WarehouseId, WarehouseOrder};
+use crate::ports::{
+    Applied, Fulfilment, FulfilmentChange, ItemStock, StockMove, StockTotal, StoreError,
+    WarehouseStock,
+};
+
+/// Warehouse orders and per-warehouse stock.
+#[derive(Debug, Clone)]
+pub struct DynamoFulfilment {
+    client: Client,
+    tables: Tables,
+    transactor: Transactor,
+}
+
+impl DynamoFulfilment {
+    pub fn new(client: Client, tables: Tables, faults: Arc<Faults>) -> Self {
+        Self {
+            transactor: Transactor::new(client.clone(), faults),
+            client,
+            tables,
+        }
+    }
+
+    fn stock_write(
+        &self,
+        m: &StockMove,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        let sk = match &m.warehouse {
+            Some(w) => warehouse_sk(w),
+            None => TOTAL.to_owned(),
+        };
+        let mut adds = Vec::new();
+        let mut conditions = Vec::new();
+        let mut values = vec![(":i", s(m.item.to_string()))];
+        let mut sets = vec!["itemId = :i".to_owned()];
+        for (name, delta, placeholder, floor) in [
+            ("physical", m.physical, ":p", ":pf"),
+            ("available", m.available, ":a", ":af"),
+        ] {
+            if delta == 0 || (m.warehouse.is_none() && name == "physical") {
+                continue;
+            }
+            adds.push(format!("{name} {placeholder}"));
+            values.push((placeholder, n(delta)));
+            if delta < 0 {
+                conditions.push(format!("{name} >= {floor}"));
+                values.push((floor, n(-delta)));
+            }
+        }
+        if m.shortfall > 0 {
+            adds.push("shortfall :s".into());
+            values.push((":s", n(m.shortfall)));
+        }
+        if let Some(version) = m.expect_version {
+            conditions.push(
+                "(stockVersion = :ev OR (attribute_not_exists(stockVersion) AND :ev = :zero))"
+                    .into(),
+            );
+            values.push((":ev", n(version)));
+            values.push((":zero", n(0)));
+        }
+        match &m.warehouse {
+            Some(w) => {
+                sets.push("warehouseId = :w".into());
+                values.push((":w", s(w.as_str())));
+            }
+            None => {
+                adds.push("stockVersion :one".into());
+                values.push((":one", n(1)));
+            }
+        }
+        let expression = format!("ADD {} SET {}", adds.join(", "), sets.join(", "));
+        let condition = (!conditions.is_empty()).then(|| conditions.join(" AND "));
+        update(
+            &self.tables.stock,
+            stock_key(item_pk(m.item), sk),
+            &expression,
+            condition.as_deref(),
+            &[],
+            values,
+        )
+    }
+}
+
+/// What each transaction item is, to read the cancellation reasons.
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Record,
+    Stock,
+    Once,
+}
+
+#[async_trait]
+impl Fulfilment for DynamoFulfilment {
+    async fn stock(&self, items: &[ItemId]) -> Result<HashMap<ItemId, ItemStock>, StoreError> {
+        let mut found = HashMap::new();
+        for item in items {
+            let mut stock = ItemStock::default();
+            let mut start = None;
+            loop {
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.tables.stock)
+                    .key_condition_expression("pk = :pk")
+                    .expression_attribute_values(":pk", s(item_pk(*item)))
+                    .consistent_read(true)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| classify("Query", e))?;
+                for row in out.items.unwrap_or_default() {
+                    let sk = row
+                        .get("sk")
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default();
+                    if sk == TOTAL {
+                        stock.total = StockTotal {
+                            available: number(&row, "available")?,
+                            version: counter(&row, "stockVersion")?,
+                        };
+                    } else if let Some(w) = sk.strip_prefix("WH#") {
+                        let id = WarehouseId::try_from(w)
+                            .map_err(|_| StoreError::Corrupt(format!("stock row {sk}")))?;
+                        stock.warehouses.insert(
+                            id,
+                            WarehouseStock {
+                                physical: number(&row, "physical")?,
+                                available: number(&row, "available")?,
+                            },
+                        );
+                    }
+                }
+                start = out.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+            found.insert(*item, stock);
+        }
+        Ok(found)
+    }
+
+    async fn shipments(&self, order: OrderId) -> Result<Vec<WarehouseOrder>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.warehouse_orders)
+            .key_condition_expression("orderId = :o")
+            .expression_attribute_values(":o", s(order.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn shipments_of(
+        &self,
+        warehouse: &WarehouseId,
+        page: &PageRequest,
+    ) -> Result<Page<WarehouseOrder>, StoreError> {
+        newest_first(
+            &self.client,
+            &self.tables.warehouse_orders,
+            "byWarehouse",
+            "orderId",
+            ("warehouseId", warehouse.as_str()),
+            None,
+            page,
+        )
+        .await
+    }
+
+    async fn apply(&self, change: &FulfilmentChange<'_>) -> Result<Applied, StoreError> {
+        let mut items = Vec::new();
+        let mut parts = Vec::new();
+        if let Some((current, next)) = change.order {
+            items.push(put(
+                &self.tables.orders,
+                encode(next)?,
+                Some("version = :v"),
+                &[],
+                vec![(":v", n(current.version))],
+            )?);
+            parts.push(Part::Record);
+        }
+        for write in &change.shipments {
+            let (condition, values): (&str, Vec<(&str, AttributeValue)>) = match write.current {
+                Some(current) => ("version = :v", vec![(":v", n(current.version))]),
+                None => ("attribute_not_exists(orderId)", vec![]),
+            };
+            items.push(put(
+                &self.tables.warehouse_orders,
+                encode(write.next)?,
+                Some(condition),
+                &[],
+                values,
+            )?);
+            parts.push(Part::Record);
+        }
+        for m in &change.stock {
+            items.push(self.stock_write(m)?);
+            parts.push(Part::Stock);
+        }
+        if let Some(key) = &change.once {
+            items.push(once(
+                &self.tables.idempotency,
+                &format!("once#{key}"),
+                "applied",
+            )?);
+            parts.push(Part::Once);
+        }
+        if items.len() > 100 {
+            return Err(StoreError::Unavailable(format!(
+                "a fulfilment change of {} writes exceeds one transaction",
+                items.len()
+            )));
+        }
+        match self.transactor.write(items).await {
+            Ok(()) => Ok(Applied::Done),
+            Err(TransactFailure::Cancelled(codes)) => {
+                let failed = |part: Part| {
+                    parts.iter().zip(&codes).any(|(p, code)| {
+                        *p == part && code.as_deref() == Some("ConditionalCheckFailed")
+                    })
+                };
+                if failed(Part::Once) {
+                    Ok(Applied::AlreadyApplied)
+                } else if failed(Part::Record) {
+                    Ok(Applied::Stale)
+                } else if failed(Part::Stock) {
+                    Ok(Applied::Short)
+                } else {
+                    Err(StoreError::Unavailable(format!(
+                        "fulfilment change cancelled: {codes:?}"
+                    )))
+                }
+            }
+            Err(TransactFailure::Store(e)) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,838 @@
+//! The warehouse side: assigning placed orders to warehouses, applying what warehouses report
+//! (receipts, adjustments, shipments, deliveries, returns), and reconciling aggregated stock.
+//!
+//! Stock rules (per item): a warehouse row has `physical` (on the shelves) and `available`
+//! (not promised to a warehouse order); the aggregated row's `available` is what shoppers buy
+//! from. Always: aggregated = Σ warehouse available − held − placed-but-unassigned.
+//! - receiving or finding raises physical, available and aggregated;
+//! - assigning lowers the chosen warehouse's available (the aggregate already fell at checkout);
+//! - shipping lowers physical only; a resellable return raises all three;
+//! - a loss lowers physical by what was lost and available and aggregated by what they can
+//!   give; what they cannot is a shortfall: recorded, evented, and the warehouse's affected
+//!   shipments are flagged, never a negative count.
+//!
+//! Every message applies at most once: its event id is a once-only record written in the same
+//! transaction as its effect.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::ports::Shop;
+use crate::domain::fulfilment::{distance_km, eta, locate, plan, Plan, Site};
+use crate::domain::warehouse_update::{AdjustReason, ReturnCondition, Update, WarehouseMessage};
+use crate::domain::{
+    ItemId, Money, Order, OrderId, OrderStatus, PaymentState, Principal, Role, ShipmentLine,
+    ShipmentState, StockReceipt, Timestamp, UserId, Warehouse, WarehouseId, WarehouseOrder,
+};
+use crate::ports::{
+    Applied, FulfilmentChange, ReceiptRejected, ShipmentWrite, StockMove, StoreError,
+};
+use crate::usecases::stock::{receive_stock, ReceiveStockError};
+
+/// How many times a change is re-read and retried when something moved under it.
+const ATTEMPTS: usize = 6;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AssignError {
+    #[error("order {0} does not exist")]
+    UnknownOrder(OrderId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the assignment did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Assignment {
+    /// Warehouse orders created; the order is `PROCESSING`.
+    Assigned(Vec<WarehouseId>),
+    /// No combination of warehouses holds these items: the order is `BACKORDERED`.
+    Backordered(Vec<ItemId>),
+    /// The order is past assignment (assigned before, cancelled, ...): nothing to do.
+    AlreadyHandled(OrderStatus),
+}
+
+/// Units per item of an order (an item may appear on several lines).
+fn units_by_item(order: &Order) -> Vec<(ItemId, u32)> {
+    let mut units: BTreeMap<ItemId, u32> = BTreeMap::new();
+    for line in &order.lines {
+        *units.entry(line.item_id).or_default() += line.quantity.get();
+    }
+    units.into_iter().collect()
+}
+
+/// Choose warehouses for a placed (or backordered) order and commit the choice in one
+/// transaction: the warehouse orders, each warehouse's available stock taken conditionally,
+/// and the order moved to `PROCESSING` with its ETA. A redelivery finds the order past
+/// `PLACED` and does nothing.
+pub async fn assign(
+    shop: Shop<'_>,
+    sites: &[Warehouse],
+    order_id: OrderId,
+    now: Timestamp,
+) -> Result<Assignment, AssignError> {
+    for _ in 0..ATTEMPTS {
+        let order = shop
+            .orders
+            .get(order_id)
+            .await?
+            .ok_or(AssignError::UnknownOrder(order_id))?;
+        if !matches!(order.status, OrderStatus::Placed | OrderStatus::Backordered) {
+            return Ok(Assignment::AlreadyHandled(order.status));
+        }
+        let wanted = units_by_item(&order);
+        let items: Vec<ItemId> = wanted.iter().map(|(i, _)| *i).collect();
+        let stock = shop.fulfilment.stock(&items).await?;
+        let customer = locate(&order.shipping_address);
+        let candidates: Vec<Site> = sites
+            .iter()
+            .map(|w| Site {
+                warehouse_id: w.warehouse_id.clone(),
+                distance_km: customer.map_or(0.0, |c| {
+                    distance_km(
+                        c,
+                        crate::domain::fulfilment::GeoPoint {
+                            lat: w.lat,
+                            lon: w.lon,
+                        },
+                    )
+                }),
+                available: items
+                    .iter()
+                    .map(|i| {
+                        let units = stock
+                            .get(i)
+                            .and_then(|s| s.warehouses.get(&w.warehouse_id))
+                            .map_or(0, |s| s.available);
+                        (*i, units)
+                    })
+                    .collect(),
+            })
+            .filter(|s| s.available.values().any(|u| *u > 0))
+            .collect();
+        let shipments = match plan(&wanted, &candidates) {
+            Plan::Short(short) => {
+                if order.status == OrderStatus::Backordered {
+                    return Ok(Assignment::Backordered(short));
+                }
+                let note = format!(
+                    "backordered: no warehouse stock for {}",
+                    short
+                        .iter()
+                        .map(ItemId::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let next = order.moved_to(OrderStatus::Backordered, now, Some(note));
+                let change = FulfilmentChange {
+                    order: Some((&order, &next)),
+                    ..Default::default()
+                };
+                match shop.fulfilment.apply(&change).await? {
+                    Applied::Done => {
+                        tracing::warn!(order_id = %order_id, short = short.len(), "order backordered");
+                        return Ok(Assignment::Backordered(short));
+                    }
+                    _ => continue,
+                }
+            }
+            Plan::Ship(shipments) => shipments,
+        };
+        let records: Vec<WarehouseOrder> = shipments
+            .iter()
+            .map(|(warehouse, km, lines)| WarehouseOrder {
+                order_id,
+                warehouse_id: warehouse.clone(),
+                user_id: order.user_id.clone(),
+                lines: lines.clone(),
+                state: ShipmentState::Assigned,
+                distance_km: (km * 10.0).round() / 10.0,
+                eta: eta(now, *km),
+                tracking_number: None,
+                flag: None,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            })
+            .collect();
+        let names: Vec<&str> = records.iter().map(|r| r.warehouse_id.as_str()).collect();
+        let mut next = order.moved_to(
+            OrderStatus::Processing,
+            now,
+            Some(format!(
+                "{} shipment(s): {}",
+                records.len(),
+                names.join(", ")
+            )),
+        );
+        next.eta = records.iter().map(|r| r.eta).max();
+        let stock_moves = records
+            .iter()
+            .flat_map(|r| {
+                r.lines.iter().map(|l| StockMove {
+                    item: l.item_id,
+                    warehouse: Some(r.warehouse_id.clone()),
+                    physical: 0,
+                    available: -i64::from(l.quantity.get()),
+                    shortfall: 0,
+                    expect_version: None,
+                })
+            })
+            .collect();
+        let change = FulfilmentChange {
+            order: Some((&order, &next)),
+            shipments: records
+                .iter()
+                .map(|r| ShipmentWrite {
+                    current: None,
+                    next: r,
+                })
+                .collect(),
+            stock: stock_moves,
+            once: None,
+        };
+        match shop.fulfilment.apply(&change).await? {
+            Applied::Done => {
+                tracing::info!(order_id = %order_id, warehouses = ?names, "order assigned");
+                return Ok(Assignment::Assigned(
+                    records.into_iter().map(|r| r.warehouse_id).collect(),
+                ));
+            }
+            // The order or a warehouse's stock moved since the read: plan again.
+            Applied::Stale | Applied::Short | Applied::AlreadyApplied => continue,
+        }
+    }
+    Err(StoreError::Contention(format!("order {order_id} kept changing during assignment")).into())
+}
+
+/// Why a warehouse message could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// The message can never apply (unknown ids, impossible quantities): dead-letter it.
+    #[error("{0}")]
+    Invalid(String),
+    /// It may apply later (a shipment reported before its assignment landed): retry.
+    #[error("{0}")]
+    NotYet(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What applying a message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    Applied,
+    /// This event id was applied before; nothing changed now.
+    Duplicate,
+}
+
+/// Apply one warehouse message exactly once.
+pub async fn apply_update(
+    shop: Shop<'_>,
+    message: &WarehouseMessage,
+    now: Timestamp,
+) -> Result<UpdateOutcome, UpdateError> {
+    let warehouse = &message.warehouse_id;
+    let key = format!("wh#{warehouse}#{}", message.event_id);
+    match &message.update {
+        Update::StockReceived { item_id, quantity } => {
+            // The same use case as the HTTP route, acting as the warehouse itself.
+            let principal = Principal {
+                user_id: UserId::try_from(format!("warehouse-{warehouse}"))
+                    .map_err(UpdateError::Invalid)?,
+                roles: vec![Role::Warehouse],
+                warehouse_id: Some(warehouse.clone()),
+            };
+            let receipt = StockReceipt {
+                warehouse_id: warehouse.clone(),
+                item_id: *item_id,
+                quantity: *quantity,
+            };
+            match receive_stock(shop.inventory, &principal, &receipt, Some(&key)).await {
+                Ok(r) if r.replayed => Ok(UpdateOutcome::Duplicate),
+                Ok(_) => Ok(UpdateOutcome::Applied),
+                Err(ReceiveStockError::Rejected(ReceiptRejected::Store(e))) => Err(e.into()),
+                Err(e) => Err(UpdateError::Invalid(e.to_string())),
+            }
+        }
+        Update::StockAdjusted {
+            item_id,
+            quantity,
+            reason,
+        } => adjust(shop, warehouse, *item_id, *quantity, *reason, &key).await,
+        Update::WarehouseOrderShipped {
+            order_id,
+            tracking_number,
+        } => {
+            let tracking = tracking_number.clone();
+            progress(
+                shop,
+                warehouse,
+                *order_id,
+                ShipmentState::Shipped,
+                &key,
+                now,
+                move |wo| {
+                    wo.tracking_number = Some(tracking.clone());
+                },
+            )
+            .await
+        }
+        Update::WarehouseOrderDelivered { order_id } => {
+            progress(
+                shop,
+                warehouse,
+                *order_id,
+                ShipmentState::Delivered,
+                &key,
+                now,
+                |_| {},
+            )
+            .await
+        }
+        Update::ReturnReceived {
+            order_id,
+            lines,
+            condition,
+        } => returned(shop, warehouse, *order_id, lines, *condition, &key, now).await,
+    }
+}
+
+fn outcome(applied: Applied) -> Option<Result<UpdateOutcome, UpdateError>> {
+    match applied {
+        Applied::Done => Some(Ok(UpdateOutcome::Applied)),
+        Applied::AlreadyApplied => Some(Ok(UpdateOutcome::Duplicate)),
+        Applied::Stale | Applied::Short => None,
+    }
+}
+
+async fn known_item_and_site(
+    shop: Shop<'_>,
+    warehouse: &WarehouseId,
+    item: ItemId,
+) -> Result<(), UpdateError> {
+    if shop.catalog.get(item).await?.is_none() {
+        return Err(UpdateError::Invalid(format!("no such item {item}")));
+    }
+    if shop.warehouses.get(warehouse).await?.is_none() {
+        return Err(UpdateError::Invalid(format!(
+            "no such warehouse {warehouse}"
+        )));
+    }
+    Ok(())
+}
+
+/// Loss, damage or found stock.
+async fn adjust(
+    shop: Shop<'_>,
+    warehouse: &WarehouseId,
+    item: ItemId,
+    quantity: i64,
+    reason: AdjustReason,
+    key: &str,
+) -> Result<UpdateOutcome, UpdateError> {
+    known_item_and_site(shop, warehouse, item).await?;
+    for _ in 0..ATTEMPTS {
+        let mut change = FulfilmentChange {
+            once: Some(key.to_owned()),
+            ..Default::default()
+        };
+        let flagged: Vec<WarehouseOrder>;
+        let mut flags = Vec::new();
+        if quantity > 0 {
+            change.stock = vec![
+                StockMove {
+                    item,
+                    warehouse: Some(warehouse.clone()),
+                    physical: quantity,
+                    available: quantity,
+                    shortfall: 0,
+                    expect_version: None,
+                },
+                StockMove {
+                    item,
+                    warehouse: None,
+                    physical: 0,
+                    available: quantity,
+                    shortfall: 0,
+                    expect_version: None,
+                },
+            ];
+        } else {
+            let lost = quantity.unsigned_abs() as u32;
+            let stock = shop.fulfilment.stock(&[item]).await?;
+            let stock = stock.get(&item).cloned().unwrap_or_default();
+            let here = stock.warehouses.get(warehouse).copied().unwrap_or_default();
+            if here.physical < lost {
+                return Err(UpdateError::Invalid(format!(
+                    "{reason:?} of {lost} units of {item} exceeds the {} on the shelves at {warehouse}",
+                    here.physical
+                )));
+            }
+            let covered = lost.min(here.available).min(stock.total.available);
+            let shortfall = lost - covered;
+            change.stock = vec![
+                StockMove {
+                    item,
+                    warehouse: Some(warehouse.clone()),
+                    physical: -i64::from(lost),
+                    available: -i64::from(covered),
+                    shortfall,
+                    expect_version: None,
+                },
+                StockMove {
+                    item,
+                    warehouse: None,
+                    physical: 0,
+                    available: -i64::from(covered),
+                    shortfall: 0,
+                    expect_version: None,
+                },
+            ];
+            if shortfall > 0 {
+                // Flag this warehouse's unshipped orders of the item: they may not ship as
+                // planned. (The stream turns the shortfall into a StockShortfall event.)
+                let page = crate::domain::PageRequest {
+                    limit: 100,
+                    cursor: None,
+                };
+                flagged = shop
+                    .fulfilment
+                    .shipments_of(warehouse, &page)
+                    .await?
+                    .items
+                    .into_iter()
+                    .filter(|wo| wo.state == ShipmentState::Assigned && wo.units_of(item) > 0)
+                    .take(90)
+                    .collect();
+                for wo in &flagged {
+                    let mut next = wo.clone();
+                    next.flag = Some(format!(
+                        "stock shortfall: {shortfall} unit(s) of {item} lost at {warehouse}"
+                    ));
+                    next.version += 1;
+                    flags.push(next);
+                }
+                tracing::warn!(%item, %warehouse, shortfall, flagged = flags.len(), "stock shortfall");
+            } else {
+                flagged = Vec::new();
+            }
+            change.shipments = flagged
+                .iter()
+                .zip(&flags)
+                .map(|(current, next)| ShipmentWrite {
+                    current: Some(current),
+                    next,
+                })
+                .collect();
+        }
+        if let Some(result) = outcome(shop.fulfilment.apply(&change).await?) {
+            return result;
+        }
+    }
+    Err(StoreError::Contention(format!("stock of {item} kept changing")).into())
+}
+
+/// A shipment leaves (`Shipped`) or arrives (`Delivered`); the order follows when all of its
+/// live shipments have.
+async fn progress(
+    shop: Shop<'_>,
+    warehouse: &WarehouseId,
+    order_id: OrderId,
+    to: ShipmentState,
+    key: &str,
+    now: Timestamp,
+    edit: impl Fn(&mut WarehouseOrder),
+) -> Result<UpdateOutcome, UpdateError> {
+    let (from, order_to) = match to {
+        ShipmentState::Shipped => (ShipmentState::Assigned, OrderStatus::Shipped),
+        _ => (ShipmentState::Shipped, OrderStatus::Delivered),
+    };
+    for _ in 0..ATTEMPTS {
+        let shipments = shop.fulfilment.shipments(order_id).await?;
+        let Some(mine) = shipments.iter().find(|s| &s.warehouse_id == warehouse) else {
+            return Err(UpdateError::NotYet(format!(
+                "order {order_id} has no shipment from {warehouse} (yet)"
+            )));
+        };
+        match mine.state {
+            s if s == from => {}
+            ShipmentState::Cancelled => {
+                return Err(UpdateError::Invalid(format!(
+                    "the shipment of order {order_id} from {warehouse} was cancelled"
+                )))
+            }
+            ShipmentState::Assigned => {
+                return Err(UpdateError::NotYet(format!(
+                    "order {order_id} from {warehouse} reported delivered before shipped"
+                )))
+            }
+            // Already there (an earlier message with another event id said so).
+            _ => return Ok(UpdateOutcome::Duplicate),
+        }
+        let order = shop
+            .orders
+            .get(order_id)
+            .await?
+            .ok_or_else(|| UpdateError::Invalid(format!("no such order {order_id}")))?;
+        let mut next_wo = mine.moved_to(to, now);
+        edit(&mut next_wo);
+        let all_there = shipments
+            .iter()
+            .filter(|s| s.state != ShipmentState::Cancelled && &s.warehouse_id != warehouse)
+            .all(|s| {
+                s.state == to
+                    || (to == ShipmentState::Shipped && s.state == ShipmentState::Delivered)
+            });
+        let note = format!(
+            "{} from {warehouse}",
+            if to == ShipmentState::Shipped {
+                "shipped"
+            } else {
+                "delivered"
+            }
+        );
+        let next_order = if all_there {
+            order.moved_to(order_to, now, Some(note))
+        } else {
+            // Not the last: a version bump serialises concurrent reports on the order.
+            let mut next = order.clone();
+            next.updated_at = now;
+            next.version += 1;
+            next
+        };
+        let stock = if to == ShipmentState::Shipped {
+            mine.lines
+                .iter()
+                .map(|l| StockMove {
+                    item: l.item_id,
+                    warehouse: Some(warehouse.clone()),
+                    physical: -i64::from(l.quantity.get()),
+                    available: 0,
+                    shortfall: 0,
+                    expect_version: None,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let change = FulfilmentChange {
+            order: Some((&order, &next_order)),
+            shipments: vec![ShipmentWrite {
+                current: Some(mine),
+                next: &next_wo,
+            }],
+            stock,
+            once: Some(key.to_owned()),
+        };
+        match shop.fulfilment.apply(&change).await? {
+            Applied::Done => return Ok(UpdateOutcome::Applied),
+            Applied::AlreadyApplied => return Ok(UpdateOutcome::Duplicate),
+            Applied::Short => {
+                return Err(UpdateError::Invalid(format!(
+                    "shipping order {order_id} from {warehouse}: fewer units on the shelves than it holds (a loss?)"
+                )))
+            }
+            Applied::Stale => continue,
+        }
+    }
+    Err(StoreError::Contention(format!("order {order_id} kept changing")).into())
+}
+
+/// Returned goods arrive: resellable units go back on sale at this warehouse; the shopper is
+/// refunded for every returned unit; the order ends `REFUNDED` (through `RETURNED`).
+async fn returned(
+    shop: Shop<'_>,
+    warehouse: &WarehouseId,
+    order_id: OrderId,
+    lines: &[ShipmentLine],
+    condition: ReturnCondition,
+    key: &str,
+    now: Timestamp,
+) -> Result<UpdateOutcome, UpdateError> {
+    for _ in 0..ATTEMPTS {
+        let order = shop
+            .orders
+            .get(order_id)
+            .await?
+            .ok_or_else(|| UpdateError::Invalid(format!("no such order {order_id}")))?;
+        match order.status {
+            OrderStatus::ReturnRequested | OrderStatus::Delivered => {}
+            OrderStatus::Returned | OrderStatus::Refunded => return Ok(UpdateOutcome::Duplicate),
+            other => {
+                return Err(UpdateError::Invalid(format!(
+                    "order {order_id} is {}: nothing was delivered to return",
+                    other.as_str()
+                )))
+            }
+        }
+        let shipments = shop.fulfilment.shipments(order_id).await?;
+        let mut refund = 0i64;
+        for line in lines {
+            let sent_from_here = shipments
+                .iter()
+                .filter(|s| &s.warehouse_id == warehouse && s.state != ShipmentState::Cancelled)
+                .map(|s| s.units_of(line.item_id))
+                .sum::<u32>();
+            let shipped_at_all: u32 = shipments
+                .iter()
+                .filter(|s| s.state != ShipmentState::Cancelled)
+                .map(|s| s.units_of(line.item_id))
+                .sum();
+            if line.quantity.get() > shipped_at_all || (sent_from_here == 0 && shipped_at_all == 0)
+            {
+                return Err(UpdateError::Invalid(format!(
+                    "order {order_id} shipped {shipped_at_all} unit(s) of {}, not {}",
+                    line.item_id,
+                    line.quantity.get()
+                )));
+            }
+            let price = order
+                .lines
+                .iter()
+                .find(|l| l.item_id == line.item_id)
+                .map_or(0, |l| l.unit_price.amount);
+            refund += price * i64::from(line.quantity.get());
+        }
+        // Refund first (idempotent by the event's key), then record: a retry after a failed
+        // write refunds nothing twice.
+        let amount = Money {
+            amount: refund,
+            currency: order.total.currency,
+        };
+        if refund > 0 {
+            shop.payments
+                .refund(key, order.payment.reference.as_deref(), amount)
+                .await?;
+        }
+        let condition_note = match condition {
+            ReturnCondition::Resellable => "restocked",
+            ReturnCondition::Damaged => "damaged, not restocked",
+        };
+        let mut next = order.moved_to(
+            OrderStatus::Returned,
+            now,
+            Some(format!("received at {warehouse}, {condition_note}")),
+        );
+        next = next.moved_to(
+            OrderStatus::Refunded,
+            now,
+            Some(format!("refunded {} minor units", amount.amount)),
+        );
+        next.version = order.version + 1;
+        next.payment.state = PaymentState::Refunded;
+        let stock = match condition {
+            ReturnCondition::Damaged => Vec::new(),
+            ReturnCondition::Resellable => lines
+                .iter()
+                .flat_map(|l| {
+                    let q = i64::from(l.quantity.get());
+                    [
+                        StockMove {
+                            item: l.item_id,
+                            warehouse: Some(warehouse.clone()),
+                            physical: q,
+                            available: q,
+                            shortfall: 0,
+                            expect_version: None,
+                        },
+                        StockMove {
+                            item: l.item_id,
+                            warehouse: None,
+                            physical: 0,
+                            available: q,
+                            shortfall: 0,
+                            expect_version: None,
+                        },
+                    ]
+                })
+                .collect(),
+        };
+        let change = FulfilmentChange {
+            order: Some((&order, &next)),
+            shipments: Vec::new(),
+            stock,
+            once: Some(key.to_owned()),
+        };
+        if let Some(result) = outcome(shop.fulfilment.apply(&change).await?) {
+            return result;
+        }
+    }
+    Err(StoreError::Contention(format!("order {order_id} kept changing")).into())
+}
+
+/// Cancel an order already assigned to warehouses (none shipped): its warehouse orders are
+/// cancelled, each warehouse's available stock and the aggregate are restored, in one
+/// transaction with the order's own change. `Ok(false)` if something moved (retry) ;
+/// `Err(NotCancellable)` is the caller's to report.
+pub async fn cancel_assigned(
+    shop: Shop<'_>,
+    order: &Order,
+    next: &Order,
+    now: Timestamp,
+) -> Result<Option<Applied>, StoreError> {
+    let shipments = shop.fulfilment.shipments(order.order_id).await?;
+    if shipments
+        .iter()
+        .any(|s| !matches!(s.state, ShipmentState::Assigned | ShipmentState::Cancelled))
+    {
+        return Ok(None);
+    }
+    let live: Vec<&WarehouseOrder> = shipments
+        .iter()
+        .filter(|s| s.state == ShipmentState::Assigned)
+        .collect();
+    let cancelled: Vec<WarehouseOrder> = live
+        .iter()
+        .map(|s| s.moved_to(ShipmentState::Cancelled, now))
+        .collect();
+    let mut stock: Vec<StockMove> = live
+        .iter()
+        .flat_map(|s| {
+            s.lines.iter().map(|l| StockMove {
+                item: l.item_id,
+                warehouse: Some(s.warehouse_id.clone()),
+                physical: 0,
+                available: i64::from(l.quantity.get()),
+                shortfall: 0,
+                expect_version: None,
+            })
+        })
+        .collect();
+    let mut total: HashMap<ItemId, i64> = HashMap::new();
+    for line in &order.lines {
+        *total.entry(line.item_id).or_default() += i64::from(line.quantity.get());
+    }
+    stock.extend(total.into_iter().map(|(item, units)| StockMove {
+        item,
+        warehouse: None,
+        physical: 0,
+        available: units,
+        shortfall: 0,
+        expect_version: None,
+    }));
+    let change = FulfilmentChange {
+        order: Some((order, next)),
+        shipments: live
+            .iter()
+            .zip(&cancelled)
+            .map(|(current, next)| ShipmentWrite {
+                current: Some(current),
+                next,
+            })
+            .collect(),
+        stock,
+        once: None,
+    };
+    Ok(Some(shop.fulfilment.apply(&change).await?))
+}
+
+/// One item whose aggregated stock disagrees with what warehouses, holds and orders imply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    pub item_id: ItemId,
+    /// What the aggregated row says.
+    pub recorded: i64,
+    /// Σ warehouse available − held − placed-but-unassigned.
+    pub expected: i64,
+    pub repaired: bool,
+}
+
+/// What a reconciliation found.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reconciliation {
+    pub items_checked: usize,
+    pub drifts: Vec<Drift>,
+    /// Backordered orders tried again (stock may have arrived since).
+    pub backorders_retried: usize,
+}
+
+/// Recompute every item's aggregated stock from warehouse stock, open holds and unassigned
+/// orders; report differences and, when `repair` is set, correct them (each correction
+/// conditioned on the row not having moved meanwhile). Also retries backordered orders.
+///
+/// Run it when the shop is quiet if repairing: a checkout landing between the reads can look
+/// like drift for a moment (it is reported, and repaired only when told).
+pub async fn reconcile(
+    shop: Shop<'_>,
+    sites: &[Warehouse],
+    repair: bool,
+    now: Timestamp,
+) -> Result<Reconciliation, StoreError> {
+    let mut report = Reconciliation::default();
+    for id in shop.orders.with_status(OrderStatus::Backordered).await? {
+        if let Ok(Assignment::Assigned(_)) = assign(shop, sites, id, now).await {
+            report.backorders_retried += 1;
+        }
+    }
+    let mut committed: HashMap<ItemId, i64> = HashMap::new();
+    // Every hold still held, whatever its expiry (an expired one not yet released still
+    // counts: its units are out of the aggregate until the release).
+    let far_future = now.plus_millis(100 * 365 * 24 * 3600 * 1000);
+    for id in shop.checkouts.due(far_future, 10_000).await? {
+        if let Some(checkout) = shop.checkouts.get(id).await? {
+            if checkout.state == crate::domain::HoldState::Held {
+                for line in &checkout.lines {
+                    *committed.entry(line.item_id).or_default() += i64::from(line.quantity.get());
+                }
+            }
+        }
+    }
+    for status in [OrderStatus::Placed, OrderStatus::Backordered] {
+        for id in shop.orders.with_status(status).await? {
+            if let Some(order) = shop.orders.get(id).await? {
+                if order.status == status {
+                    for line in &order.lines {
+                        *committed.entry(line.item_id).or_default() +=
+                            i64::from(line.quantity.get());
+                    }
+                }
+            }
+        }
+    }
+    let mut page = crate::domain::PageRequest {
+        limit: 500,
+        cursor: None,
+    };
+    loop {
+        let listing = shop.catalog.scan(&page).await?;
+        let ids: Vec<ItemId> = listing.items.iter().map(|i| i.item_id).collect();
+        let stock = shop.fulfilment.stock(&ids).await?;
+        for id in ids {
+            report.items_checked += 1;
+            let s = stock.get(&id).cloned().unwrap_or_default();
+            let in_warehouses: i64 = s.warehouses.values().map(|w| i64::from(w.available)).sum();
+            let expected = in_warehouses - committed.get(&id).copied().unwrap_or(0);
+            let recorded = i64::from(s.total.available);
+            if expected == recorded {
+                continue;
+            }
+            let mut repaired = false;
+            if repair && expected >= 0 {
+                let change = FulfilmentChange {
+                    stock: vec![StockMove {
+                        item: id,
+                        warehouse: None,
+                        physical: 0,
+                        available: expected - recorded,
+                        shortfall: 0,
+                        expect_version: Some(s.total.version),
+                    }],
+                    ..Default::default()
+                };
+                repaired = shop.fulfilment.apply(&change).await? == Applied::Done;
+            }
+            tracing::warn!(item_id = %id, recorded, expected, repaired, "stock drift");
+            report.drifts.push(Drift {
+                item_id: id,
+                recorded,
+                expected,
+                repaired,
+            });
+        }
+        match listing.next_cursor {
+            Some(next) => page.cursor = Some(crate::domain::Cursor(next)),
+            None => return Ok(report),
+        }
+    }
+}
