@@ -388,6 +388,9 @@ pub struct WarehouseStock {
     pub physical: u32,
     /// Of those, units not promised to a warehouse order.
     pub available: u32,
+    /// Units lost while promised elsewhere (held, ordered or assigned): on the books, not on
+    /// the shelf. Assignment never counts them.
+    pub shortfall: u32,
 }
 
 /// An item's stock everywhere: the aggregated row and every warehouse row.

@@ -173,6 +173,8 @@ fn stock_events_of(
     );
     match sk.strip_prefix("WH#") {
         Some(warehouse) => events::from_warehouse_row_change(item, warehouse, old, new),
+        // A first receipt creates the row: that is new stock, not a recovery.
+        None if record.change.old_image.is_empty() => vec![],
         None => match sellers.get(&item) {
             Some((seller, threshold)) => {
                 events::from_total_change(item, seller, *threshold, old, new)

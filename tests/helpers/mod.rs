@@ -135,19 +135,81 @@ impl Shop {
     /// Deliver whatever is due on the checkout timer queue to `hold-timer`, as Lambda would.
     /// Returns how many messages were handled.
     pub async fn pump_timer(&self) -> usize {
-        let url = self.app.config.timer_queue_url.clone();
+        self.pump_queue("TimerQueue").await
+    }
+
+    /// The local URL of one of the template's queues.
+    pub fn queue_url(&self, logical: &str) -> String {
+        let endpoint = endpoint("AWS_ENDPOINT_URL_SQS", 5000);
+        format!(
+            "{endpoint}/{MOTO_ACCOUNT}/{}",
+            local_name(&self.prefix, logical)
+        )
+    }
+
+    /// Deliver what is waiting on a queue to its consumer, as Lambda's SQS mapping would
+    /// (partial batch failures stay on the queue). Returns how many messages were handled.
+    pub async fn pump_queue(&self, logical: &str) -> usize {
+        let url = self.queue_url(logical);
         let mut handled = 0;
         while let Some((event, handles)) = queues::receive(&self.sqs, &url, 10, 0).await.unwrap() {
             handled += handles.len();
-            let response =
-                aisle::workers::hold_timer(&self.app, LambdaEvent::new(event, Context::default()))
-                    .await
-                    .unwrap();
+            let event = LambdaEvent::new(event, Context::default());
+            let response = match logical {
+                "TimerQueue" => aisle::workers::hold_timer(&self.app, event).await,
+                "AssignmentQueue" => aisle::workers::assign_orders(&self.app, event).await,
+                "WarehouseUpdatesQueue" => {
+                    aisle::workers::apply_warehouse_updates(&self.app, event).await
+                }
+                other => panic!("no consumer for {other} in tests"),
+            }
+            .unwrap();
+            let failed = response.batch_item_failures.len();
             queues::settle(&self.sqs, &url, &handles, &response)
                 .await
                 .unwrap();
+            if failed > 0 {
+                // Failed messages become visible again only after their timeout: stop here.
+                break;
+            }
         }
         handled
+    }
+
+    /// Every message on a queue right now (bodies and `reason` attributes), removed from it.
+    pub async fn drain(&self, logical: &str) -> Vec<(String, Option<String>)> {
+        let url = self.queue_url(logical);
+        let mut found = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .unwrap();
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return found;
+            }
+            for m in messages {
+                let reason = m
+                    .message_attributes
+                    .as_ref()
+                    .and_then(|a| a.get("reason"))
+                    .and_then(|v| v.string_value.clone());
+                found.push((m.body.clone().unwrap_or_default(), reason));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(m.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
     }
 
     /// Read the holds and orders streams and deliver new records to their consumers:
@@ -170,6 +232,25 @@ impl Shop {
             ("StockTable", &self.stock_stream),
         ])
         .await
+    }
+
+    /// Read the named tables' streams (`"StockTable"`, ...) and deliver new records to every
+    /// consumer the template maps to them.
+    pub async fn pump_streams_of(&self, tables: &[&str]) {
+        let readers: Vec<_> = tables
+            .iter()
+            .map(|t| {
+                let reader = match *t {
+                    "HoldsTable" => &self.holds_stream,
+                    "OrdersTable" => &self.orders_stream,
+                    "ItemsTable" => &self.items_stream,
+                    "StockTable" => &self.stock_stream,
+                    other => panic!("no stream reader for {other}"),
+                };
+                (*t, reader)
+            })
+            .collect();
+        self.pump(&readers).await
     }
 
     async fn pump(&self, tables: &[(&str, &tokio::sync::Mutex<Option<StreamReader>>)]) {
@@ -327,7 +408,9 @@ async fn subscribe_to_events(clients: &aisle::Clients, prefix: &str) -> String {
         .put_rule()
         .name(&rule)
         .event_bus_name(&bus)
-        .event_pattern(json!({ "source": ["aisle.orders", "aisle.checkout"] }).to_string())
+        .event_pattern(
+            json!({ "source": ["aisle.orders", "aisle.checkout", "aisle.stock"] }).to_string(),
+        )
         .send()
         .await
         .unwrap();

@@ -98,10 +98,12 @@ pub async fn assign(
                 available: items
                     .iter()
                     .map(|i| {
+                        // Units lost while promised (a shortfall) are still on the books
+                        // but not on the shelf: never promise them again.
                         let units = stock
                             .get(i)
                             .and_then(|s| s.warehouses.get(&w.warehouse_id))
-                            .map_or(0, |s| s.available);
+                            .map_or(0, |s| s.available.saturating_sub(s.shortfall));
                         (*i, units)
                     })
                     .collect(),

@@ -147,6 +147,7 @@ impl Fulfilment for DynamoFulfilment {
                             WarehouseStock {
                                 physical: number(&row, "physical")?,
                                 available: number(&row, "available")?,
+                                shortfall: number(&row, "shortfall")?,
                             },
                         );
                     }

@@ -1,0 +1,686 @@
+//! The warehouse side against DynamoDB Local and moto: assignment (single warehouse first,
+//! else a split), warehouse messages applied exactly once (twice delivered, out of order,
+//! malformed), cancellation and returns, shortfalls, low-stock events and reconciliation.
+
+mod helpers;
+
+use std::collections::HashMap;
+
+use aisle::api::shopping;
+use aisle::domain::{ItemId, OrderId, OrderStatus, ShipmentState, Timestamp};
+use aisle::ports::{Fulfilment, Orders, Warehouses};
+use aisle::usecases::fulfilment::{self, Assignment};
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use helpers::{Call, Caller, Shop, WAREHOUSE_A, WAREHOUSE_B};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+
+/// An item listed by a seller, with no stock yet.
+async fn listed(shop: &Shop, name: &str) -> ItemId {
+    let created = send!(
+        aisle::api::catalog::create_item,
+        shop,
+        Call::new("POST /v1/seller/items", &[])
+            .by(&Caller::seller())
+            .json(json!({ "name": name, "category": "widgets", "brand": "Acme", "price": { "amount": 1000, "currency": "USD" }, "lowStockThreshold": 3 }))
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    ItemId::try_from(created.body["itemId"].as_str().unwrap()).unwrap()
+}
+
+/// Hand messages to the warehouse-updates consumer as one SQS batch; the failed message ids.
+async fn deliver(shop: &Shop, bodies: &[Value]) -> Vec<String> {
+    let records = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(format!("m{i}"));
+            m.body = Some(body.to_string());
+            m
+        })
+        .collect();
+    let mut event = SqsEvent::default();
+    event.records = records;
+    let response = aisle::workers::apply_warehouse_updates(
+        &shop.app,
+        LambdaEvent::new(event, Context::default()),
+    )
+    .await
+    .unwrap();
+    response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect()
+}
+
+fn message(warehouse: &str, kind: &str, fields: Value) -> Value {
+    let mut body = json!({ "version": 1, "eventId": uuid::Uuid::new_v4().to_string(), "warehouseId": warehouse, "type": kind });
+    body.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    body
+}
+
+fn received(warehouse: &str, item: ItemId, units: u32) -> Value {
+    message(
+        warehouse,
+        "StockReceived",
+        json!({ "itemId": item, "quantity": units }),
+    )
+}
+
+/// A shopper orders `lines` (paid, `PLACED`).
+async fn place_order(shop: &Shop, lines: &[(ItemId, u32)]) -> OrderId {
+    let who = Caller::shopper();
+    for (item, units) in lines {
+        let added = send!(
+            shopping::put_cart_item,
+            shop,
+            Call::new(
+                "PUT /v1/cart/items/{itemId}",
+                &[("itemId", &item.to_string())]
+            )
+            .by(&who)
+            .json(json!({ "quantity": units }))
+        );
+        assert_eq!(added.status, 200, "{:?}", added.body);
+    }
+    let key = uuid::Uuid::new_v4().to_string();
+    let begun = send!(
+        shopping::begin_checkout,
+        shop,
+        Call::new("POST /v1/checkout", &[])
+            .by(&who)
+            .header("Idempotency-Key", &key)
+    );
+    assert_eq!(begun.status, 201, "{:?}", begun.body);
+    let checkout = begun.body["checkoutId"].as_str().unwrap().to_owned();
+    let placed = send!(
+        shopping::submit_order,
+        shop,
+        Call::new("POST /v1/checkout/{checkoutId}/order", &[("checkoutId", &checkout)])
+            .by(&who)
+            .header("Idempotency-Key", &format!("{checkout}-pay"))
+            .json(json!({ "paymentToken": "tok_success", "shippingAddress": { "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US" } }))
+    );
+    assert_eq!(placed.status, 201, "{:?}", placed.body);
+    OrderId::try_from(placed.body["orderId"].as_str().unwrap()).unwrap()
+}
+
+async fn assign(shop: &Shop, order: OrderId) -> Assignment {
+    let sites = shop.app.warehouses.list().await.unwrap();
+    fulfilment::assign(shop.app.shop(), &sites, order, Timestamp::now())
+        .await
+        .unwrap()
+}
+
+/// (physical, available) of an item at a warehouse, and its aggregated available.
+async fn levels(shop: &Shop, item: ItemId) -> (HashMap<String, (u32, u32)>, u32) {
+    let stock = shop
+        .app
+        .fulfilment
+        .stock(&[item])
+        .await
+        .unwrap()
+        .remove(&item)
+        .unwrap_or_default();
+    let per = stock
+        .warehouses
+        .iter()
+        .map(|(w, s)| (w.as_str().to_owned(), (s.physical, s.available)))
+        .collect();
+    (per, stock.total.available)
+}
+
+async fn status(shop: &Shop, order: OrderId) -> OrderStatus {
+    shop.app.orders.get(order).await.unwrap().unwrap().status
+}
+
+#[tokio::test]
+async fn a_single_warehouse_holding_everything_wins_over_a_nearer_split() {
+    let shop = Shop::open().await;
+    let (a, b) = (listed(&shop, "Anvil").await, listed(&shop, "Bellows").await);
+    // Near warehouse A (Bloomington, the shopper's town) has only one of them; far B has both.
+    assert!(deliver(
+        &shop,
+        &[
+            received(WAREHOUSE_A, a, 5),
+            received(WAREHOUSE_B, a, 5),
+            received(WAREHOUSE_B, b, 5)
+        ]
+    )
+    .await
+    .is_empty());
+    let order = place_order(&shop, &[(a, 1), (b, 1)]).await;
+    assert_eq!(
+        assign(&shop, order).await,
+        Assignment::Assigned(vec![WAREHOUSE_B.try_into().unwrap()])
+    );
+    let shipments = shop.app.fulfilment.shipments(order).await.unwrap();
+    assert_eq!(shipments.len(), 1);
+    assert_eq!(status(&shop, order).await, OrderStatus::Processing);
+    assert!(shop
+        .app
+        .orders
+        .get(order)
+        .await
+        .unwrap()
+        .unwrap()
+        .eta
+        .is_some());
+    // B's available fell; A's did not; the aggregate was already taken at checkout.
+    let (per, total) = levels(&shop, a).await;
+    assert_eq!(
+        (per[WAREHOUSE_A], per[WAREHOUSE_B], total),
+        ((5, 5), (5, 4), 9)
+    );
+}
+
+#[tokio::test]
+async fn an_order_whose_items_sit_in_two_warehouses_becomes_two_warehouse_orders() {
+    let shop = Shop::open().await;
+    let (a, b) = (listed(&shop, "Anvil").await, listed(&shop, "Bellows").await);
+    assert!(deliver(
+        &shop,
+        &[received(WAREHOUSE_A, a, 2), received(WAREHOUSE_B, b, 2)]
+    )
+    .await
+    .is_empty());
+    let order = place_order(&shop, &[(a, 2), (b, 1)]).await;
+    let Assignment::Assigned(mut sites) = assign(&shop, order).await else {
+        panic!("not assigned")
+    };
+    sites.sort();
+    assert_eq!(
+        sites,
+        vec![
+            WAREHOUSE_A.try_into().unwrap(),
+            WAREHOUSE_B.try_into().unwrap()
+        ]
+    );
+    let shipments = shop.app.fulfilment.shipments(order).await.unwrap();
+    let by_site: HashMap<&str, u32> = shipments
+        .iter()
+        .map(|s| {
+            (
+                s.warehouse_id.as_str(),
+                s.lines.iter().map(|l| l.quantity.get()).sum(),
+            )
+        })
+        .collect();
+    assert_eq!((by_site[WAREHOUSE_A], by_site[WAREHOUSE_B]), (2, 1));
+}
+
+#[tokio::test]
+async fn an_order_no_warehouse_can_fill_is_backordered_and_nothing_goes_negative() {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await;
+    assert!(deliver(&shop, &[received(WAREHOUSE_A, a, 2)])
+        .await
+        .is_empty());
+    let order = place_order(&shop, &[(a, 2)]).await;
+    // Warehouse and aggregate disagree: the warehouse lost its units after the checkout.
+    assert!(deliver(
+        &shop,
+        &[message(
+            WAREHOUSE_A,
+            "StockAdjusted",
+            json!({ "itemId": a, "quantity": -2, "reason": "LOSS" })
+        )]
+    )
+    .await
+    .is_empty());
+    assert_eq!(assign(&shop, order).await, Assignment::Backordered(vec![a]));
+    assert_eq!(status(&shop, order).await, OrderStatus::Backordered);
+    // Nothing negative: the shelf is empty, the aggregate stays 0, and the 2 units the order
+    // counts on stay on the warehouse's books as a recorded shortfall, never promised again.
+    let (per, total) = levels(&shop, a).await;
+    assert_eq!((per[WAREHOUSE_A], total), ((0, 2), 0));
+    // Stock arrives; the reconciliation retries backorders.
+    assert!(deliver(&shop, &[received(WAREHOUSE_B, a, 3)])
+        .await
+        .is_empty());
+    let sites = shop.app.warehouses.list().await.unwrap();
+    let report = fulfilment::reconcile(shop.app.shop(), &sites, false, Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(report.backorders_retried, 1);
+    assert_eq!(status(&shop, order).await, OrderStatus::Processing);
+}
+
+#[tokio::test]
+async fn each_message_type_delivered_twice_is_applied_once() {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await;
+    let receipt = received(WAREHOUSE_A, a, 10);
+    assert!(deliver(&shop, &[receipt.clone(), receipt]).await.is_empty());
+    assert_eq!(
+        levels(&shop, a).await,
+        (HashMap::from([(WAREHOUSE_A.to_owned(), (10, 10))]), 10)
+    );
+
+    let loss = message(
+        WAREHOUSE_A,
+        "StockAdjusted",
+        json!({ "itemId": a, "quantity": -1, "reason": "DAMAGE" }),
+    );
+    let found = message(
+        WAREHOUSE_A,
+        "StockAdjusted",
+        json!({ "itemId": a, "quantity": 2, "reason": "FOUND" }),
+    );
+    assert!(deliver(&shop, &[loss.clone(), loss, found.clone(), found])
+        .await
+        .is_empty());
+    assert_eq!(levels(&shop, a).await.1, 11);
+
+    let order = place_order(&shop, &[(a, 3)]).await;
+    assert!(matches!(
+        assign(&shop, order).await,
+        Assignment::Assigned(_)
+    ));
+    let shipped = message(
+        WAREHOUSE_A,
+        "WarehouseOrderShipped",
+        json!({ "orderId": order, "trackingNumber": "1Z999AA10123456784" }),
+    );
+    assert!(deliver(&shop, &[shipped.clone(), shipped]).await.is_empty());
+    assert_eq!(status(&shop, order).await, OrderStatus::Shipped);
+    assert_eq!(
+        levels(&shop, a).await.0[WAREHOUSE_A],
+        (8, 8),
+        "physical falls once, by 3"
+    );
+
+    let delivered = message(
+        WAREHOUSE_A,
+        "WarehouseOrderDelivered",
+        json!({ "orderId": order }),
+    );
+    assert!(deliver(&shop, &[delivered.clone(), delivered])
+        .await
+        .is_empty());
+    assert_eq!(status(&shop, order).await, OrderStatus::Delivered);
+
+    let back = message(
+        WAREHOUSE_A,
+        "ReturnReceived",
+        json!({ "orderId": order, "lines": [{ "itemId": a, "quantity": 2 }], "condition": "RESELLABLE" }),
+    );
+    assert!(deliver(&shop, &[back.clone(), back]).await.is_empty());
+    let order_now = shop.app.orders.get(order).await.unwrap().unwrap();
+    assert_eq!(order_now.status, OrderStatus::Refunded);
+    assert!(order_now
+        .timeline
+        .iter()
+        .any(|c| c.status == OrderStatus::Returned));
+    assert_eq!(
+        levels(&shop, a).await,
+        (HashMap::from([(WAREHOUSE_A.to_owned(), (10, 10))]), 10),
+        "restocked once"
+    );
+}
+
+#[tokio::test]
+async fn shipped_before_the_assignment_redelivery_is_applied_once_and_the_redelivery_changes_nothing(
+) {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await;
+    assert!(deliver(&shop, &[received(WAREHOUSE_A, a, 4)])
+        .await
+        .is_empty());
+    let order = place_order(&shop, &[(a, 1)]).await;
+    // A shipment report that arrives before its assignment is retried, not dropped.
+    let shipped = message(
+        WAREHOUSE_A,
+        "WarehouseOrderShipped",
+        json!({ "orderId": order, "trackingNumber": "TRK-1" }),
+    );
+    assert_eq!(
+        deliver(&shop, &[shipped.clone()]).await,
+        vec!["m0".to_owned()]
+    );
+    assert!(matches!(
+        assign(&shop, order).await,
+        Assignment::Assigned(_)
+    ));
+    assert!(deliver(&shop, &[shipped]).await.is_empty());
+    let before = levels(&shop, a).await;
+    assert_eq!(
+        assign(&shop, order).await,
+        Assignment::AlreadyHandled(OrderStatus::Shipped)
+    );
+    assert_eq!(levels(&shop, a).await, before);
+    assert_eq!(
+        shop.app.fulfilment.shipments(order).await.unwrap()[0].state,
+        ShipmentState::Shipped
+    );
+    // Delivered before shipped would also wait: here it comes after, and lands.
+    let delivered = message(
+        WAREHOUSE_A,
+        "WarehouseOrderDelivered",
+        json!({ "orderId": order }),
+    );
+    assert!(deliver(&shop, &[delivered]).await.is_empty());
+    assert_eq!(status(&shop, order).await, OrderStatus::Delivered);
+}
+
+#[tokio::test]
+async fn a_malformed_message_lands_in_the_dead_letter_queue_with_a_reason_and_the_queue_keeps_flowing(
+) {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await;
+    let url = shop.queue_url("WarehouseUpdatesQueue");
+    for body in [
+        "{not json".to_owned(),
+        message(
+            WAREHOUSE_A,
+            "StockAdjusted",
+            json!({ "itemId": a, "quantity": 5, "reason": "LOSS" }),
+        )
+        .to_string(),
+        message(
+            "wh-nowhere",
+            "StockReceived",
+            json!({ "itemId": a, "quantity": 1 }),
+        )
+        .to_string(),
+        received(WAREHOUSE_A, a, 6).to_string(),
+    ] {
+        shop.sqs
+            .send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(shop.pump_queue("WarehouseUpdatesQueue").await, 4);
+    assert_eq!(
+        levels(&shop, a).await.1,
+        6,
+        "the good message behind them applied"
+    );
+    let parked = shop.drain("WarehouseUpdatesDeadLetters").await;
+    assert_eq!(parked.len(), 3, "{parked:?}");
+    let reasons: Vec<String> = parked
+        .iter()
+        .map(|(_, r)| r.clone().unwrap_or_default())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("not a warehouse message")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("negative")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("no such warehouse")),
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test]
+async fn order_placed_reaches_the_assignment_worker_through_the_rule_and_its_queue() {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await;
+    assert!(deliver(&shop, &[received(WAREHOUSE_A, a, 1)])
+        .await
+        .is_empty());
+    let order = place_order(&shop, &[(a, 1)]).await;
+    shop.pump_streams().await; // publish-events → bus → rule → AssignmentQueue
+    let assigned = helpers::eventually(std::time::Duration::from_secs(10), || async {
+        shop.pump_queue("AssignmentQueue").await;
+        status(&shop, order).await == OrderStatus::Processing
+    })
+    .await;
+    assert!(assigned);
+    // A poison message goes to the assignment DLQ with its reason.
+    let url = shop.queue_url("AssignmentQueue");
+    shop.sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body(r#"{"detail":{"orderId":"not-an-id"}}"#)
+        .send()
+        .await
+        .unwrap();
+    shop.pump_queue("AssignmentQueue").await;
+    let parked = shop.drain("AssignmentDeadLetters").await;
+    assert_eq!(parked.len(), 1);
+    assert!(
+        parked[0].1.as_deref().unwrap_or("").contains("UUID"),
+        "{parked:?}"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_an_assigned_order_restores_warehouse_and_aggregated_stock_exactly_once() {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await;
+    assert!(deliver(&shop, &[received(WAREHOUSE_A, a, 5)])
+        .await
+        .is_empty());
+    let who_order = place_order(&shop, &[(a, 2)]).await;
+    assert!(matches!(
+        assign(&shop, who_order).await,
+        Assignment::Assigned(_)
+    ));
+    assert_eq!(
+        levels(&shop, a).await,
+        (HashMap::from([(WAREHOUSE_A.to_owned(), (5, 3))]), 3)
+    );
+    let order = shop.app.orders.get(who_order).await.unwrap().unwrap();
+    for _ in 0..2 {
+        let cancelled = aisle::usecases::orders::cancel(shop.app.shop(), &order.user_id, who_order)
+            .await
+            .unwrap();
+        assert_eq!(cancelled.status, OrderStatus::Cancelled);
+    }
+    assert_eq!(
+        levels(&shop, a).await,
+        (HashMap::from([(WAREHOUSE_A.to_owned(), (5, 5))]), 5)
+    );
+    assert_eq!(
+        shop.app.fulfilment.shipments(who_order).await.unwrap()[0].state,
+        ShipmentState::Cancelled
+    );
+    // After shipping, cancelling is refused.
+    let shipped_order = place_order(&shop, &[(a, 1)]).await;
+    assign(&shop, shipped_order).await;
+    deliver(
+        &shop,
+        &[message(
+            WAREHOUSE_A,
+            "WarehouseOrderShipped",
+            json!({ "orderId": shipped_order, "trackingNumber": "TRK-2" }),
+        )],
+    )
+    .await;
+    let user = shop
+        .app
+        .orders
+        .get(shipped_order)
+        .await
+        .unwrap()
+        .unwrap()
+        .user_id;
+    assert!(
+        aisle::usecases::orders::cancel(shop.app.shop(), &user, shipped_order)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_loss_of_promised_units_records_a_shortfall_and_flags_the_shipment_instead_of_going_negative(
+) {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await;
+    assert!(deliver(&shop, &[received(WAREHOUSE_A, a, 3)])
+        .await
+        .is_empty());
+    let order = place_order(&shop, &[(a, 2)]).await;
+    assign(&shop, order).await;
+    // 3 on the shelf, 2 promised, 1 available: losing 3 leaves a shortfall of 2.
+    let loss = message(
+        WAREHOUSE_A,
+        "StockAdjusted",
+        json!({ "itemId": a, "quantity": -3, "reason": "LOSS" }),
+    );
+    assert!(deliver(&shop, &[loss]).await.is_empty());
+    assert_eq!(
+        levels(&shop, a).await,
+        (HashMap::from([(WAREHOUSE_A.to_owned(), (0, 0))]), 0)
+    );
+    let flagged = &shop.app.fulfilment.shipments(order).await.unwrap()[0];
+    assert!(
+        flagged.flag.as_deref().unwrap_or("").contains("shortfall"),
+        "{flagged:?}"
+    );
+    shop.pump_streams_of(&["StockTable"]).await;
+    let events = shop.published().await;
+    let shortfall = events
+        .iter()
+        .find(|(t, _)| t == "StockShortfall")
+        .expect("StockShortfall published");
+    assert_eq!(shortfall.1["units"], 2);
+}
+
+#[tokio::test]
+async fn a_resellable_return_restocks_and_refunds_and_a_damaged_one_only_refunds() {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await;
+    assert!(deliver(&shop, &[received(WAREHOUSE_A, a, 4)])
+        .await
+        .is_empty());
+    for (condition, back_on_shelf) in [("DAMAGED", 0), ("RESELLABLE", 1)] {
+        let before = levels(&shop, a).await;
+        let order = place_order(&shop, &[(a, 1)]).await;
+        assign(&shop, order).await;
+        for kind in ["WarehouseOrderShipped", "WarehouseOrderDelivered"] {
+            assert!(deliver(
+                &shop,
+                &[message(
+                    WAREHOUSE_A,
+                    kind,
+                    json!({ "orderId": order, "trackingNumber": "TRK-3" })
+                )]
+            )
+            .await
+            .is_empty());
+        }
+        let back = message(
+            WAREHOUSE_A,
+            "ReturnReceived",
+            json!({ "orderId": order, "lines": [{ "itemId": a, "quantity": 1 }], "condition": condition }),
+        );
+        assert!(deliver(&shop, &[back]).await.is_empty());
+        let after = shop.app.orders.get(order).await.unwrap().unwrap();
+        assert_eq!(
+            (after.status, after.payment.state),
+            (OrderStatus::Refunded, aisle::domain::PaymentState::Refunded)
+        );
+        let (per, total) = levels(&shop, a).await;
+        let (p0, a0) = before.0[WAREHOUSE_A];
+        assert_eq!(
+            (per[WAREHOUSE_A], total),
+            (
+                (p0 - 1 + back_on_shelf, a0 - 1 + back_on_shelf),
+                before.1 - 1 + back_on_shelf
+            ),
+            "{condition}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn low_stock_is_announced_once_per_crossing_and_back_in_stock_on_recovery() {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await; // threshold 3
+    assert!(deliver(&shop, &[received(WAREHOUSE_A, a, 5)])
+        .await
+        .is_empty());
+    for _ in 0..4 {
+        // 5 → 4 → 3 → 2 (crossing) → 1: one LowStock, not one per write
+        deliver(
+            &shop,
+            &[message(
+                WAREHOUSE_A,
+                "StockAdjusted",
+                json!({ "itemId": a, "quantity": -1, "reason": "LOSS" }),
+            )],
+        )
+        .await;
+    }
+    deliver(&shop, &[received(WAREHOUSE_A, a, 10)]).await;
+    shop.pump_streams_of(&["StockTable"]).await;
+    let kinds: Vec<String> = shop
+        .published()
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .filter(|t| t == "LowStock" || t == "BackInStock")
+        .collect();
+    assert_eq!(kinds, ["LowStock", "BackInStock"]);
+    // The rule routes them to the sellers' notifications queue.
+    let notified = shop.drain("SellerNotificationsQueue").await;
+    assert_eq!(notified.len(), 2, "{notified:?}");
+}
+
+#[tokio::test]
+async fn reconciliation_reports_drift_and_repairs_it_only_when_told() {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await;
+    assert!(deliver(&shop, &[received(WAREHOUSE_A, a, 5)])
+        .await
+        .is_empty());
+    let sites = shop.app.warehouses.list().await.unwrap();
+    let clean = fulfilment::reconcile(shop.app.shop(), &sites, false, Timestamp::now())
+        .await
+        .unwrap();
+    assert!(clean.drifts.is_empty(), "{:?}", clean.drifts);
+    // Someone edits the aggregated row by hand.
+    helpers::dynamo()
+        .await
+        .update_item()
+        .table_name(aisle_local::template::local_name(
+            &shop.prefix,
+            "StockTable",
+        ))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("ITEM#{a}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("TOTAL".into()),
+        )
+        .update_expression("SET available = :v")
+        .expression_attribute_values(":v", aws_sdk_dynamodb::types::AttributeValue::N("9".into()))
+        .send()
+        .await
+        .unwrap();
+    let seen = fulfilment::reconcile(shop.app.shop(), &sites, false, Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(seen.drifts.len(), 1);
+    assert_eq!(
+        (
+            seen.drifts[0].recorded,
+            seen.drifts[0].expected,
+            seen.drifts[0].repaired
+        ),
+        (9, 5, false)
+    );
+    assert_eq!(levels(&shop, a).await.1, 9, "reported, not repaired");
+    let fixed = fulfilment::reconcile(shop.app.shop(), &sites, true, Timestamp::now())
+        .await
+        .unwrap();
+    assert!(fixed.drifts[0].repaired);
+    assert_eq!(levels(&shop, a).await.1, 5);
+}
