@@ -11,7 +11,7 @@ use aisle::domain::{Checkout, CheckoutId, HoldState, ItemId, Order, OrderId, Tim
 use aisle::ports::Inventory;
 use aisle::usecases::{cart, checkout, orders};
 use aws_sdk_dynamodb::types::AttributeValue;
-use helpers::{dynamo, Shop};
+use helpers::{dynamo, scan, Shop};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -26,41 +26,6 @@ const TOKENS: [&str; 5] = [
     "tok_timeout_void",
     "tok_late_success",
 ];
-
-/// Every record of `table` whose `field` is one of `values` (filtered server-side: only the
-/// records that count are decoded).
-async fn scan<T: serde::de::DeserializeOwned>(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    field: &str,
-    values: &[&str],
-) -> Vec<T> {
-    let mut out = Vec::new();
-    let mut start = None;
-    let placeholders: Vec<String> = (0..values.len()).map(|i| format!(":v{i}")).collect();
-    loop {
-        let mut request = client
-            .scan()
-            .table_name(table)
-            .filter_expression(format!("#f IN ({})", placeholders.join(", ")))
-            .expression_attribute_names("#f", field)
-            .set_exclusive_start_key(start);
-        for (p, v) in placeholders.iter().zip(values) {
-            request = request.expression_attribute_values(p, AttributeValue::S((*v).to_owned()));
-        }
-        let page = request.send().await.unwrap();
-        out.extend(
-            page.items
-                .unwrap_or_default()
-                .into_iter()
-                .map(|i| serde_dynamo::from_item(i).unwrap()),
-        );
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return out;
-        }
-    }
-}
 
 /// initial = available + held + sold, per item; returns the first violation.
 async fn check(

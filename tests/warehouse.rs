@@ -6,108 +6,11 @@ mod helpers;
 
 use std::collections::HashMap;
 
-use aisle::api::shopping;
 use aisle::domain::{ItemId, OrderId, OrderStatus, ShipmentState, Timestamp};
 use aisle::ports::{Fulfilment, Orders, Warehouses};
 use aisle::usecases::fulfilment::{self, Assignment};
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use helpers::{Call, Caller, Shop, WAREHOUSE_A, WAREHOUSE_B};
-use lambda_runtime::{Context, LambdaEvent};
-use serde_json::{json, Value};
-
-/// An item listed by a seller, with no stock yet.
-async fn listed(shop: &Shop, name: &str) -> ItemId {
-    let created = send!(
-        aisle::api::catalog::create_item,
-        shop,
-        Call::new("POST /v1/seller/items", &[])
-            .by(&Caller::seller())
-            .json(json!({ "name": name, "category": "widgets", "brand": "Acme", "price": { "amount": 1000, "currency": "USD" }, "lowStockThreshold": 3 }))
-    );
-    assert_eq!(created.status, 201, "{:?}", created.body);
-    ItemId::try_from(created.body["itemId"].as_str().unwrap()).unwrap()
-}
-
-/// Hand messages to the warehouse-updates consumer as one SQS batch; the failed message ids.
-async fn deliver(shop: &Shop, bodies: &[Value]) -> Vec<String> {
-    let records = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| {
-            let mut m = SqsMessage::default();
-            m.message_id = Some(format!("m{i}"));
-            m.body = Some(body.to_string());
-            m
-        })
-        .collect();
-    let mut event = SqsEvent::default();
-    event.records = records;
-    let response = aisle::workers::apply_warehouse_updates(
-        &shop.app,
-        LambdaEvent::new(event, Context::default()),
-    )
-    .await
-    .unwrap();
-    response
-        .batch_item_failures
-        .into_iter()
-        .map(|f| f.item_identifier)
-        .collect()
-}
-
-fn message(warehouse: &str, kind: &str, fields: Value) -> Value {
-    let mut body = json!({ "version": 1, "eventId": uuid::Uuid::new_v4().to_string(), "warehouseId": warehouse, "type": kind });
-    body.as_object_mut()
-        .unwrap()
-        .extend(fields.as_object().unwrap().clone());
-    body
-}
-
-fn received(warehouse: &str, item: ItemId, units: u32) -> Value {
-    message(
-        warehouse,
-        "StockReceived",
-        json!({ "itemId": item, "quantity": units }),
-    )
-}
-
-/// A shopper orders `lines` (paid, `PLACED`).
-async fn place_order(shop: &Shop, lines: &[(ItemId, u32)]) -> OrderId {
-    let who = Caller::shopper();
-    for (item, units) in lines {
-        let added = send!(
-            shopping::put_cart_item,
-            shop,
-            Call::new(
-                "PUT /v1/cart/items/{itemId}",
-                &[("itemId", &item.to_string())]
-            )
-            .by(&who)
-            .json(json!({ "quantity": units }))
-        );
-        assert_eq!(added.status, 200, "{:?}", added.body);
-    }
-    let key = uuid::Uuid::new_v4().to_string();
-    let begun = send!(
-        shopping::begin_checkout,
-        shop,
-        Call::new("POST /v1/checkout", &[])
-            .by(&who)
-            .header("Idempotency-Key", &key)
-    );
-    assert_eq!(begun.status, 201, "{:?}", begun.body);
-    let checkout = begun.body["checkoutId"].as_str().unwrap().to_owned();
-    let placed = send!(
-        shopping::submit_order,
-        shop,
-        Call::new("POST /v1/checkout/{checkoutId}/order", &[("checkoutId", &checkout)])
-            .by(&who)
-            .header("Idempotency-Key", &format!("{checkout}-pay"))
-            .json(json!({ "paymentToken": "tok_success", "shippingAddress": { "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US" } }))
-    );
-    assert_eq!(placed.status, 201, "{:?}", placed.body);
-    OrderId::try_from(placed.body["orderId"].as_str().unwrap()).unwrap()
-}
+use helpers::{deliver, listed, message, place_order, received, Shop, WAREHOUSE_A, WAREHOUSE_B};
+use serde_json::json;
 
 async fn assign(shop: &Shop, order: OrderId) -> Assignment {
     let sites = shop.app.warehouses.list().await.unwrap();
