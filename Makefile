@@ -1,6 +1,6 @@
 # Aisle's commands. Everything local runs on loopback with dummy credentials (infra/scripts/env.sh).
 SHELL := /bin/bash
-.PHONY: test e2e stack-up stack-down seed dev lint build fmt bench bench-search
+.PHONY: test e2e stack-up stack-down seed dev lint build fmt bench bench-search bench-assign
 
 ## Run every test against DynamoDB Local and moto (starts and stops them as needed).
 test:
@@ -38,6 +38,11 @@ build:
 ## 50-way contention, DynamoDB calls and consumed capacity per begin-checkout and per order.
 bench:
 	source infra/scripts/env.sh && cargo run -q -p aisle-local -- bench checkout
+
+## Assignment benchmark against the running local stack (make stack-up first): orders
+## assigned per second by one worker, DynamoDB calls and capacity per assigned order.
+bench-assign:
+	source infra/scripts/env.sh && cargo run -q -p aisle-local -- bench assign --orders 300
 
 ## Search benchmark (no stack needed): index 100,000 generated products in the embedded index,
 ## run a 2,000-query mix, print build time and p50/p95/p99. Optimised build (cargo's bench profile).

@@ -54,6 +54,7 @@ export AISLE=http://127.0.0.1:$AISLE_PORT
 export SHOPPER=$shopper
 export SELLER=$seller
 export WAREHOUSE=$warehouse
+export AISLE_LOCAL=$local_cli
 [dev] Ctrl-C stops everything.
 MSG
 echo "ready" > "$AISLE_STATE/dev.ready"

@@ -7,6 +7,7 @@ poll with a deadline. Ends with "N passed, N failed".
 """
 import json
 import os
+import subprocess
 import sys
 import time
 import urllib.error
@@ -110,6 +111,24 @@ took = time.time() - sold
 check(f"selling the last unit drops it from in-stock results within 1 s (took {took:.2f} s)", gone and took <= 1.0, (status, last))
 call("POST", "/v1/warehouses/wh-1000/stock", "WAREHOUSE", {"itemId": solo["itemId"], "quantity": 2})
 check("a restock brings it back", poll(5, lambda: in_stock() == 1))
+
+# The warehouse side: stock arrives through the warehouse-updates queue (the simulator), the
+# placed order reaches the assignment worker through the OrderPlaced rule, and the simulated
+# warehouse walks it to delivered.
+def warehouse(*args):
+    out = subprocess.run([os.environ["AISLE_LOCAL"], "warehouse", "wh-1000", *args], capture_output=True, text=True, timeout=120)
+    return out.returncode == 0
+
+
+status, kettle = call("POST", "/v1/seller/items", "SELLER", {"name": "E2E kettle", "category": category, "brand": "Acme", "price": {"amount": 2999, "currency": "USD"}})
+check("the simulator's receipt reaches the stock through the queue", warehouse("receive", kettle["itemId"], "2") and poll(30, lambda: call("GET", f"/v1/items/{kettle['itemId']}")[1]["availability"]["available"] == 2))
+call("PUT", f"/v1/cart/items/{kettle['itemId']}", "SHOPPER", {"quantity": 1})
+status, begun = call("POST", "/v1/checkout", "SHOPPER", headers={"Idempotency-Key": uuid.uuid4().hex})
+status, placed = call("POST", f"/v1/checkout/{begun['checkoutId']}/order", "SHOPPER", {"paymentToken": "tok_success", "shippingAddress": address}, {"Idempotency-Key": uuid.uuid4().hex})
+order_status = lambda: call("GET", f"/v1/orders/{placed['orderId']}", "SHOPPER")[1]["status"]
+check("OrderPlaced reaches the assignment worker: the order is PROCESSING with an ETA", status == 201 and poll(30, lambda: order_status() == "PROCESSING") and "eta" in call("GET", f"/v1/orders/{placed['orderId']}", "SHOPPER")[1], placed)
+check("the warehouse ships it: SHIPPED", warehouse("ship", placed["orderId"]) and poll(30, lambda: order_status() == "SHIPPED"))
+check("and delivers it: DELIVERED", warehouse("deliver", placed["orderId"]) and poll(30, lambda: order_status() == "DELIVERED"))
 
 passed, failed = results.count(True), results.count(False)
 print(f"e2e: {passed} passed, {failed} failed")

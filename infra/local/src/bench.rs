@@ -130,7 +130,9 @@ fn describe(label: &str, usage: &Usage, per: u64) {
 }
 
 /// Run the checkout benchmark: `shoppers` concurrent shoppers, `rounds` begins each.
-pub async fn checkout(shoppers: usize, rounds: usize) -> Result<()> {
+/// A fresh set of the template's tables (prefix `bench…-`) and an app whose DynamoDB client
+/// counts calls and consumed capacity.
+async fn metered_app() -> Result<(Arc<App>, CapacityMeter)> {
     let template = Template::load_repo()?;
     let prefix = format!("bench{}-", &uuid::Uuid::new_v4().simple().to_string()[..6]);
     let sdk = local_sdk_config().await;
@@ -150,7 +152,11 @@ pub async fn checkout(shoppers: usize, rounds: usize) -> Result<()> {
     );
     let env = template.local_env(&prefix)?;
     let config = Config::from_lookup(|k| env.get(k).cloned())?;
-    let app = Arc::new(App::new(&config, clients));
+    Ok((Arc::new(App::new(&config, clients)), meter))
+}
+
+pub async fn checkout(shoppers: usize, rounds: usize) -> Result<()> {
+    let (app, meter) = metered_app().await?;
 
     // One item with plenty of stock; every shopper wants one unit of it.
     let seller: UserId = "bench-seller".try_into().unwrap();
@@ -266,7 +272,8 @@ pub async fn checkout(shoppers: usize, rounds: usize) -> Result<()> {
         runs,
     );
     println!(
-        "(tables under prefix {prefix}; DynamoDB Local reports capacity as DynamoDB would bill it)"
+        "(tables under prefix {}; DynamoDB Local reports capacity as DynamoDB would bill it)",
+        app.config.tables.items.trim_end_matches("ItemsTable")
     );
     Ok(())
 }
@@ -276,4 +283,132 @@ fn merge(into: &mut Usage, from: Usage) {
         *into.calls.entry(op).or_default() += n;
     }
     into.capacity += from.capacity;
+}
+
+/// `aisle-local bench assign`: orders assigned per second by one worker (sequential, as one
+/// Lambda instance works through its batches), against the 52 seeded sites, with items
+/// stocked in a few warehouses each so that some orders ship whole and some split.
+pub async fn assign(orders: usize) -> Result<()> {
+    use aisle::domain::{
+        Address, HoldLine, Order, OrderId, OrderStatus, Payment, PaymentState, StatusChange,
+        Timestamp,
+    };
+    use aisle::ports::Orders;
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+
+    let (app, meter) = metered_app().await?;
+    let sites = crate::seed::warehouse_sites()?;
+    for site in &sites {
+        app.warehouses.put(site).await?;
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+    let mut items: Vec<ItemId> = Vec::new();
+    for i in 0..20 {
+        let new = aisle::domain::NewItem {
+            name: format!("Bench part {i}").try_into().unwrap(),
+            description: None,
+            category: "bench".to_owned().try_into().unwrap(),
+            brand: "Aisle".to_owned().try_into().unwrap(),
+            price: aisle::domain::Money::price(1_000, "USD").unwrap(),
+            attributes: Default::default(),
+            images: vec![],
+            low_stock_threshold: 5,
+        };
+        let item = new.into_item(
+            ItemId::generate(),
+            "bench-seller".try_into().unwrap(),
+            Timestamp::now(),
+        );
+        aisle::ports::Catalog::insert(&app.catalog, &item).await?;
+        items.push(item.item_id);
+    }
+    for item in &items {
+        for site in sites.choose_multiple(&mut rng, 6) {
+            let receipt = StockReceipt {
+                warehouse_id: site.warehouse_id.clone(),
+                item_id: *item,
+                quantity: Quantity::try_from(10_000).unwrap(),
+            };
+            app.inventory
+                .receive(&receipt, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    let address: Address = serde_json::from_value(serde_json::json!({
+        "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US"
+    }))?;
+    let mut ids = Vec::with_capacity(orders);
+    for i in 0..orders {
+        let now = Timestamp::now();
+        let count = rng.gen_range(1..=3);
+        let lines: Vec<HoldLine> = items
+            .choose_multiple(&mut rng, count)
+            .map(|item| HoldLine {
+                item_id: *item,
+                name: "Bench part".into(),
+                quantity: Quantity::try_from(rng.gen_range(1..=2)).unwrap(),
+                unit_price: aisle::domain::Money::price(1_000, "USD").unwrap(),
+            })
+            .collect();
+        let order = Order {
+            order_id: OrderId::generate(),
+            user_id: format!("bench-shopper-{i}").try_into().unwrap(),
+            checkout_id: aisle::domain::CheckoutId::generate(),
+            status: OrderStatus::Placed,
+            total: aisle::domain::Money::price(1_000, "USD").unwrap(),
+            lines,
+            shipping_address: address.clone(),
+            payment: Payment {
+                state: PaymentState::Captured,
+                method: "tok_success".into(),
+                reference: None,
+                checks: 0,
+            },
+            timeline: vec![StatusChange {
+                status: OrderStatus::Placed,
+                at: now,
+                note: None,
+            }],
+            created_at: now,
+            updated_at: now,
+            eta: None,
+            return_request: None,
+            version: 1,
+        };
+        app.orders.create(&order).await?;
+        ids.push(order.order_id);
+    }
+    let warehouses = aisle::ports::Warehouses::list(&app.warehouses).await?;
+    meter.take();
+    let started = Instant::now();
+    let mut latencies = Vec::with_capacity(orders);
+    let mut shipments = 0;
+    for id in &ids {
+        let t = Instant::now();
+        match aisle::usecases::fulfilment::assign(app.shop(), &warehouses, *id, Timestamp::now())
+            .await
+        {
+            Ok(aisle::usecases::fulfilment::Assignment::Assigned(sites)) => {
+                shipments += sites.len()
+            }
+            Ok(other) => anyhow::bail!("order {id}: {other:?}"),
+            Err(e) => anyhow::bail!("order {id}: {e}"),
+        }
+        latencies.push(t.elapsed());
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    println!(
+        "assign: {orders} orders in {:.2} s = {:.1} orders/s by one worker ({shipments} warehouse orders, {:.2} per order); latency p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+        elapsed.as_secs_f64(),
+        orders as f64 / elapsed.as_secs_f64(),
+        shipments as f64 / orders as f64,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.95),
+        percentile(&latencies, 0.99)
+    );
+    describe("per assigned order", &meter.take(), orders as u64);
+    Ok(())
 }

@@ -9,6 +9,7 @@ pub mod queues;
 pub mod resources;
 pub mod search_bench;
 pub mod seed;
+pub mod simulator;
 pub mod streams;
 pub mod template;
 pub mod token;

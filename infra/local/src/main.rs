@@ -9,6 +9,9 @@
 //! aisle-local bench search [--items N] [--queries N]
 //!                                             embedded index build time and query latency
 //! aisle-local search rebuild [--prefix P]     rebuild the local search index, switch to it
+//! aisle-local warehouse <wh> orders|receive|adjust|ship|deliver|return ... [--queue-url U]
+//!                                             act as a warehouse (see `simulator`)
+//! aisle-local bench assign [--orders N]       orders assigned per second by one worker
 //! aisle-local gateway [--port 3000] [--lambda-url http://127.0.0.1:9000]
 //!                                             the template's HTTP API, authorizer and event
 //!                                             sources, in front of `cargo lambda watch`
@@ -98,6 +101,24 @@ async fn main() -> Result<()> {
             let queries = flag(&args, "--queries").map(|n| n.parse()).transpose()?.unwrap_or(2_000);
             aisle_local::search_bench::search(items, queries).await?;
         }
+        Some("warehouse") => {
+            let env = template.local_env(&prefix)?;
+            let config = Config::from_lookup(|k| env.get(k).cloned())?;
+            let clients = local_clients(&sdk);
+            let sqs = clients.sqs.clone();
+            let app = App::new(&config, clients);
+            let queue = flag(&args, "--queue-url").unwrap_or_else(|| {
+                let moto = endpoint("AWS_ENDPOINT_URL_SQS", 5000);
+                format!("{moto}/{}/{}", aisle_local::template::MOTO_ACCOUNT, aisle_local::template::local_name(&prefix, "WarehouseUpdatesQueue"))
+            });
+            let warehouse = args.get(1).cloned().unwrap_or_default();
+            let rest: Vec<String> = args.iter().skip(2).take_while(|a| !a.starts_with("--")).cloned().collect();
+            aisle_local::simulator::run(&app, &sqs, &queue, &warehouse, &rest).await?;
+        }
+        Some("bench") if args.get(1).map(String::as_str) == Some("assign") => {
+            let orders = flag(&args, "--orders").map(|n| n.parse()).transpose()?.unwrap_or(200);
+            aisle_local::bench::assign(orders).await?;
+        }
         Some("search") if args.get(1).map(String::as_str) == Some("rebuild") => {
             let env = template.local_env(&prefix)?;
             let config = Config::from_lookup(|k| env.get(k).cloned())?;
@@ -105,7 +126,7 @@ async fn main() -> Result<()> {
             let report = aisle::usecases::search::rebuild(&app.catalog, &app.inventory, app.search.index()?).await?;
             eprintln!("[aisle-local] search index rebuilt: generation {}, {} indexed, {} caught up", report.generation, report.indexed, report.caught_up);
         }
-        _ => bail!("usage: aisle-local create-resources|env|seed|gateway|token|bench checkout|bench search|search rebuild [--prefix P] (see the module docs)"),
+        _ => bail!("usage: aisle-local create-resources|env|seed|gateway|token|warehouse|bench checkout|bench search|bench assign|search rebuild [--prefix P] (see the module docs)"),
     }
     Ok(())
 }
