@@ -476,3 +476,24 @@ async fn search_results_carry_live_availability_and_a_replayed_batch_changes_not
     .unwrap();
     assert_eq!(again.changed, 0);
 }
+
+#[tokio::test]
+async fn an_item_without_attributes_or_images_is_indexed_from_the_stream() {
+    let shop = Shop::open().await;
+    shop.pump_index().await;
+    let created = send!(
+        catalog::create_item,
+        shop,
+        Call::new("POST /v1/seller/items", &[])
+            .by(&Caller::seller())
+            .json(json!({ "name": "Plain spatula", "category": "kitchen", "brand": "Acme", "price": { "amount": 499, "currency": "USD" } }))
+    );
+    assert_eq!(created.status, 201);
+    let indexed = helpers::eventually(Duration::from_secs(5), || async {
+        shop.pump_index().await;
+        let index = shop.app.search.index().unwrap();
+        index.search(&query("spatula")).await.unwrap().total == 1
+    })
+    .await;
+    assert!(indexed, "the record never reached the indexer");
+}

@@ -52,7 +52,14 @@ def poll(deadline_s, probe, every=0.5):
 
 def gateway_log():
     with open(os.path.join(STATE, "gateway.log")) as f:
-        return [json.loads(line) for line in f if line.startswith("{")]
+        # A line being written while we read may be incomplete: skip what does not parse.
+        lines = []
+        for line in f:
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                pass
+        return lines
 
 
 address = {"name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US"}

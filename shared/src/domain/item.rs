@@ -82,6 +82,10 @@ impl Attributes {
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
         self.0.iter()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl TryFrom<BTreeMap<String, String>> for Attributes {
@@ -142,7 +146,9 @@ pub struct Item {
     pub category: Category,
     pub brand: Brand,
     pub price: Money,
-    #[serde(default)]
+    /// Left out when empty: DynamoDB Local renders an empty map in stream records as `{}`
+    /// (no type), which the SDK cannot parse, and the items stream would stall locally.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
     pub attributes: Attributes,
     #[serde(default)]
     pub images: Vec<ImageUrl>,
