@@ -135,6 +135,8 @@ status, placed = call("POST", f"/v1/checkout/{begun['checkoutId']}/order", "SHOP
 order_status = lambda: call("GET", f"/v1/orders/{placed['orderId']}", "SHOPPER")[1]["status"]
 check("OrderPlaced reaches the assignment worker: the order is PROCESSING with an ETA", status == 201 and poll(30, lambda: order_status() == "PROCESSING") and "eta" in call("GET", f"/v1/orders/{placed['orderId']}", "SHOPPER")[1], placed)
 check("the warehouse ships it: SHIPPED", warehouse("ship", placed["orderId"]) and poll(30, lambda: order_status() == "SHIPPED"))
+detail = call("GET", f"/v1/orders/{placed['orderId']}", "SHOPPER")[1]
+check("the order detail shows the parcel with its tracking number", detail.get("shipments", [{}])[0].get("trackingNumber", "").startswith("AISLE"), detail)
 check("and delivers it: DELIVERED", warehouse("deliver", placed["orderId"]) and poll(30, lambda: order_status() == "DELIVERED"))
 
 passed, failed = results.count(True), results.count(False)

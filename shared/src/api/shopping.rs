@@ -206,6 +206,33 @@ pub struct OrderView {
     eta: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     return_request: Option<ReturnRequest>,
+    /// The parcels, once warehouses are assigned (order detail only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    shipments: Vec<ShipmentView>,
+}
+
+/// One parcel of an order as the shopper sees it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShipmentView {
+    warehouse_id: crate::domain::WarehouseId,
+    state: crate::domain::ShipmentState,
+    lines: Vec<crate::domain::ShipmentLine>,
+    eta: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracking_number: Option<String>,
+}
+
+impl From<crate::domain::WarehouseOrder> for ShipmentView {
+    fn from(w: crate::domain::WarehouseOrder) -> Self {
+        Self {
+            warehouse_id: w.warehouse_id,
+            state: w.state,
+            lines: w.lines,
+            eta: w.eta,
+            tracking_number: w.tracking_number,
+        }
+    }
 }
 
 impl From<Order> for OrderView {
@@ -222,6 +249,7 @@ impl From<Order> for OrderView {
             created_at: o.created_at,
             eta: o.eta,
             return_request: o.return_request,
+            shipments: Vec::new(),
         }
     }
 }
@@ -311,10 +339,13 @@ pub async fn get_order(app: &App, req: Request) -> HttpResult {
         async {
             let who = principal(&req)?;
             let id: OrderId = path(&req, "orderId")?;
-            Ok(order_response(
-                StatusCode::OK,
-                orders::get(app.shop(), &who.user_id, id).await?,
-            ))
+            let order = orders::get(app.shop(), &who.user_id, id).await?;
+            let shipments = crate::ports::Fulfilment::shipments(&app.fulfilment, id)
+                .await
+                .map_err(crate::usecases::orders::OrderError::from)?;
+            let mut view = OrderView::from(order);
+            view.shipments = shipments.into_iter().map(ShipmentView::from).collect();
+            Ok(json(StatusCode::OK, &view))
         }
         .await,
     )
