@@ -47,6 +47,9 @@ up() {
   if alive "$AISLE_STATE/dynamodb.pid"; then
     log "DynamoDB Local already running (pid $(cat "$AISLE_STATE/dynamodb.pid"))"
   else
+    # DynamoDB Local runs in memory: the local search indexes (one per table prefix) mirror
+    # tables that no longer exist, so they start afresh with it.
+    rm -rf "$AISLE_STATE/search"
     (cd "$DDB_DIR" && exec java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx512m \
       -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
       -inMemory -sharedDb -port "$AISLE_DDB_PORT" >"$AISLE_STATE/dynamodb.log" 2>&1) &

@@ -379,11 +379,12 @@ impl Template {
     /// The functions' environment for a local run whose resources carry `prefix`: a `!Ref` to
     /// a table, queue or bus becomes its local name, a `!Ref` to a parameter its default.
     /// Plus `SEARCH_INDEX_DIR`: OpenSearch is not emulated, the embedded index (one directory
-    /// per prefix under `.local/search/`) stands in for it.
+    /// per prefix under `$AISLE_STATE/search/`, `.local/search/` by default) stands in for it.
     pub fn local_env(&self, prefix: &str) -> Result<BTreeMap<String, String>> {
-        let index_dir = repo_root()
-            .join(".local/search")
-            .join(prefix.trim_end_matches('-'));
+        let state = std::env::var("AISLE_STATE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| repo_root().join(".local"));
+        let index_dir = state.join("search").join(prefix.trim_end_matches('-'));
         let mut env: BTreeMap<String, String> = self.globals_env(prefix)?;
         env.insert(
             "SEARCH_INDEX_DIR".into(),
