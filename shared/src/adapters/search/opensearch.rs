@@ -256,11 +256,19 @@ pub fn parse_search(q: &SearchQuery, status: u16, body: &[u8]) -> Result<SearchH
 }
 
 /// `_bulk` body (NDJSON): one scripted update per document, inserting it when absent.
-pub fn bulk_upsert_body(index: &str, docs: &[SearchDoc]) -> String {
+/// Writes through the alias say `require_alias`: before the first rebuild created the index
+/// and its alias, OpenSearch must refuse them rather than auto-create an index under the
+/// alias's name with a guessed mapping (the stream retries until the rebuild ran).
+pub fn bulk_upsert_body(index: &str, through_alias: bool, docs: &[SearchDoc]) -> String {
     let mut out = String::new();
     for doc in docs {
         let indexed = document(doc);
-        let action = json!({ "update": { "_index": index, "_id": doc.item.item_id.to_string(), "retry_on_conflict": 3 } });
+        let mut meta =
+            json!({ "_index": index, "_id": doc.item.item_id.to_string(), "retry_on_conflict": 3 });
+        if through_alias {
+            meta["require_alias"] = json!(true);
+        }
+        let action = json!({ "update": meta });
         let body = json!({
             "script": { "lang": "painless", "source": MERGE_SCRIPT, "params": { "doc": indexed } },
             "upsert": indexed
@@ -279,7 +287,7 @@ pub fn bulk_delete_body(index: &str, ids: &[ItemId]) -> String {
         .map(|id| {
             format!(
                 "{}\n",
-                json!({ "delete": { "_index": index, "_id": id.to_string() } })
+                json!({ "delete": { "_index": index, "_id": id.to_string(), "require_alias": true } })
             )
         })
         .collect()
@@ -510,9 +518,8 @@ impl SearchIndex for OpenSearchIndex {
             return Ok(0);
         }
         let index = self.index_of(target)?;
-        let answer = self
-            .call("POST", "/_bulk", Some(bulk_upsert_body(&index, docs)))
-            .await?;
+        let body = bulk_upsert_body(&index, target == IndexTarget::Live, docs);
+        let answer = self.call("POST", "/_bulk", Some(body)).await?;
         parse_bulk(answer.status, &answer.body)
     }
 
@@ -673,7 +680,7 @@ mod tests {
         golden("request-mapping.json", &pretty(&mapping()));
         golden(
             "request-bulk-upsert.ndjson",
-            &bulk_upsert_body("aisle-items", &[doc()]),
+            &bulk_upsert_body("aisle-items", true, &[doc()]),
         );
         golden(
             "request-alias-switch.json",
