@@ -141,10 +141,15 @@ async fn an_order_no_warehouse_can_fill_is_backordered_and_nothing_goes_negative
     // counts on stay on the warehouse's books as a recorded shortfall, never promised again.
     let (per, total) = levels(&shop, a).await;
     assert_eq!((per[WAREHOUSE_A], total), ((0, 2), 0));
-    // Stock arrives; the reconciliation retries backorders.
-    assert!(deliver(&shop, &[received(WAREHOUSE_B, a, 3)])
+    // Stock arrives where it was lost: it first makes the shortfall good (2 of 3 units), the
+    // third goes on sale; the reconciliation retries backorders.
+    assert!(deliver(&shop, &[received(WAREHOUSE_A, a, 3)])
         .await
         .is_empty());
+    assert_eq!(
+        levels(&shop, a).await,
+        (HashMap::from([(WAREHOUSE_A.to_owned(), (3, 3))]), 1)
+    );
     let sites = shop.app.warehouses.list().await.unwrap();
     let report = fulfilment::reconcile(shop.app.shop(), &sites, false, Timestamp::now())
         .await

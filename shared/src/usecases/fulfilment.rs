@@ -236,24 +236,17 @@ pub async fn apply_update(
     let key = format!("wh#{warehouse}#{}", message.event_id);
     match &message.update {
         Update::StockReceived { item_id, quantity } => {
-            // The same use case as the HTTP route, acting as the warehouse itself.
-            let principal = Principal {
-                user_id: UserId::try_from(format!("warehouse-{warehouse}"))
-                    .map_err(UpdateError::Invalid)?,
-                roles: vec![Role::Warehouse],
-                warehouse_id: Some(warehouse.clone()),
-            };
-            let receipt = StockReceipt {
-                warehouse_id: warehouse.clone(),
-                item_id: *item_id,
-                quantity: *quantity,
-            };
-            match receive_stock(shop.inventory, &principal, &receipt, Some(&key)).await {
-                Ok(r) if r.replayed => Ok(UpdateOutcome::Duplicate),
-                Ok(_) => Ok(UpdateOutcome::Applied),
-                Err(ReceiveStockError::Rejected(ReceiptRejected::Store(e))) => Err(e.into()),
-                Err(e) => Err(UpdateError::Invalid(e.to_string())),
-            }
+            receive(shop, warehouse, *item_id, *quantity, &key).await
+        }
+        // Found units are a receipt: on the shelf, on sale, a recorded shortfall made good first.
+        Update::StockAdjusted {
+            item_id,
+            quantity,
+            reason: AdjustReason::Found,
+        } => {
+            let quantity =
+                crate::domain::Quantity::try_from(*quantity).map_err(UpdateError::Invalid)?;
+            receive(shop, warehouse, *item_id, quantity, &key).await
         }
         Update::StockAdjusted {
             item_id,
@@ -298,6 +291,34 @@ pub async fn apply_update(
     }
 }
 
+/// Units arriving at a warehouse, through the same use case as the HTTP route, acting as the
+/// warehouse itself; the message's key makes a redelivery a replay.
+async fn receive(
+    shop: Shop<'_>,
+    warehouse: &WarehouseId,
+    item_id: ItemId,
+    quantity: crate::domain::Quantity,
+    key: &str,
+) -> Result<UpdateOutcome, UpdateError> {
+    let principal = Principal {
+        user_id: UserId::try_from(format!("warehouse-{warehouse}"))
+            .map_err(UpdateError::Invalid)?,
+        roles: vec![Role::Warehouse],
+        warehouse_id: Some(warehouse.clone()),
+    };
+    let receipt = StockReceipt {
+        warehouse_id: warehouse.clone(),
+        item_id,
+        quantity,
+    };
+    match receive_stock(shop.inventory, &principal, &receipt, Some(key)).await {
+        Ok(r) if r.replayed => Ok(UpdateOutcome::Duplicate),
+        Ok(_) => Ok(UpdateOutcome::Applied),
+        Err(ReceiveStockError::Rejected(ReceiptRejected::Store(e))) => Err(e.into()),
+        Err(e) => Err(UpdateError::Invalid(e.to_string())),
+    }
+}
+
 fn outcome(applied: Applied) -> Option<Result<UpdateOutcome, UpdateError>> {
     match applied {
         Applied::Done => Some(Ok(UpdateOutcome::Applied)),
@@ -322,7 +343,7 @@ async fn known_item_and_site(
     Ok(())
 }
 
-/// Loss, damage or found stock.
+/// Lost or damaged stock (found stock is a receipt).
 async fn adjust(
     shop: Shop<'_>,
     warehouse: &WarehouseId,
@@ -339,93 +360,72 @@ async fn adjust(
         };
         let flagged: Vec<WarehouseOrder>;
         let mut flags = Vec::new();
-        if quantity > 0 {
-            change.stock = vec![
-                StockMove {
-                    item,
-                    warehouse: Some(warehouse.clone()),
-                    physical: quantity,
-                    available: quantity,
-                    shortfall: 0,
-                    expect_version: None,
-                },
-                StockMove {
-                    item,
-                    warehouse: None,
-                    physical: 0,
-                    available: quantity,
-                    shortfall: 0,
-                    expect_version: None,
-                },
-            ];
-        } else {
-            let lost = quantity.unsigned_abs() as u32;
-            let stock = shop.fulfilment.stock(&[item]).await?;
-            let stock = stock.get(&item).cloned().unwrap_or_default();
-            let here = stock.warehouses.get(warehouse).copied().unwrap_or_default();
-            if here.physical < lost {
-                return Err(UpdateError::Invalid(format!(
-                    "{reason:?} of {lost} units of {item} exceeds the {} on the shelves at {warehouse}",
-                    here.physical
-                )));
-            }
-            let covered = lost.min(here.available).min(stock.total.available);
-            let shortfall = lost - covered;
-            change.stock = vec![
-                StockMove {
-                    item,
-                    warehouse: Some(warehouse.clone()),
-                    physical: -i64::from(lost),
-                    available: -i64::from(covered),
-                    shortfall,
-                    expect_version: None,
-                },
-                StockMove {
-                    item,
-                    warehouse: None,
-                    physical: 0,
-                    available: -i64::from(covered),
-                    shortfall: 0,
-                    expect_version: None,
-                },
-            ];
-            if shortfall > 0 {
-                // Flag this warehouse's unshipped orders of the item: they may not ship as
-                // planned. (The stream turns the shortfall into a StockShortfall event.)
-                let page = crate::domain::PageRequest {
-                    limit: 100,
-                    cursor: None,
-                };
-                flagged = shop
-                    .fulfilment
-                    .shipments_of(warehouse, &page)
-                    .await?
-                    .items
-                    .into_iter()
-                    .filter(|wo| wo.state == ShipmentState::Assigned && wo.units_of(item) > 0)
-                    .take(90)
-                    .collect();
-                for wo in &flagged {
-                    let mut next = wo.clone();
-                    next.flag = Some(format!(
-                        "stock shortfall: {shortfall} unit(s) of {item} lost at {warehouse}"
-                    ));
-                    next.version += 1;
-                    flags.push(next);
-                }
-                tracing::warn!(%item, %warehouse, shortfall, flagged = flags.len(), "stock shortfall");
-            } else {
-                flagged = Vec::new();
-            }
-            change.shipments = flagged
-                .iter()
-                .zip(&flags)
-                .map(|(current, next)| ShipmentWrite {
-                    current: Some(current),
-                    next,
-                })
-                .collect();
+        let lost = quantity.unsigned_abs() as u32;
+        let stock = shop.fulfilment.stock(&[item]).await?;
+        let stock = stock.get(&item).cloned().unwrap_or_default();
+        let here = stock.warehouses.get(warehouse).copied().unwrap_or_default();
+        if here.physical < lost {
+            return Err(UpdateError::Invalid(format!(
+                "{reason:?} of {lost} units of {item} exceeds the {} on the shelves at {warehouse}",
+                here.physical
+            )));
         }
+        let covered = lost.min(here.available).min(stock.total.available);
+        let shortfall = lost - covered;
+        change.stock = vec![
+            StockMove {
+                item,
+                warehouse: Some(warehouse.clone()),
+                physical: -i64::from(lost),
+                available: -i64::from(covered),
+                shortfall,
+                expect_version: None,
+            },
+            StockMove {
+                item,
+                warehouse: None,
+                physical: 0,
+                available: -i64::from(covered),
+                shortfall: 0,
+                expect_version: None,
+            },
+        ];
+        if shortfall > 0 {
+            // Flag this warehouse's unshipped orders of the item: they may not ship as
+            // planned. (The stream turns the shortfall into a StockShortfall event.)
+            let page = crate::domain::PageRequest {
+                limit: 100,
+                cursor: None,
+            };
+            flagged = shop
+                .fulfilment
+                .shipments_of(warehouse, &page)
+                .await?
+                .items
+                .into_iter()
+                .filter(|wo| wo.state == ShipmentState::Assigned && wo.units_of(item) > 0)
+                .take(90)
+                .collect();
+            for wo in &flagged {
+                let mut next = wo.clone();
+                next.flag = Some(format!(
+                    "stock shortfall: {shortfall} unit(s) of {item} lost at {warehouse}"
+                ));
+                next.version += 1;
+                flags.push(next);
+            }
+            tracing::warn!(%item, %warehouse, shortfall, flagged = flags.len(), "stock shortfall");
+        } else {
+            flagged = Vec::new();
+        }
+        change.shipments = flagged
+            .iter()
+            .zip(&flags)
+            .map(|(current, next)| ShipmentWrite {
+                current: Some(current),
+                next,
+            })
+            .collect();
         if let Some(result) = outcome(shop.fulfilment.apply(&change).await?) {
             return result;
         }

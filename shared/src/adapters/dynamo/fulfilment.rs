@@ -71,12 +71,12 @@ impl DynamoFulfilment {
             values.push((":s", n(m.shortfall)));
         }
         if let Some(version) = m.expect_version {
-            conditions.push(
-                "(stockVersion = :ev OR (attribute_not_exists(stockVersion) AND :ev = :zero))"
-                    .into(),
-            );
+            conditions.push(if version == 0 {
+                "(attribute_not_exists(stockVersion) OR stockVersion = :ev)".into()
+            } else {
+                "stockVersion = :ev".into()
+            });
             values.push((":ev", n(version)));
-            values.push((":zero", n(0)));
         }
         match &m.warehouse {
             Some(w) => {

@@ -164,12 +164,51 @@ impl Inventory for DynamoInventory {
         receipt: &StockReceipt,
         idempotency_key: Option<&str>,
     ) -> Result<(StockLevels, bool), ReceiptRejected> {
+        // A receipt first makes good a recorded shortfall (units on the books that a loss
+        // took off the shelf): those units become real again without going on sale twice.
+        // The shortfall read is a condition of the write, so a race re-reads and retries.
+        for _ in 0..5 {
+            let shortfall = self
+                .shortfall(&receipt.warehouse_id, receipt.item_id)
+                .await?;
+            match self
+                .receive_once(receipt, idempotency_key, shortfall)
+                .await?
+            {
+                Some(done) => return Ok(done),
+                None => continue,
+            }
+        }
+        Err(StoreError::Contention("stock row kept changing during a receipt".into()).into())
+    }
+}
+
+impl DynamoInventory {
+    /// The warehouse row's recorded shortfall (0 when none).
+    async fn shortfall(&self, warehouse: &WarehouseId, item: ItemId) -> Result<u32, StoreError> {
+        let row = self
+            .read_rows(
+                vec![stock_key(item_pk(item), warehouse_sk(warehouse))],
+                true,
+            )
+            .await?;
+        row.first().map_or(Ok(0), |r| number(r, "shortfall"))
+    }
+
+    /// One attempt at a receipt, given the shortfall read; `None` if the row moved.
+    async fn receive_once(
+        &self,
+        receipt: &StockReceipt,
+        idempotency_key: Option<&str>,
+        shortfall: u32,
+    ) -> Result<Option<(StockLevels, bool)>, ReceiptRejected> {
         let StockReceipt {
             warehouse_id,
             item_id,
             quantity,
         } = receipt;
-        let q = n(quantity.get());
+        let covered = quantity.get().min(shortfall);
+        let on_sale = n(quantity.get() - covered);
         let mut items = vec![
             TransactWriteItem::builder()
                 .condition_check(build(
@@ -198,9 +237,17 @@ impl Inventory for DynamoInventory {
                             warehouse_sk(warehouse_id),
                         )))
                         .update_expression(
-                            "ADD physical :q, available :q SET warehouseId = :w, itemId = :i",
+                            "ADD physical :q, available :sale, shortfall :made_good SET warehouseId = :w, itemId = :i",
                         )
-                        .expression_attribute_values(":q", q.clone())
+                        .condition_expression(if shortfall == 0 {
+                            "attribute_not_exists(shortfall) OR shortfall = :s"
+                        } else {
+                            "shortfall = :s"
+                        })
+                        .expression_attribute_values(":q", n(quantity.get()))
+                        .expression_attribute_values(":sale", on_sale.clone())
+                        .expression_attribute_values(":made_good", n(-i64::from(covered)))
+                        .expression_attribute_values(":s", n(shortfall))
                         .expression_attribute_values(":w", s(warehouse_id.as_str()))
                         .expression_attribute_values(":i", s(item_id.to_string()))
                         .build(),
@@ -212,7 +259,7 @@ impl Inventory for DynamoInventory {
                         .table_name(&self.tables.stock)
                         .set_key(Some(stock_key(item_pk(*item_id), TOTAL.into())))
                         .update_expression("ADD available :q, stockVersion :one SET itemId = :i")
-                        .expression_attribute_values(":q", q)
+                        .expression_attribute_values(":q", on_sale)
                         .expression_attribute_values(":one", n(1))
                         .expression_attribute_values(":i", s(item_id.to_string()))
                         .build(),
@@ -239,7 +286,7 @@ impl Inventory for DynamoInventory {
             );
         }
         match self.transactor.write(items).await {
-            Ok(()) => Ok((self.levels(warehouse_id, *item_id).await?, false)),
+            Ok(()) => Ok(Some((self.levels(warehouse_id, *item_id).await?, false))),
             Err(TransactFailure::Cancelled(codes)) => {
                 let failed = |i: usize| {
                     codes.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
@@ -251,10 +298,13 @@ impl Inventory for DynamoInventory {
                 } else if let (true, Some(key)) = (failed(4), &record_key) {
                     match self.recorded_fingerprint(key).await? {
                         Some(recorded) if recorded == fingerprint => {
-                            Ok((self.levels(warehouse_id, *item_id).await?, true))
+                            Ok(Some((self.levels(warehouse_id, *item_id).await?, true)))
                         }
                         _ => Err(ReceiptRejected::KeyReused),
                     }
+                } else if failed(2) {
+                    // The shortfall moved since it was read.
+                    Ok(None)
                 } else {
                     Err(StoreError::Unavailable(format!(
                         "receipt transaction cancelled: {codes:?}"
