@@ -46,6 +46,7 @@ async fn every_event_fixture_reaches_its_handler_and_gets_the_empty_shop_answer(
     let mut found: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".json"))
         .collect();
     found.sort();
     let mut listed: Vec<String> = expected.iter().map(|(f, _)| f.to_string()).collect();
@@ -59,4 +60,57 @@ async fn every_event_fixture_reaches_its_handler_and_gets_the_empty_shop_answer(
         let reply = dispatch(&shop.app, event["routeKey"].as_str().unwrap(), request).await;
         assert_eq!(reply.status, status, "{file}: {:?}", reply.body);
     }
+}
+
+/// The SQS fixtures (`events/sqs/`, as Lambda's SQS mapping delivers them; usable with
+/// `cargo lambda invoke --data-file`): against an empty shop, messages that can never apply
+/// are parked with a reason (not failed), one that may apply later is reported as the only
+/// failure of its batch.
+#[tokio::test]
+async fn sqs_fixtures_reach_their_workers_and_report_only_retryable_failures() {
+    let shop = Shop::open().await;
+    let dir = aisle_local::template::repo_root().join("events/sqs");
+    let event = |file: &str| -> lambda_runtime::LambdaEvent<aws_lambda_events::sqs::SqsEvent> {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        lambda_runtime::LambdaEvent::new(
+            serde_json::from_str(&text).unwrap(),
+            lambda_runtime::Context::default(),
+        )
+    };
+    let failed = |r: aws_lambda_events::sqs::SqsBatchResponse| -> Vec<String> {
+        r.batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect()
+    };
+
+    let updates =
+        aisle::workers::apply_warehouse_updates(&shop.app, event("apply-warehouse-updates.json"))
+            .await
+            .unwrap();
+    assert_eq!(
+        failed(updates),
+        ["6c3a1f0e-0003-4000-8000-000000000003"],
+        "shipped before assigned: retried"
+    );
+    let parked = shop.drain("WarehouseUpdatesDeadLetters").await;
+    assert_eq!(
+        parked.len(),
+        2,
+        "unknown item and malformed JSON: {parked:?}"
+    );
+
+    let placed = aisle::workers::assign_orders(&shop.app, event("assign-orders.json"))
+        .await
+        .unwrap();
+    assert!(failed(placed).is_empty());
+    let parked = shop.drain("AssignmentDeadLetters").await;
+    assert!(
+        parked[0]
+            .1
+            .as_deref()
+            .unwrap_or("")
+            .contains("does not exist"),
+        "{parked:?}"
+    );
 }
