@@ -107,7 +107,8 @@ impl StreamReader {
                     let reason =
                         aws_smithy_types::error::display::DisplayErrorContext(&e).to_string();
                     self.iterators.remove(&shard);
-                    eprintln!(
+                    // Stdout, like the gateway's own lines: one stream, so lines never interleave.
+                    println!(
                         "{}",
                         serde_json::json!({ "stream": self.arn, "shard": shard, "error": reason })
                     );
