@@ -42,23 +42,32 @@ async fn on_timer(app: &App, body: &str) -> Result<(), StoreError> {
     }
 }
 
-/// `hold-timer`: expiry and payment-settlement messages, delayed by SQS.
-pub async fn hold_timer(
-    app: &App,
-    event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, Error> {
+/// Handle each message of an SQS batch in turn; the response names only the messages whose
+/// handling failed, so SQS redelivers just those (the rest are deleted).
+async fn each_message<F, Fut>(event: LambdaEvent<SqsEvent>, handle: F) -> SqsBatchResponse
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
     let mut response = SqsBatchResponse::default();
     for record in event.payload.records {
-        let id = record.message_id.clone().unwrap_or_default();
-        let body = record.body.as_deref().unwrap_or("");
-        if let Err(e) = on_timer(app, body).await {
-            tracing::warn!(message_id = %id, error = %e, "timer message failed; will retry");
+        let id = record.message_id.unwrap_or_default();
+        if let Err(e) = handle(record.body.unwrap_or_default()).await {
+            tracing::warn!(message_id = %id, error = %e, "message not handled; SQS will redeliver it");
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
         }
     }
-    Ok(response)
+    response
+}
+
+/// `hold-timer`: expiry and payment-settlement messages, delayed by SQS.
+pub async fn hold_timer(
+    app: &App,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    Ok(each_message(event, |body| async move { on_timer(app, &body).await }).await)
 }
 
 /// Whether a stream record is DynamoDB's own TTL deletion (not a delete by the application).
@@ -299,12 +308,6 @@ pub async fn rebuild_search_index(
     }))
 }
 
-fn failed_message(id: String) -> BatchItemFailure {
-    let mut failure = BatchItemFailure::default();
-    failure.item_identifier = id;
-    failure
-}
-
 /// The order an assignment message is about: an EventBridge `OrderPlaced` envelope (as the
 /// rule delivers it) or a bare `{"orderId": ...}` (a manual re-drive).
 fn order_of(body: &str) -> Result<crate::domain::OrderId, String> {
@@ -322,47 +325,29 @@ pub async fn assign_orders(
     app: &App,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    let mut response = SqsBatchResponse::default();
-    // Sites change rarely: one read per batch.
-    let sites = match crate::ports::Warehouses::list(&app.warehouses).await {
-        Ok(sites) => sites,
-        Err(e) => {
-            tracing::warn!(error = %e, "reading warehouse sites failed; the batch will retry");
-            for record in event.payload.records {
-                response
-                    .batch_item_failures
-                    .push(failed_message(record.message_id.unwrap_or_default()));
-            }
-            return Ok(response);
-        }
-    };
+    use crate::usecases::fulfilment::{assign, AssignError};
+    // Sites change rarely: one read per batch (a failure fails the batch, which is retried).
+    let sites = crate::ports::Warehouses::list(&app.warehouses).await?;
+    let sites = &sites;
     let now = Timestamp::now();
-    for record in event.payload.records {
-        let id = record.message_id.clone().unwrap_or_default();
-        let body = record.body.as_deref().unwrap_or("");
-        let outcome = match order_of(body) {
-            Err(reason) => app.assignment_dead_letters.park(body, &reason).await,
-            Ok(order) => {
-                match crate::usecases::fulfilment::assign(app.shop(), &sites, order, now).await {
-                    Ok(done) => {
-                        tracing::info!(order_id = %order, outcome = ?done, "assignment");
-                        Ok(())
-                    }
-                    Err(crate::usecases::fulfilment::AssignError::UnknownOrder(o)) => {
-                        app.assignment_dead_letters
-                            .park(body, &format!("order {o} does not exist"))
-                            .await
-                    }
-                    Err(crate::usecases::fulfilment::AssignError::Store(e)) => Err(e),
-                }
-            }
+    Ok(each_message(event, |body| async move {
+        let order = match order_of(&body) {
+            Ok(order) => order,
+            Err(reason) => return app.assignment_dead_letters.park(&body, &reason).await,
         };
-        if let Err(e) = outcome {
-            tracing::warn!(message_id = %id, error = %e, "assignment failed; will retry");
-            response.batch_item_failures.push(failed_message(id));
+        match assign(app.shop(), sites, order, now).await {
+            Ok(done) => {
+                tracing::info!(order_id = %order, outcome = ?done, "assignment");
+                Ok(())
+            }
+            Err(AssignError::UnknownOrder(o)) => {
+                let reason = format!("order {o} does not exist");
+                app.assignment_dead_letters.park(&body, &reason).await
+            }
+            Err(AssignError::Store(e)) => Err(e),
         }
-    }
-    Ok(response)
+    })
+    .await)
 }
 
 /// `apply-warehouse-updates`: what warehouses report, applied once each; invalid messages are
@@ -373,30 +358,22 @@ pub async fn apply_warehouse_updates(
 ) -> Result<SqsBatchResponse, Error> {
     use crate::domain::warehouse_update::WarehouseMessage;
     use crate::usecases::fulfilment::{apply_update, UpdateError};
-    let mut response = SqsBatchResponse::default();
-    for record in event.payload.records {
-        let id = record.message_id.clone().unwrap_or_default();
-        let body = record.body.as_deref().unwrap_or("");
-        let outcome = match WarehouseMessage::parse(body) {
-            Err(reason) => app.update_dead_letters.park(body, &reason).await,
-            Ok(message) => match apply_update(app.shop(), &message, Timestamp::now()).await {
-                Ok(applied) => {
-                    tracing::info!(event_id = %message.event_id, kind = message.update.kind(), warehouse_id = %message.warehouse_id, outcome = ?applied, "warehouse update");
-                    Ok(())
-                }
-                Err(UpdateError::Invalid(reason)) => {
-                    app.update_dead_letters.park(body, &reason).await
-                }
-                Err(UpdateError::NotYet(reason)) => Err(StoreError::Unavailable(reason)),
-                Err(UpdateError::Store(e)) => Err(e),
-            },
+    Ok(each_message(event, |body| async move {
+        let message = match WarehouseMessage::parse(&body) {
+            Ok(message) => message,
+            Err(reason) => return app.update_dead_letters.park(&body, &reason).await,
         };
-        if let Err(e) = outcome {
-            tracing::warn!(message_id = %id, error = %e, "warehouse update not applied; will retry");
-            response.batch_item_failures.push(failed_message(id));
+        match apply_update(app.shop(), &message, Timestamp::now()).await {
+            Ok(outcome) => {
+                tracing::info!(event_id = %message.event_id, kind = message.update.kind(), warehouse_id = %message.warehouse_id, ?outcome, "warehouse update");
+                Ok(())
+            }
+            Err(UpdateError::Invalid(reason)) => app.update_dead_letters.park(&body, &reason).await,
+            Err(UpdateError::NotYet(reason)) => Err(StoreError::Unavailable(reason)),
+            Err(UpdateError::Store(e)) => Err(e),
         }
-    }
-    Ok(response)
+    })
+    .await)
 }
 
 /// `reconcile-stock`: hourly. Recomputes aggregated stock, reports drift as a `StockDrift`

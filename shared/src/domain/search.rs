@@ -391,6 +391,27 @@ pub struct SearchHits {
     pub next: Option<SearchCursor>,
 }
 
+impl SearchHits {
+    /// Close a page: backends fetch `limit + 1` hits, and the extra one only says that there
+    /// is a next page, which starts after the last hit kept.
+    pub fn page(query: &SearchQuery, mut hits: Vec<SearchHit>, total: u64, facets: Facets) -> Self {
+        let limit = query.limit as usize;
+        let more = hits.len() > limit;
+        hits.truncate(limit);
+        let next = hits.last().filter(|_| more).map(|last| SearchCursor {
+            sort: query.sort,
+            value: last.sort_value,
+            item_id: last.doc.item.item_id,
+        });
+        Self {
+            hits,
+            total,
+            facets,
+            next,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

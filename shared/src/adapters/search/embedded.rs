@@ -39,9 +39,7 @@ use tantivy::{
 };
 
 use crate::domain::search::{fuzziness, price_band, Facets, PRICE_BANDS};
-use crate::domain::{
-    ItemId, SearchCursor, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder,
-};
+use crate::domain::{ItemId, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder};
 use crate::ports::{IndexTarget, SearchIndex, StoreError};
 
 /// The analyzer both the documents and the query words go through.
@@ -338,22 +336,8 @@ impl EmbeddedIndex {
                 };
                 hits.push(SearchHit { doc, sort_value });
             }
-            let more = hits.len() > query.limit as usize;
-            hits.truncate(query.limit as usize);
-            let next = more.then(|| {
-                let last = hits.last().expect("more than limit hits");
-                SearchCursor {
-                    sort: query.sort,
-                    value: last.sort_value,
-                    item_id: last.doc.item.item_id,
-                }
-            });
-            Ok(SearchHits {
-                hits,
-                total: page.total,
-                facets: Facets::from_counts(page.categories, page.brands, page.bands),
-                next,
-            })
+            let facets = Facets::from_counts(page.categories, page.brands, page.bands);
+            Ok(SearchHits::page(query, hits, page.total, facets))
         })
     }
 }

@@ -23,9 +23,7 @@ use hyper_util::client::legacy::Client;
 use serde_json::{json, Value};
 
 use crate::domain::search::{Facets, PRICE_BANDS};
-use crate::domain::{
-    ItemId, SearchCursor, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder,
-};
+use crate::domain::{ItemId, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder};
 use crate::ports::{IndexTarget, SearchIndex, StoreError};
 
 /// Painless: merge an incoming document half by half, newest version wins, else `noop`.
@@ -223,16 +221,6 @@ pub fn parse_search(q: &SearchQuery, status: u16, body: &[u8]) -> Result<SearchH
             .ok_or_else(|| corrupt("hit without a sort value"))?;
         hits.push(SearchHit { doc, sort_value });
     }
-    let more = hits.len() > q.limit as usize;
-    hits.truncate(q.limit as usize);
-    let next = more.then(|| {
-        let last = hits.last().expect("more than limit hits");
-        SearchCursor {
-            sort: q.sort,
-            value: last.sort_value,
-            item_id: last.doc.item.item_id,
-        }
-    });
     let buckets = |name: &str| -> Vec<(String, u64)> {
         body["aggregations"][name]["buckets"]
             .as_array()
@@ -247,12 +235,9 @@ pub fn parse_search(q: &SearchQuery, status: u16, body: &[u8]) -> Result<SearchH
             *slot = count;
         }
     }
-    Ok(SearchHits {
-        hits,
-        total: body["hits"]["total"]["value"].as_u64().unwrap_or(0),
-        facets: Facets::from_counts(buckets("category"), buckets("brand"), bands),
-        next,
-    })
+    let total = body["hits"]["total"]["value"].as_u64().unwrap_or(0);
+    let facets = Facets::from_counts(buckets("category"), buckets("brand"), bands);
+    Ok(SearchHits::page(q, hits, total, facets))
 }
 
 /// `_bulk` body (NDJSON): one scripted update per document, inserting it when absent.
@@ -582,7 +567,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::domain::{Category, Item};
+    use crate::domain::{Category, Item, SearchCursor};
 
     const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/adapters/search/recorded");
 
