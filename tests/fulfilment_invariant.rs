@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use aisle::domain::{Checkout, ItemId, Order, OrderId, OrderStatus, ShipmentState, Timestamp};
 use aisle::ports::{Fulfilment, Orders, Warehouses};
 use aisle::usecases::{fulfilment, orders};
-use helpers::{deliver, dynamo, listed, message, place_order, received, scan, Call, Caller, Shop};
+use helpers::{
+    deliver, dynamo, hold, listed, message, place_order, received, scan, Call, Caller, Shop,
+};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -170,27 +172,7 @@ async fn two_thousand_random_warehouse_steps_keep_physical_and_aggregated_stock_
                 if available == 0 {
                     continue;
                 }
-                let who = Caller::shopper();
-                let added = send!(
-                    aisle::api::shopping::put_cart_item,
-                    shop,
-                    Call::new(
-                        "PUT /v1/cart/items/{itemId}",
-                        &[("itemId", &item.to_string())]
-                    )
-                    .by(&who)
-                    .json(json!({ "quantity": 1 }))
-                );
-                assert_eq!(added.status, 200);
-                let begun = send!(
-                    aisle::api::shopping::begin_checkout,
-                    shop,
-                    Call::new("POST /v1/checkout", &[])
-                        .by(&who)
-                        .header("Idempotency-Key", &format!("h{step}"))
-                );
-                assert_eq!(begun.status, 201);
-                holds.push((who, begun.body["checkoutId"].as_str().unwrap().to_owned()));
+                holds.push(hold(&shop, &[(item, 1)]).await);
                 "hold"
             }
             35..=37 => {

@@ -339,27 +339,8 @@ async fn an_item_that_sells_out_leaves_in_stock_results_within_a_second_and_retu
     assert_eq!(in_stock_ids(&shop, "lumen").await, vec![item]);
 
     // The last unit goes into a checkout hold: aggregated stock reaches 0.
-    let shopper = Caller::shopper();
-    let added = send!(
-        aisle::api::shopping::put_cart_item,
-        shop,
-        Call::new(
-            "PUT /v1/cart/items/{itemId}",
-            &[("itemId", &item.to_string())]
-        )
-        .by(&shopper)
-        .json(json!({ "quantity": 1 }))
-    );
-    assert_eq!(added.status, 200, "{:?}", added.body);
     let sold = Instant::now();
-    let begun = send!(
-        aisle::api::shopping::begin_checkout,
-        shop,
-        Call::new("POST /v1/checkout", &[])
-            .by(&shopper)
-            .header("Idempotency-Key", "k1")
-    );
-    assert_eq!(begun.status, 201, "{:?}", begun.body);
+    helpers::hold(&shop, &[(item, 1)]).await;
     // Poll the stream every 250 ms, as the local gateway does.
     let gone = helpers::eventually(Duration::from_secs(1), || async {
         shop.pump_index().await;

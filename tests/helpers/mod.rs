@@ -767,8 +767,9 @@ pub fn received(warehouse: &str, item: ItemId, units: u32) -> Value {
     )
 }
 
-/// A shopper orders `lines` (paid, `PLACED`).
-pub async fn place_order(shop: &Shop, lines: &[(ItemId, u32)]) -> aisle::domain::OrderId {
+/// A new shopper carts `lines` and begins checkout: the units are held. Returns the
+/// shopper and the checkout id.
+pub async fn hold(shop: &Shop, lines: &[(ItemId, u32)]) -> (Caller, String) {
     let who = Caller::shopper();
     for (item, units) in lines {
         let added = send!(
@@ -792,7 +793,12 @@ pub async fn place_order(shop: &Shop, lines: &[(ItemId, u32)]) -> aisle::domain:
             .header("Idempotency-Key", &key)
     );
     assert_eq!(begun.status, 201, "{:?}", begun.body);
-    let checkout = begun.body["checkoutId"].as_str().unwrap().to_owned();
+    (who, begun.body["checkoutId"].as_str().unwrap().to_owned())
+}
+
+/// A shopper orders `lines` (paid, `PLACED`).
+pub async fn place_order(shop: &Shop, lines: &[(ItemId, u32)]) -> aisle::domain::OrderId {
+    let (who, checkout) = hold(shop, lines).await;
     let placed = send!(
         aisle::api::shopping::submit_order,
         shop,
