@@ -286,7 +286,7 @@ async fn place_order(shop: &Shop, who: &Caller, item: &str) -> String {
             &[("checkoutId", &checkout)]
         )
         .by(who)
-        .header("Idempotency-Key", "pay-1")
+        .header("Idempotency-Key", &format!("pay-{checkout}"))
         .json(json!({ "paymentToken": "tok_success", "shippingAddress": address }))
     );
     assert_eq!(placed.status, 201, "{:?}", placed.body);

@@ -219,7 +219,24 @@ async fn each_message_type_delivered_twice_is_applied_once() {
     );
     assert!(deliver(&shop, &[back.clone(), back]).await.is_empty());
     let order_now = shop.app.orders.get(order).await.unwrap().unwrap();
-    assert_eq!(order_now.status, OrderStatus::Refunded);
+    assert_eq!(
+        order_now.status,
+        OrderStatus::PartiallyRefunded,
+        "2 of 3 units back: the third is still the shopper's"
+    );
+    assert_eq!(
+        order_now.payment.refunded,
+        2 * order_now.lines[0].unit_price.amount
+    );
+    let rest = message(
+        WAREHOUSE_A,
+        "ReturnReceived",
+        json!({ "orderId": order, "lines": [{ "itemId": a, "quantity": 1 }], "condition": "DAMAGED" }),
+    );
+    assert!(deliver(&shop, &[rest.clone(), rest]).await.is_empty());
+    let order_now = shop.app.orders.get(order).await.unwrap().unwrap();
+    assert_eq!(order_now.status, OrderStatus::Refunded, "every unit back");
+    assert_eq!(order_now.payment.refunded, order_now.payment.captured);
     assert!(order_now
         .timeline
         .iter()

@@ -7,7 +7,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::adapters::dynamo::{
     DynamoCarts, DynamoCatalog, DynamoCheckouts, DynamoFulfilment, DynamoInventory, DynamoOrders,
-    DynamoWarehouses, Faults, InventoryTables,
+    DynamoRequests, DynamoWarehouses, Faults, InventoryTables,
 };
 use crate::adapters::eventbridge::EventBridgePublisher;
 use crate::adapters::payments::TestPayments;
@@ -92,6 +92,7 @@ pub struct App {
     pub orders: DynamoOrders,
     pub fulfilment: DynamoFulfilment,
     pub payments: TestPayments,
+    pub requests: DynamoRequests,
     pub timer: SqsTimer,
     pub dead_letters: DeadLetters,
     /// Parked `OrderPlaced` messages the assignment worker cannot use.
@@ -141,8 +142,9 @@ impl App {
             carts: DynamoCarts::new(dynamo.clone(), &t.shoppers),
             checkouts: DynamoCheckouts::new(dynamo.clone(), t.clone(), faults.clone()),
             fulfilment: DynamoFulfilment::new(dynamo.clone(), t.clone(), faults.clone()),
-            orders: DynamoOrders::new(dynamo, &t.orders, &t.stock, faults.clone()),
-            payments: TestPayments,
+            orders: DynamoOrders::new(dynamo.clone(), &t.orders, &t.stock, faults.clone()),
+            payments: TestPayments::default(),
+            requests: DynamoRequests::new(dynamo.clone(), &t.idempotency),
             timer: SqsTimer::new(sqs.clone(), &config.timer_queue_url),
             assignment_dead_letters: DeadLetters::new(sqs.clone(), &config.assignment_dlq_url),
             update_dead_letters: DeadLetters::new(sqs.clone(), &config.warehouse_updates_dlq_url),
@@ -170,6 +172,7 @@ impl App {
             fulfilment: &self.fulfilment,
             warehouses: &self.warehouses,
             payments: &self.payments,
+            requests: &self.requests,
             timer: &self.timer,
             hold: self.config.hold,
         }

@@ -23,6 +23,10 @@ pub enum StoreError {
     /// A stored record that no longer parses: a bug or a bad migration, never client input.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// The store rejected a request as malformed (a validation or resource error): our bug
+    /// or misconfiguration, never worth a client's retry (HTTP 500, not 503).
+    #[error("store rejected the request: {0}")]
+    Bug(String),
 }
 
 /// The product catalog.
@@ -136,7 +140,8 @@ pub enum HoldRefused {
     /// These items had fewer units than the checkout needs.
     #[error("out of stock")]
     Short(Vec<ItemId>),
-    /// Another checkout for the same user was started at the same moment.
+    /// Another checkout for the same user was started at the same moment, or the previous
+    /// one changed since it was read.
     #[error("another checkout was started concurrently")]
     Concurrent,
     /// This idempotency key already began that checkout.
@@ -146,23 +151,87 @@ pub enum HoldRefused {
     Store(#[from] StoreError),
 }
 
+/// The checkout a new one replaces, and why its stock goes back.
+#[derive(Debug, Clone, Copy)]
+pub struct Replacing<'a> {
+    /// The user's latest checkout pointer as read (the hold is conditioned on it).
+    pub pointer: crate::domain::CheckoutId,
+    /// The previous checkout if it still holds stock: released in the same transaction.
+    pub held: Option<(&'a crate::domain::Checkout, crate::domain::ReleaseReason)>,
+}
+
+/// The outcome of claiming a checkout for a payment attempt.
+#[derive(Debug)]
+pub enum PaymentClaim {
+    /// The attempt is recorded on the hold (`paying`): the caller may call the provider.
+    Claimed(crate::domain::Checkout),
+    /// Not claimable: the record as it is (absent, someone else's, over, or already paying).
+    Refused(Option<crate::domain::Checkout>),
+}
+
+/// The recorded answer to an idempotent request, written in the same transaction as the
+/// effect it reports where there is one, so a request is never done without its answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipt {
+    /// The idempotency record's key (scoped by route and user).
+    pub key: String,
+    /// A digest of the request (route, path, body): a reused key with another body differs.
+    pub fingerprint: String,
+    /// What the use case answered, as JSON of its own choosing.
+    pub outcome: serde_json::Value,
+}
+
+/// What an idempotency key says about a request that arrives with it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestClaim {
+    /// New (or its earlier record expired): this request may act; it is now in flight.
+    Fresh,
+    /// Done before with the same request: answer this outcome again.
+    Replay(serde_json::Value),
+    /// The first request with this key is still running.
+    InFlight,
+    /// The key was used for a different request.
+    Reused,
+}
+
+/// Idempotency records of requests (the `Idempotency-Key` header).
+#[async_trait]
+pub trait Requests: Send + Sync {
+    /// Claim `key` for a request with `fingerprint` (expired records count as absent).
+    async fn claim(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        now: crate::domain::Timestamp,
+    ) -> Result<RequestClaim, StoreError>;
+    /// Record the answer of a request whose effect had no transaction of its own.
+    async fn finish(&self, receipt: &Receipt) -> Result<(), StoreError>;
+    /// Forget an in-flight claim whose request ended without a final answer (a retry runs).
+    async fn abandon(&self, key: &str, fingerprint: &str) -> Result<(), StoreError>;
+}
+
 /// Checkout holds. Every state change of a hold is conditioned on it still being `HELD`
-/// and moves stock in the same transaction, so each hold is consumed or released once.
+/// (and on the payment attempt the caller saw) and moves stock in the same transaction, so
+/// each hold is consumed or released once.
 #[async_trait]
 pub trait Checkouts: Send + Sync {
-    /// Take stock for every line, store the checkout and make it the user's active one
-    /// (replacing `previous`, the active checkout the caller saw), all or nothing.
+    /// Take stock for every line, store the checkout and make it the user's active one,
+    /// releasing the checkout it replaces in the same transaction; all or nothing. The
+    /// cart it was made from must still be at `cart_version` (an order that emptied it
+    /// meanwhile makes this `Concurrent`).
     async fn hold(
         &self,
         checkout: &crate::domain::Checkout,
-        previous: Option<crate::domain::CheckoutId>,
+        replacing: Option<Replacing<'_>>,
+        cart_version: u64,
         idempotency_key: &str,
     ) -> Result<(), HoldRefused>;
     async fn get(
         &self,
         id: crate::domain::CheckoutId,
     ) -> Result<Option<crate::domain::Checkout>, StoreError>;
-    /// The checkout an earlier begin with this idempotency key created, if any.
+    /// The checkout an earlier begin with this idempotency key created, if any (a record
+    /// past its own expiry counts as none).
     async fn begun_with(
         &self,
         user: &UserId,
@@ -170,7 +239,17 @@ pub trait Checkouts: Send + Sync {
     ) -> Result<Option<crate::domain::CheckoutId>, StoreError>;
     /// The checkout the user most recently began, if any (it may be over).
     async fn latest(&self, user: &UserId) -> Result<Option<crate::domain::CheckoutId>, StoreError>;
+    /// Record payment attempt `attempt` on `id` if it is the user's, held, not expired at
+    /// `now` and not paying already; one conditional write answering the record either way.
+    async fn claim_payment(
+        &self,
+        id: crate::domain::CheckoutId,
+        user: &UserId,
+        attempt: &crate::domain::PaymentAttempt,
+        now: crate::domain::Timestamp,
+    ) -> Result<PaymentClaim, StoreError>;
     /// Put the held stock back on sale, once: `Ok(true)` only for the call that did it.
+    /// Conditioned on the payment attempt `checkout` shows (none, or that one).
     async fn release(
         &self,
         checkout: &crate::domain::Checkout,
@@ -179,26 +258,38 @@ pub trait Checkouts: Send + Sync {
     /// The TTL path: the hold record is already deleted; release from its last image, once.
     async fn release_deleted(&self, checkout: &crate::domain::Checkout)
         -> Result<bool, StoreError>;
-    /// Count a declined payment on the checkout (the hold stays).
+    /// The attempt in flight was declined: count it and end it (the hold stays), recording
+    /// the request's answer.
     async fn record_decline(
         &self,
         checkout: &crate::domain::Checkout,
         reason: &str,
-    ) -> Result<(), StoreError>;
+        receipt: Option<&Receipt>,
+    ) -> Result<bool, StoreError>;
     /// Turn the hold into `order` (new, or replacing a pending one at `pending_version`):
-    /// hold consumed, order stored, cart emptied. `Ok(false)` if the hold was no longer held.
+    /// hold consumed, order stored, cart emptied, answer recorded. `Ok(false)` if the hold
+    /// was no longer held by this attempt.
     async fn complete(
         &self,
         checkout: &crate::domain::Checkout,
         order: &crate::domain::Order,
         pending_version: Option<u64>,
+        receipt: Option<&Receipt>,
     ) -> Result<bool, StoreError>;
     /// Payment outcome unknown: store `order` (pending) and link it to the still-held hold.
     async fn park(
         &self,
         checkout: &crate::domain::Checkout,
         order: &crate::domain::Order,
+        receipt: Option<&Receipt>,
     ) -> Result<bool, StoreError>;
+    /// A payment confirmed after its hold *expired*: replace the pending `current` order by
+    /// `placed`, taking its units again (only if all are there) and emptying the cart.
+    async fn place_late(
+        &self,
+        current: &crate::domain::Order,
+        placed: &crate::domain::Order,
+    ) -> Result<Transition, StoreError>;
     /// Held checkouts whose time is up, oldest first.
     async fn due(
         &self,
@@ -213,6 +304,8 @@ pub enum StockEffect {
     None,
     /// Put the order's units back on sale (cancel).
     Return,
+    /// Put these units back on sale (a cancelled line).
+    ReturnUnits(ItemId, u32),
     /// Take the order's units again, only if all are available (late payment).
     Take,
 }
@@ -249,6 +342,8 @@ pub trait Orders: Send + Sync {
         &self,
         status: crate::domain::OrderStatus,
     ) -> Result<Vec<crate::domain::OrderId>, StoreError>;
+    /// Orders that owe the provider a refund or void (the payment outbox), up to `limit`.
+    async fn owing(&self, limit: u32) -> Result<Vec<crate::domain::OrderId>, StoreError>;
     /// Replace `current` by `next` if unchanged since read, applying `effect` atomically.
     async fn transition(
         &self,
@@ -292,10 +387,12 @@ pub trait Payments: Send + Sync {
     /// Ask again about the charge made under `key` (`check` counts the asks so far).
     async fn status(&self, key: &str, method: &str, check: u32)
         -> Result<ChargeStatus, StoreError>;
+    /// Refund `amount` of the charge made under `charge_key`; `key` is the refund's own
+    /// idempotency key, so a retried refund pays back once.
     async fn refund(
         &self,
         key: &str,
-        reference: Option<&str>,
+        charge_key: &str,
         amount: crate::domain::Money,
     ) -> Result<(), StoreError>;
     /// Cancel an authorization that never settled.

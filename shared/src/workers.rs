@@ -46,13 +46,19 @@ async fn on_timer(app: &App, body: &str) -> Result<(), StoreError> {
 /// handling failed, so SQS redelivers just those (the rest are deleted).
 async fn each_message<F, Fut>(event: LambdaEvent<SqsEvent>, handle: F) -> SqsBatchResponse
 where
-    F: Fn(String) -> Fut,
+    F: Fn(String, u32) -> Fut,
     Fut: std::future::Future<Output = Result<(), StoreError>>,
 {
     let mut response = SqsBatchResponse::default();
     for record in event.payload.records {
         let id = record.message_id.unwrap_or_default();
-        if let Err(e) = handle(record.body.unwrap_or_default()).await {
+        // How often SQS has delivered this message, this delivery included.
+        let receives = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        if let Err(e) = handle(record.body.unwrap_or_default(), receives).await {
             tracing::warn!(message_id = %id, error = %e, "message not handled; SQS will redeliver it");
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
@@ -67,7 +73,7 @@ pub async fn hold_timer(
     app: &App,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    Ok(each_message(event, |body| async move { on_timer(app, &body).await }).await)
+    Ok(each_message(event, |body, _| async move { on_timer(app, &body).await }).await)
 }
 
 /// Whether a stream record is DynamoDB's own TTL deletion (not a delete by the application).
@@ -330,7 +336,7 @@ pub async fn assign_orders(
     let sites = crate::ports::Warehouses::list(&app.warehouses).await?;
     let sites = &sites;
     let now = Timestamp::now();
-    Ok(each_message(event, |body| async move {
+    Ok(each_message(event, |body, _| async move {
         let order = match order_of(&body) {
             Ok(order) => order,
             Err(reason) => return app.assignment_dead_letters.park(&body, &reason).await,
@@ -350,6 +356,9 @@ pub async fn assign_orders(
     .await)
 }
 
+/// The `maxReceiveCount` of `WarehouseUpdatesQueue` in template.yaml (a test keeps them equal).
+pub const WAREHOUSE_UPDATE_RECEIVES: u32 = 10;
+
 /// `apply-warehouse-updates`: what warehouses report, applied once each; invalid messages are
 /// parked in the dead-letter queue with the reason, and the queue keeps flowing.
 pub async fn apply_warehouse_updates(
@@ -358,7 +367,7 @@ pub async fn apply_warehouse_updates(
 ) -> Result<SqsBatchResponse, Error> {
     use crate::domain::warehouse_update::WarehouseMessage;
     use crate::usecases::fulfilment::{apply_update, UpdateError};
-    Ok(each_message(event, |body| async move {
+    Ok(each_message(event, |body, receives| async move {
         let message = match WarehouseMessage::parse(&body) {
             Ok(message) => message,
             Err(reason) => return app.update_dead_letters.park(&body, &reason).await,
@@ -369,6 +378,12 @@ pub async fn apply_warehouse_updates(
                 Ok(())
             }
             Err(UpdateError::Invalid(reason)) => app.update_dead_letters.park(&body, &reason).await,
+            // The last delivery before SQS would redrive it without a word: park it here,
+            // with the reason, instead.
+            Err(UpdateError::NotYet(reason)) if receives >= WAREHOUSE_UPDATE_RECEIVES => {
+                let reason = format!("still not applicable after {receives} deliveries: {reason}");
+                app.update_dead_letters.park(&body, &reason).await
+            }
             Err(UpdateError::NotYet(reason)) => Err(StoreError::Unavailable(reason)),
             Err(UpdateError::Store(e)) => Err(e),
         }

@@ -664,6 +664,17 @@ pub async fn stocked_item(shop: &Shop, units: u32) -> String {
 }
 
 /// A valid US shipping address.
+/// A submit's request paying with `token` under a fresh idempotency key.
+pub fn pay(token: &str) -> aisle::usecases::checkout::PaymentRequest {
+    let key = uuid::Uuid::new_v4().to_string();
+    aisle::usecases::checkout::PaymentRequest {
+        fingerprint: format!("{key}/{token}"),
+        idempotency_key: key,
+        payment_token: token.to_owned(),
+        shipping_address: address(),
+    }
+}
+
 pub fn address() -> aisle::domain::Address {
     serde_json::from_value(json!({
         "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US"

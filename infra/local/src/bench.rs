@@ -32,6 +32,10 @@ use crate::{dynamo_client, endpoint, local_clients, local_sdk_config, resources}
 pub struct Usage {
     pub calls: BTreeMap<String, u64>,
     pub capacity: f64,
+    /// Sequential round trips: calls that started while no other call was in flight (calls
+    /// sent together, overlapping in time, count once). Meaningful for one request at a time.
+    pub rounds: u64,
+    in_flight: u64,
 }
 
 /// Counts calls and sums consumed capacity.
@@ -40,7 +44,12 @@ pub struct CapacityMeter(Arc<Mutex<Usage>>);
 
 impl CapacityMeter {
     pub fn take(&self) -> Usage {
-        std::mem::take(&mut *self.0.lock().unwrap())
+        let mut usage = self.0.lock().unwrap();
+        let in_flight = usage.in_flight;
+        let mut taken = std::mem::take(&mut *usage);
+        usage.in_flight = in_flight;
+        taken.in_flight = 0;
+        taken
     }
 }
 
@@ -67,6 +76,13 @@ impl Intercept for CapacityMeter {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        {
+            let mut usage = self.0.lock().unwrap();
+            if usage.in_flight == 0 {
+                usage.rounds += 1;
+            }
+            usage.in_flight += 1;
+        }
         let request = context.request_mut();
         let Some(bytes) = request.body().bytes() else {
             return Ok(());
@@ -105,6 +121,7 @@ impl Intercept for CapacityMeter {
         let mut usage = self.0.lock().unwrap();
         *usage.calls.entry(operation).or_default() += 1;
         usage.capacity += units;
+        usage.in_flight = usage.in_flight.saturating_sub(1);
         Ok(())
     }
 }
@@ -122,9 +139,10 @@ fn describe(label: &str, usage: &Usage, per: u64) {
         .map(|(op, n)| format!("{op} {:.1}", *n as f64 / per as f64))
         .collect();
     println!(
-        "{label}: {:.1} DynamoDB calls ({}), {:.1} capacity units",
+        "{label}: {:.1} DynamoDB calls ({}), {:.1} sequential round trips, {:.1} capacity units",
         calls as f64 / per as f64,
         detail.join(", "),
+        usage.rounds as f64 / per as f64,
         usage.capacity / per as f64
     );
 }
@@ -250,15 +268,15 @@ pub async fn checkout(shoppers: usize, rounds: usize) -> Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         merge(&mut begin_usage, meter.take());
-        checkout::submit(
-            app.shop(),
-            &user,
-            begun.checkout.checkout_id,
-            "tok_success",
-            address.clone(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let request = checkout::PaymentRequest {
+            idempotency_key: format!("pay-{i}"),
+            fingerprint: format!("bench-{i}"),
+            payment_token: "tok_success".into(),
+            shipping_address: address.clone(),
+        };
+        checkout::submit(app.shop(), &user, begun.checkout.checkout_id, request)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         merge(&mut order_usage, meter.take());
     }
     describe(
@@ -283,6 +301,7 @@ fn merge(into: &mut Usage, from: Usage) {
         *into.calls.entry(op).or_default() += n;
     }
     into.capacity += from.capacity;
+    into.rounds += from.rounds;
 }
 
 /// `aisle-local bench assign`: orders assigned per second by one worker (sequential, as one
@@ -365,6 +384,9 @@ pub async fn assign(orders: usize) -> Result<()> {
                 method: "tok_success".into(),
                 reference: None,
                 checks: 0,
+                key: None,
+                captured: 1_000,
+                refunded: 0,
             },
             timeline: vec![StatusChange {
                 status: OrderStatus::Placed,
@@ -375,6 +397,9 @@ pub async fn assign(orders: usize) -> Result<()> {
             updated_at: now,
             eta: None,
             return_request: None,
+            returned: Vec::new(),
+            cancelled_lines: Vec::new(),
+            money_due: Vec::new(),
             version: 1,
         };
         app.orders.create(&order).await?;

@@ -9,18 +9,93 @@
 //! | `tok_timeout_void` | no response | failed at the first ask |
 //! | `tok_late_success` | no response | unknown at the first ask, captured after |
 //! | anything else | declined: `invalid_token` | failed |
+//!
+//! Like a real provider it keeps a ledger per idempotency key (in this process): a repeated
+//! charge under one key is the same charge, a status ask about a key never charged says
+//! failed, a refund never exceeds what was captured and a repeated refund key refunds once.
+//! Across processes (each local Lambda is one) an ask about a key this process never saw is
+//! answered from the token, as the table says.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
 use crate::domain::Money;
 use crate::ports::{ChargeOutcome, ChargeStatus, Payments, StoreError};
 
+/// One charge as the provider sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    pub method: String,
+    pub amount: Money,
+    /// Captured (money taken); false while pending or after a decline or void.
+    pub captured: bool,
+    pub voided: bool,
+}
+
+/// Everything the provider did, by key: what tests check money against.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    pub charges: HashMap<String, Charge>,
+    /// Refunds by their own key: (the charge key they refund, amount in minor units).
+    pub refunds: HashMap<String, (String, i64)>,
+}
+
+impl Ledger {
+    /// Σ captured − Σ refunded, in minor units.
+    pub fn net(&self) -> i64 {
+        let captured: i64 = self
+            .charges
+            .values()
+            .filter(|c| c.captured)
+            .map(|c| c.amount.amount)
+            .sum();
+        captured - self.refunds.values().map(|(_, a)| a).sum::<i64>()
+    }
+
+    /// Σ refunded against the charge made under `key`.
+    pub fn refunded(&self, key: &str) -> i64 {
+        self.refunds
+            .values()
+            .filter(|(charge, _)| charge == key)
+            .map(|(_, a)| a)
+            .sum()
+    }
+}
+
 /// Test-mode payments (the only provider wired today; a real one implements [`Payments`]).
 #[derive(Debug, Clone, Default)]
-pub struct TestPayments;
+pub struct TestPayments {
+    ledger: Arc<Mutex<Ledger>>,
+}
 
 fn reference(key: &str) -> String {
     format!("pay_test_{key}")
+}
+
+impl TestPayments {
+    /// A copy of the ledger as it is now.
+    pub fn ledger(&self) -> Ledger {
+        self.ledger.lock().expect("ledger lock").clone()
+    }
+
+    fn by_token(key: &str, method: &str, check: u32) -> ChargeStatus {
+        match method {
+            m if m.starts_with("tok_success") || m == "tok_timeout_capture" => {
+                ChargeStatus::Captured {
+                    reference: reference(key),
+                }
+            }
+            "tok_late_success" if check == 0 => ChargeStatus::Unknown,
+            "tok_late_success" => ChargeStatus::Captured {
+                reference: reference(key),
+            },
+            _ => ChargeStatus::Failed {
+                reason: "not_authorized".into(),
+            },
+        }
+    }
 }
 
 #[async_trait]
@@ -31,7 +106,9 @@ impl Payments for TestPayments {
         method: &str,
         amount: Money,
     ) -> Result<ChargeOutcome, StoreError> {
-        let outcome = if method.starts_with("tok_success") {
+        let approved = method.starts_with("tok_success");
+        let captured_silently = method == "tok_timeout_capture";
+        let outcome = if approved {
             ChargeOutcome::Approved {
                 reference: reference(key),
             }
@@ -49,6 +126,17 @@ impl Payments for TestPayments {
                 reason: "invalid_token".into(),
             }
         };
+        self.ledger
+            .lock()
+            .expect("ledger lock")
+            .charges
+            .entry(key.to_owned())
+            .or_insert(Charge {
+                method: method.to_owned(),
+                amount,
+                captured: approved || captured_silently,
+                voided: false,
+            });
         tracing::info!(key, amount = amount.amount, currency = %amount.currency, outcome = ?outcome, "test payment charge");
         Ok(outcome)
     }
@@ -59,33 +147,61 @@ impl Payments for TestPayments {
         method: &str,
         check: u32,
     ) -> Result<ChargeStatus, StoreError> {
-        Ok(match method {
-            m if m.starts_with("tok_success") || m == "tok_timeout_capture" => {
-                ChargeStatus::Captured {
-                    reference: reference(key),
-                }
+        let mut ledger = self.ledger.lock().expect("ledger lock");
+        let Some(charge) = ledger.charges.get_mut(key) else {
+            if ledger.charges.is_empty() {
+                // A process that never charged anything (another local Lambda): the token.
+                return Ok(Self::by_token(key, method, check));
             }
-            "tok_late_success" if check == 0 => ChargeStatus::Unknown,
-            "tok_late_success" => ChargeStatus::Captured {
-                reference: reference(key),
-            },
-            _ => ChargeStatus::Failed {
-                reason: "not_authorized".into(),
-            },
-        })
+            return Ok(ChargeStatus::Failed {
+                reason: "no_such_charge".into(),
+            });
+        };
+        if charge.voided {
+            return Ok(ChargeStatus::Failed {
+                reason: "voided".into(),
+            });
+        }
+        let status = Self::by_token(key, &charge.method, check);
+        if matches!(status, ChargeStatus::Captured { .. }) {
+            charge.captured = true;
+        }
+        Ok(status)
     }
 
-    async fn refund(
-        &self,
-        key: &str,
-        _reference: Option<&str>,
-        amount: Money,
-    ) -> Result<(), StoreError> {
-        tracing::info!(key, amount = amount.amount, currency = %amount.currency, "test payment refund");
+    async fn refund(&self, key: &str, charge_key: &str, amount: Money) -> Result<(), StoreError> {
+        let mut ledger = self.ledger.lock().expect("ledger lock");
+        if ledger.refunds.contains_key(key) {
+            return Ok(());
+        }
+        if let Some(charge) = ledger.charges.get(charge_key) {
+            let left = charge.amount.amount - ledger.refunded(charge_key);
+            if !charge.captured || amount.amount > left {
+                return Err(StoreError::Bug(format!(
+                    "refund {key} of {} exceeds what charge {charge_key} has left ({left})",
+                    amount.amount
+                )));
+            }
+        }
+        ledger
+            .refunds
+            .insert(key.to_owned(), (charge_key.to_owned(), amount.amount));
+        tracing::info!(key, charge_key, amount = amount.amount, currency = %amount.currency, "test payment refund");
         Ok(())
     }
 
     async fn void(&self, key: &str) -> Result<(), StoreError> {
+        if let Some(charge) = self
+            .ledger
+            .lock()
+            .expect("ledger lock")
+            .charges
+            .get_mut(key)
+        {
+            if !charge.captured {
+                charge.voided = true;
+            }
+        }
         tracing::info!(key, "test payment void");
         Ok(())
     }

@@ -93,8 +93,8 @@ impl From<StoreError> for ApiError {
                     "temporarily unavailable; retry shortly",
                 )
             }
-            StoreError::Corrupt(detail) => {
-                tracing::error!(%detail, "corrupt record");
+            StoreError::Corrupt(detail) | StoreError::Bug(detail) => {
+                tracing::error!(%detail, "internal store error");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "INTERNAL",
@@ -245,6 +245,16 @@ impl From<crate::usecases::checkout::BeginError> for ApiError {
                 "CHECKOUT_IN_PROGRESS",
                 error.to_string(),
             ),
+            BeginError::PaymentInProgress => Self::new(
+                StatusCode::CONFLICT,
+                "PAYMENT_IN_PROGRESS",
+                error.to_string(),
+            ),
+            BeginError::Expired => Self::new(
+                StatusCode::GONE,
+                "CHECKOUT_EXPIRED",
+                "the checkout this Idempotency-Key began has expired; begin checkout again with a new key",
+            ),
             BeginError::Store(e) => e.into(),
         }
     }
@@ -267,6 +277,10 @@ impl From<crate::usecases::checkout::CheckoutError> for ApiError {
             }
             CheckoutError::RejectedLate(ref order) => Self::new(StatusCode::CONFLICT, "ORDER_REJECTED", error.to_string())
                 .with_details(json!({ "orderId": order.order_id, "status": order.status, "payment": order.payment.state })),
+            CheckoutError::Closed => Self::new(StatusCode::CONFLICT, "CHECKOUT_CLOSED", error.to_string()),
+            CheckoutError::PaymentInProgress => Self::new(StatusCode::CONFLICT, "PAYMENT_IN_PROGRESS", error.to_string()),
+            CheckoutError::KeyInFlight => Self::new(StatusCode::CONFLICT, "IDEMPOTENCY_KEY_IN_FLIGHT", error.to_string()),
+            CheckoutError::KeyReused => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED", error.to_string()),
             CheckoutError::Store(e) => e.into(),
         }
     }
@@ -288,6 +302,10 @@ impl From<crate::usecases::orders::OrderError> for ApiError {
                 "INVALID_RETURN",
                 error.to_string(),
             ),
+            OrderError::LineNotFound => Self::not_found("the order has no line for this item"),
+            OrderError::PaymentUnsettled => {
+                Self::new(StatusCode::CONFLICT, "PAYMENT_UNSETTLED", error.to_string())
+            }
             OrderError::Store(e) => e.into(),
         }
     }

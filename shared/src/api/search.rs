@@ -33,9 +33,18 @@ pub fn parse_search(params: &[(String, String)]) -> Result<SearchQuery, ApiError
                 format!("'{name}' given more than once"),
             ));
         }
+        // Any bound past the largest price selects the same items, so bounds are clamped
+        // there: no backend ever sees a number beyond its integer range.
         let price = |raw: &str| {
-            raw.parse::<u64>()
-                .map_err(|_| "must be a whole number of minor units".to_owned())
+            let ceiling = crate::domain::Money::MAX_AMOUNT as u64 + 1;
+            match raw.parse::<u64>() {
+                Ok(n) if n <= i64::MAX as u64 => Ok(n.min(ceiling)),
+                Ok(_) => Err(format!("must be at most {}", i64::MAX)),
+                Err(_) if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) => {
+                    Err(format!("must be at most {}", i64::MAX))
+                }
+                Err(_) => Err("must be a whole number of minor units".to_owned()),
+            }
         };
         match name.as_str() {
             "q" => {

@@ -137,6 +137,18 @@ pub async fn move_to_cart(app: &App, req: Request) -> HttpResult {
     )
 }
 
+/// A digest of what makes a request *this* request (path ids and body), to tell a retry
+/// from another request reusing its `Idempotency-Key`.
+fn fingerprint(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn required_key(req: &Request) -> Result<String, ApiError> {
     idempotency_key(req)?.ok_or_else(|| {
         ApiError::bad_request(
@@ -146,20 +158,19 @@ fn required_key(req: &Request) -> Result<String, ApiError> {
     })
 }
 
-/// `POST /v1/checkout` (header `Idempotency-Key`): 201 with the new checkout, 200 for a replay.
+/// `POST /v1/checkout` (header `Idempotency-Key`): 201 with the new checkout; a replay of
+/// the key answers 201 with that checkout as it is now (410 once TTL removed it).
 pub async fn begin_checkout(app: &App, req: Request) -> HttpResult {
     finish(
         async {
             let who = principal(&req)?;
             let key = required_key(&req)?;
             let begun = checkout::begin(app.shop(), &who.user_id, &key).await?;
-            let status = if begun.replayed {
-                StatusCode::OK
-            } else {
-                StatusCode::CREATED
-            };
+            if begun.replayed {
+                tracing::info!(checkout_id = %begun.checkout.checkout_id, "begin replayed");
+            }
             Ok(json(
-                status,
+                StatusCode::CREATED,
                 &CheckoutView::of(&begun.checkout, Timestamp::now()),
             ))
         }
@@ -270,7 +281,8 @@ pub async fn submit_order(app: &App, req: Request) -> HttpResult {
         async {
             let who = principal(&req)?;
             let id: CheckoutId = path(&req, "checkoutId")?;
-            required_key(&req)?;
+            let key = required_key(&req)?;
+            let fingerprint = fingerprint(&[id.to_string().as_bytes(), req.body().as_ref()]);
             let body: SubmitBody = json_body(&req)?;
             let mut errors = ValidationErrors::default();
             let token = body.payment_token.trim().to_owned();
@@ -294,8 +306,14 @@ pub async fn submit_order(app: &App, req: Request) -> HttpResult {
                 }
             };
             let address = errors.finish(|| address)?;
+            let request = checkout::PaymentRequest {
+                idempotency_key: key,
+                fingerprint,
+                payment_token: token,
+                shipping_address: address,
+            };
             Ok(
-                match checkout::submit(app.shop(), &who.user_id, id, &token, address).await? {
+                match checkout::submit(app.shop(), &who.user_id, id, request).await? {
                     Submitted::Placed(order) => order_response(StatusCode::CREATED, order),
                     Submitted::Pending(order) => order_response(StatusCode::ACCEPTED, order),
                 },
@@ -322,6 +340,17 @@ pub async fn list_orders(app: &App, req: Request) -> HttpResult {
                     })
             };
             let (from, to) = (time("from")?, time("to")?);
+            if let (Some(from), Some(to)) = (from, to) {
+                if from > to {
+                    return Err(ApiError::bad_request(
+                        "INVALID_QUERY_PARAMETER",
+                        "from: must not be later than to",
+                    )
+                    .with_details(serde_json::json!([
+                        { "field": "from", "message": "must not be later than to" }
+                    ])));
+                }
+            }
             let listing = orders::list(app.shop(), &who.user_id, from, to, &page).await?;
             let items: Vec<OrderView> = listing.items.into_iter().map(OrderView::from).collect();
             Ok(json(
@@ -346,6 +375,31 @@ pub async fn get_order(app: &App, req: Request) -> HttpResult {
             let mut view = OrderView::from(order);
             view.shipments = shipments.into_iter().map(ShipmentView::from).collect();
             Ok(json(StatusCode::OK, &view))
+        }
+        .await,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineCancelBody {
+    reason: String,
+}
+
+/// `POST /v1/orders/{orderId}/lines/{itemId}/cancel` `{reason}`: cancel one product of an
+/// order before it ships (its amount is refunded).
+pub async fn cancel_order_line(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let id: OrderId = path(&req, "orderId")?;
+            let item: ItemId = path(&req, "itemId")?;
+            let body: LineCancelBody = json_body(&req)?;
+            let reason = crate::domain::Text::<500>::try_from(body.reason)
+                .map_err(|m| ValidationErrors::from(crate::domain::FieldError::new("reason", m)))?;
+            let order =
+                orders::cancel_line(app.shop(), &who.user_id, id, item, reason.to_string()).await?;
+            Ok(order_response(StatusCode::OK, order))
         }
         .await,
     )

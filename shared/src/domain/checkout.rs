@@ -60,10 +60,30 @@ pub struct Checkout {
     pub declines: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_decline: Option<String>,
+    /// Payment attempts claimed so far; the latest is number `attempts`, and its provider key
+    /// is [`Checkout::payment_key`].
+    #[serde(default)]
+    pub attempts: u32,
+    /// The payment attempt in flight, recorded *before* the provider is called: while it is
+    /// set, neither a cancel nor a replacing checkout can release the hold, and an expiry
+    /// asks the provider what became of it before releasing anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paying: Option<PaymentAttempt>,
+}
+
+/// One payment attempt on a checkout: enough to settle it without the request that made it
+/// (a crash between charge and order commit is settled by the expiry sweep from this).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentAttempt {
+    /// The provider's token for the shopper's payment method (never card data).
+    pub method: String,
+    pub shipping_address: super::Address,
+    pub started_at: Timestamp,
 }
 
 /// What a reader should treat the checkout as, now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CheckoutStatus {
     Active,
@@ -83,6 +103,12 @@ impl Checkout {
             }
             HoldState::Released => CheckoutStatus::Released,
         }
+    }
+
+    /// The provider idempotency key of the latest payment attempt: a retried provider call
+    /// is the same charge, and a new attempt (after a decline) a new one.
+    pub fn payment_key(&self) -> String {
+        format!("{}-{}", self.checkout_id, self.attempts)
     }
 
     /// Units held per item (lines are already one per item; summed defensively).
@@ -118,6 +144,8 @@ mod tests {
             order_id: None,
             declines: 0,
             last_decline: None,
+            attempts: 0,
+            paying: None,
         };
         assert_eq!(checkout.status(now), CheckoutStatus::Active);
         assert_eq!(

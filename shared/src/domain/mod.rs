@@ -21,13 +21,14 @@ pub mod warehouse_update;
 
 pub use address::Address;
 pub use cart::{Cart, CartRule, Wishlist};
-pub use checkout::{Checkout, CheckoutStatus, HoldLine, HoldState, ReleaseReason};
+pub use checkout::{Checkout, CheckoutStatus, HoldLine, HoldState, PaymentAttempt, ReleaseReason};
 pub use fulfilment::{ShipmentLine, ShipmentState, WarehouseOrder};
 pub use ids::{CheckoutId, ItemId, OrderId, UserId, WarehouseId};
 pub use item::{Attributes, Category, ImageUrl, Item, ItemPatch, NewItem};
 pub use money::{Currency, Money};
 pub use order::{
-    Order, OrderStatus, Payment, PaymentState, ReturnLine, ReturnRequest, StatusChange,
+    CancelledLine, DueKind, MoneyDue, Order, OrderStatus, Payment, PaymentState, ReturnLine,
+    ReturnRequest, StatusChange,
 };
 pub use page::{Cursor, Page, PageRequest};
 pub use principal::{Principal, Role};

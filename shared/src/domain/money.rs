@@ -95,6 +95,27 @@ impl Money {
         }
         Ok(Self { amount, currency })
     }
+
+    /// `units` of this price. Prices are at most [`Self::MAX_AMOUNT`] and lines at most a
+    /// few units, so this cannot overflow in practice; checked anyway, never wrapping.
+    pub fn times(self, units: u32) -> Money {
+        Money {
+            amount: self
+                .amount
+                .checked_mul(i64::from(units))
+                .expect("price × quantity fits in i64 (both are bounded)"),
+            currency: self.currency,
+        }
+    }
+
+    /// The sum of `amounts` in `currency` (checked, see [`Money::times`]).
+    pub fn sum(currency: Currency, amounts: impl IntoIterator<Item = i64>) -> Money {
+        let amount = amounts
+            .into_iter()
+            .try_fold(0i64, i64::checked_add)
+            .expect("a sum of bounded line totals fits in i64");
+        Money { amount, currency }
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ pub enum OrderStatus {
     ReturnRequested,
     Returned,
     Refunded,
+    /// Some units came back and were refunded; the rest are still the shopper's and may be
+    /// returned later.
+    PartiallyRefunded,
 }
 
 impl OrderStatus {
@@ -36,7 +39,13 @@ impl OrderStatus {
                 | Self::Shipped
                 | Self::Delivered
                 | Self::ReturnRequested
+                | Self::PartiallyRefunded
         )
+    }
+
+    /// Whether the shopper may ask to return (some of) what was delivered.
+    pub fn returnable(self) -> bool {
+        matches!(self, Self::Delivered | Self::PartiallyRefunded)
     }
 
     /// Whether a shopper may still cancel (nothing has left a warehouse).
@@ -61,6 +70,7 @@ impl OrderStatus {
             Self::ReturnRequested => "RETURN_REQUESTED",
             Self::Returned => "RETURNED",
             Self::Refunded => "REFUNDED",
+            Self::PartiallyRefunded => "PARTIALLY_REFUNDED",
         }
     }
 }
@@ -83,6 +93,8 @@ pub enum PaymentState {
     Captured,
     Voided,
     Refunded,
+    /// Part of the captured amount went back (a cancelled line, a partial return).
+    PartiallyRefunded,
 }
 
 /// The payment behind an order. `method` is the provider's single-use token reference (never
@@ -97,6 +109,49 @@ pub struct Payment {
     /// How many times a pending payment has been looked up.
     #[serde(default)]
     pub checks: u32,
+    /// The provider's idempotency key of the charge (one per checkout attempt). Older
+    /// orders were charged under their order id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// What the provider captured, in minor units of the order's currency (0 until then).
+    #[serde(default)]
+    pub captured: i64,
+    /// What the provider has confirmed refunding so far.
+    #[serde(default)]
+    pub refunded: i64,
+}
+
+/// Money the shop owes back to the provider's customer, written in the same transaction as
+/// the change that owes it (the outbox) and removed only once the provider confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MoneyDue {
+    /// The provider's idempotency key: a retry never refunds twice.
+    pub key: String,
+    pub kind: DueKind,
+    /// Minor units of the order's currency (0 for a void).
+    pub amount: i64,
+}
+
+/// What a [`MoneyDue`] asks of the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DueKind {
+    Refund,
+    /// Cancel a charge that never settled (nothing captured).
+    Void,
+}
+
+/// A line the shopper cancelled before it shipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelledLine {
+    pub item_id: super::ItemId,
+    pub quantity: super::Quantity,
+    pub reason: String,
+    pub at: Timestamp,
+    /// What was refunded for it, minor units.
+    pub refund: i64,
 }
 
 /// Units of one item the shopper sends back.
@@ -135,6 +190,15 @@ pub struct Order {
     pub eta: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_request: Option<ReturnRequest>,
+    /// Units received back by a warehouse and refunded, per item (summed over returns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub returned: Vec<ReturnLine>,
+    /// Lines cancelled after placing (their units went back to stock, their amount back).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cancelled_lines: Vec<CancelledLine>,
+    /// Refunds and voids owed and not yet confirmed by the provider (the payment outbox).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub money_due: Vec<MoneyDue>,
     /// Bumped on every change; every write is conditioned on it.
     pub version: u64,
 }
@@ -152,6 +216,44 @@ impl Order {
         next.updated_at = now;
         next.version += 1;
         next
+    }
+
+    /// Units of `item` received back so far.
+    pub fn returned_units(&self, item: super::ItemId) -> u32 {
+        self.returned
+            .iter()
+            .filter(|l| l.item_id == item)
+            .map(|l| l.quantity.get())
+            .sum()
+    }
+
+    /// What the shopper keeps and has paid for: live lines minus returned units, in minor
+    /// units. Σ captured − Σ refunded over all orders equals Σ of this over the orders that
+    /// own stock or shipped it (the randomized test checks it).
+    pub fn kept_value(&self) -> i64 {
+        let kept = self.lines.iter().map(|l| {
+            let units = l
+                .quantity
+                .get()
+                .saturating_sub(self.returned_units(l.item_id));
+            l.unit_price.times(units).amount
+        });
+        super::Money::sum(self.total.currency, kept).amount
+    }
+
+    /// Owe `due` back (the outbox entry), unless an entry with its key is owed or was paid.
+    pub fn owe(&mut self, due: MoneyDue) {
+        if !self.money_due.iter().any(|d| d.key == due.key) {
+            self.money_due.push(due);
+        }
+    }
+
+    /// The provider key the order's charge was made under.
+    pub fn charge_key(&self) -> String {
+        self.payment
+            .key
+            .clone()
+            .unwrap_or_else(|| self.order_id.to_string())
     }
 
     /// The order id a checkout becomes: derived, so a retried submit can only ever create

@@ -6,24 +6,39 @@
 //! holds stream ([`expired_by_ttl`]). All of them end in `Checkouts::release`, which moves
 //! the stock back only if the hold is still held, so whichever comes first acts and the rest
 //! do nothing. Reads treat a held checkout past `expiresAt` as expired regardless.
+//!
+//! Paying is exact under concurrency because the attempt is recorded on the hold *before*
+//! the provider is called (`Checkouts::claim_payment`, one conditional write): a second
+//! submit, a cancel or a replacing checkout sees the attempt and backs off, and only an
+//! expiry may end a hold whose payment is in flight, after asking the provider what became
+//! of it. So stock is taken again after the fact (a late success) only for a hold that
+//! expired, never for one the shopper cancelled or replaced.
 
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::ports::Shop;
+use serde::Deserialize;
+
 use crate::domain::{
-    Address, Checkout, CheckoutId, CheckoutStatus, HoldLine, HoldState, ItemId, Money, Order,
-    OrderStatus, Payment, PaymentState, ReleaseReason, StatusChange, Timestamp, UserId,
+    Address, Checkout, CheckoutId, CheckoutStatus, DueKind, HoldLine, HoldState, ItemId, Money,
+    MoneyDue, Order, OrderStatus, Payment, PaymentAttempt, PaymentState, ReleaseReason,
+    StatusChange, Timestamp, UserId,
 };
 use crate::ports::{
-    ChargeOutcome, ChargeStatus, HoldRefused, StockEffect, StoreError, TimerMessage, Transition,
+    ChargeOutcome, ChargeStatus, HoldRefused, PaymentClaim, Receipt, Replacing, RequestClaim,
+    StockEffect, StoreError, TimerMessage, Transition,
 };
 
 /// How long after an unanswered payment the provider is asked again.
 pub const SETTLE_RETRY: Duration = Duration::from_secs(30);
 /// How many times a pending payment is looked up before it is voided.
 pub const MAX_SETTLE_CHECKS: u32 = 10;
+/// The longest a submit's provider call may take (the provider adapter times out sooner).
+/// An expiry leaves a younger payment attempt alone: the provider may not know of a charge
+/// still on its way, and "no such charge" must not be read as "failed" while it might be.
+pub const PAYMENT_GRACE: Duration = Duration::from_secs(30);
 
 /// A checkout as the shopper sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -70,6 +85,11 @@ pub enum BeginError {
     MixedCurrencies,
     #[error("another checkout was started at the same time; retry")]
     Concurrent,
+    #[error("the current checkout is being paid for; it cannot be replaced now")]
+    PaymentInProgress,
+    /// A replay of a key whose checkout is gone (TTL deleted its expired hold).
+    #[error("the checkout this key began has expired")]
+    Expired,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -82,26 +102,54 @@ pub struct Begun {
     pub replayed: bool,
 }
 
+/// How long a begun checkout's lines cost, checked.
+fn total_of(lines: &[HoldLine]) -> Result<Money, BeginError> {
+    let currency = lines[0].unit_price.currency;
+    if lines.iter().any(|l| l.unit_price.currency != currency) {
+        return Err(BeginError::MixedCurrencies);
+    }
+    Ok(Money::sum(
+        currency,
+        lines
+            .iter()
+            .map(|l| l.unit_price.times(l.quantity.get()).amount),
+    ))
+}
+
 /// Begin checkout: hold every cart line for `shop.hold`, all or nothing.
 ///
-/// One active checkout per user: beginning again **replaces** the previous checkout (its hold
-/// is released first), because the cart may have changed since. A retry with the same
+/// One active checkout per user: beginning again **replaces** the previous checkout (its
+/// hold is released in the same transaction), because the cart may have changed since; a
+/// checkout whose payment is in flight is not replaced. A retry with the same
 /// `Idempotency-Key` returns the checkout that key created.
+///
+/// Three sequential DynamoDB round trips: the key, cart and latest pointer read at once;
+/// the items and the previous checkout read at once; the hold transaction.
 pub async fn begin(
     shop: Shop<'_>,
     user: &UserId,
     idempotency_key: &str,
 ) -> Result<Begun, BeginError> {
+    let (earlier, cart, latest) = tokio::try_join!(
+        shop.checkouts.begun_with(user, idempotency_key),
+        shop.carts.cart(user),
+        shop.checkouts.latest(user),
+    )?;
     // A retry must not replace the very checkout it created: answer it before anything else.
-    if let Some(id) = shop.checkouts.begun_with(user, idempotency_key).await? {
+    if let Some(id) = earlier {
         return replay(shop, id).await;
     }
-    let cart = shop.carts.cart(user).await?;
     if cart.lines.is_empty() {
         return Err(BeginError::CartEmpty);
     }
     let ids: Vec<ItemId> = cart.lines.keys().copied().collect();
-    let items = shop.catalog.get_many(&ids).await?;
+    let previous = async {
+        match latest {
+            Some(id) => shop.checkouts.get(id).await,
+            None => Ok(None),
+        }
+    };
+    let (items, previous) = tokio::try_join!(shop.catalog.get_many(&ids), previous)?;
     let delisted: Vec<Shortfall> = cart
         .lines
         .iter()
@@ -128,36 +176,29 @@ pub async fn begin(
             }
         })
         .collect();
-    let currency = lines[0].unit_price.currency;
-    if lines.iter().any(|l| l.unit_price.currency != currency) {
-        return Err(BeginError::MixedCurrencies);
-    }
-    let amount = lines
-        .iter()
-        .map(|l| l.unit_price.amount * i64::from(l.quantity.get()))
-        .sum();
-
-    let previous = shop.checkouts.latest(user).await?;
-    if let Some(prev) = previous {
-        if let Some(old) = shop.checkouts.get(prev).await? {
-            if old.state == HoldState::Held && old.order_id.is_none() {
-                let now = Timestamp::now();
-                let why = if old.expires_at <= now {
-                    ReleaseReason::Expired
-                } else {
-                    ReleaseReason::Replaced
-                };
-                shop.checkouts.release(&old, why).await?;
-            }
-        }
-    }
+    let total = total_of(&lines)?;
 
     let now = Timestamp::now();
+    let held = previous.as_ref().filter(|old| old.state == HoldState::Held);
+    if held.is_some_and(|old| old.paying.is_some()) {
+        return Err(BeginError::PaymentInProgress);
+    }
+    let replacing = latest.map(|pointer| Replacing {
+        pointer,
+        held: held.map(|old| {
+            let why = if old.expires_at <= now {
+                ReleaseReason::Expired
+            } else {
+                ReleaseReason::Replaced
+            };
+            (old, why)
+        }),
+    });
     let checkout = Checkout {
         checkout_id: CheckoutId::generate(),
         user_id: user.clone(),
         lines,
-        total: Money { amount, currency },
+        total,
         created_at: now,
         expires_at: now.plus_millis(shop.hold.as_millis() as i64),
         state: HoldState::Held,
@@ -165,10 +206,12 @@ pub async fn begin(
         order_id: None,
         declines: 0,
         last_decline: None,
+        attempts: 0,
+        paying: None,
     };
     match shop
         .checkouts
-        .hold(&checkout, previous, idempotency_key)
+        .hold(&checkout, replacing, cart.version, idempotency_key)
         .await
     {
         Ok(()) => {
@@ -207,12 +250,8 @@ pub async fn begin(
 }
 
 async fn replay(shop: Shop<'_>, id: CheckoutId) -> Result<Begun, BeginError> {
-    // The record may be gone already if TTL deleted it; that checkout is over either way.
-    let checkout = shop
-        .checkouts
-        .get(id)
-        .await?
-        .ok_or(BeginError::Concurrent)?;
+    // The record is gone if TTL deleted it: TTL deletes only expired holds.
+    let checkout = shop.checkouts.get(id).await?.ok_or(BeginError::Expired)?;
     Ok(Begun {
         checkout,
         replayed: true,
@@ -225,10 +264,22 @@ pub enum CheckoutError {
     NotFound,
     #[error("this checkout is no longer active")]
     NotActive(CheckoutStatus),
+    /// A cancel that lost to a payment: the checkout is being (or was) paid for.
+    #[error("this checkout is being paid for and can no longer be cancelled")]
+    Closed,
+    /// Another submit of this checkout is paying right now.
+    #[error("a payment for this checkout is in progress; its outcome will be the order")]
+    PaymentInProgress,
     #[error("payment declined: {0}")]
     Declined(String),
     #[error("the hold expired before payment arrived; the payment was refunded")]
     RejectedLate(Box<Order>),
+    /// The first request with this `Idempotency-Key` is still running.
+    #[error("a request with this Idempotency-Key is still in progress")]
+    KeyInFlight,
+    /// The `Idempotency-Key` was used for a different request.
+    #[error("this Idempotency-Key was already used for a different request")]
+    KeyReused,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -238,7 +289,17 @@ async fn own_checkout(
     user: &UserId,
     id: CheckoutId,
 ) -> Result<Checkout, CheckoutError> {
-    match shop.checkouts.get(id).await? {
+    owned(shop, user, id, shop.checkouts.get(id).await?).await
+}
+
+/// `record` (the checkout as read) if it is the user's; absent and someone else's look alike.
+async fn owned(
+    shop: Shop<'_>,
+    user: &UserId,
+    id: CheckoutId,
+    record: Option<Checkout>,
+) -> Result<Checkout, CheckoutError> {
+    match record {
         Some(c) if &c.user_id == user => Ok(c),
         // TTL deleted the record of an ended checkout; the user's pointer still names it, so
         // the shopper is told it expired rather than that it never existed.
@@ -250,20 +311,31 @@ async fn own_checkout(
     }
 }
 
-/// Release a checkout's hold at the shopper's request (idempotent).
+/// Release a checkout's hold at the shopper's request (idempotent). A checkout being paid
+/// for (or paid) is closed: `Closed`, and the payment decides.
 pub async fn cancel(
     shop: Shop<'_>,
     user: &UserId,
     id: CheckoutId,
 ) -> Result<CheckoutView, CheckoutError> {
-    let checkout = own_checkout(shop, user, id).await?;
-    if checkout.order_id.is_some() {
-        return Err(CheckoutError::NotActive(checkout.status(Timestamp::now())));
-    }
-    if checkout.state == HoldState::Held {
-        shop.checkouts
-            .release(&checkout, ReleaseReason::Cancelled)
-            .await?;
+    let mut checkout = own_checkout(shop, user, id).await?;
+    for _ in 0..3 {
+        if checkout.order_id.is_some()
+            || checkout.state == HoldState::Consumed
+            || (checkout.state == HoldState::Held && checkout.paying.is_some())
+        {
+            return Err(CheckoutError::Closed);
+        }
+        if checkout.state != HoldState::Held
+            || shop
+                .checkouts
+                .release(&checkout, ReleaseReason::Cancelled)
+                .await?
+        {
+            break;
+        }
+        // The release's condition failed: a submit claimed it, or something else ended it.
+        checkout = own_checkout(shop, user, id).await?;
     }
     let now = Timestamp::now();
     let current = shop.checkouts.get(id).await?.unwrap_or(checkout);
@@ -271,7 +343,7 @@ pub async fn cancel(
 }
 
 /// How a submit ended.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Submitted {
     /// Paid: the order is placed (or this is a retry of a submit that already placed it).
     Placed(Order),
@@ -279,38 +351,142 @@ pub enum Submitted {
     Pending(Order),
 }
 
+/// A submit's request as the edge parsed it.
+#[derive(Debug, Clone)]
+pub struct PaymentRequest {
+    /// The `Idempotency-Key` header.
+    pub idempotency_key: String,
+    /// A digest of the request (checkout id and body): the same key with another body is a
+    /// different request.
+    pub fingerprint: String,
+    pub payment_token: String,
+    pub shipping_address: Address,
+}
+
+/// What a submit answered, recorded under its idempotency key for replays.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+enum Answer {
+    Placed { order: Box<Order> },
+    Pending { order: Box<Order> },
+    Declined { reason: String },
+    NotFound,
+    NotActive { status: CheckoutStatus },
+    RejectedLate { order: Box<Order> },
+}
+
+impl Answer {
+    /// The answer to record for `result`, if it is final (not a transient failure).
+    fn of(result: &Result<Submitted, CheckoutError>) -> Option<Answer> {
+        Some(match result {
+            Ok(Submitted::Placed(o)) => Answer::Placed {
+                order: Box::new(o.clone()),
+            },
+            Ok(Submitted::Pending(o)) => Answer::Pending {
+                order: Box::new(o.clone()),
+            },
+            Err(CheckoutError::Declined(reason)) => Answer::Declined {
+                reason: reason.clone(),
+            },
+            Err(CheckoutError::NotFound) => Answer::NotFound,
+            Err(CheckoutError::NotActive(status)) => Answer::NotActive { status: *status },
+            Err(CheckoutError::RejectedLate(o)) => Answer::RejectedLate { order: o.clone() },
+            Err(_) => return None,
+        })
+    }
+
+    fn into_result(self) -> Result<Submitted, CheckoutError> {
+        match self {
+            Answer::Placed { order } => Ok(Submitted::Placed(*order)),
+            Answer::Pending { order } => Ok(Submitted::Pending(*order)),
+            Answer::Declined { reason } => Err(CheckoutError::Declined(reason)),
+            Answer::NotFound => Err(CheckoutError::NotFound),
+            Answer::NotActive { status } => Err(CheckoutError::NotActive(status)),
+            Answer::RejectedLate { order } => Err(CheckoutError::RejectedLate(order)),
+        }
+    }
+}
+
+/// Records a submit's answer: in the effect's own transaction where there is one.
+struct Answering<'a> {
+    key: String,
+    fingerprint: &'a str,
+}
+
+impl Answering<'_> {
+    fn receipt(&self, answer: &Answer) -> Receipt {
+        Receipt {
+            key: self.key.clone(),
+            fingerprint: self.fingerprint.to_owned(),
+            outcome: serde_json::to_value(answer).unwrap_or_default(),
+        }
+    }
+}
+
 /// Submit the order for a checkout: charge the payment and turn the hold into an order.
+///
+/// Honours the `Idempotency-Key`: the same key and request answer the first answer again
+/// (status included), another request under the key is `KeyReused`, and a first request
+/// still running is `KeyInFlight`. Three sequential DynamoDB round trips on the way to a
+/// placed order: the key's claim, the payment claim, the commit (which records the answer).
 pub async fn submit(
     shop: Shop<'_>,
     user: &UserId,
     id: CheckoutId,
-    payment_token: &str,
-    address: Address,
+    request: PaymentRequest,
 ) -> Result<Submitted, CheckoutError> {
-    let checkout = own_checkout(shop, user, id).await?;
-    let order_id = Order::id_for(id);
-    // A retry of a submit that got as far as an order answers with that order.
-    if checkout.order_id.is_some() || checkout.state == HoldState::Consumed {
-        if let Some(order) = shop.orders.get(order_id).await? {
-            return Ok(match order.status {
-                OrderStatus::PaymentPending => Submitted::Pending(order),
-                _ => Submitted::Placed(order),
-            });
+    let answering = Answering {
+        key: format!("submit#{user}#{}", request.idempotency_key),
+        fingerprint: &request.fingerprint,
+    };
+    match shop
+        .requests
+        .claim(&answering.key, answering.fingerprint, Timestamp::now())
+        .await?
+    {
+        RequestClaim::Fresh => {}
+        RequestClaim::Replay(outcome) => {
+            let answer: Answer = serde_json::from_value(outcome)
+                .map_err(|e| StoreError::Corrupt(format!("submit answer: {e}")))?;
+            return answer.into_result();
+        }
+        RequestClaim::InFlight => return Err(CheckoutError::KeyInFlight),
+        RequestClaim::Reused => return Err(CheckoutError::KeyReused),
+    }
+    let (result, recorded) = pay(shop, user, id, &request, &answering).await;
+    if !recorded {
+        let outcome = match Answer::of(&result) {
+            Some(answer) => shop.requests.finish(&answering.receipt(&answer)).await,
+            // No final answer (unavailable, another attempt paying): a retry runs again.
+            None => {
+                shop.requests
+                    .abandon(&answering.key, answering.fingerprint)
+                    .await
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(checkout_id = %id, error = %e, "idempotency record not updated");
         }
     }
-    let now = Timestamp::now();
-    let status = checkout.status(now);
-    if status != CheckoutStatus::Active {
-        return Err(CheckoutError::NotActive(status));
-    }
-    let new_order = |status: OrderStatus, payment: Payment| Order {
-        order_id,
-        user_id: user.clone(),
-        checkout_id: id,
+    result
+}
+
+/// The one place an order is built from its checkout.
+fn order_for(
+    checkout: &Checkout,
+    attempt: &PaymentAttempt,
+    status: OrderStatus,
+    payment: Payment,
+    now: Timestamp,
+) -> Order {
+    Order {
+        order_id: Order::id_for(checkout.checkout_id),
+        user_id: checkout.user_id.clone(),
+        checkout_id: checkout.checkout_id,
         status,
         lines: checkout.lines.clone(),
         total: checkout.total,
-        shipping_address: address.clone(),
+        shipping_address: attempt.shipping_address.clone(),
         payment,
         timeline: vec![StatusChange {
             status,
@@ -321,123 +497,277 @@ pub async fn submit(
         updated_at: now,
         eta: None,
         return_request: None,
+        returned: Vec::new(),
+        cancelled_lines: Vec::new(),
+        money_due: Vec::new(),
         version: 1,
+    }
+}
+
+fn payment_of(checkout: &Checkout, attempt: &PaymentAttempt, state: PaymentState) -> Payment {
+    Payment {
+        state,
+        method: attempt.method.clone(),
+        reference: None,
+        checks: 0,
+        key: Some(checkout.payment_key()),
+        captured: 0,
+        refunded: 0,
+    }
+}
+
+/// Claim, charge, commit. Returns the result and whether its answer was recorded already.
+async fn pay(
+    shop: Shop<'_>,
+    user: &UserId,
+    id: CheckoutId,
+    request: &PaymentRequest,
+    answering: &Answering<'_>,
+) -> (Result<Submitted, CheckoutError>, bool) {
+    let now = Timestamp::now();
+    let attempt = PaymentAttempt {
+        method: request.payment_token.clone(),
+        shipping_address: request.shipping_address.clone(),
+        started_at: now,
     };
-    let key = order_id.to_string();
-    match shop
+    let checkout = match shop.checkouts.claim_payment(id, user, &attempt, now).await {
+        Ok(PaymentClaim::Claimed(checkout)) => checkout,
+        Ok(PaymentClaim::Refused(current)) => {
+            return (refused(shop, user, id, current, now).await, false)
+        }
+        Err(e) => return (Err(e.into()), false),
+    };
+    let span = tracing::info_span!("payment", checkout_id = %id, attempt = checkout.attempts);
+    let _entered = span.enter();
+    let key = checkout.payment_key();
+    // A provider call that failed outright is as unknown as one that timed out: the charge
+    // may have happened, so the attempt stays recorded and is settled by asking again.
+    let outcome = shop
         .payments
-        .charge(&key, payment_token, checkout.total)
-        .await?
-    {
+        .charge(&key, &attempt.method, checkout.total)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "payment provider call failed; outcome unknown");
+            ChargeOutcome::NoResponse
+        });
+    match outcome {
         ChargeOutcome::Approved { reference } => {
-            let payment = Payment {
-                state: PaymentState::Captured,
-                method: payment_token.into(),
-                reference: Some(reference),
-                checks: 0,
+            let mut payment = payment_of(&checkout, &attempt, PaymentState::Captured);
+            payment.reference = Some(reference);
+            payment.captured = checkout.total.amount;
+            let order = order_for(&checkout, &attempt, OrderStatus::Placed, payment, now);
+            let answer = Answer::Placed {
+                order: Box::new(order.clone()),
             };
-            let order = new_order(OrderStatus::Placed, payment);
-            if shop.checkouts.complete(&checkout, &order, None).await? {
-                tracing::info!(order_id = %order_id, "order placed");
-                return Ok(Submitted::Placed(order));
+            let receipt = answering.receipt(&answer);
+            match commit_placed(shop, &checkout, &order, &receipt).await {
+                Ok(Some(recorded)) => {
+                    tracing::info!(order_id = %order.order_id, "order placed");
+                    (Ok(Submitted::Placed(order)), recorded)
+                }
+                // The hold ended between claim and commit: only an expiry can end a hold
+                // with a payment in flight, so this is a late success.
+                Ok(None) => (
+                    late_success(shop, order).await.map(Submitted::Placed),
+                    false,
+                ),
+                Err(e) => (Err(e.into()), false),
             }
-            // The hold ended between our read and the write (it expired): a late success.
-            late_success(shop, order).await.map(Submitted::Placed)
         }
         ChargeOutcome::Declined { reason } => {
-            shop.checkouts.record_decline(&checkout, &reason).await?;
-            tracing::info!(checkout_id = %id, %reason, "payment declined; hold kept");
-            Err(CheckoutError::Declined(reason))
+            let answer = Answer::Declined {
+                reason: reason.clone(),
+            };
+            let receipt = answering.receipt(&answer);
+            tracing::info!(%reason, "payment declined; hold kept");
+            match shop
+                .checkouts
+                .record_decline(&checkout, &reason, Some(&receipt))
+                .await
+            {
+                Ok(recorded) => (Err(CheckoutError::Declined(reason)), recorded),
+                Err(e) => (Err(e.into()), false),
+            }
         }
         ChargeOutcome::NoResponse => {
-            let payment = Payment {
-                state: PaymentState::Pending,
-                method: payment_token.into(),
-                reference: None,
-                checks: 0,
+            let payment = payment_of(&checkout, &attempt, PaymentState::Pending);
+            let order = order_for(
+                &checkout,
+                &attempt,
+                OrderStatus::PaymentPending,
+                payment,
+                now,
+            );
+            let answer = Answer::Pending {
+                order: Box::new(order.clone()),
             };
-            let order = new_order(OrderStatus::PaymentPending, payment);
-            if !shop.checkouts.park(&checkout, &order).await? {
-                // The hold ended meanwhile: keep the order pending and let settlement decide.
-                shop.orders.create(&order).await?;
+            let receipt = answering.receipt(&answer);
+            let parked = match shop.checkouts.park(&checkout, &order, Some(&receipt)).await {
+                Ok(parked) => parked,
+                Err(e) => return (Err(e.into()), false),
+            };
+            if !parked {
+                // The hold expired meanwhile: keep the order pending and let settlement decide.
+                if let Err(e) = shop.orders.create(&order).await {
+                    return (Err(e.into()), false);
+                }
                 schedule_settle(shop, &order).await;
             }
-            tracing::info!(order_id = %order_id, "payment outcome unknown; order pending");
-            Ok(Submitted::Pending(order))
+            tracing::info!(order_id = %order.order_id, "payment outcome unknown; order pending");
+            (Ok(Submitted::Pending(order)), parked)
         }
     }
 }
 
-/// A payment that succeeded after the hold was gone: take the stock again if it is still
-/// there, otherwise refund and reject the order.
-async fn late_success(shop: Shop<'_>, placed: Order) -> Result<Order, CheckoutError> {
-    let pending = Order {
-        status: OrderStatus::PaymentPending,
-        ..placed.clone()
-    };
-    let current = match shop.orders.get(placed.order_id).await? {
-        Some(order) => order,
-        None => {
-            shop.orders.create(&pending).await?;
-            pending
-        }
-    };
-    settle_captured(shop, &current, placed.payment.reference.clone()).await
+/// Commit a placed order for the attempt on `checkout`: `Some(recorded)` if it committed
+/// (with the answer recorded, or without it if the key's record was taken over), `None`
+/// if the hold is no longer held by this attempt.
+async fn commit_placed(
+    shop: Shop<'_>,
+    checkout: &Checkout,
+    order: &Order,
+    receipt: &Receipt,
+) -> Result<Option<bool>, StoreError> {
+    if shop
+        .checkouts
+        .complete(checkout, order, None, Some(receipt))
+        .await?
+    {
+        return Ok(Some(true));
+    }
+    let still_ours = shop
+        .checkouts
+        .get(checkout.checkout_id)
+        .await?
+        .is_some_and(|c| {
+            c.state == HoldState::Held && c.attempts == checkout.attempts && c.paying.is_some()
+        });
+    if still_ours && shop.checkouts.complete(checkout, order, None, None).await? {
+        return Ok(Some(false));
+    }
+    Ok(None)
 }
 
-/// Settle a captured payment for a pending order whose hold is gone.
+/// A payment claim that was refused: say why, or answer the order the checkout became.
+async fn refused(
+    shop: Shop<'_>,
+    user: &UserId,
+    id: CheckoutId,
+    current: Option<Checkout>,
+    now: Timestamp,
+) -> Result<Submitted, CheckoutError> {
+    let checkout = owned(shop, user, id, current).await?;
+    // A double click or a retry with another key: the order the first submit made.
+    if let Some(order_id) = checkout.order_id {
+        if let Some(order) = shop.orders.get(order_id).await? {
+            return Ok(match order.status {
+                OrderStatus::PaymentPending => Submitted::Pending(order),
+                _ => Submitted::Placed(order),
+            });
+        }
+    }
+    if checkout.state == HoldState::Held && checkout.paying.is_some() {
+        return Err(CheckoutError::PaymentInProgress);
+    }
+    Err(CheckoutError::NotActive(checkout.status(now)))
+}
+
+/// A payment that succeeded after its hold expired: take the stock again if it is still
+/// there, otherwise refund and reject the order.
+async fn late_success(shop: Shop<'_>, placed: Order) -> Result<Order, CheckoutError> {
+    for _ in 0..5 {
+        let current = match shop.orders.get(placed.order_id).await? {
+            Some(order) => order,
+            None => {
+                let mut pending = placed.clone();
+                pending.status = OrderStatus::PaymentPending;
+                pending.payment.state = PaymentState::Pending;
+                pending.payment.captured = 0;
+                pending.timeline[0].status = OrderStatus::PaymentPending;
+                shop.orders.create(&pending).await?;
+                continue;
+            }
+        };
+        if current.status != OrderStatus::PaymentPending {
+            // Settled meanwhile (by the settle timer): its outcome is the answer.
+            return match current.status {
+                OrderStatus::Rejected => Err(CheckoutError::RejectedLate(Box::new(current))),
+                _ => Ok(current),
+            };
+        }
+        match settle_captured(shop, &current, placed.payment.reference.clone()).await {
+            Err(CheckoutError::Store(StoreError::Contention(_))) => continue,
+            other => return other,
+        }
+    }
+    Err(StoreError::Contention(format!("order {} kept changing", placed.order_id)).into())
+}
+
+/// Settle a captured payment for a pending order whose hold is gone: take the stock again
+/// (and empty the cart) if the hold *expired* and the stock is there; otherwise refund
+/// through the outbox and reject.
 async fn settle_captured(
     shop: Shop<'_>,
     order: &Order,
     reference: Option<String>,
 ) -> Result<Order, CheckoutError> {
     let now = Timestamp::now();
-    let mut placed = order.moved_to(
-        OrderStatus::Placed,
+    let hold = shop.checkouts.get(order.checkout_id).await?;
+    // TTL deletes only expired holds, so a missing record expired too.
+    let expired = hold.as_ref().is_none_or(|c| {
+        c.state == HoldState::Released && c.release_reason == Some(ReleaseReason::Expired)
+    });
+    if expired {
+        let mut placed = order.moved_to(
+            OrderStatus::Placed,
+            now,
+            Some("payment confirmed after the hold expired; stock re-held".into()),
+        );
+        placed.payment.state = PaymentState::Captured;
+        placed.payment.reference = reference.clone();
+        placed.payment.captured = order.total.amount;
+        match shop.checkouts.place_late(order, &placed).await? {
+            Transition::Done => return Ok(placed),
+            Transition::Stale => {
+                return Err(StoreError::Contention(format!(
+                    "order {} changed during settlement",
+                    order.order_id
+                ))
+                .into())
+            }
+            Transition::Short => {}
+        }
+    }
+    let mut rejected = order.moved_to(
+        OrderStatus::Rejected,
         now,
-        Some("payment confirmed after the hold expired; stock re-held".into()),
+        Some(if expired {
+            "stock sold out before payment arrived; refunded".into()
+        } else {
+            "the checkout was closed before payment arrived; refunded".into()
+        }),
     );
-    placed.payment.state = PaymentState::Captured;
-    placed.payment.reference = reference.clone();
+    rejected.payment.reference = reference;
+    rejected.payment.captured = order.total.amount;
+    rejected.owe(MoneyDue {
+        key: format!("{}-refund", order.charge_key()),
+        kind: DueKind::Refund,
+        amount: order.total.amount,
+    });
     match shop
         .orders
-        .transition(order, &placed, StockEffect::Take)
+        .transition(order, &rejected, StockEffect::None)
         .await?
     {
-        Transition::Done => Ok(placed),
-        Transition::Stale => Err(StoreError::Contention(format!(
-            "order {} changed during settlement",
+        Transition::Done => {
+            let settled = super::payments::settle_dues(shop, rejected).await;
+            Err(CheckoutError::RejectedLate(Box::new(settled)))
+        }
+        _ => Err(StoreError::Contention(format!(
+            "order {} changed during rejection",
             order.order_id
         ))
         .into()),
-        Transition::Short => {
-            shop.payments
-                .refund(
-                    &order.order_id.to_string(),
-                    reference.as_deref(),
-                    order.total,
-                )
-                .await?;
-            let mut rejected = order.moved_to(
-                OrderStatus::Rejected,
-                now,
-                Some("stock sold out before payment arrived; refunded".into()),
-            );
-            rejected.payment.state = PaymentState::Refunded;
-            rejected.payment.reference = reference;
-            match shop
-                .orders
-                .transition(order, &rejected, StockEffect::None)
-                .await?
-            {
-                Transition::Done => Err(CheckoutError::RejectedLate(Box::new(rejected))),
-                _ => Err(StoreError::Contention(format!(
-                    "order {} changed during rejection",
-                    order.order_id
-                ))
-                .into()),
-            }
-        }
     }
 }
 
@@ -460,13 +790,14 @@ pub enum Expiry {
     NotDue(Duration),
     /// This call put the stock back on sale.
     Released,
-    /// A pending payment was settled as captured; the hold became the order.
+    /// A payment in flight was settled as captured; the hold became the order.
     Completed,
 }
 
-/// Release a checkout's hold if its time is up (timer and sweeper). A hold with a pending
-/// payment is settled first: captured → placed; failed → voided and released; unknown →
-/// released, and asked again later (a success then is a late success).
+/// Release a checkout's hold if its time is up (timer and sweeper). A hold with a payment
+/// attempt in flight is settled first: captured → placed; failed → voided and released;
+/// unknown → released, the order kept pending and asked about again later (a success
+/// then is a late success).
 pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Expiry, StoreError> {
     let Some(checkout) = shop.checkouts.get(id).await? else {
         return Ok(Expiry::Nothing);
@@ -479,15 +810,17 @@ pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Ex
             (checkout.expires_at.unix_millis() - now.unix_millis()) as u64,
         )));
     }
-    let pending = match checkout.order_id {
-        Some(order_id) => shop
-            .orders
-            .get(order_id)
-            .await?
-            .filter(|o| o.status == OrderStatus::PaymentPending),
-        None => None,
-    };
-    let Some(order) = pending else {
+    if let Some(attempt) = &checkout.paying {
+        let settles_at = attempt
+            .started_at
+            .plus_millis(PAYMENT_GRACE.as_millis() as i64);
+        if settles_at > now {
+            return Ok(Expiry::NotDue(Duration::from_millis(
+                (settles_at.unix_millis() - now.unix_millis()) as u64,
+            )));
+        }
+    }
+    let Some(attempt) = checkout.paying.clone() else {
         let released = shop
             .checkouts
             .release(&checkout, ReleaseReason::Expired)
@@ -501,39 +834,62 @@ pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Ex
             Expiry::Nothing
         });
     };
-    let key = order.order_id.to_string();
-    match shop
-        .payments
-        .status(&key, &order.payment.method, order.payment.checks)
-        .await?
-    {
+    let pending = match checkout.order_id {
+        Some(order_id) => shop
+            .orders
+            .get(order_id)
+            .await?
+            .filter(|o| o.status == OrderStatus::PaymentPending),
+        None => None,
+    };
+    let checks = pending.as_ref().map_or(0, |o| o.payment.checks);
+    let key = checkout.payment_key();
+    match shop.payments.status(&key, &attempt.method, checks).await? {
         ChargeStatus::Captured { reference } => {
-            let mut placed =
-                order.moved_to(OrderStatus::Placed, now, Some("payment confirmed".into()));
+            let mut placed = match &pending {
+                Some(order) => {
+                    order.moved_to(OrderStatus::Placed, now, Some("payment confirmed".into()))
+                }
+                None => {
+                    // The request that charged died before committing: its record settles it.
+                    let payment = payment_of(&checkout, &attempt, PaymentState::Captured);
+                    order_for(&checkout, &attempt, OrderStatus::Placed, payment, now)
+                }
+            };
             placed.payment.state = PaymentState::Captured;
             placed.payment.reference = Some(reference);
-            placed.payment.checks += 1;
-            if shop
-                .checkouts
-                .complete(&checkout, &placed, Some(order.version))
-                .await?
-            {
-                return Ok(Expiry::Completed);
-            }
-            Ok(Expiry::Nothing)
+            placed.payment.captured = checkout.total.amount;
+            placed.payment.checks = checks + 1;
+            let version = pending.as_ref().map(|o| o.version);
+            Ok(
+                if shop
+                    .checkouts
+                    .complete(&checkout, &placed, version, None)
+                    .await?
+                {
+                    tracing::info!(order_id = %placed.order_id, "payment confirmed at expiry; order placed");
+                    Expiry::Completed
+                } else {
+                    Expiry::Nothing
+                },
+            )
         }
         ChargeStatus::Failed { reason } => {
+            // Voided before the hold is released: if the void fails, the hold stays and the
+            // next sweep tries again.
             shop.payments.void(&key).await?;
             let released = shop
                 .checkouts
                 .release(&checkout, ReleaseReason::PaymentFailed)
                 .await?;
-            let mut failed = order.moved_to(OrderStatus::PaymentFailed, now, Some(reason));
-            failed.payment.state = PaymentState::Voided;
-            failed.payment.checks += 1;
-            shop.orders
-                .transition(&order, &failed, StockEffect::None)
-                .await?;
+            if let Some(order) = pending {
+                let mut failed = order.moved_to(OrderStatus::PaymentFailed, now, Some(reason));
+                failed.payment.state = PaymentState::Voided;
+                failed.payment.checks += 1;
+                shop.orders
+                    .transition(&order, &failed, StockEffect::None)
+                    .await?;
+            }
             Ok(if released {
                 Expiry::Released
             } else {
@@ -541,6 +897,21 @@ pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Ex
             })
         }
         ChargeStatus::Unknown => {
+            let order = match pending {
+                Some(order) => order,
+                None => {
+                    let payment = payment_of(&checkout, &attempt, PaymentState::Pending);
+                    let order = order_for(
+                        &checkout,
+                        &attempt,
+                        OrderStatus::PaymentPending,
+                        payment,
+                        now,
+                    );
+                    shop.orders.create(&order).await?;
+                    order
+                }
+            };
             let released = shop
                 .checkouts
                 .release(&checkout, ReleaseReason::Expired)
@@ -579,7 +950,7 @@ pub async fn settle(
             return expire(shop, checkout.checkout_id, now).await.map(|_| ());
         }
     }
-    let key = order_id.to_string();
+    let key = order.charge_key();
     match shop
         .payments
         .status(&key, &order.payment.method, order.payment.checks)
@@ -607,23 +978,32 @@ pub async fn settle(
             Ok(())
         }
         ChargeStatus::Failed { .. } | ChargeStatus::Unknown => {
-            shop.payments.void(&key).await?;
             let mut failed = order.moved_to(
                 OrderStatus::PaymentFailed,
                 now,
                 Some("payment never confirmed; voided".into()),
             );
             failed.payment.state = PaymentState::Voided;
-            shop.orders
+            failed.owe(MoneyDue {
+                key: format!("{key}-void"),
+                kind: DueKind::Void,
+                amount: 0,
+            });
+            if shop
+                .orders
                 .transition(&order, &failed, StockEffect::None)
-                .await?;
+                .await?
+                == Transition::Done
+            {
+                super::payments::settle_dues(shop, failed).await;
+            }
             Ok(())
         }
     }
 }
 
-/// Release every held checkout whose time is up (the scheduled sweeper). Returns how many
-/// this run released.
+/// Release every held checkout whose time is up (the scheduled sweeper), and pay out what
+/// the payment outbox still owes. Returns how many holds this run released or completed.
 pub async fn sweep(shop: Shop<'_>, now: Timestamp) -> Result<usize, StoreError> {
     let mut released = 0;
     for id in shop.checkouts.due(now, 200).await? {
@@ -634,22 +1014,35 @@ pub async fn sweep(shop: Shop<'_>, now: Timestamp) -> Result<usize, StoreError> 
             released += 1;
         }
     }
+    super::payments::drain(shop, 200).await?;
     Ok(released)
 }
 
-/// DynamoDB's TTL deleted a hold record: if it was still held, release its stock (once).
+/// DynamoDB's TTL deleted a hold record: if it was still held, release its stock (once),
+/// and leave a payment that was in flight to settlement.
 pub async fn expired_by_ttl(shop: Shop<'_>, last_image: &Checkout) -> Result<bool, StoreError> {
     if last_image.state != HoldState::Held {
         return Ok(false);
     }
     let released = shop.checkouts.release_deleted(last_image).await?;
-    if let Some(order_id) = last_image.order_id {
-        if let Some(order) = shop
-            .orders
-            .get(order_id)
-            .await?
-            .filter(|o| o.status == OrderStatus::PaymentPending)
-        {
+    if let Some(attempt) = &last_image.paying {
+        let order_id = Order::id_for(last_image.checkout_id);
+        let order = match shop.orders.get(order_id).await? {
+            Some(order) => Some(order),
+            None => {
+                let payment = payment_of(last_image, attempt, PaymentState::Pending);
+                let order = order_for(
+                    last_image,
+                    attempt,
+                    OrderStatus::PaymentPending,
+                    payment,
+                    Timestamp::now(),
+                );
+                shop.orders.create(&order).await?;
+                Some(order)
+            }
+        };
+        if let Some(order) = order.filter(|o| o.status == OrderStatus::PaymentPending) {
             schedule_settle(shop, &order).await;
         }
     }

@@ -29,12 +29,42 @@ fn order_event(detail_type: &'static str, order: &Order) -> DomainEvent {
     }
 }
 
+/// `OrderLineCancelled` for each line cancelled between `old` and `new`.
+fn line_events(old: Option<&Order>, new: &Order) -> Vec<DomainEvent> {
+    let before = old.map_or(0, |o| o.cancelled_lines.len());
+    new.cancelled_lines
+        .iter()
+        .skip(before)
+        .map(|line| DomainEvent {
+            id: format!("order/{}/line-cancelled/{}", new.order_id, line.item_id),
+            source: "aisle.orders",
+            detail_type: "OrderLineCancelled",
+            detail: json!({
+                "version": DETAIL_VERSION,
+                "orderId": new.order_id,
+                "userId": new.user_id,
+                "itemId": line.item_id,
+                "quantity": line.quantity,
+                "reason": line.reason,
+                "refund": { "amount": line.refund, "currency": new.total.currency },
+                "at": line.at,
+            }),
+        })
+        .collect()
+}
+
 /// Events for an order record going from `old` to `new`.
 pub fn from_order_change(old: Option<&Order>, new: Option<&Order>) -> Vec<DomainEvent> {
     let Some(new) = new else { return vec![] };
+    let mut events = line_events(old, new);
     if old.is_some_and(|o| o.status == new.status) {
-        return vec![];
+        return events;
     }
+    events.extend(status_events(new));
+    events
+}
+
+fn status_events(new: &Order) -> Vec<DomainEvent> {
     match new.status {
         OrderStatus::Placed => vec![order_event("OrderPlaced", new)],
         OrderStatus::Cancelled => vec![order_event("OrderCancelled", new)],
@@ -46,6 +76,12 @@ pub fn from_order_change(old: Option<&Order>, new: Option<&Order>) -> Vec<Domain
         OrderStatus::Shipped => vec![order_event("OrderShipped", new)],
         OrderStatus::Delivered => vec![order_event("OrderDelivered", new)],
         OrderStatus::Refunded => vec![order_event("OrderRefunded", new)],
+        OrderStatus::PartiallyRefunded => {
+            // An order can be partly refunded more than once: one event per return.
+            let mut event = order_event("OrderPartiallyRefunded", new);
+            event.id = format!("{}/{}", event.id, new.version);
+            vec![event]
+        }
         _ => vec![],
     }
 }

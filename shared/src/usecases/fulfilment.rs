@@ -20,8 +20,8 @@ use super::ports::Shop;
 use crate::domain::fulfilment::{distance_km, eta, locate, plan, Plan, Site};
 use crate::domain::warehouse_update::{AdjustReason, ReturnCondition, Update, WarehouseMessage};
 use crate::domain::{
-    ItemId, Money, Order, OrderId, OrderStatus, PaymentState, Principal, Role, ShipmentLine,
-    ShipmentState, StockReceipt, Timestamp, UserId, Warehouse, WarehouseId, WarehouseOrder,
+    ItemId, Money, Order, OrderId, OrderStatus, Principal, Role, ShipmentLine, ShipmentState,
+    StockReceipt, Timestamp, UserId, Warehouse, WarehouseId, WarehouseOrder,
 };
 use crate::ports::{
     Applied, FulfilmentChange, ReceiptRejected, ShipmentWrite, StockMove, StoreError,
@@ -451,9 +451,26 @@ async fn progress(
     for _ in 0..ATTEMPTS {
         let shipments = shop.fulfilment.shipments(order_id).await?;
         let Some(mine) = shipments.iter().find(|s| &s.warehouse_id == warehouse) else {
-            return Err(UpdateError::NotYet(format!(
-                "order {order_id} has no shipment from {warehouse} (yet)"
-            )));
+            // Only an order still waiting for its assignment can gain this parcel later.
+            return Err(match shop.orders.get(order_id).await? {
+                None => UpdateError::Invalid(format!("no such order {order_id}")),
+                Some(o)
+                    if matches!(
+                        o.status,
+                        OrderStatus::Placed
+                            | OrderStatus::Backordered
+                            | OrderStatus::PaymentPending
+                    ) =>
+                {
+                    UpdateError::NotYet(format!(
+                        "order {order_id} has no shipment from {warehouse} yet"
+                    ))
+                }
+                Some(o) => UpdateError::Invalid(format!(
+                    "order {order_id} ({}) has no shipment from {warehouse}",
+                    o.status.as_str()
+                )),
+            });
         };
         match mine.state {
             s if s == from => {}
@@ -540,7 +557,9 @@ async fn progress(
 }
 
 /// Returned goods arrive: resellable units go back on sale at this warehouse; the shopper is
-/// refunded for every returned unit; the order ends `REFUNDED` (through `RETURNED`).
+/// refunded for every returned unit (through the payment outbox, in the same transaction
+/// as the order's change). The order ends `REFUNDED` (through `RETURNED`) once every unit
+/// came back, `PARTIALLY_REFUNDED` before that, and the rest stays returnable.
 async fn returned(
     shop: Shop<'_>,
     warehouse: &WarehouseId,
@@ -557,7 +576,9 @@ async fn returned(
             .await?
             .ok_or_else(|| UpdateError::Invalid(format!("no such order {order_id}")))?;
         match order.status {
-            OrderStatus::ReturnRequested | OrderStatus::Delivered => {}
+            OrderStatus::ReturnRequested
+            | OrderStatus::Delivered
+            | OrderStatus::PartiallyRefunded => {}
             OrderStatus::Returned | OrderStatus::Refunded => return Ok(UpdateOutcome::Duplicate),
             other => {
                 return Err(UpdateError::Invalid(format!(
@@ -567,7 +588,8 @@ async fn returned(
             }
         }
         let shipments = shop.fulfilment.shipments(order_id).await?;
-        let mut refund = 0i64;
+        let mut refund = Vec::new();
+        let mut next = order.clone();
         for line in lines {
             let sent_from_here = shipments
                 .iter()
@@ -579,10 +601,10 @@ async fn returned(
                 .filter(|s| s.state != ShipmentState::Cancelled)
                 .map(|s| s.units_of(line.item_id))
                 .sum();
-            if line.quantity.get() > shipped_at_all || (sent_from_here == 0 && shipped_at_all == 0)
-            {
+            let left = shipped_at_all.saturating_sub(next.returned_units(line.item_id));
+            if line.quantity.get() > left || (sent_from_here == 0 && shipped_at_all == 0) {
                 return Err(UpdateError::Invalid(format!(
-                    "order {order_id} shipped {shipped_at_all} unit(s) of {}, not {}",
+                    "order {order_id} has {left} unreturned unit(s) of {}, not {}",
                     line.item_id,
                     line.quantity.get()
                 )));
@@ -591,36 +613,51 @@ async fn returned(
                 .lines
                 .iter()
                 .find(|l| l.item_id == line.item_id)
-                .map_or(0, |l| l.unit_price.amount);
-            refund += price * i64::from(line.quantity.get());
+                .map(|l| l.unit_price)
+                .unwrap_or(Money {
+                    amount: 0,
+                    currency: order.total.currency,
+                });
+            refund.push(price.times(line.quantity.get()).amount);
+            next.returned.push(crate::domain::ReturnLine {
+                item_id: line.item_id,
+                quantity: line.quantity,
+            });
         }
-        // Refund first (idempotent by the event's key), then record: a retry after a failed
-        // write refunds nothing twice.
-        let amount = Money {
-            amount: refund,
-            currency: order.total.currency,
-        };
-        if refund > 0 {
-            shop.payments
-                .refund(key, order.payment.reference.as_deref(), amount)
-                .await?;
-        }
+        let amount = Money::sum(order.total.currency, refund);
         let condition_note = match condition {
             ReturnCondition::Resellable => "restocked",
             ReturnCondition::Damaged => "damaged, not restocked",
         };
-        let mut next = order.moved_to(
-            OrderStatus::Returned,
-            now,
-            Some(format!("received at {warehouse}, {condition_note}")),
-        );
-        next = next.moved_to(
-            OrderStatus::Refunded,
-            now,
-            Some(format!("refunded {} minor units", amount.amount)),
-        );
+        let everything_back = next.kept_value() == 0;
+        let received = format!("received at {warehouse}, {condition_note}");
+        next = if everything_back {
+            next.moved_to(OrderStatus::Returned, now, Some(received))
+                .moved_to(
+                    OrderStatus::Refunded,
+                    now,
+                    Some(format!("refunded {} minor units", amount.amount)),
+                )
+        } else {
+            next.moved_to(
+                OrderStatus::PartiallyRefunded,
+                now,
+                Some(format!(
+                    "{received}; refunded {} minor units",
+                    amount.amount
+                )),
+            )
+        };
         next.version = order.version + 1;
-        next.payment.state = PaymentState::Refunded;
+        // A partly returned order may be asked to return more: the request is answered.
+        next.return_request = None;
+        if amount.amount > 0 {
+            next.owe(crate::domain::MoneyDue {
+                key: format!("return-{key}"),
+                kind: crate::domain::DueKind::Refund,
+                amount: amount.amount,
+            });
+        }
         let stock = match condition {
             ReturnCondition::Damaged => Vec::new(),
             ReturnCondition::Resellable => lines
@@ -654,7 +691,11 @@ async fn returned(
             stock,
             once: Some(key.to_owned()),
         };
-        if let Some(result) = outcome(shop.fulfilment.apply(&change).await?) {
+        let applied = shop.fulfilment.apply(&change).await?;
+        if applied == Applied::Done {
+            super::payments::settle_dues(shop, next).await;
+        }
+        if let Some(result) = outcome(applied) {
             return result;
         }
     }
@@ -716,6 +757,72 @@ pub async fn cancel_assigned(
         shipments: live
             .iter()
             .zip(&cancelled)
+            .map(|(current, next)| ShipmentWrite {
+                current: Some(current),
+                next,
+            })
+            .collect(),
+        stock,
+        once: None,
+    };
+    Ok(Some(shop.fulfilment.apply(&change).await?))
+}
+
+/// Cancel one line of an order assigned to warehouses: every parcel carrying `item` must
+/// still be unshipped; each one shrinks (or is cancelled when it carried nothing else), its
+/// warehouse's available stock and the aggregate get the units back, all in one transaction
+/// with the order's change. `None` if a parcel with the item has left already.
+pub async fn cancel_assigned_line(
+    shop: Shop<'_>,
+    order: &Order,
+    next: &Order,
+    item: ItemId,
+    now: Timestamp,
+) -> Result<Option<Applied>, StoreError> {
+    let shipments = shop.fulfilment.shipments(order.order_id).await?;
+    let carrying: Vec<&WarehouseOrder> = shipments
+        .iter()
+        .filter(|s| s.state != ShipmentState::Cancelled && s.units_of(item) > 0)
+        .collect();
+    if carrying.iter().any(|s| s.state != ShipmentState::Assigned) {
+        return Ok(None);
+    }
+    let shrunk: Vec<WarehouseOrder> = carrying
+        .iter()
+        .map(|s| {
+            let mut next = s.moved_to(s.state, now);
+            next.lines.retain(|l| l.item_id != item);
+            if next.lines.is_empty() {
+                next.state = ShipmentState::Cancelled;
+            }
+            next
+        })
+        .collect();
+    let units: i64 = carrying.iter().map(|s| i64::from(s.units_of(item))).sum();
+    let mut stock: Vec<StockMove> = carrying
+        .iter()
+        .map(|s| StockMove {
+            item,
+            warehouse: Some(s.warehouse_id.clone()),
+            physical: 0,
+            available: i64::from(s.units_of(item)),
+            shortfall: 0,
+            expect_version: None,
+        })
+        .collect();
+    stock.push(StockMove {
+        item,
+        warehouse: None,
+        physical: 0,
+        available: units,
+        shortfall: 0,
+        expect_version: None,
+    });
+    let change = FulfilmentChange {
+        order: Some((order, next)),
+        shipments: carrying
+            .iter()
+            .zip(&shrunk)
             .map(|(current, next)| ShipmentWrite {
                 current: Some(current),
                 next,

@@ -7,6 +7,7 @@ pub mod checkout;
 pub mod events;
 pub mod fulfilment;
 pub mod orders;
+pub mod payments;
 pub mod ports;
 pub mod search;
 pub mod stock;

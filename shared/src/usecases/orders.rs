@@ -2,10 +2,10 @@
 
 use super::ports::Shop;
 use crate::domain::{
-    HoldState, Order, OrderId, OrderStatus, Page, PageRequest, PaymentState, ReleaseReason,
-    ReturnLine, ReturnRequest, Timestamp, UserId,
+    CancelledLine, DueKind, HoldState, ItemId, Money, MoneyDue, Order, OrderId, OrderStatus, Page,
+    PageRequest, PaymentState, ReleaseReason, ReturnLine, ReturnRequest, Timestamp, UserId,
 };
-use crate::ports::{Applied, StockEffect, StoreError, Transition};
+use crate::ports::{Applied, ChargeStatus, StockEffect, StoreError, Transition};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -17,6 +17,10 @@ pub enum OrderError {
     NotReturnable(OrderStatus),
     #[error("{0}")]
     InvalidReturn(String),
+    #[error("the order has no such line")]
+    LineNotFound,
+    #[error("the payment is still being confirmed; try again in a minute")]
+    PaymentUnsettled,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -40,10 +44,23 @@ pub async fn list(
     shop.orders.for_user(user, from, to, page).await
 }
 
+/// What cancelling owes the shopper, on `next`: a refund of what is left of the capture,
+/// or a void of a charge that never settled.
+fn owe_back(next: &mut Order, kind: DueKind) {
+    let amount = next.payment.captured - next.payment.refunded;
+    next.owe(MoneyDue {
+        key: format!("{}-cancel", next.charge_key()),
+        kind,
+        amount: if kind == DueKind::Refund { amount } else { 0 },
+    });
+}
+
 /// Cancel before shipping (an order assigned to warehouses too, while none of its shipments
-/// has left): stock goes back on sale exactly once (the status change and the
-/// stock return are one transaction conditioned on the order's version), and the payment is
-/// refunded (or voided, if it never settled). Cancelling a cancelled order is a no-op.
+/// has left): stock goes back on sale exactly once (the status change and the stock return
+/// are one transaction conditioned on the order's version), and what was captured is
+/// refunded through the payment outbox (or the charge voided, if it never settled). An order
+/// whose payment is still unconfirmed is settled with the provider first. Cancelling a
+/// cancelled order is a no-op.
 pub async fn cancel(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order, OrderError> {
     for _ in 0..5 {
         let order = get(shop, user, id).await?;
@@ -60,6 +77,28 @@ pub async fn cancel(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order,
             Some("cancelled by the shopper".into()),
         );
         let effect = if order.status == OrderStatus::PaymentPending {
+            // The money's fate decides what is owed back: ask before cancelling.
+            match shop
+                .payments
+                .status(
+                    &order.charge_key(),
+                    &order.payment.method,
+                    order.payment.checks,
+                )
+                .await?
+            {
+                ChargeStatus::Captured { reference } => {
+                    next.payment.reference = Some(reference);
+                    next.payment.captured = order.total.amount;
+                    next.payment.state = PaymentState::Captured;
+                    owe_back(&mut next, DueKind::Refund);
+                }
+                ChargeStatus::Failed { .. } => {
+                    next.payment.state = PaymentState::Voided;
+                    owe_back(&mut next, DueKind::Void);
+                }
+                ChargeStatus::Unknown => return Err(OrderError::PaymentUnsettled),
+            }
             // The stock is still in the checkout's hold (or already back): release the hold.
             if let Some(checkout) = shop.checkouts.get(order.checkout_id).await? {
                 if checkout.state == HoldState::Held {
@@ -68,10 +107,9 @@ pub async fn cancel(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order,
                         .await?;
                 }
             }
-            next.payment.state = PaymentState::Voided;
             StockEffect::None
         } else {
-            next.payment.state = PaymentState::Refunded;
+            owe_back(&mut next, DueKind::Refund);
             StockEffect::Return
         };
         let outcome = if order.status == OrderStatus::Processing {
@@ -87,16 +125,88 @@ pub async fn cancel(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order,
         };
         match outcome {
             Transition::Done => {
-                let key = id.to_string();
-                if effect == StockEffect::Return {
-                    shop.payments
-                        .refund(&key, order.payment.reference.as_deref(), order.total)
-                        .await?;
-                } else {
-                    shop.payments.void(&key).await?;
-                }
                 tracing::info!(order_id = %id, "order cancelled");
-                return Ok(next);
+                return Ok(super::payments::settle_dues(shop, next).await);
+            }
+            Transition::Stale => continue,
+            Transition::Short => {
+                return Err(StoreError::Corrupt("returning stock cannot run short".into()).into())
+            }
+        }
+    }
+    Err(StoreError::Contention(format!("order {id} kept changing")).into())
+}
+
+/// Cancel one line (one product) of an order before it ships, with the shopper's reason:
+/// its units go back on sale once, its amount is refunded through the outbox, and the
+/// warehouse parcel that carried it shrinks (or is cancelled when nothing is left in it),
+/// all in one transaction with the order. Cancelling the last live line cancels the order.
+pub async fn cancel_line(
+    shop: Shop<'_>,
+    user: &UserId,
+    id: OrderId,
+    item: ItemId,
+    reason: String,
+) -> Result<Order, OrderError> {
+    for _ in 0..5 {
+        let order = get(shop, user, id).await?;
+        if order.cancelled_lines.iter().any(|l| l.item_id == item) {
+            return Ok(order);
+        }
+        let Some(line) = order.lines.iter().find(|l| l.item_id == item).cloned() else {
+            return Err(OrderError::LineNotFound);
+        };
+        if !order.status.cancellable() || order.status == OrderStatus::PaymentPending {
+            return Err(OrderError::NotCancellable(order.status));
+        }
+        if order.lines.len() == 1 {
+            return cancel(shop, user, id).await;
+        }
+        let now = Timestamp::now();
+        let amount = line.unit_price.times(line.quantity.get()).amount;
+        let mut next = order.moved_to(
+            order.status,
+            now,
+            Some(format!("line {item} cancelled by the shopper: {reason}")),
+        );
+        next.lines.retain(|l| l.item_id != item);
+        next.total = Money::sum(
+            order.total.currency,
+            next.lines
+                .iter()
+                .map(|l| l.unit_price.times(l.quantity.get()).amount),
+        );
+        next.cancelled_lines.push(CancelledLine {
+            item_id: item,
+            quantity: line.quantity,
+            reason: reason.clone(),
+            at: now,
+            refund: amount,
+        });
+        next.owe(MoneyDue {
+            key: format!("{}-line-{item}", order.charge_key()),
+            kind: DueKind::Refund,
+            amount,
+        });
+        let outcome = if order.status == OrderStatus::Processing {
+            match super::fulfilment::cancel_assigned_line(shop, &order, &next, item, now).await? {
+                None => return Err(OrderError::NotCancellable(OrderStatus::Shipped)),
+                Some(Applied::Done) => Transition::Done,
+                Some(_) => Transition::Stale,
+            }
+        } else {
+            shop.orders
+                .transition(
+                    &order,
+                    &next,
+                    StockEffect::ReturnUnits(item, line.quantity.get()),
+                )
+                .await?
+        };
+        match outcome {
+            Transition::Done => {
+                tracing::info!(order_id = %id, item_id = %item, "order line cancelled");
+                return Ok(super::payments::settle_dues(shop, next).await);
             }
             Transition::Stale => continue,
             Transition::Short => {
@@ -108,7 +218,7 @@ pub async fn cancel(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order,
 }
 
 /// Ask to return delivered items: the lines must be items of the order, in at most the
-/// ordered quantities.
+/// units delivered and not returned yet (a partly refunded order can return the rest).
 pub async fn request_return(
     shop: Shop<'_>,
     user: &UserId,
@@ -117,7 +227,7 @@ pub async fn request_return(
     reason: String,
 ) -> Result<Order, OrderError> {
     let order = get(shop, user, id).await?;
-    if order.status != OrderStatus::Delivered {
+    if !order.status.returnable() {
         return Err(OrderError::NotReturnable(order.status));
     }
     if lines.is_empty() {
@@ -132,14 +242,15 @@ pub async fn request_return(
             .filter(|l| l.item_id == line.item_id)
             .map(|l| l.quantity.get())
             .sum::<u32>();
+        let left = ordered.saturating_sub(order.returned_units(line.item_id));
         let asked = lines
             .iter()
             .filter(|l| l.item_id == line.item_id)
             .map(|l| l.quantity.get())
             .sum::<u32>();
-        if asked > ordered {
+        if asked > left {
             return Err(OrderError::InvalidReturn(format!(
-                "item {} was ordered {ordered} time(s)",
+                "item {}: {left} unit(s) can still be returned",
                 line.item_id
             )));
         }

@@ -2,7 +2,7 @@
 //! the caller has (the Lambda's `App`, or a test's).
 
 use crate::ports::{
-    Carts, Catalog, Checkouts, Fulfilment, Inventory, Orders, Payments, Timer, Warehouses,
+    Carts, Catalog, Checkouts, Fulfilment, Inventory, Orders, Payments, Requests, Timer, Warehouses,
 };
 
 /// Borrowed ports for one use-case call.
@@ -16,6 +16,8 @@ pub struct Shop<'a> {
     pub fulfilment: &'a dyn Fulfilment,
     pub warehouses: &'a dyn Warehouses,
     pub payments: &'a dyn Payments,
+    /// Idempotency records of requests.
+    pub requests: &'a dyn Requests,
     pub timer: &'a dyn Timer,
     /// How long a checkout holds stock.
     pub hold: std::time::Duration,

@@ -203,7 +203,7 @@ impl Fulfilment for DynamoFulfilment {
         if let Some((current, next)) = change.order {
             items.push(put(
                 &self.tables.orders,
-                encode(next)?,
+                super::orders::order_record(next)?,
                 Some("version = :v"),
                 &[],
                 vec![(":v", n(current.version))],

@@ -8,6 +8,7 @@ mod cursor;
 mod fulfilment;
 mod inventory;
 mod orders;
+mod requests;
 mod transact;
 mod tx;
 mod warehouses;
@@ -23,6 +24,7 @@ pub use checkouts::DynamoCheckouts;
 pub use fulfilment::DynamoFulfilment;
 pub use inventory::{DynamoInventory, InventoryTables};
 pub use orders::DynamoOrders;
+pub use requests::DynamoRequests;
 pub use transact::Faults;
 pub use warehouses::DynamoWarehouses;
 
@@ -57,11 +59,13 @@ where
             StoreError::Unavailable(message)
         }
         SdkError::ServiceError(_) => {
-            // Validation and resource errors here are our bugs (wrong table, bad expression):
-            // keep the detail in the log, and still answer the client with a retryable 503.
+            // Validation and resource errors are our bugs (wrong table, bad expression, an
+            // unchecked input reaching a key condition): retrying cannot help, so they are
+            // not "unavailable". Inputs are validated at the edge so none should get here.
             tracing::error!(operation, %code, error = ?err, "unexpected DynamoDB error");
-            StoreError::Unavailable(message)
+            StoreError::Bug(message)
         }
+        // Timeouts, dispatch and response failures: the service may be fine a moment later.
         other => StoreError::Unavailable(format!("{operation}: {other:?}")),
     }
 }
@@ -153,6 +157,24 @@ pub(crate) async fn newest_first<T: serde::de::DeserializeOwned>(
         )?),
         None => None,
     };
+    if let Some((from, to)) = &range {
+        if from > to {
+            // An empty range: DynamoDB would reject BETWEEN with reversed bounds.
+            return Ok(crate::domain::Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        // A cursor from outside the range is not a position in this listing (DynamoDB
+        // rejects such an ExclusiveStartKey as a validation error).
+        let at = start
+            .as_ref()
+            .and_then(|k| k.get("createdAt"))
+            .and_then(|v| v.as_s().ok());
+        if at.is_some_and(|at| at < from || at > to) {
+            return Err(StoreError::BadCursor);
+        }
+    }
     let mut query = client
         .query()
         .table_name(table)

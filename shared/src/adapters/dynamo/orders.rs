@@ -9,9 +9,23 @@ use aws_sdk_dynamodb::Client;
 
 use super::transact::{Faults, TransactFailure, Transactor};
 use super::tx::{give_back, put, take};
-use super::{classify, decode, encode, n, newest_first, s};
+use super::{classify, decode, encode, n, newest_first, s, Record};
 use crate::domain::{Order, OrderId, OrderStatus, Page, PageRequest, Timestamp, UserId};
 use crate::ports::{Orders, StockEffect, StoreError, Transition};
+
+/// The partition of the sparse `byPaymentDue` index: present exactly while an order owes
+/// the provider a refund or void, so the outbox sweep reads only those orders.
+const PAYMENT_DUE: &str = "DUE";
+
+/// An order as stored: the order itself plus the index attributes derived from it. Every
+/// adapter that writes orders uses this, so the outbox index never disagrees with the order.
+pub(crate) fn order_record(order: &Order) -> Result<Record, StoreError> {
+    let mut record = encode(order)?;
+    if !order.money_due.is_empty() {
+        record.insert("paymentDue".into(), s(PAYMENT_DUE));
+    }
+    Ok(record)
+}
 
 /// The orders table and the stock table its transitions touch.
 #[derive(Debug, Clone)]
@@ -67,8 +81,11 @@ impl Orders for DynamoOrders {
         let range = match (from, to) {
             (None, None) => None,
             (from, to) => Some((
-                from.map(|t| t.to_string()).unwrap_or_else(|| "0000".into()),
-                to.map(|t| t.to_string()).unwrap_or_else(|| "9999".into()),
+                // The extremes of the fixed-width timestamp text.
+                from.map(|t| t.to_string())
+                    .unwrap_or_else(|| "0000-01-01T00:00:00.000Z".into()),
+                to.map(|t| t.to_string())
+                    .unwrap_or_else(|| "9999-12-31T23:59:59.999Z".into()),
             )),
         };
         let partition = ("userId", user.as_str());
@@ -115,10 +132,36 @@ impl Orders for DynamoOrders {
         }
     }
 
+    async fn owing(&self, limit: u32) -> Result<Vec<OrderId>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.orders)
+            .index_name("byPaymentDue")
+            .key_condition_expression("paymentDue = :due")
+            .expression_attribute_values(":due", s(PAYMENT_DUE))
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|row| {
+                let raw = row
+                    .get("orderId")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                OrderId::try_from(raw.as_str()).map_err(StoreError::Corrupt)
+            })
+            .collect()
+    }
+
     async fn create(&self, order: &Order) -> Result<bool, StoreError> {
         let item = put(
             &self.orders,
-            encode(order)?,
+            order_record(order)?,
             Some("attribute_not_exists(orderId)"),
             &[],
             vec![],
@@ -138,14 +181,17 @@ impl Orders for DynamoOrders {
     ) -> Result<Transition, StoreError> {
         let mut items = vec![put(
             &self.orders,
-            encode(next)?,
+            order_record(next)?,
             Some("version = :v"),
             &[],
             vec![(":v", n(current.version))],
         )?];
+        if let StockEffect::ReturnUnits(item, units) = effect {
+            items.push(give_back(&self.stock, item, units)?);
+        }
         for line in &current.lines {
             match effect {
-                StockEffect::None => {}
+                StockEffect::None | StockEffect::ReturnUnits(..) => {}
                 StockEffect::Return => {
                     items.push(give_back(&self.stock, line.item_id, line.quantity.get())?)
                 }

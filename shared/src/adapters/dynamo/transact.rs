@@ -30,6 +30,8 @@ const BASE_BACKOFF: Duration = Duration::from_millis(15);
 #[derive(Debug, Default)]
 pub struct Faults {
     conflicts: AtomicU32,
+    /// Transactions to fail as if the function died before sending them.
+    crashes: AtomicU32,
     /// Transactions actually sent to DynamoDB (after injected conflicts are skipped).
     pub sent: AtomicU32,
 }
@@ -40,8 +42,20 @@ impl Faults {
         self.conflicts.store(n, Ordering::SeqCst);
     }
 
+    /// Make the next `n` transactions fail unsent, as a function that crashed (or lost
+    /// DynamoDB) between the steps before and the commit would: the crash windows.
+    pub fn crash_next(&self, n: u32) {
+        self.crashes.store(n, Ordering::SeqCst);
+    }
+
     fn take_conflict(&self) -> bool {
         self.conflicts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    fn take_crash(&self) -> bool {
+        self.crashes
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
     }
@@ -105,6 +119,11 @@ impl Transactor {
                 .map(|_| Some("TransactionConflict".to_owned()))
                 .collect();
             return Err(TransactFailure::Cancelled(codes));
+        }
+        if self.faults.take_crash() {
+            return Err(TransactFailure::Store(StoreError::Unavailable(
+                "injected crash before commit".into(),
+            )));
         }
         self.faults.sent.fetch_add(1, Ordering::SeqCst);
         match self

@@ -120,11 +120,28 @@ pub(crate) fn once(
         ("value".to_owned(), s(value)),
         ("ttl".to_owned(), n(expires)),
     ]);
+    // A record past its own expiry counts as absent even before TTL deletes it (TTL only
+    // promises deletion within days).
     put(
         idempotency_table,
         record,
-        Some("attribute_not_exists(#k)"),
+        Some("attribute_not_exists(#k) OR #ttl < :now"),
+        &[("#k", "key"), ("#ttl", "ttl")],
+        vec![(":now", n(Timestamp::now().unix_seconds()))],
+    )
+}
+
+/// Record the answer of an idempotent request in the same transaction as its effect, on
+/// the record its claim created (the same fingerprint).
+pub(crate) fn receipt(
+    idempotency_table: &str,
+    receipt: &crate::ports::Receipt,
+) -> Result<TransactWriteItem, StoreError> {
+    put(
+        idempotency_table,
+        super::requests::done_record(receipt),
+        Some("attribute_not_exists(#k) OR fingerprint = :fp"),
         &[("#k", "key")],
-        vec![],
+        vec![(":fp", s(&receipt.fingerprint))],
     )
 }
