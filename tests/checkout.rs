@@ -561,3 +561,376 @@ async fn another_users_token_gets_404_on_your_checkout_and_orders_and_sees_only_
     );
     assert_eq!(order_of(&shop, &me, &order).await.status, 200);
 }
+
+fn submit_with(who: &Caller, checkout: &str, key: &str, token: &str) -> Call {
+    Call::new(
+        "POST /v1/checkout/{checkoutId}/order",
+        &[("checkoutId", checkout)],
+    )
+    .by(who)
+    .header("Idempotency-Key", key)
+    .json(json!({ "paymentToken": token, "shippingAddress": address() }))
+}
+
+/// Money the provider kept for `checkout`: captured minus refunded, over its attempts.
+fn kept(shop: &Shop, checkout: &str) -> i64 {
+    let ledger = shop.app.payments.ledger();
+    ledger
+        .charges
+        .iter()
+        .filter(|(key, c)| key.starts_with(checkout) && c.captured)
+        .map(|(key, c)| c.amount.amount - ledger.refunded(key))
+        .sum()
+}
+
+#[tokio::test]
+async fn a_submit_key_replays_its_first_answer_and_refuses_another_body() {
+    let shop = Shop::open().await;
+    let item = helpers::stocked_item(&shop, 5).await;
+    let (who, checkout) = checked_out(&shop, &item, 1).await;
+    let declined = submit_with(&who, &checkout, "k-1", "tok_decline_card_declined");
+    let first = send!(shopping::submit_order, shop, declined);
+    assert_eq!(first.status, 402);
+    let again = send!(
+        shopping::submit_order,
+        shop,
+        submit_with(&who, &checkout, "k-1", "tok_decline_card_declined")
+    );
+    assert_eq!(
+        (again.status, again.body.clone()),
+        (402, first.body),
+        "the first answer, status included"
+    );
+    let other_card = send!(
+        shopping::submit_order,
+        shop,
+        submit_with(&who, &checkout, "k-1", "tok_success")
+    );
+    assert_eq!(other_card.status, 422, "{:?}", other_card.body);
+    assert_eq!(other_card.code(), "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(
+        kept(&shop, &checkout),
+        0,
+        "nothing charged under a reused key"
+    );
+
+    let paid = send!(
+        shopping::submit_order,
+        shop,
+        submit_with(&who, &checkout, "k-2", "tok_success")
+    );
+    assert_eq!(
+        paid.status, 201,
+        "a new key with another card pays: {:?}",
+        paid.body
+    );
+    let replay = send!(
+        shopping::submit_order,
+        shop,
+        submit_with(&who, &checkout, "k-2", "tok_success")
+    );
+    assert_eq!((replay.status, &replay.body), (201, &paid.body));
+    assert_eq!(
+        kept(&shop, &checkout),
+        paid.body["total"]["amount"].as_i64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_record_in_flight_answers_409_and_an_expired_record_counts_as_absent() {
+    use aisle::ports::{RequestClaim, Requests};
+    let shop = Shop::open().await;
+    let requests = &shop.app.requests;
+    let now = Timestamp::now();
+    assert_eq!(
+        requests.claim("t#u#k", "fp", now).await.unwrap(),
+        RequestClaim::Fresh
+    );
+    assert_eq!(
+        requests.claim("t#u#k", "fp", now).await.unwrap(),
+        RequestClaim::InFlight
+    );
+    assert_eq!(
+        requests.claim("t#u#k", "other", now).await.unwrap(),
+        RequestClaim::Reused
+    );
+    // A lease that ran out (its request died): the retry takes over, once.
+    let later = now.plus_millis(120_000);
+    assert_eq!(
+        requests.claim("t#u#k", "fp", later).await.unwrap(),
+        RequestClaim::Fresh
+    );
+    assert_eq!(
+        requests.claim("t#u#k", "fp", later).await.unwrap(),
+        RequestClaim::InFlight
+    );
+    let done = aisle::ports::Receipt {
+        key: "t#u#k".into(),
+        fingerprint: "fp".into(),
+        outcome: json!({ "answer": 1 }),
+    };
+    requests.finish(&done).await.unwrap();
+    assert_eq!(
+        requests.claim("t#u#k", "fp", later).await.unwrap(),
+        RequestClaim::Replay(json!({ "answer": 1 }))
+    );
+    // Past its own expiry the record is gone, whether or not TTL has deleted it yet.
+    let next_month = now.plus_millis(31 * 24 * 3600 * 1000);
+    assert_eq!(
+        requests.claim("t#u#k", "new", next_month).await.unwrap(),
+        RequestClaim::Fresh
+    );
+}
+
+#[tokio::test]
+async fn a_begin_key_whose_hold_ttl_deleted_answers_410_not_409() {
+    let shop = Shop::open().await;
+    let item = helpers::stocked_item(&shop, 5).await;
+    let who = Caller::shopper();
+    add_to_cart(&shop, &who, &item, 1).await;
+    let call = || {
+        Call::new("POST /v1/checkout", &[])
+            .by(&who)
+            .header("Idempotency-Key", "begin-once")
+    };
+    let first = send!(shopping::begin_checkout, shop, call());
+    assert_eq!(first.status, 201);
+    // What TTL does after the expiry: the hold record disappears.
+    helpers::dynamo()
+        .await
+        .delete_item()
+        .table_name(&shop.app.config.tables.holds)
+        .key(
+            "checkoutId",
+            aws_sdk_dynamodb::types::AttributeValue::S(
+                first.body["checkoutId"].as_str().unwrap().into(),
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    let replay = send!(shopping::begin_checkout, shop, call());
+    assert_eq!(replay.status, 410, "{:?}", replay.body);
+    assert_eq!(replay.code(), "CHECKOUT_EXPIRED");
+}
+
+#[tokio::test]
+async fn a_crash_between_charge_and_commit_is_found_and_settled_by_the_sweep() {
+    let shop = Shop::open().await;
+    let item = helpers::stocked_item(&shop, 5).await;
+    let (who, checkout) = checked_out(&shop, &item, 2).await;
+    // The order commit fails as if the function died right after the provider charged.
+    shop.app.faults.crash_next(1);
+    let crashed = send!(
+        shopping::submit_order,
+        shop,
+        submit_with(&who, &checkout, "pay", "tok_success")
+    );
+    assert_eq!(crashed.status, 503, "{:?}", crashed.body);
+    let id = CheckoutId::try_from(checkout.clone()).unwrap();
+    let hold = aisle::ports::Checkouts::get(&shop.app.checkouts, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        hold.paying.is_some(),
+        "the attempt was recorded before the charge"
+    );
+    assert_eq!(kept(&shop, &checkout), 39_998, "the provider did charge");
+
+    let retry = send!(
+        shopping::submit_order,
+        shop,
+        submit_with(&who, &checkout, "pay", "tok_success")
+    );
+    assert_eq!(retry.code(), "PAYMENT_IN_PROGRESS", "{:?}", retry.body);
+    let cancel = send!(
+        shopping::cancel_checkout,
+        shop,
+        Call::new(
+            "DELETE /v1/checkout/{checkoutId}",
+            &[("checkoutId", &checkout)]
+        )
+        .by(&who)
+    );
+    assert_eq!(
+        cancel.code(),
+        "CHECKOUT_CLOSED",
+        "the charge decides, not a cancel"
+    );
+
+    let after_expiry = hold
+        .expires_at
+        .plus_millis(checkout::PAYMENT_GRACE.as_millis() as i64 + 1);
+    assert_eq!(
+        checkout::sweep(shop.app.shop(), after_expiry)
+            .await
+            .unwrap(),
+        1
+    );
+    let settled = send!(
+        shopping::submit_order,
+        shop,
+        submit_with(&who, &checkout, "pay", "tok_success")
+    );
+    assert_eq!(settled.status, 201, "{:?}", settled.body);
+    assert_eq!(settled.body["status"], "PLACED");
+    assert_eq!(shop.available(&item).await, 3, "taken once");
+    assert_eq!(kept(&shop, &checkout), 39_998, "charged once");
+    let cart = send!(
+        shopping::get_cart,
+        shop,
+        Call::new("GET /v1/cart", &[]).by(&who)
+    );
+    assert_eq!(
+        cart.body["lines"].as_array().map_or(0, Vec::len),
+        0,
+        "cart emptied"
+    );
+}
+
+#[tokio::test]
+async fn a_crash_after_recording_the_attempt_but_before_the_charge_releases_uncharged() {
+    // A 1 s hold, so that just after its expiry the attempt is still younger than the grace.
+    let shop = Shop::with_hold(Some(Duration::from_secs(1))).await;
+    let item = helpers::stocked_item(&shop, 5).await;
+    let (who, checkout) = checked_out(&shop, &item, 2).await;
+    let id = CheckoutId::try_from(checkout.clone()).unwrap();
+    let attempt = aisle::domain::PaymentAttempt {
+        method: "tok_success".into(),
+        shipping_address: helpers::address(),
+        started_at: Timestamp::now(),
+    };
+    // A submit that recorded its attempt and died before calling the provider.
+    let claimed = aisle::ports::Checkouts::claim_payment(
+        &shop.app.checkouts,
+        id,
+        &who.user_id(),
+        &attempt,
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    let aisle::ports::PaymentClaim::Claimed(hold) = claimed else {
+        panic!("claimable")
+    };
+    assert_eq!(shop.available(&item).await, 3);
+    let early = checkout::sweep(shop.app.shop(), hold.expires_at.plus_millis(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        early, 0,
+        "an attempt younger than the payment grace is left alone"
+    );
+    let after = hold
+        .expires_at
+        .plus_millis(checkout::PAYMENT_GRACE.as_millis() as i64 + 1);
+    assert_eq!(checkout::sweep(shop.app.shop(), after).await.unwrap(), 1);
+    assert_eq!(shop.available(&item).await, 5, "released");
+    assert_eq!(kept(&shop, &checkout), 0, "never charged");
+}
+
+#[tokio::test]
+async fn a_refund_the_provider_did_not_confirm_stays_owed_and_the_sweeper_pays_it_once() {
+    let shop = Shop::open().await;
+    let item = helpers::stocked_item(&shop, 5).await;
+    let (who, checkout) = checked_out(&shop, &item, 1).await;
+    let paid = submit(&shop, &who, &checkout, "tok_success").await;
+    assert_eq!(paid.status, 201);
+    let order = paid.body["orderId"].as_str().unwrap().to_owned();
+    shop.app.payments.fail_next_refunds(1);
+    let cancelled = send!(
+        shopping::cancel_order,
+        shop,
+        Call::new("POST /v1/orders/{orderId}/cancel", &[("orderId", &order)]).by(&who)
+    );
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "CANCELLED");
+    assert_eq!(
+        cancelled.body["payment"], "CAPTURED",
+        "not refunded yet: {:?}",
+        cancelled.body
+    );
+    assert_eq!(kept(&shop, &checkout), 19_999);
+    assert_eq!(
+        shop.available(&item).await,
+        5,
+        "the stock is back regardless"
+    );
+
+    for _ in 0..2 {
+        checkout::sweep(shop.app.shop(), Timestamp::now())
+            .await
+            .unwrap();
+    }
+    assert_eq!(kept(&shop, &checkout), 0, "refunded by the sweeper, once");
+    let now = order_of(&shop, &who, &order).await;
+    assert_eq!(now.body["payment"], "REFUNDED");
+    let owing = aisle::ports::Orders::owing(&shop.app.orders, 10)
+        .await
+        .unwrap();
+    assert!(owing.is_empty(), "nothing owed any more: {owing:?}");
+}
+
+#[tokio::test]
+async fn order_listing_bounds_and_cursors_from_outside_the_range_are_400_never_503() {
+    let shop = Shop::open().await;
+    let who = Caller::shopper();
+    let list = |query: &str| Call::new("GET /v1/orders", &[]).by(&who).query(query);
+    let reversed = send!(
+        shopping::list_orders,
+        shop,
+        list("from=2026-12-01T00:00:00Z&to=2026-01-01T00:00:00Z")
+    );
+    assert_eq!(reversed.status, 400, "{:?}", reversed.body);
+    assert_eq!(reversed.body["error"]["details"][0]["field"], "from");
+    let far = send!(
+        shopping::list_orders,
+        shop,
+        list("from=9999-06-01T00:00:00Z")
+    );
+    assert_eq!(far.status, 200, "{:?}", far.body);
+    assert_eq!(far.body["items"], json!([]));
+    let item = helpers::stocked_item(&shop, 5).await;
+    for _ in 0..3 {
+        let (_, checkout) = {
+            assert_eq!(add_to_cart(&shop, &who, &item, 1).await.status, 200);
+            let begun = begin(&shop, &who).await;
+            (
+                who.clone(),
+                begun.body["checkoutId"].as_str().unwrap().to_owned(),
+            )
+        };
+        assert_eq!(
+            submit(&shop, &who, &checkout, "tok_success").await.status,
+            201
+        );
+    }
+    let page = send!(shopping::list_orders, shop, list("limit=1"));
+    let cursor = page.body["nextCursor"].as_str().unwrap().to_owned();
+    let outside = send!(
+        shopping::list_orders,
+        shop,
+        list(&format!(
+            "limit=1&from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z&cursor={cursor}"
+        ))
+    );
+    assert_eq!(outside.status, 400, "{:?}", outside.body);
+    assert_eq!(outside.code(), "INVALID_CURSOR");
+    let huge = send!(
+        aisle::api::search::search_items,
+        shop,
+        Call::new("GET /v1/items", &[]).query("maxPrice=99999999999999999999")
+    );
+    assert_eq!(huge.status, 400, "{:?}", huge.body);
+    let big = send!(
+        aisle::api::search::search_items,
+        shop,
+        Call::new("GET /v1/items", &[]).query("minPrice=9223372036854775807")
+    );
+    assert_eq!(
+        big.status, 200,
+        "a bound past every price selects nothing: {:?}",
+        big.body
+    );
+}

@@ -90,7 +90,9 @@ impl Shop {
             config.hold = hold;
         }
         let sqs = clients.sqs.clone();
-        let app = App::new(&config, clients);
+        let mut app = App::new(&config, clients);
+        // One process sees every charge here: the provider's ledger is the whole truth.
+        app.payments = aisle::adapters::payments::TestPayments::strict();
         for (id, city, lat, lon) in [
             (WAREHOUSE_A, "Bloomington", 44.85, -93.24),
             (WAREHOUSE_B, "Tempe", 33.43, -111.90),

@@ -13,8 +13,9 @@
 //! Like a real provider it keeps a ledger per idempotency key (in this process): a repeated
 //! charge under one key is the same charge, a status ask about a key never charged says
 //! failed, a refund never exceeds what was captured and a repeated refund key refunds once.
-//! Across processes (each local Lambda is one) an ask about a key this process never saw is
-//! answered from the token, as the table says.
+//! Across processes (each local Lambda is one, so the timer asks a process that never saw
+//! the charge) an ask about an unknown key is answered from the token, as the table says;
+//! [`TestPayments::strict`] (the tests) answers it "no such charge", as a real provider would.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -68,6 +69,10 @@ impl Ledger {
 #[derive(Debug, Clone, Default)]
 pub struct TestPayments {
     ledger: Arc<Mutex<Ledger>>,
+    /// The ledger is the whole truth: an unknown key was never charged.
+    strict: bool,
+    /// Refunds and voids to refuse next, as an unreachable provider would (tests).
+    failing: Arc<std::sync::atomic::AtomicU32>,
 }
 
 fn reference(key: &str) -> String {
@@ -75,6 +80,32 @@ fn reference(key: &str) -> String {
 }
 
 impl TestPayments {
+    /// A provider whose ledger is the whole truth (one process sees every charge: tests).
+    pub fn strict() -> Self {
+        Self {
+            strict: true,
+            ..Self::default()
+        }
+    }
+
+    /// Make the next `n` refunds or voids fail as if the provider could not be reached.
+    pub fn fail_next_refunds(&self, n: u32) {
+        self.failing.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn take_failure(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        match self
+            .failing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        {
+            Ok(_) => Err(StoreError::Unavailable(
+                "payment provider unreachable (injected)".into(),
+            )),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// A copy of the ledger as it is now.
     pub fn ledger(&self) -> Ledger {
         self.ledger.lock().expect("ledger lock").clone()
@@ -149,7 +180,7 @@ impl Payments for TestPayments {
     ) -> Result<ChargeStatus, StoreError> {
         let mut ledger = self.ledger.lock().expect("ledger lock");
         let Some(charge) = ledger.charges.get_mut(key) else {
-            if ledger.charges.is_empty() {
+            if !self.strict {
                 // A process that never charged anything (another local Lambda): the token.
                 return Ok(Self::by_token(key, method, check));
             }
@@ -170,6 +201,7 @@ impl Payments for TestPayments {
     }
 
     async fn refund(&self, key: &str, charge_key: &str, amount: Money) -> Result<(), StoreError> {
+        self.take_failure()?;
         let mut ledger = self.ledger.lock().expect("ledger lock");
         if ledger.refunds.contains_key(key) {
             return Ok(());
@@ -191,6 +223,7 @@ impl Payments for TestPayments {
     }
 
     async fn void(&self, key: &str) -> Result<(), StoreError> {
+        self.take_failure()?;
         if let Some(charge) = self
             .ledger
             .lock()

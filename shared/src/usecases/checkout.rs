@@ -810,7 +810,13 @@ pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Ex
             (checkout.expires_at.unix_millis() - now.unix_millis()) as u64,
         )));
     }
-    if let Some(attempt) = &checkout.paying {
+    // A submit still running has recorded its attempt but neither finished nor parked an
+    // order: until the grace is over, the provider's "no such charge" proves nothing.
+    if let Some(attempt) = checkout
+        .paying
+        .as_ref()
+        .filter(|_| checkout.order_id.is_none())
+    {
         let settles_at = attempt
             .started_at
             .plus_millis(PAYMENT_GRACE.as_millis() as i64);
