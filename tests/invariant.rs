@@ -1,21 +1,37 @@
-//! A randomized run (fixed seed, printed; `AISLE_SEED` overrides) of at least 2,000 steps
-//! mixing cart adds, checkout begins, cancels, expiries by the timer and by TTL deletion,
-//! submits with every payment outcome, settlements and order cancels. After every step, for
-//! every item: initial stock = available + held + in orders that own stock.
+//! A randomized run (fixed seed, printed; `AISLE_SEED` overrides) of 2,000 steps. Each step
+//! draws three actions from the seed (cart edits, checkout begins, cancels, expiries by the
+//! timer and by TTL deletion, submits with every payment outcome, settlements, order and line
+//! cancels) and runs them **at once**, as concurrent Lambda instances would. After every step:
+//!
+//! - stock, per item: initial = available + held + in orders that own stock;
+//! - money, per order: what the provider kept for its charge (captured − refunded − still
+//!   owed back) equals the value of what the order still owns (lines not cancelled nor
+//!   returned) while it owns stock, nothing once it is over, and at most its total while
+//!   its payment is pending;
+//! - every captured charge belongs to exactly one order, and no checkout is charged twice.
+//!
+//! The seed replays the same actions in the same groups; how the three of a group interleave
+//! is up to the scheduler, which is the point.
 
 mod helpers;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use aisle::domain::{Checkout, CheckoutId, HoldState, ItemId, Order, OrderId, Timestamp, UserId};
+use aisle::domain::{
+    Checkout, CheckoutId, DueKind, HoldState, ItemId, Order, OrderId, OrderStatus, Timestamp,
+    UserId,
+};
 use aisle::ports::Inventory;
 use aisle::usecases::{cart, checkout, orders};
+use aisle::App;
 use aws_sdk_dynamodb::types::AttributeValue;
 use helpers::{dynamo, scan, Shop};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const STEPS: usize = 2_000;
+const AT_ONCE: usize = 3;
 const ITEMS: usize = 4;
 const INITIAL: u32 = 15;
 const SHOPPERS: usize = 6;
@@ -27,8 +43,102 @@ const TOKENS: [&str; 5] = [
     "tok_late_success",
 ];
 
-/// initial = available + held + sold, per item; returns the first violation.
-async fn check(
+/// One action, fully decided by the seed before it runs.
+#[derive(Debug, Clone)]
+enum Action {
+    Add(UserId, ItemId, u32),
+    Begin(UserId, String),
+    CancelCheckout(UserId, CheckoutId),
+    ExpireTimer(CheckoutId),
+    ExpireTtl(CheckoutId),
+    Submit(UserId, CheckoutId, &'static str),
+    Settle(OrderId),
+    CancelOrder(UserId, OrderId),
+    CancelLine(UserId, OrderId, ItemId),
+}
+
+impl Action {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Add(..) => "add",
+            Self::Begin(..) => "begin",
+            Self::CancelCheckout(..) => "cancel-checkout",
+            Self::ExpireTimer(..) => "expire-timer",
+            Self::ExpireTtl(..) => "expire-ttl",
+            Self::Submit(..) => "submit",
+            Self::Settle(..) => "settle",
+            Self::CancelOrder(..) => "cancel-order",
+            Self::CancelLine(..) => "cancel-line",
+        }
+    }
+}
+
+/// What an action produced that later actions may pick.
+enum Made {
+    Nothing,
+    Checkout(UserId, CheckoutId),
+    Order(UserId, OrderId),
+}
+
+async fn run(app: Arc<App>, client: aws_sdk_dynamodb::Client, action: Action) -> Made {
+    let s = app.shop();
+    // Far enough ahead that every hold is due and every payment attempt past its grace.
+    let far_future = Timestamp::now().plus_millis(3_600_000);
+    match action {
+        Action::Add(who, item, n) => {
+            let _ = cart::set_line(s, &who, item, n, None).await;
+        }
+        Action::Begin(who, key) => {
+            if let Ok(begun) = checkout::begin(s, &who, &key).await {
+                return Made::Checkout(who, begun.checkout.checkout_id);
+            }
+        }
+        Action::CancelCheckout(who, id) => {
+            let _ = checkout::cancel(s, &who, id).await;
+        }
+        Action::ExpireTimer(id) => {
+            checkout::expire(s, id, far_future).await.unwrap();
+        }
+        Action::ExpireTtl(id) => {
+            // What DynamoDB TTL does: delete the record; the stream consumer acts on its image.
+            let deleted = client
+                .delete_item()
+                .table_name(&app.config.tables.holds)
+                .key("checkoutId", AttributeValue::S(id.to_string()))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+                .send()
+                .await
+                .unwrap();
+            if let Some(old) = deleted.attributes {
+                let image: Checkout = serde_dynamo::from_item(old).unwrap();
+                checkout::expired_by_ttl(s, &image).await.unwrap();
+                // A redelivered stream record changes nothing.
+                checkout::expired_by_ttl(s, &image).await.unwrap();
+            }
+        }
+        Action::Submit(who, id, token) => {
+            match checkout::submit(s, &who, id, helpers::pay(token)).await {
+                Ok(checkout::Submitted::Placed(o)) | Ok(checkout::Submitted::Pending(o)) => {
+                    return Made::Order(who, o.order_id)
+                }
+                Err(_) => {}
+            }
+        }
+        Action::Settle(id) => {
+            checkout::settle(s, id, Timestamp::now()).await.unwrap();
+        }
+        Action::CancelOrder(who, id) => {
+            let _ = orders::cancel(s, &who, id).await;
+        }
+        Action::CancelLine(who, id, item) => {
+            let _ = orders::cancel_line(s, &who, id, item, "changed my mind".into()).await;
+        }
+    }
+    Made::Nothing
+}
+
+/// Stock conservation, per item; the first violation.
+async fn check_stock(
     shop: &Shop,
     client: &aws_sdk_dynamodb::Client,
     items: &[ItemId],
@@ -42,6 +152,7 @@ async fn check(
         "SHIPPED",
         "DELIVERED",
         "RETURN_REQUESTED",
+        "PARTIALLY_REFUNDED",
     ];
     let orders: Vec<Order> = scan(client, &tables.orders, "status", &owning).await;
     let available = shop.app.inventory.available(items).await.unwrap();
@@ -70,23 +181,94 @@ async fn check(
     Ok(())
 }
 
+/// Money, per order and per charge; the first violation.
+async fn check_money(shop: &Shop, client: &aws_sdk_dynamodb::Client) -> Result<(), String> {
+    let tables = &shop.app.config.tables;
+    let statuses = [
+        "PAYMENT_PENDING",
+        "PLACED",
+        "PROCESSING",
+        "BACKORDERED",
+        "SHIPPED",
+        "DELIVERED",
+        "CANCELLED",
+        "REJECTED",
+        "PAYMENT_FAILED",
+        "RETURN_REQUESTED",
+        "RETURNED",
+        "REFUNDED",
+        "PARTIALLY_REFUNDED",
+    ];
+    let orders: Vec<Order> = scan(client, &tables.orders, "status", &statuses).await;
+    let ledger = shop.app.payments.ledger();
+    let by_checkout: HashMap<String, &Order> = orders
+        .iter()
+        .map(|o| (o.checkout_id.to_string(), o))
+        .collect();
+    let mut captured_per_checkout: HashMap<&str, usize> = HashMap::new();
+    for (key, charge) in ledger.charges.iter().filter(|(_, c)| c.captured) {
+        let checkout = key.rsplit_once('-').map_or(key.as_str(), |(c, _)| c);
+        *captured_per_checkout.entry(checkout).or_default() += 1;
+        let Some(order) = by_checkout.get(checkout) else {
+            return Err(format!("charge {key} ({}) belongs to no order", charge.amount.amount));
+        };
+        if order.charge_key() != *key {
+            return Err(format!(
+                "charge {key} is not the charge of order {} ({})",
+                order.order_id,
+                order.charge_key()
+            ));
+        }
+    }
+    if let Some((checkout, n)) = captured_per_checkout.iter().find(|(_, n)| **n > 1) {
+        return Err(format!("checkout {checkout} was charged {n} times"));
+    }
+    for order in &orders {
+        let key = order.charge_key();
+        let captured = ledger
+            .charges
+            .get(&key)
+            .filter(|c| c.captured)
+            .map_or(0, |c| c.amount.amount);
+        let owed: i64 = order
+            .money_due
+            .iter()
+            .filter(|d| d.kind == DueKind::Refund)
+            .map(|d| d.amount)
+            .sum();
+        let kept = captured - ledger.refunded(&key) - owed;
+        let ok = match order.status {
+            s if s.holds_stock() => kept == order.kept_value(),
+            OrderStatus::PaymentPending => kept == 0 || kept == order.total.amount,
+            _ => kept == 0,
+        };
+        if !ok {
+            return Err(format!(
+                "order {} ({:?}): the provider kept {kept} (captured {captured}, refunded {}, owed {owed}) but the order owns {}",
+                order.order_id,
+                order.status,
+                ledger.refunded(&key),
+                order.kept_value()
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test]
-async fn stock_is_conserved_after_every_step_of_a_random_shopping_run() {
+async fn stock_and_money_are_exact_after_every_step_of_a_concurrent_random_shopping_run() {
     let seed: u64 = std::env::var("AISLE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(20_261_122);
+        .unwrap_or(20_261_201);
     println!("invariant run seed: {seed} (AISLE_SEED={seed} to replay)");
     let mut rng = StdRng::seed_from_u64(seed);
     let shop = Shop::open().await;
     let client = dynamo().await;
-    let app = shop.app.clone();
-    let s = app.shop();
 
     let mut items = Vec::new();
     for i in 0..ITEMS {
-        let item = helpers::seed_item(&shop, &format!("Widget {i}"), INITIAL).await;
-        items.push(item);
+        items.push(helpers::seed_item(&shop, &format!("Widget {i}"), INITIAL).await);
     }
     let shoppers: Vec<UserId> = (0..SHOPPERS)
         .map(|i| format!("shopper-{i}").try_into().unwrap())
@@ -94,94 +276,83 @@ async fn stock_is_conserved_after_every_step_of_a_random_shopping_run() {
     let mut checkouts: Vec<(UserId, CheckoutId)> = Vec::new();
     let mut placed: Vec<(UserId, OrderId)> = Vec::new();
     let mut counts: HashMap<&str, usize> = HashMap::new();
-    let far_future = || Timestamp::now().plus_millis(3_600_000);
 
     for step in 0..STEPS {
-        let who = &shoppers[rng.gen_range(0..SHOPPERS)];
-        let kind = match rng.gen_range(0..100) {
-            0..=29 => "add",
-            30..=49 => "begin",
-            50..=54 => "cancel-checkout",
-            55..=61 => "expire-timer",
-            62..=65 => "expire-ttl",
-            66..=84 => "submit",
-            85..=91 => "settle",
-            _ => "cancel-order",
-        };
-        *counts.entry(kind).or_default() += 1;
-        match kind {
-            "add" => {
-                let item = items[rng.gen_range(0..ITEMS)];
-                let _ = cart::set_line(s, who, item, rng.gen_range(0..=3), None).await;
-            }
-            "begin" => {
-                if let Ok(begun) = checkout::begin(s, who, &format!("k{step}")).await {
-                    checkouts.push((who.clone(), begun.checkout.checkout_id));
+        let mut actions = Vec::with_capacity(AT_ONCE);
+        for slot in 0..AT_ONCE {
+            let who = shoppers[rng.gen_range(0..SHOPPERS)].clone();
+            let any_checkout = |rng: &mut StdRng| checkouts[rng.gen_range(0..checkouts.len())].clone();
+            let any_order = |rng: &mut StdRng| placed[rng.gen_range(0..placed.len())].clone();
+            let action = match rng.gen_range(0..100) {
+                0..=27 => Action::Add(who, items[rng.gen_range(0..ITEMS)], rng.gen_range(0..=3)),
+                28..=45 => Action::Begin(who, format!("k{step}-{slot}")),
+                46..=50 if !checkouts.is_empty() => {
+                    let (user, id) = any_checkout(&mut rng);
+                    Action::CancelCheckout(user, id)
                 }
-            }
-            "cancel-checkout" if !checkouts.is_empty() => {
-                let (user, id) = checkouts[rng.gen_range(0..checkouts.len())].clone();
-                let _ = checkout::cancel(s, &user, id).await;
-            }
-            "expire-timer" if !checkouts.is_empty() => {
-                let (_, id) = checkouts[rng.gen_range(0..checkouts.len())].clone();
-                checkout::expire(s, id, far_future()).await.unwrap();
-            }
-            "expire-ttl" if !checkouts.is_empty() => {
-                // What DynamoDB TTL does: delete the record; then the stream consumer acts on its image.
-                let (_, id) = checkouts[rng.gen_range(0..checkouts.len())].clone();
-                let deleted = client
-                    .delete_item()
-                    .table_name(&app.config.tables.holds)
-                    .key("checkoutId", AttributeValue::S(id.to_string()))
-                    .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-                    .send()
-                    .await
-                    .unwrap();
-                if let Some(old) = deleted.attributes {
-                    let image: Checkout = serde_dynamo::from_item(old).unwrap();
-                    checkout::expired_by_ttl(s, &image).await.unwrap();
-                    // A redelivered stream record changes nothing.
-                    checkout::expired_by_ttl(s, &image).await.unwrap();
+                51..=57 if !checkouts.is_empty() => Action::ExpireTimer(any_checkout(&mut rng).1),
+                58..=61 if !checkouts.is_empty() => Action::ExpireTtl(any_checkout(&mut rng).1),
+                62..=81 if !checkouts.is_empty() => {
+                    // Mostly the latest checkout (what a shopper pays for), sometimes an old one.
+                    let (user, id) = if rng.gen_bool(0.8) {
+                        checkouts[checkouts.len() - 1].clone()
+                    } else {
+                        any_checkout(&mut rng)
+                    };
+                    Action::Submit(user, id, TOKENS[rng.gen_range(0..TOKENS.len())])
                 }
-            }
-            "submit" if !checkouts.is_empty() => {
-                // Mostly the latest checkout (what a shopper pays for), sometimes an old one.
-                let pick = if rng.gen_bool(0.8) {
-                    checkouts.len() - 1
-                } else {
-                    rng.gen_range(0..checkouts.len())
-                };
-                let (user, id) = checkouts[pick].clone();
-                let token = TOKENS[rng.gen_range(0..TOKENS.len())];
-                match checkout::submit(s, &user, id, helpers::pay(token)).await {
-                    Ok(checkout::Submitted::Placed(o)) | Ok(checkout::Submitted::Pending(o)) => {
-                        placed.push((user, o.order_id))
-                    }
-                    Err(_) => {}
+                82..=88 if !placed.is_empty() => Action::Settle(any_order(&mut rng).1),
+                89..=94 if !placed.is_empty() => {
+                    let (user, id) = any_order(&mut rng);
+                    Action::CancelOrder(user, id)
                 }
-            }
-            "settle" if !placed.is_empty() => {
-                let (_, id) = placed[rng.gen_range(0..placed.len())].clone();
-                checkout::settle(s, id, Timestamp::now()).await.unwrap();
-            }
-            "cancel-order" if !placed.is_empty() => {
-                let (user, id) = placed[rng.gen_range(0..placed.len())].clone();
-                let _ = orders::cancel(s, &user, id).await;
-            }
-            _ => {}
+                95..=99 if !placed.is_empty() => {
+                    let (user, id) = any_order(&mut rng);
+                    Action::CancelLine(user, id, items[rng.gen_range(0..ITEMS)])
+                }
+                _ => Action::Add(who, items[rng.gen_range(0..ITEMS)], rng.gen_range(0..=3)),
+            };
+            *counts.entry(action.kind()).or_default() += 1;
+            actions.push(action);
         }
-        if let Err(violation) = check(&shop, &client, &items).await {
-            panic!("seed {seed}, step {step} ({kind}): {violation}");
+        let described = format!("{actions:?}");
+        let mut tasks = tokio::task::JoinSet::new();
+        for (slot, action) in actions.into_iter().enumerate() {
+            let (app, client) = (shop.app.clone(), client.clone());
+            tasks.spawn(async move { (slot, run(app, client, action).await) });
+        }
+        let mut made: Vec<(usize, Made)> = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            made.push(done.expect("no action panics"));
+        }
+        made.sort_by_key(|(slot, _)| *slot);
+        for (_, m) in made {
+            match m {
+                Made::Checkout(user, id) => checkouts.push((user, id)),
+                Made::Order(user, id) if !placed.iter().any(|(_, o)| *o == id) => {
+                    placed.push((user, id))
+                }
+                _ => {}
+            }
+        }
+        if let Err(violation) = check_stock(&shop, &client, &items).await {
+            panic!("seed {seed}, step {step} ({described}): {violation}");
+        }
+        if let Err(violation) = check_money(&shop, &client).await {
+            panic!("seed {seed}, step {step} ({described}): {violation}");
         }
     }
+    let ledger = shop.app.payments.ledger();
     println!(
-        "steps by kind: {counts:?}; checkouts {}, orders {}",
+        "steps: {STEPS} × {AT_ONCE} actions at once; by kind: {counts:?}; checkouts {}, orders {}; provider: {} charges, {} refunds, net {}",
         checkouts.len(),
-        placed.len()
+        placed.len(),
+        ledger.charges.values().filter(|c| c.captured).count(),
+        ledger.refunds.len(),
+        ledger.net()
     );
     assert!(
-        checkouts.len() > 50 && placed.len() > 50,
+        checkouts.len() > 100 && placed.len() > 50,
         "the run exercised checkout and orders"
     );
 }

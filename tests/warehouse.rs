@@ -609,3 +609,171 @@ async fn reconciliation_reports_drift_and_repairs_it_only_when_told() {
     assert!(fixed.drifts[0].repaired);
     assert_eq!(levels(&shop, a).await.1, 5);
 }
+
+/// Σ captured − Σ refunded by the provider for one order's checkout.
+fn kept(shop: &Shop, order: &aisle::domain::Order) -> i64 {
+    let ledger = shop.app.payments.ledger();
+    let prefix = order.checkout_id.to_string();
+    ledger
+        .charges
+        .iter()
+        .filter(|(key, c)| key.starts_with(&prefix) && c.captured)
+        .map(|(key, c)| c.amount.amount - ledger.refunded(key))
+        .sum()
+}
+
+#[tokio::test]
+async fn cancelling_one_line_of_an_assigned_order_shrinks_its_parcel_returns_its_units_once_and_refunds_it(
+) {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await;
+    let b = listed(&shop, "Bellows").await;
+    assert!(deliver(&shop, &[received(WAREHOUSE_A, a, 5), received(WAREHOUSE_A, b, 5)])
+        .await
+        .is_empty());
+    let id = place_order(&shop, &[(a, 2), (b, 1)]).await;
+    assert!(matches!(assign(&shop, id).await, Assignment::Assigned(_)));
+    let order = shop.app.orders.get(id).await.unwrap().unwrap();
+    let price = order.lines[0].unit_price.amount;
+    assert_eq!(kept(&shop, &order), 3 * price);
+    let who = helpers::Caller::Shopper(order.user_id.to_string());
+    let cancel_b = || {
+        helpers::Call::new(
+            "POST /v1/orders/{orderId}/lines/{itemId}/cancel",
+            &[("orderId", &id.to_string()), ("itemId", &b.to_string())],
+        )
+        .by(&who)
+        .json(json!({ "reason": "ordered by mistake" }))
+    };
+    for _ in 0..2 {
+        let reply = send!(aisle::api::shopping::cancel_order_line, shop, cancel_b());
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        assert_eq!(reply.body["status"], "PROCESSING");
+        assert_eq!(reply.body["lines"].as_array().unwrap().len(), 1);
+        assert_eq!(reply.body["total"]["amount"], 2 * price);
+    }
+    assert_eq!(kept(&shop, &order), 2 * price, "the line's amount refunded, once");
+    assert_eq!(
+        levels(&shop, b).await,
+        (HashMap::from([(WAREHOUSE_A.to_owned(), (5, 5))]), 5),
+        "its units back at the warehouse and in the aggregate, once"
+    );
+    let parcels = shop.app.fulfilment.shipments(id).await.unwrap();
+    assert_eq!(parcels.len(), 1);
+    assert_eq!(parcels[0].state, ShipmentState::Assigned);
+    assert_eq!((parcels[0].units_of(a), parcels[0].units_of(b)), (2, 0), "the parcel shrank");
+    shop.pump_streams().await;
+    let published = shop.published().await;
+    assert!(
+        published.iter().any(|(kind, detail)| kind == "OrderLineCancelled"
+            && detail["itemId"] == json!(b)
+            && detail["reason"] == "ordered by mistake"),
+        "{published:?}"
+    );
+    // Someone else's order is not found; an item not in the order is not found.
+    let stranger = helpers::Caller::shopper();
+    let theirs = send!(
+        aisle::api::shopping::cancel_order_line,
+        shop,
+        helpers::Call::new(
+            "POST /v1/orders/{orderId}/lines/{itemId}/cancel",
+            &[("orderId", &id.to_string()), ("itemId", &b.to_string())],
+        )
+        .by(&stranger)
+        .json(json!({ "reason": "x" }))
+    );
+    assert_eq!(theirs.status, 404);
+
+    // The last line: the whole order is cancelled.
+    let last = aisle::usecases::orders::cancel_line(shop.app.shop(), &order.user_id, id, a, "changed my mind".into())
+        .await
+        .unwrap();
+    assert_eq!(last.status, OrderStatus::Cancelled);
+    assert_eq!(kept(&shop, &order), 0);
+    assert_eq!(levels(&shop, a).await.1, 5);
+    let parcels = shop.app.fulfilment.shipments(id).await.unwrap();
+    assert_eq!(parcels[0].state, ShipmentState::Cancelled);
+}
+
+#[tokio::test]
+async fn cancelling_a_line_of_an_unassigned_order_gives_its_units_back_to_the_aggregate() {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await;
+    let b = listed(&shop, "Bellows").await;
+    deliver(&shop, &[received(WAREHOUSE_A, a, 3), received(WAREHOUSE_A, b, 3)]).await;
+    let id = place_order(&shop, &[(a, 1), (b, 2)]).await;
+    let order = shop.app.orders.get(id).await.unwrap().unwrap();
+    let next = aisle::usecases::orders::cancel_line(shop.app.shop(), &order.user_id, id, b, "too many".into())
+        .await
+        .unwrap();
+    assert_eq!(next.status, OrderStatus::Placed);
+    assert_eq!(levels(&shop, b).await.1, 3);
+    assert_eq!(levels(&shop, a).await.1, 2);
+    assert_eq!(kept(&shop, &order), order.lines[0].unit_price.amount);
+    // Assignment then ships only what is left.
+    assert!(matches!(assign(&shop, id).await, Assignment::Assigned(_)));
+    let parcels = shop.app.fulfilment.shipments(id).await.unwrap();
+    assert_eq!((parcels[0].units_of(a), parcels[0].units_of(b)), (1, 0));
+    assert_eq!(levels(&shop, b).await, (HashMap::from([(WAREHOUSE_A.to_owned(), (3, 3))]), 3));
+}
+
+#[tokio::test]
+async fn a_partial_return_leaves_the_rest_returnable_and_the_rest_comes_back_later_end_to_end() {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await;
+    deliver(&shop, &[received(WAREHOUSE_A, a, 5)]).await;
+    let id = place_order(&shop, &[(a, 3)]).await;
+    assign(&shop, id).await;
+    for kind in ["WarehouseOrderShipped", "WarehouseOrderDelivered"] {
+        let fields = json!({ "orderId": id, "trackingNumber": "TRK-9" });
+        assert!(deliver(&shop, &[message(WAREHOUSE_A, kind, fields)]).await.is_empty());
+    }
+    let order = shop.app.orders.get(id).await.unwrap().unwrap();
+    let price = order.lines[0].unit_price.amount;
+    let ask = |units: u32| {
+        aisle::usecases::orders::request_return(
+            shop.app.shop(),
+            &order.user_id,
+            id,
+            vec![aisle::domain::ReturnLine {
+                item_id: a,
+                quantity: aisle::domain::Quantity::try_from(i64::from(units)).unwrap(),
+            }],
+            "too heavy".into(),
+        )
+    };
+    assert_eq!(ask(1).await.unwrap().status, OrderStatus::ReturnRequested);
+    let one_back = message(
+        WAREHOUSE_A,
+        "ReturnReceived",
+        json!({ "orderId": id, "lines": [{ "itemId": a, "quantity": 1 }], "condition": "RESELLABLE" }),
+    );
+    assert!(deliver(&shop, &[one_back]).await.is_empty());
+    assert_eq!(status(&shop, id).await, OrderStatus::PartiallyRefunded);
+    assert_eq!(kept(&shop, &order), 2 * price);
+
+    assert!(ask(3).await.is_err(), "only 2 units are left to return");
+    assert_eq!(ask(2).await.unwrap().status, OrderStatus::ReturnRequested);
+    let rest_back = message(
+        WAREHOUSE_A,
+        "ReturnReceived",
+        json!({ "orderId": id, "lines": [{ "itemId": a, "quantity": 2 }], "condition": "RESELLABLE" }),
+    );
+    assert!(deliver(&shop, &[rest_back.clone(), rest_back]).await.is_empty());
+    let done = shop.app.orders.get(id).await.unwrap().unwrap();
+    assert_eq!(done.status, OrderStatus::Refunded);
+    assert_eq!(done.payment.state, aisle::domain::PaymentState::Refunded);
+    assert_eq!(kept(&shop, &order), 0, "every unit refunded once");
+    assert_eq!(
+        levels(&shop, a).await,
+        (HashMap::from([(WAREHOUSE_A.to_owned(), (5, 5))]), 5),
+        "all three restocked"
+    );
+    let late = message(
+        WAREHOUSE_A,
+        "ReturnReceived",
+        json!({ "orderId": id, "lines": [{ "itemId": a, "quantity": 1 }], "condition": "RESELLABLE" }),
+    );
+    deliver(&shop, &[late]).await;
+    assert_eq!(kept(&shop, &order), 0, "nothing refunded past what was paid");
+}

@@ -31,7 +31,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-setsid cargo lambda watch -p aisle-functions --env-file "$AISLE_STATE/functions.env" >"$AISLE_STATE/lambda.log" 2>&1 &
+# Several instances of one function at once, as Lambda scales out (AISLE_CONCURRENCY, default 8).
+setsid cargo lambda watch -p aisle-functions --concurrency "${AISLE_CONCURRENCY:-8}" --env-file "$AISLE_STATE/functions.env" >"$AISLE_STATE/lambda.log" 2>&1 &
 pids+=($!)
 deadline=$((SECONDS + 120))
 until (exec 3<>/dev/tcp/127.0.0.1/9000) 2>/dev/null; do

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -138,6 +139,76 @@ check("the warehouse ships it: SHIPPED", warehouse("ship", placed["orderId"]) an
 detail = call("GET", f"/v1/orders/{placed['orderId']}", "SHOPPER")[1]
 check("the order detail shows the parcel with its tracking number", detail.get("shipments", [{}])[0].get("trackingNumber", "").startswith("AISLE"), detail)
 check("and delivers it: DELIVERED", warehouse("deliver", placed["orderId"]) and poll(30, lambda: order_status() == "DELIVERED"))
+
+# Races as Lambda has them: make dev runs several instances of each function at once
+# (cargo lambda watch --concurrency), so two requests for one checkout really overlap.
+def together(*requests):
+    """Run the request functions at the same moment (a barrier), return their answers."""
+    answers = [None] * len(requests)
+    barrier = threading.Barrier(len(requests))
+
+    def run(i, request):
+        barrier.wait()
+        answers[i] = request()
+
+    threads = [threading.Thread(target=run, args=(i, r)) for i, r in enumerate(requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+status, racer = call("POST", "/v1/seller/items", "SELLER", {"name": "E2E racer", "category": category, "brand": "Acme", "price": {"amount": 1000, "currency": "USD"}})
+call("POST", "/v1/warehouses/wh-1000/stock", "WAREHOUSE", {"itemId": racer["itemId"], "quantity": 40})
+available = lambda: call("GET", f"/v1/items/{racer['itemId']}")[1]["availability"]["available"]
+pay = {"paymentToken": "tok_success", "shippingAddress": address}
+
+
+def begin_for_race():
+    call("PUT", f"/v1/cart/items/{racer['itemId']}", "SHOPPER", {"quantity": 2})
+    return call("POST", "/v1/checkout", "SHOPPER", headers={"Idempotency-Key": uuid.uuid4().hex})[1]["checkoutId"]
+
+
+problems = []
+for i in range(5):
+    before = available()
+    checkout_id = begin_for_race()
+    path = f"/v1/checkout/{checkout_id}/order"
+    keys = ("click", "click") if i % 2 else ("click-a", "click-b")
+    (sa, a), (sb, b) = together(
+        lambda: call("POST", path, "SHOPPER", pay, {"Idempotency-Key": keys[0]}),
+        lambda: call("POST", path, "SHOPPER", pay, {"Idempotency-Key": keys[1]}),
+    )
+    one_order = sorted([sa, sb]) in ([201, 201], [201, 409]) and (sa != 201 or sb != 201 or a["orderId"] == b["orderId"])
+    if not (one_order and available() == before - 2):
+        problems.append((i, sa, a, sb, b, before, available()))
+check("a double-clicked submit places one order and takes the stock once (5 tries, same and different keys)", not problems, problems)
+
+problems, wins = [], {"cancel": 0, "submit": 0}
+for i in range(6):
+    before = available()
+    checkout_id = begin_for_race()
+    (sp, paid), (sc, cancelled) = together(
+        lambda: call("POST", f"/v1/checkout/{checkout_id}/order", "SHOPPER", pay, {"Idempotency-Key": uuid.uuid4().hex}),
+        lambda: call("DELETE", f"/v1/checkout/{checkout_id}", "SHOPPER"),
+    )
+    if sc == 200 and sp in (409, 410) and available() == before:
+        wins["cancel"] += 1
+    elif sp == 201 and sc == 409 and cancelled["error"]["code"] == "CHECKOUT_CLOSED" and available() == before - 2:
+        wins["submit"] += 1
+    else:
+        problems.append((i, sp, paid, sc, cancelled, before, available()))
+check(f"a submit racing a cancel ends one way only (6 tries: {wins})", not problems, problems)
+
+status, two = call("PUT", f"/v1/cart/items/{kettle['itemId']}", "SHOPPER", {"quantity": 1})
+call("POST", "/v1/warehouses/wh-1000/stock", "WAREHOUSE", {"itemId": kettle["itemId"], "quantity": 2})
+call("PUT", f"/v1/cart/items/{racer['itemId']}", "SHOPPER", {"quantity": 1})
+status, begun = call("POST", "/v1/checkout", "SHOPPER", headers={"Idempotency-Key": uuid.uuid4().hex})
+status, both = call("POST", f"/v1/checkout/{begun['checkoutId']}/order", "SHOPPER", pay, {"Idempotency-Key": uuid.uuid4().hex})
+racer_before = available()
+status, shrunk = call("POST", f"/v1/orders/{both['orderId']}/lines/{racer['itemId']}/cancel", "SHOPPER", {"reason": "ordered twice"})
+check("cancelling one line keeps the rest of the order and returns its unit", status == 200 and len(shrunk["lines"]) == 1 and available() == racer_before + 1, (status, shrunk))
 
 passed, failed = results.count(True), results.count(False)
 print(f"e2e: {passed} passed, {failed} failed")

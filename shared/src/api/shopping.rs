@@ -217,6 +217,14 @@ pub struct OrderView {
     eta: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     return_request: Option<ReturnRequest>,
+    /// Units received back and refunded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    returned: Vec<crate::domain::ReturnLine>,
+    /// Lines cancelled after placing, with their reason and refund.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cancelled_lines: Vec<crate::domain::CancelledLine>,
+    /// What the provider has refunded so far.
+    refunded: Money,
     /// The parcels, once warehouses are assigned (order detail only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     shipments: Vec<ShipmentView>,
@@ -260,6 +268,12 @@ impl From<Order> for OrderView {
             created_at: o.created_at,
             eta: o.eta,
             return_request: o.return_request,
+            returned: o.returned,
+            cancelled_lines: o.cancelled_lines,
+            refunded: Money {
+                amount: o.payment.refunded,
+                currency: o.total.currency,
+            },
             shipments: Vec::new(),
         }
     }
