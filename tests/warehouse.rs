@@ -628,9 +628,12 @@ async fn cancelling_one_line_of_an_assigned_order_shrinks_its_parcel_returns_its
     let shop = Shop::open().await;
     let a = listed(&shop, "Anvil").await;
     let b = listed(&shop, "Bellows").await;
-    assert!(deliver(&shop, &[received(WAREHOUSE_A, a, 5), received(WAREHOUSE_A, b, 5)])
-        .await
-        .is_empty());
+    assert!(deliver(
+        &shop,
+        &[received(WAREHOUSE_A, a, 5), received(WAREHOUSE_A, b, 5)]
+    )
+    .await
+    .is_empty());
     let id = place_order(&shop, &[(a, 2), (b, 1)]).await;
     assert!(matches!(assign(&shop, id).await, Assignment::Assigned(_)));
     let order = shop.app.orders.get(id).await.unwrap().unwrap();
@@ -652,7 +655,11 @@ async fn cancelling_one_line_of_an_assigned_order_shrinks_its_parcel_returns_its
         assert_eq!(reply.body["lines"].as_array().unwrap().len(), 1);
         assert_eq!(reply.body["total"]["amount"], 2 * price);
     }
-    assert_eq!(kept(&shop, &order), 2 * price, "the line's amount refunded, once");
+    assert_eq!(
+        kept(&shop, &order),
+        2 * price,
+        "the line's amount refunded, once"
+    );
     assert_eq!(
         levels(&shop, b).await,
         (HashMap::from([(WAREHOUSE_A.to_owned(), (5, 5))]), 5),
@@ -661,13 +668,19 @@ async fn cancelling_one_line_of_an_assigned_order_shrinks_its_parcel_returns_its
     let parcels = shop.app.fulfilment.shipments(id).await.unwrap();
     assert_eq!(parcels.len(), 1);
     assert_eq!(parcels[0].state, ShipmentState::Assigned);
-    assert_eq!((parcels[0].units_of(a), parcels[0].units_of(b)), (2, 0), "the parcel shrank");
+    assert_eq!(
+        (parcels[0].units_of(a), parcels[0].units_of(b)),
+        (2, 0),
+        "the parcel shrank"
+    );
     shop.pump_streams().await;
     let published = shop.published().await;
     assert!(
-        published.iter().any(|(kind, detail)| kind == "OrderLineCancelled"
-            && detail["itemId"] == json!(b)
-            && detail["reason"] == "ordered by mistake"),
+        published
+            .iter()
+            .any(|(kind, detail)| kind == "OrderLineCancelled"
+                && detail["itemId"] == json!(b)
+                && detail["reason"] == "ordered by mistake"),
         "{published:?}"
     );
     // Someone else's order is not found; an item not in the order is not found.
@@ -685,9 +698,15 @@ async fn cancelling_one_line_of_an_assigned_order_shrinks_its_parcel_returns_its
     assert_eq!(theirs.status, 404);
 
     // The last line: the whole order is cancelled.
-    let last = aisle::usecases::orders::cancel_line(shop.app.shop(), &order.user_id, id, a, "changed my mind".into())
-        .await
-        .unwrap();
+    let last = aisle::usecases::orders::cancel_line(
+        shop.app.shop(),
+        &order.user_id,
+        id,
+        a,
+        "changed my mind".into(),
+    )
+    .await
+    .unwrap();
     assert_eq!(last.status, OrderStatus::Cancelled);
     assert_eq!(kept(&shop, &order), 0);
     assert_eq!(levels(&shop, a).await.1, 5);
@@ -700,12 +719,22 @@ async fn cancelling_a_line_of_an_unassigned_order_gives_its_units_back_to_the_ag
     let shop = Shop::open().await;
     let a = listed(&shop, "Anvil").await;
     let b = listed(&shop, "Bellows").await;
-    deliver(&shop, &[received(WAREHOUSE_A, a, 3), received(WAREHOUSE_A, b, 3)]).await;
+    deliver(
+        &shop,
+        &[received(WAREHOUSE_A, a, 3), received(WAREHOUSE_A, b, 3)],
+    )
+    .await;
     let id = place_order(&shop, &[(a, 1), (b, 2)]).await;
     let order = shop.app.orders.get(id).await.unwrap().unwrap();
-    let next = aisle::usecases::orders::cancel_line(shop.app.shop(), &order.user_id, id, b, "too many".into())
-        .await
-        .unwrap();
+    let next = aisle::usecases::orders::cancel_line(
+        shop.app.shop(),
+        &order.user_id,
+        id,
+        b,
+        "too many".into(),
+    )
+    .await
+    .unwrap();
     assert_eq!(next.status, OrderStatus::Placed);
     assert_eq!(levels(&shop, b).await.1, 3);
     assert_eq!(levels(&shop, a).await.1, 2);
@@ -714,7 +743,10 @@ async fn cancelling_a_line_of_an_unassigned_order_gives_its_units_back_to_the_ag
     assert!(matches!(assign(&shop, id).await, Assignment::Assigned(_)));
     let parcels = shop.app.fulfilment.shipments(id).await.unwrap();
     assert_eq!((parcels[0].units_of(a), parcels[0].units_of(b)), (1, 0));
-    assert_eq!(levels(&shop, b).await, (HashMap::from([(WAREHOUSE_A.to_owned(), (3, 3))]), 3));
+    assert_eq!(
+        levels(&shop, b).await,
+        (HashMap::from([(WAREHOUSE_A.to_owned(), (3, 3))]), 3)
+    );
 }
 
 #[tokio::test]
@@ -726,7 +758,9 @@ async fn a_partial_return_leaves_the_rest_returnable_and_the_rest_comes_back_lat
     assign(&shop, id).await;
     for kind in ["WarehouseOrderShipped", "WarehouseOrderDelivered"] {
         let fields = json!({ "orderId": id, "trackingNumber": "TRK-9" });
-        assert!(deliver(&shop, &[message(WAREHOUSE_A, kind, fields)]).await.is_empty());
+        assert!(deliver(&shop, &[message(WAREHOUSE_A, kind, fields)])
+            .await
+            .is_empty());
     }
     let order = shop.app.orders.get(id).await.unwrap().unwrap();
     let price = order.lines[0].unit_price.amount;
@@ -759,7 +793,9 @@ async fn a_partial_return_leaves_the_rest_returnable_and_the_rest_comes_back_lat
         "ReturnReceived",
         json!({ "orderId": id, "lines": [{ "itemId": a, "quantity": 2 }], "condition": "RESELLABLE" }),
     );
-    assert!(deliver(&shop, &[rest_back.clone(), rest_back]).await.is_empty());
+    assert!(deliver(&shop, &[rest_back.clone(), rest_back])
+        .await
+        .is_empty());
     let done = shop.app.orders.get(id).await.unwrap().unwrap();
     assert_eq!(done.status, OrderStatus::Refunded);
     assert_eq!(done.payment.state, aisle::domain::PaymentState::Refunded);
@@ -775,5 +811,9 @@ async fn a_partial_return_leaves_the_rest_returnable_and_the_rest_comes_back_lat
         json!({ "orderId": id, "lines": [{ "itemId": a, "quantity": 1 }], "condition": "RESELLABLE" }),
     );
     deliver(&shop, &[late]).await;
-    assert_eq!(kept(&shop, &order), 0, "nothing refunded past what was paid");
+    assert_eq!(
+        kept(&shop, &order),
+        0,
+        "nothing refunded past what was paid"
+    );
 }

@@ -138,11 +138,19 @@ fn describe(label: &str, usage: &Usage, per: u64) {
         .iter()
         .map(|(op, n)| format!("{op} {:.1}", *n as f64 / per as f64))
         .collect();
+    // Round trips only mean something for one request at a time (not under contention).
+    let rounds = if usage.rounds == 0 {
+        String::new()
+    } else {
+        format!(
+            ", {:.1} sequential round trips",
+            usage.rounds as f64 / per as f64
+        )
+    };
     println!(
-        "{label}: {:.1} DynamoDB calls ({}), {:.1} sequential round trips, {:.1} capacity units",
+        "{label}: {:.1} DynamoDB calls ({}){rounds}, {:.1} capacity units",
         calls as f64 / per as f64,
         detail.join(", "),
-        usage.rounds as f64 / per as f64,
         usage.capacity / per as f64
     );
 }

@@ -504,6 +504,12 @@ fn order_for(
     }
 }
 
+/// The order of an attempt whose outcome is not known yet.
+fn pending_order(checkout: &Checkout, attempt: &PaymentAttempt, now: Timestamp) -> Order {
+    let payment = payment_of(checkout, attempt, PaymentState::Pending);
+    order_for(checkout, attempt, OrderStatus::PaymentPending, payment, now)
+}
+
 fn payment_of(checkout: &Checkout, attempt: &PaymentAttempt, state: PaymentState) -> Payment {
     Payment {
         state,
@@ -590,14 +596,7 @@ async fn pay(
             }
         }
         ChargeOutcome::NoResponse => {
-            let payment = payment_of(&checkout, &attempt, PaymentState::Pending);
-            let order = order_for(
-                &checkout,
-                &attempt,
-                OrderStatus::PaymentPending,
-                payment,
-                now,
-            );
+            let order = pending_order(&checkout, &attempt, now);
             let answer = Answer::Pending {
                 order: Box::new(order.clone()),
             };
@@ -906,14 +905,7 @@ pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Ex
             let order = match pending {
                 Some(order) => order,
                 None => {
-                    let payment = payment_of(&checkout, &attempt, PaymentState::Pending);
-                    let order = order_for(
-                        &checkout,
-                        &attempt,
-                        OrderStatus::PaymentPending,
-                        payment,
-                        now,
-                    );
+                    let order = pending_order(&checkout, &attempt, now);
                     shop.orders.create(&order).await?;
                     order
                 }
@@ -1036,14 +1028,7 @@ pub async fn expired_by_ttl(shop: Shop<'_>, last_image: &Checkout) -> Result<boo
         let order = match shop.orders.get(order_id).await? {
             Some(order) => Some(order),
             None => {
-                let payment = payment_of(last_image, attempt, PaymentState::Pending);
-                let order = order_for(
-                    last_image,
-                    attempt,
-                    OrderStatus::PaymentPending,
-                    payment,
-                    Timestamp::now(),
-                );
+                let order = pending_order(last_image, attempt, Timestamp::now());
                 shop.orders.create(&order).await?;
                 Some(order)
             }

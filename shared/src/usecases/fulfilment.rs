@@ -704,8 +704,8 @@ async fn returned(
 
 /// Cancel an order already assigned to warehouses (none shipped): its warehouse orders are
 /// cancelled, each warehouse's available stock and the aggregate are restored, in one
-/// transaction with the order's own change. `Ok(false)` if something moved (retry) ;
-/// `Err(NotCancellable)` is the caller's to report.
+/// transaction with the order's own change. `None` if a parcel has left already (the
+/// caller reports it); `Applied::Stale` if something moved (retry).
 pub async fn cancel_assigned(
     shop: Shop<'_>,
     order: &Order,
@@ -727,45 +727,13 @@ pub async fn cancel_assigned(
         .iter()
         .map(|s| s.moved_to(ShipmentState::Cancelled, now))
         .collect();
-    let mut stock: Vec<StockMove> = live
-        .iter()
-        .flat_map(|s| {
-            s.lines.iter().map(|l| StockMove {
-                item: l.item_id,
-                warehouse: Some(s.warehouse_id.clone()),
-                physical: 0,
-                available: i64::from(l.quantity.get()),
-                shortfall: 0,
-                expect_version: None,
-            })
-        })
-        .collect();
     let mut total: HashMap<ItemId, i64> = HashMap::new();
     for line in &order.lines {
         *total.entry(line.item_id).or_default() += i64::from(line.quantity.get());
     }
-    stock.extend(total.into_iter().map(|(item, units)| StockMove {
-        item,
-        warehouse: None,
-        physical: 0,
-        available: units,
-        shortfall: 0,
-        expect_version: None,
-    }));
-    let change = FulfilmentChange {
-        order: Some((order, next)),
-        shipments: live
-            .iter()
-            .zip(&cancelled)
-            .map(|(current, next)| ShipmentWrite {
-                current: Some(current),
-                next,
-            })
-            .collect(),
-        stock,
-        once: None,
-    };
-    Ok(Some(shop.fulfilment.apply(&change).await?))
+    restore(shop, order, next, &live, &cancelled, total)
+        .await
+        .map(Some)
 }
 
 /// Cancel one line of an order assigned to warehouses: every parcel carrying `item` must
@@ -799,30 +767,68 @@ pub async fn cancel_assigned_line(
         })
         .collect();
     let units: i64 = carrying.iter().map(|s| i64::from(s.units_of(item))).sum();
-    let mut stock: Vec<StockMove> = carrying
-        .iter()
-        .map(|s| StockMove {
-            item,
-            warehouse: Some(s.warehouse_id.clone()),
-            physical: 0,
-            available: i64::from(s.units_of(item)),
-            shortfall: 0,
-            expect_version: None,
-        })
-        .collect();
-    stock.push(StockMove {
+    restore(
+        shop,
+        order,
+        next,
+        &carrying,
+        &shrunk,
+        HashMap::from([(item, units)]),
+    )
+    .await
+    .map(Some)
+}
+
+/// Replace parcels `current` by `next` (cancelled or shrunk) with the order's change: every
+/// unit a parcel no longer carries goes back to its warehouse's available stock, and
+/// `aggregate` units per item back to the aggregated rows, in one transaction.
+async fn restore(
+    shop: Shop<'_>,
+    order: &Order,
+    next_order: &Order,
+    current: &[&WarehouseOrder],
+    next: &[WarehouseOrder],
+    aggregate: HashMap<ItemId, i64>,
+) -> Result<Applied, StoreError> {
+    let mut stock: Vec<StockMove> = Vec::new();
+    for (before, after) in current.iter().zip(next) {
+        let still_carried = |item: ItemId| {
+            if after.state == ShipmentState::Cancelled {
+                0
+            } else {
+                after.units_of(item)
+            }
+        };
+        for line in &before.lines {
+            let freed = line
+                .quantity
+                .get()
+                .saturating_sub(still_carried(line.item_id));
+            if freed > 0 {
+                stock.push(StockMove {
+                    item: line.item_id,
+                    warehouse: Some(before.warehouse_id.clone()),
+                    physical: 0,
+                    available: i64::from(freed),
+                    shortfall: 0,
+                    expect_version: None,
+                });
+            }
+        }
+    }
+    stock.extend(aggregate.into_iter().map(|(item, units)| StockMove {
         item,
         warehouse: None,
         physical: 0,
         available: units,
         shortfall: 0,
         expect_version: None,
-    });
+    }));
     let change = FulfilmentChange {
-        order: Some((order, next)),
-        shipments: carrying
+        order: Some((order, next_order)),
+        shipments: current
             .iter()
-            .zip(&shrunk)
+            .zip(next)
             .map(|(current, next)| ShipmentWrite {
                 current: Some(current),
                 next,
@@ -831,7 +837,7 @@ pub async fn cancel_assigned_line(
         stock,
         once: None,
     };
-    Ok(Some(shop.fulfilment.apply(&change).await?))
+    shop.fulfilment.apply(&change).await
 }
 
 /// One item whose aggregated stock disagrees with what warehouses, holds and orders imply.

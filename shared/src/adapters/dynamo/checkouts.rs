@@ -534,24 +534,7 @@ impl Checkouts for DynamoCheckouts {
             &self.tables.shoppers,
             user_key(&current.user_id, CART),
         )?);
-        match self.transactor.write(items).await {
-            Ok(()) => Ok(Transition::Done),
-            Err(TransactFailure::Cancelled(codes)) => {
-                let failed = |i: usize| {
-                    codes.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
-                };
-                if failed(0) {
-                    Ok(Transition::Stale)
-                } else if (1..codes.len()).any(failed) {
-                    Ok(Transition::Short)
-                } else {
-                    Err(StoreError::Unavailable(format!(
-                        "late placement cancelled: {codes:?}"
-                    )))
-                }
-            }
-            Err(TransactFailure::Store(e)) => Err(e),
-        }
+        super::orders::transition_outcome(self.transactor.write(items).await, "late placement")
     }
 
     async fn due(&self, now: Timestamp, limit: u32) -> Result<Vec<CheckoutId>, StoreError> {

@@ -53,6 +53,73 @@ impl DynamoOrders {
     }
 }
 
+impl DynamoOrders {
+    /// The order ids in one partition of a keys-only index, following pages (up to `limit`).
+    async fn ids_in(
+        &self,
+        index: &str,
+        attribute: &str,
+        value: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.orders)
+                .index_name(index)
+                .key_condition_expression("#a = :v")
+                .expression_attribute_names("#a", attribute)
+                .expression_attribute_values(":v", s(value))
+                .set_limit(limit.map(|l| l as i32))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            for row in out.items.unwrap_or_default() {
+                let raw = row
+                    .get("orderId")
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                ids.push(OrderId::try_from(raw.as_str()).map_err(StoreError::Corrupt)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || limit.is_some_and(|l| ids.len() >= l) {
+                return Ok(ids);
+            }
+        }
+    }
+}
+
+/// How an order write with a stock effect ended: the order's own condition (item 0) means
+/// it changed since read; any other failed condition is a conditional take that ran short.
+pub(crate) fn transition_outcome(
+    result: Result<(), TransactFailure>,
+    what: &str,
+) -> Result<Transition, StoreError> {
+    match result {
+        Ok(()) => Ok(Transition::Done),
+        Err(TransactFailure::Cancelled(codes)) => {
+            let failed = |i: usize| {
+                codes.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
+            };
+            if failed(0) {
+                Ok(Transition::Stale)
+            } else if (1..codes.len()).any(failed) {
+                Ok(Transition::Short)
+            } else {
+                Err(StoreError::Unavailable(format!(
+                    "{what} cancelled: {codes:?}"
+                )))
+            }
+        }
+        Err(TransactFailure::Store(e)) => Err(e),
+    }
+}
+
 #[async_trait]
 impl Orders for DynamoOrders {
     async fn get(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
@@ -102,60 +169,18 @@ impl Orders for DynamoOrders {
     }
 
     async fn with_status(&self, status: OrderStatus) -> Result<Vec<OrderId>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.orders)
-                .index_name("byStatus")
-                .key_condition_expression("#s = :s")
-                .expression_attribute_names("#s", "status")
-                .expression_attribute_values(":s", s(status.as_str()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for row in out.items.unwrap_or_default() {
-                let raw = row
-                    .get("orderId")
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default();
-                ids.push(OrderId::try_from(raw.as_str()).map_err(StoreError::Corrupt)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(ids);
-            }
-        }
+        self.ids_in("byStatus", "status", status.as_str(), None)
+            .await
     }
 
     async fn owing(&self, limit: u32) -> Result<Vec<OrderId>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.orders)
-            .index_name("byPaymentDue")
-            .key_condition_expression("paymentDue = :due")
-            .expression_attribute_values(":due", s(PAYMENT_DUE))
-            .limit(limit as i32)
-            .send()
-            .await
-            .map_err(|e| classify("Query", e))?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|row| {
-                let raw = row
-                    .get("orderId")
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default();
-                OrderId::try_from(raw.as_str()).map_err(StoreError::Corrupt)
-            })
-            .collect()
+        self.ids_in(
+            "byPaymentDue",
+            "paymentDue",
+            PAYMENT_DUE,
+            Some(limit as usize),
+        )
+        .await
     }
 
     async fn create(&self, order: &Order) -> Result<bool, StoreError> {
@@ -200,23 +225,6 @@ impl Orders for DynamoOrders {
                 }
             }
         }
-        match self.transactor.write(items).await {
-            Ok(()) => Ok(Transition::Done),
-            Err(TransactFailure::Cancelled(codes)) => {
-                let failed = |i: usize| {
-                    codes.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
-                };
-                if failed(0) {
-                    Ok(Transition::Stale)
-                } else if (1..codes.len()).any(failed) {
-                    Ok(Transition::Short)
-                } else {
-                    Err(StoreError::Unavailable(format!(
-                        "order transition cancelled: {codes:?}"
-                    )))
-                }
-            }
-            Err(TransactFailure::Store(e)) => Err(e),
-        }
+        transition_outcome(self.transactor.write(items).await, "order transition")
     }
 }
