@@ -175,7 +175,8 @@ for i in range(5):
     before = available()
     checkout_id = begin_for_race()
     path = f"/v1/checkout/{checkout_id}/order"
-    keys = ("click", "click") if i % 2 else ("click-a", "click-b")
+    # A key belongs to one request: the same key twice (a retried click), or two keys.
+    keys = (f"click-{i}", f"click-{i}") if i % 2 else (f"click-{i}-a", f"click-{i}-b")
     (sa, a), (sb, b) = together(
         lambda: call("POST", path, "SHOPPER", pay, {"Idempotency-Key": keys[0]}),
         lambda: call("POST", path, "SHOPPER", pay, {"Idempotency-Key": keys[1]}),
