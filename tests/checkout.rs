@@ -934,3 +934,33 @@ async fn order_listing_bounds_and_cursors_from_outside_the_range_are_400_never_5
         big.body
     );
 }
+
+#[tokio::test]
+async fn a_pending_payment_whose_settle_message_was_lost_is_settled_by_the_sweeper() {
+    let shop = Shop::open().await;
+    let item = helpers::stocked_item(&shop, 5).await;
+    let (who, checkout) = checked_out(&shop, &item, 1).await;
+    let pending = submit(&shop, &who, &checkout, "tok_late_success").await;
+    assert_eq!(pending.status, 202);
+    let id = CheckoutId::try_from(checkout.clone()).unwrap();
+    let hold = aisle::ports::Checkouts::get(&shop.app.checkouts, id)
+        .await
+        .unwrap()
+        .unwrap();
+    // The expiry releases the hold and asks once ("unknown"); its settle message is lost.
+    let at_expiry = hold.expires_at.plus_millis(1);
+    checkout::expire(shop.app.shop(), id, at_expiry)
+        .await
+        .unwrap();
+    let order = pending.body["orderId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        order_of(&shop, &who, &order).await.body["status"],
+        "PAYMENT_PENDING"
+    );
+    let overdue = at_expiry.plus_millis(2 * checkout::SETTLE_RETRY.as_millis() as i64 + 1);
+    checkout::sweep(shop.app.shop(), overdue).await.unwrap();
+    let settled = order_of(&shop, &who, &order).await;
+    assert_eq!(settled.body["status"], "PLACED", "{:?}", settled.body);
+    assert_eq!(kept(&shop, &checkout), 19_999);
+    assert_eq!(shop.available(&item).await, 4);
+}

@@ -439,3 +439,99 @@ async fn a_cancel_racing_assignment_and_shipment_leaves_no_mixed_state() {
     }
     println!("cancel × assign × ship over {REPETITIONS} repetitions: {outcomes:#?}");
 }
+
+#[tokio::test]
+async fn a_late_success_after_the_timer_sweeper_and_ttl_race_retakes_the_stock_exactly_once() {
+    let shop = Shop::open().await;
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    for rep in 0..REPETITIONS {
+        let (item, who, checkout) = held(&shop, 3, 2).await;
+        let id = aisle::domain::CheckoutId::try_from(checkout.clone()).unwrap();
+        // The provider does not answer; it will say "captured" when asked a second time.
+        let pending = send!(
+            shopping::submit_order,
+            shop,
+            submit_call(&who, &checkout, "late", "tok_late_success")
+        );
+        assert_eq!(pending.status, 202, "rep {rep}: {:?}", pending.body);
+        let hold_now = aisle::ports::Checkouts::get(&shop.app.checkouts, id)
+            .await
+            .unwrap()
+            .unwrap();
+        let later = hold_now
+            .expires_at
+            .plus_millis(checkout::PAYMENT_GRACE.as_millis() as i64 + 1_000);
+        let s = shop.app.shop();
+        // All three expiry mechanisms at once, then two settlements at once.
+        let (timer, swept, ttl) = tokio::join!(
+            async {
+                jitter(3).await;
+                checkout::expire(s, id, later).await.unwrap()
+            },
+            async {
+                jitter(3).await;
+                checkout::sweep(s, later).await.unwrap()
+            },
+            async {
+                jitter(3).await;
+                // What TTL does: the record goes, then the stream consumer acts on its image.
+                let deleted = helpers::dynamo()
+                    .await
+                    .delete_item()
+                    .table_name(&shop.app.config.tables.holds)
+                    .key(
+                        "checkoutId",
+                        aws_sdk_dynamodb::types::AttributeValue::S(checkout.clone()),
+                    )
+                    .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+                    .send()
+                    .await
+                    .unwrap();
+                match deleted.attributes {
+                    Some(old) => {
+                        let last: aisle::domain::Checkout = serde_dynamo::from_item(old).unwrap();
+                        checkout::expired_by_ttl(s, &last).await.unwrap()
+                    }
+                    None => false,
+                }
+            }
+        );
+        let order_id = aisle::domain::Order::id_for(id);
+        let (a, b) = tokio::join!(
+            async {
+                jitter(3).await;
+                checkout::settle(s, order_id, later).await
+            },
+            async {
+                jitter(3).await;
+                checkout::settle(s, order_id, later).await
+            }
+        );
+        let _ = (a, b);
+        // Whatever a lost race left, one more settlement finishes (the timer's redelivery).
+        checkout::settle(s, order_id, later).await.unwrap();
+        let order = shop.app.orders.get(order_id).await.unwrap().unwrap();
+        let (charges, net) = money_for(&shop, &checkout);
+        let stock = shop.available(&item.to_string()).await;
+        *outcomes
+            .entry(format!(
+                "{:?} (timer {timer:?}, swept {swept}, ttl {ttl})",
+                order.status
+            ))
+            .or_default() += 1;
+        assert_eq!(
+            order.status,
+            OrderStatus::Placed,
+            "rep {rep}: {:?}",
+            order.timeline
+        );
+        assert_eq!((charges, net), (1, order.total.amount), "rep {rep}");
+        assert_eq!(stock, 1, "rep {rep}: released once, taken again once");
+        assert_eq!(
+            cart_lines(&shop, &who).await,
+            0,
+            "rep {rep}: the late order empties the cart too"
+        );
+    }
+    println!("late success × three expiries over {REPETITIONS} repetitions: {outcomes:#?}");
+}

@@ -917,6 +917,7 @@ pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Ex
             let mut asked = order.clone();
             asked.payment.checks += 1;
             asked.version += 1;
+            asked.updated_at = now;
             shop.orders
                 .transition(&order, &asked, StockEffect::None)
                 .await?;
@@ -965,6 +966,7 @@ pub async fn settle(
             let mut asked = order.clone();
             asked.payment.checks += 1;
             asked.version += 1;
+            asked.updated_at = now;
             if shop
                 .orders
                 .transition(&order, &asked, StockEffect::None)
@@ -1000,8 +1002,10 @@ pub async fn settle(
     }
 }
 
-/// Release every held checkout whose time is up (the scheduled sweeper), and pay out what
-/// the payment outbox still owes. Returns how many holds this run released or completed.
+/// Release every held checkout whose time is up (the scheduled sweeper), settle pending
+/// payments whose settle timer is overdue (a lost timer message must not leave an order
+/// pending forever), and pay out what the payment outbox still owes. Returns how many holds
+/// this run released or completed.
 pub async fn sweep(shop: Shop<'_>, now: Timestamp) -> Result<usize, StoreError> {
     let mut released = 0;
     for id in shop.checkouts.due(now, 200).await? {
@@ -1010,6 +1014,14 @@ pub async fn sweep(shop: Shop<'_>, now: Timestamp) -> Result<usize, StoreError> 
             Expiry::Released | Expiry::Completed
         ) {
             released += 1;
+        }
+    }
+    let overdue = SETTLE_RETRY.as_millis() as i64 * 2;
+    for id in shop.orders.with_status(OrderStatus::PaymentPending).await? {
+        if let Some(order) = shop.orders.get(id).await? {
+            if order.updated_at.plus_millis(overdue) <= now {
+                settle(shop, id, now).await?;
+            }
         }
     }
     super::payments::drain(shop, 200).await?;

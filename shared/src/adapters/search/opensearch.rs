@@ -182,11 +182,17 @@ pub fn search_body(q: &SearchQuery) -> Value {
     body
 }
 
-/// Why an OpenSearch answer was not a success.
+/// Why an OpenSearch answer was not a success. Throttling, server errors and a missing
+/// index (the cluster is not ready: before the first rebuild) are unavailability; any
+/// other refusal is a request we built wrong, which no retry fixes.
 fn error_of(status: u16, body: &Value) -> StoreError {
     let kind = body["error"]["type"].as_str().unwrap_or("unknown");
     let reason = body["error"]["reason"].as_str().unwrap_or("");
-    StoreError::Unavailable(format!("opensearch {status} {kind}: {reason}"))
+    let message = format!("opensearch {status} {kind}: {reason}");
+    match status {
+        404 | 408 | 429 | 500..=599 => StoreError::Unavailable(message),
+        _ => StoreError::Bug(message),
+    }
 }
 
 /// Parse a `_search` answer (recorded responses are replayed against this in tests).
@@ -748,6 +754,11 @@ mod tests {
             parse_search(&q, 502, b"<html>Bad Gateway</html>"),
             Err(StoreError::Unavailable(_))
         ));
+        let malformed = br#"{"error": {"type": "parsing_exception", "reason": "unknown query"}, "status": 400}"#;
+        assert!(
+            matches!(parse_search(&q, 400, malformed), Err(StoreError::Bug(_))),
+            "a request OpenSearch refuses is our bug (500), never 'retry later' (503)"
+        );
     }
 
     #[test]
