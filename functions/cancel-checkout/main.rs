@@ -1,12 +1,3 @@
 //! `cancel-checkout` Lambda: DELETE /v1/checkout/{checkoutId}, release a hold.
 
-use aisle::{api, App, Config};
-use lambda_http::{run, service_fn, Error};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    aisle::telemetry::init();
-    let config = Config::from_env()?;
-    let app = App::connect(&config).await;
-    run(service_fn(|req| api::shopping::cancel_checkout(&app, req))).await
-}
+aisle::http_lambda!(aisle::api::shopping::cancel_checkout);

@@ -1,12 +1,3 @@
 //! `cancel-order` Lambda: POST /v1/orders/{orderId}/cancel, cancel before shipping.
 
-use aisle::{api, App, Config};
-use lambda_http::{run, service_fn, Error};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    aisle::telemetry::init();
-    let config = Config::from_env()?;
-    let app = App::connect(&config).await;
-    run(service_fn(|req| api::shopping::cancel_order(&app, req))).await
-}
+aisle::http_lambda!(aisle::api::shopping::cancel_order);

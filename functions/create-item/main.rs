@@ -1,12 +1,3 @@
 //! `create-item` Lambda: POST /v1/seller/items, a seller lists a product.
 
-use aisle::{api, App, Config};
-use lambda_http::{run, service_fn, Error};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    aisle::telemetry::init();
-    let config = Config::from_env()?;
-    let app = App::connect(&config).await;
-    run(service_fn(|req| api::catalog::create_item(&app, req))).await
-}
+aisle::http_lambda!(aisle::api::catalog::create_item);

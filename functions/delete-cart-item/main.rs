@@ -1,12 +1,3 @@
 //! `delete-cart-item` Lambda: DELETE /v1/cart/items/{itemId}, remove a cart line.
 
-use aisle::{api, App, Config};
-use lambda_http::{run, service_fn, Error};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    aisle::telemetry::init();
-    let config = Config::from_env()?;
-    let app = App::connect(&config).await;
-    run(service_fn(|req| api::shopping::delete_cart_item(&app, req))).await
-}
+aisle::http_lambda!(aisle::api::shopping::delete_cart_item);

@@ -1,12 +1,3 @@
 //! `hold-timer` Lambda: SQS, delayed checkout expiry and payment settlement.
 
-use aisle::{workers, App, Config};
-use lambda_runtime::{run, service_fn, Error};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    aisle::telemetry::init();
-    let config = Config::from_env()?;
-    let app = App::connect(&config).await;
-    run(service_fn(|event| workers::hold_timer(&app, event))).await
-}
+aisle::event_lambda!(aisle::workers::hold_timer);

@@ -1,12 +1,3 @@
 //! `publish-events` Lambda: DynamoDB Streams, publish domain events from order and hold changes.
 
-use aisle::{workers, App, Config};
-use lambda_runtime::{run, service_fn, Error};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    aisle::telemetry::init();
-    let config = Config::from_env()?;
-    let app = App::connect(&config).await;
-    run(service_fn(|event| workers::publish_events(&app, event))).await
-}
+aisle::event_lambda!(aisle::workers::publish_events);

@@ -1,15 +1,3 @@
 //! `put-wishlist-item` Lambda: PUT /v1/wishlist/items/{itemId}, wish for an item.
 
-use aisle::{api, App, Config};
-use lambda_http::{run, service_fn, Error};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    aisle::telemetry::init();
-    let config = Config::from_env()?;
-    let app = App::connect(&config).await;
-    run(service_fn(|req| {
-        api::shopping::put_wishlist_item(&app, req)
-    }))
-    .await
-}
+aisle::http_lambda!(aisle::api::shopping::put_wishlist_item);

@@ -1,12 +1,3 @@
 //! `sweep-holds` Lambda: every minute, release holds whose time is up.
 
-use aisle::{workers, App, Config};
-use lambda_runtime::{run, service_fn, Error};
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    aisle::telemetry::init();
-    let config = Config::from_env()?;
-    let app = App::connect(&config).await;
-    run(service_fn(|event| workers::sweep_holds(&app, event))).await
-}
+aisle::event_lambda!(aisle::workers::sweep_holds);

@@ -9,6 +9,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod domain;
+pub mod lambda;
 pub mod ports;
 pub mod telemetry;
 pub mod usecases;

@@ -35,6 +35,26 @@ impl ApiError {
         self
     }
 
+    /// Query parameters that do not parse: 400 `INVALID_QUERY_PARAMETER`, each one named in
+    /// `details` (a body that does not validate is 422 `VALIDATION_FAILED`, below).
+    pub fn invalid_query(errors: ValidationErrors) -> Self {
+        Self::bad_request(
+            "INVALID_QUERY_PARAMETER",
+            "one or more query parameters are invalid",
+        )
+        .with_details(json!(errors.0))
+    }
+
+    /// A response that could not be rendered: our bug, answered in the error contract.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error",
+        )
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
@@ -58,7 +78,9 @@ impl ApiError {
         if !self.details.is_null() {
             error["details"] = self.details;
         }
-        let mut response = super::json(self.status, &json!({ "error": error }));
+        // A `Value` always serialises: no way back into `json`'s own error path.
+        let body = serde_json::to_vec(&json!({ "error": error })).unwrap_or_default();
+        let mut response = super::json_bytes(self.status, body);
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

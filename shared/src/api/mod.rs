@@ -25,9 +25,16 @@ pub(crate) fn finish(outcome: Result<Response<Body>, ApiError>) -> HttpResult {
     Ok(outcome.unwrap_or_else(ApiError::into_response))
 }
 
-/// A JSON response.
+/// A JSON response; a body that cannot be serialised is a 500 in the error contract.
 pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Response<Body> {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    match serde_json::to_vec(body) {
+        Ok(bytes) => json_bytes(status, bytes),
+        Err(e) => ApiError::internal(format!("response not serialisable: {e}")).into_response(),
+    }
+}
+
+/// A response with these JSON bytes.
+pub(crate) fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response<Body> {
     let mut response = Response::new(Body::Binary(bytes));
     *response.status_mut() = status;
     response.headers_mut().insert(

@@ -138,11 +138,7 @@ pub fn parse_search(params: &[(String, String)]) -> Result<SearchQuery, ApiError
     if errors.0.is_empty() {
         Ok(query)
     } else {
-        Err(ApiError::bad_request(
-            "INVALID_QUERY_PARAMETER",
-            "one or more query parameters are invalid",
-        )
-        .with_details(serde_json::json!(errors.0)))
+        Err(ApiError::invalid_query(errors))
     }
 }
 

@@ -344,26 +344,22 @@ pub async fn list_orders(app: &App, req: Request) -> HttpResult {
             let who = principal(&req)?;
             let query = query(&req, &["limit", "cursor", "from", "to"])?;
             let page = page(&query)?;
-            let time = |name: &str| {
-                query
-                    .get(name)
-                    .map(|raw| Timestamp::try_from(raw.clone()))
-                    .transpose()
-                    .map_err(|m| {
-                        ApiError::bad_request("INVALID_QUERY_PARAMETER", format!("{name}: {m}"))
-                    })
+            let mut errors = ValidationErrors::default();
+            let mut time = |name: &str| {
+                let raw = query.get(name)?;
+                errors.check(name, Timestamp::try_from(raw.clone()))
             };
-            let (from, to) = (time("from")?, time("to")?);
+            let (from, to) = (time("from"), time("to"));
             if let (Some(from), Some(to)) = (from, to) {
                 if from > to {
-                    return Err(ApiError::bad_request(
-                        "INVALID_QUERY_PARAMETER",
-                        "from: must not be later than to",
-                    )
-                    .with_details(serde_json::json!([
-                        { "field": "from", "message": "must not be later than to" }
-                    ])));
+                    errors.0.push(crate::domain::FieldError::new(
+                        "from",
+                        "must not be later than to",
+                    ));
                 }
+            }
+            if !errors.0.is_empty() {
+                return Err(ApiError::invalid_query(errors));
             }
             let listing = orders::list(app.shop(), &who.user_id, from, to, &page).await?;
             let items: Vec<OrderView> = listing.items.into_iter().map(OrderView::from).collect();

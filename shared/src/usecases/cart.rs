@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::ports::Shop;
+use super::Shop;
 use crate::domain::{Cart, CartRule, ItemId, Money, Quantity, Timestamp, UserId, Wishlist};
 use crate::ports::StoreError;
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::ports::Shop;
+use super::Shop;
 use serde::Deserialize;
 
 use crate::domain::{

@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::ports::Shop;
+use super::Shop;
 use crate::domain::fulfilment::{distance_km, eta, locate, plan, Plan, Site};
 use crate::domain::warehouse_update::{AdjustReason, ReturnCondition, Update, WarehouseMessage};
 use crate::domain::{

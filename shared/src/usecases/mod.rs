@@ -8,8 +8,8 @@ pub mod events;
 pub mod fulfilment;
 pub mod orders;
 pub mod payments;
-pub mod ports;
 pub mod search;
+pub mod shop;
 pub mod stock;
 
-pub use ports::Shop;
+pub use shop::Shop;

@@ -1,6 +1,6 @@
 //! A shopper's orders: history, detail, cancellation and returns.
 
-use super::ports::Shop;
+use super::Shop;
 use crate::domain::{
     CancelledLine, DueKind, HoldState, ItemId, Money, MoneyDue, Order, OrderId, OrderStatus, Page,
     PageRequest, PaymentState, ReleaseReason, ReturnLine, ReturnRequest, Timestamp, UserId,

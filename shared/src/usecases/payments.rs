@@ -9,7 +9,7 @@
 //! provider idempotency key, so paying it out twice refunds once; an entry is removed only
 //! after the provider confirmed it, by a write conditioned on the order's version.
 
-use super::ports::Shop;
+use super::Shop;
 use crate::domain::{DueKind, MoneyDue, Order, PaymentState};
 use crate::ports::{StockEffect, StoreError, Transition};
 

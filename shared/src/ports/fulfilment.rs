@@ -1,0 +1,93 @@
+//! The warehouse side: stock rows, warehouse orders and atomic fulfilment changes.
+
+use super::inventory::StockTotal;
+use super::StoreError;
+use crate::domain::{ItemId, Page, PageRequest};
+use async_trait::async_trait;
+use std::collections::HashMap;
+
+/// One warehouse's stock of one item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WarehouseStock {
+    /// Units on the shelves.
+    pub physical: u32,
+    /// Of those, units not promised to a warehouse order.
+    pub available: u32,
+    /// Units lost while promised elsewhere (held, ordered or assigned): on the books, not on
+    /// the shelf. Assignment never counts them.
+    pub shortfall: u32,
+}
+
+/// An item's stock everywhere: the aggregated row and every warehouse row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemStock {
+    pub total: StockTotal,
+    pub warehouses: HashMap<crate::domain::WarehouseId, WarehouseStock>,
+}
+
+/// A change to one stock row. Negative amounts are conditional: a move that would take a
+/// counter below zero fails the whole change ([`Applied::Short`]) instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockMove {
+    pub item: ItemId,
+    /// `None` is the item's aggregated row (what shoppers buy from; only `available` applies).
+    pub warehouse: Option<crate::domain::WarehouseId>,
+    pub physical: i64,
+    pub available: i64,
+    /// Units lost that were already promised (recorded on the warehouse row; the stream turns
+    /// a rise into a `StockShortfall` event).
+    pub shortfall: u32,
+    /// For the aggregated row: apply only if its `stockVersion` is still this (repairs).
+    pub expect_version: Option<u64>,
+}
+
+/// A warehouse order write: `None` as `current` creates it (it must not exist yet).
+#[derive(Debug, Clone, Copy)]
+pub struct ShipmentWrite<'a> {
+    pub current: Option<&'a crate::domain::WarehouseOrder>,
+    pub next: &'a crate::domain::WarehouseOrder,
+}
+
+/// One atomic fulfilment change: order, warehouse orders, stock and a once-only key, written
+/// in one transaction or not at all.
+#[derive(Debug, Clone, Default)]
+pub struct FulfilmentChange<'a> {
+    /// `(current, next)`: written only if the stored order is still at `current.version`.
+    pub order: Option<(&'a crate::domain::Order, &'a crate::domain::Order)>,
+    pub shipments: Vec<ShipmentWrite<'a>>,
+    pub stock: Vec<StockMove>,
+    /// Applied at most once per key (a warehouse message's event id).
+    pub once: Option<String>,
+}
+
+/// How a fulfilment change ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Done,
+    /// The once-only key was used before: this change already happened.
+    AlreadyApplied,
+    /// The order or a warehouse order changed since it was read.
+    Stale,
+    /// A stock counter would have gone below zero.
+    Short,
+}
+
+/// Warehouse orders and per-warehouse stock.
+#[async_trait]
+pub trait Fulfilment: Send + Sync {
+    /// Every stock row of each item (consistent reads).
+    async fn stock(&self, items: &[ItemId]) -> Result<HashMap<ItemId, ItemStock>, StoreError>;
+    /// The warehouse orders of an order.
+    async fn shipments(
+        &self,
+        order: crate::domain::OrderId,
+    ) -> Result<Vec<crate::domain::WarehouseOrder>, StoreError>;
+    /// A warehouse's orders, newest first (the simulator's pick list).
+    async fn shipments_of(
+        &self,
+        warehouse: &crate::domain::WarehouseId,
+        page: &PageRequest,
+    ) -> Result<Page<crate::domain::WarehouseOrder>, StoreError>;
+    /// Write a change atomically.
+    async fn apply(&self, change: &FulfilmentChange<'_>) -> Result<Applied, StoreError>;
+}

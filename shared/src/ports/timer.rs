@@ -1,0 +1,32 @@
+//! Delayed work (checkout expiry, payment settlement).
+
+use super::StoreError;
+use async_trait::async_trait;
+
+/// Delayed work for the checkout timer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum TimerMessage {
+    /// Release the checkout's hold if it is still held once its time is up.
+    #[serde(rename_all = "camelCase")]
+    Expire {
+        v: u32,
+        checkout_id: crate::domain::CheckoutId,
+    },
+    /// Ask the payment provider again about a pending order.
+    #[serde(rename_all = "camelCase")]
+    Settle {
+        v: u32,
+        order_id: crate::domain::OrderId,
+    },
+}
+
+/// Schedules [`TimerMessage`]s.
+#[async_trait]
+pub trait Timer: Send + Sync {
+    async fn schedule(
+        &self,
+        message: &TimerMessage,
+        delay: std::time::Duration,
+    ) -> Result<(), StoreError>;
+}

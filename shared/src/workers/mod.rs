@@ -1,0 +1,17 @@
+//! Asynchronous Lambdas: the checkout timer (SQS), the TTL backstop and the event
+//! publisher (DynamoDB Streams) and the expiry sweeper (schedule). Each is idempotent: SQS
+//! and Streams deliver at least once, and every effect here is gated on state.
+//!
+//! SQS handlers report only the failed message ids (`SqsBatchResponse`); stream handlers
+//! report the first failed sequence number, so the batch is retried from there in order.
+//!
+//! One module per trigger kind, as `api/` has one per area: [`queues`], [`streams`],
+//! [`schedules`]. Everything is re-exported here (`aisle::workers::hold_timer`).
+
+pub mod queues;
+pub mod schedules;
+pub mod streams;
+
+pub use queues::*;
+pub use schedules::*;
+pub use streams::*;

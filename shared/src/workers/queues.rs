@@ -1,0 +1,147 @@
+//! SQS handlers: the checkout timer, order assignment and warehouse updates. Each reports
+//! only its failed message ids (`SqsBatchResponse`), so SQS redelivers just those.
+
+use crate::domain::Timestamp;
+use crate::ports::{StoreError, Timer, TimerMessage};
+use crate::usecases::checkout::{self, Expiry};
+
+use crate::App;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent};
+
+/// Act on one timer message. `Err` leaves it on the queue for another try.
+async fn on_timer(app: &App, body: &str) -> Result<(), StoreError> {
+    let message: TimerMessage = match serde_json::from_str(body) {
+        Ok(m) => m,
+        Err(e) => {
+            return app
+                .dead_letters
+                .park(body, &format!("not a timer message: {e}"))
+                .await
+        }
+    };
+    let now = Timestamp::now();
+    match message {
+        TimerMessage::Expire { checkout_id, .. } => {
+            if let Expiry::NotDue(wait) = checkout::expire(app.shop(), checkout_id, now).await? {
+                // Early (SQS delays are capped at 15 minutes): come back when it is due.
+                app.timer
+                    .schedule(&message, wait + std::time::Duration::from_secs(1))
+                    .await?;
+            }
+            Ok(())
+        }
+        TimerMessage::Settle { order_id, .. } => checkout::settle(app.shop(), order_id, now).await,
+    }
+}
+
+/// Handle each message of an SQS batch in turn; the response names only the messages whose
+/// handling failed, so SQS redelivers just those (the rest are deleted).
+async fn each_message<F, Fut>(event: LambdaEvent<SqsEvent>, handle: F) -> SqsBatchResponse
+where
+    F: Fn(String, u32) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    let mut response = SqsBatchResponse::default();
+    for record in event.payload.records {
+        let id = record.message_id.unwrap_or_default();
+        // How often SQS has delivered this message, this delivery included.
+        let receives = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        if let Err(e) = handle(record.body.unwrap_or_default(), receives).await {
+            tracing::warn!(message_id = %id, error = %e, "message not handled; SQS will redeliver it");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// `hold-timer`: expiry and payment-settlement messages, delayed by SQS.
+pub async fn hold_timer(
+    app: &App,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    Ok(each_message(event, |body, _| async move { on_timer(app, &body).await }).await)
+}
+
+/// The order an assignment message is about: an EventBridge `OrderPlaced` envelope (as the
+/// rule delivers it) or a bare `{"orderId": ...}` (a manual re-drive).
+fn order_of(body: &str) -> Result<crate::domain::OrderId, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+    let raw = value["detail"]["orderId"]
+        .as_str()
+        .or_else(|| value["orderId"].as_str())
+        .ok_or("no detail.orderId")?;
+    crate::domain::OrderId::try_from(raw)
+}
+
+/// `assign-orders`: `OrderPlaced` events (EventBridge rule → SQS) become warehouse orders.
+pub async fn assign_orders(
+    app: &App,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    use crate::usecases::fulfilment::{assign, AssignError};
+    // Sites change rarely: one read per batch (a failure fails the batch, which is retried).
+    let sites = crate::ports::Warehouses::list(&app.warehouses).await?;
+    let sites = &sites;
+    let now = Timestamp::now();
+    Ok(each_message(event, |body, _| async move {
+        let order = match order_of(&body) {
+            Ok(order) => order,
+            Err(reason) => return app.assignment_dead_letters.park(&body, &reason).await,
+        };
+        match assign(app.shop(), sites, order, now).await {
+            Ok(done) => {
+                tracing::info!(order_id = %order, outcome = ?done, "assignment");
+                Ok(())
+            }
+            Err(AssignError::UnknownOrder(o)) => {
+                let reason = format!("order {o} does not exist");
+                app.assignment_dead_letters.park(&body, &reason).await
+            }
+            Err(AssignError::Store(e)) => Err(e),
+        }
+    })
+    .await)
+}
+
+/// The `maxReceiveCount` of `WarehouseUpdatesQueue` in template.yaml (a test keeps them equal).
+pub const WAREHOUSE_UPDATE_RECEIVES: u32 = 10;
+
+/// `apply-warehouse-updates`: what warehouses report, applied once each; invalid messages are
+/// parked in the dead-letter queue with the reason, and the queue keeps flowing.
+pub async fn apply_warehouse_updates(
+    app: &App,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    use crate::domain::warehouse_update::WarehouseMessage;
+    use crate::usecases::fulfilment::{apply_update, UpdateError};
+    Ok(each_message(event, |body, receives| async move {
+        let message = match WarehouseMessage::parse(&body) {
+            Ok(message) => message,
+            Err(reason) => return app.update_dead_letters.park(&body, &reason).await,
+        };
+        match apply_update(app.shop(), &message, Timestamp::now()).await {
+            Ok(outcome) => {
+                tracing::info!(event_id = %message.event_id, kind = message.update.kind(), warehouse_id = %message.warehouse_id, ?outcome, "warehouse update");
+                Ok(())
+            }
+            Err(UpdateError::Invalid(reason)) => app.update_dead_letters.park(&body, &reason).await,
+            // The last delivery before SQS would redrive it without a word: park it here,
+            // with the reason, instead.
+            Err(UpdateError::NotYet(reason)) if receives >= WAREHOUSE_UPDATE_RECEIVES => {
+                let reason = format!("still not applicable after {receives} deliveries: {reason}");
+                app.update_dead_letters.park(&body, &reason).await
+            }
+            Err(UpdateError::NotYet(reason)) => Err(StoreError::Unavailable(reason)),
+            Err(UpdateError::Store(e)) => Err(e),
+        }
+    })
+    .await)
+}

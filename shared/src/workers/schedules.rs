@@ -1,0 +1,72 @@
+//! Scheduled and on-demand handlers: the expiry sweeper, reconciliation, search rebuild.
+
+use crate::domain::Timestamp;
+use crate::ports::EventPublisher;
+use crate::usecases::checkout::{self};
+use crate::usecases::events;
+use crate::App;
+use lambda_runtime::{Error, LambdaEvent};
+
+/// `sweep-holds`: every minute, release held checkouts whose time is up (the timer's
+/// safety net: within 60 seconds of expiry even if a timer message was lost).
+pub async fn sweep_holds(
+    app: &App,
+    _event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Error> {
+    let released = checkout::sweep(app.shop(), Timestamp::now()).await?;
+    tracing::info!(released, "sweep done");
+    Ok(serde_json::json!({ "released": released }))
+}
+
+/// `rebuild-search-index`: a full rebuild with an alias switch (see
+/// [`crate::usecases::search::rebuild`]); answers what it did.
+pub async fn rebuild_search_index(
+    app: &App,
+    _event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Error> {
+    let report =
+        crate::usecases::search::rebuild(&app.catalog, &app.inventory, app.search.index()?).await?;
+    Ok(serde_json::json!({
+        "generation": report.generation,
+        "indexed": report.indexed,
+        "caughtUp": report.caught_up,
+    }))
+}
+
+/// `reconcile-stock`: hourly. Recomputes aggregated stock, reports drift as a `StockDrift`
+/// event and a CloudWatch metric (embedded metric format), repairs only with
+/// `{"repair": true}` in the invocation payload.
+pub async fn reconcile_stock(
+    app: &App,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Error> {
+    let repair = event.payload["repair"].as_bool().unwrap_or(false);
+    let sites = crate::ports::Warehouses::list(&app.warehouses).await?;
+    let now = Timestamp::now();
+    let report = crate::usecases::fulfilment::reconcile(app.shop(), &sites, repair, now).await?;
+    // Embedded metric format: CloudWatch turns this log line into the StockDrift metric.
+    println!(
+        "{}",
+        serde_json::json!({
+            "_aws": { "Timestamp": now.unix_millis(), "CloudWatchMetrics": [{
+                "Namespace": "Aisle", "Dimensions": [[]],
+                "Metrics": [{ "Name": "StockDriftItems", "Unit": "Count" }]
+            }]},
+            "StockDriftItems": report.drifts.len(),
+        })
+    );
+    if !report.drifts.is_empty() {
+        let event = crate::ports::DomainEvent {
+            id: format!("reconcile/{}", now.unix_millis()),
+            source: "aisle.stock",
+            detail_type: "StockDrift",
+            detail: serde_json::json!({
+                "version": events::DETAIL_VERSION,
+                "repaired": repair,
+                "drifts": report.drifts,
+            }),
+        };
+        app.events.publish(&[event]).await?;
+    }
+    Ok(serde_json::to_value(&report)?)
+}
