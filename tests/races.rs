@@ -199,7 +199,7 @@ async fn a_submit_racing_a_cancel_ends_one_way_only_and_a_cancelled_checkout_is_
                 submit(&shop, &who, &checkout, "pay").await
             },
             async {
-                jitter(4).await;
+                jitter(30).await;
                 cancel_checkout(&shop, &who, &checkout).await
             }
         );
@@ -248,7 +248,7 @@ async fn a_submit_racing_a_replacing_checkout_never_retakes_stock_for_the_replac
         let (item, who, checkout) = held(&shop, 5, 2).await;
         let (paid, begun) = tokio::join!(
             async {
-                jitter(4).await;
+                jitter(30).await;
                 submit(&shop, &who, &checkout, "pay").await
             },
             async {
@@ -308,14 +308,14 @@ async fn a_submit_racing_the_expiry_either_places_the_order_or_releases_the_hold
         let (paid, _) = tokio::join!(
             async {
                 tokio::time::sleep(Duration::from_millis(
-                    rand::thread_rng().gen_range(340..=420),
+                    rand::thread_rng().gen_range(250..=400),
                 ))
                 .await;
                 submit(&shop, &who, &checkout, "pay").await
             },
             async {
                 tokio::time::sleep(Duration::from_millis(
-                    rand::thread_rng().gen_range(380..=440),
+                    rand::thread_rng().gen_range(360..=450),
                 ))
                 .await;
                 checkout::expire(shop.app.shop(), id, Timestamp::now())
@@ -373,11 +373,11 @@ async fn a_cancel_racing_assignment_and_shipment_leaves_no_mixed_state() {
         );
         let (cancelled, _, _) = tokio::join!(
             async {
-                jitter(6).await;
+                jitter(40).await;
                 aisle::usecases::orders::cancel(shop.app.shop(), &order.user_id, order_id).await
             },
             async {
-                jitter(6).await;
+                jitter(3).await;
                 aisle::usecases::fulfilment::assign(
                     shop.app.shop(),
                     &sites,
@@ -387,7 +387,7 @@ async fn a_cancel_racing_assignment_and_shipment_leaves_no_mixed_state() {
                 .await
             },
             async {
-                jitter(12).await;
+                jitter(60).await;
                 helpers::deliver(&shop, &[shipped]).await
             }
         );
@@ -473,7 +473,7 @@ async fn a_late_success_after_the_timer_sweeper_and_ttl_race_retakes_the_stock_e
                 checkout::sweep(s, later).await.unwrap()
             },
             async {
-                jitter(3).await;
+                jitter(20).await;
                 // What TTL does: the record goes, then the stream consumer acts on its image.
                 let deleted = helpers::dynamo()
                     .await

@@ -9,6 +9,9 @@
 
 use crate::{App, Config};
 
+#[doc(hidden)]
+pub use tracing; // for the macros: functions do not depend on tracing themselves
+
 /// What a function builds once, at cold start, and keeps for every invocation (leaked on
 /// purpose: it lives as long as the process, and handlers borrow it without reference
 /// counting).
@@ -19,6 +22,18 @@ pub async fn start() -> Result<&'static App, Box<dyn std::error::Error + Send + 
     Ok(Box::leak(Box::new(app)))
 }
 
+/// The span every HTTP invocation runs in: the API Gateway request id now, the caller's
+/// user id once the handler has read the token. Use cases open their own spans inside it
+/// (checkout, order, item ids), so CloudWatch Logs Insights can pull one request's lines:
+/// `filter spans.0.requestId = "<id>"` (README, "Logs").
+pub fn request_span(req: &lambda_http::Request) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        requestId = %crate::api::request::request_id(req),
+        user_id = tracing::field::Empty
+    )
+}
+
 /// `main` for an HTTP function: `handler(&App, Request) -> HttpResult` behind API Gateway.
 #[macro_export]
 macro_rules! http_lambda {
@@ -26,7 +41,11 @@ macro_rules! http_lambda {
         #[tokio::main]
         async fn main() -> Result<(), lambda_http::Error> {
             let app = $crate::lambda::start().await?;
-            lambda_http::run(lambda_http::service_fn(move |req| $handler(app, req))).await
+            lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {
+                let span = $crate::lambda::request_span(&req);
+                $crate::lambda::tracing::Instrument::instrument($handler(app, req), span)
+            }))
+            .await
         }
     };
 }

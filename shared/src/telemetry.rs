@@ -11,7 +11,10 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
+        // Each line lists the spans it is in, outermost first, with their ids (request,
+        // user, checkout, order, ...), so one request or one checkout can be followed.
         .with_current_span(false)
+        .with_span_list(true)
         .with_target(false)
         .without_time() // Lambda stamps every line itself.
         .try_init();

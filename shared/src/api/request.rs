@@ -17,6 +17,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The caller, from the claims the HTTP API's JWT authorizer verified. The authorizer
 /// already refused requests without a valid token; this refuses again if a route was
 /// deployed without it, and reads groups in every shape API Gateway renders them.
+/// The API Gateway request id, to tie a request's log lines together.
+pub fn request_id(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
 pub fn principal(req: &Request) -> Result<Principal, ApiError> {
     let unauthorized = || {
         ApiError::new(
@@ -37,6 +45,8 @@ pub fn principal(req: &Request) -> Result<Principal, ApiError> {
         .get("sub")
         .and_then(|s| UserId::try_from(s.as_str()).ok())
         .ok_or_else(unauthorized)?;
+    // Every log line of this request carries who made it (see `crate::lambda::request_span`).
+    tracing::Span::current().record("user_id", tracing::field::display(&user_id));
     let groups = claims
         .get("cognito:groups")
         .map(|g| parse_groups(g))

@@ -117,6 +117,7 @@ async fn render(shop: Shop<'_>, cart: &Cart) -> Result<CartView, StoreError> {
 /// Set a line's quantity (`0` removes it). With `if_match`, the write applies only to that
 /// cart version (412 otherwise); without, a write lost to another device is re-applied to
 /// the fresh cart, so no update is ever lost.
+#[tracing::instrument(name = "set_line", skip_all, fields(user_id = %user, item_id = %item))]
 pub async fn set_line(
     shop: Shop<'_>,
     user: &UserId,
@@ -267,6 +268,7 @@ pub async fn set_wished(
 
 /// Move a wished item to the cart (one unit, or keep the cart's quantity if already there),
 /// then take it off the wishlist. Returns the cart.
+#[tracing::instrument(name = "move_to_cart", skip_all, fields(user_id = %user))]
 pub async fn move_to_cart(
     shop: Shop<'_>,
     user: &UserId,

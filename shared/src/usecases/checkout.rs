@@ -125,6 +125,7 @@ fn total_of(lines: &[HoldLine]) -> Result<Money, BeginError> {
 ///
 /// Three sequential DynamoDB round trips: the key, cart and latest pointer read at once;
 /// the items and the previous checkout read at once; the hold transaction.
+#[tracing::instrument(name = "begin", skip_all, fields(user_id = %user))]
 pub async fn begin(
     shop: Shop<'_>,
     user: &UserId,
@@ -313,6 +314,7 @@ async fn owned(
 
 /// Release a checkout's hold at the shopper's request (idempotent). A checkout being paid
 /// for (or paid) is closed: `Closed`, and the payment decides.
+#[tracing::instrument(name = "cancel", skip_all, fields(user_id = %user, checkout_id = %id))]
 pub async fn cancel(
     shop: Shop<'_>,
     user: &UserId,
@@ -429,6 +431,7 @@ impl Answering<'_> {
 /// (status included), another request under the key is `KeyReused`, and a first request
 /// still running is `KeyInFlight`. Three sequential DynamoDB round trips on the way to a
 /// placed order: the key's claim, the payment claim, the commit (which records the answer).
+#[tracing::instrument(name = "submit", skip_all, fields(user_id = %user, checkout_id = %id))]
 pub async fn submit(
     shop: Shop<'_>,
     user: &UserId,
@@ -797,6 +800,7 @@ pub enum Expiry {
 /// attempt in flight is settled first: captured → placed; failed → voided and released;
 /// unknown → released, the order kept pending and asked about again later (a success
 /// then is a late success).
+#[tracing::instrument(name = "expire", skip_all, fields(checkout_id = %id))]
 pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Expiry, StoreError> {
     let Some(checkout) = shop.checkouts.get(id).await? else {
         return Ok(Expiry::Nothing);
@@ -932,6 +936,7 @@ pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Ex
 }
 
 /// Ask the provider again about a pending order whose hold is gone (timer `Settle`).
+#[tracing::instrument(name = "settle", skip_all, fields(order_id = %order_id))]
 pub async fn settle(
     shop: Shop<'_>,
     order_id: crate::domain::OrderId,
@@ -1030,6 +1035,7 @@ pub async fn sweep(shop: Shop<'_>, now: Timestamp) -> Result<usize, StoreError> 
 
 /// DynamoDB's TTL deleted a hold record: if it was still held, release its stock (once),
 /// and leave a payment that was in flight to settlement.
+#[tracing::instrument(name = "expired_by_ttl", skip_all, fields(checkout_id = %last_image.checkout_id))]
 pub async fn expired_by_ttl(shop: Shop<'_>, last_image: &Checkout) -> Result<bool, StoreError> {
     if last_image.state != HoldState::Held {
         return Ok(false);

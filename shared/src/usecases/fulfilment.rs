@@ -63,6 +63,7 @@ fn units_by_item(order: &Order) -> Vec<(ItemId, u32)> {
 /// transaction: the warehouse orders, each warehouse's available stock taken conditionally,
 /// and the order moved to `PROCESSING` with its ETA. A redelivery finds the order past
 /// `PLACED` and does nothing.
+#[tracing::instrument(name = "assign", skip_all, fields(order_id = %order_id))]
 pub async fn assign(
     shop: Shop<'_>,
     sites: &[Warehouse],
@@ -227,6 +228,7 @@ pub enum UpdateOutcome {
 }
 
 /// Apply one warehouse message exactly once.
+#[tracing::instrument(name = "apply_update", skip_all, fields(warehouse_id = %message.warehouse_id, event_id = %message.event_id))]
 pub async fn apply_update(
     shop: Shop<'_>,
     message: &WarehouseMessage,

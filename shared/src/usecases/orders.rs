@@ -61,6 +61,7 @@ fn owe_back(next: &mut Order, kind: DueKind) {
 /// refunded through the payment outbox (or the charge voided, if it never settled). An order
 /// whose payment is still unconfirmed is settled with the provider first. Cancelling a
 /// cancelled order is a no-op.
+#[tracing::instrument(name = "cancel", skip_all, fields(user_id = %user, order_id = %id))]
 pub async fn cancel(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order, OrderError> {
     for _ in 0..5 {
         let order = get(shop, user, id).await?;
@@ -141,6 +142,7 @@ pub async fn cancel(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order,
 /// its units go back on sale once, its amount is refunded through the outbox, and the
 /// warehouse parcel that carried it shrinks (or is cancelled when nothing is left in it),
 /// all in one transaction with the order. Cancelling the last live line cancels the order.
+#[tracing::instrument(name = "cancel_line", skip_all, fields(user_id = %user, order_id = %id, item_id = %item))]
 pub async fn cancel_line(
     shop: Shop<'_>,
     user: &UserId,
@@ -219,6 +221,7 @@ pub async fn cancel_line(
 
 /// Ask to return delivered items: the lines must be items of the order, in at most the
 /// units delivered and not returned yet (a partly refunded order can return the rest).
+#[tracing::instrument(name = "request_return", skip_all, fields(user_id = %user, order_id = %id))]
 pub async fn request_return(
     shop: Shop<'_>,
     user: &UserId,

@@ -56,6 +56,7 @@ fn settled(order: &Order, paid: &[MoneyDue]) -> Order {
 
 /// Pay out what `order` owes, now. Never fails: what could not be paid stays owed on the
 /// order for the sweeper. Returns the order as it now stands (as far as this call knows).
+#[tracing::instrument(name = "settle_dues", skip_all, fields(order_id = %order.order_id))]
 pub async fn settle_dues(shop: Shop<'_>, order: Order) -> Order {
     let mut order = order;
     for _ in 0..3 {

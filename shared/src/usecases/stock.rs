@@ -24,6 +24,7 @@ pub struct Receipt {
 
 /// A warehouse receives units of an item: its physical and available stock and the item's
 /// aggregated stock rise together, in one transaction.
+#[tracing::instrument(name = "receive_stock", skip_all, fields(warehouse_id = %receipt.warehouse_id, item_id = %receipt.item_id))]
 pub async fn receive_stock(
     inventory: &(impl Inventory + ?Sized),
     who: &Principal,
