@@ -25,11 +25,12 @@ pub async fn start() -> Result<&'static App, Box<dyn std::error::Error + Send + 
 /// The span every HTTP invocation runs in: the API Gateway request id now, the caller's
 /// user id once the handler has read the token. Use cases open their own spans inside it
 /// (checkout, order, item ids), so CloudWatch Logs Insights can pull one request's lines:
-/// `filter spans.0.requestId = "<id>"` (README, "Logs").
+/// `filter spans.1.apigwRequestId = "<id>"` (README, "Logs"); `spans.0` is the Lambda
+/// runtime's own invocation span (`requestId`: the Lambda request id).
 pub fn request_span(req: &lambda_http::Request) -> tracing::Span {
     tracing::info_span!(
         "request",
-        requestId = %crate::api::request::request_id(req),
+        apigwRequestId = %crate::api::request::request_id(req),
         user_id = tracing::field::Empty
     )
 }
