@@ -4,8 +4,10 @@
 
 use serde_json::json;
 
-use crate::domain::{Checkout, HoldState, Order, OrderStatus, ReleaseReason};
-use crate::ports::DomainEvent;
+use std::collections::HashMap;
+
+use crate::domain::{Checkout, HoldState, ItemId, Order, OrderStatus, ReleaseReason, UserId};
+use crate::ports::{Catalog, Change, DomainEvent, EventPublisher};
 
 /// The schema version of every `detail`.
 pub const DETAIL_VERSION: u32 = 1;
@@ -132,12 +134,70 @@ pub fn from_checkout_change(old: Option<&Checkout>, new: Option<&Checkout>) -> V
     events
 }
 
-/// One side of a stock row change, as the stream shows it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StockImage {
-    pub available: u32,
-    pub shortfall: u32,
-    pub version: u64,
+pub use crate::ports::StockImage;
+
+/// The events one committed change stands for. `sellers` maps items whose aggregated stock
+/// moved to their seller and low-stock threshold (see [`publish_changes`]).
+pub fn from_change(change: &Change, sellers: &HashMap<ItemId, (UserId, u32)>) -> Vec<DomainEvent> {
+    match change {
+        Change::Order { old, new } => from_order_change(old.as_ref(), new.as_ref()),
+        Change::Hold { old, new } => from_checkout_change(old.as_ref(), new.as_ref()),
+        Change::StockWarehouse {
+            item,
+            warehouse,
+            old,
+            new,
+        } => from_warehouse_row_change(*item, warehouse, *old, *new),
+        // A first receipt creates the row: that is new stock, not a recovery.
+        Change::StockTotal { created: true, .. } => vec![],
+        Change::StockTotal { item, old, new, .. } => match sellers.get(item) {
+            Some((seller, threshold)) => from_total_change(*item, seller, *threshold, *old, *new),
+            None => vec![],
+        },
+        Change::Item(_) | Change::Other => vec![],
+    }
+}
+
+/// The outbox relay: publish the events of `changes` in order. The low-stock thresholds of
+/// the items whose aggregated stock moved are read once for the batch. `Err(i)`: change `i`
+/// (and those after it) is not published yet; the stream redelivers from there.
+pub async fn publish_changes(
+    catalog: &dyn Catalog,
+    publisher: &dyn EventPublisher,
+    changes: &[Change],
+) -> Result<(), usize> {
+    let totals: Vec<ItemId> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::StockTotal { item, .. } => Some(*item),
+            _ => None,
+        })
+        .collect();
+    let sellers: HashMap<ItemId, (UserId, u32)> = if totals.is_empty() {
+        HashMap::new()
+    } else {
+        match catalog.get_many(&totals).await {
+            Ok(items) => items
+                .into_values()
+                .map(|i| (i.item_id, (i.seller_id, i.low_stock_threshold)))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading thresholds failed; the stream will redeliver");
+                return Err(0);
+            }
+        }
+    };
+    for (i, change) in changes.iter().enumerate() {
+        let found = from_change(change, &sellers);
+        if found.is_empty() {
+            continue;
+        }
+        if let Err(e) = publisher.publish(&found).await {
+            tracing::warn!(error = %e, "publishing failed; the stream will redeliver");
+            return Err(i);
+        }
+    }
+    Ok(())
 }
 
 /// Events for an aggregated stock row (`TOTAL`) moving from `old` to `new`, given the item's

@@ -139,7 +139,7 @@ impl Fulfilment for DynamoFulfilment {
                             available: number(&row, "available")?,
                             version: counter(&row, "stockVersion")?,
                         };
-                    } else if let Some(w) = sk.strip_prefix("WH#") {
+                    } else if let Some(w) = super::inventory::warehouse_of_sk(&sk) {
                         let id = WarehouseId::try_from(w)
                             .map_err(|_| StoreError::Corrupt(format!("stock row {sk}")))?;
                         stock.warehouses.insert(

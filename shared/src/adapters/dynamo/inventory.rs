@@ -47,6 +47,16 @@ pub(crate) fn warehouse_sk(warehouse: &WarehouseId) -> String {
     format!("WH#{warehouse}")
 }
 
+/// The item of a stock row's partition key (`ITEM#<id>`), the inverse of [`item_pk`].
+pub(crate) fn item_of_pk(pk: &str) -> Option<ItemId> {
+    ItemId::try_from(pk.strip_prefix("ITEM#")?).ok()
+}
+
+/// The warehouse of a warehouse row's sort key (`WH#<id>`), the inverse of [`warehouse_sk`].
+pub(crate) fn warehouse_of_sk(sk: &str) -> Option<&str> {
+    sk.strip_prefix("WH#")
+}
+
 pub(crate) fn stock_key(pk: String, sk: String) -> Record {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
@@ -86,9 +96,7 @@ impl DynamoInventory {
                 .and_then(|v| v.as_s().ok())
                 .cloned()
                 .unwrap_or_default();
-            let id = pk
-                .strip_prefix("ITEM#")
-                .and_then(|raw| ItemId::try_from(raw).ok());
+            let id = item_of_pk(&pk);
             let id = id.ok_or_else(|| StoreError::Corrupt(format!("stock row key {pk}")))?;
             let total = StockTotal {
                 available: number(&row, "available")?,

@@ -9,6 +9,7 @@ mod fulfilment;
 mod inventory;
 mod orders;
 mod requests;
+pub mod stream;
 mod transact;
 mod tx;
 mod warehouses;
