@@ -266,7 +266,7 @@ pub enum CheckoutError {
     #[error("this checkout is no longer active")]
     NotActive(CheckoutStatus),
     /// A cancel that lost to a payment: the checkout is being (or was) paid for.
-    #[error("this checkout is being paid for and can no longer be cancelled")]
+    #[error("this checkout is paid for, or a payment for it is in progress: it can no longer be cancelled")]
     Closed,
     /// Another submit of this checkout is paying right now.
     #[error("a payment for this checkout is in progress; its outcome will be the order")]
