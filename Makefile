@@ -1,6 +1,6 @@
 # Aisle's commands. Everything local runs on loopback with dummy credentials (infra/scripts/env.sh).
 SHELL := /bin/bash
-.PHONY: test e2e stack-up stack-down seed dev lint build fmt bench bench-search bench-assign
+.PHONY: test e2e stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-init
 
 ## Run every test against DynamoDB Local and moto (starts and stops them as needed).
 test:
@@ -48,6 +48,15 @@ bench-assign:
 ## run a 2,000-query mix, print build time and p50/p95/p99. Optimised build (cargo's bench profile).
 bench-search:
 	source infra/scripts/env.sh && cargo run -q --profile bench --bin aisle-local -- bench search
+
+## Cold start (release profile, as deployed): process start to the first poll of a local
+## Runtime API, for get-item (HTTP) and hold-timer (SQS) against a hello-world lambda_http
+## function (functions/examples/hello.rs) built with the same profile, in the same run.
+bench-init:
+	source infra/scripts/env.sh && \
+	  cargo build -q --release -p aisle-functions --bin get-item --bin hold-timer --example hello && \
+	  t="$$(cargo metadata -q --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release" && \
+	  cargo run -q -p aisle-local -- bench init "$$t/examples/hello" "$$t/get-item" "$$t/hold-timer" --runs 30
 
 fmt:
 	cargo fmt --all

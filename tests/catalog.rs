@@ -1,7 +1,7 @@
 //! The catalog and seller API against DynamoDB Local: listing, editing, stock receipts,
 //! browsing, authorization and the error contract.
 
-mod helpers;
+use crate::helpers;
 
 use aisle::api::{catalog, stock};
 use helpers::{listing, Call, Caller, Shop, WAREHOUSE_A, WAREHOUSE_B};

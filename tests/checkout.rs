@@ -1,7 +1,7 @@
 //! Checkout holds against DynamoDB Local and moto: contention, expiry by each mechanism,
 //! exactly-once release, every payment outcome, events, conflicts, and ownership.
 
-mod helpers;
+use crate::helpers;
 
 use std::time::Duration;
 
@@ -88,7 +88,9 @@ where
 async fn two_hundred_shoppers_race_for_fifty_units_exactly_fifty_hold_and_expiry_returns_all_fifty()
 {
     let shop = Shop::with_hold(Some(Duration::from_secs(3))).await;
-    let item = helpers::stocked_item(&shop, 50).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 50)
+        .await
+        .to_string();
     let shoppers: Vec<Caller> = (0..200).map(|_| Caller::shopper()).collect();
     for who in &shoppers {
         assert_eq!(add_to_cart(&shop, who, &item, 1).await.status, 200);
@@ -150,7 +152,9 @@ async fn two_hundred_shoppers_race_for_fifty_units_exactly_fifty_hold_and_expiry
 #[tokio::test]
 async fn a_successful_payment_places_the_order_empties_the_cart_and_publishes_order_placed() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 5).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 5)
+        .await
+        .to_string();
     let (who, checkout) = checked_out(&shop, &item, 2).await;
     let placed = submit(&shop, &who, &checkout, "tok_success").await;
     assert_eq!(placed.status, 201, "{:?}", placed.body);
@@ -191,7 +195,9 @@ async fn a_successful_payment_places_the_order_empties_the_cart_and_publishes_or
 #[tokio::test]
 async fn a_declined_payment_gets_402_keeps_the_hold_and_another_card_can_pay() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 1).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 1)
+        .await
+        .to_string();
     let (who, checkout) = checked_out(&shop, &item, 1).await;
     let declined = submit(&shop, &who, &checkout, "tok_decline_insufficient_funds").await;
     assert_eq!(
@@ -219,7 +225,9 @@ async fn a_declined_payment_gets_402_keeps_the_hold_and_another_card_can_pay() {
 #[tokio::test]
 async fn no_response_leaves_the_order_pending_and_the_timer_captures_it_at_expiry() {
     let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
-    let item = helpers::stocked_item(&shop, 3).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 3)
+        .await
+        .to_string();
     let (who, checkout) = checked_out(&shop, &item, 1).await;
     let pending = submit(&shop, &who, &checkout, "tok_timeout_capture").await;
     assert_eq!(
@@ -243,7 +251,9 @@ async fn no_response_leaves_the_order_pending_and_the_timer_captures_it_at_expir
 #[tokio::test]
 async fn no_response_then_a_failed_payment_voids_and_returns_the_stock() {
     let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
-    let item = helpers::stocked_item(&shop, 3).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 3)
+        .await
+        .to_string();
     let (who, checkout) = checked_out(&shop, &item, 2).await;
     let pending = submit(&shop, &who, &checkout, "tok_timeout_void").await;
     let order = pending.body["orderId"].as_str().unwrap().to_owned();
@@ -262,7 +272,9 @@ async fn no_response_then_a_failed_payment_voids_and_returns_the_stock() {
 #[tokio::test]
 async fn a_late_success_after_expiry_re_holds_the_stock_when_it_is_still_there() {
     let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
-    let item = helpers::stocked_item(&shop, 3).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 3)
+        .await
+        .to_string();
     let (who, checkout) = checked_out(&shop, &item, 1).await;
     let order = submit(&shop, &who, &checkout, "tok_late_success")
         .await
@@ -293,7 +305,9 @@ async fn a_late_success_after_expiry_re_holds_the_stock_when_it_is_still_there()
 #[tokio::test]
 async fn a_late_success_after_the_stock_sold_out_is_refunded_and_rejected() {
     let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
-    let item = helpers::stocked_item(&shop, 1).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 1)
+        .await
+        .to_string();
     let (who, checkout) = checked_out(&shop, &item, 1).await;
     let order = submit(&shop, &who, &checkout, "tok_late_success")
         .await
@@ -336,16 +350,14 @@ async fn a_late_success_after_the_stock_sold_out_is_refunded_and_rejected() {
 
 #[tokio::test]
 async fn an_approved_payment_on_an_expired_checkout_is_refused_with_410() {
-    let shop = Shop::with_hold(Some(Duration::from_secs(1))).await;
-    let item = helpers::stocked_item(&shop, 1).await;
+    let shop = Shop::open().await;
+    let item = helpers::seed_item(&shop, "Stocked item", 1)
+        .await
+        .to_string();
     let (who, checkout) = checked_out(&shop, &item, 1).await;
     let expiry = shop_expiry(&shop, &checkout).await;
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            Timestamp::now() > expiry
-        })
-        .await
-    );
+    // The test clock moves past the expiry; nothing waits for it.
+    shop.clock.advance_past(expiry);
     // Nothing has released it yet (no timer ran), but a read after expiresAt treats it as expired.
     let reply = submit(&shop, &who, &checkout, "tok_success").await;
     assert_eq!((reply.status, reply.code()), (410, "CHECKOUT_EXPIRED"));
@@ -360,7 +372,9 @@ async fn an_approved_payment_on_an_expired_checkout_is_refused_with_410() {
 async fn the_ttl_stream_releases_a_hold_using_the_record_dynamodb_local_really_emits() {
     let dynamo = helpers::PrivateDynamo::start().await;
     let shop = Shop::on(dynamo.endpoint.clone(), Some(Duration::from_secs(1))).await;
-    let item = helpers::stocked_item(&shop, 4).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 4)
+        .await
+        .to_string();
     let (_who, checkout) = checked_out(&shop, &item, 3).await;
     assert_eq!(shop.available(&item).await, 1);
     // No timer, no sweeper: only DynamoDB Local's TTL deletion and its stream record.
@@ -391,23 +405,21 @@ async fn the_ttl_stream_releases_a_hold_using_the_record_dynamodb_local_really_e
 
 #[tokio::test]
 async fn timer_sweeper_cancel_and_submit_racing_release_a_hold_exactly_once() {
-    let shop = Shop::with_hold(Some(Duration::from_secs(1))).await;
-    let item = helpers::stocked_item(&shop, 10).await;
+    let shop = Shop::open().await;
+    let item = helpers::seed_item(&shop, "Stocked item", 10)
+        .await
+        .to_string();
     for _ in 0..5 {
         let (who, checkout) = checked_out(&shop, &item, 2).await;
         let expiry = shop_expiry(&shop, &checkout).await;
-        assert!(
-            eventually(Duration::from_secs(5), || async {
-                Timestamp::now() > expiry
-            })
-            .await
-        );
+        shop.clock.advance_past(expiry);
         let id = CheckoutId::try_from(checkout.as_str()).unwrap();
         let app = shop.app.clone();
         let user = who.user_id();
+        let now = aisle::ports::Clock::now(shop.clock.as_ref());
         let (a, b, c, d) = tokio::join!(
-            checkout::expire(app.shop(), id, Timestamp::now()),
-            checkout::sweep(app.shop(), Timestamp::now()),
+            checkout::expire(app.shop(), id, now),
+            checkout::sweep(app.shop(), now),
             checkout::cancel(app.shop(), &user, id),
             shop.pump_timer(),
         );
@@ -436,7 +448,9 @@ async fn shop_expiry(shop: &Shop, checkout: &str) -> Timestamp {
 #[tokio::test]
 async fn begin_checkout_retries_injected_transaction_conflicts_and_holds_once() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 5).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 5)
+        .await
+        .to_string();
     let who = Caller::shopper();
     add_to_cart(&shop, &who, &item, 2).await;
     shop.app.faults.conflict_next(3);
@@ -452,7 +466,9 @@ async fn begin_checkout_retries_injected_transaction_conflicts_and_holds_once() 
 #[tokio::test]
 async fn a_second_begin_replaces_the_first_checkout_and_a_replayed_key_returns_the_same_one() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 5).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 5)
+        .await
+        .to_string();
     let who = Caller::shopper();
     add_to_cart(&shop, &who, &item, 2).await;
     let call = || {
@@ -492,7 +508,9 @@ async fn a_second_begin_replaces_the_first_checkout_and_a_replayed_key_returns_t
 #[tokio::test]
 async fn cancelling_a_checkout_releases_its_stock_once() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 2).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 2)
+        .await
+        .to_string();
     let (who, checkout) = checked_out(&shop, &item, 2).await;
     let cancel = || {
         Call::new(
@@ -512,7 +530,9 @@ async fn cancelling_a_checkout_releases_its_stock_once() {
 #[tokio::test]
 async fn another_users_token_gets_404_on_your_checkout_and_orders_and_sees_only_its_own_cart() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 5).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 5)
+        .await
+        .to_string();
     let (me, checkout) = checked_out(&shop, &item, 1).await;
     let intruder = Caller::shopper();
     let other_cancel = send!(
@@ -586,7 +606,9 @@ fn kept(shop: &Shop, checkout: &str) -> i64 {
 #[tokio::test]
 async fn a_submit_key_replays_its_first_answer_and_refuses_another_body() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 5).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 5)
+        .await
+        .to_string();
     let (who, checkout) = checked_out(&shop, &item, 1).await;
     let declined = submit_with(&who, &checkout, "k-1", "tok_decline_card_declined");
     let first = send!(shopping::submit_order, shop, declined);
@@ -685,7 +707,9 @@ async fn an_idempotency_record_in_flight_answers_409_and_an_expired_record_count
 #[tokio::test]
 async fn a_begin_key_whose_hold_ttl_deleted_answers_410_not_409() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 5).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 5)
+        .await
+        .to_string();
     let who = Caller::shopper();
     add_to_cart(&shop, &who, &item, 1).await;
     let call = || {
@@ -717,7 +741,9 @@ async fn a_begin_key_whose_hold_ttl_deleted_answers_410_not_409() {
 #[tokio::test]
 async fn a_crash_between_charge_and_commit_is_found_and_settled_by_the_sweep() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 5).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 5)
+        .await
+        .to_string();
     let (who, checkout) = checked_out(&shop, &item, 2).await;
     // The order commit fails as if the function died right after the provider charged.
     shop.app.faults.crash_next(1);
@@ -793,7 +819,9 @@ async fn a_crash_between_charge_and_commit_is_found_and_settled_by_the_sweep() {
 async fn a_crash_after_recording_the_attempt_but_before_the_charge_releases_uncharged() {
     // A 1 s hold, so that just after its expiry the attempt is still younger than the grace.
     let shop = Shop::with_hold(Some(Duration::from_secs(1))).await;
-    let item = helpers::stocked_item(&shop, 5).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 5)
+        .await
+        .to_string();
     let (who, checkout) = checked_out(&shop, &item, 2).await;
     let id = CheckoutId::try_from(checkout.clone()).unwrap();
     let attempt = aisle::domain::PaymentAttempt {
@@ -833,7 +861,9 @@ async fn a_crash_after_recording_the_attempt_but_before_the_charge_releases_unch
 #[tokio::test]
 async fn a_refund_the_provider_did_not_confirm_stays_owed_and_the_sweeper_pays_it_once() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 5).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 5)
+        .await
+        .to_string();
     let (who, checkout) = checked_out(&shop, &item, 1).await;
     let paid = submit(&shop, &who, &checkout, "tok_success").await;
     assert_eq!(paid.status, 201);
@@ -891,7 +921,9 @@ async fn order_listing_bounds_and_cursors_from_outside_the_range_are_400_never_5
     );
     assert_eq!(far.status, 200, "{:?}", far.body);
     assert_eq!(far.body["items"], json!([]));
-    let item = helpers::stocked_item(&shop, 5).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 5)
+        .await
+        .to_string();
     for _ in 0..3 {
         let (_, checkout) = {
             assert_eq!(add_to_cart(&shop, &who, &item, 1).await.status, 200);
@@ -938,7 +970,9 @@ async fn order_listing_bounds_and_cursors_from_outside_the_range_are_400_never_5
 #[tokio::test]
 async fn a_pending_payment_whose_settle_message_was_lost_is_settled_by_the_sweeper() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 5).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 5)
+        .await
+        .to_string();
     let (who, checkout) = checked_out(&shop, &item, 1).await;
     let pending = submit(&shop, &who, &checkout, "tok_late_success").await;
     assert_eq!(pending.status, 202);

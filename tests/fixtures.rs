@@ -2,7 +2,7 @@
 //! events, as `cargo lambda invoke --data-file` also sends them. Run against an empty shop,
 //! each fixture must reach its handler and get the answer an empty shop gives.
 
-mod helpers;
+use crate::helpers;
 
 use aisle::api::{catalog, search, shopping, stock};
 use aisle::App;

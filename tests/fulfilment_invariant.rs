@@ -5,7 +5,7 @@
 //! - per warehouse: physical = received − lost − shipped + restocked returns;
 //! - aggregated = Σ warehouse available − held − placed-but-unassigned.
 
-mod helpers;
+use crate::helpers;
 
 use std::collections::HashMap;
 

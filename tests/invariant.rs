@@ -13,7 +13,7 @@
 //! The seed replays the same actions in the same groups; how the three of a group interleave
 //! is up to the scheduler, which is the point.
 
-mod helpers;
+use crate::helpers;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The error contract: every kind of bad input gets a 4xx with
 //! `{"error": {"code", "message"}}`, never a 5xx, and changes nothing.
 
-mod helpers;
+use crate::helpers;
 
 use aisle::api::{catalog, search, stock};
 use helpers::{listing, Call, Caller, Shop, WAREHOUSE_A};

@@ -7,7 +7,7 @@
 //! submit racing a cancel, a replacing checkout or an expiry, and a cancel racing the
 //! warehouse side.
 
-mod helpers;
+use crate::helpers;
 
 use std::time::Duration;
 

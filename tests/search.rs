@@ -3,7 +3,7 @@
 //! evaluation over the same generated catalogue; then the stream path end to end on
 //! DynamoDB Local (indexer, in-stock flips, paging over HTTP).
 
-mod helpers;
+use crate::helpers;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};

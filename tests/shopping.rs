@@ -1,6 +1,6 @@
 //! Cart, wishlist and order history against DynamoDB Local.
 
-mod helpers;
+use crate::helpers;
 
 use aisle::api::{catalog, shopping, stock};
 use aisle::domain::{OrderId, OrderStatus, Timestamp};
@@ -18,8 +18,12 @@ fn put_line(who: &Caller, item: &str, quantity: i64) -> Call {
 async fn the_cart_shows_current_prices_totals_and_problems_without_blocking() {
     let shop = Shop::open().await;
     let (a, b) = (
-        helpers::stocked_item(&shop, 5).await,
-        helpers::stocked_item(&shop, 2).await,
+        helpers::seed_item(&shop, "Stocked item", 5)
+            .await
+            .to_string(),
+        helpers::seed_item(&shop, "Stocked item", 2)
+            .await
+            .to_string(),
     );
     let who = Caller::shopper();
     assert_eq!(
@@ -78,7 +82,9 @@ async fn the_cart_shows_current_prices_totals_and_problems_without_blocking() {
 #[tokio::test]
 async fn adding_more_than_is_available_gets_409_with_the_available_quantity() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 3).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 3)
+        .await
+        .to_string();
     let reply = send!(
         shopping::put_cart_item,
         shop,
@@ -91,7 +97,9 @@ async fn adding_more_than_is_available_gets_409_with_the_available_quantity() {
 #[tokio::test]
 async fn cart_limits_are_clear_4xx_errors() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 50).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 50)
+        .await
+        .to_string();
     let who = Caller::shopper();
     let too_many = send!(shopping::put_cart_item, shop, put_line(&who, &item, 11));
     assert_eq!(too_many.status, 422);
@@ -167,7 +175,11 @@ async fn concurrent_edits_from_two_devices_never_lose_an_update_and_stale_if_mat
     let items: Vec<String> = {
         let mut v = Vec::new();
         for _ in 0..8 {
-            v.push(helpers::stocked_item(&shop, 5).await);
+            v.push(
+                helpers::seed_item(&shop, "Stocked item", 5)
+                    .await
+                    .to_string(),
+            );
         }
         v
     };
@@ -221,7 +233,9 @@ async fn concurrent_edits_from_two_devices_never_lose_an_update_and_stale_if_mat
 #[tokio::test]
 async fn a_wished_item_moves_to_the_cart_and_leaves_the_wishlist() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 2).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 2)
+        .await
+        .to_string();
     let who = Caller::shopper();
     let wished = send!(
         shopping::put_wishlist_item,
@@ -296,7 +310,9 @@ async fn place_order(shop: &Shop, who: &Caller, item: &str) -> String {
 #[tokio::test]
 async fn order_history_pages_of_ten_over_thirty_five_orders_return_each_once_newest_first() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 40).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 40)
+        .await
+        .to_string();
     let who = Caller::shopper();
     let mut placed = Vec::new();
     for _ in 0..35 {
@@ -354,7 +370,9 @@ async fn order_history_pages_of_ten_over_thirty_five_orders_return_each_once_new
 #[tokio::test]
 async fn cancelling_an_order_returns_its_stock_once_and_publishes_order_cancelled() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 3).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 3)
+        .await
+        .to_string();
     let who = Caller::shopper();
     let order = place_order(&shop, &who, &item).await;
     assert_eq!(shop.available(&item).await, 2);
@@ -382,7 +400,9 @@ async fn cancelling_an_order_returns_its_stock_once_and_publishes_order_cancelle
 #[tokio::test]
 async fn returns_are_accepted_only_after_delivery_and_only_for_ordered_items() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 3).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 3)
+        .await
+        .to_string();
     let who = Caller::shopper();
     let order = place_order(&shop, &who, &item).await;
     let ask = |lines: serde_json::Value| {
@@ -435,7 +455,9 @@ async fn returns_are_accepted_only_after_delivery_and_only_for_ordered_items() {
 #[tokio::test]
 async fn submit_refuses_bad_addresses_naming_each_field() {
     let shop = Shop::open().await;
-    let item = helpers::stocked_item(&shop, 3).await;
+    let item = helpers::seed_item(&shop, "Stocked item", 3)
+        .await
+        .to_string();
     let who = Caller::shopper();
     send!(shopping::put_cart_item, shop, put_line(&who, &item, 1));
     let begun = send!(

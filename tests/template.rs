@@ -1,7 +1,7 @@
 //! The template is the single source of truth: local tables equal its declarations,
 //! `openapi.yaml` lists exactly its routes, and every function it names is a binary.
 
-mod helpers;
+use crate::helpers;
 
 use std::collections::BTreeSet;
 

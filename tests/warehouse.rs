@@ -2,7 +2,7 @@
 //! else a split), warehouse messages applied exactly once (twice delivered, out of order,
 //! malformed), cancellation and returns, shortfalls, low-stock events and reconciliation.
 
-mod helpers;
+use crate::helpers;
 
 use std::collections::HashMap;
 

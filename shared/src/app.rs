@@ -14,7 +14,7 @@ use crate::adapters::payments::TestPayments;
 use crate::adapters::search::{EmbeddedIndex, OpenSearchIndex};
 use crate::adapters::sqs::{DeadLetters, SqsTimer};
 use crate::config::{Config, SearchBackend};
-use crate::ports::{SearchIndex, StoreError};
+use crate::ports::{Clock, SearchIndex, StoreError};
 use crate::usecases::search::QueryCache;
 use crate::usecases::Shop;
 
@@ -105,12 +105,25 @@ pub struct App {
     pub search: SearchHandle,
     /// First pages of popular queries, kept for `SEARCH_CACHE_MS`.
     pub search_cache: Arc<QueryCache>,
+    /// The time use cases see (the system clock; tests may swap in a `TestClock`).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl App {
-    /// Load AWS settings the standard way (region, credentials, `AWS_ENDPOINT_URL_*`).
+    /// Load AWS settings the standard way (region, `AWS_ENDPOINT_URL_*`), with credentials from
+    /// the environment when it has them and the shared HTTPS client ([`crate::adapters::http`]).
     pub async fn connect(config: &Config) -> Self {
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(crate::adapters::http::https_client());
+        // Lambda hands every function its role's credentials in the environment; reading them
+        // there directly skips building the rest of the default chain (web identity, SSO,
+        // profiles, IMDS), which a function never uses and which costs init time.
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+            loader = loader.credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            );
+        }
+        let sdk = loader.load().await;
         Self::new(config, Clients::from_sdk(&sdk))
     }
 
@@ -158,6 +171,7 @@ impl App {
                 opened: Arc::new(OnceLock::new()),
             },
             search_cache: Arc::new(QueryCache::new(config.search.cache_ttl, 512)),
+            clock: Arc::new(crate::adapters::clock::SystemClock),
         }
     }
 
@@ -174,6 +188,7 @@ impl App {
             payments: &self.payments,
             requests: &self.requests,
             timer: &self.timer,
+            clock: self.clock.as_ref(),
             hold: self.config.hold,
         }
     }

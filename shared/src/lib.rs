@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod lambda;
 pub mod ports;
+pub mod retry;
 pub mod telemetry;
 pub mod usecases;
 pub mod workers;

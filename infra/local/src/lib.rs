@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod gateway;
+pub mod init_bench;
 pub mod products;
 pub mod queues;
 pub mod resources;

@@ -12,6 +12,8 @@
 //! aisle-local warehouse <wh> orders|receive|adjust|ship|deliver|return ... [--queue-url U]
 //!                                             act as a warehouse (see `simulator`)
 //! aisle-local bench assign [--orders N]       orders assigned per second by one worker
+//! aisle-local bench init BASELINE BIN... [--runs N]
+//!                                             cold start: process start to first poll
 //! aisle-local gateway [--port 3000] [--lambda-url http://127.0.0.1:9000]
 //!                                             the template's HTTP API, authorizer and event
 //!                                             sources, in front of `cargo lambda watch`
@@ -115,6 +117,21 @@ async fn main() -> Result<()> {
             let rest: Vec<String> = args.iter().skip(2).take_while(|a| !a.starts_with("--")).cloned().collect();
             aisle_local::simulator::run(&app, &sqs, &queue, &warehouse, &rest).await?;
         }
+        Some("bench") if args.get(1).map(String::as_str) == Some("init") => {
+            let runs = flag(&args, "--runs").map(|n| n.parse()).transpose()?.unwrap_or(30);
+            let mut binaries = Vec::new();
+            let mut rest = args[2..].iter();
+            while let Some(arg) = rest.next() {
+                match arg.as_str() {
+                    "--runs" | "--prefix" => {
+                        rest.next();
+                    }
+                    path => binaries.push(std::path::PathBuf::from(path)),
+                }
+            }
+            let env = template.local_env(&prefix)?;
+            aisle_local::init_bench::init(&binaries, runs, &env).await?;
+        }
         Some("bench") if args.get(1).map(String::as_str) == Some("assign") => {
             let orders = flag(&args, "--orders").map(|n| n.parse()).transpose()?.unwrap_or(200);
             aisle_local::bench::assign(orders).await?;
@@ -126,7 +143,7 @@ async fn main() -> Result<()> {
             let report = aisle::usecases::search::rebuild(&app.catalog, &app.inventory, app.search.index()?).await?;
             eprintln!("[aisle-local] search index rebuilt: generation {}, {} indexed, {} caught up", report.generation, report.indexed, report.caught_up);
         }
-        _ => bail!("usage: aisle-local create-resources|env|seed|gateway|token|warehouse|bench checkout|bench search|bench assign|search rebuild [--prefix P] (see the module docs)"),
+        _ => bail!("usage: aisle-local create-resources|env|seed|gateway|token|warehouse|bench checkout|bench search|bench assign|bench init|search rebuild [--prefix P] (see the module docs)"),
     }
     Ok(())
 }

@@ -3,15 +3,12 @@
 //! fail the whole publish fails, so the caller's retry (a stream or queue redelivery) keeps
 //! the event rather than dropping it.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_eventbridge::Client;
 
 use crate::ports::{DomainEvent, EventPublisher, StoreError};
-
-const ATTEMPTS: u32 = 5;
+use crate::retry::Policy;
 
 /// Publishes to one event bus.
 #[derive(Debug, Clone)]
@@ -44,7 +41,9 @@ impl EventPublisher for EventBridgePublisher {
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), StoreError> {
         for batch in events.chunks(10) {
             let mut pending: Vec<&DomainEvent> = batch.iter().collect();
-            for attempt in 1..=ATTEMPTS {
+            let mut tries = Policy::THROTTLED.tries();
+            while tries.next().await {
+                let attempt = tries.made();
                 let result = self
                     .client
                     .put_events()
@@ -68,7 +67,7 @@ impl EventPublisher for EventBridgePublisher {
                 if failed.is_empty() {
                     break;
                 }
-                if attempt == ATTEMPTS {
+                if attempt == Policy::THROTTLED.attempts {
                     return Err(StoreError::Unavailable(format!(
                         "{} events not accepted by EventBridge",
                         failed.len()
@@ -79,7 +78,6 @@ impl EventPublisher for EventBridgePublisher {
                     attempt,
                     "retrying failed event entries"
                 );
-                tokio::time::sleep(Duration::from_millis(50 * 2u64.pow(attempt))).await;
                 pending = failed;
             }
         }

@@ -139,7 +139,7 @@ pub async fn create_item(app: &App, req: Request) -> HttpResult {
         async {
             let who = principal(&req)?;
             let new = json_body::<ItemBody>(&req)?.into_new_item()?;
-            let view = catalog::create_item(&app.catalog, &who, new).await?;
+            let view = catalog::create_item(&app.catalog, &who, new, app.clock.now()).await?;
             Ok(item_response(StatusCode::CREATED, &view))
         }
         .await,
@@ -154,9 +154,16 @@ pub async fn update_item(app: &App, req: Request) -> HttpResult {
             let id: ItemId = path(&req, "itemId")?;
             let expected = if_match(&req)?;
             let patch = json_body::<ItemBody>(&req)?.into_patch()?;
-            let view =
-                catalog::update_item(&app.catalog, &app.inventory, &who, id, &patch, expected)
-                    .await?;
+            let view = catalog::update_item(
+                &app.catalog,
+                &app.inventory,
+                &who,
+                id,
+                &patch,
+                expected,
+                app.clock.now(),
+            )
+            .await?;
             Ok(item_response(StatusCode::OK, &view))
         }
         .await,

@@ -171,7 +171,7 @@ pub async fn begin_checkout(app: &App, req: Request) -> HttpResult {
             }
             Ok(json(
                 StatusCode::CREATED,
-                &CheckoutView::of(&begun.checkout, Timestamp::now()),
+                &CheckoutView::of(&begun.checkout, app.clock.now()),
             ))
         }
         .await,

@@ -8,6 +8,7 @@
 mod carts;
 mod catalog;
 mod checkouts;
+mod clock;
 mod events;
 mod fulfilment;
 mod inventory;
@@ -21,6 +22,7 @@ mod warehouses;
 pub use carts::*;
 pub use catalog::*;
 pub use checkouts::*;
+pub use clock::*;
 pub use events::*;
 pub use fulfilment::*;
 pub use inventory::*;

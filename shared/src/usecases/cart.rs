@@ -1,22 +1,11 @@
 //! The cart and the wishlist.
 
+use crate::retry::Policy;
 use serde::Serialize;
 
 use super::Shop;
 use crate::domain::{Cart, CartRule, ItemId, Money, Quantity, Timestamp, UserId, Wishlist};
 use crate::ports::StoreError;
-
-/// How often a write lost to another device is re-read and re-applied.
-const WRITE_ATTEMPTS: u32 = 12;
-
-/// A short random pause before re-reading after a lost write, so writers racing for the same
-/// record spread out instead of colliding again.
-async fn back_off(attempt: u32) {
-    use rand::Rng;
-    let ceiling = 5u64 << attempt.min(6);
-    let pause = rand::thread_rng().gen_range(0..=ceiling);
-    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-}
 
 /// A line as the shopper sees it: current price and any problem with it.
 #[derive(Debug, Clone, Serialize)]
@@ -144,10 +133,8 @@ pub async fn set_line(
             return Err(CartError::InsufficientStock { available });
         }
     }
-    for attempt in 0..WRITE_ATTEMPTS {
-        if attempt > 0 {
-            back_off(attempt).await;
-        }
+    let mut tries = Policy::OPTIMISTIC.tries();
+    while tries.next().await {
         let mut cart = shop.carts.cart(user).await?;
         if if_match.is_some_and(|v| v != cart.version) {
             return Err(CartError::VersionMismatch {
@@ -156,7 +143,7 @@ pub async fn set_line(
         }
         cart.set(item, quantity)?;
         cart.version += 1;
-        cart.updated_at = Some(Timestamp::now());
+        cart.updated_at = Some(shop.clock.now());
         if shop.carts.save_cart(user, &cart).await? {
             return Ok(render(shop, &cart).await?);
         }
@@ -240,10 +227,8 @@ pub async fn set_wished(
     if wished && shop.catalog.get(item).await?.is_none() {
         return Err(WishlistError::ItemNotFound);
     }
-    for attempt in 0..WRITE_ATTEMPTS {
-        if attempt > 0 {
-            back_off(attempt).await;
-        }
+    let mut tries = Policy::OPTIMISTIC.tries();
+    while tries.next().await {
         let mut list = shop.carts.wishlist(user).await?;
         let changed = if wished {
             if !list.items.contains_key(&item)
@@ -251,7 +236,7 @@ pub async fn set_wished(
             {
                 return Err(WishlistError::Full);
             }
-            list.items.insert(item, Timestamp::now()).is_none()
+            list.items.insert(item, shop.clock.now()).is_none()
         } else {
             list.items.remove(&item).is_some()
         };

@@ -4,6 +4,7 @@ use crate::domain::{
     Availability, Item, ItemId, ItemPatch, NewItem, Page, PageRequest, Principal, Role, Timestamp,
 };
 use crate::ports::{Catalog, Inventory, StoreError};
+use crate::retry::Policy;
 
 /// An item together with what a shopper can buy of it now.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -22,16 +23,17 @@ pub enum CreateItemError {
     Store(#[from] StoreError),
 }
 
-/// A seller lists a new product. It starts with no stock: stock enters through warehouses.
+/// A seller lists a new product, listed at `now`. It starts with no stock: stock enters through warehouses.
 pub async fn create_item(
     catalog: &impl Catalog,
     who: &Principal,
     new: NewItem,
+    now: Timestamp,
 ) -> Result<ItemView, CreateItemError> {
     if !who.has(Role::Seller) {
         return Err(CreateItemError::NotASeller);
     }
-    let item = new.into_item(ItemId::generate(), who.user_id.clone(), Timestamp::now());
+    let item = new.into_item(ItemId::generate(), who.user_id.clone(), now);
     catalog.insert(&item).await?;
     tracing::info!(item_id = %item.item_id, seller_id = %item.seller_id, category = item.category.as_str(), "item listed");
     let availability = Availability::new(0, item.low_stock_threshold);
@@ -62,12 +64,13 @@ pub async fn update_item(
     id: ItemId,
     patch: &ItemPatch,
     expected_version: Option<u64>,
+    now: Timestamp,
 ) -> Result<ItemView, UpdateItemError> {
     if !who.has(Role::Seller) {
         return Err(UpdateItemError::NotASeller);
     }
-    const ATTEMPTS: usize = 5;
-    for _ in 0..ATTEMPTS {
+    let mut tries = Policy::OPTIMISTIC.tries();
+    while tries.next().await {
         let current = catalog.get(id).await?.ok_or(UpdateItemError::NotFound)?;
         if current.seller_id != who.user_id {
             return Err(UpdateItemError::NotOwner);
@@ -78,7 +81,7 @@ pub async fn update_item(
                 actual: current.version,
             });
         }
-        let next = patch.apply(&current, Timestamp::now());
+        let next = patch.apply(&current, now);
         if catalog.replace(&current, &next).await? {
             tracing::info!(item_id = %id, version = next.version, "item updated");
             return view(inventory, next).await.map_err(Into::into);

@@ -14,6 +14,7 @@
 //! of it. So stock is taken again after the fact (a late success) only for a hold that
 //! expired, never for one the shopper cancelled or replaced.
 
+use crate::retry::Policy;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -179,7 +180,7 @@ pub async fn begin(
         .collect();
     let total = total_of(&lines)?;
 
-    let now = Timestamp::now();
+    let now = shop.clock.now();
     let held = previous.as_ref().filter(|old| old.state == HoldState::Held);
     if held.is_some_and(|old| old.paying.is_some()) {
         return Err(BeginError::PaymentInProgress);
@@ -321,7 +322,8 @@ pub async fn cancel(
     id: CheckoutId,
 ) -> Result<CheckoutView, CheckoutError> {
     let mut checkout = own_checkout(shop, user, id).await?;
-    for _ in 0..3 {
+    let mut tries = Policy::OPTIMISTIC.tries();
+    while tries.next().await {
         if checkout.order_id.is_some()
             || checkout.state == HoldState::Consumed
             || (checkout.state == HoldState::Held && checkout.paying.is_some())
@@ -339,7 +341,7 @@ pub async fn cancel(
         // The release's condition failed: a submit claimed it, or something else ended it.
         checkout = own_checkout(shop, user, id).await?;
     }
-    let now = Timestamp::now();
+    let now = shop.clock.now();
     let current = shop.checkouts.get(id).await?.unwrap_or(checkout);
     Ok(CheckoutView::of(&current, now))
 }
@@ -444,7 +446,7 @@ pub async fn submit(
     };
     match shop
         .requests
-        .claim(&answering.key, answering.fingerprint, Timestamp::now())
+        .claim(&answering.key, answering.fingerprint, shop.clock.now())
         .await?
     {
         RequestClaim::Fresh => {}
@@ -533,7 +535,7 @@ async fn pay(
     request: &PaymentRequest,
     answering: &Answering<'_>,
 ) -> (Result<Submitted, CheckoutError>, bool) {
-    let now = Timestamp::now();
+    let now = shop.clock.now();
     let attempt = PaymentAttempt {
         method: request.payment_token.clone(),
         shipping_address: request.shipping_address.clone(),
@@ -677,7 +679,8 @@ async fn refused(
 /// A payment that succeeded after its hold expired: take the stock again if it is still
 /// there, otherwise refund and reject the order.
 async fn late_success(shop: Shop<'_>, placed: Order) -> Result<Order, CheckoutError> {
-    for _ in 0..5 {
+    let mut tries = Policy::OPTIMISTIC.tries();
+    while tries.next().await {
         let current = match shop.orders.get(placed.order_id).await? {
             Some(order) => order,
             None => {
@@ -713,7 +716,7 @@ async fn settle_captured(
     order: &Order,
     reference: Option<String>,
 ) -> Result<Order, CheckoutError> {
-    let now = Timestamp::now();
+    let now = shop.clock.now();
     let hold = shop.checkouts.get(order.checkout_id).await?;
     // TTL deletes only expired holds, so a missing record expired too.
     let expired = hold.as_ref().is_none_or(|c| {
@@ -1046,7 +1049,7 @@ pub async fn expired_by_ttl(shop: Shop<'_>, last_image: &Checkout) -> Result<boo
         let order = match shop.orders.get(order_id).await? {
             Some(order) => Some(order),
             None => {
-                let order = pending_order(last_image, attempt, Timestamp::now());
+                let order = pending_order(last_image, attempt, shop.clock.now());
                 shop.orders.create(&order).await?;
                 Some(order)
             }

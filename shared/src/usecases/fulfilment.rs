@@ -14,6 +14,7 @@
 //! Every message applies at most once: its event id is a once-only record written in the same
 //! transaction as its effect.
 
+use crate::retry::Policy;
 use std::collections::{BTreeMap, HashMap};
 
 use super::Shop;
@@ -27,9 +28,6 @@ use crate::ports::{
     Applied, FulfilmentChange, ReceiptRejected, ShipmentWrite, StockMove, StoreError,
 };
 use crate::usecases::stock::{receive_stock, ReceiveStockError};
-
-/// How many times a change is re-read and retried when something moved under it.
-const ATTEMPTS: usize = 6;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AssignError {
@@ -70,7 +68,8 @@ pub async fn assign(
     order_id: OrderId,
     now: Timestamp,
 ) -> Result<Assignment, AssignError> {
-    for _ in 0..ATTEMPTS {
+    let mut tries = Policy::OPTIMISTIC.tries();
+    while tries.next().await {
         let order = shop
             .orders
             .get(order_id)
@@ -355,7 +354,8 @@ async fn adjust(
     key: &str,
 ) -> Result<UpdateOutcome, UpdateError> {
     known_item_and_site(shop, warehouse, item).await?;
-    for _ in 0..ATTEMPTS {
+    let mut tries = Policy::OPTIMISTIC.tries();
+    while tries.next().await {
         let mut change = FulfilmentChange {
             once: Some(key.to_owned()),
             ..Default::default()
@@ -450,7 +450,8 @@ async fn progress(
         ShipmentState::Shipped => (ShipmentState::Assigned, OrderStatus::Shipped),
         _ => (ShipmentState::Shipped, OrderStatus::Delivered),
     };
-    for _ in 0..ATTEMPTS {
+    let mut tries = Policy::OPTIMISTIC.tries();
+    while tries.next().await {
         let shipments = shop.fulfilment.shipments(order_id).await?;
         let Some(mine) = shipments.iter().find(|s| &s.warehouse_id == warehouse) else {
             // Only an order still waiting for its assignment can gain this parcel later.
@@ -571,7 +572,8 @@ async fn returned(
     key: &str,
     now: Timestamp,
 ) -> Result<UpdateOutcome, UpdateError> {
-    for _ in 0..ATTEMPTS {
+    let mut tries = Policy::OPTIMISTIC.tries();
+    while tries.next().await {
         let order = shop
             .orders
             .get(order_id)

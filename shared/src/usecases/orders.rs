@@ -6,6 +6,7 @@ use crate::domain::{
     PageRequest, PaymentState, ReleaseReason, ReturnLine, ReturnRequest, Timestamp, UserId,
 };
 use crate::ports::{Applied, ChargeStatus, StockEffect, StoreError, Transition};
+use crate::retry::Policy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -63,7 +64,8 @@ fn owe_back(next: &mut Order, kind: DueKind) {
 /// cancelled order is a no-op.
 #[tracing::instrument(name = "cancel", skip_all, fields(user_id = %user, order_id = %id))]
 pub async fn cancel(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order, OrderError> {
-    for _ in 0..5 {
+    let mut tries = Policy::OPTIMISTIC.tries();
+    while tries.next().await {
         let order = get(shop, user, id).await?;
         if order.status == OrderStatus::Cancelled {
             return Ok(order);
@@ -71,7 +73,7 @@ pub async fn cancel(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order,
         if !order.status.cancellable() {
             return Err(OrderError::NotCancellable(order.status));
         }
-        let now = Timestamp::now();
+        let now = shop.clock.now();
         let mut next = order.moved_to(
             OrderStatus::Cancelled,
             now,
@@ -150,7 +152,8 @@ pub async fn cancel_line(
     item: ItemId,
     reason: String,
 ) -> Result<Order, OrderError> {
-    for _ in 0..5 {
+    let mut tries = Policy::OPTIMISTIC.tries();
+    while tries.next().await {
         let order = get(shop, user, id).await?;
         if order.cancelled_lines.iter().any(|l| l.item_id == item) {
             return Ok(order);
@@ -164,7 +167,7 @@ pub async fn cancel_line(
         if order.lines.len() == 1 {
             return cancel(shop, user, id).await;
         }
-        let now = Timestamp::now();
+        let now = shop.clock.now();
         let amount = line.unit_price.times(line.quantity.get()).amount;
         let mut next = order.moved_to(
             order.status,
@@ -258,7 +261,7 @@ pub async fn request_return(
             )));
         }
     }
-    let now = Timestamp::now();
+    let now = shop.clock.now();
     let mut next = order.moved_to(OrderStatus::ReturnRequested, now, Some(reason.clone()));
     next.return_request = Some(ReturnRequest {
         lines,

@@ -12,6 +12,7 @@
 use super::Shop;
 use crate::domain::{DueKind, MoneyDue, Order, PaymentState};
 use crate::ports::{StockEffect, StoreError, Transition};
+use crate::retry::Policy;
 
 /// Ask the provider for one entry.
 async fn pay_out(shop: Shop<'_>, order: &Order, due: &MoneyDue) -> Result<(), StoreError> {
@@ -59,7 +60,8 @@ fn settled(order: &Order, paid: &[MoneyDue]) -> Order {
 #[tracing::instrument(name = "settle_dues", skip_all, fields(order_id = %order.order_id))]
 pub async fn settle_dues(shop: Shop<'_>, order: Order) -> Order {
     let mut order = order;
-    for _ in 0..3 {
+    let mut tries = Policy::OPTIMISTIC.tries();
+    while tries.next().await {
         if order.money_due.is_empty() {
             return order;
         }

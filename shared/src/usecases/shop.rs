@@ -2,7 +2,8 @@
 //! the caller has (the Lambda's `App`, or a test's).
 
 use crate::ports::{
-    Carts, Catalog, Checkouts, Fulfilment, Inventory, Orders, Payments, Requests, Timer, Warehouses,
+    Carts, Catalog, Checkouts, Clock, Fulfilment, Inventory, Orders, Payments, Requests, Timer,
+    Warehouses,
 };
 
 /// Borrowed ports for one use-case call.
@@ -19,6 +20,8 @@ pub struct Shop<'a> {
     /// Idempotency records of requests.
     pub requests: &'a dyn Requests,
     pub timer: &'a dyn Timer,
+    /// Where the time comes from.
+    pub clock: &'a dyn Clock,
     /// How long a checkout holds stock.
     pub hold: std::time::Duration,
 }

@@ -1,7 +1,6 @@
 //! SQS handlers: the checkout timer, order assignment and warehouse updates. Each reports
 //! only its failed message ids (`SqsBatchResponse`), so SQS redelivers just those.
 
-use crate::domain::Timestamp;
 use crate::ports::{StoreError, Timer, TimerMessage};
 use crate::usecases::checkout::{self, Expiry};
 
@@ -20,7 +19,7 @@ async fn on_timer(app: &App, body: &str) -> Result<(), StoreError> {
                 .await
         }
     };
-    let now = Timestamp::now();
+    let now = app.clock.now();
     match message {
         TimerMessage::Expire { checkout_id, .. } => {
             if let Expiry::NotDue(wait) = checkout::expire(app.shop(), checkout_id, now).await? {
@@ -90,7 +89,7 @@ pub async fn assign_orders(
     // Sites change rarely: one read per batch (a failure fails the batch, which is retried).
     let sites = crate::ports::Warehouses::list(&app.warehouses).await?;
     let sites = &sites;
-    let now = Timestamp::now();
+    let now = app.clock.now();
     Ok(each_message(event, |body, _| async move {
         let order = match order_of(&body) {
             Ok(order) => order,
@@ -127,7 +126,7 @@ pub async fn apply_warehouse_updates(
             Ok(message) => message,
             Err(reason) => return app.update_dead_letters.park(&body, &reason).await,
         };
-        match apply_update(app.shop(), &message, Timestamp::now()).await {
+        match apply_update(app.shop(), &message, app.clock.now()).await {
             Ok(outcome) => {
                 tracing::info!(event_id = %message.event_id, kind = message.update.kind(), warehouse_id = %message.warehouse_id, ?outcome, "warehouse update");
                 Ok(())

@@ -1,6 +1,5 @@
 //! Scheduled and on-demand handlers: the expiry sweeper, reconciliation, search rebuild.
 
-use crate::domain::Timestamp;
 use crate::ports::EventPublisher;
 use crate::usecases::checkout::{self};
 use crate::usecases::events;
@@ -13,7 +12,7 @@ pub async fn sweep_holds(
     app: &App,
     _event: LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, Error> {
-    let released = checkout::sweep(app.shop(), Timestamp::now()).await?;
+    let released = checkout::sweep(app.shop(), app.clock.now()).await?;
     tracing::info!(released, "sweep done");
     Ok(serde_json::json!({ "released": released }))
 }
@@ -42,7 +41,7 @@ pub async fn reconcile_stock(
 ) -> Result<serde_json::Value, Error> {
     let repair = event.payload["repair"].as_bool().unwrap_or(false);
     let sites = crate::ports::Warehouses::list(&app.warehouses).await?;
-    let now = Timestamp::now();
+    let now = app.clock.now();
     let report = crate::usecases::fulfilment::reconcile(app.shop(), &sites, repair, now).await?;
     // Embedded metric format: CloudWatch turns this log line into the StockDrift metric.
     println!(

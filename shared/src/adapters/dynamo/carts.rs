@@ -6,7 +6,8 @@ use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{classify, conditional_put, decode, encode, n, s};
+use super::keys::{user_key, CART, WISHLIST};
+use super::{classify, conditional_put, decode, encode, n};
 use crate::domain::{Cart, UserId, Wishlist};
 use crate::ports::{Carts, StoreError};
 
@@ -34,8 +35,7 @@ impl DynamoCarts {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("userId", s(user.as_str()))
-            .key("sk", s(sk))
+            .set_key(Some(user_key(user, sk)))
             .consistent_read(true)
             .send()
             .await
@@ -52,8 +52,7 @@ impl DynamoCarts {
         version: u64,
     ) -> Result<bool, StoreError> {
         let mut record = encode(value)?;
-        record.insert("userId".into(), s(user.as_str()));
-        record.insert("sk".into(), s(sk));
+        record.extend(user_key(user, sk));
         let mut put = self
             .client
             .put_item()
@@ -69,9 +68,6 @@ impl DynamoCarts {
     }
 }
 
-/// The sort key of a user's cart.
-pub(crate) const CART: &str = "CART";
-
 #[async_trait]
 impl Carts for DynamoCarts {
     async fn cart(&self, user: &UserId) -> Result<Cart, StoreError> {
@@ -83,11 +79,10 @@ impl Carts for DynamoCarts {
     }
 
     async fn wishlist(&self, user: &UserId) -> Result<Wishlist, StoreError> {
-        self.load(user, "WISHLIST").await
+        self.load(user, WISHLIST).await
     }
 
     async fn save_wishlist(&self, user: &UserId, wishlist: &Wishlist) -> Result<bool, StoreError> {
-        self.store(user, "WISHLIST", wishlist, wishlist.version)
-            .await
+        self.store(user, WISHLIST, wishlist, wishlist.version).await
     }
 }

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::Client;
 
 use std::collections::HashMap;
 
+use super::keys::item_key;
 use super::{batch_get, classify, conditional_put, decode, encode, n, newest_first, s};
 use crate::domain::{Item, ItemId, Page, PageRequest, UserId};
 use crate::ports::{Catalog, StoreError};
@@ -69,10 +70,7 @@ impl Catalog for DynamoCatalog {
         let mut unique: Vec<ItemId> = ids.to_vec();
         unique.sort();
         unique.dedup();
-        let keys = unique
-            .iter()
-            .map(|id| HashMap::from([("itemId".to_owned(), s(id.to_string()))]))
-            .collect();
+        let keys = unique.iter().map(|id| item_key(*id)).collect();
         let rows = batch_get(&self.client, &self.table, keys, false).await?;
         rows.into_iter()
             .map(|r| decode::<Item>(r).map(|i| (i.item_id, i)))
@@ -84,7 +82,7 @@ impl Catalog for DynamoCatalog {
         let start = match &page.cursor {
             Some(c) => {
                 let id = ItemId::try_from(c.0.as_str()).map_err(|_| StoreError::BadCursor)?;
-                Some(HashMap::from([("itemId".to_owned(), s(id.to_string()))]))
+                Some(item_key(id))
             }
             None => None,
         };

@@ -5,7 +5,6 @@
 //! every transition away from held moves it to `CLOSED`. The hold record's
 //! `ttl` is its expiry, so DynamoDB's TTL deletion (and its stream record) is the backstop.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,11 +15,17 @@ use aws_sdk_dynamodb::types::{
     ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
-use super::carts::CART;
+use super::keys::{
+    begin_key, hold_key, release_marker, user_key, CART, CHECKOUT_POINTER as POINTER, CLOSED_SHARD,
+    HELD_SHARD,
+};
 use super::orders::order_record;
-use super::transact::{Faults, TransactFailure, Transactor};
-use super::tx::{delete, give_back, once, put, receipt, take, update};
-use super::{classify, decode, encode, n, s, Record};
+use super::orders::OrderPart;
+use super::transact::{
+    check, delete, give_back, once, put, receipt, take, update, Faults, TransactFailure,
+    Transactor, Tx,
+};
+use super::{classify, decode, encode, n, s};
 use crate::config::Tables;
 use crate::domain::{
     Checkout, CheckoutId, HoldState, ItemId, Order, PaymentAttempt, ReleaseReason, Timestamp,
@@ -30,36 +35,12 @@ use crate::ports::{
     Checkouts, HoldRefused, PaymentClaim, Receipt, Replacing, StoreError, Transition,
 };
 
-/// The sort key of a user's latest-checkout pointer in the shoppers table.
-const POINTER: &str = "CHECKOUT";
-const HELD_SHARD: &str = "HELD";
-/// Where a hold moves in the `byExpiry` index once it is over. Kept in the index rather than
-/// dropped from it: DynamoDB Local's TTL never deletes an item that is absent from a sparse
-/// index, which would silently disable the TTL backstop locally.
-const CLOSED_SHARD: &str = "CLOSED";
-
 /// Checkout holds in DynamoDB.
 #[derive(Debug, Clone)]
 pub struct DynamoCheckouts {
     client: Client,
     tables: Tables,
     transactor: Transactor,
-}
-
-fn hold_key(id: CheckoutId) -> Record {
-    HashMap::from([("checkoutId".to_owned(), s(id.to_string()))])
-}
-
-/// The idempotency record of a begin: scoped to the user, so keys never collide across users.
-fn begin_key(user: &UserId, idempotency_key: &str) -> String {
-    format!("checkout#{user}#{idempotency_key}")
-}
-
-fn user_key(user: &UserId, sk: &str) -> Record {
-    HashMap::from([
-        ("userId".to_owned(), s(user.as_str())),
-        ("sk".to_owned(), s(sk)),
-    ])
 }
 
 fn state(value: HoldState) -> aws_sdk_dynamodb::types::AttributeValue {
@@ -91,34 +72,31 @@ impl DynamoCheckouts {
 
     /// Commit `items`; a cancellation because a condition failed (the hold was no longer
     /// held by the attempt the caller saw, or the once-only marker existed) is `Ok(false)`.
-    async fn gated(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
-        match self.transactor.write(items).await {
+    async fn gated(&self, tx: Tx) -> Result<bool, StoreError> {
+        match self.transactor.write(tx).await {
             Ok(()) => Ok(true),
-            Err(TransactFailure::Cancelled(codes))
-                if codes
-                    .iter()
-                    .flatten()
-                    .all(|c| c == "ConditionalCheckFailed") =>
-            {
-                Ok(false)
+            Err(TransactFailure::Cancelled(why)) if why.only_conditions() => Ok(false),
+            Err(TransactFailure::Cancelled(why)) => {
+                Err(TransactFailure::unexpected(&why, "hold transaction"))
             }
-            Err(TransactFailure::Cancelled(codes)) => Err(StoreError::Unavailable(format!(
-                "transaction cancelled: {codes:?}"
-            ))),
             Err(TransactFailure::Store(e)) => Err(e),
         }
     }
 
-    fn release_items(&self, checkout: &Checkout) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let mut items = vec![once(
-            &self.tables.idempotency,
-            &format!("release#{}", checkout.checkout_id),
-            "released",
-        )?];
+    /// The release marker and the stock going back: what every release adds.
+    fn add_release(&self, tx: &mut Tx, checkout: &Checkout) -> Result<(), StoreError> {
+        tx.add(
+            "release marker",
+            once(
+                &self.tables.idempotency,
+                &release_marker(checkout.checkout_id),
+                "released",
+            )?,
+        );
         for (item, units) in checkout.demand() {
-            items.push(give_back(&self.tables.stock, item, units)?);
+            tx.add("stock back", give_back(&self.tables.stock, item, units)?);
         }
-        Ok(items)
+        Ok(())
     }
 
     /// The hold's move out of `HELD` (to `to`), conditioned on it still being held by the
@@ -164,10 +142,12 @@ impl DynamoCheckouts {
         )
     }
 
-    fn receipt_items(&self, r: Option<&Receipt>) -> Result<Vec<TransactWriteItem>, StoreError> {
-        r.map(|r| receipt(&self.tables.idempotency, r))
-            .into_iter()
-            .collect()
+    /// The request's recorded answer, when it came with an `Idempotency-Key`.
+    fn add_receipt(&self, tx: &mut Tx, r: Option<&Receipt>) -> Result<(), StoreError> {
+        if let Some(r) = r {
+            tx.add("request receipt", receipt(&self.tables.idempotency, r)?);
+        }
+        Ok(())
     }
 }
 
@@ -208,83 +188,84 @@ impl Checkouts for DynamoCheckouts {
         idempotency_key: &str,
     ) -> Result<(), HoldRefused> {
         let previous = replacing.and_then(|r| r.held);
-        let mut items = Vec::new();
-        let mut parts = Vec::new();
+        let mut tx = Tx::new();
         for (item, units) in net_demand(checkout, previous.map(|(c, _)| c)) {
             if units > 0 {
-                items.push(take(&self.tables.stock, item, units as u32)?);
-                parts.push(Part::Take(item));
+                tx.add(
+                    Part::Take(item),
+                    take(&self.tables.stock, item, units as u32)?,
+                );
             } else {
-                items.push(give_back(&self.tables.stock, item, (-units) as u32)?);
-                parts.push(Part::Unconditional);
+                tx.add(
+                    Part::Unconditional,
+                    give_back(&self.tables.stock, item, (-units) as u32)?,
+                );
             }
         }
         let mut record = encode(checkout)?;
         record.insert("heldShard".into(), s(HELD_SHARD));
         record.insert("ttl".into(), n(checkout.expires_at.unix_seconds()));
-        items.push(put(
-            &self.tables.holds,
-            record,
-            Some("attribute_not_exists(checkoutId)"),
-            &[],
-            vec![],
-        )?);
-        parts.push(Part::NewHold);
-        let mut pointer = user_key(&checkout.user_id, POINTER);
-        pointer.insert("checkoutId".into(), s(checkout.checkout_id.to_string()));
-        items.push(match replacing {
-            None => put(
-                &self.tables.shoppers,
-                pointer,
-                Some("attribute_not_exists(userId)"),
+        tx.add(
+            Part::NewHold,
+            put(
+                &self.tables.holds,
+                record,
+                Some("attribute_not_exists(checkoutId)"),
                 &[],
                 vec![],
             )?,
-            Some(r) => put(
-                &self.tables.shoppers,
-                pointer,
-                Some("checkoutId = :prev"),
-                &[],
-                vec![(":prev", s(r.pointer.to_string()))],
-            )?,
-        });
-        parts.push(Part::Pointer);
-        items.push(once(
-            &self.tables.idempotency,
-            &begin_key(&checkout.user_id, idempotency_key),
-            &checkout.checkout_id.to_string(),
-        )?);
-        parts.push(Part::BeginKey);
-        items.push(
-            TransactWriteItem::builder()
-                .condition_check(super::inventory::build(
-                    aws_sdk_dynamodb::types::ConditionCheck::builder()
-                        .table_name(&self.tables.shoppers)
-                        .set_key(Some(user_key(&checkout.user_id, CART)))
-                        .condition_expression("version = :v")
-                        .expression_attribute_values(":v", n(cart_version))
-                        .build(),
-                )?)
-                .build(),
         );
-        parts.push(Part::Cart);
+        let mut pointer = user_key(&checkout.user_id, POINTER);
+        pointer.insert("checkoutId".into(), s(checkout.checkout_id.to_string()));
+        tx.add(
+            Part::Pointer,
+            match replacing {
+                None => put(
+                    &self.tables.shoppers,
+                    pointer,
+                    Some("attribute_not_exists(userId)"),
+                    &[],
+                    vec![],
+                )?,
+                Some(r) => put(
+                    &self.tables.shoppers,
+                    pointer,
+                    Some("checkoutId = :prev"),
+                    &[],
+                    vec![(":prev", s(r.pointer.to_string()))],
+                )?,
+            },
+        );
+        tx.add(
+            Part::BeginKey,
+            once(
+                &self.tables.idempotency,
+                &begin_key(&checkout.user_id, idempotency_key),
+                &checkout.checkout_id.to_string(),
+            )?,
+        );
+        tx.add(
+            Part::Cart,
+            check(
+                &self.tables.shoppers,
+                user_key(&checkout.user_id, CART),
+                "version = :v",
+                vec![(":v", n(cart_version))],
+            )?,
+        );
         if let Some((old, why)) = previous {
-            items.push(self.release_item(old, why)?);
-            parts.push(Part::PreviousHold);
-            let marker = format!("release#{}", old.checkout_id);
-            items.push(once(&self.tables.idempotency, &marker, "released")?);
-            parts.push(Part::PreviousMarker);
+            tx.add(Part::PreviousHold, self.release_item(old, why)?);
+            let marker = release_marker(old.checkout_id);
+            tx.add(
+                Part::PreviousMarker,
+                once(&self.tables.idempotency, &marker, "released")?,
+            );
         }
 
-        match self.transactor.write(items).await {
+        match self.transactor.write(tx).await {
             Ok(()) => Ok(()),
-            Err(TransactFailure::Cancelled(codes)) => {
-                let failed: Vec<Part> = parts
-                    .iter()
-                    .zip(&codes)
-                    .filter(|(_, c)| c.as_deref() == Some("ConditionalCheckFailed"))
-                    .map(|(p, _)| *p)
-                    .collect();
+            Err(TransactFailure::Cancelled(why)) => {
+                let failed: Vec<Part> = why.failed().copied().collect();
                 if failed.contains(&Part::BeginKey) {
                     let earlier = self.begun_with(&checkout.user_id, idempotency_key).await?;
                     return Err(earlier
@@ -309,7 +290,7 @@ impl Checkouts for DynamoCheckouts {
                 }) {
                     return Err(HoldRefused::Concurrent);
                 }
-                Err(StoreError::Unavailable(format!("hold cancelled: {codes:?}")).into())
+                Err(TransactFailure::unexpected(&why, "hold").into())
             }
             Err(TransactFailure::Store(e)) => Err(e.into()),
         }
@@ -416,13 +397,16 @@ impl Checkouts for DynamoCheckouts {
     }
 
     async fn release(&self, checkout: &Checkout, why: ReleaseReason) -> Result<bool, StoreError> {
-        let mut items = vec![self.release_item(checkout, why)?];
-        items.extend(self.release_items(checkout)?);
-        self.gated(items).await
+        let mut tx = Tx::new();
+        tx.add("hold", self.release_item(checkout, why)?);
+        self.add_release(&mut tx, checkout)?;
+        self.gated(tx).await
     }
 
     async fn release_deleted(&self, checkout: &Checkout) -> Result<bool, StoreError> {
-        self.gated(self.release_items(checkout)?).await
+        let mut tx = Tx::new();
+        self.add_release(&mut tx, checkout)?;
+        self.gated(tx).await
     }
 
     async fn record_decline(
@@ -431,7 +415,7 @@ impl Checkouts for DynamoCheckouts {
         why: &str,
         answer: Option<&Receipt>,
     ) -> Result<bool, StoreError> {
-        let mut items = vec![update(
+        let decline = update(
             &self.tables.holds,
             hold_key(checkout.checkout_id),
             "ADD declines :one SET lastDecline = :why REMOVE paying",
@@ -443,9 +427,11 @@ impl Checkouts for DynamoCheckouts {
                 (":held", state(HoldState::Held)),
                 (":attempts", n(checkout.attempts)),
             ],
-        )?];
-        items.extend(self.receipt_items(answer)?);
-        self.gated(items).await
+        )?;
+        let mut tx = Tx::new();
+        tx.add("hold", decline);
+        self.add_receipt(&mut tx, answer)?;
+        self.gated(tx).await
     }
 
     async fn complete(
@@ -480,9 +466,12 @@ impl Checkouts for DynamoCheckouts {
             )?,
         };
         let clear_cart = delete(&self.tables.shoppers, user_key(&checkout.user_id, CART))?;
-        let mut items = vec![consume, order_put, clear_cart];
-        items.extend(self.receipt_items(answer)?);
-        self.gated(items).await
+        let mut tx = Tx::new();
+        tx.add("hold", consume)
+            .add("order", order_put)
+            .add("cart", clear_cart);
+        self.add_receipt(&mut tx, answer)?;
+        self.gated(tx).await
     }
 
     async fn park(
@@ -510,31 +499,36 @@ impl Checkouts for DynamoCheckouts {
             &[],
             vec![],
         )?;
-        let mut items = vec![link, order_put];
-        items.extend(self.receipt_items(answer)?);
-        self.gated(items).await
+        let mut tx = Tx::new();
+        tx.add("hold", link).add("order", order_put);
+        self.add_receipt(&mut tx, answer)?;
+        self.gated(tx).await
     }
 
     async fn place_late(&self, current: &Order, placed: &Order) -> Result<Transition, StoreError> {
-        let mut items = vec![put(
-            &self.tables.orders,
-            order_record(placed)?,
-            Some("version = :v"),
-            &[],
-            vec![(":v", n(current.version))],
-        )?];
+        let mut tx = Tx::new();
+        tx.add(
+            OrderPart::Order,
+            put(
+                &self.tables.orders,
+                order_record(placed)?,
+                Some("version = :v"),
+                &[],
+                vec![(":v", n(current.version))],
+            )?,
+        );
         let mut demand: std::collections::BTreeMap<ItemId, u32> = Default::default();
         for line in &current.lines {
             *demand.entry(line.item_id).or_default() += line.quantity.get();
         }
         for (item, units) in demand {
-            items.push(take(&self.tables.stock, item, units)?);
+            tx.add(OrderPart::Stock, take(&self.tables.stock, item, units)?);
         }
-        items.push(delete(
-            &self.tables.shoppers,
-            user_key(&current.user_id, CART),
-        )?);
-        super::orders::transition_outcome(self.transactor.write(items).await, "late placement")
+        tx.add(
+            OrderPart::Other,
+            delete(&self.tables.shoppers, user_key(&current.user_id, CART))?,
+        );
+        super::orders::transition_outcome(self.transactor.write(tx).await, "late placement")
     }
 
     async fn due(&self, now: Timestamp, limit: u32) -> Result<Vec<CheckoutId>, StoreError> {

@@ -12,9 +12,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use super::inventory::{item_pk, stock_key, warehouse_sk, TOTAL};
-use super::transact::{Faults, TransactFailure, Transactor};
-use super::tx::{once, put, update};
+use super::keys::{item_pk, once_marker, stock_key, warehouse_of_sk, warehouse_sk, TOTAL};
+use super::transact::{once, put, update, Faults, TransactFailure, Transactor, Tx};
 use super::{classify, counter, decode, encode, n, newest_first, number, s};
 use crate::config::Tables;
 use crate::domain::{ItemId, OrderId, Page, PageRequest, WarehouseId, WarehouseOrder};
@@ -102,7 +101,7 @@ impl DynamoFulfilment {
 }
 
 /// What each transaction item is, to read the cancellation reasons.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Part {
     Record,
     Stock,
@@ -139,7 +138,7 @@ impl Fulfilment for DynamoFulfilment {
                             available: number(&row, "available")?,
                             version: counter(&row, "stockVersion")?,
                         };
-                    } else if let Some(w) = super::inventory::warehouse_of_sk(&sk) {
+                    } else if let Some(w) = warehouse_of_sk(&sk) {
                         let id = WarehouseId::try_from(w)
                             .map_err(|_| StoreError::Corrupt(format!("stock row {sk}")))?;
                         stock.warehouses.insert(
@@ -198,68 +197,61 @@ impl Fulfilment for DynamoFulfilment {
     }
 
     async fn apply(&self, change: &FulfilmentChange<'_>) -> Result<Applied, StoreError> {
-        let mut items = Vec::new();
-        let mut parts = Vec::new();
+        let mut tx = Tx::new();
         if let Some((current, next)) = change.order {
-            items.push(put(
-                &self.tables.orders,
-                super::orders::order_record(next)?,
-                Some("version = :v"),
-                &[],
-                vec![(":v", n(current.version))],
-            )?);
-            parts.push(Part::Record);
+            tx.add(
+                Part::Record,
+                put(
+                    &self.tables.orders,
+                    super::orders::order_record(next)?,
+                    Some("version = :v"),
+                    &[],
+                    vec![(":v", n(current.version))],
+                )?,
+            );
         }
         for write in &change.shipments {
             let (condition, values): (&str, Vec<(&str, AttributeValue)>) = match write.current {
                 Some(current) => ("version = :v", vec![(":v", n(current.version))]),
                 None => ("attribute_not_exists(orderId)", vec![]),
             };
-            items.push(put(
-                &self.tables.warehouse_orders,
-                encode(write.next)?,
-                Some(condition),
-                &[],
-                values,
-            )?);
-            parts.push(Part::Record);
+            tx.add(
+                Part::Record,
+                put(
+                    &self.tables.warehouse_orders,
+                    encode(write.next)?,
+                    Some(condition),
+                    &[],
+                    values,
+                )?,
+            );
         }
         for m in &change.stock {
-            items.push(self.stock_write(m)?);
-            parts.push(Part::Stock);
+            tx.add(Part::Stock, self.stock_write(m)?);
         }
         if let Some(key) = &change.once {
-            items.push(once(
-                &self.tables.idempotency,
-                &format!("once#{key}"),
-                "applied",
-            )?);
-            parts.push(Part::Once);
+            tx.add(
+                Part::Once,
+                once(&self.tables.idempotency, &once_marker(key), "applied")?,
+            );
         }
-        if items.len() > 100 {
+        if tx.len() > 100 {
             return Err(StoreError::Unavailable(format!(
                 "a fulfilment change of {} writes exceeds one transaction",
-                items.len()
+                tx.len()
             )));
         }
-        match self.transactor.write(items).await {
+        match self.transactor.write(tx).await {
             Ok(()) => Ok(Applied::Done),
-            Err(TransactFailure::Cancelled(codes)) => {
-                let failed = |part: Part| {
-                    parts.iter().zip(&codes).any(|(p, code)| {
-                        *p == part && code.as_deref() == Some("ConditionalCheckFailed")
-                    })
-                };
-                if failed(Part::Once) {
+            Err(TransactFailure::Cancelled(why)) => {
+                if why.failed_on(&Part::Once) {
                     Ok(Applied::AlreadyApplied)
-                } else if failed(Part::Record) {
+                } else if why.failed_on(&Part::Record) {
                     Ok(Applied::Stale)
-                } else if failed(Part::Stock) {
+                } else if why.failed_on(&Part::Stock) {
                     Ok(Applied::Short)
                 } else {
-                    Err(StoreError::Unavailable(format!(
-                        "fulfilment change cancelled: {codes:?}"
-                    )))
+                    Err(TransactFailure::unexpected(&why, "fulfilment change"))
                 }
             }
             Err(TransactFailure::Store(e)) => Err(e),

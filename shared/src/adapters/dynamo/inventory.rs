@@ -8,18 +8,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
-use super::transact::{Faults, TransactFailure, Transactor};
+use super::keys::{
+    idempotency_key as idempotency_key_record, item_key, item_of_pk, item_pk, receipt_key,
+    stock_key, warehouse_key, warehouse_sk, TOTAL,
+};
+use super::transact::{
+    check, give_back, put, update, Faults, TransactFailure, Transactor, Tx, MARKER_TTL_SECONDS,
+};
 use super::{batch_get, counter, n, number, read_string, s, Record};
 use crate::domain::{ItemId, StockReceipt, Timestamp, WarehouseId};
 use crate::ports::{Inventory, ReceiptRejected, StockLevels, StockTotal, StoreError};
-
-/// The sort key of an item's aggregated row.
-pub(crate) const TOTAL: &str = "TOTAL";
-/// How long an idempotency record outlives its request.
-const IDEMPOTENCY_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
 /// Table names the inventory adapter touches.
 #[derive(Debug, Clone)]
@@ -37,28 +37,6 @@ pub struct DynamoInventory {
     client: Client,
     tables: InventoryTables,
     transactor: Transactor,
-}
-
-pub(crate) fn item_pk(item: ItemId) -> String {
-    format!("ITEM#{item}")
-}
-
-pub(crate) fn warehouse_sk(warehouse: &WarehouseId) -> String {
-    format!("WH#{warehouse}")
-}
-
-/// The item of a stock row's partition key (`ITEM#<id>`), the inverse of [`item_pk`].
-pub(crate) fn item_of_pk(pk: &str) -> Option<ItemId> {
-    ItemId::try_from(pk.strip_prefix("ITEM#")?).ok()
-}
-
-/// The warehouse of a warehouse row's sort key (`WH#<id>`), the inverse of [`warehouse_sk`].
-pub(crate) fn warehouse_of_sk(sk: &str) -> Option<&str> {
-    sk.strip_prefix("WH#")
-}
-
-pub(crate) fn stock_key(pk: String, sk: String) -> Record {
-    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
 impl DynamoInventory {
@@ -144,13 +122,28 @@ impl DynamoInventory {
 
     /// The receipt recorded under `key`, to tell a replay from a reused key.
     async fn recorded_fingerprint(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let key = HashMap::from([("key".to_owned(), s(key))]);
+        let key = idempotency_key_record(key);
         read_string(&self.client, &self.tables.idempotency, key, "fingerprint").await
     }
 }
 
 pub(crate) fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, StoreError> {
     built.map_err(|e| StoreError::Unavailable(format!("request build: {e}")))
+}
+
+/// What each item of a receipt transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Receipt {
+    /// The item exists.
+    Item,
+    /// The warehouse exists.
+    Warehouse,
+    /// The warehouse's row, conditioned on the shortfall read.
+    Shortfall,
+    /// The item's sellable total.
+    Total,
+    /// The receipt's idempotency record.
+    Key,
 }
 
 #[async_trait]
@@ -216,108 +209,88 @@ impl DynamoInventory {
             quantity,
         } = receipt;
         let covered = quantity.get().min(shortfall);
-        let on_sale = n(quantity.get() - covered);
-        let mut items = vec![
-            TransactWriteItem::builder()
-                .condition_check(build(
-                    ConditionCheck::builder()
-                        .table_name(&self.tables.items)
-                        .key("itemId", s(item_id.to_string()))
-                        .condition_expression("attribute_exists(itemId)")
-                        .build(),
-                )?)
-                .build(),
-            TransactWriteItem::builder()
-                .condition_check(build(
-                    ConditionCheck::builder()
-                        .table_name(&self.tables.warehouses)
-                        .key("warehouseId", s(warehouse_id.as_str()))
-                        .condition_expression("attribute_exists(warehouseId)")
-                        .build(),
-                )?)
-                .build(),
-            TransactWriteItem::builder()
-                .update(build(
-                    Update::builder()
-                        .table_name(&self.tables.stock)
-                        .set_key(Some(stock_key(
-                            item_pk(*item_id),
-                            warehouse_sk(warehouse_id),
-                        )))
-                        .update_expression(
-                            "ADD physical :q, available :sale, shortfall :made_good SET warehouseId = :w, itemId = :i",
-                        )
-                        .condition_expression(if shortfall == 0 {
-                            "attribute_not_exists(shortfall) OR shortfall = :s"
-                        } else {
-                            "shortfall = :s"
-                        })
-                        .expression_attribute_values(":q", n(quantity.get()))
-                        .expression_attribute_values(":sale", on_sale.clone())
-                        .expression_attribute_values(":made_good", n(-i64::from(covered)))
-                        .expression_attribute_values(":s", n(shortfall))
-                        .expression_attribute_values(":w", s(warehouse_id.as_str()))
-                        .expression_attribute_values(":i", s(item_id.to_string()))
-                        .build(),
-                )?)
-                .build(),
-            TransactWriteItem::builder()
-                .update(build(
-                    Update::builder()
-                        .table_name(&self.tables.stock)
-                        .set_key(Some(stock_key(item_pk(*item_id), TOTAL.into())))
-                        .update_expression("ADD available :q, stockVersion :one SET itemId = :i")
-                        .expression_attribute_values(":q", on_sale)
-                        .expression_attribute_values(":one", n(1))
-                        .expression_attribute_values(":i", s(item_id.to_string()))
-                        .build(),
-                )?)
-                .build(),
-        ];
+        let mut tx = Tx::new();
+        tx.add(
+            Receipt::Item,
+            check(
+                &self.tables.items,
+                item_key(*item_id),
+                "attribute_exists(itemId)",
+                vec![],
+            )?,
+        );
+        tx.add(
+            Receipt::Warehouse,
+            check(
+                &self.tables.warehouses,
+                warehouse_key(warehouse_id),
+                "attribute_exists(warehouseId)",
+                vec![],
+            )?,
+        );
+        tx.add(
+            Receipt::Shortfall,
+            update(
+                &self.tables.stock,
+                stock_key(item_pk(*item_id), warehouse_sk(warehouse_id)),
+                "ADD physical :q, available :sale, shortfall :made_good SET warehouseId = :w, itemId = :i",
+                Some(if shortfall == 0 {
+                    "attribute_not_exists(shortfall) OR shortfall = :s"
+                } else {
+                    "shortfall = :s"
+                }),
+                &[],
+                vec![
+                    (":q", n(quantity.get())),
+                    (":sale", n(quantity.get() - covered)),
+                    (":made_good", n(-i64::from(covered))),
+                    (":s", n(shortfall)),
+                    (":w", s(warehouse_id.as_str())),
+                    (":i", s(item_id.to_string())),
+                ],
+            )?,
+        );
+        tx.add(
+            Receipt::Total,
+            give_back(&self.tables.stock, *item_id, quantity.get() - covered)?,
+        );
         let fingerprint = format!("{item_id}:{}", quantity.get());
-        let record_key = idempotency_key.map(|k| format!("receive#{warehouse_id}#{k}"));
+        let record_key = idempotency_key.map(|k| receipt_key(warehouse_id, k));
         if let Some(key) = &record_key {
-            let expires = Timestamp::now().unix_seconds() + IDEMPOTENCY_TTL_SECONDS;
-            items.push(
-                TransactWriteItem::builder()
-                    .put(build(
-                        Put::builder()
-                            .table_name(&self.tables.idempotency)
-                            .item("key", s(key.as_str()))
-                            .item("fingerprint", s(fingerprint.as_str()))
-                            .item("ttl", n(expires))
-                            .condition_expression("attribute_not_exists(#k)")
-                            .expression_attribute_names("#k", "key")
-                            .build(),
-                    )?)
-                    .build(),
+            let expires = Timestamp::now().unix_seconds() + MARKER_TTL_SECONDS;
+            let mut record = idempotency_key_record(key);
+            record.insert("fingerprint".into(), s(fingerprint.as_str()));
+            record.insert("ttl".into(), n(expires));
+            tx.add(
+                Receipt::Key,
+                put(
+                    &self.tables.idempotency,
+                    record,
+                    Some("attribute_not_exists(#k)"),
+                    &[("#k", "key")],
+                    vec![],
+                )?,
             );
         }
-        match self.transactor.write(items).await {
+        match self.transactor.write(tx).await {
             Ok(()) => Ok(Some((self.levels(warehouse_id, *item_id).await?, false))),
-            Err(TransactFailure::Cancelled(codes)) => {
-                let failed = |i: usize| {
-                    codes.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
-                };
-                if failed(0) {
+            Err(TransactFailure::Cancelled(why)) => {
+                if why.failed_on(&Receipt::Item) {
                     Err(ReceiptRejected::UnknownItem)
-                } else if failed(1) {
+                } else if why.failed_on(&Receipt::Warehouse) {
                     Err(ReceiptRejected::UnknownWarehouse)
-                } else if let (true, Some(key)) = (failed(4), &record_key) {
+                } else if let (true, Some(key)) = (why.failed_on(&Receipt::Key), &record_key) {
                     match self.recorded_fingerprint(key).await? {
                         Some(recorded) if recorded == fingerprint => {
                             Ok(Some((self.levels(warehouse_id, *item_id).await?, true)))
                         }
                         _ => Err(ReceiptRejected::KeyReused),
                     }
-                } else if failed(2) {
+                } else if why.failed_on(&Receipt::Shortfall) {
                     // The shortfall moved since it was read.
                     Ok(None)
                 } else {
-                    Err(StoreError::Unavailable(format!(
-                        "receipt transaction cancelled: {codes:?}"
-                    ))
-                    .into())
+                    Err(TransactFailure::unexpected(&why, "receipt").into())
                 }
             }
             Err(TransactFailure::Store(e)) => Err(e.into()),

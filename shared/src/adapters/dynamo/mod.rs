@@ -7,11 +7,11 @@ mod checkouts;
 mod cursor;
 mod fulfilment;
 mod inventory;
+mod keys;
 mod orders;
 mod requests;
 pub mod stream;
 mod transact;
-mod tx;
 mod warehouses;
 
 use std::collections::HashMap;
@@ -89,16 +89,9 @@ pub(crate) async fn batch_get(
                 .build()
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?,
         );
-        let mut round = 0u32;
+        let mut tries = crate::retry::Policy::THROTTLED.tries();
         while let Some(request) = pending.take() {
-            if round > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(
-                    20 * 2u64.pow(round.min(6)),
-                ))
-                .await;
-            }
-            round += 1;
-            if round > 8 {
+            if !tries.next().await {
                 return Err(StoreError::Unavailable(
                     "BatchGetItem kept leaving keys unprocessed".into(),
                 ));

@@ -1,21 +1,16 @@
 //! [`Orders`] on the orders table (`byUser` index: newest first per shopper), with stock
 //! effects applied to the stock table in the same transaction as the status change.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
-use super::transact::{Faults, TransactFailure, Transactor};
-use super::tx::{give_back, put, take};
+use super::keys::{order_key, PAYMENT_DUE};
+use super::transact::{give_back, put, take, Faults, TransactFailure, Transactor, Tx};
 use super::{classify, decode, encode, n, newest_first, s, Record};
 use crate::domain::{Order, OrderId, OrderStatus, Page, PageRequest, Timestamp, UserId};
 use crate::ports::{Orders, StockEffect, StoreError, Transition};
-
-/// The partition of the sparse `byPaymentDue` index: present exactly while an order owes
-/// the provider a refund or void, so the outbox sweep reads only those orders.
-const PAYMENT_DUE: &str = "DUE";
 
 /// An order as stored: the order itself plus the index attributes derived from it. Every
 /// adapter that writes orders uses this, so the outbox index never disagrees with the order.
@@ -94,28 +89,32 @@ impl DynamoOrders {
     }
 }
 
-/// How an order write with a stock effect ended: the order's own condition (item 0) means
-/// it changed since read; any other failed condition is a conditional take that ran short.
+/// What each item of an order transition is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OrderPart {
+    /// The order record, conditioned on the version read.
+    Order,
+    /// A stock row (a conditional take, or units going back).
+    Stock,
+    /// Anything unconditional (the cart cleared).
+    Other,
+}
+
+/// How an order write with a stock effect ended: the order's own condition failing means it
+/// changed since read; a stock condition failing is a conditional take that ran short.
 pub(crate) fn transition_outcome(
-    result: Result<(), TransactFailure>,
+    result: Result<(), TransactFailure<OrderPart>>,
     what: &str,
 ) -> Result<Transition, StoreError> {
     match result {
         Ok(()) => Ok(Transition::Done),
-        Err(TransactFailure::Cancelled(codes)) => {
-            let failed = |i: usize| {
-                codes.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
-            };
-            if failed(0) {
-                Ok(Transition::Stale)
-            } else if (1..codes.len()).any(failed) {
-                Ok(Transition::Short)
-            } else {
-                Err(StoreError::Unavailable(format!(
-                    "{what} cancelled: {codes:?}"
-                )))
-            }
+        Err(TransactFailure::Cancelled(why)) if why.failed_on(&OrderPart::Order) => {
+            Ok(Transition::Stale)
         }
+        Err(TransactFailure::Cancelled(why)) if why.failed_on(&OrderPart::Stock) => {
+            Ok(Transition::Short)
+        }
+        Err(TransactFailure::Cancelled(why)) => Err(TransactFailure::unexpected(&why, what)),
         Err(TransactFailure::Store(e)) => Err(e),
     }
 }
@@ -127,10 +126,7 @@ impl Orders for DynamoOrders {
             .client
             .get_item()
             .table_name(&self.orders)
-            .set_key(Some(HashMap::from([(
-                "orderId".to_owned(),
-                s(id.to_string()),
-            )])))
+            .set_key(Some(order_key(id)))
             .consistent_read(true)
             .send()
             .await
@@ -191,7 +187,9 @@ impl Orders for DynamoOrders {
             &[],
             vec![],
         )?;
-        match self.transactor.write(vec![item]).await {
+        let mut tx = Tx::new();
+        tx.add("order", item);
+        match self.transactor.write(tx).await {
             Ok(()) => Ok(true),
             Err(TransactFailure::Cancelled(_)) => Ok(false),
             Err(TransactFailure::Store(e)) => Err(e),
@@ -204,27 +202,32 @@ impl Orders for DynamoOrders {
         next: &Order,
         effect: StockEffect,
     ) -> Result<Transition, StoreError> {
-        let mut items = vec![put(
-            &self.orders,
-            order_record(next)?,
-            Some("version = :v"),
-            &[],
-            vec![(":v", n(current.version))],
-        )?];
+        let mut tx = Tx::new();
+        tx.add(
+            OrderPart::Order,
+            put(
+                &self.orders,
+                order_record(next)?,
+                Some("version = :v"),
+                &[],
+                vec![(":v", n(current.version))],
+            )?,
+        );
         if let StockEffect::ReturnUnits(item, units) = effect {
-            items.push(give_back(&self.stock, item, units)?);
+            tx.add(OrderPart::Stock, give_back(&self.stock, item, units)?);
         }
         for line in &current.lines {
+            let (item, units) = (line.item_id, line.quantity.get());
             match effect {
                 StockEffect::None | StockEffect::ReturnUnits(..) => {}
                 StockEffect::Return => {
-                    items.push(give_back(&self.stock, line.item_id, line.quantity.get())?)
+                    tx.add(OrderPart::Stock, give_back(&self.stock, item, units)?);
                 }
                 StockEffect::Take => {
-                    items.push(take(&self.stock, line.item_id, line.quantity.get())?)
+                    tx.add(OrderPart::Stock, take(&self.stock, item, units)?);
                 }
             }
         }
-        transition_outcome(self.transactor.write(items).await, "order transition")
+        transition_outcome(self.transactor.write(tx).await, "order transition")
     }
 }

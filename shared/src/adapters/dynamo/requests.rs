@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use aws_sdk_dynamodb::Client;
 
-use super::tx::MARKER_TTL_SECONDS;
+use super::transact::MARKER_TTL_SECONDS;
 use super::{classify, n, s, Record};
 use crate::domain::Timestamp;
 use crate::ports::{Receipt, RequestClaim, Requests, StoreError};

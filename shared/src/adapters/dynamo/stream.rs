@@ -4,7 +4,7 @@
 use aws_lambda_events::dynamodb::EventRecord;
 use serde_dynamo::{AttributeValue, Item};
 
-use super::inventory::{item_of_pk, warehouse_of_sk, TOTAL};
+use super::keys::{item_of_pk, warehouse_of_sk, TOTAL};
 use crate::domain::{Checkout, ItemId, Order};
 use crate::ports::{Change, StockImage};
 

@@ -232,14 +232,22 @@ impl EmbeddedIndex {
 
     /// Open a writer on a generation, waiting out another process's lock for a while.
     fn writer(opened: &Opened) -> Result<IndexWriter<TantivyDocument>, StoreError> {
+        // Synchronous (tantivy's writer is), so the shared policy's pauses are slept here.
+        let policy = crate::retry::Policy {
+            attempts: u32::MAX, // bounded by the deadline instead
+            base: Duration::from_millis(20),
+            cap: Duration::from_millis(80),
+        };
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut attempt = 0;
         loop {
+            attempt += 1;
             match opened.index.writer_with_num_threads(1, WRITER_BUDGET) {
                 Ok(writer) => return Ok(writer),
                 Err(TantivyError::LockFailure(LockError::LockBusy, _))
                     if std::time::Instant::now() < deadline =>
                 {
-                    std::thread::sleep(Duration::from_millis(20 + rand::random::<u64>() % 50));
+                    std::thread::sleep(policy.pause(attempt));
                 }
                 Err(e) => return Err(failed(e)),
             }

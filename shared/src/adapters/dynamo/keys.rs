@@ -1,0 +1,135 @@
+//! Every key format the DynamoDB adapter writes or parses, in one place (the tables
+//! themselves are described in `infra/DATA_MODEL.md`). A format is built and read back
+//! here only, so a change to one cannot leave a stale copy elsewhere.
+
+use std::collections::HashMap;
+
+use super::{s, Record};
+use crate::domain::{CheckoutId, ItemId, OrderId, UserId, WarehouseId};
+
+// --- stock table: `pk = ITEM#<itemId>`, `sk = TOTAL | WH#<warehouseId>` ---
+
+/// The sort key of an item's aggregated row (the count shoppers buy from).
+pub(crate) const TOTAL: &str = "TOTAL";
+
+/// The partition key of every stock row of `item`.
+pub(crate) fn item_pk(item: ItemId) -> String {
+    format!("ITEM#{item}")
+}
+
+/// The sort key of one warehouse's row of an item.
+pub(crate) fn warehouse_sk(warehouse: &WarehouseId) -> String {
+    format!("WH#{warehouse}")
+}
+
+/// The item of a stock row's partition key (`ITEM#<id>`), the inverse of [`item_pk`].
+pub(crate) fn item_of_pk(pk: &str) -> Option<ItemId> {
+    ItemId::try_from(pk.strip_prefix("ITEM#")?).ok()
+}
+
+/// The warehouse of a warehouse row's sort key (`WH#<id>`), the inverse of [`warehouse_sk`].
+pub(crate) fn warehouse_of_sk(sk: &str) -> Option<&str> {
+    sk.strip_prefix("WH#")
+}
+
+/// A stock row's key.
+pub(crate) fn stock_key(pk: String, sk: String) -> Record {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+/// The key of an item's aggregated row.
+pub(crate) fn total_key(item: ItemId) -> Record {
+    stock_key(item_pk(item), TOTAL.into())
+}
+
+// --- shoppers table: `userId`, `sk = CART | WISHLIST | CHECKOUT` ---
+
+/// The sort key of a user's cart.
+pub(crate) const CART: &str = "CART";
+/// The sort key of a user's wishlist.
+pub(crate) const WISHLIST: &str = "WISHLIST";
+/// The sort key of a user's latest-checkout pointer.
+pub(crate) const CHECKOUT_POINTER: &str = "CHECKOUT";
+
+/// A shopper record's key.
+pub(crate) fn user_key(user: &UserId, sk: &str) -> Record {
+    HashMap::from([
+        ("userId".to_owned(), s(user.as_str())),
+        ("sk".to_owned(), s(sk)),
+    ])
+}
+
+// --- single-attribute keys ---
+
+/// A hold's key in the holds table.
+pub(crate) fn hold_key(id: CheckoutId) -> Record {
+    HashMap::from([("checkoutId".to_owned(), s(id.to_string()))])
+}
+
+/// An order's key in the orders table.
+pub(crate) fn order_key(id: OrderId) -> Record {
+    HashMap::from([("orderId".to_owned(), s(id.to_string()))])
+}
+
+/// An item's key in the items table.
+pub(crate) fn item_key(id: ItemId) -> Record {
+    HashMap::from([("itemId".to_owned(), s(id.to_string()))])
+}
+
+/// A warehouse's key in the warehouses table.
+pub(crate) fn warehouse_key(id: &WarehouseId) -> Record {
+    HashMap::from([("warehouseId".to_owned(), s(id.as_str()))])
+}
+
+/// A record's key in the idempotency table.
+pub(crate) fn idempotency_key(key: &str) -> Record {
+    HashMap::from([("key".to_owned(), s(key))])
+}
+
+// --- sparse index values ---
+
+/// `heldShard` of a hold still held: the `byExpiry` partition the sweeper reads.
+pub(crate) const HELD_SHARD: &str = "HELD";
+/// Where a hold moves in the `byExpiry` index once it is over. Kept in the index rather than
+/// dropped from it: DynamoDB Local's TTL never deletes an item that is absent from a sparse
+/// index, which would silently disable the TTL backstop locally.
+pub(crate) const CLOSED_SHARD: &str = "CLOSED";
+/// `paymentDue` of an order that owes money (the `byPaymentDue` index).
+pub(crate) const PAYMENT_DUE: &str = "DUE";
+
+// --- idempotency-table records, one prefix per effect ---
+
+/// The idempotency record of a begin: scoped to the user, so keys never collide across users.
+pub(crate) fn begin_key(user: &UserId, idempotency_key: &str) -> String {
+    format!("checkout#{user}#{idempotency_key}")
+}
+
+/// The once-only marker of a hold's release: a hold gives its stock back once.
+pub(crate) fn release_marker(checkout: CheckoutId) -> String {
+    format!("release#{checkout}")
+}
+
+/// The once-only marker of a fulfilment effect (a warehouse message, a stream record).
+pub(crate) fn once_marker(key: &str) -> String {
+    format!("once#{key}")
+}
+
+/// The idempotency record of a warehouse's stock receipt, scoped to the warehouse.
+pub(crate) fn receipt_key(warehouse: &WarehouseId, idempotency_key: &str) -> String {
+    format!("receive#{warehouse}#{idempotency_key}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stock_keys_parse_back_to_what_built_them() {
+        let item = ItemId::generate();
+        let warehouse = WarehouseId::try_from("wh-1000").unwrap();
+        assert_eq!(item_of_pk(&item_pk(item)), Some(item));
+        assert_eq!(warehouse_of_sk(&warehouse_sk(&warehouse)), Some("wh-1000"));
+        assert_eq!(item_of_pk("ORDER#x"), None);
+        assert_eq!(warehouse_of_sk(TOTAL), None);
+    }
+}

@@ -1,0 +1,199 @@
+//! One way to make each fixture: listings, stocked items, holds, orders, warehouse messages.
+
+use aisle::domain::ItemId;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+
+use super::*;
+
+/// A valid listing body.
+pub fn listing(name: &str, category: &str) -> Value {
+    json!({
+        "name": name,
+        "description": "A test product.",
+        "category": category,
+        "brand": "Acme",
+        "price": { "amount": 19999, "currency": "USD" },
+        "attributes": { "colour": "black", "size": "55in" },
+        "images": ["https://images.aisle.test/a.jpg"],
+        "lowStockThreshold": 3
+    })
+}
+
+/// List an item ([`listed`]) and receive `units` of it into warehouse A: the stocked-item
+/// fixture.
+pub async fn seed_item(shop: &Shop, name: &str, units: u32) -> ItemId {
+    let item = listed(shop, name).await;
+    let receipt = Call::new(
+        "POST /v1/warehouses/{warehouseId}/stock",
+        &[("warehouseId", WAREHOUSE_A)],
+    )
+    .by(&Caller::warehouse(WAREHOUSE_A))
+    .json(json!({ "itemId": item.to_string(), "quantity": units }));
+    let reply = Reply::from(
+        aisle::api::stock::receive_stock(&shop.app, receipt.request())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(reply.status, 200);
+    item
+}
+
+/// A submit's request paying with `token` under a fresh idempotency key.
+pub fn pay(token: &str) -> aisle::usecases::checkout::PaymentRequest {
+    let key = uuid::Uuid::new_v4().to_string();
+    aisle::usecases::checkout::PaymentRequest {
+        fingerprint: format!("{key}/{token}"),
+        idempotency_key: key,
+        payment_token: token.to_owned(),
+        shipping_address: address(),
+    }
+}
+
+/// A valid US shipping address.
+pub fn address() -> aisle::domain::Address {
+    serde_json::from_value(json!({
+        "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US"
+    }))
+    .unwrap()
+}
+
+/// Every record of `table` whose `field` is one of `values` (filtered server-side: only the
+/// records that count are decoded).
+pub async fn scan<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    field: &str,
+    values: &[&str],
+) -> Vec<T> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let placeholders: Vec<String> = (0..values.len()).map(|i| format!(":v{i}")).collect();
+    loop {
+        let mut request = client
+            .scan()
+            .table_name(table)
+            .filter_expression(format!("#f IN ({})", placeholders.join(", ")))
+            .expression_attribute_names("#f", field)
+            .set_exclusive_start_key(start);
+        for (p, v) in placeholders.iter().zip(values) {
+            request = request.expression_attribute_values(
+                p,
+                aws_sdk_dynamodb::types::AttributeValue::S((*v).to_owned()),
+            );
+        }
+        let page = request.send().await.unwrap();
+        out.extend(
+            page.items
+                .unwrap_or_default()
+                .into_iter()
+                .map(|i| serde_dynamo::from_item(i).unwrap()),
+        );
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return out;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- the warehouse side
+
+/// An item listed by a seller ([`listing`]), with no stock yet: the listed-item fixture.
+pub async fn listed(shop: &Shop, name: &str) -> ItemId {
+    let created = send!(
+        aisle::api::catalog::create_item,
+        shop,
+        Call::new("POST /v1/seller/items", &[])
+            .by(&Caller::seller())
+            .json(listing(name, "widgets"))
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    ItemId::try_from(created.body["itemId"].as_str().unwrap()).unwrap()
+}
+
+/// Hand messages to the warehouse-updates consumer as one SQS batch; the failed message ids.
+pub async fn deliver(shop: &Shop, bodies: &[Value]) -> Vec<String> {
+    let records = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let mut m = aws_lambda_events::sqs::SqsMessage::default();
+            m.message_id = Some(format!("m{i}"));
+            m.body = Some(body.to_string());
+            m
+        })
+        .collect();
+    let mut event = aws_lambda_events::sqs::SqsEvent::default();
+    event.records = records;
+    let response = aisle::workers::apply_warehouse_updates(
+        &shop.app,
+        LambdaEvent::new(event, Context::default()),
+    )
+    .await
+    .unwrap();
+    response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect()
+}
+
+pub fn message(warehouse: &str, kind: &str, fields: Value) -> Value {
+    let mut body = json!({ "version": 1, "eventId": uuid::Uuid::new_v4().to_string(), "warehouseId": warehouse, "type": kind });
+    body.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    body
+}
+
+pub fn received(warehouse: &str, item: ItemId, units: u32) -> Value {
+    message(
+        warehouse,
+        "StockReceived",
+        json!({ "itemId": item, "quantity": units }),
+    )
+}
+
+/// A new shopper carts `lines` and begins checkout: the units are held. Returns the
+/// shopper and the checkout id.
+pub async fn hold(shop: &Shop, lines: &[(ItemId, u32)]) -> (Caller, String) {
+    let who = Caller::shopper();
+    for (item, units) in lines {
+        let added = send!(
+            aisle::api::shopping::put_cart_item,
+            shop,
+            Call::new(
+                "PUT /v1/cart/items/{itemId}",
+                &[("itemId", &item.to_string())]
+            )
+            .by(&who)
+            .json(json!({ "quantity": units }))
+        );
+        assert_eq!(added.status, 200, "{:?}", added.body);
+    }
+    let key = uuid::Uuid::new_v4().to_string();
+    let begun = send!(
+        aisle::api::shopping::begin_checkout,
+        shop,
+        Call::new("POST /v1/checkout", &[])
+            .by(&who)
+            .header("Idempotency-Key", &key)
+    );
+    assert_eq!(begun.status, 201, "{:?}", begun.body);
+    (who, begun.body["checkoutId"].as_str().unwrap().to_owned())
+}
+
+/// A shopper orders `lines` (paid, `PLACED`).
+pub async fn place_order(shop: &Shop, lines: &[(ItemId, u32)]) -> aisle::domain::OrderId {
+    let (who, checkout) = hold(shop, lines).await;
+    let placed = send!(
+        aisle::api::shopping::submit_order,
+        shop,
+        Call::new("POST /v1/checkout/{checkoutId}/order", &[("checkoutId", &checkout)])
+            .by(&who)
+            .header("Idempotency-Key", &format!("{checkout}-pay"))
+            .json(json!({ "paymentToken": "tok_success", "shippingAddress": { "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US" } }))
+    );
+    assert_eq!(placed.status, 201, "{:?}", placed.body);
+    aisle::domain::OrderId::try_from(placed.body["orderId"].as_str().unwrap()).unwrap()
+}

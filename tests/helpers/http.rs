@@ -1,0 +1,168 @@
+//! API Gateway HTTP API (payload 2.0) requests as the gateway builds them, and replies.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+
+/// Who sends a request.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Anonymous,
+    Shopper(String),
+    Seller(String),
+    Warehouse(String, String),
+}
+
+impl Caller {
+    pub fn shopper() -> Self {
+        Self::Shopper(uuid::Uuid::new_v4().to_string())
+    }
+    pub fn seller() -> Self {
+        Self::Seller(uuid::Uuid::new_v4().to_string())
+    }
+    pub fn warehouse(id: &str) -> Self {
+        Self::Warehouse(uuid::Uuid::new_v4().to_string(), id.to_owned())
+    }
+
+    /// The caller's user id (the `sub` claim).
+    pub fn user_id(&self) -> aisle::domain::UserId {
+        match self {
+            Self::Shopper(sub) | Self::Seller(sub) | Self::Warehouse(sub, _) => {
+                sub.as_str().try_into().unwrap()
+            }
+            Self::Anonymous => panic!("anonymous callers have no id"),
+        }
+    }
+
+    /// The claims API Gateway's JWT authorizer would pass on (groups in its `[a b]` shape).
+    fn claims(&self) -> Option<Value> {
+        match self {
+            Self::Anonymous => None,
+            Self::Shopper(sub) => Some(json!({ "sub": sub })),
+            Self::Seller(sub) => Some(json!({ "sub": sub, "cognito:groups": "[sellers]" })),
+            Self::Warehouse(sub, wh) => Some(
+                json!({ "sub": sub, "cognito:groups": "[warehouses]", "custom:warehouseId": wh }),
+            ),
+        }
+    }
+}
+
+/// An API Gateway HTTP API (payload 2.0) request.
+pub struct Call {
+    event: Value,
+}
+
+impl Call {
+    /// `route` is the template's route (`GET /v1/items/{itemId}`); `params` fill its braces.
+    pub fn new(route: &str, params: &[(&str, &str)]) -> Self {
+        let (method, template_path) = route.split_once(' ').expect("METHOD /path");
+        let mut path = template_path.to_owned();
+        let mut path_parameters = serde_json::Map::new();
+        for (name, value) in params {
+            path = path.replace(&format!("{{{name}}}"), value);
+            path_parameters.insert((*name).to_owned(), json!(value));
+        }
+        let event = json!({
+            "version": "2.0",
+            "routeKey": route,
+            "rawPath": path,
+            "rawQueryString": "",
+            "headers": { "content-type": "application/json", "host": "api.aisle.test" },
+            "pathParameters": path_parameters,
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "aisle", "domainName": "api.aisle.test",
+                "domainPrefix": "api", "stage": "$default", "requestId": uuid::Uuid::new_v4().to_string(),
+                "routeKey": route, "time": "22/Nov/2026:12:00:00 +0000", "timeEpoch": 1795348800000u64,
+                "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests" }
+            },
+            "isBase64Encoded": false
+        });
+        Self { event }
+    }
+
+    pub fn by(mut self, caller: &Caller) -> Self {
+        if let Some(claims) = caller.claims() {
+            self.event["requestContext"]["authorizer"] =
+                json!({ "jwt": { "claims": claims, "scopes": null } });
+        }
+        self
+    }
+
+    pub fn query(mut self, raw: &str) -> Self {
+        self.event["rawQueryString"] = json!(raw);
+        let mut params = serde_json::Map::new();
+        for pair in raw.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let entry = params.entry(k.to_owned()).or_insert(json!(""));
+            // API Gateway joins repeated parameters with commas.
+            *entry = if entry.as_str() == Some("") {
+                json!(v)
+            } else {
+                json!(format!("{},{v}", entry.as_str().unwrap()))
+            };
+        }
+        self.event["queryStringParameters"] = Value::Object(params);
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.event["headers"][name.to_ascii_lowercase()] = json!(value);
+        self
+    }
+
+    pub fn json(self, body: Value) -> Self {
+        self.raw_body(&body.to_string())
+    }
+
+    pub fn raw_body(mut self, body: &str) -> Self {
+        self.event["body"] = json!(body);
+        self
+    }
+
+    /// The request as `lambda_http` hands it to a handler.
+    pub fn request(&self) -> Request {
+        lambda_http::request::from_str(&self.event.to_string())
+            .expect("a valid API Gateway v2 event")
+    }
+}
+
+/// A handler's response, decoded.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: lambda_http::http::HeaderMap,
+}
+
+impl Reply {
+    pub fn from(response: Response<Body>) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.body().to_vec();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON response body")
+        };
+        Self {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    /// The error code of an error response.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+/// Run a handler on a call.
+macro_rules! send {
+    ($handler:path, $shop:expr, $call:expr) => {
+        $crate::helpers::Reply::from(
+            $handler(&$shop.app, $call.request())
+                .await
+                .expect("handlers never fail the invocation"),
+        )
+    };
+}

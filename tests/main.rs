@@ -1,0 +1,19 @@
+//! Aisle's integration suite, one binary: every module drives the real handlers and use cases
+//! against DynamoDB Local and moto (started by `make test`), with the shared fixtures in
+//! [`helpers`]. One binary links the SDK once; `cargo test --test suite <module>::` runs one
+//! area, e.g. `cargo test --test suite invariant::`.
+
+#[macro_use]
+mod helpers;
+
+mod catalog;
+mod checkout;
+mod fixtures;
+mod fulfilment_invariant;
+mod invariant;
+mod malformed;
+mod races;
+mod search;
+mod shopping;
+mod template;
+mod warehouse;
