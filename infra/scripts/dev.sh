@@ -4,7 +4,9 @@
 #   2. demo data (warehouse sites);
 #   3. every function under `cargo lambda watch` (:9000), with the functions' environment
 #      derived from the template (`aisle-local env`);
-#   4. the local gateway (:3000 by default, AISLE_PORT): HTTP routes, JWT authorizer
+#   4. IAM per function (`aisle-local iam-proxy`, AISLE_IAM=enforce|audit|off) in front of
+#      DynamoDB Local and moto: a call the template does not grant is AccessDeniedException;
+#   5. the local gateway (:3000 by default, AISLE_PORT): HTTP routes, JWT authorizer
 #      emulation, stream/SQS/schedule event sources.
 # Prints the base URL and ready-made tokens. Ctrl-C stops every child.
 set -euo pipefail
@@ -17,19 +19,43 @@ cd "$AISLE_ROOT"
 cargo build --quiet --workspace --bins
 local_cli="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/aisle-local"
 "$local_cli" seed
+# The functions reach DynamoDB Local and moto only through the IAM proxies (AISLE_IAM=audit
+# logs denials without refusing them; AISLE_IAM=off talks to the stand-ins directly).
+: "${AISLE_IAM:=enforce}"
+if [ "$AISLE_IAM" = off ]; then
+  ddb="$AWS_ENDPOINT_URL_DYNAMODB"; moto="$AWS_ENDPOINT_URL_SQS"
+else
+  ddb="http://127.0.0.1:$AISLE_IAM_DDB_PORT"; moto="http://127.0.0.1:$AISLE_IAM_MOTO_PORT"
+fi
 {
   "$local_cli" env
   [ -n "${AISLE_HOLD_SECONDS:-}" ] && echo "HOLD_SECONDS=$AISLE_HOLD_SECONDS"
-  env | grep -E '^(AWS_REGION|AWS_EC2_METADATA_DISABLED|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_ENDPOINT_URL_[A-Z_]+)='
+  env | grep -E '^(AWS_REGION|AWS_EC2_METADATA_DISABLED|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY)='
+  echo "AWS_ENDPOINT_URL_DYNAMODB=$ddb"
+  echo "AWS_ENDPOINT_URL_DYNAMODB_STREAMS=$ddb"
+  echo "AWS_ENDPOINT_URL_SQS=$moto"
+  echo "AWS_ENDPOINT_URL_EVENTBRIDGE=$moto"
 } > "$AISLE_STATE/functions.env"
 
 pids=()
+: > "$AISLE_STATE/iam-proxy.log"
 cleanup() {
   trap - EXIT INT TERM
   for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done
   "$here/stack.sh" down
 }
 trap cleanup EXIT INT TERM
+
+if [ "$AISLE_IAM" != off ]; then
+  audit=(); [ "$AISLE_IAM" = audit ] && audit=(--audit)
+  : > "$AISLE_STATE/iam.jsonl"
+  for pair in "$AISLE_IAM_DDB_PORT $AWS_ENDPOINT_URL_DYNAMODB" "$AISLE_IAM_MOTO_PORT $AWS_ENDPOINT_URL_SQS"; do
+    set -- $pair
+    AISLE_IAM_LOG="$AISLE_STATE/iam.jsonl" setsid "$local_cli" iam-proxy --port "$1" --upstream "$2" "${audit[@]}" >>"$AISLE_STATE/iam-proxy.log" 2>&1 &
+    pids+=($!)
+  done
+  until [ "$(grep -c '"iam":"ready"' "$AISLE_STATE/iam-proxy.log" 2>/dev/null)" -ge 2 ]; do sleep 0.2; done
+fi
 
 # Several instances of one function at once, as Lambda scales out (AISLE_CONCURRENCY, default 8).
 setsid cargo lambda watch -p aisle-functions --concurrency "${AISLE_CONCURRENCY:-8}" --env-file "$AISLE_STATE/functions.env" >"$AISLE_STATE/lambda.log" 2>&1 &
@@ -42,7 +68,7 @@ done
 setsid "$local_cli" gateway --port "$AISLE_PORT" >"$AISLE_STATE/gateway.log" 2>&1 &
 pids+=($!)
 until grep -q '"gateway":"ready"' "$AISLE_STATE/gateway.log" 2>/dev/null; do
-  kill -0 "${pids[1]}" 2>/dev/null || { cat "$AISLE_STATE/gateway.log"; exit 1; }
+  kill -0 "${pids[-1]}" 2>/dev/null || { cat "$AISLE_STATE/gateway.log"; exit 1; }
   sleep 0.2
 done
 

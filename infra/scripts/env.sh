@@ -3,11 +3,14 @@
 # Ports and paths can be overridden from the environment.
 : "${AISLE_DDB_PORT:=8000}"
 : "${AISLE_MOTO_PORT:=5000}"
+# The IAM proxies (`aisle-local iam-proxy`) the functions of `make dev` talk through.
+: "${AISLE_IAM_DDB_PORT:=8001}"
+: "${AISLE_IAM_MOTO_PORT:=5001}"
 : "${AISLE_CACHE:=$HOME/.cache/aisle}"
 : "${AISLE_TABLE_PREFIX:=aisle-}"
 AISLE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 : "${AISLE_STATE:=$AISLE_ROOT/.local}"
-export AISLE_DDB_PORT AISLE_MOTO_PORT AISLE_CACHE AISLE_STATE AISLE_ROOT AISLE_TABLE_PREFIX
+export AISLE_DDB_PORT AISLE_MOTO_PORT AISLE_IAM_DDB_PORT AISLE_IAM_MOTO_PORT AISLE_CACHE AISLE_STATE AISLE_ROOT AISLE_TABLE_PREFIX
 
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_DEFAULT_REGION="$AWS_REGION"

@@ -21,15 +21,20 @@ use crate::usecases::Shop;
 /// The SDK clients, one per service, shared by every adapter.
 #[derive(Debug, Clone)]
 pub struct Clients {
+    /// DynamoDB.
     pub dynamo: aws_sdk_dynamodb::Client,
+    /// SQS.
     pub sqs: aws_sdk_sqs::Client,
+    /// EventBridge.
     pub events: aws_sdk_eventbridge::Client,
     /// Region and credentials for requests signed by hand (OpenSearch).
     pub region: String,
+    /// Credentials for signing by hand.
     pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
 }
 
 impl Clients {
+    /// One client per service over one SDK configuration.
     pub fn from_sdk(sdk: &SdkConfig) -> Self {
         Self {
             dynamo: aws_sdk_dynamodb::Client::new(sdk),
@@ -83,25 +88,39 @@ impl SearchHandle {
 /// Adapters for every port, ready to use.
 #[derive(Debug, Clone)]
 pub struct App {
+    /// The settings this function started with.
     pub config: Config,
+    /// Items.
     pub catalog: DynamoCatalog,
+    /// Sellable stock.
     pub inventory: DynamoInventory,
+    /// Warehouse sites.
     pub warehouses: DynamoWarehouses,
+    /// Carts and wishlists.
     pub carts: DynamoCarts,
+    /// Checkout holds.
     pub checkouts: DynamoCheckouts,
+    /// Orders.
     pub orders: DynamoOrders,
+    /// Warehouse orders and per-warehouse stock.
     pub fulfilment: DynamoFulfilment,
+    /// The payment provider.
     pub payments: TestPayments,
+    /// Idempotency records of requests.
     pub requests: DynamoRequests,
+    /// The hold-expiry timer queue.
     pub timer: SqsTimer,
+    /// Parked hold-timer messages.
     pub dead_letters: DeadLetters,
     /// Parked `OrderPlaced` messages the assignment worker cannot use.
     pub assignment_dead_letters: DeadLetters,
     /// Parked invalid warehouse messages.
     pub update_dead_letters: DeadLetters,
+    /// Domain events onto the bus.
     pub events: EventBridgePublisher,
     /// Fault injection for tests; inert unless a test arms it.
     pub faults: Arc<Faults>,
+    /// The search index, opened on first use.
     pub search: SearchHandle,
     /// First pages of popular queries, kept for `SEARCH_CACHE_MS`.
     pub search_cache: Arc<QueryCache>,
@@ -115,6 +134,14 @@ impl App {
     pub async fn connect(config: &Config) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(crate::adapters::http::https_client());
+        // The function's name as the SDK app name (`app/<name>` in the user agent): harmless
+        // in AWS, and how the local IAM check (`infra/local/src/iam.rs`) knows who calls.
+        if let Some(name) = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+            .ok()
+            .and_then(|n| aws_config::AppName::new(n).ok())
+        {
+            loader = loader.app_name(name);
+        }
         // Lambda hands every function its role's credentials in the environment; reading them
         // there directly skips building the rest of the default chain (web identity, SSO,
         // profiles, IMDS), which a function never uses and which costs init time.

@@ -7,13 +7,21 @@ use std::time::Duration;
 /// Names of the DynamoDB tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
+    /// The entries.
     pub items: String,
+    /// Stock counters (`STOCK_TABLE`).
     pub stock: String,
+    /// Warehouse sites (`WAREHOUSES_TABLE`).
     pub warehouses: String,
+    /// Carts, wishlists, checkout pointers (`SHOPPERS_TABLE`).
     pub shoppers: String,
+    /// Checkout holds (`HOLDS_TABLE`).
     pub holds: String,
+    /// Orders (`ORDERS_TABLE`).
     pub orders: String,
+    /// Warehouse orders (`WAREHOUSE_ORDERS_TABLE`).
     pub warehouse_orders: String,
+    /// Idempotency records and once-only markers (`IDEMPOTENCY_TABLE`).
     pub idempotency: String,
 }
 
@@ -21,14 +29,23 @@ pub struct Tables {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchBackend {
     /// The embedded tantivy index in a local directory (`SEARCH_INDEX_DIR`).
-    Embedded { dir: std::path::PathBuf },
+    Embedded {
+        /// The index directory.
+        dir: std::path::PathBuf,
+    },
     /// An OpenSearch domain (`OPENSEARCH_ENDPOINT`), written and searched through an alias.
-    OpenSearch { endpoint: String, alias: String },
+    OpenSearch {
+        /// The domain endpoint (`https://...`).
+        endpoint: String,
+        /// The alias reads and writes go through (`OPENSEARCH_INDEX`).
+        alias: String,
+    },
 }
 
 /// Search settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchSettings {
+    /// Which index serves search.
     pub backend: SearchBackend,
     /// How long a popular first page may be served from memory (`SEARCH_CACHE_MS`).
     pub cache_ttl: Duration,
@@ -69,7 +86,9 @@ impl SearchSettings {
 /// Everything a function needs to know about its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The DynamoDB tables.
     pub tables: Tables,
+    /// The EventBridge bus domain events go to (`EVENT_BUS_NAME`).
     pub event_bus: String,
     /// The checkout timer queue (delayed expiry and payment-settlement messages).
     pub timer_queue_url: String,
@@ -81,14 +100,17 @@ pub struct Config {
     pub warehouse_updates_dlq_url: String,
     /// How long a checkout holds stock.
     pub hold: Duration,
+    /// Search settings.
     pub search: SearchSettings,
 }
 
+/// Configuration: `0`.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
 
 impl Config {
+    /// Read the process environment; every missing or malformed setting is named in the error.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }

@@ -4,6 +4,8 @@
 //! Layers, inside out: [`domain`] (types valid by construction) → [`usecases`] (one function
 //! per user action, against [`ports`]) → [`adapters`] (DynamoDB, ...) and [`api`] (HTTP).
 
+#![deny(missing_docs)]
+
 pub mod adapters;
 pub mod api;
 pub mod app;

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod gateway;
+pub mod iam;
 pub mod init_bench;
 pub mod products;
 pub mod queues;

@@ -17,6 +17,9 @@
 //! aisle-local gateway [--port 3000] [--lambda-url http://127.0.0.1:9000]
 //!                                             the template's HTTP API, authorizer and event
 //!                                             sources, in front of `cargo lambda watch`
+//! aisle-local iam-proxy --port P --upstream URL [--audit]
+//!                                             IAM per function in front of DynamoDB Local / moto
+//! aisle-local iam-report                      per function: actions used vs granted
 //! aisle-local token [--user U] [--groups sellers,warehouses] [--warehouse wh-1000] [--ttl s]
 //!                                             a dev token the gateway accepts
 //! ```
@@ -27,7 +30,7 @@ use aisle_local::{
     dynamo_client, endpoint, events_client, local_clients, local_sdk_config, resources, seed,
     sqs_client, DEFAULT_PREFIX,
 };
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 /// The value after `name` in the arguments, if given.
 fn flag(args: &[String], name: &str) -> Option<String> {
@@ -35,6 +38,13 @@ fn flag(args: &[String], name: &str) -> Option<String> {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .cloned()
+}
+
+/// Where the IAM proxies append their decisions (`AISLE_IAM_LOG`, default `.local/iam.jsonl`).
+fn iam_log() -> std::path::PathBuf {
+    std::env::var("AISLE_IAM_LOG")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| aisle_local::template::repo_root().join(".local/iam.jsonl"))
 }
 
 #[tokio::main]
@@ -88,6 +98,23 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::json!({ "gateway": "not emulated", "entries": missing }));
             println!("{}", serde_json::json!({ "gateway": "ready", "url": format!("http://127.0.0.1:{port}") }));
             gateway.serve(port).await?;
+        }
+        Some("iam-proxy") => {
+            // IAM enforced in front of DynamoDB Local or moto (see `iam`): `--audit` logs
+            // denials without refusing them.
+            let port: u16 = flag(&args, "--port").context("--port")?.parse()?;
+            let upstream = flag(&args, "--upstream").context("--upstream")?;
+            let policies = std::sync::Arc::new(aisle_local::iam::Policies::from_template(&template, &prefix)?);
+            let log = aisle_local::iam::DecisionLog::open(Some(iam_log()))?;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            let enforce = !args.iter().any(|a| a == "--audit");
+            println!("{}", serde_json::json!({ "iam": "ready", "port": port, "upstream": upstream, "enforce": enforce }));
+            aisle_local::iam::serve(listener, upstream, policies, log, enforce).await;
+        }
+        Some("iam-report") => {
+            let policies = aisle_local::iam::Policies::from_template(&template, &prefix)?;
+            let log = std::fs::read_to_string(iam_log()).unwrap_or_default();
+            print!("{}", aisle_local::iam::report(&policies, &log));
         }
         Some("token") => {
             let user = flag(&args, "--user").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -143,7 +170,7 @@ async fn main() -> Result<()> {
             let report = aisle::usecases::search::rebuild(&app.catalog, &app.inventory, app.search.index()?).await?;
             eprintln!("[aisle-local] search index rebuilt: generation {}, {} indexed, {} caught up", report.generation, report.indexed, report.caught_up);
         }
-        _ => bail!("usage: aisle-local create-resources|env|seed|gateway|token|warehouse|bench checkout|bench search|bench assign|bench init|search rebuild [--prefix P] (see the module docs)"),
+        _ => bail!("usage: aisle-local create-resources|env|seed|gateway|token|warehouse|bench checkout|bench search|bench assign|bench init|iam-proxy|iam-report|search rebuild [--prefix P] (see the module docs)"),
     }
     Ok(())
 }

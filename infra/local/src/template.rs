@@ -106,7 +106,7 @@ pub struct Template {
 }
 
 /// `!Ref X` → `Some("X")`.
-fn reference(value: &Value) -> Option<&str> {
+pub(crate) fn reference(value: &Value) -> Option<&str> {
     match value {
         Value::Tagged(t) if t.tag == "Ref" => t.value.as_str(),
         Value::Mapping(m) => m.get("Ref").and_then(Value::as_str),
@@ -115,7 +115,7 @@ fn reference(value: &Value) -> Option<&str> {
 }
 
 /// `!GetAtt X.Attr` (or `Fn::GetAtt: [X, Attr]`) → `Some(("X", "Attr"))`.
-fn get_att(value: &Value) -> Option<(String, String)> {
+pub(crate) fn get_att(value: &Value) -> Option<(String, String)> {
     match value {
         Value::Tagged(t) if t.tag == "GetAtt" => {
             let (resource, attribute) = t.value.as_str()?.split_once('.')?;
@@ -317,10 +317,43 @@ impl Template {
         Ok(())
     }
 
-    fn resource_type(&self, logical_id: &str) -> Option<&str> {
+    /// A resource's `Type`, if the template declares `logical_id`.
+    pub fn resource_type(&self, logical_id: &str) -> Option<&str> {
         self.resources
             .get(logical_id)
             .and_then(|r| str_at(r, "Type"))
+    }
+
+    /// A parameter's `Default`, as text.
+    pub fn parameter_default(&self, name: &str) -> Option<String> {
+        scalar(self.parameters.get(name).and_then(|p| p.get("Default")))
+    }
+
+    /// A function's `Policies` as written: policy-template entries and inline `Statement`s
+    /// (what [`crate::iam`] expands and enforces).
+    pub fn function_policies(&self, logical_id: &str) -> Vec<Value> {
+        match self
+            .resources
+            .get(logical_id)
+            .and_then(|r| r.get("Properties"))
+            .and_then(|p| p.get("Policies"))
+        {
+            Some(Value::Sequence(list)) => list.clone(),
+            Some(one) => vec![one.clone()],
+            None => vec![],
+        }
+    }
+
+    /// Drop one entry of a function's `Policies` (tests: a template missing one grant).
+    pub fn without_policy(&mut self, logical_id: &str, index: usize) {
+        if let Some(Value::Sequence(list)) = self
+            .resources
+            .get_mut(logical_id)
+            .and_then(|r| r.get_mut("Properties"))
+            .and_then(|p| p.get_mut("Policies"))
+        {
+            list.remove(index);
+        }
     }
 
     /// Template entries the local run does not emulate, as `LogicalId (Type)` lines. Cognito

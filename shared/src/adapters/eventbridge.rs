@@ -18,6 +18,7 @@ pub struct EventBridgePublisher {
 }
 
 impl EventBridgePublisher {
+    /// An adapter over `client` on the named table, queue or bus.
     pub fn new(client: Client, bus: impl Into<String>) -> Self {
         Self {
             client,
@@ -59,10 +60,15 @@ impl EventPublisher for EventBridgePublisher {
                         .filter(|(_, r)| r.error_code().is_some())
                         .map(|(e, _)| *e)
                         .collect(),
-                    Err(e) => {
-                        tracing::warn!(error = ?e, attempt, "PutEvents failed");
-                        pending.clone()
-                    }
+                    Err(e) => match super::classify("PutEvents", e) {
+                        // Throttling, timeouts: worth another try.
+                        StoreError::Unavailable(why) => {
+                            tracing::warn!(error = %why, attempt, "PutEvents failed");
+                            pending.clone()
+                        }
+                        // Refused for good (a missing grant, a bus that does not exist).
+                        other => return Err(other),
+                    },
                 };
                 if failed.is_empty() {
                     break;

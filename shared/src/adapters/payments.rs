@@ -28,16 +28,20 @@ use crate::ports::{ChargeOutcome, ChargeStatus, Payments, StoreError};
 /// One charge as the provider sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charge {
+    /// The payment method as the provider knows it (a token or payment method id; never card data).
     pub method: String,
+    /// Minor units (cents for USD).
     pub amount: Money,
     /// Captured (money taken); false while pending or after a decline or void.
     pub captured: bool,
+    /// Whether the charge was voided (never captured money kept).
     pub voided: bool,
 }
 
 /// Everything the provider did, by key: what tests check money against.
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
+    /// Every charge, by provider idempotency key.
     pub charges: HashMap<String, Charge>,
     /// Refunds by their own key: (the charge key they refund, amount in minor units).
     pub refunds: HashMap<String, (String, i64)>,

@@ -20,6 +20,7 @@ pub struct SqsTimer {
 }
 
 impl SqsTimer {
+    /// An adapter over `client` on the named table, queue or bus.
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
         Self {
             client,
@@ -40,7 +41,7 @@ impl Timer for SqsTimer {
             .delay_seconds(delay.min(MAX_DELAY).as_secs() as i32)
             .send()
             .await
-            .map_err(|e| StoreError::Unavailable(format!("SendMessage: {e:?}")))?;
+            .map_err(|e| super::classify("SendMessage", e))?;
         Ok(())
     }
 }
@@ -54,6 +55,7 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
+    /// An adapter over `client` on the named table, queue or bus.
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
         Self {
             client,
@@ -61,6 +63,7 @@ impl DeadLetters {
         }
     }
 
+    /// Send `body` to the dead-letter queue with `reason` as a message attribute.
     pub async fn park(&self, body: &str, reason: &str) -> Result<(), StoreError> {
         let reason_attr = MessageAttributeValue::builder()
             .data_type("String")
@@ -74,7 +77,7 @@ impl DeadLetters {
             .message_attributes("reason", reason_attr)
             .send()
             .await
-            .map_err(|e| StoreError::Unavailable(format!("SendMessage (DLQ): {e:?}")))?;
+            .map_err(|e| super::classify("SendMessage (DLQ)", e))?;
         tracing::warn!(reason, "message parked in the dead-letter queue");
         Ok(())
     }

@@ -14,13 +14,18 @@ use crate::usecases::stock::ReceiveStockError;
 /// An error response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
+    /// Where it stands now.
     pub status: StatusCode,
+    /// The stable error code clients switch on.
     pub code: &'static str,
+    /// The message, in words.
     pub message: String,
+    /// Extra machine-readable details (fields at fault, lines sold out, ...).
     pub details: Value,
 }
 
 impl ApiError {
+    /// An error answer with this status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -30,6 +35,7 @@ impl ApiError {
         }
     }
 
+    /// The same answer with `details` attached.
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = details;
         self
@@ -55,14 +61,17 @@ impl ApiError {
         )
     }
 
+    /// 400 with `code`.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// 403 `FORBIDDEN`.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
     }
 
+    /// 404 `NOT_FOUND`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
     }

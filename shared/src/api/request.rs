@@ -25,6 +25,7 @@ pub fn request_id(req: &Request) -> String {
     }
 }
 
+/// The caller as API Gateway's JWT authorizer passed them on (claims), or 401.
 pub fn principal(req: &Request) -> Result<Principal, ApiError> {
     let unauthorized = || {
         ApiError::new(

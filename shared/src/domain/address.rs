@@ -14,14 +14,20 @@ const STATES: [&str; 56] = [
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Address {
+    /// The product name, as listed.
     pub name: String,
+    /// Street address.
     pub line1: String,
+    /// Apartment, suite, etc.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line2: Option<String>,
+    /// The city.
     pub city: String,
+    /// Its state.
     pub state: String,
     /// Five digits, or ZIP+4 (`12345-6789`).
     pub zip: String,
+    /// ISO 3166 country code.
     pub country: String,
 }
 

@@ -19,19 +19,23 @@ pub const MAX_WISHLIST_ITEMS: usize = 200;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Cart {
+    /// The lines, one per item.
     #[serde(default)]
     pub lines: BTreeMap<ItemId, Quantity>,
     /// 0 for a cart never written.
     #[serde(default)]
     pub version: u64,
+    /// When it last changed.
     pub updated_at: Option<Timestamp>,
 }
 
 /// Why a cart edit is refused before any stock is looked at.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CartRule {
+    /// A cart holds at most `MAX_CART_LINES` different items.
     #[error("a cart holds at most {MAX_CART_LINES} different items")]
     TooManyLines,
+    /// At most `MAX_LINE_QUANTITY` units of one item per order.
     #[error("at most {MAX_LINE_QUANTITY} units of one item per order")]
     LineTooLarge,
 }
@@ -59,8 +63,10 @@ impl Cart {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Wishlist {
+    /// The entries.
     #[serde(default)]
     pub items: BTreeMap<ItemId, Timestamp>,
+    /// Optimistic-concurrency version, bumped by every write (`If-Match` compares it).
     #[serde(default)]
     pub version: u64,
 }

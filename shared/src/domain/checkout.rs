@@ -14,9 +14,13 @@ use super::{CheckoutId, ItemId, Money, OrderId, Quantity, Timestamp, UserId};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HoldLine {
+    /// The item's id.
     pub item_id: ItemId,
+    /// The product name, as listed.
     pub name: String,
+    /// How many units.
     pub quantity: Quantity,
+    /// The price of one unit, if the item is still listed.
     pub unit_price: Money,
 }
 
@@ -24,8 +28,11 @@ pub struct HoldLine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum HoldState {
+    /// Stock is held for the shopper.
     Held,
+    /// The hold became an order.
     Consumed,
+    /// The stock went back on sale.
     Released,
 }
 
@@ -33,9 +40,13 @@ pub enum HoldState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReleaseReason {
+    /// It ran out of time.
     Expired,
+    /// The shopper cancelled it.
     Cancelled,
+    /// A newer checkout of the same shopper replaced it.
     Replaced,
+    /// Its payment failed for good.
     PaymentFailed,
 }
 
@@ -43,13 +54,21 @@ pub enum ReleaseReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Checkout {
+    /// The checkout's id.
     pub checkout_id: CheckoutId,
+    /// The shopper's user id (Cognito `sub`).
     pub user_id: UserId,
+    /// The lines, one per item.
     pub lines: Vec<HoldLine>,
+    /// What it costs in all.
     pub total: Money,
+    /// When it was created.
     pub created_at: Timestamp,
+    /// When the hold expires; reads after it treat it as expired.
     pub expires_at: Timestamp,
+    /// Its state.
     pub state: HoldState,
+    /// Why it was released, once it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_reason: Option<ReleaseReason>,
     /// The order this checkout became (set once payment is attempted without a decline).
@@ -58,6 +77,7 @@ pub struct Checkout {
     /// Declined payment attempts so far (each one publishes `PaymentFailed`).
     #[serde(default)]
     pub declines: u32,
+    /// The provider's reason for the last declined attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_decline: Option<String>,
     /// Payment attempts claimed so far; the latest is number `attempts`, and its provider key
@@ -78,7 +98,9 @@ pub struct Checkout {
 pub struct PaymentAttempt {
     /// The provider's token for the shopper's payment method (never card data).
     pub method: String,
+    /// Where it ships.
     pub shipping_address: super::Address,
+    /// When the attempt started (the payment grace is counted from it).
     pub started_at: Timestamp,
 }
 
@@ -86,13 +108,18 @@ pub struct PaymentAttempt {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CheckoutStatus {
+    /// Held and not expired: it can be paid.
     Active,
+    /// Past its expiry, released or not yet.
     Expired,
+    /// Paid: an order was made from it.
     Completed,
+    /// Released before expiry (cancelled, replaced, failed).
     Released,
 }
 
 impl Checkout {
+    /// What the shopper sees at `now` (a hold past `expiresAt` is expired even before release).
     pub fn status(&self, now: Timestamp) -> CheckoutStatus {
         match self.state {
             HoldState::Held if self.expires_at <= now => CheckoutStatus::Expired,

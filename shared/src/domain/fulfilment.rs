@@ -20,7 +20,9 @@ use super::{Address, ItemId, OrderId, Quantity, Timestamp, UserId, WarehouseId};
 /// A point on the map.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GeoPoint {
+    /// Latitude, degrees.
     pub lat: f64,
+    /// Longitude, degrees.
     pub lon: f64,
 }
 
@@ -76,9 +78,13 @@ pub fn eta(now: Timestamp, distance_km: f64) -> Timestamp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ShipmentState {
+    /// Sent to the warehouse, not yet shipped.
     Assigned,
+    /// Left the warehouse.
     Shipped,
+    /// Delivered to the shopper.
     Delivered,
+    /// Cancelled before it shipped.
     Cancelled,
 }
 
@@ -86,7 +92,9 @@ pub enum ShipmentState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ShipmentLine {
+    /// The item's id.
     pub item_id: ItemId,
+    /// How many units.
     pub quantity: Quantity,
 }
 
@@ -95,20 +103,31 @@ pub struct ShipmentLine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WarehouseOrder {
+    /// The order's id.
     pub order_id: OrderId,
+    /// The warehouse's id.
     pub warehouse_id: WarehouseId,
+    /// The shopper's user id (Cognito `sub`).
     pub user_id: UserId,
+    /// The lines, one per item.
     pub lines: Vec<ShipmentLine>,
+    /// Its state.
     pub state: ShipmentState,
+    /// Great-circle distance from the warehouse to the shipping ZIP.
     pub distance_km: f64,
+    /// The estimated delivery date, once warehouses are assigned.
     pub eta: Timestamp,
+    /// The carrier's tracking number, once shipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_number: Option<String>,
     /// Set when a stock loss left this warehouse unable to ship it as planned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flag: Option<String>,
+    /// When it was created.
     pub created_at: Timestamp,
+    /// When it last changed.
     pub updated_at: Timestamp,
+    /// Optimistic-concurrency version, bumped by every write (`If-Match` compares it).
     pub version: u64,
 }
 
@@ -135,7 +154,9 @@ impl WarehouseOrder {
 /// A candidate warehouse: where it is from the customer, and what it can promise.
 #[derive(Debug, Clone)]
 pub struct Site {
+    /// The warehouse's id.
     pub warehouse_id: WarehouseId,
+    /// Great-circle distance from the warehouse to the shipping ZIP.
     pub distance_km: f64,
     /// Available (unpromised) units per item.
     pub available: HashMap<ItemId, u32>,

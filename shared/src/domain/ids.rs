@@ -92,6 +92,7 @@ macro_rules! text_id {
         pub struct $name(String);
 
         impl $name {
+            /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }

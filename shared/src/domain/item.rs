@@ -12,6 +12,7 @@ use super::{ItemId, Money, Text, Timestamp, UserId};
 pub struct Category(String);
 
 impl Category {
+    /// The category as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -75,14 +76,19 @@ impl From<ImageUrl> for String {
 pub struct Attributes(BTreeMap<String, String>);
 
 impl Attributes {
+    /// At most this many attributes.
     pub const MAX_ENTRIES: usize = 30;
+    /// Longest attribute name, in characters.
     pub const MAX_KEY: usize = 40;
+    /// Longest attribute value, in characters.
     pub const MAX_VALUE: usize = 200;
 
+    /// Name and value of each attribute, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
         self.0.iter()
     }
 
+    /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -125,8 +131,11 @@ impl From<Attributes> for BTreeMap<String, String> {
     }
 }
 
+/// A product name: 1 to 200 characters.
 pub type ItemName = Text<200>;
+/// A brand: 1 to 100 characters.
 pub type Brand = Text<100>;
+/// A description: up to 5,000 characters.
 pub type Description = Text<5000>;
 
 /// The most images one item may carry.
@@ -138,22 +147,33 @@ pub const MAX_LOW_STOCK_THRESHOLD: u32 = 100_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Item {
+    /// The item's id.
     pub item_id: ItemId,
+    /// The seller who listed it (their user id).
     pub seller_id: UserId,
+    /// The product name, as listed.
     pub name: ItemName,
+    /// The long description, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<Description>,
+    /// The catalog category.
     pub category: Category,
+    /// The brand, as listed.
     pub brand: Brand,
+    /// The current unit price.
     pub price: Money,
     /// Left out when empty: DynamoDB Local renders an empty map in stream records as `{}`
     /// (no type), which the SDK cannot parse, and the items stream would stall locally.
     #[serde(default, skip_serializing_if = "Attributes::is_empty")]
     pub attributes: Attributes,
+    /// Image URLs, first is the main one.
     #[serde(default)]
     pub images: Vec<ImageUrl>,
+    /// Available units at or below which the seller is told stock is low.
     pub low_stock_threshold: u32,
+    /// When it was created.
     pub created_at: Timestamp,
+    /// When it last changed.
     pub updated_at: Timestamp,
     /// Bumped on every edit; lets readers (the search indexer) discard stale versions.
     pub version: u64,
@@ -162,13 +182,21 @@ pub struct Item {
 /// A validated listing request, before it has an id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewItem {
+    /// The product name, as listed.
     pub name: ItemName,
+    /// The long description, if any.
     pub description: Option<Description>,
+    /// The catalog category.
     pub category: Category,
+    /// The brand, as listed.
     pub brand: Brand,
+    /// The current unit price.
     pub price: Money,
+    /// Free-form attributes (colour, size, ...).
     pub attributes: Attributes,
+    /// Image URLs, first is the main one.
     pub images: Vec<ImageUrl>,
+    /// Available units at or below which the seller is told stock is low.
     pub low_stock_threshold: u32,
 }
 
@@ -196,17 +224,26 @@ impl NewItem {
 /// A validated partial edit: `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ItemPatch {
+    /// The product name, as listed.
     pub name: Option<ItemName>,
+    /// The long description, if any.
     pub description: Option<Description>,
+    /// The catalog category.
     pub category: Option<Category>,
+    /// The brand, as listed.
     pub brand: Option<Brand>,
+    /// The current unit price.
     pub price: Option<Money>,
+    /// Free-form attributes (colour, size, ...).
     pub attributes: Option<Attributes>,
+    /// Image URLs, first is the main one.
     pub images: Option<Vec<ImageUrl>>,
+    /// Available units at or below which the seller is told stock is low.
     pub low_stock_threshold: Option<u32>,
 }
 
 impl ItemPatch {
+    /// Whether the patch changes nothing.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }

@@ -49,6 +49,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
+    /// A problem with `field`, in words.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),

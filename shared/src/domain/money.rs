@@ -10,15 +10,22 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Currency {
+    /// US dollar (cents).
     Usd,
+    /// Canadian dollar (cents).
     Cad,
+    /// Euro (cents).
     Eur,
+    /// Pound sterling (pence).
     Gbp,
+    /// Japanese yen (no minor unit).
     Jpy,
+    /// Mexican peso (centavos).
     Mxn,
 }
 
 impl Currency {
+    /// Every currency accepted.
     pub const ALL: [Currency; 6] = [
         Self::Usd,
         Self::Cad,
@@ -76,7 +83,9 @@ impl fmt::Display for Currency {
 /// A price: a positive amount of minor units (cents for USD) in one currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Money {
+    /// Minor units (cents for USD).
     pub amount: i64,
+    /// ISO 4217 currency code.
     pub currency: Currency,
 }
 

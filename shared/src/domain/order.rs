@@ -11,17 +11,27 @@ use super::{Address, CheckoutId, HoldLine, Money, OrderId, Timestamp, UserId};
 pub enum OrderStatus {
     /// The payment provider did not answer; settled by the checkout timer.
     PaymentPending,
+    /// Paid; waiting for warehouse assignment.
     Placed,
+    /// Assigned to warehouses, being prepared.
     Processing,
+    /// Paid, but no warehouse has the stock yet.
     Backordered,
+    /// Every parcel has left its warehouse.
     Shipped,
+    /// Every parcel arrived.
     Delivered,
+    /// Cancelled before shipping; refunded or voided.
     Cancelled,
     /// Paid too late: the hold had expired and the stock was gone, so it was refunded.
     Rejected,
+    /// The payment failed; nothing is owed and no stock is kept.
     PaymentFailed,
+    /// The shopper asked to return lines.
     ReturnRequested,
+    /// The returned units arrived at a warehouse.
     Returned,
+    /// Returned and refunded.
     Refunded,
     /// Some units came back and were refunded; the rest are still the shopper's and may be
     /// returned later.
@@ -56,6 +66,7 @@ impl OrderStatus {
         )
     }
 
+    /// The stable text form (as stored and as in JSON).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PaymentPending => "PAYMENT_PENDING",
@@ -79,8 +90,11 @@ impl OrderStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusChange {
+    /// Where it stands now.
     pub status: OrderStatus,
+    /// When it happened.
     pub at: Timestamp,
+    /// Why, in words for the shopper, if there is more to say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -89,9 +103,13 @@ pub struct StatusChange {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PaymentState {
+    /// Not yet confirmed by the provider.
     Pending,
+    /// The money was taken.
     Captured,
+    /// The charge was voided: no money moved.
     Voided,
+    /// All captured money went back.
     Refunded,
     /// Part of the captured amount went back (a cancelled line, a partial return).
     PartiallyRefunded,
@@ -102,8 +120,11 @@ pub enum PaymentState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Payment {
+    /// Its state.
     pub state: PaymentState,
+    /// The payment method as the provider knows it (a token or payment method id; never card data).
     pub method: String,
+    /// The provider's reference for the charge, once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
     /// How many times a pending payment has been looked up.
@@ -128,6 +149,7 @@ pub struct Payment {
 pub struct MoneyDue {
     /// The provider's idempotency key: a retry never refunds twice.
     pub key: String,
+    /// What kind of entry it is.
     pub kind: DueKind,
     /// Minor units of the order's currency (0 for a void).
     pub amount: i64,
@@ -137,6 +159,7 @@ pub struct MoneyDue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DueKind {
+    /// Give captured money back.
     Refund,
     /// Cancel a charge that never settled (nothing captured).
     Void,
@@ -146,9 +169,13 @@ pub enum DueKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelledLine {
+    /// The item's id.
     pub item_id: super::ItemId,
+    /// How many units.
     pub quantity: super::Quantity,
+    /// Why, as the caller gave it.
     pub reason: String,
+    /// When it happened.
     pub at: Timestamp,
     /// What was refunded for it, minor units.
     pub refund: i64,
@@ -158,7 +185,9 @@ pub struct CancelledLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReturnLine {
+    /// The item's id.
     pub item_id: super::ItemId,
+    /// How many units.
     pub quantity: super::Quantity,
 }
 
@@ -166,8 +195,11 @@ pub struct ReturnLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReturnRequest {
+    /// The lines, one per item.
     pub lines: Vec<ReturnLine>,
+    /// Why, as the caller gave it.
     pub reason: String,
+    /// When it was requested.
     pub requested_at: Timestamp,
 }
 
@@ -175,19 +207,32 @@ pub struct ReturnRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Order {
+    /// The order's id.
     pub order_id: OrderId,
+    /// The shopper's user id (Cognito `sub`).
     pub user_id: UserId,
+    /// The checkout's id.
     pub checkout_id: CheckoutId,
+    /// Where it stands now.
     pub status: OrderStatus,
+    /// The lines, one per item.
     pub lines: Vec<HoldLine>,
+    /// What it costs in all.
     pub total: Money,
+    /// Where it ships.
     pub shipping_address: Address,
+    /// The payment and what happened to it.
     pub payment: Payment,
+    /// Every status it has been in, oldest first.
     pub timeline: Vec<StatusChange>,
+    /// When it was created.
     pub created_at: Timestamp,
+    /// When it last changed.
     pub updated_at: Timestamp,
+    /// The estimated delivery date, once warehouses are assigned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eta: Option<Timestamp>,
+    /// The shopper's return request, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_request: Option<ReturnRequest>,
     /// Units received back by a warehouse and refunded, per item (summed over returns).

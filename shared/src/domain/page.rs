@@ -10,12 +10,16 @@ pub struct Cursor(pub String);
 /// Which page a caller wants.
 #[derive(Debug, Clone)]
 pub struct PageRequest {
+    /// At most this many.
     pub limit: u32,
+    /// Where the next page starts, if there is one.
     pub cursor: Option<Cursor>,
 }
 
 impl PageRequest {
+    /// Page size when none is asked for.
     pub const DEFAULT_LIMIT: u32 = 20;
+    /// Largest page size allowed.
     pub const MAX_LIMIT: u32 = 100;
 
     /// Parse the raw `limit` and `cursor` query values.
@@ -40,6 +44,8 @@ impl PageRequest {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
+    /// The entries.
     pub items: Vec<T>,
+    /// Where the next page starts, if there is one.
     pub next_cursor: Option<String>,
 }

@@ -24,13 +24,16 @@ impl Role {
 /// The caller of a request, taken from the verified JWT claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
+    /// The shopper's user id (Cognito `sub`).
     pub user_id: UserId,
+    /// The roles the caller's groups grant.
     pub roles: Vec<Role>,
     /// For warehouse principals: the one warehouse they act for (`custom:warehouseId`).
     pub warehouse_id: Option<WarehouseId>,
 }
 
 impl Principal {
+    /// Whether the caller's groups grant `role`.
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }

@@ -11,6 +11,7 @@ impl Quantity {
     /// Largest quantity one request may move: a pallet-scale delivery, far below any overflow.
     pub const MAX: u32 = 100_000;
 
+    /// The count (at least 1).
     pub fn get(self) -> u32 {
         self.0
     }

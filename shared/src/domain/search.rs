@@ -86,13 +86,18 @@ fn fold(c: char) -> char {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SortOrder {
+    /// Best match first.
     Relevance,
+    /// Cheapest first.
     PriceAsc,
+    /// Dearest first.
     PriceDesc,
+    /// Most recently listed first.
     Newest,
 }
 
 impl SortOrder {
+    /// The `sort` parameter's value.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Relevance => "relevance",
@@ -126,16 +131,19 @@ impl TryFrom<&str> for SortOrder {
 /// Where the previous page ended: the last hit's sort value and id (`search_after`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SearchCursor {
+    /// The result order.
     #[serde(rename = "s")]
     pub sort: SortOrder,
     /// The last hit's sort value: score, price in minor units, or creation time in ms.
     #[serde(rename = "v")]
     pub value: f64,
+    /// The item's id.
     #[serde(rename = "i")]
     pub item_id: ItemId,
 }
 
 impl SearchCursor {
+    /// The opaque cursor text clients pass back.
     pub fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
     }
@@ -157,17 +165,23 @@ impl SearchCursor {
 pub struct SearchQuery {
     /// The words to match (already split and normalised); empty matches everything.
     pub words: Vec<String>,
+    /// The catalog category.
     pub category: Option<Category>,
     /// Lowercased brand.
     pub brand: Option<String>,
     /// Inclusive bounds in minor units.
     pub min_price: Option<u64>,
+    /// Only items at or below this price (minor units).
     pub max_price: Option<u64>,
+    /// Only items with units on sale.
     pub in_stock_only: bool,
     /// Lowercased `(name, value)` pairs, sorted.
     pub attributes: Vec<(String, String)>,
+    /// The result order.
     pub sort: SortOrder,
+    /// At most this many.
     pub limit: u32,
+    /// Continue after this hit (the next page).
     pub after: Option<SearchCursor>,
 }
 
@@ -225,13 +239,16 @@ impl SearchQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchDoc {
+    /// The item as listed.
     pub item: Item,
+    /// Whether any unit is on sale.
     pub in_stock: bool,
     /// The aggregated stock row's `stockVersion` when `in_stock` was read.
     pub stock_version: u64,
 }
 
 impl SearchDoc {
+    /// The item's version (index writes older than the stored one are ignored).
     pub fn item_version(&self) -> u64 {
         self.item.version
     }
@@ -241,6 +258,7 @@ impl SearchDoc {
         self.item.price.amount.max(0) as u64
     }
 
+    /// The brand as faceted: lowercased, trimmed.
     pub fn brand_key(&self) -> String {
         self.item.brand.as_str().to_lowercase()
     }
@@ -315,6 +333,7 @@ impl SearchDoc {
 /// One matching item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchHit {
+    /// The matching document.
     pub doc: SearchDoc,
     /// What the hit sorted by (its cursor value).
     pub sort_value: f64,
@@ -323,7 +342,9 @@ pub struct SearchHit {
 /// One facet value and how many matches carry it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FacetCount {
+    /// The facet value.
     pub value: String,
+    /// Hits with that value.
     pub count: u64,
 }
 
@@ -331,17 +352,23 @@ pub struct FacetCount {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PriceBandCount {
+    /// Lowest price in the band (minor units, inclusive).
     pub from: u64,
+    /// Highest price (exclusive); `None` for the top band.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<u64>,
+    /// Hits in the band.
     pub count: u64,
 }
 
 /// Facet counts over every match.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Facets {
+    /// The catalog category.
     pub category: Vec<FacetCount>,
+    /// The brand, as listed.
     pub brand: Vec<FacetCount>,
+    /// The current unit price.
     pub price: Vec<PriceBandCount>,
 }
 
@@ -383,9 +410,11 @@ impl Facets {
 /// A page of search results.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchHits {
+    /// This page of hits, in the order asked for.
     pub hits: Vec<SearchHit>,
     /// Every match, not just this page.
     pub total: u64,
+    /// Counts over every hit, not just this page.
     pub facets: Facets,
     /// Where the next page starts; absent on the last page.
     pub next: Option<SearchCursor>,

@@ -10,12 +10,14 @@ use super::{ItemId, Quantity, WarehouseId};
 pub struct Availability {
     /// Units on sale: received, minus held by checkouts, minus sold.
     pub available: u32,
+    /// Whether any unit is on sale.
     pub in_stock: bool,
     /// In stock, but at or below the seller's low-stock threshold.
     pub low_stock: bool,
 }
 
 impl Availability {
+    /// What a shopper may know of `available` units (exact counts only when low).
     pub fn new(available: u32, low_stock_threshold: u32) -> Self {
         Self {
             available,
@@ -28,8 +30,11 @@ impl Availability {
 /// A delivery of units of one item into one warehouse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StockReceipt {
+    /// The warehouse's id.
     pub warehouse_id: WarehouseId,
+    /// The item's id.
     pub item_id: ItemId,
+    /// How many units.
     pub quantity: Quantity,
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub struct Text<const MAX: usize>(String);
 
 impl<const MAX: usize> Text<MAX> {
+    /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -13,23 +13,28 @@ use time::OffsetDateTime;
 pub struct Timestamp(OffsetDateTime);
 
 impl Timestamp {
+    /// The system time (use cases read a `Clock` instead).
     pub fn now() -> Self {
         Self::from_unix_millis(OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000)
     }
 
+    /// From milliseconds since the Unix epoch.
     pub fn from_unix_millis(millis: i64) -> Self {
         let nanos = i128::from(millis) * 1_000_000;
         Self(OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH))
     }
 
+    /// Milliseconds since the Unix epoch.
     pub fn unix_millis(self) -> i64 {
         (self.0.unix_timestamp_nanos() / 1_000_000) as i64
     }
 
+    /// Seconds since the Unix epoch (DynamoDB TTL's unit).
     pub fn unix_seconds(self) -> i64 {
         self.0.unix_timestamp()
     }
 
+    /// `millis` later (earlier if negative).
     pub fn plus_millis(self, millis: i64) -> Self {
         Self::from_unix_millis(self.unix_millis() + millis)
     }

@@ -8,11 +8,18 @@ use super::WarehouseId;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Warehouse {
+    /// The warehouse's id.
     pub warehouse_id: WarehouseId,
+    /// The product name, as listed.
     pub name: String,
+    /// The city.
     pub city: String,
+    /// Its state.
     pub state: String,
+    /// The ZIP code.
     pub zip: String,
+    /// Latitude, degrees.
     pub lat: f64,
+    /// Longitude, degrees.
     pub lon: f64,
 }

@@ -20,8 +20,11 @@ pub const UPDATE_VERSION: u32 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AdjustReason {
+    /// Units found missing.
     Loss,
+    /// Units damaged beyond sale.
     Damage,
+    /// Units found that were written off.
     Found,
 }
 
@@ -29,7 +32,9 @@ pub enum AdjustReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReturnCondition {
+    /// Back on sale.
     Resellable,
+    /// Written off.
     Damaged,
 }
 
@@ -37,31 +42,47 @@ pub enum ReturnCondition {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum Update {
+    /// Units arrived at the warehouse.
     StockReceived {
+        /// The item.
         item_id: ItemId,
+        /// Units received.
         quantity: Quantity,
     },
+    /// A count correction (loss, damage, found).
     StockAdjusted {
+        /// The item.
         item_id: ItemId,
         /// Signed: negative for loss and damage, positive for found.
         quantity: i64,
+        /// Why the count changed.
         reason: AdjustReason,
     },
+    /// The warehouse shipped its part of an order.
     WarehouseOrderShipped {
+        /// The order.
         order_id: OrderId,
+        /// The carrier's tracking number.
         tracking_number: String,
     },
+    /// Its parcel was delivered.
     WarehouseOrderDelivered {
+        /// The order.
         order_id: OrderId,
     },
+    /// Returned units arrived.
     ReturnReceived {
+        /// The order.
         order_id: OrderId,
+        /// The units returned, per item.
         lines: Vec<ShipmentLine>,
+        /// Whether they can be sold again.
         condition: ReturnCondition,
     },
 }
 
 impl Update {
+    /// The message's `type`, for logs and DLQ reasons.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::StockReceived { .. } => "StockReceived",
@@ -77,9 +98,13 @@ impl Update {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WarehouseMessage {
+    /// Optimistic-concurrency version, bumped by every write (`If-Match` compares it).
     pub version: u32,
+    /// The warehouse's own id for the message: applied once per id.
     pub event_id: String,
+    /// The warehouse's id.
     pub warehouse_id: WarehouseId,
+    /// What happened.
     #[serde(flatten)]
     pub update: Update,
 }

@@ -13,6 +13,7 @@ pub trait Catalog: Send + Sync {
     /// Replace `current` with `next` only if the stored version is still `current.version`.
     /// `Ok(false)` means someone else changed it first.
     async fn replace(&self, current: &Item, next: &Item) -> Result<bool, StoreError>;
+    /// Read one by id, consistently; `None` if there is none.
     async fn get(&self, id: ItemId) -> Result<Option<Item>, StoreError>;
     /// Several items in one round trip; unknown ids are absent from the answer.
     async fn get_many(&self, ids: &[ItemId]) -> Result<HashMap<ItemId, Item>, StoreError>;

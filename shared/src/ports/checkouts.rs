@@ -19,6 +19,7 @@ pub enum HoldRefused {
     /// This idempotency key already began that checkout.
     #[error("replay")]
     Replay(crate::domain::CheckoutId),
+    /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -57,6 +58,7 @@ pub trait Checkouts: Send + Sync {
         cart_version: u64,
         idempotency_key: &str,
     ) -> Result<(), HoldRefused>;
+    /// Read one by id, consistently; `None` if there is none.
     async fn get(
         &self,
         id: crate::domain::CheckoutId,

@@ -8,23 +8,31 @@ use async_trait::async_trait;
 /// and a versioned JSON detail.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DomainEvent {
+    /// Its id.
     pub id: String,
+    /// The EventBridge source.
     pub source: &'static str,
+    /// The EventBridge detail type.
     pub detail_type: &'static str,
+    /// The event's payload.
     pub detail: serde_json::Value,
 }
 
 /// Publishes domain events; a failed entry is retried, never silently dropped.
 #[async_trait]
 pub trait EventPublisher: Send + Sync {
+    /// Publish `events`; all are accepted or the call fails (so a redelivery keeps them).
     async fn publish(&self, events: &[DomainEvent]) -> Result<(), StoreError>;
 }
 
 /// One side of a stock row change, as a change stream shows it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StockImage {
+    /// Units on sale now.
     pub available: u32,
+    /// Units promised but found missing, not yet made good.
     pub shortfall: u32,
+    /// Optimistic-concurrency version, bumped by every write (`If-Match` compares it).
     pub version: u64,
 }
 
@@ -32,26 +40,40 @@ pub struct StockImage {
 /// its table's keys and images, the use cases decide what it means.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
+    /// An order record changed.
     Order {
+        /// Before (absent if created).
         old: Option<Order>,
+        /// After (absent if deleted).
         new: Option<Order>,
     },
+    /// A hold record changed.
     Hold {
+        /// Before (absent if created).
         old: Option<Checkout>,
+        /// After (absent if TTL or a delete removed it).
         new: Option<Checkout>,
     },
     /// An item's aggregated stock row; `created` for its first write (a first receipt).
     StockTotal {
+        /// The item.
         item: ItemId,
+        /// Counts before.
         old: StockImage,
+        /// Counts after.
         new: StockImage,
+        /// Whether the row is new.
         created: bool,
     },
     /// One warehouse's row of an item.
     StockWarehouse {
+        /// The item.
         item: ItemId,
+        /// The warehouse.
         warehouse: String,
+        /// Counts before.
         old: StockImage,
+        /// Counts after.
         new: StockImage,
     },
     /// A catalogue listing.

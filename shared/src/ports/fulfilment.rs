@@ -21,7 +21,9 @@ pub struct WarehouseStock {
 /// An item's stock everywhere: the aggregated row and every warehouse row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ItemStock {
+    /// What it costs in all.
     pub total: StockTotal,
+    /// Counts per warehouse holding the item.
     pub warehouses: HashMap<crate::domain::WarehouseId, WarehouseStock>,
 }
 
@@ -29,10 +31,13 @@ pub struct ItemStock {
 /// counter below zero fails the whole change ([`Applied::Short`]) instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StockMove {
+    /// The item.
     pub item: ItemId,
     /// `None` is the item's aggregated row (what shoppers buy from; only `available` applies).
     pub warehouse: Option<crate::domain::WarehouseId>,
+    /// Units on the shelf, promised or not.
     pub physical: i64,
+    /// Units on sale now.
     pub available: i64,
     /// Units lost that were already promised (recorded on the warehouse row; the stream turns
     /// a rise into a `StockShortfall` event).
@@ -44,7 +49,9 @@ pub struct StockMove {
 /// A warehouse order write: `None` as `current` creates it (it must not exist yet).
 #[derive(Debug, Clone, Copy)]
 pub struct ShipmentWrite<'a> {
+    /// The record as read (absent to create it).
     pub current: Option<&'a crate::domain::WarehouseOrder>,
+    /// The cursor of the next page, if any.
     pub next: &'a crate::domain::WarehouseOrder,
 }
 
@@ -54,7 +61,9 @@ pub struct ShipmentWrite<'a> {
 pub struct FulfilmentChange<'a> {
     /// `(current, next)`: written only if the stored order is still at `current.version`.
     pub order: Option<(&'a crate::domain::Order, &'a crate::domain::Order)>,
+    /// The warehouse orders it was split into.
     pub shipments: Vec<ShipmentWrite<'a>>,
+    /// Stock moves, each conditional where it takes.
     pub stock: Vec<StockMove>,
     /// Applied at most once per key (a warehouse message's event id).
     pub once: Option<String>,
@@ -63,6 +72,7 @@ pub struct FulfilmentChange<'a> {
 /// How a fulfilment change ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
+    /// Committed.
     Done,
     /// The once-only key was used before: this change already happened.
     AlreadyApplied,

@@ -8,13 +8,16 @@ use std::collections::HashMap;
 /// Why a stock receipt was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiptRejected {
+    /// No such item.
     #[error("no such item")]
     UnknownItem,
+    /// No such warehouse.
     #[error("no such warehouse")]
     UnknownWarehouse,
     /// The idempotency key was already used for a different receipt.
     #[error("idempotency key was used for a different request")]
     KeyReused,
+    /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -52,6 +55,8 @@ pub trait Inventory: Send + Sync {
 /// An item's aggregated stock row.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StockTotal {
+    /// Units on sale now.
     pub available: u32,
+    /// Optimistic-concurrency version, bumped by every write (`If-Match` compares it).
     pub version: u64,
 }

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 /// What an order transition does to aggregated stock, in the same transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StockEffect {
+    /// No stock moves.
     None,
     /// Put the order's units back on sale (cancel).
     Return,
@@ -19,6 +20,7 @@ pub enum StockEffect {
 /// How an order transition ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
+    /// Committed.
     Done,
     /// The order changed since it was read.
     Stale,
@@ -29,6 +31,7 @@ pub enum Transition {
 /// Orders.
 #[async_trait]
 pub trait Orders: Send + Sync {
+    /// Read one by id, consistently; `None` if there is none.
     async fn get(
         &self,
         id: crate::domain::OrderId,

@@ -6,10 +6,14 @@ use async_trait::async_trait;
 /// The payment provider's first answer to a charge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChargeOutcome {
+    /// The charge went through.
     Approved {
+        /// The provider's reference for it.
         reference: String,
     },
+    /// The provider refused the charge.
     Declined {
+        /// The provider's reason, for the shopper.
         reason: String,
     },
     /// Timed out: the charge may or may not have happened; ask again later.
@@ -19,8 +23,17 @@ pub enum ChargeOutcome {
 /// What the provider says about an earlier charge when asked again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChargeStatus {
-    Captured { reference: String },
-    Failed { reason: String },
+    /// The money was taken.
+    Captured {
+        /// The provider's reference for the charge.
+        reference: String,
+    },
+    /// No money was taken.
+    Failed {
+        /// The provider's reason.
+        reason: String,
+    },
+    /// The provider does not know (yet): ask again later.
     Unknown,
 }
 

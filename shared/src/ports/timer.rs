@@ -10,13 +10,17 @@ pub enum TimerMessage {
     /// Release the checkout's hold if it is still held once its time is up.
     #[serde(rename_all = "camelCase")]
     Expire {
+        /// Message format version.
         v: u32,
+        /// The hold to expire.
         checkout_id: crate::domain::CheckoutId,
     },
     /// Ask the payment provider again about a pending order.
     #[serde(rename_all = "camelCase")]
     Settle {
+        /// Message format version.
         v: u32,
+        /// The order whose payment to settle.
         order_id: crate::domain::OrderId,
     },
 }
@@ -24,6 +28,7 @@ pub enum TimerMessage {
 /// Schedules [`TimerMessage`]s.
 #[async_trait]
 pub trait Timer: Send + Sync {
+    /// Deliver `message` after `delay` (SQS caps delays at 15 minutes).
     async fn schedule(
         &self,
         message: &TimerMessage,

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 pub trait Warehouses: Send + Sync {
     /// Create or replace a site (operators and seeding; idempotent).
     async fn put(&self, warehouse: &crate::domain::Warehouse) -> Result<(), StoreError>;
+    /// Read one by id, consistently; `None` if there is none.
     async fn get(
         &self,
         id: &crate::domain::WarehouseId,

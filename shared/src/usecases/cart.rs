@@ -11,11 +11,17 @@ use crate::ports::StoreError;
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CartLineView {
+    /// The item's id.
     pub item_id: ItemId,
+    /// The product name, as listed.
     pub name: Option<String>,
+    /// How many units.
     pub quantity: u32,
+    /// The price of one unit, if the item is still listed.
     pub unit_price: Option<Money>,
+    /// Unit price × quantity, if the item is still listed.
     pub line_total: Option<Money>,
+    /// Units on sale now.
     pub available: u32,
     /// `SHORT` (fewer available than wanted) or `UNAVAILABLE` (none, or delisted); checkout
     /// will refuse such lines, but they stay in the cart.
@@ -27,23 +33,38 @@ pub struct CartLineView {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CartView {
+    /// The lines, one per item.
     pub lines: Vec<CartLineView>,
     /// One total per currency among the lines (normally one).
     pub totals: Vec<Money>,
+    /// Units in all lines.
     pub item_count: u32,
+    /// Optimistic-concurrency version, bumped by every write (`If-Match` compares it).
     pub version: u64,
 }
 
+/// Why a `Cart` use case refused or failed; each maps to one HTTP answer in `api::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum CartError {
+    /// No such item.
     #[error("no such item")]
     ItemNotFound,
+    /// Only `available` available.
     #[error("only {available} available")]
-    InsufficientStock { available: u32 },
+    InsufficientStock {
+        /// Units on sale now.
+        available: u32,
+    },
+    /// The cart's own rules (line count, quantity) refuse it.
     #[error(transparent)]
     Rule(#[from] CartRule),
+    /// The cart changed (now version `current`).
     #[error("the cart changed (now version {current})")]
-    VersionMismatch { current: u64 },
+    VersionMismatch {
+        /// The cart's version now.
+        current: u64,
+    },
+    /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -159,10 +180,15 @@ pub async fn set_line(
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WishlistEntry {
+    /// The item's id.
     pub item_id: ItemId,
+    /// When it was added.
     pub added_at: Timestamp,
+    /// The product name, as listed.
     pub name: Option<String>,
+    /// The current unit price.
     pub price: Option<Money>,
+    /// Units on sale now.
     pub available: u32,
 }
 
@@ -170,27 +196,36 @@ pub struct WishlistEntry {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WishlistView {
+    /// The entries.
     pub items: Vec<WishlistEntry>,
+    /// Optimistic-concurrency version, bumped by every write (`If-Match` compares it).
     pub version: u64,
 }
 
+/// Why a `Wishlist` use case refused or failed; each maps to one HTTP answer in `api::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum WishlistError {
+    /// No such item.
     #[error("no such item")]
     ItemNotFound,
     #[error(
         "a wishlist holds at most {} items",
         crate::domain::cart::MAX_WISHLIST_ITEMS
     )]
+    /// The wishlist is full.
     Full,
+    /// That item is not on the wishlist.
     #[error("that item is not on the wishlist")]
     NotListed,
+    /// A cart rule refused the move to the cart.
     #[error(transparent)]
     Cart(#[from] CartError),
+    /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+/// The user's wishlist with current prices and availability.
 pub async fn wishlist(shop: Shop<'_>, user: &UserId) -> Result<WishlistView, StoreError> {
     let list = shop.carts.wishlist(user).await?;
     render_wishlist(shop, &list).await

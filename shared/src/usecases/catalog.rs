@@ -10,15 +10,20 @@ use crate::retry::Policy;
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemView {
+    /// The item as listed.
     #[serde(flatten)]
     pub item: Item,
+    /// What a shopper may know of its stock.
     pub availability: Availability,
 }
 
+/// Why a `CreateItem` use case refused or failed; each maps to one HTTP answer in `api::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateItemError {
+    /// Only sellers may list items.
     #[error("only sellers may list items")]
     NotASeller,
+    /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -40,16 +45,27 @@ pub async fn create_item(
     Ok(ItemView { item, availability })
 }
 
+/// Why a `UpdateItem` use case refused or failed; each maps to one HTTP answer in `api::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateItemError {
+    /// Only sellers may edit items.
     #[error("only sellers may edit items")]
     NotASeller,
+    /// Item not found.
     #[error("item not found")]
     NotFound,
+    /// This item belongs to another seller.
     #[error("this item belongs to another seller")]
     NotOwner,
+    /// The item changed since version `expected` (now `actual`).
     #[error("the item changed since version {expected} (now {actual})")]
-    VersionMismatch { expected: u64, actual: u64 },
+    VersionMismatch {
+        /// The version the caller sent in `If-Match`.
+        expected: u64,
+        /// The item's version now.
+        actual: u64,
+    },
+    /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -90,10 +106,13 @@ pub async fn update_item(
     Err(StoreError::Contention(format!("item {id} kept changing during update")).into())
 }
 
+/// Why a `GetItem` use case refused or failed; each maps to one HTTP answer in `api::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum GetItemError {
+    /// Item not found.
     #[error("item not found")]
     NotFound,
+    /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -108,10 +127,13 @@ pub async fn get_item(
     Ok(view(inventory, item).await?)
 }
 
+/// Why a `SellerItems` use case refused or failed; each maps to one HTTP answer in `api::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum SellerItemsError {
+    /// Only sellers have a product list.
     #[error("only sellers have a product list")]
     NotASeller,
+    /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
 }

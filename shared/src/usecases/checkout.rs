@@ -45,16 +45,23 @@ pub const PAYMENT_GRACE: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckoutView {
+    /// The checkout's id.
     pub checkout_id: CheckoutId,
+    /// Where it stands now.
     pub status: CheckoutStatus,
+    /// The lines, one per item.
     pub lines: Vec<HoldLine>,
+    /// What it costs in all.
     pub total: Money,
+    /// When the hold expires; reads after it treat it as expired.
     pub expires_at: Timestamp,
+    /// The order's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<crate::domain::OrderId>,
 }
 
 impl CheckoutView {
+    /// The checkout as its owner sees it at `now`.
     pub fn of(checkout: &Checkout, now: Timestamp) -> Self {
         Self {
             checkout_id: checkout.checkout_id,
@@ -71,26 +78,36 @@ impl CheckoutView {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Shortfall {
+    /// The item's id.
     pub item_id: ItemId,
+    /// Units the cart wanted.
     pub requested: u32,
+    /// Units on sale now.
     pub available: u32,
 }
 
+/// Why a `Begin` use case refused or failed; each maps to one HTTP answer in `api::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum BeginError {
+    /// The cart is empty.
     #[error("the cart is empty")]
     CartEmpty,
+    /// Some items are out of stock.
     #[error("some items are out of stock")]
     OutOfStock(Vec<Shortfall>),
+    /// A cart can be checked out in one currency only.
     #[error("a cart can be checked out in one currency only")]
     MixedCurrencies,
+    /// Another checkout was started at the same time; retry.
     #[error("another checkout was started at the same time; retry")]
     Concurrent,
+    /// The current checkout is being paid for; it cannot be replaced now.
     #[error("the current checkout is being paid for; it cannot be replaced now")]
     PaymentInProgress,
     /// A replay of a key whose checkout is gone (TTL deleted its expired hold).
     #[error("the checkout this key began has expired")]
     Expired,
+    /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -99,7 +116,9 @@ pub enum BeginError {
 /// with the same idempotency key.
 #[derive(Debug)]
 pub struct Begun {
+    /// The held checkout.
     pub checkout: Checkout,
+    /// Whether this was a retry answered with the first begin's checkout.
     pub replayed: bool,
 }
 
@@ -260,10 +279,13 @@ async fn replay(shop: Shop<'_>, id: CheckoutId) -> Result<Begun, BeginError> {
     })
 }
 
+/// Why a `Checkout` use case refused or failed; each maps to one HTTP answer in `api::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckoutError {
+    /// Checkout not found.
     #[error("checkout not found")]
     NotFound,
+    /// This checkout is no longer active.
     #[error("this checkout is no longer active")]
     NotActive(CheckoutStatus),
     /// A cancel that lost to a payment: the checkout is being (or was) paid for.
@@ -272,8 +294,10 @@ pub enum CheckoutError {
     /// Another submit of this checkout is paying right now.
     #[error("a payment for this checkout is in progress; its outcome will be the order")]
     PaymentInProgress,
+    /// Payment declined: `0`.
     #[error("payment declined: {0}")]
     Declined(String),
+    /// The hold expired before payment arrived; the payment was refunded.
     #[error("the hold expired before payment arrived; the payment was refunded")]
     RejectedLate(Box<Order>),
     /// The first request with this `Idempotency-Key` is still running.
@@ -282,6 +306,7 @@ pub enum CheckoutError {
     /// The `Idempotency-Key` was used for a different request.
     #[error("this Idempotency-Key was already used for a different request")]
     KeyReused,
+    /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -363,7 +388,9 @@ pub struct PaymentRequest {
     /// A digest of the request (checkout id and body): the same key with another body is a
     /// different request.
     pub fingerprint: String,
+    /// The payment method the client obtained from the provider (never card data).
     pub payment_token: String,
+    /// Where it ships.
     pub shipping_address: Address,
 }
 

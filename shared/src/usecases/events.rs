@@ -55,6 +55,28 @@ fn line_events(old: Option<&Order>, new: &Order) -> Vec<DomainEvent> {
         .collect()
 }
 
+/// `StockDrift`, when a reconciliation found aggregated stock that did not match the
+/// warehouses' rows (none when all matched): operators alarm on it.
+pub fn stock_drift(
+    report: &crate::usecases::fulfilment::Reconciliation,
+    repaired: bool,
+    at: crate::domain::Timestamp,
+) -> Option<DomainEvent> {
+    if report.drifts.is_empty() {
+        return None;
+    }
+    Some(DomainEvent {
+        id: format!("reconcile/{}", at.unix_millis()),
+        source: "aisle.stock",
+        detail_type: "StockDrift",
+        detail: json!({
+            "version": DETAIL_VERSION,
+            "repaired": repaired,
+            "drifts": report.drifts,
+        }),
+    })
+}
+
 /// Events for an order record going from `old` to `new`.
 pub fn from_order_change(old: Option<&Order>, new: Option<&Order>) -> Vec<DomainEvent> {
     let Some(new) = new else { return vec![] };

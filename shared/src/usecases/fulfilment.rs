@@ -29,10 +29,13 @@ use crate::ports::{
 };
 use crate::usecases::stock::{receive_stock, ReceiveStockError};
 
+/// Why a `Assign` use case refused or failed; each maps to one HTTP answer in `api::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum AssignError {
+    /// Order `0` does not exist.
     #[error("order {0} does not exist")]
     UnknownOrder(OrderId),
+    /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -214,6 +217,7 @@ pub enum UpdateError {
     /// It may apply later (a shipment reported before its assignment landed): retry.
     #[error("{0}")]
     NotYet(String),
+    /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -221,6 +225,7 @@ pub enum UpdateError {
 /// What applying a message did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateOutcome {
+    /// Applied now.
     Applied,
     /// This event id was applied before; nothing changed now.
     Duplicate,
@@ -848,11 +853,13 @@ async fn restore(
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Drift {
+    /// The item's id.
     pub item_id: ItemId,
     /// What the aggregated row says.
     pub recorded: i64,
     /// Σ warehouse available − held − placed-but-unassigned.
     pub expected: i64,
+    /// Whether this drift was corrected.
     pub repaired: bool,
 }
 
@@ -860,7 +867,9 @@ pub struct Drift {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reconciliation {
+    /// Items compared.
     pub items_checked: usize,
+    /// Every difference found.
     pub drifts: Vec<Drift>,
     /// Backordered orders tried again (stock may have arrived since).
     pub backorders_retried: usize,

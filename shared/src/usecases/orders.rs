@@ -8,20 +8,28 @@ use crate::domain::{
 use crate::ports::{Applied, ChargeStatus, StockEffect, StoreError, Transition};
 use crate::retry::Policy;
 
+/// Why a `Order` use case refused or failed; each maps to one HTTP answer in `api::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
+    /// Order not found.
     #[error("order not found")]
     NotFound,
+    /// The order has gone too far to cancel.
     #[error("an order can be cancelled only before it ships (it is {})", .0.as_str())]
     NotCancellable(OrderStatus),
+    /// The order cannot be returned in this status.
     #[error("a return can be requested only after delivery (the order is {})", .0.as_str())]
     NotReturnable(OrderStatus),
+    /// The return asks for lines or units the order does not have.
     #[error("{0}")]
     InvalidReturn(String),
+    /// The order has no such line.
     #[error("the order has no such line")]
     LineNotFound,
+    /// The payment is still being confirmed; try again in a minute.
     #[error("the payment is still being confirmed; try again in a minute")]
     PaymentUnsettled,
+    /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
 }

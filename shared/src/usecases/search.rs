@@ -19,10 +19,13 @@ use crate::usecases::catalog::ItemView;
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchPage {
+    /// The entries.
     pub items: Vec<ItemView>,
     /// Every match of the query and filters (as indexed).
     pub total: u64,
+    /// Counts over every hit.
     pub facets: Facets,
+    /// Where the next page starts, if there is one.
     pub next_cursor: Option<String>,
 }
 
@@ -48,6 +51,7 @@ struct Cached {
 }
 
 impl QueryCache {
+    /// A cache of at most `capacity` pages, each kept for `ttl`.
     pub fn new(ttl: Duration, capacity: usize) -> Self {
         Self {
             ttl,
@@ -194,7 +198,9 @@ pub async fn index_items(
 /// What a rebuild did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RebuildReport {
+    /// The new index generation's name.
     pub generation: String,
+    /// Documents written into it.
     pub indexed: usize,
     /// Documents the catch-up pass found changed while the build ran.
     pub caught_up: usize,

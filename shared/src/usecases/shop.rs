@@ -9,16 +9,25 @@ use crate::ports::{
 /// Borrowed ports for one use-case call.
 #[derive(Clone, Copy)]
 pub struct Shop<'a> {
+    /// Items.
     pub catalog: &'a dyn Catalog,
+    /// Sellable stock.
     pub inventory: &'a dyn Inventory,
+    /// Carts and wishlists.
     pub carts: &'a dyn Carts,
+    /// Checkout holds.
     pub checkouts: &'a dyn Checkouts,
+    /// Orders.
     pub orders: &'a dyn Orders,
+    /// Warehouse orders and stock.
     pub fulfilment: &'a dyn Fulfilment,
+    /// Warehouse sites.
     pub warehouses: &'a dyn Warehouses,
+    /// The payment provider.
     pub payments: &'a dyn Payments,
     /// Idempotency records of requests.
     pub requests: &'a dyn Requests,
+    /// The hold-expiry timer.
     pub timer: &'a dyn Timer,
     /// Where the time comes from.
     pub clock: &'a dyn Clock,

@@ -4,10 +4,13 @@
 use crate::domain::{Principal, StockReceipt};
 use crate::ports::{Inventory, ReceiptRejected, StockLevels};
 
+/// Why a `ReceiveStock` use case refused or failed; each maps to one HTTP answer in `api::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiveStockError {
+    /// Only the warehouse itself may receive stock into it.
     #[error("only the warehouse itself may receive stock into it")]
     NotThisWarehouse,
+    /// The receipt was refused (unknown item or warehouse, key reused).
     #[error(transparent)]
     Rejected(#[from] ReceiptRejected),
 }
@@ -17,8 +20,10 @@ pub enum ReceiveStockError {
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Receipt {
+    /// Stock after the receipt.
     #[serde(flatten)]
     pub levels: StockLevels,
+    /// Whether this was a retry answered from the first receipt.
     pub replayed: bool,
 }
 

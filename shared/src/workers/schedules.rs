@@ -54,17 +54,7 @@ pub async fn reconcile_stock(
             "StockDriftItems": report.drifts.len(),
         })
     );
-    if !report.drifts.is_empty() {
-        let event = crate::ports::DomainEvent {
-            id: format!("reconcile/{}", now.unix_millis()),
-            source: "aisle.stock",
-            detail_type: "StockDrift",
-            detail: serde_json::json!({
-                "version": events::DETAIL_VERSION,
-                "repaired": repair,
-                "drifts": report.drifts,
-            }),
-        };
+    if let Some(event) = events::stock_drift(&report, repair, now) {
         app.events.publish(&[event]).await?;
     }
     Ok(serde_json::to_value(&report)?)

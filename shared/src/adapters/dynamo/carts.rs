@@ -19,6 +19,7 @@ pub struct DynamoCarts {
 }
 
 impl DynamoCarts {
+    /// An adapter over `client` on the named table, queue or bus.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,

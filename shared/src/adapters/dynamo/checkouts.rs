@@ -61,6 +61,7 @@ fn reason(value: ReleaseReason) -> &'static str {
 }
 
 impl DynamoCheckouts {
+    /// An adapter over `client` on the named table, queue or bus.
     pub fn new(client: Client, tables: Tables, faults: Arc<Faults>) -> Self {
         let transactor = Transactor::new(client.clone(), faults);
         Self {

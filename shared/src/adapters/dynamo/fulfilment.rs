@@ -31,6 +31,7 @@ pub struct DynamoFulfilment {
 }
 
 impl DynamoFulfilment {
+    /// An adapter over `client` on the named table, queue or bus.
     pub fn new(client: Client, tables: Tables, faults: Arc<Faults>) -> Self {
         Self {
             transactor: Transactor::new(client.clone(), faults),

@@ -24,9 +24,13 @@ use crate::ports::{Inventory, ReceiptRejected, StockLevels, StockTotal, StoreErr
 /// Table names the inventory adapter touches.
 #[derive(Debug, Clone)]
 pub struct InventoryTables {
+    /// The stock table.
     pub stock: String,
+    /// The entries.
     pub items: String,
+    /// The warehouses table (receipts check the warehouse exists).
     pub warehouses: String,
+    /// The idempotency table (receipt keys).
     pub idempotency: String,
 }
 
@@ -40,6 +44,7 @@ pub struct DynamoInventory {
 }
 
 impl DynamoInventory {
+    /// An adapter over `client` on the named table, queue or bus.
     pub fn new(client: Client, tables: InventoryTables, faults: Arc<Faults>) -> Self {
         let transactor = Transactor::new(client.clone(), faults);
         Self {

@@ -16,7 +16,6 @@ mod warehouses;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use carts::DynamoCarts;
@@ -34,42 +33,8 @@ use crate::ports::StoreError;
 /// A DynamoDB item as the SDK sees it.
 pub(crate) type Record = HashMap<String, AttributeValue>;
 
-/// Error codes that mean "try again later", not "your request is wrong".
-const TRANSIENT: [&str; 5] = [
-    "ThrottlingException",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-];
-
-/// Turn any SDK failure into a [`StoreError`]; callers first pick out the outcomes they expect
-/// (conditional-check failures, cancelled transactions) and hand the rest here.
-pub(crate) fn classify<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
-{
-    let code = err.code().unwrap_or("").to_owned();
-    let message = format!("{operation}: {code} {}", err.message().unwrap_or_default());
-    match err {
-        SdkError::ServiceError(_) if code == "TransactionConflictException" => {
-            StoreError::Contention(message)
-        }
-        SdkError::ServiceError(_) if TRANSIENT.contains(&code.as_str()) => {
-            StoreError::Unavailable(message)
-        }
-        SdkError::ServiceError(_) => {
-            // Validation and resource errors are our bugs (wrong table, bad expression, an
-            // unchecked input reaching a key condition): retrying cannot help, so they are
-            // not "unavailable". Inputs are validated at the edge so none should get here.
-            tracing::error!(operation, %code, error = ?err, "unexpected DynamoDB error");
-            StoreError::Bug(message)
-        }
-        // Timeouts, dispatch and response failures: the service may be fine a moment later.
-        other => StoreError::Unavailable(format!("{operation}: {other:?}")),
-    }
-}
+pub(crate) use super::classify;
+use aws_sdk_dynamodb::error::SdkError;
 
 /// Read records by key with `BatchGetItem`, 100 keys a call, following `UnprocessedKeys`
 /// with backoff (they mean throttling). Missing records are simply absent.

@@ -32,6 +32,7 @@ pub struct DynamoOrders {
 }
 
 impl DynamoOrders {
+    /// An adapter over `client` on the named table, queue or bus.
     pub fn new(
         client: Client,
         orders: impl Into<String>,

@@ -31,6 +31,7 @@ pub struct DynamoRequests {
 }
 
 impl DynamoRequests {
+    /// An adapter over `client` on the named table, queue or bus.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,

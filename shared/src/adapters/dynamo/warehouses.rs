@@ -15,6 +15,7 @@ pub struct DynamoWarehouses {
 }
 
 impl DynamoWarehouses {
+    /// An adapter over `client` on the named table, queue or bus.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,

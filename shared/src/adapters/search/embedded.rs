@@ -186,6 +186,7 @@ impl EmbeddedIndex {
         Ok(index)
     }
 
+    /// The directory the index generations live in.
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -374,7 +374,9 @@ impl std::fmt::Debug for OpenSearchIndex {
 
 /// One answer: status and body.
 pub struct Answer {
+    /// Where it stands now.
     pub status: u16,
+    /// The request body, exactly as sent.
     pub body: Vec<u8>,
 }
 

@@ -1,0 +1,784 @@
+//! IAM, enforced locally. DynamoDB Local and moto accept every call; AWS checks each one
+//! against the calling function's role. This module closes that gap: a loopback proxy in front
+//! of DynamoDB Local and moto that knows which function is calling, works out what IAM would
+//! ask of the call (action and resource ARN, per item for transactions and batches), checks it
+//! against *that function's* `Policies` in `template.yaml`, and answers a denied call the way
+//! AWS does (HTTP 400 `AccessDeniedException`), so the adapters meet exactly what they would
+//! meet in AWS.
+//!
+//! - **Who is calling**: every function's SDK clients carry the function's name as their SDK
+//!   app name (`app/<name>` in the user agent; `aisle::App::connect` sets it from
+//!   `AWS_LAMBDA_FUNCTION_NAME`, harmless in AWS). A caller without one (local tooling, tests
+//!   acting as the whole shop at once) is passed through unchecked and logged as such.
+//! - **What is granted**: each `Policies` entry, expanded as SAM expands it: a policy template
+//!   from SAM's own definitions (`infra/iam/sam-policy-templates.json`, copied from
+//!   `aws-sam-translator`), or an inline `Statement`; `Ref`, `GetAtt` and `Sub` resolved to
+//!   the local resources' ARNs (`/index/*`, `/stream/*` included). Actions and resources
+//!   match with IAM's `*` and `?` wildcards. A statement with a `Condition` grants nothing
+//!   here (this check cannot evaluate conditions; none of Aisle's function policies has one).
+//! - **What a call needs**: the operation from `X-Amz-Target`, the resources from the JSON
+//!   body (`TableName`, `IndexName`, `RequestItems`, `TransactItems`, `QueueUrl`,
+//!   `EventBusName`), per IAM's rules (a `TransactWriteItems` needs `PutItem`/`UpdateItem`/
+//!   `DeleteItem`/`ConditionCheckItem` on each item's table; `SendMessageBatch` needs
+//!   `SendMessage`).
+//!
+//! Every decision is appended to a JSON-lines log (`iam-report` reads it: actions used versus
+//! granted, per function).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, bail, Context, Result};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value as Json};
+use serde_yaml::Value;
+use tokio::net::TcpListener;
+
+use crate::template::{get_att, local_name, reference, Template, MOTO_ACCOUNT};
+
+/// One statement of a function's policy, resolved to local ARNs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// `Allow` or (if false) `Deny`.
+    pub allow: bool,
+    /// Action patterns (`dynamodb:GetItem`, `sqs:SendMessage*`).
+    pub actions: Vec<String>,
+    /// Resource ARN patterns.
+    pub resources: Vec<String>,
+    /// Where the statement came from (`DynamoDBReadPolicy`, `Statement`), for reports.
+    pub origin: String,
+}
+
+/// What a check decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// A statement allows it and none denies it.
+    Allowed,
+    /// Nothing allows it (or a statement denies it).
+    Denied,
+    /// The caller is no function of the template: not checked.
+    Unchecked,
+}
+
+/// Every function's policy, by the name its process runs under (its cargo binary).
+#[derive(Debug, Clone)]
+pub struct Policies {
+    /// Binary name → (logical id, statements).
+    functions: BTreeMap<String, (String, Vec<Statement>)>,
+    region: String,
+}
+
+/// The repository's copy of SAM's policy-template definitions.
+pub fn sam_policy_templates() -> Result<Json> {
+    let path = crate::template::repo_root().join("infra/iam/sam-policy-templates.json");
+    let text = std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+impl Policies {
+    /// Expand every function's `Policies` in `template` (resources named with `prefix`).
+    pub fn from_template(template: &Template, prefix: &str) -> Result<Self> {
+        Self::expand(template, prefix, &sam_policy_templates()?)
+    }
+
+    /// [`Policies::from_template`] with SAM's definitions given.
+    pub fn expand(template: &Template, prefix: &str, sam: &Json) -> Result<Self> {
+        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+        let resolver = Resolver {
+            template,
+            prefix,
+            region: &region,
+        };
+        let mut functions = BTreeMap::new();
+        for (logical, binary) in &template.function_binaries {
+            let mut statements = Vec::new();
+            for entry in template.function_policies(logical) {
+                statements.extend(
+                    resolver
+                        .entry(&entry, sam)
+                        .with_context(|| format!("{logical}: Policies entry {entry:?}"))?,
+                );
+            }
+            functions.insert(binary.clone(), (logical.clone(), statements));
+        }
+        Ok(Self { functions, region })
+    }
+
+    /// Whether `function` (a binary name) may perform `action` on `resource`.
+    pub fn decide(&self, function: &str, action: &str, resource: &str) -> Decision {
+        let Some((_, statements)) = self.functions.get(function) else {
+            return Decision::Unchecked;
+        };
+        let applies = |s: &&Statement| {
+            s.actions.iter().any(|a| glob(a, action, true))
+                && s.resources.iter().any(|r| glob(r, resource, false))
+        };
+        if statements.iter().filter(|s| !s.allow).any(|s| applies(&s)) {
+            return Decision::Denied;
+        }
+        if statements.iter().filter(|s| s.allow).any(|s| applies(&s)) {
+            Decision::Allowed
+        } else {
+            Decision::Denied
+        }
+    }
+
+    /// A function's statements (binary name), with its logical id.
+    pub fn of(&self, function: &str) -> Option<(&str, &[Statement])> {
+        self.functions
+            .get(function)
+            .map(|(logical, s)| (logical.as_str(), s.as_slice()))
+    }
+
+    /// Every function's binary name.
+    pub fn functions(&self) -> impl Iterator<Item = &str> {
+        self.functions.keys().map(String::as_str)
+    }
+
+    /// The local ARN prefix of this region and account (`arn:aws:<service>:<region>:<account>:`).
+    pub fn arn(&self, service: &str, rest: &str) -> String {
+        format!("arn:aws:{service}:{}:{MOTO_ACCOUNT}:{rest}", self.region)
+    }
+}
+
+/// IAM's wildcard match: `*` any run of characters, `?` one character.
+pub fn glob(pattern: &str, text: &str, case_insensitive: bool) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = if case_insensitive {
+        (
+            pattern.to_ascii_lowercase().chars().collect(),
+            text.to_ascii_lowercase().chars().collect(),
+        )
+    } else {
+        (pattern.chars().collect(), text.chars().collect())
+    };
+    // Iterative wildcard matching with backtracking to the last `*`.
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Resolves the template's intrinsics to local names and ARNs.
+struct Resolver<'a> {
+    template: &'a Template,
+    prefix: &'a str,
+    region: &'a str,
+}
+
+impl Resolver<'_> {
+    fn arn(&self, service: &str, rest: &str) -> String {
+        format!("arn:aws:{service}:{}:{MOTO_ACCOUNT}:{rest}", self.region)
+    }
+
+    /// One `Policies` entry → statements.
+    fn entry(&self, entry: &Value, sam: &Json) -> Result<Vec<Statement>> {
+        let Value::Mapping(map) = entry else {
+            bail!("managed policies by name are not supported here; use a policy template or a Statement");
+        };
+        let (name, params) = map.iter().next().context("empty Policies entry")?;
+        let name = name.as_str().context("entry name")?;
+        if name == "Statement" {
+            let list = match params {
+                Value::Sequence(list) => list.clone(),
+                one => vec![one.clone()],
+            };
+            return list
+                .iter()
+                .map(|s| self.yaml_statement(s, "Statement"))
+                .collect::<Result<Vec<_>>>()
+                .map(|v| v.into_iter().flatten().collect());
+        }
+        let definition = sam["Templates"][name]["Definition"]
+            .as_object()
+            .with_context(|| format!("{name} is not a SAM policy template"))?;
+        let mut values = BTreeMap::new();
+        if let Value::Mapping(params) = params {
+            for (k, v) in params {
+                let k = k.as_str().context("parameter name")?.to_owned();
+                values.insert(k, self.yaml(v)?);
+            }
+        }
+        let statements = match &definition["Statement"] {
+            Json::Array(list) => list.clone(),
+            one => vec![one.clone()],
+        };
+        statements
+            .iter()
+            .map(|s| self.sam_statement(s, &values, name))
+            .collect::<Result<Vec<_>>>()
+            .map(|v| v.into_iter().flatten().collect())
+    }
+
+    fn yaml_statement(&self, s: &Value, origin: &str) -> Result<Option<Statement>> {
+        if s.get("Condition").is_some() {
+            return Ok(None);
+        }
+        let strings = |v: Option<&Value>| -> Result<Vec<String>> {
+            match v {
+                Some(Value::Sequence(list)) => list.iter().map(|x| self.yaml(x)).collect(),
+                Some(one) => Ok(vec![self.yaml(one)?]),
+                None => Ok(vec![]),
+            }
+        };
+        Ok(Some(Statement {
+            allow: s.get("Effect").and_then(Value::as_str) != Some("Deny"),
+            actions: strings(s.get("Action"))?,
+            resources: strings(s.get("Resource"))?,
+            origin: origin.to_owned(),
+        }))
+    }
+
+    fn sam_statement(
+        &self,
+        s: &Json,
+        params: &BTreeMap<String, String>,
+        origin: &str,
+    ) -> Result<Option<Statement>> {
+        if s.get("Condition").is_some() {
+            return Ok(None);
+        }
+        let strings = |v: &Json| -> Result<Vec<String>> {
+            match v {
+                Json::Array(list) => list.iter().map(|x| self.json(x, params)).collect(),
+                Json::Null => Ok(vec![]),
+                one => Ok(vec![self.json(one, params)?]),
+            }
+        };
+        Ok(Some(Statement {
+            allow: s["Effect"].as_str() != Some("Deny"),
+            actions: strings(&s["Action"])?,
+            resources: strings(&s["Resource"])?,
+            origin: origin.to_owned(),
+        }))
+    }
+
+    /// A SAM-definition value: `{"Ref": P}`, `{"Fn::Sub": [text, {var: value}]}`, text.
+    fn json(&self, v: &Json, params: &BTreeMap<String, String>) -> Result<String> {
+        match v {
+            Json::String(s) => Ok(s.clone()),
+            Json::Object(o) if o.contains_key("Ref") => {
+                let name = o["Ref"].as_str().context("Ref")?;
+                params
+                    .get(name)
+                    .cloned()
+                    .or_else(|| self.pseudo(name))
+                    .with_context(|| format!("parameter {name} not given"))
+            }
+            Json::Object(o) if o.contains_key("Fn::Sub") => {
+                let (text, vars) = match &o["Fn::Sub"] {
+                    Json::Array(parts) => (
+                        parts[0].as_str().context("Sub text")?.to_owned(),
+                        parts.get(1).cloned().unwrap_or(Json::Null),
+                    ),
+                    Json::String(s) => (s.clone(), Json::Null),
+                    other => bail!("Fn::Sub {other}"),
+                };
+                let mut bound = BTreeMap::new();
+                if let Json::Object(vars) = vars {
+                    for (k, v) in vars {
+                        bound.insert(k, self.json(&v, params)?);
+                    }
+                }
+                self.substitute(&text, |name| {
+                    bound
+                        .get(name)
+                        .cloned()
+                        .or_else(|| params.get(name).cloned())
+                })
+            }
+            other => bail!("unsupported value in a SAM policy template: {other}"),
+        }
+    }
+
+    /// A template value: text, `!Ref`, `!GetAtt`, `!Sub`.
+    fn yaml(&self, v: &Value) -> Result<String> {
+        if let Some(name) = reference(v) {
+            return self.reference(name);
+        }
+        if let Some((resource, attribute)) = get_att(v) {
+            return self.attribute(&resource, &attribute);
+        }
+        match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Tagged(t) if t.tag == "Sub" => {
+                let text = t.value.as_str().context("!Sub text")?;
+                self.substitute(text, |_| None)
+            }
+            Value::Mapping(m) if m.contains_key("Fn::Sub") => {
+                let text = m["Fn::Sub"].as_str().context("Fn::Sub text")?;
+                self.substitute(text, |_| None)
+            }
+            other => Err(anyhow!("unsupported value {other:?}")),
+        }
+    }
+
+    fn pseudo(&self, name: &str) -> Option<String> {
+        match name {
+            "AWS::Partition" => Some("aws".into()),
+            "AWS::Region" => Some(self.region.to_owned()),
+            "AWS::AccountId" => Some(MOTO_ACCOUNT.into()),
+            "AWS::StackName" => Some(self.prefix.trim_end_matches('-').to_owned()),
+            _ => None,
+        }
+    }
+
+    /// `${Name}` and `${Resource.Attribute}` in `text`, `vars` first.
+    fn substitute(&self, text: &str, vars: impl Fn(&str) -> Option<String>) -> Result<String> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').context("unclosed ${")? + start;
+            let name = &rest[start + 2..end];
+            let value = match vars(name) {
+                Some(v) => v,
+                None => match name.split_once('.') {
+                    Some((resource, attribute)) if !name.starts_with("AWS::") => {
+                        self.attribute(resource, attribute)?
+                    }
+                    _ => self.reference(name)?,
+                },
+            };
+            out.push_str(&value);
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// `!Ref name`: a resource's name (a queue's URL), a parameter's default, a pseudo one.
+    fn reference(&self, name: &str) -> Result<String> {
+        if let Some(v) = self.pseudo(name) {
+            return Ok(v);
+        }
+        match self.template.resource_type(name) {
+            Some("AWS::SQS::Queue") => {
+                let endpoint = crate::endpoint("AWS_ENDPOINT_URL_SQS", 5000);
+                Ok(format!(
+                    "{endpoint}/{MOTO_ACCOUNT}/{}",
+                    local_name(self.prefix, name)
+                ))
+            }
+            Some(_) => Ok(local_name(self.prefix, name)),
+            None => self
+                .template
+                .parameter_default(name)
+                .with_context(|| format!("{name}: no resource and no parameter default")),
+        }
+    }
+
+    /// `!GetAtt resource.attribute` for the attributes policies use.
+    fn attribute(&self, resource: &str, attribute: &str) -> Result<String> {
+        let name = local_name(self.prefix, resource);
+        Ok(match (self.template.resource_type(resource), attribute) {
+            (Some("AWS::DynamoDB::Table"), "Arn") => self.arn("dynamodb", &format!("table/{name}")),
+            (Some("AWS::DynamoDB::Table"), "StreamArn") => {
+                self.arn("dynamodb", &format!("table/{name}/stream/*"))
+            }
+            (Some("AWS::SQS::Queue"), "Arn") => self.arn("sqs", &name),
+            (Some("AWS::SQS::Queue"), "QueueName") => name,
+            (Some("AWS::Events::EventBus"), "Arn") => {
+                self.arn("events", &format!("event-bus/{name}"))
+            }
+            (Some("AWS::Events::EventBus"), "Name") => name,
+            (Some("AWS::OpenSearchService::Domain"), "Arn") => {
+                let domain = self
+                    .template
+                    .parameter_default("SearchDomainName")
+                    .unwrap_or(name);
+                self.arn("es", &format!("domain/{domain}"))
+            }
+            (kind, _) => bail!("GetAtt {resource}.{attribute} ({kind:?}) is not resolved locally"),
+        })
+    }
+}
+
+/// What IAM asks of one call: `(action, resource ARN)` pairs, all of which must be allowed.
+pub fn needs(policies: &Policies, target: &str, body: &Json) -> Vec<(String, String)> {
+    let Some((service, operation)) = target.split_once('.') else {
+        return vec![];
+    };
+    let table = |name: &str| policies.arn("dynamodb", &format!("table/{name}"));
+    let text = |v: &Json| v.as_str().unwrap_or_default().to_owned();
+    match service {
+        s if s.starts_with("DynamoDB_") => match operation {
+            "BatchGetItem" | "BatchWriteItem" => body["RequestItems"]
+                .as_object()
+                .map(|items| {
+                    items
+                        .keys()
+                        .map(|t| (format!("dynamodb:{operation}"), table(t)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            "TransactWriteItems" | "TransactGetItems" => body["TransactItems"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|item| {
+                            let (kind, inner) = item.as_object()?.iter().next()?;
+                            let action = match kind.as_str() {
+                                "Put" => "PutItem",
+                                "Update" => "UpdateItem",
+                                "Delete" => "DeleteItem",
+                                "ConditionCheck" => "ConditionCheckItem",
+                                "Get" => "GetItem",
+                                _ => return None,
+                            };
+                            Some((
+                                format!("dynamodb:{action}"),
+                                table(&text(&inner["TableName"])),
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => {
+                let mut arn = table(&text(&body["TableName"]));
+                if let Some(index) = body["IndexName"].as_str() {
+                    arn = format!("{arn}/index/{index}");
+                }
+                vec![(format!("dynamodb:{operation}"), arn)]
+            }
+        },
+        "AmazonSQS" => {
+            // Batch calls are authorized as their single-message action.
+            let action = operation.trim_end_matches("Batch");
+            let queue = body["QueueUrl"]
+                .as_str()
+                .and_then(|u| u.rsplit('/').next())
+                .or_else(|| body["QueueName"].as_str())
+                .unwrap_or_default();
+            vec![(format!("sqs:{action}"), policies.arn("sqs", queue))]
+        }
+        "AWSEvents" => {
+            let buses: Vec<String> = match body["Entries"].as_array() {
+                Some(entries) => entries
+                    .iter()
+                    .map(|e| e["EventBusName"].as_str().unwrap_or("default").to_owned())
+                    .collect(),
+                None => vec![body["EventBusName"]
+                    .as_str()
+                    .unwrap_or("default")
+                    .to_owned()],
+            };
+            let mut buses = buses;
+            buses.sort();
+            buses.dedup();
+            buses
+                .into_iter()
+                .map(|bus| {
+                    let arn = if bus.starts_with("arn:") {
+                        bus
+                    } else {
+                        policies.arn("events", &format!("event-bus/{bus}"))
+                    };
+                    (format!("events:{operation}"), arn)
+                })
+                .collect()
+        }
+        _ => vec![],
+    }
+}
+
+/// The function named in an SDK user agent (`app/<name>`), if any.
+pub fn caller(user_agent: &str) -> Option<&str> {
+    user_agent
+        .split_whitespace()
+        .find_map(|part| part.strip_prefix("app/"))
+}
+
+/// Where decisions are appended, one JSON object per line.
+#[derive(Debug, Clone)]
+pub struct DecisionLog {
+    file: Arc<Mutex<Option<std::fs::File>>>,
+}
+
+impl DecisionLog {
+    /// Append to `path` (created if absent); `None` logs nothing.
+    pub fn open(path: Option<PathBuf>) -> Result<Self> {
+        let file = match path {
+            Some(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                Some(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)?,
+                )
+            }
+            None => None,
+        };
+        Ok(Self {
+            file: Arc::new(Mutex::new(file)),
+        })
+    }
+
+    fn record(&self, function: Option<&str>, action: &str, resource: &str, decision: Decision) {
+        if let Some(file) = self.file.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            let line = json!({
+                "function": function, "action": action, "resource": resource,
+                "decision": format!("{decision:?}"),
+            });
+            let _ = writeln!(file, "{line}");
+        }
+    }
+}
+
+/// Serve the enforcing proxy on `listener`, forwarding allowed calls to `upstream`
+/// (`http://127.0.0.1:8000`). With `enforce` false, denials are logged but let through.
+pub async fn serve(
+    listener: TcpListener,
+    upstream: String,
+    policies: Arc<Policies>,
+    log: DecisionLog,
+    enforce: bool,
+) {
+    let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (client, upstream, policies, log) = (
+            client.clone(),
+            upstream.clone(),
+            policies.clone(),
+            log.clone(),
+        );
+        tokio::spawn(async move {
+            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let (client, upstream, policies, log) = (
+                    client.clone(),
+                    upstream.clone(),
+                    policies.clone(),
+                    log.clone(),
+                );
+                async move {
+                    Ok::<_, Infallible>(
+                        handle(req, &client, &upstream, &policies, &log, enforce).await,
+                    )
+                }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+type Forwarder = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    Full<Bytes>,
+>;
+
+async fn handle(
+    req: hyper::Request<hyper::body::Incoming>,
+    client: &Forwarder,
+    upstream: &str,
+    policies: &Policies,
+    log: &DecisionLog,
+    enforce: bool,
+) -> hyper::Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return plain(502, &format!("reading the request: {e}")),
+    };
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let function = caller(header("x-amz-user-agent")).or_else(|| caller(header("user-agent")));
+    let target = header("x-amz-target");
+    let json: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
+    for (action, resource) in needs(policies, target, &json) {
+        let decision = match function {
+            Some(f) => policies.decide(f, &action, &resource),
+            None => Decision::Unchecked,
+        };
+        log.record(function, &action, &resource, decision);
+        if decision == Decision::Denied && enforce {
+            let f = function.unwrap_or_default();
+            let message = format!(
+                "User: arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/{f}-role/{f} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action"
+            );
+            tracing::warn!(function = f, %action, %resource, "IAM denied");
+            let error = json!({ "__type": "com.amazon.coral.service#AccessDeniedException", "message": message });
+            return hyper::Response::builder()
+                .status(400)
+                .header("content-type", "application/x-amz-json-1.0")
+                .header("x-amzn-ErrorType", "AccessDeniedException")
+                .body(Full::new(Bytes::from(error.to_string())))
+                .unwrap_or_else(|_| plain(500, "response build"));
+        }
+    }
+    let uri = format!(
+        "{upstream}{}",
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let mut forward = hyper::Request::builder().method(parts.method).uri(uri);
+    for (name, value) in &parts.headers {
+        forward = forward.header(name, value);
+    }
+    let Ok(forward) = forward.body(Full::new(body)) else {
+        return plain(502, "bad request to forward");
+    };
+    match client.request(forward).await {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            hyper::Response::from_parts(parts, Full::new(body))
+        }
+        Err(e) => plain(502, &format!("upstream {upstream}: {e}")),
+    }
+}
+
+fn plain(status: u16, text: &str) -> hyper::Response<Full<Bytes>> {
+    hyper::Response::builder()
+        .status(status)
+        .body(Full::new(Bytes::from(text.to_owned())))
+        .unwrap_or_default()
+}
+
+/// Per function: actions used (from the decision log) against actions granted, the grants
+/// nothing used, and every denial. Printed by `aisle-local iam-report`.
+pub fn report(policies: &Policies, log: &str) -> String {
+    let mut used: BTreeMap<&str, BTreeMap<(String, String), (u64, bool)>> = BTreeMap::new();
+    for line in log.lines() {
+        let Ok(entry) = serde_json::from_str::<Json>(line) else {
+            continue;
+        };
+        let Some(function) = entry["function"].as_str() else {
+            continue;
+        };
+        let Some(function) = policies.functions().find(|f| *f == function) else {
+            continue;
+        };
+        let action = entry["action"].as_str().unwrap_or_default().to_owned();
+        let resource = short(entry["resource"].as_str().unwrap_or_default());
+        let denied = entry["decision"] == "Denied";
+        let slot = used
+            .entry(function)
+            .or_default()
+            .entry((action, resource))
+            .or_insert((0, false));
+        slot.0 += 1;
+        slot.1 |= denied;
+    }
+    let mut out = String::new();
+    for function in policies.functions() {
+        let Some((logical, statements)) = policies.of(function) else {
+            continue;
+        };
+        out.push_str(&format!("{logical} ({function})\n"));
+        let calls = used.get(function);
+        match calls {
+            None => out.push_str("  used: nothing seen\n"),
+            Some(calls) => {
+                for ((action, resource), (count, denied)) in calls {
+                    let mark = if *denied { "DENIED" } else { "ok" };
+                    out.push_str(&format!(
+                        "  used    {mark:<6} {action} {resource} ×{count}\n"
+                    ));
+                }
+            }
+        }
+        for s in statements.iter().filter(|s| s.allow) {
+            for action in &s.actions {
+                for resource in &s.resources {
+                    let hit = calls.is_some_and(|calls| {
+                        calls
+                            .keys()
+                            .any(|(a, r)| glob(action, a, true) && glob(&short(resource), r, false))
+                    });
+                    if !hit {
+                        out.push_str(&format!(
+                            "  unused  {action} {} ({})\n",
+                            short(resource),
+                            s.origin
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// An ARN without its `arn:aws:<service>:<region>:<account>:` prefix.
+fn short(arn: &str) -> String {
+    arn.splitn(6, ':').nth(5).unwrap_or(arn).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_as_iam_matches_them() {
+        assert!(glob("sqs:SendMessage*", "sqs:SendMessage", true));
+        assert!(glob("DYNAMODB:getitem", "dynamodb:GetItem", true));
+        assert!(glob(
+            "arn:aws:dynamodb:r:a:table/T/index/*",
+            "arn:aws:dynamodb:r:a:table/T/index/byUser",
+            false
+        ));
+        assert!(!glob(
+            "arn:aws:dynamodb:r:a:table/T",
+            "arn:aws:dynamodb:r:a:table/T/index/byUser",
+            false
+        ));
+        assert!(!glob(
+            "arn:aws:dynamodb:r:a:table/t",
+            "arn:aws:dynamodb:r:a:table/T",
+            false
+        ));
+        assert!(glob("a?c", "abc", false) && !glob("a?c", "ac", false));
+    }
+
+    #[test]
+    fn the_caller_is_the_sdk_app_name() {
+        assert_eq!(
+            caller("aws-sdk-rust/1.3 os/linux lang/rust/1.90 app/get-item md/x"),
+            Some("get-item")
+        );
+        assert_eq!(caller("aws-sdk-rust/1.3 os/linux"), None);
+    }
+}

@@ -1,0 +1,123 @@
+//! IAM enforced locally (`aisle_local::iam`): a function calling through the proxy is held to
+//! its own `Policies` in `template.yaml`, expanded as SAM expands them, and a call the template
+//! does not grant fails as it would in AWS.
+
+use std::sync::Arc;
+
+use aisle::api::catalog;
+use aisle::App;
+use aisle_local::iam::{self, Decision, DecisionLog, Policies};
+use aisle_local::{local_clients, local_sdk_config};
+
+use crate::helpers::{self, template, Call, Caller, Reply, Shop};
+
+/// `shop`'s app as the function `binary` runs it: DynamoDB reached through an IAM proxy
+/// holding it to `policies`; the proxy's decision log is returned too.
+async fn as_function(shop: &Shop, binary: &str, policies: Policies) -> (App, std::path::PathBuf) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    let log_path = std::env::temp_dir().join(format!("aisle-iam-{}.jsonl", uuid::Uuid::new_v4()));
+    let log = DecisionLog::open(Some(log_path.clone())).unwrap();
+    let upstream = aisle_local::endpoint("AWS_ENDPOINT_URL_DYNAMODB", 8000);
+    tokio::spawn(iam::serve(
+        listener,
+        upstream,
+        Arc::new(policies),
+        log,
+        true,
+    ));
+    let sdk = local_sdk_config().await;
+    let mut clients = local_clients(&sdk);
+    let named = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url(&proxy)
+        .app_name(aws_sdk_dynamodb::config::AppName::new(binary.to_owned()).unwrap())
+        .build();
+    clients.dynamo = aws_sdk_dynamodb::Client::from_conf(named);
+    (App::new(&shop.app.config, clients), log_path)
+}
+
+fn get_item(item: &str) -> Call {
+    Call::new("GET /v1/items/{itemId}", &[("itemId", item)]).by(&Caller::shopper())
+}
+
+#[test]
+fn sam_policy_templates_expand_to_the_actions_and_arns_sam_gives_them() {
+    let policies = Policies::from_template(template(), "p-").unwrap();
+    let arn = |rest: &str| policies.arn("dynamodb", rest);
+    // GetItemFunction: DynamoDBReadPolicy on ItemsTable and on StockTable.
+    assert_eq!(
+        policies.decide(
+            "get-item",
+            "dynamodb:BatchGetItem",
+            &arn("table/p-StockTable")
+        ),
+        Decision::Allowed
+    );
+    assert_eq!(
+        policies.decide(
+            "get-item",
+            "dynamodb:Query",
+            &arn("table/p-ItemsTable/index/bySeller")
+        ),
+        Decision::Allowed,
+        "the policy template's /index/* resource"
+    );
+    assert_eq!(
+        policies.decide("get-item", "dynamodb:PutItem", &arn("table/p-StockTable")),
+        Decision::Denied,
+        "a read policy grants no write"
+    );
+    assert_eq!(
+        policies.decide("get-item", "dynamodb:GetItem", &arn("table/p-OrdersTable")),
+        Decision::Denied,
+        "nor any other table"
+    );
+    assert_eq!(
+        policies.decide(
+            "not-a-function",
+            "dynamodb:PutItem",
+            &arn("table/p-StockTable")
+        ),
+        Decision::Unchecked
+    );
+}
+
+#[tokio::test]
+async fn a_function_missing_one_grant_is_denied_as_aws_would_deny_it() {
+    let shop = Shop::open().await;
+    let item = helpers::seed_item(&shop, "Guarded", 3).await.to_string();
+
+    // As written, the template lets get-item read the stock table.
+    let granted = Policies::from_template(template(), &shop.prefix).unwrap();
+    let (app, _) = as_function(&shop, "get-item", granted).await;
+    let reply = Reply::from(
+        catalog::get_item(&app, get_item(&item).request())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+
+    // A copy of the template without GetItemFunction's read of StockTable (Policies[1]).
+    let mut copy = template().clone();
+    copy.without_policy("GetItemFunction", 1);
+    let policies = Policies::from_template(&copy, &shop.prefix).unwrap();
+    let (app, log) = as_function(&shop, "get-item", policies).await;
+    let reply = Reply::from(
+        catalog::get_item(&app, get_item(&item).request())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        (reply.status, reply.code()),
+        (500, "INTERNAL"),
+        "a missing grant is a deployment bug: 500, never a 503 that invites retries: {:?}",
+        reply.body
+    );
+    let decisions = std::fs::read_to_string(log).unwrap();
+    assert!(
+        decisions.lines().any(|l| l.contains("\"Denied\"")
+            && l.contains("StockTable")
+            && l.contains("\"function\":\"get-item\"")),
+        "the proxy denied get-item's stock read: {decisions}"
+    );
+}
