@@ -1,6 +1,6 @@
 # Aisle's commands. Everything local runs on loopback with dummy credentials (infra/scripts/env.sh).
 SHELL := /bin/bash
-.PHONY: test e2e stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-init
+.PHONY: test e2e stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-init iam-report checks
 
 ## Run every test against DynamoDB Local and moto (starts and stops them as needed).
 test:
@@ -57,6 +57,16 @@ bench-init:
 	  cargo build -q --release -p aisle-functions --bin get-item --bin hold-timer --example hello && \
 	  t="$$(cargo metadata -q --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release" && \
 	  cargo run -q -p aisle-local -- bench init "$$t/examples/hello" "$$t/get-item" "$$t/hold-timer" --runs 30
+
+## Others' checkers against their commented baselines: cfn-lint 1.53.3 with the serverless
+## rules, checkov (--skip-download), Spectral on openapi.yaml. Installs each in its own env.
+checks:
+	infra/scripts/checks.sh
+
+## Per function: the AWS actions it used under make dev / make e2e (or make test, with
+## AISLE_IAM_LOG=.local/iam-tests.jsonl) against those template.yaml grants it.
+iam-report:
+	source infra/scripts/env.sh && cargo run -q -p aisle-local -- iam-report
 
 fmt:
 	cargo fmt --all

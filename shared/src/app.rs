@@ -156,6 +156,12 @@ impl App {
 
     /// Build over clients made elsewhere (tests point them at DynamoDB Local and moto).
     pub fn new(config: &Config, clients: Clients) -> Self {
+        Self::with_faults(config, clients, Arc::new(Faults::default()))
+    }
+
+    /// [`App::new`] sharing `faults` with other apps: tests that act as several functions at
+    /// once arm a fault once for all of them.
+    pub fn with_faults(config: &Config, clients: Clients, faults: Arc<Faults>) -> Self {
         let Clients {
             dynamo,
             sqs,
@@ -164,7 +170,6 @@ impl App {
             credentials,
         } = clients;
         let t = &config.tables;
-        let faults = Arc::new(Faults::default());
         Self {
             config: config.clone(),
             catalog: DynamoCatalog::new(dynamo.clone(), &t.items),

@@ -36,6 +36,12 @@ pub struct Shop {
     pub prefix: String,
     /// The time the app's use cases see: the system's until a test moves it forward.
     pub clock: Arc<aisle::adapters::clock::TestClock>,
+    /// The app as each function runs it (its SDK app name), reaching DynamoDB Local and moto
+    /// through IAM proxies that hold it to its own `Policies`: what `send!` calls through.
+    functions: std::sync::Mutex<std::collections::HashMap<String, Arc<App>>>,
+    /// The IAM proxies' endpoints: DynamoDB, moto.
+    iam: (String, String),
+    config: Config,
     dynamo_endpoint: String,
     pub sqs: aws_sdk_sqs::Client,
     event_sink: String,
@@ -89,6 +95,7 @@ impl Shop {
         app.payments = aisle::adapters::payments::TestPayments::strict();
         let clock = Arc::new(aisle::adapters::clock::TestClock::new());
         app.clock = clock.clone();
+        let iam = iam_proxies(&prefix, &dynamo_endpoint).await;
         for (id, city, lat, lon) in [
             (WAREHOUSE_A, "Bloomington", 44.85, -93.24),
             (WAREHOUSE_B, "Tempe", 33.43, -111.90),
@@ -108,6 +115,9 @@ impl Shop {
             app: Arc::new(app),
             prefix,
             clock,
+            functions: Default::default(),
+            iam,
+            config,
             dynamo_endpoint,
             sqs,
             event_sink,
@@ -119,6 +129,39 @@ impl Shop {
     }
 
     /// Aggregated units of an item on sale.
+    /// The app as the function serving `route_key` (`GET /v1/items/{itemId}`) runs it: held
+    /// by the IAM proxies to that function's grants; sharing this shop's payments ledger,
+    /// clock and faults. A route the template does not have gets the whole-shop app.
+    pub async fn app_for(&self, route_key: &str) -> Arc<App> {
+        let Some(route) = template()
+            .routes
+            .iter()
+            .find(|r| format!("{} {}", r.method, r.path) == route_key)
+        else {
+            return self.app.clone();
+        };
+        self.as_function(&route.binary).await
+    }
+
+    /// The app as the function `binary` runs it (see [`Shop::app_for`]).
+    pub async fn as_function(&self, binary: &str) -> Arc<App> {
+        if let Some(app) = self.functions.lock().unwrap().get(binary) {
+            return app.clone();
+        }
+        let sdk = local_sdk_config().await;
+        let clients = aisle_local::named_clients(&sdk, binary, &self.iam.0, &self.iam.1);
+        let mut app = App::with_faults(&self.config, clients, self.app.faults.clone());
+        app.payments = self.app.payments.clone();
+        app.clock = self.app.clock.clone();
+        app.search = self.app.search.clone();
+        let app = Arc::new(app);
+        self.functions
+            .lock()
+            .unwrap()
+            .insert(binary.to_owned(), app.clone());
+        app
+    }
+
     pub async fn available(&self, item: &str) -> u32 {
         let id = ItemId::try_from(item).unwrap();
         self.app
@@ -155,10 +198,19 @@ impl Shop {
             handled += handles.len();
             let event = LambdaEvent::new(event, Context::default());
             let response = match logical {
-                "TimerQueue" => aisle::workers::hold_timer(&self.app, event).await,
-                "AssignmentQueue" => aisle::workers::assign_orders(&self.app, event).await,
+                "TimerQueue" => {
+                    aisle::workers::hold_timer(&*self.as_function("hold-timer").await, event).await
+                }
+                "AssignmentQueue" => {
+                    aisle::workers::assign_orders(&*self.as_function("assign-orders").await, event)
+                        .await
+                }
                 "WarehouseUpdatesQueue" => {
-                    aisle::workers::apply_warehouse_updates(&self.app, event).await
+                    aisle::workers::apply_warehouse_updates(
+                        &*self.as_function("apply-warehouse-updates").await,
+                        event,
+                    )
+                    .await
                 }
                 other => panic!("no consumer for {other} in tests"),
             }
@@ -285,9 +337,9 @@ impl Shop {
                 let event: aws_lambda_events::dynamodb::Event = serde_json::from_value(json!({ "Records": chosen })).unwrap();
                 let context = LambdaEvent::new(event, Context::default());
                 let response = match source.binary.as_str() {
-                    "hold-ttl-expired" => aisle::workers::hold_ttl_expired(&self.app, context).await.unwrap(),
-                    "publish-events" => aisle::workers::publish_events(&self.app, context).await.unwrap(),
-                    "index-items" => aisle::workers::index_items(&self.app, context).await.unwrap(),
+                    "hold-ttl-expired" => aisle::workers::hold_ttl_expired(&*self.as_function("hold-ttl-expired").await, context).await.unwrap(),
+                    "publish-events" => aisle::workers::publish_events(&*self.as_function("publish-events").await, context).await.unwrap(),
+                    "index-items" => aisle::workers::index_items(&*self.as_function("index-items").await, context).await.unwrap(),
                     other => panic!("no stream consumer {other} in tests"),
                 };
                 assert!(response.batch_item_failures.is_empty(), "{} reported failures", source.binary);
@@ -389,6 +441,34 @@ impl Drop for PrivateDynamo {
 }
 
 /// A queue subscribed by an EventBridge rule to every Aisle event on the shop's bus.
+/// IAM proxies (enforcing, `aisle_local::iam`) in front of DynamoDB Local and moto for the
+/// tables and queues under `prefix`; their decisions are appended to
+/// `.local/iam-tests.jsonl` (`aisle-local iam-report` reads it with `AISLE_IAM_LOG`).
+async fn iam_proxies(prefix: &str, dynamo_endpoint: &str) -> (String, String) {
+    use aisle_local::iam::{serve, DecisionLog, Policies};
+    let policies = Arc::new(Policies::from_template(template(), prefix).unwrap());
+    let log = DecisionLog::open(Some(
+        aisle_local::template::repo_root().join(".local/iam-tests.jsonl"),
+    ))
+    .unwrap();
+    let mut endpoints = Vec::new();
+    for upstream in [
+        dynamo_endpoint.to_owned(),
+        endpoint("AWS_ENDPOINT_URL_SQS", 5000),
+    ] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        endpoints.push(format!("http://{}", listener.local_addr().unwrap()));
+        tokio::spawn(serve(
+            listener,
+            upstream,
+            policies.clone(),
+            log.clone(),
+            true,
+        ));
+    }
+    (endpoints[0].clone(), endpoints[1].clone())
+}
+
 async fn subscribe_to_events(clients: &aisle::Clients, prefix: &str) -> String {
     let name = format!("{prefix}EventSink");
     let url = clients

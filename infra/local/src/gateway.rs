@@ -94,7 +94,7 @@ pub fn http_api_event(
     headers: &BTreeMap<String, String>,
     params: &BTreeMap<String, String>,
     claims: Option<&BTreeMap<String, String>>,
-    body: Option<String>,
+    body: Option<(String, bool)>,
 ) -> Value {
     let route_key = format!("{} {}", route.method, route.path);
     let mut query = serde_json::Map::new();
@@ -132,10 +132,21 @@ pub fn http_api_event(
     if !params.is_empty() {
         event["pathParameters"] = json!(params);
     }
-    if let Some(body) = body {
+    if let Some((body, base64)) = body {
         event["body"] = json!(body);
+        event["isBase64Encoded"] = json!(base64);
     }
     event
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive,
+/// as API Gateway reads it.
+fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start())
+        .filter(|t| !t.is_empty())
 }
 
 fn plain(status: u16, message: &str) -> Response<Full<Bytes>> {
@@ -218,10 +229,7 @@ impl Gateway {
         }
         let claims = headers
             .get("authorization")
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
+            .and_then(|h| bearer(h))
             .and_then(crate::token::verify);
         if !route.public && claims.is_none() {
             log(
@@ -235,7 +243,15 @@ impl Gateway {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        let body = (!body.is_empty()).then(|| String::from_utf8_lossy(&body).into_owned());
+        // As API Gateway does: text that is valid UTF-8 passes as is; anything else is passed
+        // base64-encoded (`isBase64Encoded`), never "repaired" with U+FFFD.
+        let body = (!body.is_empty()).then(|| match std::str::from_utf8(&body) {
+            Ok(text) => (text.to_owned(), false),
+            Err(_) => (
+                base64::engine::general_purpose::STANDARD.encode(&body),
+                true,
+            ),
+        });
         let event = http_api_event(
             route,
             &path,

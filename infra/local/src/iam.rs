@@ -544,7 +544,8 @@ impl DecisionLog {
                 "function": function, "action": action, "resource": resource,
                 "decision": format!("{decision:?}"),
             });
-            let _ = writeln!(file, "{line}");
+            // One write per line: concurrent appenders never interleave within a line.
+            let _ = file.write_all(format!("{line}\n").as_bytes());
         }
     }
 }
@@ -720,21 +721,34 @@ pub fn report(policies: &Policies, log: &str) -> String {
                 }
             }
         }
+        // Grants nothing used, one line per policy entry and resource: the actions unused.
         for s in statements.iter().filter(|s| s.allow) {
-            for action in &s.actions {
-                for resource in &s.resources {
-                    let hit = calls.is_some_and(|calls| {
-                        calls
-                            .keys()
-                            .any(|(a, r)| glob(action, a, true) && glob(&short(resource), r, false))
-                    });
-                    if !hit {
-                        out.push_str(&format!(
-                            "  unused  {action} {} ({})\n",
-                            short(resource),
-                            s.origin
-                        ));
-                    }
+            for resource in &s.resources {
+                let unused: Vec<&str> = s
+                    .actions
+                    .iter()
+                    .filter(|action| {
+                        !calls.is_some_and(|calls| {
+                            calls.keys().any(|(a, r)| {
+                                glob(action, a, true) && glob(&short(resource), r, false)
+                            })
+                        })
+                    })
+                    .map(String::as_str)
+                    .collect();
+                if unused.len() == s.actions.len() {
+                    out.push_str(&format!(
+                        "  UNUSED  {} {} (all of it)\n",
+                        s.origin,
+                        short(resource)
+                    ));
+                } else if !unused.is_empty() {
+                    out.push_str(&format!(
+                        "  unused  {} {}: {}\n",
+                        s.origin,
+                        short(resource),
+                        unused.join(" ")
+                    ));
                 }
             }
         }

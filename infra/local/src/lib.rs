@@ -35,8 +35,41 @@ pub async fn local_sdk_config() -> SdkConfig {
             None,
             "aisle-local",
         ))
+        // The SDK's HTTPS client with its trust store loaded on first use (as the functions
+        // build it): local tools and tests build many clients and never need TLS.
+        .http_client(aisle::adapters::http::https_client())
         .load()
         .await
+}
+
+/// Clients for the function `app_name` (its SDK app name, which the IAM proxies read) on the
+/// given DynamoDB and moto endpoints (tests: the IAM proxies in front of the stand-ins).
+pub fn named_clients(sdk: &SdkConfig, app_name: &str, dynamo: &str, moto: &str) -> aisle::Clients {
+    let name = || {
+        aws_config::AppName::new(app_name.to_owned()).expect("a function name is a valid app name")
+    };
+    aisle::Clients {
+        dynamo: aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(sdk)
+                .endpoint_url(dynamo)
+                .app_name(name())
+                .build(),
+        ),
+        sqs: aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(sdk)
+                .endpoint_url(moto)
+                .app_name(name())
+                .build(),
+        ),
+        events: aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(sdk)
+                .endpoint_url(moto)
+                .app_name(name())
+                .build(),
+        ),
+        region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+        credentials: sdk.credentials_provider(),
+    }
 }
 
 /// A DynamoDB client on `endpoint`.

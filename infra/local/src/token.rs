@@ -1,7 +1,11 @@
 //! Dev tokens for the local gateway's JWT authorizer emulation: HS256 JWTs signed with a
 //! local secret (`AISLE_DEV_JWT_SECRET`, or a fixed development default). They carry what a
-//! Cognito token carries for Aisle: `sub`, `cognito:groups`, `custom:warehouseId`, `exp`.
-//! Local use only: in AWS, API Gateway verifies real Cognito tokens.
+//! Cognito token carries for Aisle: `sub`, `cognito:groups`, `custom:warehouseId`, `exp`,
+//! `iat`, `iss`, `client_id`. [`verify`] applies API Gateway's JWT authorizer rules
+//! (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html>):
+//! `exp` after now, `nbf` and `iat` (when present) not after now, `iss` the configured issuer,
+//! and `aud` (ID tokens) or, when there is no `aud`, `client_id` (access tokens) one of the
+//! configured audiences. Local use only: in AWS, API Gateway verifies real Cognito tokens.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +16,10 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 const DEFAULT_SECRET: &str = "aisle-local-development-only";
+/// The issuer the local authorizer accepts (Cognito's user-pool URL in AWS).
+pub const ISSUER: &str = "aisle-local";
+/// The audience the local authorizer accepts (the user-pool app client id in AWS).
+pub const AUDIENCE: &str = "aisle-local-client";
 
 fn secret() -> Vec<u8> {
     std::env::var("AISLE_DEV_JWT_SECRET")
@@ -32,7 +40,8 @@ pub fn mint(user: &str, groups: &[String], warehouse: Option<&str>, ttl_seconds:
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    let mut claims = json!({ "sub": user, "iat": now, "exp": now + ttl_seconds, "iss": "aisle-local", "token_use": "access" });
+    // Shaped as a Cognito access token: `client_id`, no `aud`.
+    let mut claims = json!({ "sub": user, "iat": now, "exp": now + ttl_seconds, "iss": ISSUER, "client_id": AUDIENCE, "token_use": "access" });
     if !groups.is_empty() {
         claims["cognito:groups"] = json!(groups);
     }
@@ -66,11 +75,7 @@ pub fn verify(token: &str) -> Option<BTreeMap<String, String>> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs();
-    if claims
-        .get("exp")
-        .and_then(Value::as_u64)
-        .is_none_or(|exp| exp <= now)
-    {
+    if !acceptable(&claims, now) {
         return None;
     }
     Some(
@@ -99,6 +104,25 @@ pub fn verify(token: &str) -> Option<BTreeMap<String, String>> {
     )
 }
 
+/// API Gateway's checks on a verified token's claims at `now` (seconds).
+fn acceptable(claims: &serde_json::Map<String, Value>, now: u64) -> bool {
+    let time = |name: &str| claims.get(name).map(Value::as_u64);
+    let exp_ok = matches!(time("exp"), Some(Some(exp)) if exp > now);
+    let not_before = |name: &str| match time(name) {
+        None => true,
+        Some(Some(t)) => t <= now,
+        Some(None) => false, // present but not a number
+    };
+    let issuer_ok = claims.get("iss").and_then(Value::as_str) == Some(ISSUER);
+    let audience_ok = match claims.get("aud") {
+        Some(Value::String(aud)) => aud == AUDIENCE,
+        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(AUDIENCE)),
+        Some(_) => false,
+        None => claims.get("client_id").and_then(Value::as_str) == Some(AUDIENCE),
+    };
+    exp_ok && not_before("nbf") && not_before("iat") && issuer_ok && audience_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +138,47 @@ mod tests {
         assert!(verify(&forged).is_none());
         assert!(verify(&mint("u-1", &[], None, 0)).is_none(), "expired");
         assert!(verify("not.a.jwt").is_none());
+    }
+
+    fn claims(extra: Value) -> serde_json::Map<String, Value> {
+        let mut c = json!({ "sub": "u", "exp": 2000, "iss": ISSUER, "client_id": AUDIENCE });
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        c.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn the_authorizer_rules_of_api_gateway_hold() {
+        let now = 1000;
+        assert!(acceptable(&claims(json!({})), now));
+        assert!(
+            !acceptable(&claims(json!({ "nbf": 1001 })), now),
+            "not yet valid"
+        );
+        assert!(
+            !acceptable(&claims(json!({ "iat": 1001 })), now),
+            "issued in the future"
+        );
+        assert!(acceptable(&claims(json!({ "nbf": 1000, "iat": 999 })), now));
+        assert!(
+            !acceptable(&claims(json!({ "exp": 1000 })), now),
+            "expired at now"
+        );
+        assert!(!acceptable(&claims(json!({ "exp": null })), now), "no exp");
+        assert!(!acceptable(&claims(json!({ "iss": "someone-else" })), now));
+        assert!(!acceptable(&claims(json!({ "client_id": "other" })), now));
+        assert!(
+            acceptable(&claims(json!({ "aud": AUDIENCE, "client_id": null })), now),
+            "an ID token"
+        );
+        assert!(
+            !acceptable(&claims(json!({ "aud": "other" })), now),
+            "with aud present, client_id is not consulted"
+        );
     }
 }

@@ -14,9 +14,6 @@ use crate::domain::{PageRequest, Principal, Role, UserId, WarehouseId};
 /// Largest request body accepted; API Gateway allows more, but nothing here needs it.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The caller, from the claims the HTTP API's JWT authorizer verified. The authorizer
-/// already refused requests without a valid token; this refuses again if a route was
-/// deployed without it, and reads groups in every shape API Gateway renders them.
 /// The API Gateway request id, to tie a request's log lines together.
 pub fn request_id(req: &Request) -> String {
     match req.request_context_ref() {
@@ -25,7 +22,10 @@ pub fn request_id(req: &Request) -> String {
     }
 }
 
-/// The caller as API Gateway's JWT authorizer passed them on (claims), or 401.
+/// The caller, from the claims the HTTP API's JWT authorizer verified, or 401. The authorizer
+/// already refused requests without a valid token; this refuses again if a route was
+/// deployed without it. Groups are read exactly as API Gateway renders Cognito's
+/// `cognito:groups` array claim ([`parse_groups`]).
 pub fn principal(req: &Request) -> Result<Principal, ApiError> {
     let unauthorized = || {
         ApiError::new(
@@ -66,16 +66,23 @@ pub fn principal(req: &Request) -> Result<Principal, ApiError> {
     })
 }
 
-/// HTTP APIs flatten a JWT array claim to `[a b]`; other issuers send JSON or commas.
+/// Cognito's `cognito:groups` claim as an HTTP API's JWT authorizer hands it on: the JSON
+/// array flattened to `[a b]`, the names joined by single spaces. Cognito group names cannot
+/// contain whitespace, so the space is the only separator; commas and brackets inside a name
+/// are part of the name (a group called `x,sellers` is not `sellers`). Anything else is no
+/// groups at all: a claim in another shape did not come from this authorizer.
 fn parse_groups(raw: &str) -> Vec<String> {
-    if let Ok(list) = serde_json::from_str::<Vec<String>>(raw) {
-        return list;
+    match raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        Some(inner) => inner
+            .split(' ')
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        None => {
+            tracing::warn!("cognito:groups claim not in API Gateway's [a b] shape; no groups");
+            Vec::new()
+        }
     }
-    raw.trim_matches(|c| c == '[' || c == ']')
-        .split(|c: char| c == ' ' || c == ',')
-        .filter(|g| !g.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// Parse the JSON body into `T` (whose serde derive should `deny_unknown_fields`).
@@ -207,16 +214,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn groups_parse_from_every_shape_api_gateway_and_issuers_use() {
+    fn groups_parse_exactly_as_api_gateway_renders_cognitos_array() {
         assert_eq!(
             parse_groups("[sellers warehouses]"),
             ["sellers", "warehouses"]
         );
-        assert_eq!(parse_groups(r#"["sellers"]"#), ["sellers"]);
-        assert_eq!(
-            parse_groups("sellers,warehouses"),
-            ["sellers", "warehouses"]
-        );
+        assert_eq!(parse_groups("[sellers]"), ["sellers"]);
         assert!(parse_groups("[]").is_empty());
+    }
+
+    #[test]
+    fn a_group_whose_name_contains_a_role_name_grants_nothing() {
+        assert_eq!(parse_groups("[x,sellers]"), ["x,sellers"]);
+        assert_eq!(parse_groups("[[sellers]]"), ["[sellers]"]);
+        assert!(
+            parse_groups("sellers,warehouses").is_empty(),
+            "not the authorizer's shape"
+        );
+        assert!(
+            parse_groups(r#"["sellers"]"#) != ["sellers"],
+            "JSON is not the shape either"
+        );
     }
 }

@@ -289,6 +289,27 @@ pub(crate) fn take(
     Ok(TransactWriteItem::builder().update(build(update)?).build())
 }
 
+/// Expression placeholders as the SDK's builders take them (`None` when there are none).
+#[allow(clippy::type_complexity)]
+fn placeholders(
+    names: &[(&str, &str)],
+    values: Vec<(&str, AttributeValue)>,
+) -> (
+    Option<HashMap<String, String>>,
+    Option<HashMap<String, AttributeValue>>,
+) {
+    let names: HashMap<String, String> = names
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let values: HashMap<String, AttributeValue> =
+        values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    (
+        (!names.is_empty()).then_some(names),
+        (!values.is_empty()).then_some(values),
+    )
+}
+
 /// Put a record, optionally under a condition with its own placeholders.
 pub(crate) fn put(
     table: &str,
@@ -297,16 +318,13 @@ pub(crate) fn put(
     names: &[(&str, &str)],
     values: Vec<(&str, AttributeValue)>,
 ) -> Result<TransactWriteItem, StoreError> {
-    let mut put = Put::builder()
+    let (names, values) = placeholders(names, values);
+    let put = Put::builder()
         .table_name(table)
         .set_item(Some(record))
-        .set_condition_expression(condition.map(str::to_owned));
-    for (k, v) in names {
-        put = put.expression_attribute_names(*k, *v);
-    }
-    for (k, v) in values {
-        put = put.expression_attribute_values(k, v);
-    }
+        .set_condition_expression(condition.map(str::to_owned))
+        .set_expression_attribute_names(names)
+        .set_expression_attribute_values(values);
     Ok(TransactWriteItem::builder()
         .put(build(put.build())?)
         .build())
@@ -321,17 +339,14 @@ pub(crate) fn update(
     names: &[(&str, &str)],
     values: Vec<(&str, AttributeValue)>,
 ) -> Result<TransactWriteItem, StoreError> {
-    let mut update = Update::builder()
+    let (names, values) = placeholders(names, values);
+    let update = Update::builder()
         .table_name(table)
         .set_key(Some(key))
         .update_expression(expression)
-        .set_condition_expression(condition.map(str::to_owned));
-    for (k, v) in names {
-        update = update.expression_attribute_names(*k, *v);
-    }
-    for (k, v) in values {
-        update = update.expression_attribute_values(k, v);
-    }
+        .set_condition_expression(condition.map(str::to_owned))
+        .set_expression_attribute_names(names)
+        .set_expression_attribute_values(values);
     Ok(TransactWriteItem::builder()
         .update(build(update.build())?)
         .build())
@@ -344,13 +359,12 @@ pub(crate) fn check(
     condition: &str,
     values: Vec<(&str, AttributeValue)>,
 ) -> Result<TransactWriteItem, StoreError> {
-    let mut check = ConditionCheck::builder()
+    let (_, values) = placeholders(&[], values);
+    let check = ConditionCheck::builder()
         .table_name(table)
         .set_key(Some(key))
-        .condition_expression(condition);
-    for (k, v) in values {
-        check = check.expression_attribute_values(k, v);
-    }
+        .condition_expression(condition)
+        .set_expression_attribute_values(values);
     Ok(TransactWriteItem::builder()
         .condition_check(build(check.build())?)
         .build())
