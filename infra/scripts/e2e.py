@@ -78,6 +78,13 @@ status, page = call("GET", f"/v1/items?category={category}&limit=10")
 check("the indexer picks the item up; browsing the category shows it in stock", indexed and page["items"][0]["availability"]["available"] == 3, page)
 status, cart = call("PUT", f"/v1/cart/items/{item_id}", "SHOPPER", {"quantity": 1})
 check("the shopper carts one", status == 200 and cart["itemCount"] == 1, (status, cart))
+# Also starts the submit and cancel functions' first instances (under cargo lambda watch an
+# instance starts through `cargo run`) before a hold's clock is running.
+nobody = str(uuid.uuid4())
+status, unknown = call("POST", f"/v1/checkout/{nobody}/order", "SHOPPER", {"paymentToken": "tok_success", "shippingAddress": address}, {"Idempotency-Key": uuid.uuid4().hex})
+check("paying for an unknown checkout is 404 with the error contract", status == 404 and "code" in unknown.get("error", {}), (status, unknown))
+status, _ = call("DELETE", f"/v1/checkout/{nobody}", "SHOPPER")
+check("cancelling an unknown checkout is 404", status == 404, status)
 status, checkout = call("POST", "/v1/checkout", "SHOPPER", headers={"Idempotency-Key": uuid.uuid4().hex})
 check("the shopper begins checkout", status == 201, (status, checkout))
 status, order = call("POST", f"/v1/checkout/{checkout['checkoutId']}/order", "SHOPPER", {"paymentToken": "tok_success", "shippingAddress": address}, {"Idempotency-Key": uuid.uuid4().hex})

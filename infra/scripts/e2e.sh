@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# End-to-end test over HTTP: start the whole local shop (make dev, with 8-second holds so
-# expiry is observable), run infra/scripts/e2e.py against the gateway, stop everything.
+# End-to-end test over HTTP: start the whole local shop (make dev, with 30-second holds so
+# expiry is observable in the run, yet longer than a function instance takes to start under
+# `cargo lambda watch`, which spawns each instance through `cargo run` on first use: with
+# 8-second holds a slow machine saw a hold expire before its first submit answered), run
+# infra/scripts/e2e.py against the gateway, stop everything.
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/env.sh"
 rm -f "$AISLE_STATE/dev.ready"
-AISLE_HOLD_SECONDS=8 setsid "$here/dev.sh" >"$AISLE_STATE/dev.out" 2>&1 &
+AISLE_HOLD_SECONDS=30 setsid "$here/dev.sh" >"$AISLE_STATE/dev.out" 2>&1 &
 dev=$!
 stop() { kill -- "-$dev" 2>/dev/null || true; wait "$dev" 2>/dev/null || true; }
 trap stop EXIT
