@@ -693,7 +693,7 @@ pub fn report(policies: &Policies, log: &str) -> String {
             continue;
         };
         let action = entry["action"].as_str().unwrap_or_default().to_owned();
-        let resource = short(entry["resource"].as_str().unwrap_or_default());
+        let resource = unprefixed(&short(entry["resource"].as_str().unwrap_or_default()));
         let denied = entry["decision"] == "Denied";
         let slot = used
             .entry(function)
@@ -730,7 +730,8 @@ pub fn report(policies: &Policies, log: &str) -> String {
                     .filter(|action| {
                         !calls.is_some_and(|calls| {
                             calls.keys().any(|(a, r)| {
-                                glob(action, a, true) && glob(&short(resource), r, false)
+                                glob(action, a, true)
+                                    && glob(&unprefixed(&short(resource)), r, false)
                             })
                         })
                     })
@@ -740,13 +741,13 @@ pub fn report(policies: &Policies, log: &str) -> String {
                     out.push_str(&format!(
                         "  UNUSED  {} {} (all of it)\n",
                         s.origin,
-                        short(resource)
+                        unprefixed(&short(resource))
                     ));
                 } else if !unused.is_empty() {
                     out.push_str(&format!(
                         "  unused  {} {}: {}\n",
                         s.origin,
-                        short(resource),
+                        unprefixed(&short(resource)),
                         unused.join(" ")
                     ));
                 }
@@ -754,6 +755,28 @@ pub fn report(policies: &Policies, log: &str) -> String {
         }
     }
     out
+}
+
+/// A short ARN with each run's resource-name prefix taken off (`table/t1a2b-StockTable` and
+/// `table/aisle-StockTable` are both `table/StockTable`): the decision log gathers calls
+/// from many runs (every test makes its own tables), while policies are expanded once.
+fn unprefixed(short: &str) -> String {
+    short
+        .split('/')
+        .map(|segment| match segment.split_once('-') {
+            Some((prefix, rest))
+                if !prefix.is_empty()
+                    && prefix
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                    && rest.starts_with(|c: char| c.is_ascii_uppercase()) =>
+            {
+                rest
+            }
+            _ => segment,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// An ARN without its `arn:aws:<service>:<region>:<account>:` prefix.
@@ -785,6 +808,19 @@ mod tests {
             false
         ));
         assert!(glob("a?c", "abc", false) && !glob("a?c", "ac", false));
+    }
+
+    #[test]
+    fn the_report_matches_resources_across_runs_whatever_their_prefix() {
+        assert_eq!(
+            unprefixed("table/t1a2b3c-StockTable/index/x"),
+            "table/StockTable/index/x"
+        );
+        assert_eq!(unprefixed("aisle-HoldTimerQueue"), "HoldTimerQueue");
+        assert_eq!(
+            unprefixed("domain/aisle-search/aisle-items/_search"),
+            "domain/aisle-search/aisle-items/_search"
+        );
     }
 
     #[test]
