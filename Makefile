@@ -1,6 +1,6 @@
 # Aisle's commands. Everything local runs on loopback with dummy credentials (infra/scripts/env.sh).
 SHELL := /bin/bash
-.PHONY: test e2e stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-init iam-report checks
+.PHONY: test e2e package api-fuzz stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-init iam-report checks
 
 ## Run every test against DynamoDB Local and moto (starts and stops them as needed).
 test:
@@ -57,6 +57,16 @@ bench-init:
 	  cargo build -q --release -p aisle-functions --bin get-item --bin hold-timer --example hello && \
 	  t="$$(cargo metadata -q --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release" && \
 	  cargo run -q -p aisle-local -- bench init "$$t/examples/hello" "$$t/get-item" "$$t/hold-timer" --runs 30
+
+## `sam build` of template.yaml as a deployer runs it (arm64, cargo-lambda via SAM's
+## rust-cargolambda builder): installs aws-sam-cli in its own venv, prints time and sizes.
+package:
+	infra/scripts/package.sh
+
+## Schemathesis against a running make dev (run from the shell that has make dev's exports):
+## shopper, seller and warehouse tokens; no 5xx, documented statuses and schemas.
+api-fuzz:
+	infra/scripts/api-fuzz.sh
 
 ## Others' checkers against their commented baselines: cfn-lint 1.53.3 with the serverless
 ## rules, checkov (--skip-download), Spectral on openapi.yaml. Installs each in its own env.
