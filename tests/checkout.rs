@@ -594,7 +594,7 @@ fn submit_with(who: &Caller, checkout: &str, key: &str, token: &str) -> Call {
 
 /// Money the provider kept for `checkout`: captured minus refunded, over its attempts.
 fn kept(shop: &Shop, checkout: &str) -> i64 {
-    let ledger = shop.app.payments.ledger();
+    let ledger = shop.ledger();
     ledger
         .charges
         .iter()
@@ -868,7 +868,7 @@ async fn a_refund_the_provider_did_not_confirm_stays_owed_and_the_sweeper_pays_i
     let paid = submit(&shop, &who, &checkout, "tok_success").await;
     assert_eq!(paid.status, 201);
     let order = paid.body["orderId"].as_str().unwrap().to_owned();
-    shop.app.payments.fail_next_refunds(1);
+    shop.test_payments().fail_next_refunds(1);
     let cancelled = send!(
         shopping::cancel_order,
         shop,

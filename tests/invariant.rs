@@ -117,11 +117,8 @@ async fn run(app: Arc<App>, client: aws_sdk_dynamodb::Client, action: Action) ->
             }
         }
         Action::Submit(who, id, token) => {
-            match checkout::submit(s, &who, id, helpers::pay(token)).await {
-                Ok(checkout::Submitted::Placed(o)) | Ok(checkout::Submitted::Pending(o)) => {
-                    return Made::Order(who, o.order_id)
-                }
-                Err(_) => {}
+            if let Ok(submitted) = checkout::submit(s, &who, id, helpers::pay(token)).await {
+                return Made::Order(who, submitted.order().order_id);
             }
         }
         Action::Settle(id) => {
@@ -194,7 +191,7 @@ async fn check_stock(
 
 /// Money, per order and per charge; the first violation.
 fn check_money(shop: &Shop, orders: &[Order]) -> Result<(), String> {
-    let ledger = shop.app.payments.ledger();
+    let ledger = shop.ledger();
     let by_checkout: HashMap<String, &Order> = orders
         .iter()
         .map(|o| (o.checkout_id.to_string(), o))
@@ -345,7 +342,7 @@ async fn stock_and_money_are_exact_after_every_step_of_a_concurrent_random_shopp
             panic!("seed {seed}, step {step} ({described}): {violation}");
         }
     }
-    let ledger = shop.app.payments.ledger();
+    let ledger = shop.ledger();
     println!(
         "steps: {STEPS} × {AT_ONCE} actions at once; by kind: {counts:?}; checkouts {}, orders {}; provider: {} charges, {} refunds, net {}",
         checkouts.len(),

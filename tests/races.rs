@@ -62,7 +62,7 @@ async fn cancel_checkout(shop: &Shop, who: &Caller, checkout: &str) -> Reply {
 
 /// Charges the provider captured for `checkout` (any attempt), and the net money kept.
 fn money_for(shop: &Shop, checkout: &str) -> (usize, i64) {
-    let ledger = shop.app.payments.ledger();
+    let ledger = shop.ledger();
     let mine: Vec<_> = ledger
         .charges
         .iter()

@@ -612,7 +612,7 @@ async fn reconciliation_reports_drift_and_repairs_it_only_when_told() {
 
 /// Σ captured − Σ refunded by the provider for one order's checkout.
 fn kept(shop: &Shop, order: &aisle::domain::Order) -> i64 {
-    let ledger = shop.app.payments.ledger();
+    let ledger = shop.ledger();
     let prefix = order.checkout_id.to_string();
     ledger
         .charges

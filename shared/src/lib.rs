@@ -18,5 +18,5 @@ pub mod telemetry;
 pub mod usecases;
 pub mod workers;
 
-pub use app::{App, Clients};
+pub use app::{App, Clients, PaymentProvider};
 pub use config::Config;

@@ -41,6 +41,11 @@ impl Policy {
     /// A throttled or partly processed AWS call (unprocessed keys, failed event entries).
     pub const THROTTLED: Policy = Policy::new(6, Duration::from_millis(40));
 
+    /// A payment provider that asked for a retry (429, 5xx, a key in use) or did not answer:
+    /// few tries, longer pauses (Stripe recommends exponential backoff), all under the
+    /// function's timeout together with the per-call timeout.
+    pub const PROVIDER: Policy = Policy::new(3, Duration::from_millis(250));
+
     /// The pause before try number `attempt` (1 is the first retry).
     pub fn pause(&self, attempt: u32) -> Duration {
         let ceiling = self

@@ -92,7 +92,8 @@ impl Shop {
         let sqs = clients.sqs.clone();
         let mut app = App::new(&config, clients);
         // One process sees every charge here: the provider's ledger is the whole truth.
-        app.payments = aisle::adapters::payments::TestPayments::strict();
+        app.payments =
+            aisle::PaymentProvider::Test(aisle::adapters::payments::TestPayments::strict());
         let clock = Arc::new(aisle::adapters::clock::TestClock::new());
         app.clock = clock.clone();
         let iam = iam_proxies(&prefix, &dynamo_endpoint).await;
@@ -384,6 +385,21 @@ impl Shop {
 }
 
 /// Everything Lambda would run on its own: due timer messages and new stream records.
+impl Shop {
+    /// The test payment provider every test shop charges through.
+    pub fn test_payments(&self) -> &aisle::adapters::payments::TestPayments {
+        self.app
+            .payments
+            .test()
+            .expect("test shops use the test payment provider")
+    }
+
+    /// What the test provider did, by key.
+    pub fn ledger(&self) -> aisle::adapters::payments::Ledger {
+        self.test_payments().ledger()
+    }
+}
+
 impl Shop {
     pub async fn run_async_work(&self) {
         self.pump_timer().await;

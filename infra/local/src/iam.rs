@@ -26,17 +26,13 @@
 //! granted, per function).
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Context, Result};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value as Json};
 use serde_yaml::Value;
 use tokio::net::TcpListener;
@@ -499,6 +495,17 @@ pub fn needs(policies: &Policies, target: &str, body: &Json) -> Vec<(String, Str
                 })
                 .collect()
         }
+        "secretsmanager" => {
+            // A secret named without its ARN is authorized against its full ARN, which ends in
+            // `-` and six random characters (moto's are random too): any six stand in here.
+            let id = text(&body["SecretId"]);
+            let arn = if id.starts_with("arn:") {
+                id
+            } else {
+                policies.arn("secretsmanager", &format!("secret:{id}-AbCdEf"))
+            };
+            vec![(format!("secretsmanager:{operation}"), arn)]
+        }
         _ => vec![],
     }
 }
@@ -559,58 +566,28 @@ pub async fn serve(
     log: DecisionLog,
     enforce: bool,
 ) {
-    let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http();
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
+    let client = crate::proxy::forwarder();
+    crate::proxy::serve(listener, move |parts, body| {
         let (client, upstream, policies, log) = (
             client.clone(),
             upstream.clone(),
             policies.clone(),
             log.clone(),
         );
-        tokio::spawn(async move {
-            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let (client, upstream, policies, log) = (
-                    client.clone(),
-                    upstream.clone(),
-                    policies.clone(),
-                    log.clone(),
-                );
-                async move {
-                    Ok::<_, Infallible>(
-                        handle(req, &client, &upstream, &policies, &log, enforce).await,
-                    )
-                }
-            });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+        async move { Some(handle(parts, body, &client, &upstream, &policies, &log, enforce).await) }
+    })
+    .await
 }
 
-type Forwarder = hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    Full<Bytes>,
->;
-
 async fn handle(
-    req: hyper::Request<hyper::body::Incoming>,
-    client: &Forwarder,
+    parts: http::request::Parts,
+    body: Bytes,
+    client: &crate::proxy::Forwarder,
     upstream: &str,
     policies: &Policies,
     log: &DecisionLog,
     enforce: bool,
-) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = req.into_parts();
-    let body = match body.collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => return plain(502, &format!("reading the request: {e}")),
-    };
+) -> crate::proxy::Answer {
     let header = |name: &str| {
         parts
             .headers
@@ -639,43 +616,10 @@ async fn handle(
                 .header("content-type", "application/x-amz-json-1.0")
                 .header("x-amzn-ErrorType", "AccessDeniedException")
                 .body(Full::new(Bytes::from(error.to_string())))
-                .unwrap_or_else(|_| plain(500, "response build"));
+                .unwrap_or_else(|_| crate::proxy::plain(500, "response build"));
         }
     }
-    let uri = format!(
-        "{upstream}{}",
-        parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-    );
-    let mut forward = hyper::Request::builder().method(parts.method).uri(uri);
-    for (name, value) in &parts.headers {
-        forward = forward.header(name, value);
-    }
-    let Ok(forward) = forward.body(Full::new(body)) else {
-        return plain(502, "bad request to forward");
-    };
-    match client.request(forward).await {
-        Ok(response) => {
-            let (parts, body) = response.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            hyper::Response::from_parts(parts, Full::new(body))
-        }
-        Err(e) => plain(502, &format!("upstream {upstream}: {e}")),
-    }
-}
-
-fn plain(status: u16, text: &str) -> hyper::Response<Full<Bytes>> {
-    hyper::Response::builder()
-        .status(status)
-        .body(Full::new(Bytes::from(text.to_owned())))
-        .unwrap_or_default()
+    crate::proxy::forward(client, upstream, &parts, body).await
 }
 
 /// Per function: actions used (from the decision log) against actions granted, the grants

@@ -7,12 +7,14 @@ pub mod gateway;
 pub mod iam;
 pub mod init_bench;
 pub mod products;
+pub mod proxy;
 pub mod queues;
 pub mod resources;
 pub mod search_bench;
 pub mod seed;
 pub mod simulator;
 pub mod streams;
+pub mod stripe_proxy;
 pub mod template;
 pub mod token;
 
@@ -67,6 +69,12 @@ pub fn named_clients(sdk: &SdkConfig, app_name: &str, dynamo: &str, moto: &str) 
                 .app_name(name())
                 .build(),
         ),
+        secrets: aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(sdk)
+                .endpoint_url(moto)
+                .app_name(name())
+                .build(),
+        ),
         region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
         credentials: sdk.credentials_provider(),
     }
@@ -99,6 +107,28 @@ pub fn events_client(sdk: &SdkConfig, endpoint: &str) -> aws_sdk_eventbridge::Cl
     )
 }
 
+/// A Secrets Manager client on `endpoint` (moto).
+pub fn secrets_client(sdk: &SdkConfig, endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(sdk)
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
+
+/// Where the functions reach Stripe locally: `aisle-local stripe-proxy` (Stripe's idempotent
+/// replays) in front of localstripe (`AISLE_STRIPE_PORT`, default 8421).
+pub fn stripe_endpoint() -> String {
+    let port = std::env::var("AISLE_STRIPE_PORT").unwrap_or_else(|_| "8421".into());
+    format!("http://127.0.0.1:{port}")
+}
+
+/// The local Stripe keys, stored in moto's Secrets Manager under the template's
+/// `StripeSecretName` by `create-resources` (test keys of the local stand-in, not secrets).
+pub const LOCAL_STRIPE_API_KEY: &str = "sk_test_aisle_local";
+/// The webhook signing secret localstripe signs its deliveries with, locally.
+pub const LOCAL_STRIPE_WEBHOOK_SECRET: &str = "whsec_aisle_local";
+
 /// The endpoint for a service: its `AWS_ENDPOINT_URL_<SERVICE>` or the local default port.
 pub fn endpoint(service_var: &str, default_port: u16) -> String {
     std::env::var(service_var).unwrap_or_else(|_| format!("http://127.0.0.1:{default_port}"))
@@ -110,6 +140,7 @@ pub fn local_clients(sdk: &SdkConfig) -> aisle::Clients {
         dynamo: dynamo_client(sdk, &endpoint("AWS_ENDPOINT_URL_DYNAMODB", 8000)),
         sqs: sqs_client(sdk, &endpoint("AWS_ENDPOINT_URL_SQS", 5000)),
         events: events_client(sdk, &endpoint("AWS_ENDPOINT_URL_EVENTBRIDGE", 5000)),
+        secrets: secrets_client(sdk, &endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", 5000)),
         region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
         credentials: sdk.credentials_provider(),
     }

@@ -20,6 +20,8 @@
 //! aisle-local iam-proxy --port P --upstream URL [--audit]
 //!                                             IAM per function in front of DynamoDB Local / moto
 //! aisle-local iam-report                      per function: actions used vs granted
+//! aisle-local stripe-proxy --port P --upstream URL
+//!                                             Stripe's idempotent replays in front of localstripe
 //! aisle-local token [--user U] [--groups sellers,warehouses] [--warehouse wh-1000] [--ttl s]
 //!                                             a dev token the gateway accepts
 //! ```
@@ -27,8 +29,8 @@
 use aisle::{App, Config};
 use aisle_local::template::Template;
 use aisle_local::{
-    dynamo_client, endpoint, events_client, local_clients, local_sdk_config, resources, seed,
-    sqs_client, DEFAULT_PREFIX,
+    dynamo_client, endpoint, events_client, local_clients, local_sdk_config, resources,
+    secrets_client, seed, sqs_client, DEFAULT_PREFIX,
 };
 use anyhow::{bail, Context, Result};
 
@@ -66,6 +68,8 @@ async fn main() -> Result<()> {
             let events = events_client(&sdk, &endpoint("AWS_ENDPOINT_URL_EVENTBRIDGE", 5000));
             resources::create_buses(&events, &prefix, &template).await?;
             resources::create_rules(&events, &prefix, &template).await?;
+            let secrets = secrets_client(&sdk, &endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", 5000));
+            resources::create_stripe_secret(&secrets, &template).await?;
             eprintln!(
                 "[aisle-local] {} tables, {} queues, {} event buses, {} rules ready (prefix {prefix:?})",
                 tables.len(),
@@ -110,6 +114,13 @@ async fn main() -> Result<()> {
             let enforce = !args.iter().any(|a| a == "--audit");
             println!("{}", serde_json::json!({ "iam": "ready", "port": port, "upstream": upstream, "enforce": enforce }));
             aisle_local::iam::serve(listener, upstream, policies, log, enforce).await;
+        }
+        Some("stripe-proxy") => {
+            let port: u16 = flag(&args, "--port").context("--port")?.parse()?;
+            let upstream = flag(&args, "--upstream").context("--upstream")?;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            println!("{}", serde_json::json!({ "stripe": "ready", "port": port, "upstream": upstream }));
+            aisle_local::stripe_proxy::serve(listener, upstream).await;
         }
         Some("iam-report") => {
             let policies = aisle_local::iam::Policies::from_template(&template, &prefix)?;

@@ -235,6 +235,36 @@ pub async fn create_buses(
     Ok(())
 }
 
+/// Store the local Stripe keys under the template's `StripeSecretName` (moto's Secrets
+/// Manager), as a deployer stores the real ones before the first deploy. Idempotent.
+pub async fn create_stripe_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    template: &Template,
+) -> Result<String> {
+    let name = template
+        .parameter_default("StripeSecretName")
+        .ok_or_else(|| anyhow::anyhow!("template.yaml has no StripeSecretName default"))?;
+    let value = serde_json::json!({
+        "apiKey": crate::LOCAL_STRIPE_API_KEY,
+        "webhookSecret": crate::LOCAL_STRIPE_WEBHOOK_SECRET,
+    })
+    .to_string();
+    match client
+        .create_secret()
+        .name(&name)
+        .secret_string(&value)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_exists_exception()) => {}
+        Err(e) => return Err(e).with_context(|| format!("creating secret {name}")),
+    }
+    Ok(name)
+}
+
 /// Create every EventBridge rule with its SQS targets (rules and targets are upserts).
 pub async fn create_rules(
     client: &aws_sdk_eventbridge::Client,

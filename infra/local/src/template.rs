@@ -423,6 +423,11 @@ impl Template {
             "SEARCH_INDEX_DIR".into(),
             index_dir.to_string_lossy().into_owned(),
         );
+        // Stripe's API is a parameter (StripeApiBase); locally it is the stand-in, as every
+        // AWS endpoint is (AWS_ENDPOINT_URL_*).
+        if env.contains_key("STRIPE_API_BASE") {
+            env.insert("STRIPE_API_BASE".into(), crate::stripe_endpoint());
+        }
         Ok(env)
     }
 

@@ -5,8 +5,11 @@ pub mod dynamo;
 pub mod eventbridge;
 pub mod http;
 pub mod payments;
+#[cfg(test)]
+pub(crate) mod replay;
 pub mod search;
 pub mod sqs;
+pub mod stripe;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;

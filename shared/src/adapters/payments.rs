@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use crate::domain::Money;
-use crate::ports::{ChargeOutcome, ChargeStatus, Payments, StoreError};
+use crate::ports::{ChargeOutcome, ChargeRef, ChargeStatus, Payments, StoreError};
 
 /// One charge as the provider sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,12 +135,8 @@ impl TestPayments {
 
 #[async_trait]
 impl Payments for TestPayments {
-    async fn charge(
-        &self,
-        key: &str,
-        method: &str,
-        amount: Money,
-    ) -> Result<ChargeOutcome, StoreError> {
+    async fn charge(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError> {
+        let (key, method, amount) = (charge.key.as_str(), charge.method.as_str(), charge.amount);
         let approved = method.starts_with("tok_success");
         let captured_silently = method == "tok_timeout_capture";
         let outcome = if approved {
@@ -176,12 +172,8 @@ impl Payments for TestPayments {
         Ok(outcome)
     }
 
-    async fn status(
-        &self,
-        key: &str,
-        method: &str,
-        check: u32,
-    ) -> Result<ChargeStatus, StoreError> {
+    async fn status(&self, charge: &ChargeRef, check: u32) -> Result<ChargeStatus, StoreError> {
+        let (key, method) = (charge.key.as_str(), charge.method.as_str());
         let mut ledger = self.ledger.lock().expect("ledger lock");
         let Some(charge) = ledger.charges.get_mut(key) else {
             if !self.strict {
@@ -204,7 +196,14 @@ impl Payments for TestPayments {
         Ok(status)
     }
 
-    async fn refund(&self, key: &str, charge_key: &str, amount: Money) -> Result<(), StoreError> {
+    async fn refund(
+        &self,
+        key: &str,
+        charge: &ChargeRef,
+        _reference: Option<&str>,
+        amount: Money,
+    ) -> Result<(), StoreError> {
+        let charge_key = charge.key.as_str();
         self.take_failure()?;
         let mut ledger = self.ledger.lock().expect("ledger lock");
         if ledger.refunds.contains_key(key) {
@@ -226,7 +225,8 @@ impl Payments for TestPayments {
         Ok(())
     }
 
-    async fn void(&self, key: &str) -> Result<(), StoreError> {
+    async fn void(&self, charge: &ChargeRef) -> Result<(), StoreError> {
+        let key = charge.key.as_str();
         self.take_failure()?;
         if let Some(charge) = self
             .ledger

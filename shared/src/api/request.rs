@@ -237,3 +237,15 @@ mod tests {
         );
     }
 }
+
+/// A digest of what makes a request *this* request (path ids and body), to tell a retry
+/// from another request reusing its idempotency key (an `Idempotency-Key`, an event id).
+pub fn fingerprint(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}

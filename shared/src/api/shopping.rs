@@ -5,7 +5,9 @@ use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
-use super::request::{idempotency_key, if_match, json_body, page, path, principal, query};
+use super::request::{
+    fingerprint, idempotency_key, if_match, json_body, page, path, principal, query,
+};
 use super::{finish, json, with_header, ApiError, HttpResult};
 use crate::domain::{
     Address, CheckoutId, HoldLine, ItemId, Money, Order, OrderId, OrderStatus, PaymentState,
@@ -135,18 +137,6 @@ pub async fn move_to_cart(app: &App, req: Request) -> HttpResult {
         }
         .await,
     )
-}
-
-/// A digest of what makes a request *this* request (path ids and body), to tell a retry
-/// from another request reusing its `Idempotency-Key`.
-fn fingerprint(parts: &[&[u8]]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for part in parts {
-        hash.update((part.len() as u64).to_be_bytes());
-        hash.update(part);
-    }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn required_key(req: &Request) -> Result<String, ApiError> {
@@ -288,8 +278,24 @@ fn order_response(status: StatusCode, order: Order) -> Response<Body> {
     )
 }
 
+/// 202 for a payment the shopper's client must complete (3-D Secure): the pending order plus
+/// `nextAction` with the provider's client secret, which the client hands to Stripe.js
+/// (`handleNextAction`); the webhook then settles the order.
+fn action_response(order: Order, client_secret: &str) -> Response<Body> {
+    let location = format!("/v1/orders/{}", order.order_id);
+    let mut body = serde_json::to_value(OrderView::from(order)).unwrap_or_default();
+    body["nextAction"] =
+        serde_json::json!({ "type": "use_stripe_sdk", "clientSecret": client_secret });
+    with_header(
+        json(StatusCode::ACCEPTED, &body),
+        header::LOCATION,
+        location,
+    )
+}
+
 /// `POST /v1/checkout/{checkoutId}/order` `{paymentToken, shippingAddress}` (header
-/// `Idempotency-Key`): 201 placed, 202 payment pending, 402 declined (hold kept).
+/// `Idempotency-Key`): 201 placed, 202 payment pending (with `nextAction` when the shopper
+/// must authenticate), 402 declined (hold kept).
 pub async fn submit_order(app: &App, req: Request) -> HttpResult {
     finish(
         async {
@@ -330,6 +336,10 @@ pub async fn submit_order(app: &App, req: Request) -> HttpResult {
                 match checkout::submit(app.shop(), &who.user_id, id, request).await? {
                     Submitted::Placed(order) => order_response(StatusCode::CREATED, order),
                     Submitted::Pending(order) => order_response(StatusCode::ACCEPTED, order),
+                    Submitted::ActionRequired {
+                        order,
+                        client_secret,
+                    } => action_response(order, &client_secret),
                 },
             )
         }

@@ -1,7 +1,42 @@
 //! The payment provider.
 
 use super::StoreError;
+use crate::domain::Money;
 use async_trait::async_trait;
+
+/// One charge as the shop names it to the provider: the idempotency key of one checkout
+/// attempt, the payment method the shopper's client obtained (a token or payment method id,
+/// never card data), and the amount. The same three always go together, so a provider that
+/// finds a charge by replaying its request (Stripe) sends exactly the first request again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeRef {
+    /// The provider idempotency key (`<checkoutId>-<attempt>`; older orders: the order id).
+    pub key: String,
+    /// The payment method as the provider knows it.
+    pub method: String,
+    /// What is charged.
+    pub amount: Money,
+}
+
+impl ChargeRef {
+    /// The charge of a checkout's current payment attempt.
+    pub fn of_attempt(checkout: &crate::domain::Checkout, method: &str) -> Self {
+        Self {
+            key: checkout.payment_key(),
+            method: method.to_owned(),
+            amount: checkout.total,
+        }
+    }
+
+    /// The charge an order was paid (or is being paid) with.
+    pub fn of_order(order: &crate::domain::Order) -> Self {
+        Self {
+            key: order.charge_key(),
+            method: order.payment.method.clone(),
+            amount: order.total,
+        }
+    }
+}
 
 /// The payment provider's first answer to a charge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +50,15 @@ pub enum ChargeOutcome {
     Declined {
         /// The provider's reason, for the shopper.
         reason: String,
+    },
+    /// The shopper's client must act (3-D Secure) before the provider decides; the outcome
+    /// arrives later (webhook, or the settle timer asking).
+    ActionRequired {
+        /// The provider's reference for the charge.
+        reference: String,
+        /// What the shopper's client needs to act (Stripe's PaymentIntent client secret);
+        /// answered to the shopper once, never stored or logged.
+        client_secret: String,
     },
     /// Timed out: the charge may or may not have happened; ask again later.
     NoResponse,
@@ -40,24 +84,44 @@ pub enum ChargeStatus {
 /// The payment provider.
 #[async_trait]
 pub trait Payments: Send + Sync {
-    /// Charge `amount` with the single-use `method` token. `key` makes retries safe.
-    async fn charge(
-        &self,
-        key: &str,
-        method: &str,
-        amount: crate::domain::Money,
-    ) -> Result<ChargeOutcome, StoreError>;
-    /// Ask again about the charge made under `key` (`check` counts the asks so far).
-    async fn status(&self, key: &str, method: &str, check: u32)
-        -> Result<ChargeStatus, StoreError>;
-    /// Refund `amount` of the charge made under `charge_key`; `key` is the refund's own
-    /// idempotency key, so a retried refund pays back once.
+    /// Charge `charge.amount` with `charge.method`; `charge.key` makes retries safe.
+    async fn charge(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError>;
+    /// Ask again about `charge` (`check` counts the asks so far).
+    async fn status(&self, charge: &ChargeRef, check: u32) -> Result<ChargeStatus, StoreError>;
+    /// Refund `amount` of `charge`, captured under the provider's `reference`; `key` is the
+    /// refund's own idempotency key, so a retried refund pays back once.
     async fn refund(
         &self,
         key: &str,
-        charge_key: &str,
-        amount: crate::domain::Money,
+        charge: &ChargeRef,
+        reference: Option<&str>,
+        amount: Money,
     ) -> Result<(), StoreError>;
-    /// Cancel an authorization that never settled.
-    async fn void(&self, key: &str) -> Result<(), StoreError>;
+    /// Cancel a charge that never took money.
+    async fn void(&self, charge: &ChargeRef) -> Result<(), StoreError>;
+}
+
+/// What the provider reports about a charge on its own (a webhook), as far as the shop
+/// acts on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderEvent {
+    /// The provider's event id: each is applied once.
+    pub id: String,
+    /// What happened.
+    pub kind: ProviderEventKind,
+    /// The charge key the shop created the charge under, when the charge is the shop's.
+    pub charge_key: Option<String>,
+}
+
+/// The kinds of provider event the shop tells apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderEventKind {
+    /// The charge took the money (`payment_intent.succeeded`).
+    Succeeded,
+    /// The charge failed or was cancelled (`payment_intent.payment_failed`, `.canceled`).
+    Failed,
+    /// Money went back (`charge.refunded`).
+    Refunded,
+    /// Anything else, by the provider's name for it: acknowledged, not acted on.
+    Other(String),
 }

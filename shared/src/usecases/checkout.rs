@@ -28,8 +28,8 @@ use crate::domain::{
     StatusChange, Timestamp, UserId,
 };
 use crate::ports::{
-    ChargeOutcome, ChargeStatus, HoldRefused, PaymentClaim, Receipt, Replacing, RequestClaim,
-    StockEffect, StoreError, TimerMessage, Transition,
+    ChargeOutcome, ChargeRef, ChargeStatus, HoldRefused, PaymentClaim, Receipt, Replacing,
+    RequestClaim, StockEffect, StoreError, TimerMessage, Transition,
 };
 
 /// How long after an unanswered payment the provider is asked again.
@@ -378,6 +378,26 @@ pub enum Submitted {
     Placed(Order),
     /// The provider did not answer; the timer settles the order.
     Pending(Order),
+    /// The shopper's client must act (3-D Secure) with `client_secret`; the order is
+    /// pending until the provider tells the outcome. A replay of this submit answers
+    /// [`Submitted::Pending`]: the secret is answered once, never stored.
+    ActionRequired {
+        /// The pending order.
+        order: Order,
+        /// What the client needs to act (not logged, not stored).
+        client_secret: String,
+    },
+}
+
+impl Submitted {
+    /// The order the submit made or found, whatever its payment's state.
+    pub fn order(&self) -> &Order {
+        match self {
+            Self::Placed(order) | Self::Pending(order) | Self::ActionRequired { order, .. } => {
+                order
+            }
+        }
+    }
 }
 
 /// A submit's request as the edge parsed it.
@@ -413,9 +433,11 @@ impl Answer {
             Ok(Submitted::Placed(o)) => Answer::Placed {
                 order: Box::new(o.clone()),
             },
-            Ok(Submitted::Pending(o)) => Answer::Pending {
-                order: Box::new(o.clone()),
-            },
+            Ok(Submitted::Pending(o) | Submitted::ActionRequired { order: o, .. }) => {
+                Answer::Pending {
+                    order: Box::new(o.clone()),
+                }
+            }
             Err(CheckoutError::Declined(reason)) => Answer::Declined {
                 reason: reason.clone(),
             },
@@ -577,17 +599,13 @@ async fn pay(
     };
     let span = tracing::info_span!("payment", checkout_id = %id, attempt = checkout.attempts);
     let _entered = span.enter();
-    let key = checkout.payment_key();
+    let charge = ChargeRef::of_attempt(&checkout, &attempt.method);
     // A provider call that failed outright is as unknown as one that timed out: the charge
     // may have happened, so the attempt stays recorded and is settled by asking again.
-    let outcome = shop
-        .payments
-        .charge(&key, &attempt.method, checkout.total)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "payment provider call failed; outcome unknown");
-            ChargeOutcome::NoResponse
-        });
+    let outcome = shop.payments.charge(&charge).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "payment provider call failed; outcome unknown");
+        ChargeOutcome::NoResponse
+    });
     match outcome {
         ChargeOutcome::Approved { reference } => {
             let mut payment = payment_of(&checkout, &attempt, PaymentState::Captured);
@@ -627,7 +645,14 @@ async fn pay(
                 Err(e) => (Err(e.into()), false),
             }
         }
-        ChargeOutcome::NoResponse => {
+        // The shopper's client must act (3-D Secure) before the provider decides: like an
+        // unanswered charge, the order waits, pending, with the stock still held, and the
+        // provider's webhook (or the timer asking at the hold's expiry) settles it.
+        ChargeOutcome::NoResponse | ChargeOutcome::ActionRequired { .. } => {
+            let action = match outcome {
+                ChargeOutcome::ActionRequired { client_secret, .. } => Some(client_secret),
+                _ => None,
+            };
             let order = pending_order(&checkout, &attempt, now);
             let answer = Answer::Pending {
                 order: Box::new(order.clone()),
@@ -644,8 +669,22 @@ async fn pay(
                 }
                 schedule_settle(shop, &order).await;
             }
-            tracing::info!(order_id = %order.order_id, "payment outcome unknown; order pending");
-            (Ok(Submitted::Pending(order)), parked)
+            match action {
+                Some(client_secret) => {
+                    tracing::info!(order_id = %order.order_id, "payment needs the shopper's action; order pending");
+                    (
+                        Ok(Submitted::ActionRequired {
+                            order,
+                            client_secret,
+                        }),
+                        parked,
+                    )
+                }
+                None => {
+                    tracing::info!(order_id = %order.order_id, "payment outcome unknown; order pending");
+                    (Ok(Submitted::Pending(order)), parked)
+                }
+            }
         }
     }
 }
@@ -873,6 +912,20 @@ pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Ex
             Expiry::Nothing
         });
     };
+    settle_attempt(shop, &checkout, attempt, now, true).await
+}
+
+/// Settle a held checkout's payment attempt with what the provider says now: captured →
+/// the order is placed; failed → voided and the hold released; unknown → at expiry
+/// (`expired`), the hold is released and the order kept pending for the settle timer,
+/// before it, nothing changes.
+async fn settle_attempt(
+    shop: Shop<'_>,
+    checkout: &Checkout,
+    attempt: crate::domain::PaymentAttempt,
+    now: Timestamp,
+    expired: bool,
+) -> Result<Expiry, StoreError> {
     let pending = match checkout.order_id {
         Some(order_id) => shop
             .orders
@@ -882,8 +935,8 @@ pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Ex
         None => None,
     };
     let checks = pending.as_ref().map_or(0, |o| o.payment.checks);
-    let key = checkout.payment_key();
-    match shop.payments.status(&key, &attempt.method, checks).await? {
+    let charge = ChargeRef::of_attempt(checkout, &attempt.method);
+    match shop.payments.status(&charge, checks).await? {
         ChargeStatus::Captured { reference } => {
             let mut placed = match &pending {
                 Some(order) => {
@@ -916,7 +969,7 @@ pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Ex
         ChargeStatus::Failed { reason } => {
             // Voided before the hold is released: if the void fails, the hold stays and the
             // next sweep tries again.
-            shop.payments.void(&key).await?;
+            shop.payments.void(&charge).await?;
             let released = shop
                 .checkouts
                 .release(&checkout, ReleaseReason::PaymentFailed)
@@ -935,11 +988,13 @@ pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Ex
                 Expiry::Nothing
             })
         }
+        // Not expired (the provider's webhook asked): the hold runs on; its expiry asks again.
+        ChargeStatus::Unknown if !expired => Ok(Expiry::Nothing),
         ChargeStatus::Unknown => {
             let order = match pending {
                 Some(order) => order,
                 None => {
-                    let order = pending_order(&checkout, &attempt, now);
+                    let order = pending_order(checkout, &attempt, now);
                     shop.orders.create(&order).await?;
                     order
                 }
@@ -965,6 +1020,32 @@ pub async fn expire(shop: Shop<'_>, id: CheckoutId, now: Timestamp) -> Result<Ex
     }
 }
 
+/// The provider says something changed about a charge (its webhook): settle now, through
+/// the same steps as the timer and the sweeper, so an outcome that arrives by webhook and
+/// one found by asking end the same way. A checkout still held with a parked payment is
+/// settled without waiting for its expiry; otherwise a pending order is settled as by the
+/// settle timer. A submit still running (no order parked yet) finishes on its own.
+#[tracing::instrument(name = "provider_news", skip_all, fields(checkout_id = %id))]
+pub async fn provider_news(
+    shop: Shop<'_>,
+    id: CheckoutId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let Some(checkout) = shop.checkouts.get(id).await? else {
+        return Ok(());
+    };
+    match (&checkout.state, checkout.paying.clone(), checkout.order_id) {
+        (HoldState::Held, Some(attempt), Some(_)) => {
+            settle_attempt(shop, &checkout, attempt, now, false)
+                .await
+                .map(|_| ())
+        }
+        (HoldState::Held, _, _) => Ok(()),
+        (_, _, Some(order_id)) => settle(shop, order_id, now).await,
+        _ => Ok(()),
+    }
+}
+
 /// Ask the provider again about a pending order whose hold is gone (timer `Settle`).
 #[tracing::instrument(name = "settle", skip_all, fields(order_id = %order_id))]
 pub async fn settle(
@@ -984,12 +1065,9 @@ pub async fn settle(
             return expire(shop, checkout.checkout_id, now).await.map(|_| ());
         }
     }
-    let key = order.charge_key();
-    match shop
-        .payments
-        .status(&key, &order.payment.method, order.payment.checks)
-        .await?
-    {
+    let charge = ChargeRef::of_order(&order);
+    let key = charge.key.clone();
+    match shop.payments.status(&charge, order.payment.checks).await? {
         ChargeStatus::Captured { reference } => {
             match settle_captured(shop, &order, Some(reference)).await {
                 Ok(_) | Err(CheckoutError::RejectedLate(_)) => Ok(()),

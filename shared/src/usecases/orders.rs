@@ -5,7 +5,7 @@ use crate::domain::{
     CancelledLine, DueKind, HoldState, ItemId, Money, MoneyDue, Order, OrderId, OrderStatus, Page,
     PageRequest, PaymentState, ReleaseReason, ReturnLine, ReturnRequest, Timestamp, UserId,
 };
-use crate::ports::{Applied, ChargeStatus, StockEffect, StoreError, Transition};
+use crate::ports::{Applied, ChargeRef, ChargeStatus, StockEffect, StoreError, Transition};
 use crate::retry::Policy;
 
 /// Why a `Order` use case refused or failed; each maps to one HTTP answer in `api::error`.
@@ -91,11 +91,7 @@ pub async fn cancel(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order,
             // The money's fate decides what is owed back: ask before cancelling.
             match shop
                 .payments
-                .status(
-                    &order.charge_key(),
-                    &order.payment.method,
-                    order.payment.checks,
-                )
+                .status(&ChargeRef::of_order(&order), order.payment.checks)
                 .await?
             {
                 ChargeStatus::Captured { reference } => {

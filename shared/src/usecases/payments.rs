@@ -10,8 +10,11 @@
 //! after the provider confirmed it, by a write conditioned on the order's version.
 
 use super::Shop;
-use crate::domain::{DueKind, MoneyDue, Order, PaymentState};
-use crate::ports::{StockEffect, StoreError, Transition};
+use crate::domain::{CheckoutId, DueKind, MoneyDue, Order, PaymentState};
+use crate::ports::{
+    ChargeRef, ProviderEvent, ProviderEventKind, Receipt, RequestClaim, StockEffect, StoreError,
+    Transition,
+};
 use crate::retry::Policy;
 
 /// Ask the provider for one entry.
@@ -23,10 +26,15 @@ async fn pay_out(shop: Shop<'_>, order: &Order, due: &MoneyDue) -> Result<(), St
                 currency: order.total.currency,
             };
             shop.payments
-                .refund(&due.key, &order.charge_key(), amount)
+                .refund(
+                    &due.key,
+                    &ChargeRef::of_order(order),
+                    order.payment.reference.as_deref(),
+                    amount,
+                )
                 .await
         }
-        DueKind::Void => shop.payments.void(&order.charge_key()).await,
+        DueKind::Void => shop.payments.void(&ChargeRef::of_order(order)).await,
     }
 }
 
@@ -109,4 +117,84 @@ pub async fn drain(shop: Shop<'_>, limit: u32) -> Result<usize, StoreError> {
         }
     }
     Ok(owing.len())
+}
+
+/// Why a provider event was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderEventError {
+    /// The same event is being applied by another instance right now: the provider retries.
+    #[error("this event is being applied already")]
+    InFlight,
+    /// An event id seen before with another body: not the provider's.
+    #[error("this event id came before with another body")]
+    Reused,
+    /// The store or the provider could not be reached: the provider retries.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What applying a provider event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EventOutcome {
+    /// The checkout or order it concerns was settled with the provider's word.
+    Settled,
+    /// Nothing for the shop to do (not its charge, or an event kind it does not act on).
+    Ignored,
+    /// Applied before: nothing done again.
+    AlreadyApplied,
+}
+
+/// Apply one provider event (its webhook), once per event id: a payment that succeeded or
+/// failed settles its checkout or order through the same steps as the timer and the sweeper
+/// ([`crate::usecases::checkout::provider_news`]), so an outcome that arrives by webhook and
+/// one found by asking end the same way. Settling is idempotent in itself, so an event
+/// redelivered after its record expired changes nothing either. A refund event is
+/// acknowledged: the shop's own refunds are confirmed when they are made (the outbox).
+#[tracing::instrument(name = "provider_event", skip_all, fields(event_id = %event.id))]
+pub async fn provider_event(
+    shop: Shop<'_>,
+    event: &ProviderEvent,
+    fingerprint: &str,
+) -> Result<EventOutcome, ProviderEventError> {
+    let now = shop.clock.now();
+    let key = format!("provider-event:{}", event.id);
+    match shop.requests.claim(&key, fingerprint, now).await? {
+        RequestClaim::Fresh => {}
+        RequestClaim::Replay(_) => return Ok(EventOutcome::AlreadyApplied),
+        RequestClaim::InFlight => return Err(ProviderEventError::InFlight),
+        RequestClaim::Reused => return Err(ProviderEventError::Reused),
+    }
+    let checkout = event
+        .charge_key
+        .as_deref()
+        .and_then(|key| key.rsplit_once('-'))
+        .and_then(|(checkout, _attempt)| CheckoutId::try_from(checkout).ok());
+    let applied = match (&event.kind, checkout) {
+        (ProviderEventKind::Succeeded | ProviderEventKind::Failed, Some(checkout)) => {
+            super::checkout::provider_news(shop, checkout, now)
+                .await
+                .map(|_| EventOutcome::Settled)
+        }
+        _ => Ok(EventOutcome::Ignored),
+    };
+    match applied {
+        Ok(outcome) => {
+            tracing::info!(kind = ?event.kind, ?outcome, "provider event applied");
+            let receipt = Receipt {
+                key,
+                fingerprint: fingerprint.to_owned(),
+                outcome: serde_json::json!({ "outcome": outcome }),
+            };
+            shop.requests.finish(&receipt).await?;
+            Ok(outcome)
+        }
+        Err(e) => {
+            // Not applied: free the id so the provider's retry applies it.
+            if let Err(abandon) = shop.requests.abandon(&key, fingerprint).await {
+                tracing::warn!(error = %abandon, "event claim not released; it expires");
+            }
+            Err(e.into())
+        }
+    }
 }

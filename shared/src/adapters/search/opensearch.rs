@@ -571,9 +571,6 @@ mod tests {
     //! the diff), the parsing of recorded answers, and the transport against a loopback server
     //! that checks what arrives (path, body, SigV4 signature) and replays recorded answers.
 
-    use std::collections::VecDeque;
-    use std::sync::{Arc, Mutex};
-
     use super::*;
     use crate::domain::{Category, Item, SearchCursor};
 
@@ -787,61 +784,7 @@ mod tests {
         assert!(parse_alias(404, b"{}").unwrap().is_empty());
     }
 
-    /// What the loopback server saw: method, path, body, authorization header.
-    type Seen = Arc<Mutex<Vec<(String, String, String, String)>>>;
-
-    /// A loopback HTTP server answering each request with the next recorded answer.
-    async fn replay(answers: Vec<(u16, Vec<u8>)>) -> (String, Seen) {
-        use hyper::service::service_fn;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let seen: Seen = Arc::default();
-        let answers = Arc::new(Mutex::new(VecDeque::from(answers)));
-        let log = seen.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let (answers, log) = (answers.clone(), log.clone());
-                tokio::spawn(async move {
-                    let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let (answers, log) = (answers.clone(), log.clone());
-                        async move {
-                            let (parts, body) = req.into_parts();
-                            let body = body.collect().await.unwrap().to_bytes();
-                            let auth = parts
-                                .headers
-                                .get("authorization")
-                                .map(|v| v.to_str().unwrap().to_owned())
-                                .unwrap_or_default();
-                            log.lock().unwrap().push((
-                                parts.method.to_string(),
-                                parts.uri.path().to_owned(),
-                                String::from_utf8_lossy(&body).into_owned(),
-                                auth,
-                            ));
-                            let (status, bytes) = answers
-                                .lock()
-                                .unwrap()
-                                .pop_front()
-                                .unwrap_or((500, b"{}".to_vec()));
-                            Ok::<_, std::convert::Infallible>(
-                                http::Response::builder()
-                                    .status(status)
-                                    .body(Full::new(Bytes::from(bytes)))
-                                    .unwrap(),
-                            )
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        (url, seen)
-    }
+    use crate::adapters::replay::replay;
 
     fn credentials() -> Option<SharedCredentialsProvider> {
         Some(SharedCredentialsProvider::new(
@@ -857,7 +800,7 @@ mod tests {
         let hits = index.search(&q).await.unwrap();
         assert_eq!(hits.hits.len(), 2);
         let seen = seen.lock().unwrap();
-        let (method, path, body, auth) = &seen[0];
+        let (method, path, body, auth, _) = &seen[0];
         assert_eq!(
             (method.as_str(), path.as_str()),
             ("POST", "/aisle-items/_search")
@@ -890,7 +833,7 @@ mod tests {
         let seen = seen.lock().unwrap();
         let calls: Vec<(&str, &str)> = seen
             .iter()
-            .map(|(m, p, _, _)| (m.as_str(), p.as_str()))
+            .map(|(m, p, _, _, _)| (m.as_str(), p.as_str()))
             .collect();
         assert_eq!(
             calls,
