@@ -13,6 +13,7 @@ mod fulfilment_invariant;
 mod iam;
 mod invariant;
 mod malformed;
+mod payments;
 mod races;
 mod search;
 mod shopping;

@@ -80,11 +80,12 @@ up() {
   if alive "$AISLE_STATE/stripe-proxy.pid"; then
     log "stripe-proxy already running (pid $(cat "$AISLE_STATE/stripe-proxy.pid"))"
   else
-    # Built first: on a fresh machine the compile would outlast the readiness deadline.
-    (cd "$AISLE_ROOT" && cargo build --quiet -p aisle-local)
-    # `cargo run` execs the binary, so the PID recorded is the proxy's own.
-    (cd "$AISLE_ROOT" && exec cargo run --quiet -p aisle-local -- stripe-proxy --port "$AISLE_STRIPE_PORT" \
-      --upstream "http://127.0.0.1:$AISLE_LOCALSTRIPE_PORT" >"$AISLE_STATE/stripe-proxy.log" 2>&1) &
+    # Built first, then the binary itself is started (its PID is the one recorded).
+    local bin
+    bin="$(cd "$AISLE_ROOT" && cargo build --quiet -p aisle-local --bin aisle-local --message-format json \
+      | python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("executable")][-1])')"
+    "$bin" stripe-proxy --port "$AISLE_STRIPE_PORT" --upstream "http://127.0.0.1:$AISLE_LOCALSTRIPE_PORT" \
+      >"$AISLE_STATE/stripe-proxy.log" 2>&1 &
     echo $! >"$AISLE_STATE/stripe-proxy.pid"
   fi
   wait_http "http://127.0.0.1:$AISLE_DDB_PORT" dynamodb

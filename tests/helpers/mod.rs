@@ -17,6 +17,7 @@
 pub mod http;
 pub mod fixtures;
 pub mod shop;
+pub mod stripe;
 
 pub use fixtures::*;
 pub use http::*;

@@ -67,6 +67,17 @@ impl Shop {
 
     /// A shop on the DynamoDB at `dynamo_endpoint` (a private instance, see [`PrivateDynamo`]).
     pub async fn on(dynamo_endpoint: String, hold: Option<Duration>) -> Self {
+        Self::build(dynamo_endpoint, hold, false).await
+    }
+
+    /// A shop that takes payments through the Stripe adapter, against localstripe behind
+    /// `aisle-local stripe-proxy` (both started by `make test`), with the keys read from
+    /// moto's Secrets Manager as a deployed function reads them.
+    pub async fn with_stripe() -> Self {
+        Self::build(endpoint("AWS_ENDPOINT_URL_DYNAMODB", 8000), None, true).await
+    }
+
+    async fn build(dynamo_endpoint: String, hold: Option<Duration>, stripe: bool) -> Self {
         let prefix = format!("t{}-", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let sdk = local_sdk_config().await;
         let mut clients = local_clients(&sdk);
@@ -89,11 +100,18 @@ impl Shop {
         if let Some(hold) = hold {
             config.hold = hold;
         }
+        if stripe {
+            resources::create_stripe_secret(&clients.secrets, template())
+                .await
+                .expect("moto reachable (`make stack-up`)");
+        }
         let sqs = clients.sqs.clone();
         let mut app = App::new(&config, clients);
-        // One process sees every charge here: the provider's ledger is the whole truth.
-        app.payments =
-            aisle::PaymentProvider::Test(aisle::adapters::payments::TestPayments::strict());
+        if !stripe {
+            // One process sees every charge here: the provider's ledger is the whole truth.
+            app.payments =
+                aisle::PaymentProvider::Test(aisle::adapters::payments::TestPayments::strict());
+        }
         let clock = Arc::new(aisle::adapters::clock::TestClock::new());
         app.clock = clock.clone();
         let iam = iam_proxies(&prefix, &dynamo_endpoint).await;
@@ -152,7 +170,11 @@ impl Shop {
         let sdk = local_sdk_config().await;
         let clients = aisle_local::named_clients(&sdk, binary, &self.iam.0, &self.iam.1);
         let mut app = App::with_faults(&self.config, clients, self.app.faults.clone());
-        app.payments = self.app.payments.clone();
+        // The test provider's ledger is shared; a Stripe shop's functions each read the keys
+        // themselves, through their own grants.
+        if self.app.payments.test().is_some() {
+            app.payments = self.app.payments.clone();
+        }
         app.clock = self.app.clock.clone();
         app.search = self.app.search.clone();
         let app = Arc::new(app);

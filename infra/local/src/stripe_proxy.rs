@@ -14,8 +14,8 @@
 //!
 //! Keys are scoped by API key, as Stripe scopes them by account. For tests it can also lose
 //! answers: `POST /_aisle/lose-answers` with `payment_method=<pm>&count=<n>` makes the next
-//! `n` PaymentIntent creates for that payment method run at localstripe and then close the
-//! connection unanswered, as a timeout loses an answer in AWS.
+//! `n` PaymentIntent creates for that payment method (first tries and replays alike) close
+//! the connection unanswered after localstripe acted, as a timeout loses an answer.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -155,6 +155,9 @@ async fn handle(
                 "idempotency_key_reused",
                 "Keys for idempotent requests can only be used with the same parameters they were first used with.",
             ));
+        }
+        if lose_this() {
+            return None;
         }
         return Some(
             hyper::Response::builder()

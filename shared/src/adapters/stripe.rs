@@ -205,6 +205,16 @@ pub fn charge_outcome(answer: &Answer) -> Result<ChargeOutcome, StoreError> {
         402 => Ok(ChargeOutcome::Declined {
             reason: failure_reason(&answer.body["error"]),
         }),
+        // The payment method the shopper's client sent does not exist (or is not theirs to
+        // use): the shopper's input, answered as a decline, never as our failure.
+        400 | 404
+            if answer.body["error"]["param"] == "payment_method"
+                || answer.body["error"]["code"] == "resource_missing" =>
+        {
+            Ok(ChargeOutcome::Declined {
+                reason: INVALID_PAYMENT_METHOD.into(),
+            })
+        }
         s if retryable(s) => Ok(ChargeOutcome::NoResponse),
         s => Err(rejected(s, &answer.body)),
     }
@@ -350,9 +360,27 @@ impl StripePayments {
     }
 }
 
+/// The decline reason for a payment method that is not a Stripe PaymentMethod id.
+pub const INVALID_PAYMENT_METHOD: &str = "invalid_payment_method";
+
+/// Whether `method` can be a PaymentMethod id (`pm_` and letters and digits): anything else
+/// (a test token, a card number pasted by mistake) is refused before Stripe is called.
+pub fn plausible_payment_method(method: &str) -> bool {
+    method.strip_prefix("pm_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest.len() <= 250
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
+}
+
 #[async_trait]
 impl Payments for StripePayments {
     async fn charge(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError> {
+        if !plausible_payment_method(&charge.method) {
+            return Ok(ChargeOutcome::Declined {
+                reason: INVALID_PAYMENT_METHOD.into(),
+            });
+        }
         match self.send(&create_intent(charge)).await {
             Ok(answer) => charge_outcome(&answer),
             Err(StoreError::Unavailable(reason)) => {
@@ -364,6 +392,11 @@ impl Payments for StripePayments {
     }
 
     async fn status(&self, charge: &ChargeRef, _check: u32) -> Result<ChargeStatus, StoreError> {
+        if !plausible_payment_method(&charge.method) {
+            return Ok(ChargeStatus::Failed {
+                reason: INVALID_PAYMENT_METHOD.into(),
+            });
+        }
         match self.intent(charge).await {
             Ok(intent) => Ok(intent_status(&intent)),
             Err(StoreError::Unavailable(_)) => Ok(ChargeStatus::Unknown),
@@ -396,6 +429,9 @@ impl Payments for StripePayments {
     }
 
     async fn void(&self, charge: &ChargeRef) -> Result<(), StoreError> {
+        if !plausible_payment_method(&charge.method) {
+            return Ok(());
+        }
         let intent = self.intent(charge).await?;
         match intent["status"].as_str().unwrap_or_default() {
             "canceled" => Ok(()),
@@ -637,6 +673,7 @@ mod tests {
     use super::*;
     use crate::adapters::replay::{replay, replay_or_drop};
     use crate::domain::Currency;
+    use serde_json::json;
 
     const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/adapters/recorded/stripe");
 
@@ -735,11 +772,31 @@ mod tests {
             charge_outcome(&answer(409, "error-idempotency-key-in-use.json")).unwrap(),
             ChargeOutcome::NoResponse
         );
-        // A request Stripe refuses as malformed is our bug, never a decline to the shopper.
+        // A payment method that does not exist is the shopper's input: a decline.
+        assert_eq!(
+            charge_outcome(&answer(400, "error-no-such-payment-method.json")).unwrap(),
+            ChargeOutcome::Declined {
+                reason: INVALID_PAYMENT_METHOD.into()
+            }
+        );
+        // Any other request Stripe refuses as malformed is our bug, never a decline.
         assert!(matches!(
-            charge_outcome(&answer(400, "error-no-such-payment-method.json")),
+            charge_outcome(&Answer {
+                status: 400,
+                body: json!({"error": {"type": "invalid_request_error", "code": "parameter_unknown", "param": "colour"}})
+            }),
             Err(StoreError::Bug(_))
         ));
+        assert!(plausible_payment_method("pm_1PpRQS2eZvKYlo2Cm3nTuvWx"));
+        for bad in [
+            "tok_success",
+            "pm_",
+            "4242424242424242",
+            "pm_a b",
+            "pm_x&amount=1",
+        ] {
+            assert!(!plausible_payment_method(bad), "{bad}");
+        }
         assert_eq!(
             intent_status(&json_of("pi-succeeded.json")),
             ChargeStatus::Captured {

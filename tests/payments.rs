@@ -1,0 +1,311 @@
+//! Payments through the Stripe adapter against localstripe (behind `aisle-local stripe-proxy`,
+//! which adds Stripe's idempotent replays): each test is a shop with `PAYMENT_PROVIDER=stripe`
+//! whose functions read their keys from moto's Secrets Manager through their own IAM grants.
+//! What localstripe lacks (decline codes, rate limits, Stripe's event envelope) is tested at
+//! the wire in `shared/src/adapters/stripe.rs`.
+
+use crate::helpers;
+
+use aisle::adapters::stripe;
+use aisle::domain::CheckoutId;
+use aisle::ports::{Checkouts, Clock};
+use aisle::usecases::checkout;
+use helpers::stripe as st;
+use helpers::{Call, Caller, Shop};
+use serde_json::{json, Value};
+
+fn address() -> Value {
+    json!({ "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US" })
+}
+
+async fn submit(shop: &Shop, who: &Caller, checkout: &str, pm: &str, key: &str) -> helpers::Reply {
+    send!(
+        aisle::api::shopping::submit_order,
+        shop,
+        Call::new(
+            "POST /v1/checkout/{checkoutId}/order",
+            &[("checkoutId", checkout)]
+        )
+        .by(who)
+        .header("Idempotency-Key", key)
+        .json(json!({ "paymentToken": pm, "shippingAddress": address() }))
+    )
+}
+
+async fn order(shop: &Shop, who: &Caller, id: &str) -> Value {
+    let got = send!(
+        aisle::api::shopping::get_order,
+        shop,
+        Call::new("GET /v1/orders/{orderId}", &[("orderId", id)]).by(who)
+    );
+    assert_eq!(got.status, 200, "{:?}", got.body);
+    got.body
+}
+
+/// The charge key of a checkout's attempt `n` (what the adapter sends as Idempotency-Key).
+fn key_of(checkout: &str, attempt: u32) -> String {
+    format!("{checkout}-{attempt}")
+}
+
+/// Deliver a Stripe event for `intent` to the webhook, signed as Stripe signs it.
+async fn webhook(
+    shop: &Shop,
+    id: &str,
+    kind: &str,
+    charge_key: &str,
+    signed_at: i64,
+    secret: &str,
+) -> helpers::Reply {
+    let payload = json!({
+        "id": id, "object": "event", "type": kind, "created": signed_at,
+        "data": { "object": { "object": "payment_intent", "metadata": { "aisle_charge_key": charge_key } } }
+    })
+    .to_string();
+    let signature = stripe::sign(payload.as_bytes(), secret, signed_at);
+    send!(
+        aisle::api::payments::webhook,
+        shop,
+        Call::new("POST /v1/payments/webhook", &[])
+            .header("Stripe-Signature", &signature)
+            .raw_body(&payload)
+    )
+}
+
+#[tokio::test]
+async fn a_card_payment_places_the_order_and_every_retry_answers_the_same_single_charge() {
+    let shop = Shop::with_stripe().await;
+    let item = helpers::seed_item(&shop, "Stripe TV", 3).await;
+    let (who, checkout) = helpers::hold(&shop, &[(item, 2)]).await;
+    let pm = st::payment_method(st::CARD_OK).await;
+    let first = submit(&shop, &who, &checkout, &pm, "click").await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    assert_eq!(first.body["payment"], "CAPTURED");
+    let again = submit(&shop, &who, &checkout, &pm, "click").await;
+    let other_key = submit(&shop, &who, &checkout, &pm, "second-tab").await;
+    assert_eq!(again.body["orderId"], first.body["orderId"]);
+    assert_eq!(other_key.body["orderId"], first.body["orderId"]);
+    let intents = st::intents_for(&key_of(&checkout, 1)).await;
+    assert_eq!(
+        intents.len(),
+        1,
+        "one PaymentIntent for the attempt: {intents:?}"
+    );
+    assert_eq!(intents[0]["status"], "succeeded");
+    assert_eq!(
+        st::kept_by(&intents[0]),
+        first.body["total"]["amount"].as_i64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_declined_card_is_402_with_the_reason_the_hold_is_kept_and_another_card_pays() {
+    let shop = Shop::with_stripe().await;
+    let item = helpers::seed_item(&shop, "Stripe kettle", 1).await;
+    let (who, checkout) = helpers::hold(&shop, &[(item, 1)]).await;
+    let declined = submit(
+        &shop,
+        &who,
+        &checkout,
+        &st::payment_method(st::CARD_DECLINED).await,
+        "k1",
+    )
+    .await;
+    assert_eq!(declined.status, 402, "{:?}", declined.body);
+    assert_eq!(declined.code(), "PAYMENT_DECLINED");
+    assert_eq!(declined.body["error"]["details"]["reason"], "card_declined");
+    assert_eq!(
+        shop.available(&item.to_string()).await,
+        0,
+        "the hold is kept"
+    );
+    let paid = submit(
+        &shop,
+        &who,
+        &checkout,
+        &st::payment_method(st::CARD_OK).await,
+        "k2",
+    )
+    .await;
+    assert_eq!(paid.status, 201, "{:?}", paid.body);
+    assert_eq!(
+        st::kept(&key_of(&checkout, 1)).await,
+        0,
+        "the declined attempt took nothing"
+    );
+    assert_eq!(
+        st::kept(&key_of(&checkout, 2)).await,
+        paid.body["total"]["amount"].as_i64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_line_and_then_the_order_refunds_each_part_once_at_stripe() {
+    let shop = Shop::with_stripe().await;
+    let tv = helpers::seed_item(&shop, "Stripe TV", 2).await;
+    let cable = helpers::seed_item(&shop, "Stripe cable", 2).await;
+    let (who, checkout) = helpers::hold(&shop, &[(tv, 1), (cable, 2)]).await;
+    let placed = submit(
+        &shop,
+        &who,
+        &checkout,
+        &st::payment_method(st::CARD_OK).await,
+        "pay",
+    )
+    .await;
+    assert_eq!(placed.status, 201, "{:?}", placed.body);
+    let order_id = placed.body["orderId"].as_str().unwrap().to_owned();
+    let total = placed.body["total"]["amount"].as_i64().unwrap();
+    let key = key_of(&checkout, 1);
+    let line = send!(
+        aisle::api::shopping::cancel_order_line,
+        shop,
+        Call::new(
+            "POST /v1/orders/{orderId}/lines/{itemId}/cancel",
+            &[("orderId", &order_id), ("itemId", &cable.to_string())]
+        )
+        .by(&who)
+        .json(json!({ "reason": "ordered twice" }))
+    );
+    assert_eq!(line.status, 200, "{:?}", line.body);
+    let after_line = st::kept(&key).await;
+    assert!(
+        after_line > 0 && after_line < total,
+        "a partial refund: kept {after_line} of {total}"
+    );
+    let refunded = order(&shop, &who, &order_id).await["refunded"]["amount"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        after_line,
+        total - refunded,
+        "Stripe kept what the order still owns"
+    );
+    let cancelled = send!(
+        aisle::api::shopping::cancel_order,
+        shop,
+        Call::new(
+            "POST /v1/orders/{orderId}/cancel",
+            &[("orderId", &order_id)]
+        )
+        .by(&who)
+    );
+    assert_eq!(cancelled.status, 200, "{:?}", cancelled.body);
+    assert_eq!(st::kept(&key).await, 0, "everything went back");
+    let refunds = st::intents_for(&key).await[0]["latest_charge"]["refunds"]["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(refunds, 2, "one refund per change, none repeated");
+}
+
+#[tokio::test]
+async fn a_card_that_needs_3ds_answers_202_with_next_action_and_the_signed_webhook_places_the_order(
+) {
+    let shop = Shop::with_stripe().await;
+    let item = helpers::seed_item(&shop, "Stripe blender", 1).await;
+    let (who, checkout) = helpers::hold(&shop, &[(item, 1)]).await;
+    let pending = submit(
+        &shop,
+        &who,
+        &checkout,
+        &st::payment_method(st::CARD_3DS).await,
+        "pay",
+    )
+    .await;
+    assert_eq!(pending.status, 202, "{:?}", pending.body);
+    assert_eq!(pending.body["status"], "PAYMENT_PENDING");
+    assert_eq!(pending.body["nextAction"]["type"], "use_stripe_sdk");
+    let secret = pending.body["nextAction"]["clientSecret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let order_id = pending.body["orderId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        shop.available(&item.to_string()).await,
+        0,
+        "the hold is kept while the shopper acts"
+    );
+    let key = key_of(&checkout, 1);
+    let intent = st::intents_for(&key).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    st::authenticate(&intent, &secret, true).await;
+
+    let now = shop.clock.now().unix_seconds();
+    let whsec = aisle_local::LOCAL_STRIPE_WEBHOOK_SECRET;
+    let forged = webhook(
+        &shop,
+        "evt_forged",
+        "payment_intent.succeeded",
+        &key,
+        now,
+        "whsec_wrong",
+    )
+    .await;
+    assert_eq!((forged.status, forged.code()), (400, "SIGNATURE_INVALID"));
+    let stale = webhook(
+        &shop,
+        "evt_old",
+        "payment_intent.succeeded",
+        &key,
+        now - 3600,
+        whsec,
+    )
+    .await;
+    assert_eq!((stale.status, stale.code()), (400, "SIGNATURE_INVALID"));
+    assert_eq!(
+        order(&shop, &who, &order_id).await["status"],
+        "PAYMENT_PENDING",
+        "refused deliveries change nothing"
+    );
+
+    let event = format!("evt_{}", uuid::Uuid::new_v4().simple());
+    let applied = webhook(&shop, &event, "payment_intent.succeeded", &key, now, whsec).await;
+    assert_eq!(applied.status, 200, "{:?}", applied.body);
+    assert_eq!(applied.body["outcome"], "settled");
+    let placed = order(&shop, &who, &order_id).await;
+    assert_eq!(placed["status"], "PLACED", "{placed}");
+    assert_eq!(placed["payment"], "CAPTURED");
+    let redelivered = webhook(&shop, &event, "payment_intent.succeeded", &key, now, whsec).await;
+    assert_eq!(redelivered.body["outcome"], "alreadyApplied");
+    assert_eq!(
+        st::kept(&key).await,
+        placed["total"]["amount"].as_i64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_lost_answer_leaves_the_order_pending_and_the_expiry_settles_it_on_the_one_charge() {
+    let shop = Shop::with_stripe().await;
+    let item = helpers::seed_item(&shop, "Stripe lamp", 1).await;
+    let (who, checkout) = helpers::hold(&shop, &[(item, 1)]).await;
+    let pm = st::payment_method(st::CARD_OK).await;
+    // Every try of the charge reaches Stripe (localstripe) but no answer comes back.
+    st::lose_answers(&pm, 10).await;
+    let pending = submit(&shop, &who, &checkout, &pm, "pay").await;
+    assert_eq!(pending.status, 202, "{:?}", pending.body);
+    assert!(pending.body.get("nextAction").is_none());
+    let order_id = pending.body["orderId"].as_str().unwrap().to_owned();
+    st::lose_answers(&pm, 0).await;
+    // The hold ends: the timer asks Stripe (a replay of the create finds the intent).
+    let id = CheckoutId::try_from(checkout.as_str()).unwrap();
+    let held = shop.app.checkouts.get(id).await.unwrap().unwrap();
+    shop.clock.advance_past(held.expires_at);
+    let expired = checkout::expire(shop.app.shop(), id, shop.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(expired, checkout::Expiry::Completed);
+    let placed = order(&shop, &who, &order_id).await;
+    assert_eq!(placed["status"], "PLACED", "{placed}");
+    let key = key_of(&checkout, 1);
+    assert_eq!(
+        st::intents_for(&key).await.len(),
+        1,
+        "retries and the replay made no second charge"
+    );
+    assert_eq!(
+        st::kept(&key).await,
+        placed["total"]["amount"].as_i64().unwrap()
+    );
+}
