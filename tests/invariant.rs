@@ -12,6 +12,12 @@
 //!
 //! The seed replays the same actions in the same groups; how the three of a group interleave
 //! is up to the scheduler, which is the point.
+//!
+//! The run goes twice: with the test provider (2,000 steps, money checked against its
+//! ledger) and with the Stripe adapter against localstripe (fewer steps: every check reads
+//! every PaymentIntent back from localstripe), where each test token stands for a card and
+//! a fate: a card that pays, one that is declined, answers lost on the way (the charge happened
+//! or was declined; the shop finds out by asking), and 3-D Secure never completed.
 
 use crate::helpers;
 
@@ -80,7 +86,31 @@ enum Made {
     Order(UserId, OrderId),
 }
 
-async fn run(app: Arc<App>, client: aws_sdk_dynamodb::Client, action: Action) -> Made {
+/// The payment method a test token stands for with Stripe: a fresh PaymentMethod at
+/// localstripe, with the proxy told to lose the charge's answers where the token says so.
+async fn stripe_method(token: &str) -> String {
+    use helpers::stripe as st;
+    let (card, lost) = match token {
+        "tok_success" => (st::CARD_OK, false),
+        "tok_decline_card_declined" => (st::CARD_DECLINED, false),
+        "tok_timeout_capture" => (st::CARD_OK, true),
+        "tok_timeout_void" => (st::CARD_DECLINED, true),
+        _ => (st::CARD_3DS, false),
+    };
+    let pm = st::payment_method(card).await;
+    if lost {
+        // Every try of the charge (the retry budget) loses its answer; asking later works.
+        st::lose_answers(&pm, aisle::retry::Policy::PROVIDER.attempts).await;
+    }
+    pm
+}
+
+async fn run(
+    app: Arc<App>,
+    client: aws_sdk_dynamodb::Client,
+    action: Action,
+    stripe: bool,
+) -> Made {
     let s = app.shop();
     // Far enough ahead that every hold is due and every payment attempt past its grace.
     let far_future = Timestamp::now().plus_millis(3_600_000);
@@ -117,7 +147,12 @@ async fn run(app: Arc<App>, client: aws_sdk_dynamodb::Client, action: Action) ->
             }
         }
         Action::Submit(who, id, token) => {
-            if let Ok(submitted) = checkout::submit(s, &who, id, helpers::pay(token)).await {
+            let method = if stripe {
+                stripe_method(token).await
+            } else {
+                token.to_owned()
+            };
+            if let Ok(submitted) = checkout::submit(s, &who, id, helpers::pay(&method)).await {
                 return Made::Order(who, submitted.order().order_id);
             }
         }
@@ -189,21 +224,72 @@ async fn check_stock(
     Ok(())
 }
 
-/// Money, per order and per charge; the first violation.
-fn check_money(shop: &Shop, orders: &[Order]) -> Result<(), String> {
+/// What the provider holds for one charge key: captured, refunded (minor units), and how
+/// many charges under that key took money.
+#[derive(Debug, Default, Clone, Copy)]
+struct Held {
+    captured: i64,
+    refunded: i64,
+    charges: usize,
+}
+
+/// The test provider's ledger, by charge key.
+fn ledger_view(shop: &Shop) -> HashMap<String, Held> {
     let ledger = shop.ledger();
+    ledger
+        .charges
+        .iter()
+        .filter(|(_, c)| c.captured)
+        .map(|(key, c)| {
+            let held = Held {
+                captured: c.amount.amount,
+                refunded: ledger.refunded(key),
+                charges: 1,
+            };
+            (key.clone(), held)
+        })
+        .collect()
+}
+
+/// Stripe's side, read back from localstripe: every PaymentIntent the shop created (its
+/// charge key in metadata) that took money.
+async fn stripe_view() -> HashMap<String, Held> {
+    let mut view: HashMap<String, Held> = HashMap::new();
+    for pi in helpers::stripe::all_intents().await {
+        let Some(key) = pi["metadata"]["aisle_charge_key"].as_str() else {
+            continue;
+        };
+        let charge = &pi["latest_charge"];
+        if charge["status"] == "succeeded" && charge["captured"] == true {
+            let held = view.entry(key.to_owned()).or_default();
+            held.captured += charge["amount"].as_i64().unwrap();
+            held.refunded += charge["amount_refunded"].as_i64().unwrap_or(0);
+            held.charges += 1;
+        }
+    }
+    view
+}
+
+/// Money, per order and per charge; the first violation.
+fn check_money(provider: &HashMap<String, Held>, orders: &[Order]) -> Result<(), String> {
     let by_checkout: HashMap<String, &Order> = orders
         .iter()
         .map(|o| (o.checkout_id.to_string(), o))
         .collect();
     let mut captured_per_checkout: HashMap<&str, usize> = HashMap::new();
-    for (key, charge) in ledger.charges.iter().filter(|(_, c)| c.captured) {
+    for (key, held) in provider {
+        if held.charges > 1 {
+            return Err(format!(
+                "charge key {key} took money {} times",
+                held.charges
+            ));
+        }
         let checkout = key.rsplit_once('-').map_or(key.as_str(), |(c, _)| c);
         *captured_per_checkout.entry(checkout).or_default() += 1;
         let Some(order) = by_checkout.get(checkout) else {
             return Err(format!(
                 "charge {key} ({}) belongs to no order",
-                charge.amount.amount
+                held.captured
             ));
         };
         if order.charge_key() != *key {
@@ -219,18 +305,14 @@ fn check_money(shop: &Shop, orders: &[Order]) -> Result<(), String> {
     }
     for order in orders {
         let key = order.charge_key();
-        let captured = ledger
-            .charges
-            .get(&key)
-            .filter(|c| c.captured)
-            .map_or(0, |c| c.amount.amount);
+        let held = provider.get(&key).copied().unwrap_or_default();
         let owed: i64 = order
             .money_due
             .iter()
             .filter(|d| d.kind == DueKind::Refund)
             .map(|d| d.amount)
             .sum();
-        let kept = captured - ledger.refunded(&key) - owed;
+        let kept = held.captured - held.refunded - owed;
         let ok = match order.status {
             s if s.holds_stock() => kept == order.kept_value(),
             OrderStatus::PaymentPending => kept == 0 || kept == order.total.amount,
@@ -238,10 +320,11 @@ fn check_money(shop: &Shop, orders: &[Order]) -> Result<(), String> {
         };
         if !ok {
             return Err(format!(
-                "order {} ({:?}): the provider kept {kept} (captured {captured}, refunded {}, owed {owed}) but the order owns {}",
+                "order {} ({:?}): the provider kept {kept} (captured {}, refunded {}, owed {owed}) but the order owns {}",
                 order.order_id,
                 order.status,
-                ledger.refunded(&key),
+                held.captured,
+                held.refunded,
                 order.kept_value()
             ));
         }
@@ -251,13 +334,24 @@ fn check_money(shop: &Shop, orders: &[Order]) -> Result<(), String> {
 
 #[tokio::test]
 async fn stock_and_money_are_exact_after_every_step_of_a_concurrent_random_shopping_run() {
+    randomized_run(Shop::open().await, STEPS, false).await;
+}
+
+#[tokio::test]
+async fn stock_and_money_are_exact_with_the_stripe_adapter_against_localstripe() {
+    randomized_run(Shop::with_stripe().await, STRIPE_STEPS, true).await;
+}
+
+/// Steps of the Stripe run: each check lists every PaymentIntent at localstripe.
+const STRIPE_STEPS: usize = 250;
+
+async fn randomized_run(shop: Shop, steps: usize, stripe: bool) {
     let seed: u64 = std::env::var("AISLE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_261_201);
-    println!("invariant run seed: {seed} (AISLE_SEED={seed} to replay)");
+    println!("invariant run seed: {seed} (AISLE_SEED={seed} to replay), stripe: {stripe}");
     let mut rng = StdRng::seed_from_u64(seed);
-    let shop = Shop::open().await;
     let client = dynamo().await;
 
     let mut items = Vec::new();
@@ -272,7 +366,7 @@ async fn stock_and_money_are_exact_after_every_step_of_a_concurrent_random_shopp
     let mut counts: HashMap<&str, usize> = HashMap::new();
 
     let started = std::time::Instant::now();
-    for step in 0..STEPS {
+    for step in 0..steps {
         if step % 250 == 0 {
             println!("step {step} at {:.1} s", started.elapsed().as_secs_f64());
         }
@@ -318,7 +412,7 @@ async fn stock_and_money_are_exact_after_every_step_of_a_concurrent_random_shopp
         let mut tasks = tokio::task::JoinSet::new();
         for (slot, action) in actions.into_iter().enumerate() {
             let (app, client) = (shop.app.clone(), client.clone());
-            tasks.spawn(async move { (slot, run(app, client, action).await) });
+            tasks.spawn(async move { (slot, run(app, client, action, stripe).await) });
         }
         let mut made: Vec<(usize, Made)> = Vec::new();
         while let Some(done) = tasks.join_next().await {
@@ -338,21 +432,31 @@ async fn stock_and_money_are_exact_after_every_step_of_a_concurrent_random_shopp
         if let Err(violation) = check_stock(&shop, &client, &items, &orders).await {
             panic!("seed {seed}, step {step} ({described}): {violation}");
         }
-        if let Err(violation) = check_money(&shop, &orders) {
+        let provider = if stripe {
+            stripe_view().await
+        } else {
+            ledger_view(&shop)
+        };
+        if let Err(violation) = check_money(&provider, &orders) {
             panic!("seed {seed}, step {step} ({described}): {violation}");
         }
     }
-    let ledger = shop.ledger();
+    let provider = if stripe {
+        stripe_view().await
+    } else {
+        ledger_view(&shop)
+    };
+    let net: i64 = provider.values().map(|h| h.captured - h.refunded).sum();
     println!(
-        "steps: {STEPS} × {AT_ONCE} actions at once; by kind: {counts:?}; checkouts {}, orders {}; provider: {} charges, {} refunds, net {}",
+        "steps: {steps} × {AT_ONCE} actions at once; by kind: {counts:?}; checkouts {}, orders {}; provider: {} charges that took money, {} with refunds, net {net}",
         checkouts.len(),
         placed.len(),
-        ledger.charges.values().filter(|c| c.captured).count(),
-        ledger.refunds.len(),
-        ledger.net()
+        provider.len(),
+        provider.values().filter(|h| h.refunded > 0).count(),
     );
+    let (min_checkouts, min_orders) = if stripe { (15, 8) } else { (100, 50) };
     assert!(
-        checkouts.len() > 100 && placed.len() > 50,
+        checkouts.len() > min_checkouts && placed.len() > min_orders,
         "the run exercised checkout and orders"
     );
 }

@@ -4,7 +4,7 @@
 # openapi.yaml, each answer checked for no 5xx, a documented status code, a body that matches
 # the documented schema and content type. Expects make dev's exports (AISLE, SHOPPER, SELLER,
 # WAREHOUSE); e2e.sh calls it after e2e.py, so orders, refunds and parcels exist to be read.
-# AISLE_FUZZ_EXAMPLES (default 10) is the number of generated cases per operation and phase;
+# AISLE_FUZZ_EXAMPLES (default 5) is the number of generated cases per operation and phase;
 # the seed is fixed so a failure replays. Requests may take up to 60 s: under cargo lambda
 # watch a new function instance starts through `cargo run`, slow on a loaded machine.
 set -euo pipefail
@@ -19,10 +19,10 @@ fi
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 failed=0
 for role in SHOPPER SELLER WAREHOUSE; do
-  echo "== schemathesis as the ${role,,} (${AISLE_FUZZ_EXAMPLES:-10} examples per operation)"
+  echo "== schemathesis as the ${role,,} (${AISLE_FUZZ_EXAMPLES:-5} examples per operation)"
   if ! "$venv/bin/schemathesis" run openapi.yaml --url "$AISLE" \
       -H "Authorization: Bearer ${!role}" --checks "$checks" \
-      --max-examples "${AISLE_FUZZ_EXAMPLES:-10}" --seed 20261201 --request-timeout 60 \
+      --max-examples "${AISLE_FUZZ_EXAMPLES:-5}" --seed 20261201 --request-timeout 60 \
       --report junit --report-junit-path "$AISLE_STATE/schemathesis-${role,,}.xml" \
       --no-color 2>&1 | tail -n 25; then
     failed=1

@@ -7,7 +7,9 @@
 #   4. IAM per function (`aisle-local iam-proxy`, AISLE_IAM=enforce|audit|off) in front of
 #      DynamoDB Local and moto: a call the template does not grant is AccessDeniedException;
 #   5. the local gateway (:3000 by default, AISLE_PORT): HTTP routes, JWT authorizer
-#      emulation, stream/SQS/schedule event sources.
+#      emulation, stream/SQS/schedule event sources;
+#   6. payments through the Stripe adapter against localstripe (:8420, behind
+#      aisle-local stripe-proxy on :8421), whose webhooks are delivered to the gateway.
 # Prints the base URL and ready-made tokens. Ctrl-C stops every child.
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
@@ -35,6 +37,7 @@ fi
   echo "AWS_ENDPOINT_URL_DYNAMODB_STREAMS=$ddb"
   echo "AWS_ENDPOINT_URL_SQS=$moto"
   echo "AWS_ENDPOINT_URL_EVENTBRIDGE=$moto"
+  echo "AWS_ENDPOINT_URL_SECRETS_MANAGER=$moto"
 } > "$AISLE_STATE/functions.env"
 
 pids=()
@@ -72,6 +75,11 @@ until grep -q '"gateway":"ready"' "$AISLE_STATE/gateway.log" 2>/dev/null; do
   sleep 0.2
 done
 
+# localstripe delivers its events (signed with the local webhook secret that create-resources
+# stored for the functions) to the webhook route, as Stripe delivers to a deployed stack.
+curl -sf -o /dev/null -X POST "http://127.0.0.1:$AISLE_LOCALSTRIPE_PORT/_config/webhooks/aisle" \
+  -d "url=http://127.0.0.1:$AISLE_PORT/v1/payments/webhook" -d "secret=whsec_aisle_local"
+
 shopper="$("$local_cli" token --user demo-shopper)"
 seller="$("$local_cli" token --user demo-seller --groups sellers)"
 warehouse="$("$local_cli" token --user demo-warehouse --groups warehouses --warehouse wh-1000)"
@@ -82,6 +90,11 @@ export SHOPPER=$shopper
 export SELLER=$seller
 export WAREHOUSE=$warehouse
 export AISLE_LOCAL=$local_cli
+export LOCALSTRIPE=http://127.0.0.1:$AISLE_LOCALSTRIPE_PORT
+[dev] Pay with a PaymentMethod made as Stripe.js would make it, e.g.
+      curl -s -u sk_test_aisle_local: \$LOCALSTRIPE/v1/payment_methods -d type=card \\
+        -d card[number]=4242424242424242 -d card[exp_month]=12 -d card[exp_year]=2034 -d card[cvc]=123
+      (4000000000000341 is declined, 4000002500003155 asks for 3-D Secure)
 [dev] Ctrl-C stops everything.
 MSG
 echo "ready" > "$AISLE_STATE/dev.ready"

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """End-to-end check of the local shop over HTTP, through the local gateway (make dev).
 
-Reads AISLE (base URL), SHOPPER, SELLER, WAREHOUSE (tokens) and AISLE_STATE from the
-environment, as infra/scripts/e2e.sh exports them. Standard library only. Every wait is a
+Reads AISLE (base URL), SHOPPER, SELLER, WAREHOUSE (tokens), LOCALSTRIPE and AISLE_STATE
+from the environment, as infra/scripts/e2e.sh exports them. Payments go through the Stripe
+adapter to localstripe; the shopper's card becomes a PaymentMethod at localstripe first, as
+Stripe.js makes one in a browser. Standard library only. Every wait is a
 poll with a deadline. Ends with "N passed, N failed".
 """
 import json
@@ -12,10 +14,12 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
 BASE = os.environ["AISLE"]
+LOCALSTRIPE = os.environ["LOCALSTRIPE"]
 TOKENS = {k: os.environ[k] for k in ("SHOPPER", "SELLER", "WAREHOUSE")}
 STATE = os.environ.get("AISLE_STATE", ".local")
 results = []
@@ -34,6 +38,19 @@ def call(method, path, token=None, body=None, headers=None):
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"null")
+
+
+def stripe(path, form):
+    """A call to localstripe as the shopper's browser (Stripe.js) makes it."""
+    request = urllib.request.Request(LOCALSTRIPE + path, data=urllib.parse.urlencode(form).encode(), method="POST")
+    request.add_header("authorization", "Bearer sk_test_aisle_local")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def pm(card="4242424242424242"):
+    """A fresh PaymentMethod id for `card` (4242... pays, ...0341 is declined, ...3155 needs 3-D Secure)."""
+    return stripe("/v1/payment_methods", {"type": "card", "card[number]": card, "card[exp_month]": "12", "card[exp_year]": "2034", "card[cvc]": "123"})["id"]
 
 
 def check(name, ok, detail=""):
@@ -81,13 +98,13 @@ check("the shopper carts one", status == 200 and cart["itemCount"] == 1, (status
 # Also starts the submit and cancel functions' first instances (under cargo lambda watch an
 # instance starts through `cargo run`) before a hold's clock is running.
 nobody = str(uuid.uuid4())
-status, unknown = call("POST", f"/v1/checkout/{nobody}/order", "SHOPPER", {"paymentToken": "tok_success", "shippingAddress": address}, {"Idempotency-Key": uuid.uuid4().hex})
+status, unknown = call("POST", f"/v1/checkout/{nobody}/order", "SHOPPER", {"paymentToken": pm(), "shippingAddress": address}, {"Idempotency-Key": uuid.uuid4().hex})
 check("paying for an unknown checkout is 404 with the error contract", status == 404 and "code" in unknown.get("error", {}), (status, unknown))
 status, _ = call("DELETE", f"/v1/checkout/{nobody}", "SHOPPER")
 check("cancelling an unknown checkout is 404", status == 404, status)
 status, checkout = call("POST", "/v1/checkout", "SHOPPER", headers={"Idempotency-Key": uuid.uuid4().hex})
 check("the shopper begins checkout", status == 201, (status, checkout))
-status, order = call("POST", f"/v1/checkout/{checkout['checkoutId']}/order", "SHOPPER", {"paymentToken": "tok_success", "shippingAddress": address}, {"Idempotency-Key": uuid.uuid4().hex})
+status, order = call("POST", f"/v1/checkout/{checkout['checkoutId']}/order", "SHOPPER", {"paymentToken": pm(), "shippingAddress": address}, {"Idempotency-Key": uuid.uuid4().hex})
 check("the shopper orders", status == 201 and order["status"] == "PLACED", (status, order))
 status, orders = call("GET", "/v1/orders?limit=5", "SHOPPER")
 check("the order is listed first", status == 200 and orders["items"][0]["orderId"] == order["orderId"], orders)
@@ -107,7 +124,7 @@ check(
     "stream records reached their consumers (publish-events; TTL deletions to hold-ttl-expired)",
     poll(60, lambda: any(e.get("gateway") == "stream" and e.get("function") == "publish-events" and e.get("failedAt") is None for e in gateway_log())),
 )
-status, gone = call("POST", f"/v1/checkout/{held['checkoutId']}/order", "SELLER", {"paymentToken": "tok_success", "shippingAddress": address}, {"Idempotency-Key": "late"})
+status, gone = call("POST", f"/v1/checkout/{held['checkoutId']}/order", "SELLER", {"paymentToken": pm(), "shippingAddress": address}, {"Idempotency-Key": "late"})
 check("paying for the expired hold is refused", status in (409, 410), (status, gone))
 
 # Search over the stream path: a typo finds the item; selling out removes it from in-stock
@@ -141,7 +158,7 @@ status, kettle = call("POST", "/v1/seller/items", "SELLER", {"name": "E2E kettle
 check("the simulator's receipt reaches the stock through the queue", warehouse("receive", kettle["itemId"], "2") and poll(30, lambda: call("GET", f"/v1/items/{kettle['itemId']}")[1]["availability"]["available"] == 2))
 call("PUT", f"/v1/cart/items/{kettle['itemId']}", "SHOPPER", {"quantity": 1})
 status, begun = call("POST", "/v1/checkout", "SHOPPER", headers={"Idempotency-Key": uuid.uuid4().hex})
-status, placed = call("POST", f"/v1/checkout/{begun['checkoutId']}/order", "SHOPPER", {"paymentToken": "tok_success", "shippingAddress": address}, {"Idempotency-Key": uuid.uuid4().hex})
+status, placed = call("POST", f"/v1/checkout/{begun['checkoutId']}/order", "SHOPPER", {"paymentToken": pm(), "shippingAddress": address}, {"Idempotency-Key": uuid.uuid4().hex})
 order_status = lambda: call("GET", f"/v1/orders/{placed['orderId']}", "SHOPPER")[1]["status"]
 check("OrderPlaced reaches the assignment worker: the order is PROCESSING with an ETA", status == 201 and poll(30, lambda: order_status() == "PROCESSING") and "eta" in call("GET", f"/v1/orders/{placed['orderId']}", "SHOPPER")[1], placed)
 check("the warehouse ships it: SHIPPED", warehouse("ship", placed["orderId"]) and poll(30, lambda: order_status() == "SHIPPED"))
@@ -171,7 +188,7 @@ def together(*requests):
 status, racer = call("POST", "/v1/seller/items", "SELLER", {"name": "E2E racer", "category": category, "brand": "Acme", "price": {"amount": 1000, "currency": "USD"}})
 call("POST", "/v1/warehouses/wh-1000/stock", "WAREHOUSE", {"itemId": racer["itemId"], "quantity": 40})
 available = lambda: call("GET", f"/v1/items/{racer['itemId']}")[1]["availability"]["available"]
-pay = {"paymentToken": "tok_success", "shippingAddress": address}
+pay = {"paymentToken": pm(), "shippingAddress": address}
 
 
 def begin_for_race():
@@ -219,6 +236,25 @@ status, both = call("POST", f"/v1/checkout/{begun['checkoutId']}/order", "SHOPPE
 racer_before = available()
 status, shrunk = call("POST", f"/v1/orders/{both['orderId']}/lines/{racer['itemId']}/cancel", "SHOPPER", {"reason": "ordered twice"})
 check("cancelling one line keeps the rest of the order and returns its unit", status == 200 and len(shrunk["lines"]) == 1 and available() == racer_before + 1, (status, shrunk))
+
+# Stripe's side: a declined card keeps the hold; a card that asks for 3-D Secure answers 202
+# with the client secret, the shopper authenticates at Stripe, and Stripe's signed webhook
+# (localstripe delivers it to the gateway) places the order.
+status, secure = call("POST", "/v1/seller/items", "SELLER", {"name": "E2E 3DS speaker", "category": category, "brand": "Acme", "price": {"amount": 4999, "currency": "USD"}})
+call("POST", "/v1/warehouses/wh-1000/stock", "WAREHOUSE", {"itemId": secure["itemId"], "quantity": 1})
+call("PUT", f"/v1/cart/items/{secure['itemId']}", "SHOPPER", {"quantity": 1})
+status, begun = call("POST", "/v1/checkout", "SHOPPER", headers={"Idempotency-Key": uuid.uuid4().hex})
+status, declined = call("POST", f"/v1/checkout/{begun['checkoutId']}/order", "SHOPPER", {"paymentToken": pm("4000000000000341"), "shippingAddress": address}, {"Idempotency-Key": uuid.uuid4().hex})
+check("a declined card is 402 with the reason; the hold is kept", status == 402 and declined["error"]["details"]["reason"] == "card_declined" and call("GET", f"/v1/items/{secure['itemId']}")[1]["availability"]["available"] == 0, (status, declined))
+status, pending = call("POST", f"/v1/checkout/{begun['checkoutId']}/order", "SHOPPER", {"paymentToken": pm("4000002500003155"), "shippingAddress": address}, {"Idempotency-Key": uuid.uuid4().hex})
+action = (pending or {}).get("nextAction") or {}
+check("a card that needs 3-D Secure answers 202 with nextAction", status == 202 and action.get("type") == "use_stripe_sdk", (status, pending))
+if action.get("clientSecret"):
+    intent = action["clientSecret"].split("_secret_")[0]
+    stripe(f"/v1/payment_intents/{intent}/_authenticate", {"client_secret": action["clientSecret"], "success": "true"})
+    placed_by_webhook = poll(30, lambda: call("GET", f"/v1/orders/{pending['orderId']}", "SHOPPER")[1]["status"] == "PLACED")
+    check("after authentication, Stripe's signed webhook places the order", placed_by_webhook, call("GET", f"/v1/orders/{pending['orderId']}", "SHOPPER"))
+    check("the webhook reached its function through the gateway", any(e.get("function") == "payment-webhook" and e.get("status") == 200 for e in gateway_log()))
 
 passed, failed = results.count(True), results.count(False)
 print(f"e2e: {passed} passed, {failed} failed")
