@@ -339,3 +339,82 @@ async fn a_seller_lists_only_their_own_items() {
         .collect();
     assert_eq!(ids, vec![mine]);
 }
+
+#[tokio::test]
+async fn a_public_item_is_cacheable_revalidates_with_304_and_changes_its_etag_with_stock() {
+    let shop = Shop::open().await;
+    let seller = Caller::seller();
+    let item = list_item(&shop, &seller, "widgets").await;
+    let get = |etag: Option<String>| {
+        let mut call = Call::new("GET /v1/items/{itemId}", &[("itemId", &item)]);
+        if let Some(etag) = etag {
+            call = call.header("If-None-Match", &etag);
+        }
+        call
+    };
+    let first = send!(catalog::get_item, shop, get(None));
+    assert_eq!(first.status, 200);
+    let header = |reply: &helpers::Reply, name: &str| {
+        reply
+            .headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        header(&first, "cache-control").as_deref(),
+        Some("public, max-age=30")
+    );
+    let etag = header(&first, "etag").expect("an ETag");
+    let again = send!(catalog::get_item, shop, get(Some(etag.clone())));
+    assert_eq!(again.status, 304, "{:?}", again.body);
+    assert_eq!(again.body, serde_json::Value::Null, "no body");
+    assert_eq!(header(&again, "etag"), Some(etag.clone()));
+    // Stock arrives: same item version, other availability, so another representation.
+    let received = send!(stock::receive_stock, shop, receipt(WAREHOUSE_A, &item, 2));
+    assert_eq!(received.status, 200);
+    let changed = send!(catalog::get_item, shop, get(Some(etag.clone())));
+    assert_eq!(changed.status, 200);
+    assert_ne!(header(&changed, "etag"), Some(etag));
+    // The ETag still conditions a seller's edit on the item's version.
+    let edited = send!(
+        catalog::update_item,
+        shop,
+        Call::new("PATCH /v1/seller/items/{itemId}", &[("itemId", &item)])
+            .by(&seller)
+            .header("If-Match", &header(&changed, "etag").unwrap())
+            .json(json!({ "name": "Cached TV 2" }))
+    );
+    assert_eq!(edited.status, 200, "{:?}", edited.body);
+    assert_eq!(
+        header(&edited, "cache-control").as_deref(),
+        Some("private, no-store")
+    );
+}
+
+#[tokio::test]
+async fn one_callers_answers_and_errors_are_never_cached() {
+    let shop = Shop::open().await;
+    let cart = send!(
+        aisle::api::shopping::get_cart,
+        shop,
+        Call::new("GET /v1/cart", &[]).by(&Caller::shopper())
+    );
+    assert_eq!(cart.status, 200);
+    assert_eq!(
+        cart.headers.get("cache-control").unwrap(),
+        "private, no-store"
+    );
+    let missing = send!(
+        catalog::get_item,
+        shop,
+        Call::new(
+            "GET /v1/items/{itemId}",
+            &[("itemId", &uuid::Uuid::new_v4().to_string())]
+        )
+    );
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.headers.get("cache-control").unwrap(),
+        "private, no-store"
+    );
+}

@@ -251,14 +251,21 @@ fn ledger_view(shop: &Shop) -> HashMap<String, Held> {
         .collect()
 }
 
-/// Stripe's side, read back from localstripe: every PaymentIntent the shop created (its
-/// charge key in metadata) that took money.
-async fn stripe_view() -> HashMap<String, Held> {
+/// Stripe's side, read back from localstripe: every PaymentIntent made for one of this run's
+/// checkouts (its charge key in metadata; localstripe also holds other tests' charges) that
+/// took money.
+async fn stripe_view(checkouts: &[(UserId, CheckoutId)]) -> HashMap<String, Held> {
+    let ours: std::collections::HashSet<String> =
+        checkouts.iter().map(|(_, id)| id.to_string()).collect();
     let mut view: HashMap<String, Held> = HashMap::new();
     for pi in helpers::stripe::all_intents().await {
         let Some(key) = pi["metadata"]["aisle_charge_key"].as_str() else {
             continue;
         };
+        let checkout = key.rsplit_once('-').map_or(key, |(c, _)| c);
+        if !ours.contains(checkout) {
+            continue;
+        }
         let charge = &pi["latest_charge"];
         if charge["status"] == "succeeded" && charge["captured"] == true {
             let held = view.entry(key.to_owned()).or_default();
@@ -433,7 +440,7 @@ async fn randomized_run(shop: Shop, steps: usize, stripe: bool) {
             panic!("seed {seed}, step {step} ({described}): {violation}");
         }
         let provider = if stripe {
-            stripe_view().await
+            stripe_view(&checkouts).await
         } else {
             ledger_view(&shop)
         };
@@ -442,7 +449,7 @@ async fn randomized_run(shop: Shop, steps: usize, stripe: bool) {
         }
     }
     let provider = if stripe {
-        stripe_view().await
+        stripe_view(&checkouts).await
     } else {
         ledger_view(&shop)
     };

@@ -309,3 +309,77 @@ async fn a_lost_answer_leaves_the_order_pending_and_the_expiry_settles_it_on_the
         placed["total"]["amount"].as_i64().unwrap()
     );
 }
+
+#[tokio::test]
+async fn reconciliation_lists_money_at_stripe_that_no_order_owns_and_only_that() {
+    let shop = Shop::with_stripe().await;
+    let item = helpers::seed_item(&shop, "Stripe radio", 1).await;
+    let (who, checkout) = helpers::hold(&shop, &[(item, 1)]).await;
+    let placed = submit(
+        &shop,
+        &who,
+        &checkout,
+        &st::payment_method(st::CARD_OK).await,
+        "pay",
+    )
+    .await;
+    assert_eq!(placed.status, 201, "{:?}", placed.body);
+    let ours = st::intents_for(&key_of(&checkout, 1)).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Charges made at Stripe behind the shop's back: one under a key of a checkout that
+    // never became an order, one under no key of the shop's.
+    let mut stray_ids = Vec::new();
+    for key in [Some(format!("{}-1", uuid::Uuid::new_v4())), None] {
+        let pm = st::payment_method(st::CARD_OK).await;
+        let mut form = vec![
+            ("amount", "1234"),
+            ("currency", "usd"),
+            ("payment_method", pm.as_str()),
+            ("confirm", "true"),
+        ];
+        if let Some(key) = key.as_deref() {
+            form.push(("metadata[aisle_charge_key]", key));
+        }
+        let (status, pi) = st::call(
+            "POST",
+            &format!("{}/v1/payment_intents", st::localstripe()),
+            &form,
+        )
+        .await;
+        assert_eq!(
+            (status, pi["status"].as_str()),
+            (200, Some("succeeded")),
+            "{pi}"
+        );
+        stray_ids.push(pi["id"].as_str().unwrap().to_owned());
+    }
+    let since = shop.clock.now().plus_millis(-3_600_000);
+    // Too fresh to judge: a submit may still be writing its order.
+    let fresh = aisle::usecases::payments::strays(shop.app.shop(), since)
+        .await
+        .unwrap();
+    assert!(!fresh
+        .iter()
+        .any(|s| stray_ids.contains(&s.charge.reference)));
+    shop.clock
+        .advance(aisle::usecases::payments::STRAY_GRACE + std::time::Duration::from_secs(60));
+    let strays = aisle::usecases::payments::strays(shop.app.shop(), since)
+        .await
+        .unwrap();
+    let listed: Vec<&str> = strays.iter().map(|s| s.charge.reference.as_str()).collect();
+    for id in &stray_ids {
+        assert!(listed.contains(&id.as_str()), "{id} listed: {strays:?}");
+    }
+    assert!(
+        !listed.contains(&ours.as_str()),
+        "the order's own charge is no stray"
+    );
+    let no_order = strays
+        .iter()
+        .find(|s| s.charge.reference == stray_ids[0])
+        .unwrap();
+    assert!(no_order.why.contains("has no order"), "{}", no_order.why);
+    assert_eq!(no_order.charge.held, 1234);
+}

@@ -53,6 +53,35 @@ def pm(card="4242424242424242"):
     return stripe("/v1/payment_methods", {"type": "card", "card[number]": card, "card[exp_month]": "12", "card[exp_year]": "2034", "card[cvc]": "123"})["id"]
 
 
+def intent_for(charge_key):
+    """The PaymentIntent localstripe holds for a checkout attempt's charge key, if any."""
+    after = None
+    while True:
+        url = LOCALSTRIPE + "/v1/payment_intents?limit=100" + (f"&starting_after={after}" if after else "")
+        request = urllib.request.Request(url)
+        request.add_header("authorization", "Bearer sk_test_aisle_local")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            page = json.loads(response.read())
+        for pi in page["data"]:
+            if pi.get("metadata", {}).get("aisle_charge_key") == charge_key:
+                return pi
+        if not page.get("has_more") or not page["data"]:
+            return None
+        after = page["data"][-1]["id"]
+
+
+def raw(method, path, headers=None):
+    """One request; the status, the answer's headers (lowercase names) and its body bytes."""
+    request = urllib.request.Request(BASE + path, method=method)
+    for k, v in (headers or {}).items():
+        request.add_header(k, v)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
 def check(name, ok, detail=""):
     results.append(ok)
     print(("PASS " if ok else "FAIL ") + name + ("" if ok else f": {detail}"), flush=True)
@@ -236,6 +265,23 @@ status, both = call("POST", f"/v1/checkout/{begun['checkoutId']}/order", "SHOPPE
 racer_before = available()
 status, shrunk = call("POST", f"/v1/orders/{both['orderId']}/lines/{racer['itemId']}/cancel", "SHOPPER", {"reason": "ordered twice"})
 check("cancelling one line keeps the rest of the order and returns its unit", status == 200 and len(shrunk["lines"]) == 1 and available() == racer_before + 1, (status, shrunk))
+intent = intent_for(f"{begun['checkoutId']}-1")
+refunded_at_stripe = ((intent or {}).get("latest_charge") or {}).get("amount_refunded")
+check(f"the cancelled line is refunded in part at Stripe ({refunded_at_stripe} of {both['total']['amount']})", shrunk.get("refunded", {}).get("amount") == 1000 and refunded_at_stripe == 1000, (shrunk.get("refunded"), intent and intent.get("id")))
+
+# HTTP caching and CORS, as a browser on the storefront's origin sees them through the gateway.
+site = "http://127.0.0.1:3001"
+status, head, _ = raw("GET", f"/v1/items/{kettle['itemId']}", {"Origin": site})
+etag = head.get("etag")
+check("a public item is Cache-Control public with an ETag and CORS for the storefront", status == 200 and head.get("cache-control", "").startswith("public, max-age=") and etag and head.get("access-control-allow-origin") == site, head)
+status, head, body = raw("GET", f"/v1/items/{kettle['itemId']}", {"If-None-Match": etag or ""})
+check("If-None-Match with that ETag is 304 with no body", status == 304 and body == b"", (status, head))
+status, head, _ = raw("GET", "/v1/cart", {"Authorization": "Bearer " + TOKENS["SHOPPER"]})
+check("the cart is private, no-store", head.get("cache-control") == "private, no-store", head)
+status, head, _ = raw("OPTIONS", "/v1/cart/items/x", {"Origin": site, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "authorization,content-type"})
+check("a browser preflight from the storefront is answered before the authorizer", status == 204 and head.get("access-control-allow-origin") == site and "PUT" in head.get("access-control-allow-methods", ""), (status, head))
+status, head, _ = raw("OPTIONS", "/v1/cart", {"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "GET"})
+check("a preflight from another origin gets no CORS headers", "access-control-allow-origin" not in head, head)
 
 # Stripe's side: a declined card keeps the hold; a card that asks for 3-D Secure answers 202
 # with the client secret, the shopper authenticates at Stripe, and Stripe's signed webhook

@@ -108,6 +108,12 @@ impl Payments for PaymentProvider {
     async fn void(&self, charge: &ChargeRef) -> Result<(), StoreError> {
         self.inner().void(charge).await
     }
+    async fn holding_since(
+        &self,
+        since: crate::domain::Timestamp,
+    ) -> Result<Vec<crate::ports::HeldCharge>, StoreError> {
+        self.inner().holding_since(since).await
+    }
 }
 
 /// The search index, opened on first use (most functions never search).

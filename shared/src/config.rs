@@ -104,6 +104,9 @@ pub struct Config {
     pub search: SearchSettings,
     /// Who takes the money.
     pub payments: PaymentSettings,
+    /// How long browsers and CDNs may reuse a public answer (catalog, item, search), in
+    /// seconds (`CACHE_MAX_AGE_SECONDS`, default 30): short, since availability is live.
+    pub cache_max_age: u32,
 }
 
 /// Which payment provider takes the money (`PAYMENT_PROVIDER`, required: the test provider
@@ -203,6 +206,18 @@ impl Config {
         };
         let search = SearchSettings::from_lookup(&get)?;
         let payments = PaymentSettings::from_lookup(&get)?;
+        let cache_max_age = match get("CACHE_MAX_AGE_SECONDS").filter(|v| !v.is_empty()) {
+            None => 30,
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|s| *s <= 3600)
+                .ok_or_else(|| {
+                    ConfigError(format!(
+                        "CACHE_MAX_AGE_SECONDS must be 0..=3600, got {raw:?}"
+                    ))
+                })?,
+        };
         Ok(Self {
             tables,
             event_bus,
@@ -213,6 +228,7 @@ impl Config {
             hold,
             search,
             payments,
+            cache_max_age,
         })
     }
 }

@@ -200,7 +200,58 @@ impl Gateway {
         Ok(value)
     }
 
+    /// [`Gateway::route`], with CORS as API Gateway applies it: a preflight is answered here,
+    /// before routing and the authorizer; every other answer to an allowed origin gets the
+    /// allow-origin and expose headers.
     async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, Infallible> {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let origin = header("origin");
+        let cors = self.template.cors();
+        if let (Some(cors), Some(origin), true, Some(asked)) = (
+            &cors,
+            &origin,
+            request.method() == hyper::Method::OPTIONS,
+            header("access-control-request-method"),
+        ) {
+            let asked_headers = header("access-control-request-headers").unwrap_or_default();
+            let mut answer = plain(204, "");
+            for (name, value) in cors.preflight(origin, &asked, &asked_headers) {
+                if let (Ok(name), Ok(value)) = (
+                    hyper::header::HeaderName::from_bytes(name.as_bytes()),
+                    hyper::header::HeaderValue::from_str(&value),
+                ) {
+                    answer.headers_mut().insert(name, value);
+                }
+            }
+            log(
+                json!({ "gateway": "http", "method": "OPTIONS", "path": request.uri().path(), "status": 204, "cors": "preflight" }),
+            );
+            return Ok(answer);
+        }
+        let mut response = self.route(request).await?;
+        if let (Some(cors), Some(origin)) = (&cors, &origin) {
+            for (name, value) in cors.on_answer(origin) {
+                if let (Ok(name), Ok(value)) = (
+                    hyper::header::HeaderName::from_bytes(name.as_bytes()),
+                    hyper::header::HeaderValue::from_str(&value),
+                ) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+        }
+        Ok(response)
+    }
+
+    async fn route(
         self: Arc<Self>,
         request: Request<Incoming>,
     ) -> Result<Response<Full<Bytes>>, Infallible> {

@@ -105,6 +105,80 @@ pub struct Template {
     resources: BTreeMap<String, Value>,
 }
 
+/// An HTTP API's CORS settings (`CorsConfiguration`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cors {
+    /// Origins allowed (`*` allows any).
+    pub allow_origins: Vec<String>,
+    /// Methods a preflight may ask for.
+    pub allow_methods: Vec<String>,
+    /// Request headers a preflight may ask for (case-insensitive).
+    pub allow_headers: Vec<String>,
+    /// Response headers a page may read.
+    pub expose_headers: Vec<String>,
+    /// How long a browser may cache a preflight answer, seconds.
+    pub max_age: Option<String>,
+}
+
+impl Cors {
+    /// Whether `origin` may call the API.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.allow_origins.iter().any(|o| o == "*" || o == origin)
+    }
+
+    /// API Gateway's answer to a preflight (`OPTIONS` with `Access-Control-Request-Method`):
+    /// the allow headers when the origin, method and every requested header are allowed,
+    /// none otherwise (the browser then refuses the call).
+    pub fn preflight(&self, origin: &str, method: &str, headers: &str) -> Vec<(String, String)> {
+        let method_ok = self
+            .allow_methods
+            .iter()
+            .any(|m| m == "*" || m.eq_ignore_ascii_case(method));
+        let headers_ok = headers
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .all(|h| {
+                self.allow_headers
+                    .iter()
+                    .any(|a| a == "*" || a.eq_ignore_ascii_case(h))
+            });
+        if !(self.allows(origin) && method_ok && headers_ok) {
+            return Vec::new();
+        }
+        let mut out = vec![
+            ("access-control-allow-origin".to_owned(), origin.to_owned()),
+            (
+                "access-control-allow-methods".to_owned(),
+                self.allow_methods.join(","),
+            ),
+            (
+                "access-control-allow-headers".to_owned(),
+                self.allow_headers.join(","),
+            ),
+        ];
+        if let Some(age) = &self.max_age {
+            out.push(("access-control-max-age".to_owned(), age.clone()));
+        }
+        out
+    }
+
+    /// The headers API Gateway adds to an answer for an allowed `origin`.
+    pub fn on_answer(&self, origin: &str) -> Vec<(String, String)> {
+        if !self.allows(origin) {
+            return Vec::new();
+        }
+        let mut out = vec![("access-control-allow-origin".to_owned(), origin.to_owned())];
+        if !self.expose_headers.is_empty() {
+            out.push((
+                "access-control-expose-headers".to_owned(),
+                self.expose_headers.join(","),
+            ));
+        }
+        out
+    }
+}
+
 /// `!Ref X` → `Some("X")`.
 pub(crate) fn reference(value: &Value) -> Option<&str> {
     match value {
@@ -327,6 +401,38 @@ impl Template {
     /// A parameter's `Default`, as text.
     pub fn parameter_default(&self, name: &str) -> Option<String> {
         scalar(self.parameters.get(name).and_then(|p| p.get("Default")))
+    }
+
+    /// The HTTP API's `CorsConfiguration`, with parameters at their defaults (the local
+    /// gateway answers preflights and sets the headers as API Gateway does).
+    pub fn cors(&self) -> Option<Cors> {
+        let config = self.resources.values().find_map(|r| {
+            (r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::HttpApi"))
+                .then(|| r.get("Properties")?.get("CorsConfiguration").cloned())
+                .flatten()
+        })?;
+        let list = |name: &str| -> Vec<String> {
+            let Some(value) = config.get(name) else {
+                return Vec::new();
+            };
+            if let Some(param) = reference(value) {
+                return self
+                    .parameter_default(param)
+                    .map(|d| d.split(',').map(|v| v.trim().to_owned()).collect())
+                    .unwrap_or_default();
+            }
+            value
+                .as_sequence()
+                .map(|items| items.iter().filter_map(|v| scalar(Some(v))).collect())
+                .unwrap_or_default()
+        };
+        Some(Cors {
+            allow_origins: list("AllowOrigins"),
+            allow_methods: list("AllowMethods"),
+            allow_headers: list("AllowHeaders"),
+            expose_headers: list("ExposeHeaders"),
+            max_age: scalar(config.get("MaxAge")),
+        })
     }
 
     /// A function's `Policies` as written: policy-template entries and inline `Statement`s
@@ -621,6 +727,29 @@ fn table(id: &str, props: &Value) -> Result<TableDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cors_comes_from_the_templates_http_api_and_answers_preflights_as_api_gateway() {
+        let cors = Template::load_repo()
+            .unwrap()
+            .cors()
+            .expect("CorsConfiguration");
+        let site = "http://127.0.0.1:3001";
+        assert!(cors.allows(site) && !cors.allows("https://evil.example"));
+        let ok = cors.preflight(site, "PATCH", "Authorization, If-Match, Content-Type");
+        let get = |name: &str| ok.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        assert_eq!(get("access-control-allow-origin"), Some(site));
+        assert_eq!(get("access-control-max-age"), Some("600"));
+        assert!(
+            cors.preflight(site, "PATCH", "x-custom").is_empty(),
+            "an unlisted header"
+        );
+        assert!(cors.preflight("https://evil.example", "GET", "").is_empty());
+        assert!(cors
+            .on_answer(site)
+            .iter()
+            .any(|(n, v)| n == "access-control-expose-headers" && v.contains("etag")));
+    }
 
     #[test]
     fn a_route_changed_in_the_template_changes_locally_and_the_old_path_is_gone() {

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use crate::domain::Money;
-use crate::ports::{ChargeOutcome, ChargeRef, ChargeStatus, Payments, StoreError};
+use crate::ports::{ChargeOutcome, ChargeRef, ChargeStatus, HeldCharge, Payments, StoreError};
 
 /// One charge as the provider sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,5 +241,24 @@ impl Payments for TestPayments {
         }
         tracing::info!(key, "test payment void");
         Ok(())
+    }
+
+    async fn holding_since(
+        &self,
+        _since: crate::domain::Timestamp,
+    ) -> Result<Vec<HeldCharge>, StoreError> {
+        let ledger = self.ledger();
+        Ok(ledger
+            .charges
+            .iter()
+            .filter(|(_, c)| c.captured)
+            .map(|(key, c)| HeldCharge {
+                key: Some(key.clone()),
+                reference: reference(key),
+                held: c.amount.amount - ledger.refunded(key),
+                created: crate::domain::Timestamp::now(),
+            })
+            .filter(|c| c.held > 0)
+            .collect())
     }
 }

@@ -31,9 +31,10 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use serde_json::Value;
 
-use crate::domain::Money;
+use crate::domain::{Money, Timestamp};
 use crate::ports::{
-    ChargeOutcome, ChargeRef, ChargeStatus, Payments, ProviderEvent, ProviderEventKind, StoreError,
+    ChargeOutcome, ChargeRef, ChargeStatus, HeldCharge, Payments, ProviderEvent, ProviderEventKind,
+    StoreError,
 };
 use crate::retry::Policy;
 
@@ -152,6 +153,34 @@ pub fn cancel_intent(key: &str, id: &str) -> Request {
         idempotency_key: Some(format!("{key}-void")),
         form: Vec::new(),
     }
+}
+
+/// Charges listed per reconciliation at most (100 per page).
+pub const MAX_RECONCILE_PAGES: usize = 20;
+
+/// One page of charges created after `since` (Stripe lists newest first; `after` pages on).
+pub fn list_charges(since: Timestamp, after: Option<&str>) -> Request {
+    let mut path = format!(
+        "/v1/charges?limit=100&created%5Bgt%5D={}",
+        since.unix_seconds()
+    );
+    if let Some(after) = after {
+        path.push_str(&format!("&starting_after={after}"));
+    }
+    Request {
+        method: "GET",
+        path,
+        idempotency_key: None,
+        form: Vec::new(),
+    }
+}
+
+/// What a charge still holds: captured minus refunded (0 unless it succeeded and captured).
+pub fn charge_held(charge: &Value) -> i64 {
+    if charge["status"] != "succeeded" || charge["captured"] != true {
+        return 0;
+    }
+    charge["amount"].as_i64().unwrap_or(0) - charge["amount_refunded"].as_i64().unwrap_or(0)
 }
 
 /// What a PaymentIntent's state means for the shop.
@@ -456,6 +485,51 @@ impl Payments for StripePayments {
             }
         }
     }
+
+    async fn holding_since(&self, since: Timestamp) -> Result<Vec<HeldCharge>, StoreError> {
+        let mut held = Vec::new();
+        let mut after: Option<String> = None;
+        for _page in 0..MAX_RECONCILE_PAGES {
+            let answer = self.send(&list_charges(since, after.as_deref())).await?;
+            if answer.status != 200 {
+                return Err(rejected(answer.status, &answer.body));
+            }
+            let charges = answer.body["data"].as_array().cloned().unwrap_or_default();
+            for charge in &charges {
+                let kept = charge_held(charge);
+                if kept <= 0 {
+                    continue;
+                }
+                let intent = charge["payment_intent"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                // The key is on the PaymentIntent (charges do not carry its metadata).
+                let key = if intent.is_empty() {
+                    None
+                } else {
+                    let found = self.send(&get_intent(&intent)).await?;
+                    found.body["metadata"]["aisle_charge_key"]
+                        .as_str()
+                        .map(str::to_owned)
+                };
+                held.push(HeldCharge {
+                    key,
+                    reference: intent,
+                    held: kept,
+                    created: Timestamp::from_unix_millis(
+                        charge["created"].as_i64().unwrap_or(0) * 1000,
+                    ),
+                });
+            }
+            match (answer.body["has_more"] == true, charges.last()) {
+                (true, Some(last)) => after = last["id"].as_str().map(str::to_owned),
+                _ => return Ok(held),
+            }
+        }
+        tracing::warn!(pages = MAX_RECONCILE_PAGES, "charges listed only in part");
+        Ok(held)
+    }
 }
 
 /// Why a webhook delivery was refused.
@@ -661,6 +735,10 @@ impl Payments for StripeAccount {
 
     async fn void(&self, charge: &ChargeRef) -> Result<(), StoreError> {
         self.payments().await?.void(charge).await
+    }
+
+    async fn holding_since(&self, since: Timestamp) -> Result<Vec<HeldCharge>, StoreError> {
+        self.payments().await?.holding_since(since).await
     }
 }
 

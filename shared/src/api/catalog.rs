@@ -189,7 +189,11 @@ pub async fn get_item(app: &App, req: Request) -> HttpResult {
         async {
             let id: ItemId = path(&req, "itemId")?;
             let view = catalog::get_item(&app.catalog, &app.inventory, id).await?;
-            Ok(item_response(StatusCode::OK, &view))
+            Ok(super::public(
+                &req,
+                item_response(StatusCode::OK, &view),
+                app.config.cache_max_age,
+            ))
         }
         .await,
     )

@@ -201,7 +201,10 @@ pub fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
     };
     let text = raw.to_str().unwrap_or("").trim();
     let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    text.parse().map(Some).map_err(|_| {
+    // A public item's ETag is `"<version>-<content digest>"` (it changes with availability
+    // too, for caches); the version before the dash is what the write is conditioned on.
+    let version = text.split_once('-').map_or(text, |(version, _)| version);
+    version.parse().map(Some).map_err(|_| {
         ApiError::bad_request(
             "INVALID_IF_MATCH",
             "If-Match must be an ETag this API issued",

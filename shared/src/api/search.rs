@@ -167,7 +167,11 @@ pub async fn search_items(app: &App, req: Request) -> HttpResult {
                 &query,
             )
             .await?;
-            Ok(json(StatusCode::OK, &page))
+            Ok(super::public(
+                &req,
+                json(StatusCode::OK, &page),
+                app.config.cache_max_age,
+            ))
         }
         .await,
     )

@@ -99,6 +99,26 @@ pub trait Payments: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Cancel a charge that never took money.
     async fn void(&self, charge: &ChargeRef) -> Result<(), StoreError>;
+    /// Every charge created after `since` that still holds money (captured minus refunded
+    /// above zero), for reconciliation: what the provider holds, whoever made it.
+    async fn holding_since(
+        &self,
+        since: crate::domain::Timestamp,
+    ) -> Result<Vec<HeldCharge>, StoreError>;
+}
+
+/// A charge the provider holds money for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldCharge {
+    /// The charge key it was created under, when it has one of the shop's.
+    pub key: Option<String>,
+    /// The provider's reference (Stripe: the PaymentIntent id).
+    pub reference: String,
+    /// Captured minus refunded, minor units.
+    pub held: i64,
+    /// When the provider created it.
+    pub created: crate::domain::Timestamp,
 }
 
 /// What the provider reports about a charge on its own (a webhook), as far as the shop

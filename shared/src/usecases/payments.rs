@@ -10,10 +10,10 @@
 //! after the provider confirmed it, by a write conditioned on the order's version.
 
 use super::Shop;
-use crate::domain::{CheckoutId, DueKind, MoneyDue, Order, PaymentState};
+use crate::domain::{CheckoutId, DueKind, MoneyDue, Order, PaymentState, Timestamp};
 use crate::ports::{
-    ChargeRef, ProviderEvent, ProviderEventKind, Receipt, RequestClaim, StockEffect, StoreError,
-    Transition,
+    ChargeRef, HeldCharge, ProviderEvent, ProviderEventKind, Receipt, RequestClaim, StockEffect,
+    StoreError, Transition,
 };
 use crate::retry::Policy;
 
@@ -197,4 +197,68 @@ pub async fn provider_event(
             Err(e.into())
         }
     }
+}
+
+/// How old a charge must be before reconciliation judges it: a submit still running (its
+/// order not yet written) is not a stray.
+pub const STRAY_GRACE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Money the provider holds that no order accounts for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stray {
+    /// The charge.
+    pub charge: HeldCharge,
+    /// Why it is a stray, in words.
+    pub why: String,
+}
+
+/// Every charge since `since` (older than [`STRAY_GRACE`]) that holds money no order owns:
+/// not under a key of the shop's, for a checkout attempt with no order, another attempt's
+/// charge than the one its order was paid with, or money kept for an order that owns nothing
+/// and owes nothing back. Each belongs to exactly one checkout attempt or is listed here;
+/// what to do about one (refund it) is an operator's call, so this only reports.
+#[tracing::instrument(name = "strays", skip_all)]
+pub async fn strays(shop: Shop<'_>, since: Timestamp) -> Result<Vec<Stray>, StoreError> {
+    let now = shop.clock.now();
+    let judged_before = now.plus_millis(-(STRAY_GRACE.as_millis() as i64));
+    let mut strays = Vec::new();
+    for charge in shop.payments.holding_since(since).await? {
+        if charge.created > judged_before {
+            continue;
+        }
+        let checkout = charge
+            .key
+            .as_deref()
+            .and_then(|key| key.rsplit_once('-'))
+            .and_then(|(checkout, _)| CheckoutId::try_from(checkout).ok());
+        let why = match checkout {
+            None => Some("not created under a checkout attempt's key".to_owned()),
+            Some(checkout) => match shop.orders.get(Order::id_for(checkout)).await? {
+                None => Some(format!("checkout {checkout} has no order")),
+                Some(order) if Some(order.charge_key()) != charge.key => Some(format!(
+                    "order {} was paid under {}, not this attempt",
+                    order.order_id,
+                    order.charge_key()
+                )),
+                Some(order)
+                    if !order.status.holds_stock()
+                        && order.status != crate::domain::OrderStatus::PaymentPending
+                        && order.money_due.is_empty()
+                        && order.kept_value() == 0 =>
+                {
+                    Some(format!(
+                        "order {} ({:?}) owns nothing and owes nothing back",
+                        order.order_id, order.status
+                    ))
+                }
+                Some(_) => None,
+            },
+        };
+        if let Some(why) = why {
+            tracing::warn!(reference = %charge.reference, held = charge.held, %why, "stray payment");
+            strays.push(Stray { charge, why });
+        }
+    }
+    Ok(strays)
 }

@@ -34,7 +34,8 @@ pub async fn rebuild_search_index(
 
 /// `reconcile-stock`: hourly. Recomputes aggregated stock, reports drift as a `StockDrift`
 /// event and a CloudWatch metric (embedded metric format), repairs only with
-/// `{"repair": true}` in the invocation payload.
+/// `{"repair": true}` in the invocation payload; lists stray payments (money the provider
+/// holds that no order owns) with a `StrayPayments` metric.
 pub async fn reconcile_stock(
     app: &App,
     event: LambdaEvent<serde_json::Value>,
@@ -57,5 +58,21 @@ pub async fn reconcile_stock(
     if let Some(event) = events::stock_drift(&report, repair, now) {
         app.events.publish(&[event]).await?;
     }
-    Ok(serde_json::to_value(&report)?)
+    // Money the provider holds that no order owns, over the last day (Stripe keeps an
+    // idempotency key 24 hours; an hourly run with a 25-hour window overlaps itself).
+    let since = now.plus_millis(-25 * 3_600_000);
+    let strays = crate::usecases::payments::strays(app.shop(), since).await?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "_aws": { "Timestamp": now.unix_millis(), "CloudWatchMetrics": [{
+                "Namespace": "Aisle", "Dimensions": [[]],
+                "Metrics": [{ "Name": "StrayPayments", "Unit": "Count" }]
+            }]},
+            "StrayPayments": strays.len(),
+        })
+    );
+    let mut answer = serde_json::to_value(&report)?;
+    answer["strayPayments"] = serde_json::to_value(&strays)?;
+    Ok(answer)
 }
