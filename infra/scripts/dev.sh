@@ -18,7 +18,12 @@ source "$here/env.sh"
 command -v cargo-lambda >/dev/null || python3 -m pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2
 "$here/stack.sh" up
 cd "$AISLE_ROOT"
-cargo build --quiet --workspace --bins
+cargo build --quiet -p aisle-local --bins
+# Exactly what `cargo lambda watch` builds when it starts an instance (`cargo run -p
+# aisle-functions --bin <name>`): a workspace-wide build unifies features differently, so
+# each function's first instance would otherwise recompile the library, one at a time,
+# while its first request waits (tens of seconds each on a loaded machine).
+cargo build --quiet -p aisle-functions --bins
 local_cli="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/aisle-local"
 "$local_cli" seed
 # The functions reach DynamoDB Local and moto only through the IAM proxies (AISLE_IAM=audit

@@ -497,12 +497,13 @@ pub fn needs(policies: &Policies, target: &str, body: &Json) -> Vec<(String, Str
         }
         "secretsmanager" => {
             // A secret named without its ARN is authorized against its full ARN, which ends in
-            // `-` and six random characters (moto's are random too): any six stand in here.
+            // `-` and six random characters (moto's are random too): any six stand in here
+            // (lowercase, so the report never reads them as a run's resource prefix).
             let id = text(&body["SecretId"]);
             let arn = if id.starts_with("arn:") {
                 id
             } else {
-                policies.arn("secretsmanager", &format!("secret:{id}-AbCdEf"))
+                policies.arn("secretsmanager", &format!("secret:{id}-abc123"))
             };
             vec![(format!("secretsmanager:{operation}"), arn)]
         }
