@@ -18,11 +18,15 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q '4.32.5'; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==4.32.5"
 fi
+# Run from the state directory: schemathesis keeps a cache (.schemathesis/) in its working
+# directory, and a change in the work tree makes cargo lambda watch restart every function.
+spec="$AISLE_ROOT/openapi.yaml"
+cd "$AISLE_STATE"
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
 failed=0
 for role in SHOPPER SELLER WAREHOUSE; do
   echo "== schemathesis as the ${role,,} (${AISLE_FUZZ_EXAMPLES:-5} examples per operation)"
-  if ! "$venv/bin/schemathesis" run openapi.yaml --url "$AISLE" \
+  if ! "$venv/bin/schemathesis" run "$spec" --url "$AISLE" \
       -H "Authorization: Bearer ${!role}" --checks "$checks" \
       --max-examples "${AISLE_FUZZ_EXAMPLES:-5}" --seed 20261201 --request-timeout 60 \
       --generation-database none \
