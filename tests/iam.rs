@@ -44,7 +44,47 @@ fn get_item(item: &str) -> Call {
 fn sam_policy_templates_expand_to_the_actions_and_arns_sam_gives_them() {
     let policies = Policies::from_template(template(), "p-").unwrap();
     let arn = |rest: &str| policies.arn("dynamodb", rest);
-    // GetItemFunction: DynamoDBReadPolicy on ItemsTable and on StockTable.
+    // MoveToCartFunction: DynamoDBReadPolicy on ItemsTable and on StockTable (and more).
+    assert_eq!(
+        policies.decide(
+            "move-to-cart",
+            "dynamodb:BatchGetItem",
+            &arn("table/p-StockTable")
+        ),
+        Decision::Allowed
+    );
+    assert_eq!(
+        policies.decide(
+            "move-to-cart",
+            "dynamodb:Query",
+            &arn("table/p-ItemsTable/index/bySeller")
+        ),
+        Decision::Allowed,
+        "the policy template's /index/* resource"
+    );
+    assert_eq!(
+        policies.decide(
+            "move-to-cart",
+            "dynamodb:PutItem",
+            &arn("table/p-StockTable")
+        ),
+        Decision::Denied,
+        "a read policy grants no write"
+    );
+    assert_eq!(
+        policies.decide(
+            "move-to-cart",
+            "dynamodb:GetItem",
+            &arn("table/p-OrdersTable")
+        ),
+        Decision::Denied,
+        "nor any other table"
+    );
+    // GetItemFunction's exact grants: its two reads, and nothing a read policy would add.
+    assert_eq!(
+        policies.decide("get-item", "dynamodb:GetItem", &arn("table/p-ItemsTable")),
+        Decision::Allowed
+    );
     assert_eq!(
         policies.decide(
             "get-item",
@@ -53,24 +93,33 @@ fn sam_policy_templates_expand_to_the_actions_and_arns_sam_gives_them() {
         ),
         Decision::Allowed
     );
+    for (action, resource) in [
+        ("dynamodb:Scan", "table/p-ItemsTable"),
+        ("dynamodb:Query", "table/p-ItemsTable/index/bySeller"),
+        ("dynamodb:GetItem", "table/p-StockTable"),
+    ] {
+        assert_eq!(
+            policies.decide("get-item", action, &arn(resource)),
+            Decision::Denied,
+            "{action} on {resource}"
+        );
+    }
+    // ListOrdersFunction may query its index and nothing else of the table.
     assert_eq!(
         policies.decide(
-            "get-item",
+            "list-orders",
             "dynamodb:Query",
-            &arn("table/p-ItemsTable/index/bySeller")
+            &arn("table/p-OrdersTable/index/byUser")
         ),
-        Decision::Allowed,
-        "the policy template's /index/* resource"
+        Decision::Allowed
     );
     assert_eq!(
-        policies.decide("get-item", "dynamodb:PutItem", &arn("table/p-StockTable")),
-        Decision::Denied,
-        "a read policy grants no write"
-    );
-    assert_eq!(
-        policies.decide("get-item", "dynamodb:GetItem", &arn("table/p-OrdersTable")),
-        Decision::Denied,
-        "nor any other table"
+        policies.decide(
+            "list-orders",
+            "dynamodb:GetItem",
+            &arn("table/p-OrdersTable")
+        ),
+        Decision::Denied
     );
     assert_eq!(
         policies.decide(

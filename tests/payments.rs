@@ -383,3 +383,77 @@ async fn reconciliation_lists_money_at_stripe_that_no_order_owns_and_only_that()
     assert!(no_order.why.contains("has no order"), "{}", no_order.why);
     assert_eq!(no_order.charge.held, 1234);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_webhook_delivered_twice_at_once_racing_the_hold_expiry_places_the_order_once() {
+    let shop = Shop::with_stripe().await;
+    let item = helpers::seed_item(&shop, "Stripe drone", 2).await;
+    let (who, checkout) = helpers::hold(&shop, &[(item, 1)]).await;
+    let pending = submit(
+        &shop,
+        &who,
+        &checkout,
+        &st::payment_method(st::CARD_3DS).await,
+        "pay",
+    )
+    .await;
+    assert_eq!(pending.status, 202, "{:?}", pending.body);
+    let order_id = pending.body["orderId"].as_str().unwrap().to_owned();
+    let secret = pending.body["nextAction"]["clientSecret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = key_of(&checkout, 1);
+    let intent = st::intents_for(&key).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    st::authenticate(&intent, &secret, true).await;
+
+    // Stripe retries a delivery it thinks failed, so two instances may get one event at once,
+    // while the hold's timer fires too.
+    let now = shop.clock.now().unix_seconds();
+    let whsec = aisle_local::LOCAL_STRIPE_WEBHOOK_SECRET;
+    let event = format!("evt_{}", uuid::Uuid::new_v4().simple());
+    let id = CheckoutId::try_from(checkout.as_str()).unwrap();
+    let expires = shop
+        .app
+        .checkouts
+        .get(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .expires_at;
+    let expiry_at = expires.plus_millis(1);
+    let timer_app = shop.as_function("hold-timer").await;
+    let (a, b, timer) = tokio::join!(
+        webhook(&shop, &event, "payment_intent.succeeded", &key, now, whsec),
+        webhook(&shop, &event, "payment_intent.succeeded", &key, now, whsec),
+        checkout::expire(timer_app.shop(), id, expiry_at),
+    );
+    for reply in [&a, &b] {
+        assert!(
+            reply.status == 200 || (reply.status == 409 && reply.code() == "EVENT_IN_FLIGHT"),
+            "{} {:?}",
+            reply.status,
+            reply.body
+        );
+    }
+    timer.unwrap();
+    let placed = order(&shop, &who, &order_id).await;
+    assert_eq!(placed["status"], "PLACED", "{placed}");
+    assert_eq!(st::intents_for(&key).await.len(), 1);
+    assert_eq!(
+        st::kept(&key).await,
+        placed["total"]["amount"].as_i64().unwrap(),
+        "charged once, kept once"
+    );
+    assert_eq!(
+        shop.available(&item.to_string()).await,
+        1,
+        "the unit was taken once"
+    );
+    // A redelivery later changes nothing.
+    let again = webhook(&shop, &event, "payment_intent.succeeded", &key, now, whsec).await;
+    assert_eq!(again.body["outcome"], "alreadyApplied");
+}
