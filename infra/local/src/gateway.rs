@@ -33,6 +33,8 @@ type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Ful
 /// What the gateway needs to run.
 pub struct Gateway {
     template: Template,
+    /// The HTTP API's CORS settings, read from the template once.
+    cors: Option<crate::template::Cors>,
     prefix: String,
     lambda_url: String,
     client: HttpClient,
@@ -163,6 +165,7 @@ impl Gateway {
     pub fn new(template: Template, prefix: &str, lambda_url: &str) -> Self {
         let client = Client::builder(TokioExecutor::new()).build_http();
         Self {
+            cors: template.cors(),
             template,
             prefix: prefix.to_owned(),
             lambda_url: lambda_url.trim_end_matches('/').to_owned(),
@@ -215,7 +218,7 @@ impl Gateway {
                 .map(str::to_owned)
         };
         let origin = header("origin");
-        let cors = self.template.cors();
+        let cors = self.cors.clone();
         if let (Some(cors), Some(origin), true, Some(asked)) = (
             &cors,
             &origin,
