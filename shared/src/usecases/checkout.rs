@@ -1046,9 +1046,28 @@ pub async fn provider_news(
     }
 }
 
-/// Ask the provider again about a pending order whose hold is gone (timer `Settle`).
+/// Ask the provider again about a pending order whose hold is gone (timer `Settle`). An
+/// order that changed while it was settled (a cancel at the same moment) is read again and
+/// settled as it now is.
 #[tracing::instrument(name = "settle", skip_all, fields(order_id = %order_id))]
 pub async fn settle(
+    shop: Shop<'_>,
+    order_id: crate::domain::OrderId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let mut tries = Policy::OPTIMISTIC.tries();
+    while tries.next().await {
+        match settle_once(shop, order_id, now).await {
+            Err(StoreError::Contention(_)) => continue,
+            other => return other,
+        }
+    }
+    Err(StoreError::Contention(format!(
+        "order {order_id} kept changing during settlement"
+    )))
+}
+
+async fn settle_once(
     shop: Shop<'_>,
     order_id: crate::domain::OrderId,
     now: Timestamp,
