@@ -67,3 +67,25 @@ impl HttpClient for Deferred {
         self.0.connector_metadata()
     }
 }
+
+/// The plain HTTPS client of the adapters that speak HTTP themselves (OpenSearch, Stripe):
+/// hyper over rustls on aws-lc, the platform's roots, HTTP/1 (plain HTTP for loopback
+/// stand-ins), the same TLS stack as the SDK's client.
+pub type WebClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<hyper::body::Bytes>,
+>;
+
+/// A fresh [`WebClient`]; fails only when the platform's trust store cannot be read.
+pub fn web_client() -> Result<WebClient, crate::ports::StoreError> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| crate::ports::StoreError::Unavailable(format!("TLS roots: {e}")))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(https),
+    )
+}

@@ -28,7 +28,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use serde_json::Value;
 
 use crate::domain::{Money, Timestamp};
@@ -55,7 +54,7 @@ pub struct StripePayments {
     api_key: String,
     timeout: Duration,
     budget: Duration,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: crate::adapters::http::WebClient,
 }
 
 impl std::fmt::Debug for StripePayments {
@@ -265,18 +264,12 @@ fn rejected(status: u16, body: &Value) -> StoreError {
 impl StripePayments {
     /// `base` is `https://api.stripe.com` (or a loopback stand-in); `api_key` a secret key.
     pub fn new(base: &str, api_key: &str) -> Result<Self, StoreError> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| StoreError::Unavailable(format!("TLS roots: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .build();
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             api_key: api_key.to_owned(),
             timeout: CALL_TIMEOUT,
             budget: CALL_BUDGET,
-            client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(https),
+            client: crate::adapters::http::web_client()?,
         })
     }
 

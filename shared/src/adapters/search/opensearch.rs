@@ -18,8 +18,6 @@ use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettin
 use aws_sigv4::sign::v4;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 use serde_json::{json, Value};
 
 use crate::domain::search::{Facets, PRICE_BANDS};
@@ -360,7 +358,7 @@ pub struct OpenSearchIndex {
     alias: String,
     region: String,
     credentials: Option<SharedCredentialsProvider>,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: crate::adapters::http::WebClient,
 }
 
 impl std::fmt::Debug for OpenSearchIndex {
@@ -389,18 +387,12 @@ impl OpenSearchIndex {
         region: &str,
         credentials: Option<SharedCredentialsProvider>,
     ) -> Result<Self, StoreError> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| StoreError::Unavailable(format!("TLS roots: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .build();
         Ok(Self {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             alias: alias.to_owned(),
             region: region.to_owned(),
             credentials,
-            client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(https),
+            client: crate::adapters::http::web_client()?,
         })
     }
 
