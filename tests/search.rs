@@ -12,8 +12,10 @@ use aisle::adapters::search::{opensearch, EmbeddedIndex};
 use aisle::api::{catalog, search, stock};
 use aisle::domain::search::{fuzziness, price_band, words, Facets, PRICE_BANDS};
 use aisle::domain::{Category, ItemId, SearchDoc, SearchQuery, SortOrder};
-use aisle::ports::{IndexTarget, SearchIndex};
-use helpers::{listing, seed_item, Call, Caller, Reply, Shop, WAREHOUSE_A};
+use aisle::ports::{Clock, IndexTarget, SearchIndex};
+use helpers::{
+    listed, listing, receive, seed_item, Call, Caller, Reply, Shop, WAREHOUSE_A, WAREHOUSE_B,
+};
 use serde_json::json;
 
 /// A fresh embedded index in its own temporary directory.
@@ -131,6 +133,25 @@ fn contract_cases() -> Vec<(&'static str, SearchQuery)> {
     let mut q = query("galaxy ultra");
     q.limit = 7;
     cases.push(("two words, odd page size", q));
+    // The delivery filters: held at any of some warehouses, and at none of others.
+    let site = |id: &str| aisle::domain::WarehouseId::try_from(id).unwrap();
+    let mut q = query("");
+    q.sites_any = Some(vec![site("wh-1004"), site("wh-1760"), site("wh-1148")]);
+    cases.push(("held at one of three warehouses", q));
+    let mut q = query("tv");
+    q.sites_any = Some(vec![site("wh-1004"), site("wh-1760")]);
+    q.sites_none = vec![site("wh-1004")];
+    cases.push(("a word, held at one warehouse and not another", q));
+    let mut q = query("");
+    q.sites_none = aisle_local::seed::warehouse_sites()
+        .unwrap()
+        .into_iter()
+        .map(|w| w.warehouse_id)
+        .collect();
+    cases.push(("held nowhere (every warehouse excluded)", q));
+    let mut q = query("");
+    q.sites_any = Some(vec![]);
+    cases.push(("held at one of no warehouses: nothing", q));
     cases
 }
 
@@ -297,9 +318,20 @@ fn the_opensearch_request_states_every_contract_case() {
             assert_eq!(range["gte"].as_u64(), q.min_price, "{name}");
             assert_eq!(range["lte"].as_u64(), q.max_price, "{name}");
         }
+        if let Some(any) = &q.sites_any {
+            assert!(has(json!({ "terms": { "sites": any } })), "{name}");
+        }
+        if !q.sites_none.is_empty() {
+            assert!(
+                has(json!({ "bool": { "must_not": [{ "terms": { "sites": q.sites_none } }] } })),
+                "{name}"
+            );
+        }
         let filter_count = usize::from(q.category.is_some())
             + usize::from(q.brand.is_some())
             + usize::from(q.in_stock_only)
+            + usize::from(q.sites_any.is_some())
+            + usize::from(!q.sites_none.is_empty())
             + q.attributes.len()
             + usize::from(q.min_price.is_some() || q.max_price.is_some());
         assert_eq!(filters.len(), filter_count, "{name}: no other filters");
@@ -449,6 +481,7 @@ async fn search_results_carry_live_availability_and_a_replayed_batch_changes_not
     let again = aisle::usecases::search::index_items(
         &shop.app.catalog,
         &shop.app.inventory,
+        &*shop.app.clock,
         index,
         IndexTarget::Live,
         &ids,
@@ -477,4 +510,126 @@ async fn an_item_without_attributes_or_images_is_indexed_from_the_stream() {
     })
     .await;
     assert!(indexed, "the record never reached the indexer");
+}
+
+/// The ids of a search page's hits, in order.
+fn hit_ids(page: &Reply) -> Vec<String> {
+    page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["itemId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn search_with_a_zip_promises_a_date_from_the_nearest_warehouse_holding_the_item() {
+    let shop = Shop::open().await;
+    // Warehouse A is in Bloomington MN (2 days to 55425), B in Tempe AZ (about 2,050 km: 4).
+    let near = listed(&shop, "Harbor kettle near").await;
+    receive(&shop, WAREHOUSE_A, near, 2).await;
+    let far = listed(&shop, "Harbor kettle far").await;
+    receive(&shop, WAREHOUSE_B, far, 2).await;
+    let none = listed(&shop, "Harbor kettle none").await;
+    shop.pump_index().await;
+    let search = |q: String| {
+        let shop = &shop;
+        async move {
+            let page = send!(
+                search::search_items,
+                shop,
+                Call::new("GET /v1/items", &[]).query(&q)
+            );
+            assert_eq!(page.status, 200, "{q}: {:?}", page.body);
+            page
+        }
+    };
+    let today = shop.clock.now().date();
+    let in_days = |d: i64| (today + time::Duration::days(d)).to_string();
+
+    let page = search("q=harbor+kettle&zip=55425".into()).await;
+    let promise = |id: ItemId| {
+        page.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["itemId"] == json!(id.to_string()))
+            .map(|i| i["delivery"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        promise(near),
+        json!({ "deliverable": true, "days": 2, "estimatedDate": in_days(2), "shipsFrom": WAREHOUSE_A })
+    );
+    assert_eq!(promise(far)["days"], 4);
+    assert_eq!(promise(far)["shipsFrom"], WAREHOUSE_B);
+    assert_eq!(promise(none), json!({ "deliverable": false }));
+
+    // Without a zip, no promise.
+    let plain = search("q=harbor+kettle".into()).await;
+    assert!(plain.body["items"][0].get("delivery").is_none());
+
+    // Earliest first, the undeliverable last, one hit per page across the rings.
+    let sorted = search("q=harbor+kettle&zip=55425&sort=delivery".into()).await;
+    let expected = vec![near.to_string(), far.to_string(), none.to_string()];
+    assert_eq!(hit_ids(&sorted), expected);
+    assert_eq!(sorted.body["total"], 3);
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..6 {
+        let mut q = "q=harbor+kettle&zip=55425&sort=delivery&limit=1".to_owned();
+        if let Some(c) = &cursor {
+            q.push_str(&format!("&cursor={c}"));
+        }
+        let page = search(q).await;
+        paged.extend(hit_ids(&page));
+        match page.body["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        paged, expected,
+        "paging walks the rings in order, each hit once"
+    );
+
+    // By a date: only what arrives by then. Deliverable: what any warehouse can ship.
+    let by_two = search(format!(
+        "q=harbor+kettle&zip=55425&deliverableBy={}",
+        in_days(2)
+    ))
+    .await;
+    assert_eq!(hit_ids(&by_two), vec![near.to_string()]);
+    assert_eq!(by_two.body["total"], 1, "an index filter: the total agrees");
+    let by_yesterday = search(format!(
+        "q=harbor+kettle&zip=55425&deliverableBy={}",
+        in_days(-1)
+    ))
+    .await;
+    assert_eq!(hit_ids(&by_yesterday), Vec::<String>::new());
+    let deliverable = search("q=harbor+kettle&deliverable=true".into()).await;
+    let mut found = hit_ids(&deliverable);
+    found.sort();
+    let mut both = vec![near.to_string(), far.to_string()];
+    both.sort();
+    assert_eq!(found, both);
+
+    // Stock arriving near moves the far item's date forward (the stock stream re-indexes it).
+    receive(&shop, WAREHOUSE_A, far, 1).await;
+    shop.pump_index().await;
+    let page = search("q=harbor+kettle+far&zip=55425".into()).await;
+    assert_eq!(page.body["items"][0]["delivery"]["days"], 2);
+    assert_eq!(page.body["items"][0]["delivery"]["shipsFrom"], WAREHOUSE_A);
+
+    // A zip no warehouse serves, or a delivery sort without one: 400, every problem listed.
+    let bad = send!(
+        search::search_items,
+        shop,
+        Call::new("GET /v1/items", &[]).query("zip=00000&deliverableBy=2026-02-30")
+    );
+    assert_eq!(bad.status, 400, "{:?}", bad.body);
+    assert_eq!(
+        bad.body["error"]["details"].as_array().map(Vec::len),
+        Some(2)
+    );
 }

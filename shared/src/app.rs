@@ -16,8 +16,9 @@ use crate::adapters::sqs::{DeadLetters, SqsTimer};
 use crate::adapters::stripe::StripeAccount;
 use crate::config::PaymentSettings;
 use crate::config::{Config, SearchBackend};
+use crate::domain::DeliveryMap;
 use crate::ports::{ChargeOutcome, ChargeRef, ChargeStatus, Payments};
-use crate::ports::{Clock, SearchIndex, StoreError};
+use crate::ports::{Clock, SearchIndex, StoreError, Warehouses};
 use crate::usecases::search::QueryCache;
 use crate::usecases::Shop;
 
@@ -196,6 +197,33 @@ pub struct App {
     pub search_cache: Arc<QueryCache>,
     /// The time use cases see (the system clock; tests may swap in a `TestClock`).
     pub clock: Arc<dyn Clock>,
+    /// Warehouse reach by ZIP area for search's delivery promise, read on first use.
+    pub delivery: DeliverySites,
+}
+
+/// The warehouse sites, read once per instance and again after [`DeliverySites::REFRESH`]
+/// (sites are added by operators, rarely), with the per-ZIP-area reach built from them.
+#[derive(Debug, Default, Clone)]
+pub struct DeliverySites {
+    loaded: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Arc<DeliveryMap>)>>>,
+}
+
+impl DeliverySites {
+    /// How long one read of the sites is used.
+    pub const REFRESH: std::time::Duration = std::time::Duration::from_secs(600);
+
+    /// The map, reading the sites if this instance has none or an old copy.
+    pub async fn get(&self, warehouses: &dyn Warehouses) -> Result<Arc<DeliveryMap>, StoreError> {
+        let mut loaded = self.loaded.lock().await;
+        if let Some((at, map)) = loaded.as_ref() {
+            if at.elapsed() < Self::REFRESH {
+                return Ok(map.clone());
+            }
+        }
+        let map = Arc::new(DeliveryMap::new(warehouses.list().await?));
+        *loaded = Some((std::time::Instant::now(), map.clone()));
+        Ok(map)
+    }
 }
 
 impl App {
@@ -285,6 +313,7 @@ impl App {
             },
             search_cache: Arc::new(QueryCache::new(config.search.cache_ttl, 512)),
             clock: Arc::new(crate::adapters::clock::SystemClock),
+            delivery: DeliverySites::default(),
         }
     }
 

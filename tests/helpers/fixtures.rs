@@ -24,19 +24,24 @@ pub fn listing(name: &str, category: &str) -> Value {
 /// fixture.
 pub async fn seed_item(shop: &Shop, name: &str, units: u32) -> ItemId {
     let item = listed(shop, name).await;
+    receive(shop, WAREHOUSE_A, item, units).await;
+    item
+}
+
+/// Receive `units` of `item` into `warehouse`, as that warehouse.
+pub async fn receive(shop: &Shop, warehouse: &str, item: ItemId, units: u32) {
     let receipt = Call::new(
         "POST /v1/warehouses/{warehouseId}/stock",
-        &[("warehouseId", WAREHOUSE_A)],
+        &[("warehouseId", warehouse)],
     )
-    .by(&Caller::warehouse(WAREHOUSE_A))
+    .by(&Caller::warehouse(warehouse))
     .json(json!({ "itemId": item.to_string(), "quantity": units }));
     let reply = Reply::from(
         aisle::api::stock::receive_stock(&shop.app, receipt.request())
             .await
             .unwrap(),
     );
-    assert_eq!(reply.status, 200);
-    item
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
 }
 
 /// A submit's request paying with `token` under a fresh idempotency key.

@@ -178,7 +178,7 @@ async fn main() -> Result<()> {
             let env = template.local_env(&prefix)?;
             let config = Config::from_lookup(|k| env.get(k).cloned())?;
             let app = App::new(&config, local_clients(&sdk));
-            let report = aisle::usecases::search::rebuild(&app.catalog, &app.inventory, app.search.index()?).await?;
+            let report = aisle::usecases::search::rebuild(&app.catalog, &app.inventory, &*app.clock, app.search.index()?).await?;
             eprintln!("[aisle-local] search index rebuilt: generation {}, {} indexed, {} caught up", report.generation, report.indexed, report.caught_up);
         }
         _ => bail!("usage: aisle-local create-resources|env|seed|gateway|token|warehouse|bench checkout|bench search|bench assign|bench init|iam-proxy|iam-report|search rebuild [--prefix P] (see the module docs)"),

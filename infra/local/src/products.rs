@@ -2,7 +2,7 @@
 //! (categories, brands, model families, attributes, plausible prices), used by the search
 //! contract tests and the search benchmark.
 
-use aisle::domain::{Item, ItemId, SearchDoc, Timestamp};
+use aisle::domain::{Item, ItemId, SearchDoc, Timestamp, WarehouseId};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -304,8 +304,14 @@ const BLURBS: &[&str] = &[
     "Fast setup with the companion app.",
 ];
 
-/// `n` listings, the same for the same `seed`, roughly 70% of them in stock.
+/// `n` listings, the same for the same `seed`, roughly 70% of them in stock, each of those
+/// held at one to three of the shipped warehouse sites.
 pub fn generate(n: usize, seed: u64) -> Vec<SearchDoc> {
+    let sites: Vec<WarehouseId> = crate::seed::warehouse_sites()
+        .expect("infra/data/warehouses.json")
+        .into_iter()
+        .map(|w| w.warehouse_id)
+        .collect();
     let mut rng = StdRng::seed_from_u64(seed);
     let seller = uuid::Uuid::from_u64_pair(seed, 1).to_string();
     let start = Timestamp::from_unix_millis(1_735_689_600_000); // 2025-01-01
@@ -339,10 +345,20 @@ pub fn generate(n: usize, seed: u64) -> Vec<SearchDoc> {
                 "version": 1
             }))
             .expect("generated items are valid");
+            let in_stock = rng.gen_bool(0.7);
+            let mut held: Vec<WarehouseId> = if in_stock {
+                let count = rng.gen_range(1..=3);
+                sites.choose_multiple(&mut rng, count).cloned().collect()
+            } else {
+                Vec::new()
+            };
+            held.sort();
             SearchDoc {
                 item,
-                in_stock: rng.gen_bool(0.7),
+                in_stock,
                 stock_version: 1,
+                sites: held,
+                stock_read_at: 1,
             }
         })
         .collect()

@@ -632,8 +632,8 @@ fn event_source(
 }
 
 /// Whether a JSON event matches an event-filter pattern: every key of the pattern must be
-/// present, arrays list the allowed values, objects recurse (the subset of the Lambda filter
-/// syntax the template uses: exact values).
+/// present, arrays list the allowed values (exact, or `{"prefix": "..."}` for strings),
+/// objects recurse (the subset of the Lambda filter syntax the template uses).
 pub fn matches_pattern(pattern: &serde_json::Value, event: &serde_json::Value) -> bool {
     use serde_json::Value as J;
     match pattern {
@@ -641,7 +641,10 @@ pub fn matches_pattern(pattern: &serde_json::Value, event: &serde_json::Value) -
             Some(actual) => matches_pattern(expected, actual),
             None => false,
         }),
-        J::Array(allowed) => allowed.iter().any(|a| a == event),
+        J::Array(allowed) => allowed.iter().any(|a| match (a.get("prefix"), event) {
+            (Some(J::String(prefix)), J::String(actual)) => actual.starts_with(prefix.as_str()),
+            _ => a == event,
+        }),
         other => other == event,
     }
 }
@@ -774,6 +777,11 @@ mod tests {
         let app_delete = serde_json::json!({"eventName": "REMOVE"});
         assert!(matches_pattern(&pattern, &ttl));
         assert!(!matches_pattern(&pattern, &app_delete));
+        let stock = serde_json::json!({"sk": {"S": ["TOTAL", {"prefix": "WH#"}]}});
+        for (sk, matches) in [("TOTAL", true), ("WH#wh-1", true), ("XWH#", false)] {
+            let event = serde_json::json!({"sk": {"S": sk}});
+            assert_eq!(matches_pattern(&stock, &event), matches, "{sk}");
+        }
         assert_eq!(
             parse_rate("rate(1 minute)"),
             Some(std::time::Duration::from_secs(60))

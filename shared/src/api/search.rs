@@ -2,8 +2,13 @@
 //!
 //! Query parameters: `q` (words, typos forgiven), `category`, `brand`, `minPrice`/`maxPrice`
 //! (minor units, inclusive), `inStock=true`, `attr.<name>=<value>` (any number of names),
-//! `sort=relevance|price_asc|price_desc|newest` (default: relevance with `q`, newest
+//! `sort=relevance|price_asc|price_desc|newest|delivery` (default: relevance with `q`, newest
 //! without), `limit` (1-100, default 20), `cursor` (from the previous page).
+//!
+//! Delivery: `zip=55425` adds to every hit when it would arrive there (`delivery`);
+//! `deliverableBy=YYYY-MM-DD` (needs `zip`) keeps what can arrive by then; `sort=delivery`
+//! (needs `zip`) orders by arrival date; `deliverable=true` leaves out items no warehouse can
+//! ship.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
@@ -11,20 +16,35 @@ use lambda_http::{Request, RequestExt};
 use super::{finish, json, ApiError, HttpResult};
 use crate::domain::search::{words, MAX_QUERY_CHARS, MAX_QUERY_WORDS};
 use crate::domain::{
-    Category, FieldError, PageRequest, SearchCursor, SearchQuery, SortOrder, ValidationErrors,
+    Category, FieldError, PageRequest, SearchCursor, SearchQuery, SortOrder, ValidationErrors, Zip,
 };
-use crate::usecases::search;
+use crate::usecases::search::{self, DeliveryAsk, DeliveryCursor};
 use crate::App;
 
 /// The most `attr.*` filters one search may carry.
 const MAX_ATTRIBUTE_FILTERS: usize = 10;
 
+/// A parsed `GET /v1/items`.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    /// What the index is asked.
+    pub query: SearchQuery,
+    /// `deliverable=true`.
+    pub deliverable_only: bool,
+    /// `zip` and what goes with it.
+    pub delivery: Option<DeliveryAsk>,
+}
+
 /// Parse the query string into a search, reporting every bad parameter at once.
-pub fn parse_search(params: &[(String, String)]) -> Result<SearchQuery, ApiError> {
+pub fn parse_search(params: &[(String, String)]) -> Result<SearchRequest, ApiError> {
     let mut errors = ValidationErrors::default();
     let mut query = SearchQuery::all();
     let mut sort = None;
     let mut cursor = None;
+    let mut zip = None;
+    let mut by = None;
+    let mut by_delivery = false;
+    let mut deliverable_only = false;
     let mut seen = std::collections::HashSet::new();
     for (name, value) in params {
         if !seen.insert(name.as_str()) {
@@ -80,7 +100,23 @@ pub fn parse_search(params: &[(String, String)]) -> Result<SearchQuery, ApiError
                 };
                 query.in_stock_only = errors.check("inStock", parsed).unwrap_or(false);
             }
+            "sort" if value == "delivery" => by_delivery = true,
             "sort" => sort = errors.check("sort", SortOrder::try_from(value.as_str())),
+            "zip" => zip = errors.check("zip", Zip::try_from(value.as_str())),
+            "deliverableBy" => {
+                let format = time::macros::format_description!("[year]-[month]-[day]");
+                let parsed = time::Date::parse(value, &format)
+                    .map_err(|_| "must be a date, YYYY-MM-DD".to_owned());
+                by = errors.check("deliverableBy", parsed);
+            }
+            "deliverable" => {
+                let parsed = match value.as_str() {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    _ => Err("must be true or false".to_owned()),
+                };
+                deliverable_only = errors.check("deliverable", parsed).unwrap_or(false);
+            }
             "limit" => {
                 let parsed = PageRequest::parse(Some(value), None).map(|p| p.limit);
                 query.limit = errors.check("limit", parsed).unwrap_or(query.limit);
@@ -106,7 +142,7 @@ pub fn parse_search(params: &[(String, String)]) -> Result<SearchQuery, ApiError
                     return Err(ApiError::bad_request(
                         "UNKNOWN_QUERY_PARAMETER",
                         format!(
-                            "unknown query parameter '{other}'; allowed: q, category, brand, minPrice, maxPrice, inStock, attr.<name>, sort, limit, cursor"
+                            "unknown query parameter '{other}'; allowed: q, category, brand, minPrice, maxPrice, inStock, attr.<name>, zip, deliverableBy, deliverable, sort, limit, cursor"
                         ),
                     ))
                 }
@@ -132,14 +168,40 @@ pub fn parse_search(params: &[(String, String)]) -> Result<SearchQuery, ApiError
     } else {
         SortOrder::Relevance
     });
+    let has_zip = params.iter().any(|(name, _)| name == "zip");
+    if !has_zip && (by.is_some() || by_delivery) {
+        let field = if by_delivery { "sort" } else { "deliverableBy" };
+        errors.0.push(FieldError::new(
+            field,
+            "needs zip: delivery dates depend on where to",
+        ));
+    }
+    if by_delivery && sort.is_some() {
+        errors
+            .0
+            .push(FieldError::new("sort", "given more than once"));
+    }
+    let mut after = None;
     if let Some(raw) = cursor {
-        query.after = errors.check("cursor", SearchCursor::decode(&raw, query.sort));
+        if by_delivery {
+            after = errors.check("cursor", DeliveryCursor::decode(&raw, query.sort));
+        } else {
+            query.after = errors.check("cursor", SearchCursor::decode(&raw, query.sort));
+        }
     }
-    if errors.0.is_empty() {
-        Ok(query)
-    } else {
-        Err(ApiError::invalid_query(errors))
+    if !errors.0.is_empty() {
+        return Err(ApiError::invalid_query(errors));
     }
+    Ok(SearchRequest {
+        query,
+        deliverable_only,
+        delivery: zip.map(|zip| DeliveryAsk {
+            zip,
+            by,
+            sorted: by_delivery,
+            after,
+        }),
+    })
 }
 
 /// `GET /v1/items` (public)
@@ -159,12 +221,20 @@ pub async fn search_items(app: &App, req: Request) -> HttpResult {
                         .collect()
                 })
                 .unwrap_or_default();
-            let query = parse_search(&params)?;
+            let request = parse_search(&params)?;
+            let delivery = app.delivery.get(&app.warehouses).await?;
+            let context = search::SearchContext {
+                delivery: &delivery,
+                now: app.clock.now(),
+            };
             let page = search::search(
                 app.search.index()?,
                 &app.inventory,
                 &app.search_cache,
-                &query,
+                context,
+                &request.query,
+                request.deliverable_only,
+                request.delivery.as_ref(),
             )
             .await?;
             Ok(super::public(
@@ -201,7 +271,8 @@ mod tests {
             ("sort", "price_asc"),
             ("limit", "5"),
         ]))
-        .unwrap();
+        .unwrap()
+        .query;
         assert_eq!(q.words, ["samsnug", "tv"]);
         assert_eq!(q.brand.as_deref(), Some("samsung"));
         assert_eq!(q.attributes, [("size".to_owned(), "55 in".to_owned())]);
@@ -214,10 +285,13 @@ mod tests {
     #[test]
     fn sort_defaults_to_relevance_with_words_and_newest_without() {
         assert_eq!(
-            parse_search(&params(&[("q", "tv")])).unwrap().sort,
+            parse_search(&params(&[("q", "tv")])).unwrap().query.sort,
             SortOrder::Relevance
         );
-        assert_eq!(parse_search(&params(&[])).unwrap().sort, SortOrder::Newest);
+        assert_eq!(
+            parse_search(&params(&[])).unwrap().query.sort,
+            SortOrder::Newest
+        );
     }
 
     #[test]
@@ -231,5 +305,41 @@ mod tests {
         };
         assert_eq!(error.status, StatusCode::BAD_REQUEST);
         assert_eq!(error.details.as_array().map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn delivery_parameters_parse_and_need_a_zip() {
+        let request = parse_search(&params(&[
+            ("zip", "55425"),
+            ("deliverableBy", "2026-12-04"),
+            ("sort", "delivery"),
+            ("deliverable", "true"),
+        ]))
+        .unwrap();
+        let ask = request.delivery.unwrap();
+        assert_eq!(ask.zip.as_str(), "55425");
+        assert_eq!(ask.by.map(|d| d.to_string()).as_deref(), Some("2026-12-04"));
+        assert!(ask.sorted && request.deliverable_only);
+
+        let Err(error) = parse_search(&params(&[("sort", "delivery"), ("deliverableBy", "soon")]))
+        else {
+            panic!("accepted a delivery sort without a zip");
+        };
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+        assert_eq!(error.details.as_array().map(Vec::len), Some(2));
+        assert!(parse_search(&params(&[("zip", "00000")])).is_err());
+    }
+
+    #[test]
+    fn a_delivery_cursor_round_trips() {
+        let cursor = DeliveryCursor {
+            ring: 2,
+            inner: None,
+        };
+        assert_eq!(
+            DeliveryCursor::decode(&cursor.encode(), SortOrder::Newest),
+            Ok(cursor)
+        );
+        assert!(DeliveryCursor::decode("x", SortOrder::Newest).is_err());
     }
 }

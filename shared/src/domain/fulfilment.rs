@@ -51,16 +51,24 @@ fn locations() -> &'static Locations {
 /// Where an address is, roughly: the centroid of its 3-digit ZIP area, else of its state
 /// (from the store locations in `shared/data/locations.json`).
 pub fn locate(address: &Address) -> Option<GeoPoint> {
-    let table = locations();
-    let zip3 = address.zip5().get(..3).unwrap_or("");
-    table
-        .zip3
-        .get(zip3)
-        .or_else(|| table.state.get(address.state.as_str()))
-        .map(|[lat, lon]| GeoPoint {
-            lat: *lat,
-            lon: *lon,
-        })
+    locate_zip(address.zip5()).or_else(|| {
+        locations()
+            .state
+            .get(address.state.as_str())
+            .map(|[lat, lon]| GeoPoint {
+                lat: *lat,
+                lon: *lon,
+            })
+    })
+}
+
+/// The centroid of a ZIP code's 3-digit area, if the table knows it.
+pub fn locate_zip(zip: &str) -> Option<GeoPoint> {
+    let zip3 = zip.get(..3).unwrap_or("");
+    locations().zip3.get(zip3).map(|[lat, lon]| GeoPoint {
+        lat: *lat,
+        lon: *lon,
+    })
 }
 
 /// Pick-and-pack time before a parcel leaves.
@@ -68,10 +76,16 @@ pub const HANDLING_DAYS: i64 = 1;
 /// Ground transit speed.
 pub const KM_PER_DAY: f64 = 800.0;
 
+/// Days from an order to delivery over `distance_km`: handling, then at least one day of
+/// transit.
+pub fn eta_days(distance_km: f64) -> u32 {
+    let transit = (distance_km / KM_PER_DAY).ceil().max(1.0) as u32;
+    HANDLING_DAYS as u32 + transit
+}
+
 /// When a parcel sent now over `distance_km` arrives.
 pub fn eta(now: Timestamp, distance_km: f64) -> Timestamp {
-    let transit = (distance_km / KM_PER_DAY).ceil().max(1.0) as i64;
-    now.plus_millis((HANDLING_DAYS + transit) * 24 * 3600 * 1000)
+    now.plus_millis(i64::from(eta_days(distance_km)) * 24 * 3600 * 1000)
 }
 
 /// Where a warehouse order is in its life.

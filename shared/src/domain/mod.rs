@@ -4,6 +4,7 @@
 pub mod address;
 pub mod cart;
 pub mod checkout;
+pub mod delivery;
 pub mod fulfilment;
 pub mod ids;
 pub mod item;
@@ -22,6 +23,7 @@ pub mod warehouse_update;
 pub use address::Address;
 pub use cart::{Cart, CartRule, Wishlist};
 pub use checkout::{Checkout, CheckoutStatus, HoldLine, HoldState, PaymentAttempt, ReleaseReason};
+pub use delivery::{DeliveryMap, DeliveryPromise, Zip};
 pub use fulfilment::{ShipmentLine, ShipmentState, WarehouseOrder};
 pub use ids::{CheckoutId, ItemId, OrderId, UserId, WarehouseId};
 pub use item::{Attributes, Category, ImageUrl, Item, ItemPatch, NewItem};

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::{Category, Item, ItemId};
+use super::{Category, Item, ItemId, WarehouseId};
 
 /// The most words a query may have (each becomes a fuzzy clause).
 pub const MAX_QUERY_WORDS: usize = 10;
@@ -175,6 +175,10 @@ pub struct SearchQuery {
     pub max_price: Option<u64>,
     /// Only items with units on sale.
     pub in_stock_only: bool,
+    /// Only items held at one of these warehouses (the delivery filters).
+    pub sites_any: Option<Vec<WarehouseId>>,
+    /// Only items held at none of these warehouses (the rings of `sort=delivery`).
+    pub sites_none: Vec<WarehouseId>,
     /// Lowercased `(name, value)` pairs, sorted.
     pub attributes: Vec<(String, String)>,
     /// The result order.
@@ -195,6 +199,8 @@ impl SearchQuery {
             min_price: None,
             max_price: None,
             in_stock_only: false,
+            sites_any: None,
+            sites_none: Vec::new(),
             attributes: Vec::new(),
             sort: SortOrder::Newest,
             limit: 20,
@@ -205,13 +211,15 @@ impl SearchQuery {
     /// A canonical text of everything but the cursor: the popular-query cache key.
     pub fn cache_key(&self) -> String {
         format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{}|{}",
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{}|{}",
             self.words,
             self.category.as_ref().map(Category::as_str),
             self.brand,
             self.min_price,
             self.max_price,
             self.in_stock_only,
+            self.sites_any,
+            self.sites_none,
             self.attributes,
             self.sort.as_str(),
             self.limit
@@ -227,6 +235,11 @@ impl SearchQuery {
             && self.min_price.is_none_or(|min| doc.price() >= min)
             && self.max_price.is_none_or(|max| doc.price() <= max)
             && (!self.in_stock_only || doc.in_stock)
+            && self
+                .sites_any
+                .as_ref()
+                .is_none_or(|any| any.iter().any(|w| doc.sites.contains(w)))
+            && !self.sites_none.iter().any(|w| doc.sites.contains(w))
             && self.attributes.iter().all(|pair| {
                 doc.attribute_terms()
                     .contains(&format!("{}={}", pair.0, pair.1))
@@ -245,6 +258,15 @@ pub struct SearchDoc {
     pub in_stock: bool,
     /// The aggregated stock row's `stockVersion` when `in_stock` was read.
     pub stock_version: u64,
+    /// The warehouses holding sellable units (available, not lost), sorted: what the
+    /// delivery promise picks the nearest of. Read with `in_stock`, in the same query.
+    #[serde(default)]
+    pub sites: Vec<WarehouseId>,
+    /// When the stock half was read (Unix ms). Warehouse rows change without the aggregated
+    /// row's version (an assignment), so the stock half is versioned by
+    /// `(stock_version, stock_read_at)`: a later consistent read sees at least as much.
+    #[serde(default)]
+    pub stock_read_at: i64,
 }
 
 impl SearchDoc {
@@ -297,26 +319,26 @@ impl SearchDoc {
             return Some(incoming.clone());
         };
         let newer_item = incoming.item_version() > current.item_version();
-        let newer_stock = incoming.stock_version > current.stock_version;
+        // A later read of the same stock version only matters if it says something else.
+        let newer_stock = incoming.stock_version > current.stock_version
+            || (incoming.stock_version == current.stock_version
+                && incoming.stock_read_at > current.stock_read_at
+                && (incoming.in_stock != current.in_stock || incoming.sites != current.sites));
         if !newer_item && !newer_stock {
             return None;
         }
-        let (item, (in_stock, stock_version)) = (
-            if newer_item {
-                &incoming.item
-            } else {
-                &current.item
-            },
-            if newer_stock {
-                (incoming.in_stock, incoming.stock_version)
-            } else {
-                (current.in_stock, current.stock_version)
-            },
-        );
+        let item = if newer_item {
+            &incoming.item
+        } else {
+            &current.item
+        };
+        let stock = if newer_stock { incoming } else { current };
         Some(SearchDoc {
             item: item.clone(),
-            in_stock,
-            stock_version,
+            in_stock: stock.in_stock,
+            stock_version: stock.stock_version,
+            sites: stock.sites.clone(),
+            stock_read_at: stock.stock_read_at,
         })
     }
 

@@ -34,6 +34,11 @@ impl Timestamp {
         self.0.unix_timestamp()
     }
 
+    /// The UTC calendar day.
+    pub fn date(self) -> time::Date {
+        self.0.date()
+    }
+
     /// `millis` later (earlier if negative).
     pub fn plus_millis(self, millis: i64) -> Self {
         Self::from_unix_millis(self.unix_millis() + millis)

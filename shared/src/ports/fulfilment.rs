@@ -18,6 +18,13 @@ pub struct WarehouseStock {
     pub shortfall: u32,
 }
 
+impl WarehouseStock {
+    /// Units that can be promised to a new order: available, less what was lost.
+    pub fn sellable(&self) -> u32 {
+        self.available.saturating_sub(self.shortfall)
+    }
+}
+
 /// An item's stock everywhere: the aggregated row and every warehouse row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ItemStock {
@@ -25,6 +32,20 @@ pub struct ItemStock {
     pub total: StockTotal,
     /// Counts per warehouse holding the item.
     pub warehouses: HashMap<crate::domain::WarehouseId, WarehouseStock>,
+}
+
+impl ItemStock {
+    /// The warehouses holding sellable units, sorted (what search's delivery promise uses).
+    pub fn sellable_sites(&self) -> Vec<crate::domain::WarehouseId> {
+        let mut sites: Vec<_> = self
+            .warehouses
+            .iter()
+            .filter(|(_, s)| s.sellable() > 0)
+            .map(|(w, _)| w.clone())
+            .collect();
+        sites.sort();
+        sites
+    }
 }
 
 /// A change to one stock row. Negative amounts are conditional: a move that would take a

@@ -39,9 +39,13 @@ pub struct StockLevels {
 pub trait Inventory: Send + Sync {
     /// Aggregated available units for each item; items never stocked are absent.
     async fn available(&self, items: &[ItemId]) -> Result<HashMap<ItemId, u32>, StoreError>;
-    /// Aggregated available units with the row's `stockVersion` (bumped on every change), read
-    /// strongly consistently: what the search indexer versions its in-stock flag by.
-    async fn totals(&self, items: &[ItemId]) -> Result<HashMap<ItemId, StockTotal>, StoreError>;
+    /// Every stock row of each item (the aggregate with its `stockVersion`, bumped on every
+    /// change, and each warehouse's counts), read strongly consistently: what the search
+    /// indexer takes the in-stock flag and the delivery sites from.
+    async fn stock(
+        &self,
+        items: &[ItemId],
+    ) -> Result<HashMap<ItemId, super::ItemStock>, StoreError>;
     /// Apply a receipt atomically to the warehouse row and the item's aggregate.
     /// With an idempotency key, a repeat of the same receipt is applied once and reports
     /// `replayed = true`.

@@ -15,6 +15,9 @@ pub struct ItemView {
     pub item: Item,
     /// What a shopper may know of its stock.
     pub availability: Availability,
+    /// When it would arrive at the ZIP a search gave (search results with `zip` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::domain::DeliveryPromise>,
 }
 
 /// Why a `CreateItem` use case refused or failed; each maps to one HTTP answer in `api::error`.
@@ -42,7 +45,11 @@ pub async fn create_item(
     catalog.insert(&item).await?;
     tracing::info!(item_id = %item.item_id, seller_id = %item.seller_id, category = item.category.as_str(), "item listed");
     let availability = Availability::new(0, item.low_stock_threshold);
-    Ok(ItemView { item, availability })
+    Ok(ItemView {
+        item,
+        availability,
+        delivery: None,
+    })
 }
 
 /// Why a `UpdateItem` use case refused or failed; each maps to one HTTP answer in `api::error`.
@@ -157,7 +164,11 @@ async fn view(inventory: &impl Inventory, item: Item) -> Result<ItemView, StoreE
         available.get(&item.item_id).copied().unwrap_or(0),
         item.low_stock_threshold,
     );
-    Ok(ItemView { item, availability })
+    Ok(ItemView {
+        item,
+        availability,
+        delivery: None,
+    })
 }
 
 async fn with_availability(
@@ -174,7 +185,11 @@ async fn with_availability(
                 available.get(&item.item_id).copied().unwrap_or(0),
                 item.low_stock_threshold,
             );
-            ItemView { item, availability }
+            ItemView {
+                item,
+                availability,
+                delivery: None,
+            }
         })
         .collect();
     Ok(Page {

@@ -106,7 +106,7 @@ pub async fn assign(
                         let units = stock
                             .get(i)
                             .and_then(|s| s.warehouses.get(&w.warehouse_id))
-                            .map_or(0, |s| s.available.saturating_sub(s.shortfall));
+                            .map_or(0, |s| s.sellable());
                         (*i, units)
                     })
                     .collect(),

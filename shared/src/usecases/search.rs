@@ -9,10 +9,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use time::Date;
+
+use crate::domain::delivery::{days_until, Area};
 use crate::domain::{
-    Availability, Facets, ItemId, PageRequest, SearchDoc, SearchHits, SearchQuery,
+    Availability, DeliveryMap, DeliveryPromise, Facets, ItemId, PageRequest, SearchCursor,
+    SearchDoc, SearchHits, SearchQuery, SortOrder, Timestamp, WarehouseId, Zip,
 };
-use crate::ports::{Catalog, IndexTarget, Inventory, SearchIndex, StoreError};
+use crate::ports::{Catalog, Clock, IndexTarget, Inventory, SearchIndex, StoreError};
 use crate::usecases::catalog::ItemView;
 
 /// A page of search results as the API returns it.
@@ -93,26 +97,107 @@ impl QueryCache {
     }
 }
 
-/// Run a search and attach live availability to the page.
+/// Where a shopper wants things delivered, and what search should do with it.
+#[derive(Debug, Clone)]
+pub struct DeliveryAsk {
+    /// The shopper's ZIP code.
+    pub zip: Zip,
+    /// Only items that can arrive on or before this (UTC) day.
+    pub by: Option<Date>,
+    /// Order by delivery date (earliest first; relevance or newest within one date).
+    pub sorted: bool,
+    /// Where a delivery-ordered page starts (from [`SearchPage::next_cursor`]).
+    pub after: Option<DeliveryCursor>,
+}
+
+/// A position in a delivery-ordered listing: which delivery-time ring, and where in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryCursor {
+    /// The ring's index (0 is the fastest).
+    pub ring: usize,
+    /// Where the page starts within that ring.
+    pub inner: Option<SearchCursor>,
+}
+
+impl DeliveryCursor {
+    /// URL-safe text: `d<ring>.<inner cursor or ->`.
+    pub fn encode(&self) -> String {
+        let inner = self
+            .inner
+            .as_ref()
+            .map_or("-".to_owned(), SearchCursor::encode);
+        format!("d{}.{inner}", self.ring)
+    }
+
+    /// Parse what [`Self::encode`] wrote, for a listing whose rings sort by `sort`.
+    pub fn decode(raw: &str, sort: SortOrder) -> Result<Self, String> {
+        let bad = || "not a cursor of a delivery-ordered search".to_owned();
+        let (ring, inner) = raw
+            .strip_prefix('d')
+            .and_then(|r| r.split_once('.'))
+            .ok_or_else(bad)?;
+        let ring: usize = ring.parse().map_err(|_| bad())?;
+        if ring > 64 {
+            return Err(bad());
+        }
+        let inner = match inner {
+            "-" => None,
+            other => Some(SearchCursor::decode(other, sort)?),
+        };
+        Ok(Self { ring, inner })
+    }
+}
+
+/// What a search needs besides the index and the stock: warehouse reach, and the time.
+#[derive(Clone, Copy)]
+pub struct SearchContext<'a> {
+    /// The warehouse sites by ZIP area (delivery filters and promises).
+    pub delivery: &'a DeliveryMap,
+    /// Now (the promise's dates count from it).
+    pub now: Timestamp,
+}
+
+/// Run a search and attach live availability, and with a ZIP the delivery promise, to the
+/// page.
+///
+/// Delivery filters are index filters on the warehouses holding each item, so totals, facets
+/// and cursors stay exact: `deliverableBy` keeps items held at a warehouse within that many
+/// days of the ZIP; `deliverable` keeps items held anywhere. `sort=delivery` walks the ZIP's
+/// delivery-time rings (the distinct ETAs of its warehouses, fastest first; at most about
+/// ten): each ring is one filtered query, "held within this ring and not in a faster one", so
+/// a page is exact and its cursor says which ring it stopped in.
 pub async fn search(
     index: &dyn SearchIndex,
     inventory: &dyn Inventory,
     cache: &QueryCache,
+    context: SearchContext<'_>,
     query: &SearchQuery,
+    deliverable_only: bool,
+    ask: Option<&DeliveryAsk>,
 ) -> Result<SearchPage, StoreError> {
-    let hits = if query.after.is_none() {
-        let generation = index.generation().await;
-        let key = query.cache_key();
-        match cache.get(&key, generation) {
-            Some(hits) => hits,
-            None => {
-                let hits = Arc::new(index.search(query).await?);
-                cache.put(key, generation, hits.clone());
-                hits
-            }
+    let mut query = query.clone();
+    if deliverable_only {
+        query.in_stock_only = true;
+        query.sites_any = Some(context.delivery.site_ids());
+    }
+    let area = ask.map(|a| context.delivery.area(&a.zip));
+    if let (Some(ask), Some(area)) = (ask, &area) {
+        if let Some(by) = ask.by {
+            let days = days_until(context.now, by);
+            let reach = u32::try_from(days).map_or_else(|_| Vec::new(), |d| area.within(d));
+            query.in_stock_only = true;
+            query.sites_any = Some(intersect(query.sites_any.take(), reach));
         }
-    } else {
-        Arc::new(index.search(query).await?)
+    }
+    let (hits, next_cursor) = match (ask, &area) {
+        (Some(ask), Some(area)) if ask.sorted => {
+            by_delivery(index, cache, &query, area, ask.after.as_ref()).await?
+        }
+        _ => {
+            let hits = first_page_cached(index, cache, &query).await?;
+            let next = hits.next.as_ref().map(SearchCursor::encode);
+            (hits, next)
+        }
     };
     let ids: Vec<ItemId> = hits.hits.iter().map(|h| h.doc.item.item_id).collect();
     let available = inventory.available(&ids).await?;
@@ -124,9 +209,15 @@ pub async fn search(
             if query.in_stock_only && units == 0 {
                 return None;
             }
+            let delivery = area.as_ref().map(|area| {
+                // Units held in a warehouse but all promised to checkouts are not for sale.
+                let holding: &[WarehouseId] = if units > 0 { &hit.doc.sites } else { &[] };
+                DeliveryPromise::of(area, holding, context.now)
+            });
             Some(ItemView {
                 availability: Availability::new(units, hit.doc.item.low_stock_threshold),
                 item: hit.doc.item.clone(),
+                delivery,
             })
         })
         .collect();
@@ -134,8 +225,107 @@ pub async fn search(
         items,
         total: hits.total,
         facets: hits.facets.clone(),
-        next_cursor: hits.next.map(|c| c.encode()),
+        next_cursor,
     })
+}
+
+/// `current ∩ more` (`more` alone when there is no current restriction), in `more`'s order.
+fn intersect(current: Option<Vec<WarehouseId>>, more: Vec<WarehouseId>) -> Vec<WarehouseId> {
+    match current {
+        None => more,
+        Some(current) => more.into_iter().filter(|w| current.contains(w)).collect(),
+    }
+}
+
+/// First pages come from the per-instance cache; later pages always from the index.
+async fn first_page_cached(
+    index: &dyn SearchIndex,
+    cache: &QueryCache,
+    query: &SearchQuery,
+) -> Result<Arc<SearchHits>, StoreError> {
+    if query.after.is_some() {
+        return Ok(Arc::new(index.search(query).await?));
+    }
+    let generation = index.generation().await;
+    let key = query.cache_key();
+    if let Some(hits) = cache.get(&key, generation) {
+        return Ok(hits);
+    }
+    let hits = Arc::new(index.search(query).await?);
+    cache.put(key, generation, hits.clone());
+    Ok(hits)
+}
+
+/// One page in delivery order: total and facets from the unringed query (the same matches),
+/// hits ring by ring from the cursor's ring until the page is full.
+async fn by_delivery(
+    index: &dyn SearchIndex,
+    cache: &QueryCache,
+    query: &SearchQuery,
+    area: &Area,
+    after: Option<&DeliveryCursor>,
+) -> Result<(Arc<SearchHits>, Option<String>), StoreError> {
+    let mut overview = query.clone();
+    overview.after = None;
+    let overview = first_page_cached(index, cache, &overview).await?;
+    // Rings: warehouses within each distinct ETA; then, unless the query only wants
+    // deliverable items, the items held nowhere.
+    let days = area.day_rings();
+    let mut rings: Vec<(Option<Vec<WarehouseId>>, Vec<WarehouseId>)> = Vec::new();
+    let mut faster: Vec<WarehouseId> = Vec::new();
+    for d in days {
+        let within = area.within(d);
+        let ring: Vec<WarehouseId> = within
+            .iter()
+            .filter(|w| !faster.contains(w))
+            .cloned()
+            .collect();
+        rings.push((
+            Some(intersect(query.sites_any.clone(), ring)),
+            faster.clone(),
+        ));
+        faster = within;
+    }
+    if query.sites_any.is_none() {
+        rings.push((None, faster));
+    }
+    let (mut ring, mut inner) = after.map_or((0, None), |a| (a.ring, a.inner.clone()));
+    let mut hits = Vec::new();
+    let mut next = None;
+    while ring < rings.len() && hits.len() < query.limit as usize {
+        let (any, none) = &rings[ring];
+        if any.as_ref().is_some_and(Vec::is_empty) {
+            ring += 1;
+            continue;
+        }
+        let mut q = query.clone();
+        q.sites_any = any.clone();
+        q.sites_none = none.clone();
+        q.limit = query.limit - hits.len() as u32;
+        q.after = inner.take();
+        let found = index.search(&q).await?;
+        hits.extend(found.hits);
+        match found.next {
+            Some(cursor) => {
+                next = Some(DeliveryCursor {
+                    ring,
+                    inner: Some(cursor),
+                });
+                break;
+            }
+            None => ring += 1,
+        }
+    }
+    if next.is_none() && ring < rings.len() && hits.len() >= query.limit as usize {
+        next = Some(DeliveryCursor { ring, inner: None });
+    }
+    let page = SearchHits {
+        hits,
+        total: overview.total,
+        facets: overview.facets.clone(),
+        next: None,
+    };
+    Ok((Arc::new(page), next.map(|c| c.encode())))
 }
 
 /// What one indexing pass did.
@@ -156,6 +346,7 @@ pub struct IndexReport {
 pub async fn index_items(
     catalog: &dyn Catalog,
     inventory: &dyn Inventory,
+    clock: &dyn Clock,
     index: &dyn SearchIndex,
     target: IndexTarget<'_>,
     ids: &[ItemId],
@@ -169,14 +360,17 @@ pub async fn index_items(
     let mut report = IndexReport::default();
     for chunk in unique.chunks(100) {
         let items = catalog.get_many(chunk).await?;
-        let totals = inventory.totals(chunk).await?;
+        let read_at = clock.now().unix_millis();
+        let stock = inventory.stock(chunk).await?;
         let docs: Vec<SearchDoc> = items
             .into_values()
             .map(|item| {
-                let total = totals.get(&item.item_id).copied();
+                let stock = stock.get(&item.item_id);
                 SearchDoc {
-                    in_stock: total.is_some_and(|t| t.available > 0),
-                    stock_version: total.map_or(0, |t| t.version),
+                    in_stock: stock.is_some_and(|s| s.total.available > 0),
+                    stock_version: stock.map_or(0, |s| s.total.version),
+                    sites: stock.map(|s| s.sellable_sites()).unwrap_or_default(),
+                    stock_read_at: read_at,
                     item,
                 }
             })
@@ -214,6 +408,7 @@ pub struct RebuildReport {
 pub async fn rebuild(
     catalog: &dyn Catalog,
     inventory: &dyn Inventory,
+    clock: &dyn Clock,
     index: &dyn SearchIndex,
 ) -> Result<RebuildReport, StoreError> {
     let generation = index.create_generation().await?;
@@ -221,14 +416,14 @@ pub async fn rebuild(
     let mut indexed = 0;
     for chunk in ids.chunks(1000) {
         let target = IndexTarget::Generation(&generation);
-        indexed += index_items(catalog, inventory, index, target, chunk)
+        indexed += index_items(catalog, inventory, clock, index, target, chunk)
             .await?
             .changed;
     }
     index.publish_generation(&generation).await?;
     let mut caught_up = 0;
     for chunk in every_item(catalog).await?.chunks(1000) {
-        caught_up += index_items(catalog, inventory, index, IndexTarget::Live, chunk)
+        caught_up += index_items(catalog, inventory, clock, index, IndexTarget::Live, chunk)
             .await?
             .changed;
     }

@@ -23,8 +23,13 @@ pub async fn rebuild_search_index(
     app: &App,
     _event: LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, Error> {
-    let report =
-        crate::usecases::search::rebuild(&app.catalog, &app.inventory, app.search.index()?).await?;
+    let report = crate::usecases::search::rebuild(
+        &app.catalog,
+        &app.inventory,
+        &*app.clock,
+        app.search.index()?,
+    )
+    .await?;
     Ok(serde_json::json!({
         "generation": report.generation,
         "indexed": report.indexed,

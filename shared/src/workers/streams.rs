@@ -77,6 +77,7 @@ pub async fn index_items(
             crate::usecases::search::index_items(
                 &app.catalog,
                 &app.inventory,
+                &*app.clock,
                 index,
                 crate::ports::IndexTarget::Live,
                 &ids,

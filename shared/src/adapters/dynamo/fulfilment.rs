@@ -12,15 +12,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use super::keys::{item_pk, once_marker, stock_key, warehouse_of_sk, warehouse_sk, TOTAL};
+use super::keys::{item_pk, once_marker, stock_key, warehouse_sk, TOTAL};
 use super::transact::{once, put, update, Faults, TransactFailure, Transactor, Tx};
-use super::{classify, counter, decode, encode, n, newest_first, number, s};
+use super::{classify, decode, encode, n, newest_first, s};
 use crate::config::Tables;
 use crate::domain::{ItemId, OrderId, Page, PageRequest, WarehouseId, WarehouseOrder};
-use crate::ports::{
-    Applied, Fulfilment, FulfilmentChange, ItemStock, StockMove, StockTotal, StoreError,
-    WarehouseStock,
-};
+use crate::ports::{Applied, Fulfilment, FulfilmentChange, ItemStock, StockMove, StoreError};
 
 /// Warehouse orders and per-warehouse stock.
 #[derive(Debug, Clone)]
@@ -112,54 +109,7 @@ enum Part {
 #[async_trait]
 impl Fulfilment for DynamoFulfilment {
     async fn stock(&self, items: &[ItemId]) -> Result<HashMap<ItemId, ItemStock>, StoreError> {
-        let mut found = HashMap::new();
-        for item in items {
-            let mut stock = ItemStock::default();
-            let mut start = None;
-            loop {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.tables.stock)
-                    .key_condition_expression("pk = :pk")
-                    .expression_attribute_values(":pk", s(item_pk(*item)))
-                    .consistent_read(true)
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(|e| classify("Query", e))?;
-                for row in out.items.unwrap_or_default() {
-                    let sk = row
-                        .get("sk")
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
-                        .unwrap_or_default();
-                    if sk == TOTAL {
-                        stock.total = StockTotal {
-                            available: number(&row, "available")?,
-                            version: counter(&row, "stockVersion")?,
-                        };
-                    } else if let Some(w) = warehouse_of_sk(&sk) {
-                        let id = WarehouseId::try_from(w)
-                            .map_err(|_| StoreError::Corrupt(format!("stock row {sk}")))?;
-                        stock.warehouses.insert(
-                            id,
-                            WarehouseStock {
-                                physical: number(&row, "physical")?,
-                                available: number(&row, "available")?,
-                                shortfall: number(&row, "shortfall")?,
-                            },
-                        );
-                    }
-                }
-                start = out.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
-            }
-            found.insert(*item, stock);
-        }
-        Ok(found)
+        super::inventory::item_stock(&self.client, &self.tables.stock, items).await
     }
 
     async fn shipments(&self, order: OrderId) -> Result<Vec<WarehouseOrder>, StoreError> {

@@ -12,14 +12,16 @@ use aws_sdk_dynamodb::Client;
 
 use super::keys::{
     idempotency_key as idempotency_key_record, item_key, item_of_pk, item_pk, receipt_key,
-    stock_key, warehouse_key, warehouse_sk, TOTAL,
+    stock_key, warehouse_key, warehouse_of_sk, warehouse_sk, TOTAL,
 };
 use super::transact::{
     check, give_back, put, update, Faults, TransactFailure, Transactor, Tx, MARKER_TTL_SECONDS,
 };
 use super::{batch_get, counter, n, number, read_string, s, Record};
 use crate::domain::{ItemId, StockReceipt, Timestamp, WarehouseId};
-use crate::ports::{Inventory, ReceiptRejected, StockLevels, StockTotal, StoreError};
+use crate::ports::{
+    Inventory, ItemStock, ReceiptRejected, StockLevels, StockTotal, StoreError, WarehouseStock,
+};
 
 /// Table names the inventory adapter touches.
 #[derive(Debug, Clone)]
@@ -161,8 +163,8 @@ impl Inventory for DynamoInventory {
             .collect())
     }
 
-    async fn totals(&self, items: &[ItemId]) -> Result<HashMap<ItemId, StockTotal>, StoreError> {
-        self.read_totals(items, true).await
+    async fn stock(&self, items: &[ItemId]) -> Result<HashMap<ItemId, ItemStock>, StoreError> {
+        item_stock(&self.client, &self.tables.stock, items).await
     }
 
     async fn receive(
@@ -186,6 +188,75 @@ impl Inventory for DynamoInventory {
             }
         }
         Err(StoreError::Contention("stock row kept changing during a receipt".into()).into())
+    }
+}
+
+/// Every stock row of each of `items` (the aggregate and each warehouse's), one strongly
+/// consistent `Query` per item, all at once: each item's rows share a partition, so each
+/// answer is one consistent picture of that item.
+pub(crate) async fn item_stock(
+    client: &Client,
+    table: &str,
+    items: &[ItemId],
+) -> Result<HashMap<ItemId, ItemStock>, StoreError> {
+    let mut reads = tokio::task::JoinSet::new();
+    for item in items.iter().copied() {
+        let (client, table) = (client.clone(), table.to_owned());
+        reads.spawn(async move {
+            Ok::<_, StoreError>((item, query_item(&client, &table, item).await?))
+        });
+    }
+    let mut found = HashMap::with_capacity(items.len());
+    while let Some(read) = reads.join_next().await {
+        let (item, stock) =
+            read.map_err(|e| StoreError::Bug(format!("stock read task: {e}")))??;
+        found.insert(item, stock);
+    }
+    Ok(found)
+}
+
+async fn query_item(client: &Client, table: &str, item: ItemId) -> Result<ItemStock, StoreError> {
+    let mut stock = ItemStock::default();
+    let mut start = None;
+    loop {
+        let out = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(item_pk(item)))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| super::classify("Query", e))?;
+        for row in out.items.unwrap_or_default() {
+            let sk = row
+                .get("sk")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            if sk == TOTAL {
+                stock.total = StockTotal {
+                    available: number(&row, "available")?,
+                    version: counter(&row, "stockVersion")?,
+                };
+            } else if let Some(w) = warehouse_of_sk(&sk) {
+                let id = WarehouseId::try_from(w)
+                    .map_err(|_| StoreError::Corrupt(format!("stock row {sk}")))?;
+                stock.warehouses.insert(
+                    id,
+                    WarehouseStock {
+                        physical: number(&row, "physical")?,
+                        available: number(&row, "available")?,
+                        shortfall: number(&row, "shortfall")?,
+                    },
+                );
+            }
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(stock);
+        }
     }
 }
 

@@ -23,8 +23,8 @@ use tantivy::collector::{Collector, DocSetCollector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::directory::error::LockError;
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, RangeQuery,
-    TermQuery,
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, Query,
+    RangeQuery, TermQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
@@ -63,6 +63,7 @@ struct Fields {
     price: Field,
     created: Field,
     in_stock: Field,
+    sites: Field,
     source: Field,
 }
 
@@ -86,6 +87,7 @@ fn schema() -> (Schema, Fields) {
         price: b.add_u64_field("price", INDEXED | FAST),
         created: b.add_i64_field("created", FAST),
         in_stock: b.add_u64_field("in_stock", INDEXED),
+        sites: b.add_text_field("sites", STRING),
         source: b.add_bytes_field("source", STORED),
     };
     (b.build(), fields)
@@ -124,7 +126,18 @@ impl Opened {
         let (schema, fields) = schema();
         std::fs::create_dir_all(&dir).map_err(failed)?;
         let directory = tantivy::directory::MmapDirectory::open(&dir).map_err(failed)?;
-        let index = Index::open_or_create(directory, schema).map_err(failed)?;
+        let index = match Index::open_or_create(directory, schema.clone()) {
+            // An index written by an older version with other fields: it holds derived data
+            // only, so start it empty (the streams and `search rebuild` fill it again).
+            Err(TantivyError::SchemaError(reason)) => {
+                tracing::warn!(%reason, dir = %dir.display(), "search index has an older schema; starting it empty");
+                std::fs::remove_dir_all(&dir).map_err(failed)?;
+                std::fs::create_dir_all(&dir).map_err(failed)?;
+                let directory = tantivy::directory::MmapDirectory::open(&dir).map_err(failed)?;
+                Index::open_or_create(directory, schema).map_err(failed)?
+            }
+            opened => opened.map_err(failed)?,
+        };
         index.tokenizers().register(ANALYZER, analyzer());
         let reader = index
             .reader_builder()
@@ -393,6 +406,9 @@ fn to_document(f: Fields, doc: &SearchDoc) -> Result<TantivyDocument, StoreError
     d.add_u64(f.price, doc.price());
     d.add_i64(f.created, item.created_at.unix_millis());
     d.add_u64(f.in_stock, u64::from(doc.in_stock));
+    for site in &doc.sites {
+        d.add_text(f.sites, site.as_str());
+    }
     let source = serde_json::to_vec(doc).map_err(|e| failed(format!("encode: {e}")))?;
     d.add_bytes(f.source, &source);
     Ok(d)
@@ -446,6 +462,27 @@ fn build_query(f: Fields, analyzer: &mut TextAnalyzer, q: &SearchQuery) -> Box<d
             Term::from_field_u64(f.in_stock, 1),
             IndexRecordOption::Basic,
         )));
+    }
+    if let Some(any) = &q.sites_any {
+        let held: Vec<(Occur, Box<dyn Query>)> = any
+            .iter()
+            .map(|w| (Occur::Should, raw(f.sites, w.as_str())))
+            .collect();
+        // An empty set matches nothing: a must-clause that no document has.
+        filter(if held.is_empty() {
+            Box::new(EmptyQuery)
+        } else {
+            Box::new(BooleanQuery::new(held))
+        });
+    }
+    if !q.sites_none.is_empty() {
+        let mut none: Vec<(Occur, Box<dyn Query>)> = q
+            .sites_none
+            .iter()
+            .map(|w| (Occur::MustNot, raw(f.sites, w.as_str())))
+            .collect();
+        none.push((Occur::Must, Box::new(AllQuery)));
+        filter(Box::new(BooleanQuery::new(none)));
     }
     if q.min_price.is_some() || q.max_price.is_some() {
         let bound = |v: Option<u64>| match v {

@@ -28,10 +28,12 @@ use crate::ports::{IndexTarget, SearchIndex, StoreError};
 pub const MERGE_SCRIPT: &str = "boolean changed = false; \
 if (params.doc.itemVersion > ctx._source.itemVersion) { \
 for (entry in params.doc.entrySet()) { \
-if (entry.getKey() != 'inStock' && entry.getKey() != 'stockVersion') { ctx._source[entry.getKey()] = entry.getValue(); } } \
+if (entry.getKey() != 'inStock' && entry.getKey() != 'stockVersion' && entry.getKey() != 'sites' && entry.getKey() != 'stockReadAt') { ctx._source[entry.getKey()] = entry.getValue(); } } \
 changed = true; } \
-if (params.doc.stockVersion > ctx._source.stockVersion) { \
-ctx._source.inStock = params.doc.inStock; ctx._source.stockVersion = params.doc.stockVersion; changed = true; } \
+long readAt = ctx._source.containsKey('stockReadAt') ? ctx._source.stockReadAt : 0L; \
+if (params.doc.stockVersion > ctx._source.stockVersion || (params.doc.stockVersion == ctx._source.stockVersion && params.doc.stockReadAt > readAt && (params.doc.inStock != ctx._source.inStock || params.doc.sites != ctx._source.sites))) { \
+ctx._source.inStock = params.doc.inStock; ctx._source.stockVersion = params.doc.stockVersion; \
+ctx._source.sites = params.doc.sites; ctx._source.stockReadAt = params.doc.stockReadAt; changed = true; } \
 if (!changed) { ctx.op = 'noop'; }";
 
 /// Index settings and mapping: one shard (exact facet counts, and a catalogue fits), the
@@ -64,6 +66,8 @@ pub fn mapping() -> Value {
                 "inStock": { "type": "boolean" },
                 "itemVersion": { "type": "long" },
                 "stockVersion": { "type": "long" },
+                "sites": { "type": "keyword" },
+                "stockReadAt": { "type": "long" },
                 "item": { "type": "object", "enabled": false }
             }
         }
@@ -87,6 +91,8 @@ pub fn document(doc: &SearchDoc) -> Value {
         "inStock": doc.in_stock,
         "itemVersion": doc.item_version(),
         "stockVersion": doc.stock_version,
+        "sites": doc.sites,
+        "stockReadAt": doc.stock_read_at,
         "item": item,
     })
 }
@@ -115,6 +121,12 @@ pub fn search_body(q: &SearchQuery) -> Value {
     }
     if q.in_stock_only {
         filter.push(json!({ "term": { "inStock": true } }));
+    }
+    if let Some(any) = &q.sites_any {
+        filter.push(json!({ "terms": { "sites": any } }));
+    }
+    if !q.sites_none.is_empty() {
+        filter.push(json!({ "bool": { "must_not": [{ "terms": { "sites": q.sites_none } }] } }));
     }
     if q.min_price.is_some() || q.max_price.is_some() {
         let mut range = serde_json::Map::new();
@@ -162,7 +174,7 @@ pub fn search_body(q: &SearchQuery) -> Value {
         "track_total_hits": true,
         "query": { "bool": bool_query },
         "sort": [sort_field(q.sort), { "itemId": "asc" }],
-        "_source": ["item", "inStock", "stockVersion"],
+        "_source": ["item", "inStock", "stockVersion", "sites", "stockReadAt"],
         "aggs": {
             "category": { "terms": { "field": "category", "size": crate::domain::search::FACET_SIZE } },
             "brand": { "terms": { "field": "brandKey", "size": crate::domain::search::FACET_SIZE } },
@@ -219,6 +231,8 @@ pub fn parse_search(q: &SearchQuery, status: u16, body: &[u8]) -> Result<SearchH
                 .map_err(|e| corrupt(&format!("hit item: {e}")))?,
             in_stock: source["inStock"].as_bool().unwrap_or(false),
             stock_version: source["stockVersion"].as_u64().unwrap_or(0),
+            sites: serde_json::from_value(source["sites"].clone()).unwrap_or_default(),
+            stock_read_at: source["stockReadAt"].as_i64().unwrap_or(0),
         };
         let sort_value = hit["sort"][0]
             .as_f64()
@@ -638,6 +652,8 @@ mod tests {
             item,
             in_stock: true,
             stock_version: 12,
+            sites: vec![crate::domain::WarehouseId::try_from("wh-1004").unwrap()],
+            stock_read_at: 1_796_000_000_000,
         }
     }
 
