@@ -44,10 +44,15 @@ bench:
 bench-assign:
 	source infra/scripts/env.sh && cargo run -q -p aisle-local -- bench assign --orders 300
 
-## Search benchmark (no stack needed): index 100,000 generated products in the embedded index,
-## run a 2,000-query mix, print build time and p50/p95/p99. Optimised build (cargo's bench profile).
+## Search benchmark: index 100,000 and 1,000,000 generated products in the embedded index,
+## run a 2,000-query mix (index alone: build time, p50/p95/p99), then the handler's path
+## (index + live stock read from DynamoDB Local + delivery promise) without and with `zip`.
+## Starts the local stack if it is not running (and stops it after). Cargo's bench profile.
 bench-search:
-	source infra/scripts/env.sh && cargo run -q --profile bench --bin aisle-local -- bench search
+	source infra/scripts/env.sh && started=0 && \
+	  if ! infra/scripts/stack.sh status | grep -q "dynamodb: running"; then infra/scripts/stack.sh up --no-resources && started=1; fi; \
+	  cargo run -q --profile bench --bin aisle-local -- bench search --items $${ITEMS:-100000,1000000}; rc=$$?; \
+	  if [ $$started = 1 ]; then infra/scripts/stack.sh down; fi; exit $$rc
 
 ## Cold start (release profile, as deployed): process start to the first poll of a local
 ## Runtime API, for get-item (HTTP) and hold-timer (SQS) against a hello-world lambda_http

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use aisle::domain::{ItemId, OrderId, OrderStatus, ShipmentState, Timestamp};
 use aisle::ports::{Fulfilment, Orders, Warehouses};
 use aisle::usecases::fulfilment::{self, Assignment};
-use helpers::{deliver, listed, message, place_order, received, Shop, WAREHOUSE_A, WAREHOUSE_B};
+use helpers::{
+    deliver, listed, message, place_order, received, Call, Caller, Shop, WAREHOUSE_A, WAREHOUSE_B,
+};
 use serde_json::json;
 
 async fn assign(shop: &Shop, order: OrderId) -> Assignment {
@@ -555,6 +557,99 @@ async fn low_stock_is_announced_once_per_crossing_and_back_in_stock_on_recovery(
     // The rule routes them to the sellers' notifications queue.
     let notified = shop.drain("SellerNotificationsQueue").await;
     assert_eq!(notified.len(), 2, "{notified:?}");
+}
+
+#[tokio::test]
+async fn a_seller_reads_their_own_stock_notices_newest_first_each_kept_once() {
+    let shop = Shop::open().await;
+    let seller = Caller::seller();
+    let created = send!(
+        aisle::api::catalog::create_item,
+        shop,
+        Call::new("POST /v1/seller/items", &[])
+            .by(&seller)
+            .json(helpers::listing("Anvil", "widgets")) // threshold 3
+    );
+    let a = ItemId::try_from(created.body["itemId"].as_str().unwrap()).unwrap();
+    deliver(&shop, &[received(WAREHOUSE_A, a, 3)]).await;
+    let loss = |n: i64| {
+        message(
+            WAREHOUSE_A,
+            "StockAdjusted",
+            json!({ "itemId": a, "quantity": n, "reason": "LOSS" }),
+        )
+    };
+    deliver(&shop, &[loss(-1)]).await; // 3 → 2: low
+    shop.pump_streams_of(&["StockTable"]).await;
+    deliver(&shop, &[received(WAREHOUSE_A, a, 5)]).await; // 2 → 7: back
+    shop.pump_streams_of(&["StockTable"]).await;
+    // Every alert arrives twice (SQS redelivers): each is kept once.
+    let bodies: Vec<String> = shop
+        .drain("SellerNotificationsQueue")
+        .await
+        .into_iter()
+        .map(|(body, _)| body)
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    let url = shop.queue_url("SellerNotificationsQueue");
+    for body in bodies.iter().chain(bodies.iter()) {
+        shop.sqs
+            .send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    // And one message that is no notice at all.
+    shop.sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body("{\"detail-type\":\"OrderPlaced\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shop.pump_queue("SellerNotificationsQueue").await, 5);
+    let parked = shop.drain("SellerNotificationsDeadLetters").await;
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert!(parked[0]
+        .1
+        .as_deref()
+        .unwrap_or("")
+        .contains("not a seller notice"));
+
+    let list = |who: &Caller, q: &str| {
+        let call = Call::new("GET /v1/seller/notifications", &[])
+            .by(who)
+            .query(q);
+        let shop = &shop;
+        async move { send!(aisle::api::catalog::list_seller_notifications, shop, call) }
+    };
+    let mine = list(&seller, "").await;
+    assert_eq!(mine.status, 200, "{:?}", mine.body);
+    let kinds: Vec<&str> = mine.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["BACK_IN_STOCK", "LOW_STOCK"],
+        "newest first, once each"
+    );
+    assert_eq!(mine.body["items"][1]["available"], 2);
+    assert_eq!(mine.body["items"][1]["itemId"], json!(a.to_string()));
+    // Paged one at a time, the same two.
+    let first = list(&seller, "limit=1").await;
+    let cursor = first.body["nextCursor"].as_str().unwrap().to_owned();
+    let second = list(&seller, &format!("limit=1&cursor={cursor}")).await;
+    assert_eq!(second.body["items"][0]["kind"], "LOW_STOCK");
+    // Another seller sees none of them; a shopper is refused; a foreign cursor is a 400.
+    let other = Caller::seller();
+    assert_eq!(list(&other, "").await.body["items"], json!([]));
+    assert_eq!(list(&Caller::shopper(), "").await.status, 403);
+    assert_eq!(list(&other, &format!("cursor={cursor}")).await.status, 400);
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::adapters::dynamo::{
     DynamoCarts, DynamoCatalog, DynamoCheckouts, DynamoFulfilment, DynamoInventory, DynamoOrders,
-    DynamoRequests, DynamoWarehouses, Faults, InventoryTables,
+    DynamoRequests, DynamoSellerNotices, DynamoWarehouses, Faults, InventoryTables,
 };
 use crate::adapters::eventbridge::EventBridgePublisher;
 use crate::adapters::payments::TestPayments;
@@ -187,6 +187,10 @@ pub struct App {
     pub assignment_dead_letters: DeadLetters,
     /// Parked invalid warehouse messages.
     pub update_dead_letters: DeadLetters,
+    /// Parked messages that are not seller notices.
+    pub notice_dead_letters: DeadLetters,
+    /// Sellers' notices.
+    pub notices: DynamoSellerNotices,
     /// Domain events onto the bus.
     pub events: EventBridgePublisher,
     /// Fault injection for tests; inert unless a test arms it.
@@ -302,6 +306,8 @@ impl App {
             timer: SqsTimer::new(sqs.clone(), &config.timer_queue_url),
             assignment_dead_letters: DeadLetters::new(sqs.clone(), &config.assignment_dlq_url),
             update_dead_letters: DeadLetters::new(sqs.clone(), &config.warehouse_updates_dlq_url),
+            notice_dead_letters: DeadLetters::new(sqs.clone(), &config.seller_notices_dlq_url),
+            notices: DynamoSellerNotices::new(dynamo.clone(), &t.shoppers),
             dead_letters: DeadLetters::new(sqs, &config.timer_dlq_url),
             events: EventBridgePublisher::new(events, &config.event_bus),
             faults,

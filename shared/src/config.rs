@@ -98,6 +98,8 @@ pub struct Config {
     pub assignment_dlq_url: String,
     /// Where invalid warehouse messages are parked with their reason.
     pub warehouse_updates_dlq_url: String,
+    /// Where messages that are not seller notices are parked with their reason.
+    pub seller_notices_dlq_url: String,
     /// How long a checkout holds stock.
     pub hold: Duration,
     /// Search settings.
@@ -182,6 +184,7 @@ impl Config {
         let timer_dlq_url = var("TIMER_DLQ_URL");
         let assignment_dlq_url = var("ASSIGNMENT_DLQ_URL");
         let warehouse_updates_dlq_url = var("WAREHOUSE_UPDATES_DLQ_URL");
+        let seller_notices_dlq_url = var("SELLER_NOTIFICATIONS_DLQ_URL");
         if !missing.is_empty() {
             return Err(ConfigError(format!(
                 "missing environment variables: {}",
@@ -225,6 +228,7 @@ impl Config {
             timer_dlq_url,
             assignment_dlq_url,
             warehouse_updates_dlq_url,
+            seller_notices_dlq_url,
             hold,
             search,
             payments,

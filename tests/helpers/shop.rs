@@ -235,6 +235,13 @@ impl Shop {
                     )
                     .await
                 }
+                "SellerNotificationsQueue" => {
+                    aisle::workers::keep_seller_notices(
+                        &*self.as_function("keep-seller-notices").await,
+                        event,
+                    )
+                    .await
+                }
                 other => panic!("no consumer for {other} in tests"),
             }
             .unwrap();

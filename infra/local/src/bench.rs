@@ -158,7 +158,7 @@ fn describe(label: &str, usage: &Usage, per: u64) {
 /// Run the checkout benchmark: `shoppers` concurrent shoppers, `rounds` begins each.
 /// A fresh set of the template's tables (prefix `bench…-`) and an app whose DynamoDB client
 /// counts calls and consumed capacity.
-async fn metered_app() -> Result<(Arc<App>, CapacityMeter)> {
+pub(crate) async fn metered_app() -> Result<(Arc<App>, CapacityMeter)> {
     let template = Template::load_repo()?;
     let prefix = format!("bench{}-", &uuid::Uuid::new_v4().simple().to_string()[..6]);
     let sdk = local_sdk_config().await;

@@ -6,7 +6,7 @@
 //! aisle-local env [--prefix P]                the functions' environment, KEY=VALUE lines
 //! aisle-local seed [--prefix P]               warehouse sites
 //! aisle-local bench checkout                  holds/s under contention; DynamoDB cost per call
-//! aisle-local bench search [--items N] [--queries N]
+//! aisle-local bench search [--items N[,N...]] [--queries N]   (needs the local stack)
 //!                                             embedded index build time and query latency
 //! aisle-local search rebuild [--prefix P]     rebuild the local search index, switch to it
 //! aisle-local warehouse <wh> orders|receive|adjust|ship|deliver|return ... [--queue-url U]
@@ -137,9 +137,13 @@ async fn main() -> Result<()> {
             aisle_local::bench::checkout(50, 10).await?;
         }
         Some("bench") if args.get(1).map(String::as_str) == Some("search") => {
-            let items = flag(&args, "--items").map(|n| n.parse()).transpose()?.unwrap_or(100_000);
+            let sizes: Vec<usize> = flag(&args, "--items")
+                .unwrap_or_else(|| "100000".into())
+                .split(',')
+                .map(|n| n.parse())
+                .collect::<Result<_, _>>()?;
             let queries = flag(&args, "--queries").map(|n| n.parse()).transpose()?.unwrap_or(2_000);
-            aisle_local::search_bench::search(items, queries).await?;
+            aisle_local::search_bench::search(&sizes, queries).await?;
         }
         Some("warehouse") => {
             let env = template.local_env(&prefix)?;

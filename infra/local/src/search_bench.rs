@@ -1,16 +1,19 @@
 //! `aisle-local bench search`: build the embedded index from a generated catalogue and time a
 //! query mix against it (single words, phrases, typos, filters, sorts, deep pages), printing
-//! the build time and per-query latency percentiles.
+//! the build time and per-query latency percentiles; then the search handler's whole path
+//! (index, live stock read from DynamoDB Local, delivery promise) without and with `zip`,
+//! and with `sort=delivery`, at each catalogue size asked for.
 //!
-//! It measures the index alone (the search Lambda adds one DynamoDB batch read of stock per
-//! page). Build with optimisations: `make bench-search` uses cargo's `bench` profile.
+//! Needs the local stack (DynamoDB Local: `make bench-search` starts it). Build with
+//! optimisations: `make bench-search` uses cargo's `bench` profile.
 
 use std::time::{Duration, Instant};
 
 use aisle::adapters::search::EmbeddedIndex;
 use aisle::domain::search::words;
-use aisle::domain::{SearchDoc, SearchQuery, SortOrder};
+use aisle::domain::{DeliveryPromise, SearchDoc, SearchQuery, SortOrder, Zip};
 use aisle::ports::{IndexTarget, SearchIndex};
+use aisle::usecases::search::{self as usecase, DeliveryAsk, QueryCache, SearchContext};
 use anyhow::Result;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -89,9 +92,67 @@ fn mix(docs: &[SearchDoc], count: usize, seed: u64) -> Vec<Probe> {
         .collect()
 }
 
-/// Index `items` generated items and run `queries` queries; print the figures.
-pub async fn search(items: usize, queries: usize) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("aisle-search-bench-{}", std::process::id()));
+/// For each catalogue size: index that many generated items and run `queries` queries, the
+/// index alone and then the handler's path; print the figures.
+pub async fn search(sizes: &[usize], queries: usize) -> Result<()> {
+    let (app, _meter) = crate::bench::metered_app().await?;
+    crate::seed::seed_warehouses(&app.warehouses).await?;
+    let delivery = app.delivery.get(&app.warehouses).await?;
+    let mut summary = Vec::new();
+    for &items in sizes {
+        let row = one_size(&app, &delivery, items, queries).await?;
+        summary.push((items, row));
+    }
+    println!("\nsearch handler path (index + stock read + delivery promise), ms:");
+    println!(
+        "{:>10} | {:>20} | {:>20} | {:>20} | {:>9}",
+        "items", "no zip p50/p95/p99", "zip p50/p95/p99", "sort=delivery", "promise p99"
+    );
+    for (items, r) in summary {
+        let f = |p: [f64; 3]| format!("{:.2}/{:.2}/{:.2}", p[0], p[1], p[2]);
+        println!(
+            "{items:>10} | {:>20} | {:>20} | {:>20} | {:>9.3}",
+            f(r.plain),
+            f(r.zip),
+            f(r.sorted),
+            r.promise_p99
+        );
+    }
+    Ok(())
+}
+
+/// The handler-path percentiles (p50, p95, p99) of one catalogue size.
+struct PathFigures {
+    plain: [f64; 3],
+    zip: [f64; 3],
+    sorted: [f64; 3],
+    promise_p99: f64,
+}
+
+/// ZIP codes of the shoppers in the mix: every warehouse's own and some large cities'.
+fn shopper_zips() -> Vec<Zip> {
+    let mut zips: Vec<Zip> = crate::seed::warehouse_sites()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|w| Zip::try_from(w.zip.as_str()).ok())
+        .collect();
+    for z in [
+        "10001", "94103", "60601", "33131", "98101", "02108", "75201", "80202", "30303", "55425",
+    ] {
+        zips.extend(Zip::try_from(z).ok());
+    }
+    zips
+}
+
+async fn one_size(
+    app: &aisle::App,
+    delivery: &aisle::domain::DeliveryMap,
+    items: usize,
+    queries: usize,
+) -> Result<PathFigures> {
+    println!("\n== {items} items ==");
+    let dir =
+        std::env::temp_dir().join(format!("aisle-search-bench-{}-{items}", std::process::id()));
     let index = EmbeddedIndex::open(&dir)?;
     let generated = Instant::now();
     let docs = crate::products::generate(items, 42);
@@ -154,8 +215,111 @@ pub async fn search(items: usize, queries: usize) -> Result<()> {
             percentile(&times, 0.99)
         );
     }
+
+    // The handler's path. Stock rows for the in-stock items among the first 20,000 (a
+    // batch read costs the same per key whether the row exists or not).
+    let started = Instant::now();
+    let rows: Vec<(aisle::domain::ItemId, u32)> = docs
+        .iter()
+        .take(20_000)
+        .filter(|d| d.in_stock)
+        .map(|d| (d.item.item_id, 10))
+        .collect();
+    let mut loads = tokio::task::JoinSet::new();
+    for chunk in rows.chunks(rows.len().div_ceil(8).max(1)) {
+        let (inventory, chunk) = (app.inventory.clone(), chunk.to_vec());
+        loads.spawn(async move { inventory.load_totals(&chunk).await });
+    }
+    while let Some(done) = loads.join_next().await {
+        done??;
+    }
+    println!(
+        "stock rows: {} written to DynamoDB Local in {:.1} s",
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    );
+    // No page cache: every search goes to the index, as a cold query would.
+    let cache = QueryCache::new(Duration::ZERO, 1);
+    let zips = shopper_zips();
+    let mut rng = StdRng::seed_from_u64(9);
+    let now = aisle::domain::Timestamp::now();
+    let context = SearchContext { delivery, now };
+    let (mut plain, mut zip, mut sorted, mut promise) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let path_probes: Vec<&Probe> = probes.iter().take(queries.min(1_000)).collect();
+    for (i, probe) in path_probes.iter().enumerate() {
+        let ask = DeliveryAsk {
+            zip: zips.choose(&mut rng).expect("zips").clone(),
+            by: None,
+            sorted: false,
+            after: None,
+        };
+        let sorted_ask = DeliveryAsk {
+            sorted: true,
+            ..ask.clone()
+        };
+        // Alternate which runs first, so neither always meets a warmer cache.
+        let variants: [(Option<&DeliveryAsk>, usize); 3] = if i % 2 == 0 {
+            [(None, 0), (Some(&ask), 1), (Some(&sorted_ask), 2)]
+        } else {
+            [(Some(&sorted_ask), 2), (Some(&ask), 1), (None, 0)]
+        };
+        for (asked, slot) in variants {
+            let started = Instant::now();
+            let page = usecase::search(
+                &index,
+                &app.inventory,
+                &cache,
+                context,
+                &probe.query,
+                false,
+                asked,
+            )
+            .await?;
+            let took = started.elapsed();
+            match slot {
+                0 => plain.push(took),
+                1 => zip.push(took),
+                _ => sorted.push(took),
+            }
+            if slot == 1 {
+                // The promise alone, for this page's hits, as the handler computes it.
+                let hits = index.search(&probe.query).await?;
+                let started = Instant::now();
+                let area = delivery.area(&ask.zip);
+                for hit in &hits.hits {
+                    std::hint::black_box(DeliveryPromise::of(&area, &hit.doc.sites, now));
+                }
+                promise.push(started.elapsed());
+                std::hint::black_box(page);
+            }
+        }
+    }
+    let pcts = |v: &mut Vec<Duration>| {
+        v.sort();
+        [percentile(v, 0.5), percentile(v, 0.95), percentile(v, 0.99)]
+    };
+    let figures = PathFigures {
+        plain: pcts(&mut plain),
+        zip: pcts(&mut zip),
+        sorted: pcts(&mut sorted),
+        promise_p99: {
+            promise.sort();
+            percentile(&promise, 0.99)
+        },
+    };
+    println!(
+        "handler path, {} first pages each: no zip p99 {:.2} ms, zip p99 {:.2} ms (+{:.2}), sort=delivery p99 {:.2} ms; promise computation p99 {:.3} ms per page",
+        path_probes.len(),
+        figures.plain[2],
+        figures.zip[2],
+        figures.zip[2] - figures.plain[2],
+        figures.sorted[2],
+        figures.promise_p99
+    );
+    drop(index);
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    Ok(figures)
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {

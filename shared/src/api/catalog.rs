@@ -183,6 +183,19 @@ pub async fn list_seller_items(app: &App, req: Request) -> HttpResult {
     )
 }
 
+/// `GET /v1/seller/notifications` (sellers): the caller's stock notices, newest first.
+pub async fn list_seller_notifications(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let page = page(&query(&req, &["limit", "cursor"])?)?;
+            let notices = crate::usecases::notices::list(&app.notices, &who, &page).await?;
+            Ok(json(StatusCode::OK, &notices))
+        }
+        .await,
+    )
+}
+
 /// `GET /v1/items/{itemId}` (public)
 pub async fn get_item(app: &App, req: Request) -> HttpResult {
     finish(

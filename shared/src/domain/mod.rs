@@ -9,6 +9,7 @@ pub mod fulfilment;
 pub mod ids;
 pub mod item;
 pub mod money;
+pub mod notice;
 pub mod order;
 pub mod page;
 pub mod principal;
@@ -28,6 +29,7 @@ pub use fulfilment::{ShipmentLine, ShipmentState, WarehouseOrder};
 pub use ids::{CheckoutId, ItemId, OrderId, UserId, WarehouseId};
 pub use item::{Attributes, Category, ImageUrl, Item, ItemPatch, NewItem};
 pub use money::{Currency, Money};
+pub use notice::{NoticeKind, SellerNotice};
 pub use order::{
     CancelledLine, DueKind, MoneyDue, Order, OrderStatus, Payment, PaymentState, ReturnLine,
     ReturnRequest, StatusChange,

@@ -134,11 +134,12 @@ pub async fn get_item(
     Ok(view(inventory, item).await?)
 }
 
-/// Why a `SellerItems` use case refused or failed; each maps to one HTTP answer in `api::error`.
+/// Why a seller's own listing (their items, their notices) was refused or failed; each maps
+/// to one HTTP answer in `api::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum SellerItemsError {
-    /// Only sellers have a product list.
-    #[error("only sellers have a product list")]
+    /// Only sellers have a product list and notices.
+    #[error("only sellers have products and notices")]
     NotASeller,
     /// The store failed (see [`StoreError`]).
     #[error(transparent)]

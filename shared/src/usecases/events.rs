@@ -169,7 +169,13 @@ pub fn from_change(change: &Change, sellers: &HashMap<ItemId, (UserId, u32)>) ->
             warehouse,
             old,
             new,
-        } => from_warehouse_row_change(*item, warehouse, *old, *new),
+        } => from_warehouse_row_change(
+            *item,
+            sellers.get(item).map(|(seller, _)| seller),
+            warehouse,
+            *old,
+            *new,
+        ),
         // A first receipt creates the row: that is new stock, not a recovery.
         Change::StockTotal { created: true, .. } => vec![],
         Change::StockTotal { item, old, new, .. } => match sellers.get(item) {
@@ -188,10 +194,15 @@ pub async fn publish_changes(
     publisher: &dyn EventPublisher,
     changes: &[Change],
 ) -> Result<(), usize> {
+    // Sellers are read for the changes that tell one: aggregate moves (low / back in stock)
+    // and shortfall rises.
     let totals: Vec<ItemId> = changes
         .iter()
         .filter_map(|c| match c {
             Change::StockTotal { item, .. } => Some(*item),
+            Change::StockWarehouse { item, old, new, .. } if new.shortfall > old.shortfall => {
+                Some(*item)
+            }
             _ => None,
         })
         .collect();
@@ -253,9 +264,10 @@ pub fn from_total_change(
 }
 
 /// A `StockShortfall` when a warehouse row's shortfall count rose: units lost that were
-/// already promised.
+/// already promised. It names the item's seller when known (their notices list it).
 pub fn from_warehouse_row_change(
     item: crate::domain::ItemId,
+    seller: Option<&crate::domain::UserId>,
     warehouse: &str,
     old: StockImage,
     new: StockImage,
@@ -271,6 +283,7 @@ pub fn from_warehouse_row_change(
             "version": DETAIL_VERSION,
             "itemId": item,
             "warehouseId": warehouse,
+            "sellerId": seller,
             "units": new.shortfall - old.shortfall,
         }),
     }]

@@ -1,4 +1,4 @@
-//! SQS handlers: the checkout timer, order assignment and warehouse updates. Each reports
+//! SQS handlers: the checkout timer, order assignment, warehouse updates and seller notices. Each reports
 //! only its failed message ids (`SqsBatchResponse`), so SQS redelivers just those.
 
 use crate::ports::{StoreError, Timer, TimerMessage};
@@ -140,6 +140,23 @@ pub async fn apply_warehouse_updates(
             }
             Err(UpdateError::NotYet(reason)) => Err(StoreError::Unavailable(reason)),
             Err(UpdateError::Store(e)) => Err(e),
+        }
+    })
+    .await)
+}
+
+/// `keep-seller-notices`: stock alerts (EventBridge rule → SQS) kept per seller for
+/// `GET /v1/seller/notifications`; a redelivery keeps nothing twice, and a message that is not
+/// a seller notice is parked with the reason.
+pub async fn keep_seller_notices(
+    app: &App,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    use crate::usecases::notices::{keep, Kept};
+    Ok(each_message(event, |body, _| async move {
+        match keep(&app.notices, &body).await? {
+            Kept::New | Kept::Again => Ok(()),
+            Kept::Refused(reason) => app.notice_dead_letters.park(&body, &reason).await,
         }
     })
     .await)

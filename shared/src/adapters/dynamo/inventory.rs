@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::Client;
 
 use super::keys::{
     idempotency_key as idempotency_key_record, item_key, item_of_pk, item_pk, receipt_key,
-    stock_key, warehouse_key, warehouse_of_sk, warehouse_sk, TOTAL,
+    stock_key, total_key, warehouse_key, warehouse_of_sk, warehouse_sk, TOTAL,
 };
 use super::transact::{
     check, give_back, put, update, Faults, TransactFailure, Transactor, Tx, MARKER_TTL_SECONDS,
@@ -261,6 +261,38 @@ async fn query_item(client: &Client, table: &str, item: ItemId) -> Result<ItemSt
 }
 
 impl DynamoInventory {
+    /// Write aggregated rows directly (`available`, `stockVersion` 1), 25 per request: for
+    /// benchmarks that need a large catalogue's stock on a fresh table, never for a shop in
+    /// use (it bypasses the warehouse rows that receipts keep in step).
+    pub async fn load_totals(&self, rows: &[(ItemId, u32)]) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in rows.chunks(25) {
+            let mut requests = Vec::with_capacity(chunk.len());
+            for (item, units) in chunk {
+                let mut row = total_key(*item);
+                row.insert("available".into(), n(*units));
+                row.insert("stockVersion".into(), n(1));
+                requests.push(
+                    WriteRequest::builder()
+                        .put_request(build(PutRequest::builder().set_item(Some(row)).build())?)
+                        .build(),
+                );
+            }
+            let mut pending = Some(HashMap::from([(self.tables.stock.clone(), requests)]));
+            while let Some(items) = pending.take().filter(|p| !p.is_empty()) {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(items))
+                    .send()
+                    .await
+                    .map_err(|e| super::classify("BatchWriteItem", e))?;
+                pending = out.unprocessed_items;
+            }
+        }
+        Ok(())
+    }
+
     /// The warehouse row's recorded shortfall (0 when none).
     async fn shortfall(&self, warehouse: &WarehouseId, item: ItemId) -> Result<u32, StoreError> {
         let row = self

@@ -133,3 +133,13 @@ mod tests {
         assert_eq!(warehouse_of_sk(TOTAL), None);
     }
 }
+
+// --- seller notices, in the shoppers table: `userId = <seller>`, `sk = NOTE#<at>#<noticeId>` ---
+
+/// The sort-key prefix of a seller's notices.
+pub(crate) const NOTICE_PREFIX: &str = "NOTE#";
+
+/// A notice's sort key: its time first, so a descending query is newest first.
+pub(crate) fn notice_sk(at: crate::domain::Timestamp, notice_id: &str) -> String {
+    format!("{NOTICE_PREFIX}{at}#{notice_id}")
+}
