@@ -1,6 +1,6 @@
 # Aisle's commands. Everything local runs on loopback with dummy credentials (infra/scripts/env.sh).
 SHELL := /bin/bash
-.PHONY: test e2e package api-fuzz stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-init iam-report checks
+.PHONY: test e2e browser package api-fuzz stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-init iam-report checks
 
 ## Run every test against DynamoDB Local and moto (starts and stops them as needed).
 test:
@@ -17,6 +17,10 @@ stack-up:
 ## Stop what stack-up started.
 stack-down:
 	infra/scripts/stack.sh down
+
+## The storefront in headless Chromium against a running `make dev` (screenshots in .local/screenshots/).
+browser:
+	infra/scripts/browser.sh
 
 ## Load demo data (warehouse sites).
 seed:

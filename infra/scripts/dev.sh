@@ -8,7 +8,8 @@
 #      DynamoDB Local and moto: a call the template does not grant is AccessDeniedException;
 #   5. the local gateway (:3000 by default, AISLE_PORT): HTTP routes, JWT authorizer
 #      emulation, stream/SQS/schedule event sources;
-#   6. payments through the Stripe adapter against localstripe (:8420, behind
+#   6. the storefront (:3001, AISLE_STOREFRONT_PORT): static pages, dev sign-in;
+#   7. payments through the Stripe adapter against localstripe (:8420, behind
 #      aisle-local stripe-proxy on :8421), whose webhooks are delivered to the gateway.
 # Prints the base URL and ready-made tokens. Ctrl-C stops every child.
 set -euo pipefail
@@ -80,6 +81,16 @@ until grep -q '"gateway":"ready"' "$AISLE_STATE/gateway.log" 2>/dev/null; do
   sleep 0.2
 done
 
+# The storefront (static pages + dev sign-in), calling the gateway from its own origin, as a
+# deployed storefront calls the HTTP API from CloudFront's (CORS: StorefrontOrigins).
+: "${AISLE_STOREFRONT_PORT:=3001}"
+setsid "$local_cli" storefront --port "$AISLE_STOREFRONT_PORT" --api "http://127.0.0.1:$AISLE_PORT" >"$AISLE_STATE/storefront.log" 2>&1 &
+pids+=($!)
+until grep -q '"storefront":"ready"' "$AISLE_STATE/storefront.log" 2>/dev/null; do
+  kill -0 "${pids[-1]}" 2>/dev/null || { cat "$AISLE_STATE/storefront.log"; exit 1; }
+  sleep 0.2
+done
+
 # localstripe delivers its events (signed with the local webhook secret that create-resources
 # stored for the functions) to the webhook route, as Stripe delivers to a deployed stack.
 curl -sf -o /dev/null -X POST "http://127.0.0.1:$AISLE_LOCALSTRIPE_PORT/_config/webhooks/aisle" \
@@ -90,7 +101,9 @@ seller="$("$local_cli" token --user demo-seller --groups sellers)"
 warehouse="$("$local_cli" token --user demo-warehouse --groups warehouses --warehouse wh-1000)"
 cat <<MSG
 [dev] Aisle is up: http://127.0.0.1:$AISLE_PORT   (logs: $AISLE_STATE/gateway.log, lambda.log)
+[dev] Storefront: http://127.0.0.1:$AISLE_STOREFRONT_PORT/   (sign in with any name, as shopper or seller)
 export AISLE=http://127.0.0.1:$AISLE_PORT
+export STOREFRONT=http://127.0.0.1:$AISLE_STOREFRONT_PORT
 export SHOPPER=$shopper
 export SELLER=$seller
 export WAREHOUSE=$warehouse

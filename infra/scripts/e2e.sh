@@ -3,7 +3,8 @@
 # expiry is observable in the run, yet longer than a function instance takes to start under
 # `cargo lambda watch`, which spawns each instance through `cargo run` on first use: with
 # 8-second holds a slow machine saw a hold expire before its first submit answered), run
-# infra/scripts/e2e.py against the gateway, then schemathesis (api-fuzz.sh), stop everything.
+# infra/scripts/e2e.py against the gateway, the storefront in a browser (browser.sh), then
+# schemathesis (api-fuzz.sh), stop everything.
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
 source "$here/env.sh"
@@ -20,5 +21,7 @@ done
 eval "$(grep '^export ' "$AISLE_STATE/dev.out")"
 export AISLE_STATE
 python3 "$here/e2e.py"
+# The storefront in headless Chromium: a seller's listing and a shopper's whole flow.
+"$here/browser.sh"
 # The same running shop, fuzzed from openapi.yaml: no 5xx, documented statuses and bodies.
 "$here/api-fuzz.sh"

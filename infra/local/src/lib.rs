@@ -13,6 +13,7 @@ pub mod resources;
 pub mod search_bench;
 pub mod seed;
 pub mod simulator;
+pub mod storefront;
 pub mod streams;
 pub mod stripe_proxy;
 pub mod template;

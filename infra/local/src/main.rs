@@ -17,6 +17,8 @@
 //! aisle-local gateway [--port 3000] [--lambda-url http://127.0.0.1:9000]
 //!                                             the template's HTTP API, authorizer and event
 //!                                             sources, in front of `cargo lambda watch`
+//! aisle-local storefront [--port 3001] [--api http://127.0.0.1:3000]
+//!                                             the static storefront, with dev sign-in
 //! aisle-local iam-proxy --port P --upstream URL [--audit]
 //!                                             IAM per function in front of DynamoDB Local / moto
 //! aisle-local iam-report                      per function: actions used vs granted
@@ -89,6 +91,13 @@ async fn main() -> Result<()> {
             let app = App::new(&config, local_clients(&sdk));
             let sites = seed::seed_warehouses(&app.warehouses).await?;
             eprintln!("[aisle-local] seeded {sites} warehouse sites");
+        }
+        Some("storefront") => {
+            let port: u16 = flag(&args, "--port").map(|p| p.parse()).transpose()?.unwrap_or(3001);
+            let api = flag(&args, "--api").unwrap_or_else(|| "http://127.0.0.1:3000".into());
+            let stripe = format!("http://127.0.0.1:{}", std::env::var("AISLE_LOCALSTRIPE_PORT").unwrap_or_else(|_| "8420".into()));
+            let root = aisle_local::template::repo_root().join("storefront");
+            aisle_local::storefront::Storefront { root, api, stripe }.serve(port).await?;
         }
         Some("gateway") => {
             let port: u16 = flag(&args, "--port").map(|p| p.parse()).transpose()?.unwrap_or(3000);
@@ -185,7 +194,7 @@ async fn main() -> Result<()> {
             let report = aisle::usecases::search::rebuild(&app.catalog, &app.inventory, &*app.clock, app.search.index()?).await?;
             eprintln!("[aisle-local] search index rebuilt: generation {}, {} indexed, {} caught up", report.generation, report.indexed, report.caught_up);
         }
-        _ => bail!("usage: aisle-local create-resources|env|seed|gateway|token|warehouse|bench checkout|bench search|bench assign|bench init|iam-proxy|iam-report|search rebuild [--prefix P] (see the module docs)"),
+        _ => bail!("usage: aisle-local create-resources|env|seed|gateway|storefront|token|warehouse|bench checkout|bench search|bench assign|bench init|iam-proxy|iam-report|search rebuild [--prefix P] (see the module docs)"),
     }
     Ok(())
 }

@@ -1,0 +1,327 @@
+"""The storefront in a real browser: headless Debian Chromium driven by Selenium through a
+seller's listing and a shopper's whole flow (search with a typo and facets, live stock and
+delivery date, wishlist, cart, the "sold out" message, checkout with the hold's countdown,
+paying, orders with status, ETA and parcels, cancelling a line and an order, a return), then
+the same pages at phone width. It asserts what the page shows, writes a screenshot of every
+step under $AISLE_STATE/screenshots/, and fails on any console error.
+
+Runs against `make dev` (infra/scripts/browser.sh starts nothing itself): $STOREFRONT, $AISLE,
+$WAREHOUSE and $AISLE_LOCAL come from dev.sh's output.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+STOREFRONT = os.environ["STOREFRONT"].rstrip("/")
+API = os.environ["AISLE"].rstrip("/")
+SHOTS = os.path.join(os.environ.get("AISLE_STATE", ".local"), "screenshots")
+RUN = uuid.uuid4().hex[:6]
+failures = []
+step_no = [0]
+
+
+def check(name, ok, detail=""):
+    print(("PASS " if ok else "FAIL ") + name + ("" if ok else f"  -- {detail}"), flush=True)
+    if not ok:
+        failures.append(name)
+
+
+def api(method, path, token=None, body=None, headers=None):
+    request = urllib.request.Request(API + path, method=method, data=None if body is None else json.dumps(body).encode())
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    for k, v in (headers or {}).items():
+        request.add_header(k, v)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def dev_token(user, role):
+    request = urllib.request.Request(STOREFRONT + "/_dev/token", method="POST", data=json.dumps({"user": user, "role": role}).encode())
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return json.loads(r.read())["token"]
+
+
+def warehouse(*args):
+    out = subprocess.run([os.environ["AISLE_LOCAL"], "warehouse", "wh-1000", *args], capture_output=True, text=True, timeout=120)
+    return out.returncode == 0
+
+
+def browser(width, height):
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    # As root on a closed network: no sandbox, no background connections Chromium makes itself.
+    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--window-size={width},{height}",
+                 f"--user-data-dir={tempfile.mkdtemp(prefix='aisle-chromium-')}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+    return webdriver.Chrome(options=options, service=service)
+
+
+console_errors = []
+
+
+def collect_console(d, allowed):
+    """Keep console errors; `allowed` are substrings of network errors the step expects."""
+    for entry in d.get_log("browser"):
+        if entry["level"] != "SEVERE":
+            continue
+        if entry.get("source") == "network" and any(a in entry["message"] for a in allowed):
+            continue
+        console_errors.append(entry["message"])
+
+
+def shot(d, name):
+    step_no[0] += 1
+    os.makedirs(SHOTS, exist_ok=True)
+    path = os.path.join(SHOTS, f"{step_no[0]:02d}-{name}.png")
+    d.save_screenshot(path)
+    return path
+
+
+def wait_for(d, what, timeout=20):
+    return WebDriverWait(d, timeout, poll_frequency=0.25, ignored_exceptions=(StaleElementReferenceException,)).until(what)
+
+
+def text_in(selector, text):
+    return EC.text_to_be_present_in_element((By.CSS_SELECTOR, selector), text)
+
+
+def go(d, hash_route):
+    """A fresh load of the page at `hash_route` (never a same-document hash change, which
+    would leave the previous page's elements in place until the new one renders)."""
+    d.get("about:blank")
+    d.get(f"{STOREFRONT}/#{hash_route}")
+    wait_for(d, lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def reload_until(d, hash_route, probe, timeout=40):
+    """Reload a page until `probe(d)` holds (asynchronous work: the index, the workers)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        go(d, hash_route)
+        try:
+            wait_for(d, lambda d: d.find_element(By.CSS_SELECTOR, "main > *"), 5)
+            if probe(d):
+                return True
+        except (TimeoutException, StaleElementReferenceException):
+            pass
+        time.sleep(0.5)  # between reloads of a page whose data another process is changing
+    return False
+
+
+def sign_in(d, user, role):
+    go(d, "/signin")
+    wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=signin-user]"))).clear()
+    d.find_element(By.CSS_SELECTOR, "[data-test=signin-user]").send_keys(user)
+    Select(d.find_element(By.CSS_SELECTOR, "[data-test=signin-role]")).select_by_value(role)
+    d.find_element(By.CSS_SELECTOR, "[data-test=signin-submit]").click()
+    wait_for(d, text_in("#who", user))
+
+
+def notice(d):
+    return d.find_element(By.ID, "notice").text
+
+
+def hold_checkout(d):
+    d.find_element(By.CSS_SELECTOR, "[data-test=checkout]").click()
+    wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=countdown]")))
+
+
+def pay(d, card=None):
+    if card:
+        field = d.find_element(By.CSS_SELECTOR, "[data-test=card]")
+        field.clear()
+        field.send_keys(card)
+    d.find_element(By.CSS_SELECTOR, "[data-test=pay]").click()
+    wait_for(d, lambda d: "#/order/" in d.current_url, 30)
+    wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=order-status]")))
+    return d.current_url.rsplit("/", 1)[1]
+
+
+def main():
+    d = browser(1280, 900)
+    try:
+        # --- a seller lists products and sees their stock
+        seller = f"seller-{RUN}"
+        sign_in(d, seller, "seller")
+        wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=new-item]")))
+        names = {"lamp": f"Lumen desk lamp {RUN}", "shade": f"Lumen lamp shade {RUN}", "bulb": f"Lumen bulb {RUN}"}
+        for key, name in names.items():
+            form = d.find_element(By.CSS_SELECTOR, "[data-test=new-item]")
+            form.find_element(By.CSS_SELECTOR, "[data-test=item-name]").send_keys(name)
+            threshold = form.find_element(By.NAME, "threshold")
+            threshold.clear()
+            threshold.send_keys("5" if key == "lamp" else "0")
+            form.find_element(By.CSS_SELECTOR, "[data-test=list-item]").click()
+            wait_for(d, text_in("main", name))
+        rows = {r.find_element(By.CSS_SELECTOR, "td a").text: r.get_attribute("data-item") for r in d.find_elements(By.CSS_SELECTOR, "[data-test=seller-item]")}
+        ids = {key: rows.get(name) for key, name in names.items()}
+        check("the seller's listings appear on their page, sold out until stock arrives",
+              all(ids.values()) and "Sold out" in d.find_element(By.CSS_SELECTOR, f"[data-item='{ids['lamp']}']").text, rows)
+        shot(d, "seller-listed")
+        collect_console(d, [])
+
+        # --- the warehouse receives stock (the API; warehouses have no storefront)
+        for key, units in [("lamp", 5), ("shade", 1), ("bulb", 6)]:
+            status, _ = api("POST", "/v1/warehouses/wh-1000/stock", os.environ["WAREHOUSE"], {"itemId": ids[key], "quantity": units})
+            check(f"received {units} of the {key}", status == 200, status)
+        live = reload_until(d, "/seller", lambda d: "In stock (5)" in d.find_element(By.CSS_SELECTOR, f"[data-item='{ids['lamp']}']").text)
+        check("the seller page shows the received stock", live)
+        shot(d, "seller-stocked")
+
+        # --- a shopper searches with a typo, sees stock and a delivery date for their ZIP
+        shopper = f"shopper-{RUN}"
+        sign_in(d, shopper, "shopper")
+        zip_box = d.find_element(By.ID, "zip")
+        zip_box.clear()
+        zip_box.send_keys("55425\t")
+        typo = f"lumne desk {RUN}"
+        found = reload_until(d, "/search?" + urllib.parse.urlencode({"q": typo}),
+                             lambda d: any(names["lamp"] in h.text for h in d.find_elements(By.CSS_SELECTOR, "[data-test=hit]")))
+        check("a search with a typo finds the lamp", found)
+        hit = d.find_element(By.CSS_SELECTOR, f"[data-test=hit][data-item='{ids['lamp']}']")
+        check("the hit shows live stock", "In stock (5)" in hit.text, hit.text)
+        check("the hit shows the delivery date for 55425", "Arrives" in hit.text and "to 55425" in hit.text, hit.text)
+        facet = d.find_elements(By.CSS_SELECTOR, "[data-test=facet-brand]")
+        check("facets are offered", len(facet) > 0)
+        if facet:
+            facet[0].click()
+            wait_for(d, lambda d: "brand=" in d.current_url)
+            wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=total]")))
+            check("a facet filters the results", "results" in d.find_element(By.CSS_SELECTOR, "[data-test=total]").text)
+        shot(d, "search-typo-delivery")
+        Select(d.find_element(By.CSS_SELECTOR, "[data-test=sort]")).select_by_value("delivery")
+        wait_for(d, lambda d: "sort=delivery" in d.current_url)
+        wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=total]")))
+        shot(d, "search-fastest-delivery")
+
+        # --- wishlist, then cart
+        go(d, "/search?" + urllib.parse.urlencode({"q": f"lumen {RUN}"}))
+        wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, f"[data-test=hit][data-item='{ids['lamp']}']")))
+        d.find_element(By.CSS_SELECTOR, f"[data-test=hit][data-item='{ids['lamp']}'] [data-test=add-to-wishlist]").click()
+        wait_for(d, text_in("#notice", "wishlist"))
+        go(d, "/wishlist")
+        wait_for(d, text_in("main", names["lamp"]))
+        shot(d, "wishlist")
+        d.find_element(By.CSS_SELECTOR, "[data-test=move-to-cart]").click()
+        wait_for(d, text_in("#cart-count", "1"))
+        check("moving from the wishlist fills the cart", d.find_element(By.ID, "cart-count").text == "1")
+        for count, key in [(2, "shade"), (3, "bulb")]:
+            go(d, "/search?" + urllib.parse.urlencode({"q": f"lumen {RUN}"}))
+            wait_for(d, EC.element_to_be_clickable((By.CSS_SELECTOR, f"[data-test=hit][data-item='{ids[key]}'] [data-test=add-to-cart]"))).click()
+            wait_for(d, text_in("#cart-count", str(count)))
+
+        # --- someone else takes the last shade: checkout says which line sold out
+        other = dev_token(f"other-{RUN}", "shopper")
+        api("PUT", f"/v1/cart/items/{ids['shade']}", other, {"quantity": 1})
+        status, _ = api("POST", "/v1/checkout", other, None, {"Idempotency-Key": uuid.uuid4().hex})
+        check("another shopper holds the last shade", status == 201, status)
+        go(d, "/cart")
+        wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=checkout]"))).click()
+        wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=sold-out]")))
+        check("the page names the line that sold out", names["shade"] in notice(d) and "sold out" in notice(d), notice(d))
+        shot(d, "checkout-sold-out")
+        collect_console(d, ["409"])
+        # Remove it and check out the rest.
+        line = [r for r in d.find_elements(By.CSS_SELECTOR, "[data-test=cart-line]") if names["shade"] in r.text][0]
+        line.find_element(By.CSS_SELECTOR, "button.danger").click()
+        wait_for(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-test=cart-line]")) == 2)
+        hold_checkout(d)
+        countdown = d.find_element(By.CSS_SELECTOR, "[data-test=countdown]").text
+        ticked = wait_for(d, lambda d: d.find_element(By.CSS_SELECTOR, "[data-test=countdown]").text != countdown, 5)
+        check("the checkout shows the hold counting down", "held for" in countdown and ticked, countdown)
+        shot(d, "checkout-countdown")
+        order_a = pay(d)
+        check("paying places the order", d.find_element(By.CSS_SELECTOR, "[data-test=order-status]").text in ("PLACED", "PROCESSING"), d.page_source[:300])
+        shot(d, "order-placed")
+
+        # --- the order moves on: assigned (ETA, parcel); cancel one line
+        assigned = reload_until(d, f"/order/{order_a}", lambda d: d.find_elements(By.CSS_SELECTOR, "[data-test=parcel]") and d.find_elements(By.CSS_SELECTOR, "[data-test=eta]"))
+        check("the order page shows the ETA and the parcel once assigned", assigned)
+        bulb_line = [r for r in d.find_elements(By.CSS_SELECTOR, "[data-test=order-line]") if names["bulb"] in r.text][0]
+        bulb_line.find_element(By.CSS_SELECTOR, "[data-test=cancel-line]").click()
+        wait_for(d, text_in("#notice", "cancelled"))
+        wait_for(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-test=order-line]")) == 1)
+        check("cancelling a line leaves the other", names["lamp"] in d.find_element(By.CSS_SELECTOR, "[data-test=order-line]").text)
+        shot(d, "order-line-cancelled")
+
+        # --- delivered, then a return
+        check("the warehouse ships and delivers it", warehouse("ship", order_a) and warehouse("deliver", order_a))
+        delivered = reload_until(d, f"/order/{order_a}", lambda d: d.find_element(By.CSS_SELECTOR, "[data-test=order-status]").text == "DELIVERED")
+        check("the order page shows DELIVERED", delivered)
+        d.find_element(By.CSS_SELECTOR, "[data-test=return-line]").click()
+        wait_for(d, text_in("[data-test=order-status]", "RETURN_REQUESTED"))
+        check("a return is requested from the order page", True)
+        shot(d, "order-return-requested")
+
+        # --- a second order, cancelled whole
+        go(d, "/search?" + urllib.parse.urlencode({"q": f"lumen bulb {RUN}"}))
+        wait_for(d, EC.element_to_be_clickable((By.CSS_SELECTOR, f"[data-test=hit][data-item='{ids['bulb']}'] [data-test=add-to-cart]"))).click()
+        wait_for(d, text_in("#cart-count", "1"))
+        go(d, "/cart")
+        hold_checkout(d)
+        order_b = pay(d)
+        d.find_element(By.CSS_SELECTOR, "[data-test=cancel-order]").click()
+        wait_for(d, text_in("[data-test=order-status]", "CANCELLED"))
+        check("cancelling the order shows CANCELLED", True)
+        go(d, "/orders")
+        wait_for(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-test=order-row]")) >= 2)
+        statuses = [s.text for s in d.find_elements(By.CSS_SELECTOR, "[data-test=order-status]")]
+        check("the orders page lists both with their status", "CANCELLED" in statuses and "RETURN_REQUESTED" in statuses, statuses)
+        shot(d, "orders")
+        collect_console(d, ["409"])
+
+        # --- the seller sees the low-stock alert (threshold 5: the hold took the lamp to 4)
+        sign_in(d, seller, "seller")
+        alert = reload_until(d, "/seller", lambda d: any("Low stock" in n.text and names["lamp"] in n.text for n in d.find_elements(By.CSS_SELECTOR, "[data-test=seller-notice]")))
+        check("the seller page shows the low-stock alert", alert)
+        shot(d, "seller-low-stock-alert")
+        collect_console(d, [])
+    finally:
+        d.quit()
+
+    # --- phone width: the same pages, no sideways scrolling
+    p = browser(390, 844)
+    try:
+        sign_in(p, f"phone-{RUN}", "shopper")
+        for name, route in [("search", "/search?" + urllib.parse.urlencode({"q": f"lumen {RUN}"})), ("cart", "/cart"), ("orders", "/orders"), ("wishlist", "/wishlist")]:
+            go(p, route)
+            wait_for(p, EC.presence_of_element_located((By.CSS_SELECTOR, "main > *")))
+            overflow = p.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+            check(f"{name} fits a phone's width (no sideways scroll)", overflow <= 1, overflow)
+            shot(p, f"phone-{name}")
+        collect_console(p, [])
+    finally:
+        p.quit()
+
+    check("no console errors on any page", not console_errors, console_errors)
+    print(f"screenshots: {SHOTS}")
+    print(f"browser: {'FAILED ' + str(len(failures)) if failures else 'all passed'}")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

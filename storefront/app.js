@@ -1,0 +1,638 @@
+// Aisle storefront: a plain-JavaScript single page over the Aisle HTTP API. Routes are URL
+// fragments (#/cart, #/order/<id>, ...). config.js says where the API is and how to sign in:
+// "dev" (make dev: dev tokens from the storefront server) or "cognito" (AWS: Cognito's
+// hosted UI, authorization code with PKCE).
+"use strict";
+
+const cfg = window.AISLE_CONFIG || { api: "http://127.0.0.1:3000", signIn: "dev" };
+const view = document.getElementById("view");
+const store = window.sessionStorage;
+let timers = [];
+
+// ------------------------------------------------------------------ helpers
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "text") el.textContent = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function show(...nodes) {
+  for (const t of timers) clearInterval(t);
+  timers = [];
+  view.replaceChildren(...nodes);
+}
+
+let saidAt = 0;
+function say(message, isError) {
+  const n = document.getElementById("notice");
+  n.textContent = message || "";
+  n.className = isError ? "error" : "";
+  n.removeAttribute("data-test");
+  saidAt = message ? Date.now() : 0;
+}
+
+function money(m) {
+  if (!m) return "";
+  const f = new Intl.NumberFormat("en-US", { style: "currency", currency: m.currency });
+  const digits = f.resolvedOptions().maximumFractionDigits;
+  return f.format(m.amount / 10 ** digits);
+}
+
+function day(iso) {
+  const d = /^\d{4}-\d{2}-\d{2}$/.test(iso) ? new Date(iso + "T12:00:00Z") : new Date(iso);
+  return d.toLocaleDateString("en-US", { weekday: "short", month: "short", day: "numeric", timeZone: "UTC" });
+}
+
+function when(iso) {
+  return new Date(iso).toLocaleString("en-US", { dateStyle: "medium", timeStyle: "short" });
+}
+
+function key() {
+  return crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2);
+}
+
+function errorText(reply) {
+  const e = reply.body && reply.body.error;
+  return e ? e.message : `HTTP ${reply.status}`;
+}
+
+// ------------------------------------------------------------------ the API
+
+function token() { return store.getItem("aisle.token"); }
+function role() { return store.getItem("aisle.role") || ""; }
+
+async function api(method, path, body, headers) {
+  const init = { method, headers: Object.assign({}, headers), cache: "no-cache" };
+  if (token()) init.headers.Authorization = "Bearer " + token();
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(cfg.api + path, init);
+  } catch (e) {
+    return { status: 0, body: { error: { code: "NETWORK", message: "The shop cannot be reached. Try again." } } };
+  }
+  const text = await response.text();
+  let parsed = null;
+  try { parsed = text ? JSON.parse(text) : null; } catch (e) { parsed = null; }
+  if (response.status === 401 && token()) {
+    signOut();
+    say("Your sign-in ran out. Please sign in again.", true);
+  }
+  return { status: response.status, body: parsed, headers: response.headers };
+}
+
+function needSignIn() {
+  if (token()) return false;
+  show(h("div", { class: "panel" }, h("p", {}, "Please ", h("a", { href: "#/signin" }, "sign in"), " first.")));
+  return true;
+}
+
+// ------------------------------------------------------------------ sign-in
+
+function signOut() {
+  for (const k of ["aisle.token", "aisle.role", "aisle.user"]) store.removeItem(k);
+  header();
+}
+
+function claims(jwt) {
+  try {
+    const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(part));
+  } catch (e) {
+    return {};
+  }
+}
+
+function keepToken(jwt) {
+  const c = claims(jwt);
+  const groups = c["cognito:groups"] || [];
+  store.setItem("aisle.token", jwt);
+  store.setItem("aisle.role", groups.includes("sellers") ? "seller" : "shopper");
+  store.setItem("aisle.user", c.username || c["cognito:username"] || c.email || c.sub || "you");
+  header();
+}
+
+async function pkce() {
+  const verifier = Array.from(crypto.getRandomValues(new Uint8Array(32)), b => b.toString(16).padStart(2, "0")).join("");
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+  const challenge = btoa(String.fromCharCode(...new Uint8Array(digest))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return { verifier, challenge };
+}
+
+async function cognitoSignIn() {
+  const { verifier, challenge } = await pkce();
+  store.setItem("aisle.pkce", verifier);
+  const redirect = location.origin + location.pathname;
+  const url = `${cfg.cognitoDomain}/oauth2/authorize?response_type=code&client_id=${encodeURIComponent(cfg.clientId)}` +
+    `&redirect_uri=${encodeURIComponent(redirect)}&scope=openid+email&code_challenge_method=S256&code_challenge=${challenge}`;
+  location.assign(url);
+}
+
+async function cognitoReturn() {
+  const code = new URLSearchParams(location.search).get("code");
+  if (!code || cfg.signIn !== "cognito") return;
+  const redirect = location.origin + location.pathname;
+  const form = new URLSearchParams({ grant_type: "authorization_code", client_id: cfg.clientId, code, redirect_uri: redirect, code_verifier: store.getItem("aisle.pkce") || "" });
+  const r = await fetch(`${cfg.cognitoDomain}/oauth2/token`, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: form });
+  const answer = await r.json().catch(() => ({}));
+  if (answer.id_token) keepToken(answer.id_token);
+  history.replaceState(null, "", location.pathname + "#/");
+}
+
+function signInPage() {
+  if (cfg.signIn === "cognito") {
+    show(h("div", { class: "panel" }, h("h2", {}, "Sign in"), h("button", { class: "primary", onclick: cognitoSignIn }, "Sign in with Aisle")));
+    return;
+  }
+  const name = h("input", { name: "user", required: true, value: store.getItem("aisle.user") || "", placeholder: "e.g. alex", "data-test": "signin-user" });
+  const pick = h("select", { name: "role", "data-test": "signin-role" }, h("option", { value: "shopper" }, "Shopper"), h("option", { value: "seller" }, "Seller"));
+  const form = h("form", { class: "form panel", onsubmit: async (e) => {
+    e.preventDefault();
+    const r = await fetch("/_dev/token", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ user: name.value, role: pick.value }) });
+    const answer = await r.json();
+    if (!r.ok) return say(answer.error.message, true);
+    keepToken(answer.token);
+    store.setItem("aisle.role", pick.value);
+    store.setItem("aisle.user", name.value);
+    header();
+    say(`Signed in as ${name.value} (${pick.value}).`);
+    location.hash = pick.value === "seller" ? "#/seller" : "#/";
+  } },
+    h("h2", {}, "Sign in (development)"),
+    h("p", { class: "muted" }, "Locally, a dev token stands in for Cognito: pick a name and a role."),
+    h("label", {}, "Name", name), h("label", {}, "Role", pick),
+    h("div", { class: "actions" }, h("button", { class: "primary", type: "submit", "data-test": "signin-submit" }, "Sign in"),
+      token() ? h("button", { type: "button", onclick: () => { signOut(); say("Signed out."); } }, "Sign out") : null));
+  show(form);
+}
+
+function header() {
+  const who = document.getElementById("who");
+  who.textContent = token() ? `${store.getItem("aisle.user")} · sign out` : "Sign in";
+  who.onclick = token() ? (e) => { e.preventDefault(); signOut(); say("Signed out."); location.hash = "#/"; } : null;
+  document.getElementById("nav-seller").hidden = role() !== "seller";
+  refreshCartCount();
+}
+
+async function refreshCartCount() {
+  const badge = document.getElementById("cart-count");
+  if (!token()) { badge.textContent = "0"; return; }
+  const r = await api("GET", "/v1/cart");
+  if (r.status === 200) badge.textContent = String(r.body.itemCount || 0);
+}
+
+// ------------------------------------------------------------------ search
+
+const zipInput = document.getElementById("zip");
+zipInput.value = localStorage.getItem("aisle.zip") || "";
+zipInput.addEventListener("change", () => {
+  const z = zipInput.value.trim();
+  if (z && !/^\d{5}$/.test(z)) return say("A ZIP code is 5 digits.", true);
+  localStorage.setItem("aisle.zip", z);
+  if (location.hash.startsWith("#/search") || location.hash === "#/" || location.hash === "") route();
+});
+
+document.getElementById("search-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const q = document.getElementById("q").value.trim();
+  location.hash = "#/search?" + new URLSearchParams({ q }).toString();
+});
+
+function availability(a) {
+  if (!a || a.available === 0) return h("span", { class: "stock-out", "data-test": "stock" }, "Sold out");
+  if (a.lowStock) return h("span", { class: "stock-low", "data-test": "stock" }, `Only ${a.available} left`);
+  return h("span", { class: "stock-in", "data-test": "stock" }, `In stock (${a.available})`);
+}
+
+function deliveryLine(d, zip) {
+  if (!d) return zip ? null : h("div", { class: "delivery muted" }, "Enter your ZIP to see delivery dates");
+  if (!d.deliverable) return h("div", { class: "delivery stock-out", "data-test": "delivery" }, `Cannot be delivered to ${zip} now`);
+  return h("div", { class: "delivery", "data-test": "delivery" }, `Arrives ${day(d.estimatedDate)} (${d.days} days) to ${zip}`);
+}
+
+async function addToCart(itemId, quantity) {
+  if (!token()) { location.hash = "#/signin"; return; }
+  const r = await api("PUT", `/v1/cart/items/${itemId}`, { quantity: quantity || 1 });
+  if (r.status === 200) { say("Added to your cart."); refreshCartCount(); }
+  else say(errorText(r), true);
+}
+
+async function addToWishlist(itemId) {
+  if (!token()) { location.hash = "#/signin"; return; }
+  const r = await api("PUT", `/v1/wishlist/items/${itemId}`);
+  say(r.status === 200 ? "Saved to your wishlist." : errorText(r), r.status !== 200);
+}
+
+function itemCard(item, zip) {
+  return h("article", { class: "card", "data-test": "hit", "data-item": item.itemId },
+    h("h3", {}, h("a", { href: `#/item/${item.itemId}` }, item.name)),
+    h("div", { class: "muted" }, `${item.brand} · ${item.category}`),
+    h("div", { class: "price" }, money(item.price)),
+    availability(item.availability),
+    deliveryLine(item.delivery, zip),
+    h("div", { class: "actions" },
+      h("button", { class: "primary", disabled: item.availability && item.availability.available === 0, onclick: () => addToCart(item.itemId), "data-test": "add-to-cart" }, "Add to cart"),
+      h("button", { onclick: () => addToWishlist(item.itemId), "data-test": "add-to-wishlist" }, "♡ Save")));
+}
+
+async function searchPage(params) {
+  const zip = localStorage.getItem("aisle.zip") || "";
+  const q = new URLSearchParams(params);
+  document.getElementById("q").value = q.get("q") || "";
+  const query = new URLSearchParams();
+  for (const [k, v] of q) if (v) query.set(k, v);
+  if (zip) query.set("zip", zip);
+  if (!zip && query.get("sort") === "delivery") query.delete("sort");
+  query.set("limit", "24");
+  const r = await api("GET", "/v1/items?" + query.toString());
+  if (r.status !== 200) {
+    show(h("div", { class: "panel" }, h("p", {}, errorText(r))));
+    return;
+  }
+  const page = r.body;
+  const setParam = (name, value) => {
+    const next = new URLSearchParams(params);
+    if (value === null || next.get(name) === value) next.delete(name); else next.set(name, value);
+    next.delete("cursor");
+    location.hash = "#/search?" + next.toString();
+  };
+  const facet = (title, name, values) => h("div", {},
+    h("h3", {}, title),
+    values.map(v => h("button", { class: q.get(name) === v.value ? "on" : "", onclick: () => setParam(name, v.value), "data-test": `facet-${name}` }, `${v.value} (${v.count})`)));
+  const sort = h("select", { "aria-label": "Sort", "data-test": "sort", onchange: (e) => setParam("sort", e.target.value || null) },
+    [["", "Best match"], ["price_asc", "Price: low to high"], ["price_desc", "Price: high to low"], ["newest", "Newest"], ["delivery", "Fastest delivery"]]
+      .map(([v, label]) => h("option", { value: v, selected: (q.get("sort") || "") === v }, label)));
+  const toggle = (name, label) => h("label", {}, h("input", { type: "checkbox", checked: q.get(name) === "true", onchange: (e) => setParam(name, e.target.checked ? "true" : null), "data-test": `toggle-${name}` }), " ", label);
+  const more = page.nextCursor ? h("button", { onclick: () => { const next = new URLSearchParams(params); next.set("cursor", page.nextCursor); location.hash = "#/search?" + next.toString(); } }, "More results") : null;
+  show(h("div", { class: "layout" },
+    h("aside", { class: "facets panel" },
+      facet("Category", "category", page.facets.category || []),
+      facet("Brand", "brand", page.facets.brand || [])),
+    h("section", {},
+      h("div", { class: "controls" },
+        h("strong", { "data-test": "total" }, `${page.total} results`),
+        sort, toggle("inStock", "In stock"), toggle("deliverable", "Deliverable only"),
+        q.get("category") || q.get("brand") ? h("button", { onclick: () => { const next = new URLSearchParams(params); next.delete("category"); next.delete("brand"); location.hash = "#/search?" + next; } }, "Clear filters") : null),
+      page.items.length ? h("div", { class: "grid" }, page.items.map(i => itemCard(i, zip))) : h("p", {}, "Nothing matches. Try fewer words."),
+      more)));
+}
+
+async function itemPage(id) {
+  const r = await api("GET", `/v1/items/${id}`);
+  if (r.status !== 200) { show(h("div", { class: "panel" }, errorText(r))); return; }
+  const item = r.body;
+  const stock = h("div", {}, availability(item.availability));
+  const qty = h("select", { "aria-label": "Quantity" }, [1, 2, 3, 4, 5].map(n => h("option", { value: n }, n)));
+  show(h("div", { class: "panel" },
+    h("h2", {}, item.name),
+    h("div", { class: "muted" }, `${item.brand} · ${item.category}`),
+    h("div", { class: "price" }, money(item.price)),
+    stock,
+    h("p", { class: "muted" }, "Stock updates live."),
+    item.description ? h("p", {}, item.description) : null,
+    h("ul", {}, Object.entries(item.attributes || {}).map(([k, v]) => h("li", {}, `${k}: ${v}`))),
+    h("div", { class: "actions" },
+      h("label", {}, "Qty ", qty),
+      h("button", { class: "primary", onclick: () => addToCart(item.itemId, Number(qty.value)) }, "Add to cart"),
+      h("button", { onclick: () => addToWishlist(item.itemId) }, "♡ Save"))));
+  // Live stock: revalidated every 5 s (the API answers 304 while nothing changed).
+  timers.push(setInterval(async () => {
+    const again = await api("GET", `/v1/items/${id}`);
+    if (again.status === 200) stock.replaceChildren(availability(again.body.availability));
+  }, 5000));
+}
+
+// ------------------------------------------------------------------ cart and checkout
+
+async function cartPage() {
+  if (needSignIn()) return;
+  const r = await api("GET", "/v1/cart");
+  if (r.status !== 200) { show(h("div", { class: "panel" }, errorText(r))); return; }
+  const cart = r.body;
+  document.getElementById("cart-count").textContent = String(cart.itemCount || 0);
+  if (!cart.lines.length) { show(h("div", { class: "panel" }, h("h2", {}, "Your cart"), h("p", {}, "Your cart is empty."))); return; }
+  const setQty = async (itemId, quantity) => {
+    const u = await api("PUT", `/v1/cart/items/${itemId}`, { quantity });
+    if (u.status !== 200) say(errorText(u), true);
+    cartPage();
+  };
+  const problems = { SHORT: "Fewer left than you want", UNAVAILABLE: "No longer available" };
+  show(h("div", { class: "panel" },
+    h("h2", {}, "Your cart"),
+    h("div", { class: "table-wrap" }, h("table", {},
+      h("tr", {}, h("th", {}, "Item"), h("th", {}, "Price"), h("th", {}, "Qty"), h("th", {}, "Total"), h("th", {}, "")),
+      cart.lines.map(l => h("tr", { "data-test": "cart-line" },
+        h("td", {}, h("a", { href: `#/item/${l.itemId}` }, l.name), l.problem ? h("div", { class: "stock-out" }, `${problems[l.problem] || l.problem} (${l.available} left)`) : null),
+        h("td", {}, money(l.unitPrice)),
+        h("td", {}, h("select", { "aria-label": "Quantity", onchange: (e) => setQty(l.itemId, Number(e.target.value)) },
+          Array.from({ length: 11 }, (_, n) => h("option", { value: n, selected: n === l.quantity }, n === 0 ? "Remove" : n)))),
+        h("td", {}, money(l.lineTotal)),
+        h("td", {}, h("button", { class: "danger", onclick: () => setQty(l.itemId, 0) }, "Remove")))))),
+    h("p", { class: "price" }, "Total: ", cart.totals.map(money).join(" + ")),
+    h("button", { class: "primary", onclick: () => beginCheckout(cart), "data-test": "checkout" }, "Check out")));
+}
+
+async function beginCheckout(cart) {
+  const r = await api("POST", "/v1/checkout", undefined, { "Idempotency-Key": key() });
+  if (r.status === 201) {
+    store.setItem(`aisle.checkout.${r.body.checkoutId}`, JSON.stringify(r.body));
+    location.hash = `#/checkout/${r.body.checkoutId}`;
+    return;
+  }
+  const e = r.body && r.body.error;
+  if (e && e.code === "OUT_OF_STOCK") {
+    const names = Object.fromEntries(cart.lines.map(l => [l.itemId, l.name]));
+    const lines = (e.details || []).map(s => `${names[s.itemId] || s.itemId} (you wanted ${s.requested}, ${s.available} left)`);
+    say(`These lines sold out: ${lines.join("; ")}. Nothing was held; change your cart and try again.`, true);
+    document.getElementById("notice").setAttribute("data-test", "sold-out");
+    return;
+  }
+  say(errorText(r), true);
+}
+
+const demoAddress = { name: "Alex Doe", line1: "8000 Penn Ave S", city: "Bloomington", state: "MN", zip: "55425", country: "US" };
+
+function checkoutPage(id) {
+  if (needSignIn()) return;
+  const saved = store.getItem(`aisle.checkout.${id}`);
+  if (!saved) { show(h("div", { class: "panel" }, "This checkout is no longer open here. ", h("a", { href: "#/cart" }, "Back to your cart"))); return; }
+  const checkout = JSON.parse(saved);
+  const field = (label, name, value, attrs) => h("label", {}, label, h("input", Object.assign({ name, value: value || "", required: name !== "line2" }, attrs)));
+  const zip = localStorage.getItem("aisle.zip");
+  const address = Object.assign({}, demoAddress, zip ? { zip } : {});
+  const clock = h("div", { class: "countdown", "data-test": "countdown" });
+  const pay = h("button", { class: "primary", type: "submit", "data-test": "pay" }, `Pay ${money(checkout.total)}`);
+  const form = h("form", { class: "form", onsubmit: (e) => { e.preventDefault(); submitOrder(checkout, form, pay); } },
+    h("h3", {}, "Ship to"),
+    field("Full name", "name", address.name),
+    field("Address", "line1", address.line1),
+    field("Apartment, suite (optional)", "line2", ""),
+    h("div", { class: "row" }, field("City", "city", address.city), field("State", "state", address.state, { maxlength: 2 }), field("ZIP", "zip", address.zip, { maxlength: 10 })),
+    h("h3", {}, "Card"),
+    cardFields(field),
+    h("p", { class: "muted" }, cfg.signIn === "dev" ? "Test cards: 4242… pays, 4000 0000 0000 0341 is declined, 4000 0025 0000 3155 asks for 3-D Secure." : "Card details go to Stripe, never to Aisle."),
+    h("div", { class: "actions" }, pay, h("button", { type: "button", class: "danger", onclick: () => cancelCheckout(id) }, "Cancel checkout")));
+  const tick = () => {
+    const left = Math.max(0, Math.round((new Date(checkout.expiresAt) - Date.now()) / 1000));
+    clock.textContent = left > 0 ? `Your items are held for ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}` : "Your hold has expired; the items are back on sale.";
+    clock.className = "countdown" + (left < 60 ? " urgent" : "");
+    if (left === 0) pay.disabled = true;
+  };
+  tick();
+  timers.push(setInterval(tick, 1000));
+  show(h("div", { class: "panel" },
+    h("h2", {}, "Checkout"), clock,
+    h("ul", {}, checkout.lines.map(l => h("li", {}, `${l.quantity} × ${l.name} — ${money(l.unitPrice)}`))),
+    h("p", { class: "price" }, `Total ${money(checkout.total)}`),
+    form));
+}
+
+let cardElement = null;
+let stripeClient = null;
+function stripeJs() {
+  if (!stripeClient && window.Stripe && cfg.stripeKey) stripeClient = window.Stripe(cfg.stripeKey);
+  return stripeClient;
+}
+
+// Locally the card is typed into plain fields (test cards only, sent to localstripe by the
+// storefront server); deployed, Stripe's own card Element takes it, inside Stripe's frame.
+function cardFields(field) {
+  if (cfg.signIn === "dev") {
+    return h("div", {},
+      field("Card number", "card", "4242 4242 4242 4242", { inputmode: "numeric", autocomplete: "cc-number", "data-test": "card" }),
+      h("div", { class: "row" }, field("Expiry month", "expMonth", "12", { inputmode: "numeric" }), field("Expiry year", "expYear", "2034", { inputmode: "numeric" }), field("CVC", "cvc", "123", { inputmode: "numeric" })));
+  }
+  const mount = h("div", { class: "panel", id: "card-element" });
+  if (stripeJs()) {
+    cardElement = stripeJs().elements().create("card");
+    setTimeout(() => cardElement.mount(mount), 0);
+  }
+  return mount;
+}
+
+async function paymentMethod(card) {
+  if (cfg.signIn === "dev") {
+    const r = await fetch("/_dev/payment-method", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(card) });
+    const answer = await r.json().catch(() => ({}));
+    return r.ok ? { id: answer.id } : { error: (answer.error && answer.error.message) || "The card was refused." };
+  }
+  // Deployed: Stripe.js tokenises the card in the browser; Aisle only sees the pm_… id.
+  if (!stripeJs() || !cardElement) return { error: "Payments are not configured." };
+  const result = await stripeJs().createPaymentMethod({ type: "card", card: cardElement });
+  return result.error ? { error: result.error.message } : { id: result.paymentMethod.id };
+}
+
+async function submitOrder(checkout, form, pay) {
+  const data = Object.fromEntries(new FormData(form));
+  pay.disabled = true;
+  say("Paying…");
+  const pm = await paymentMethod({ number: (data.card || "").replace(/\s+/g, ""), expMonth: data.expMonth, expYear: data.expYear, cvc: data.cvc });
+  if (pm.error) { pay.disabled = false; return say(pm.error, true); }
+  const shippingAddress = { name: data.name, line1: data.line1, city: data.city, state: data.state.toUpperCase(), zip: data.zip, country: "US" };
+  if (data.line2) shippingAddress.line2 = data.line2;
+  const attempt = key();
+  let r = await api("POST", `/v1/checkout/${checkout.checkoutId}/order`, { paymentToken: pm.id, shippingAddress }, { "Idempotency-Key": attempt });
+  if (r.status === 0 || r.status === 503) {
+    // No answer: the same key again is safe (the first answer is replayed, never a second charge).
+    r = await api("POST", `/v1/checkout/${checkout.checkoutId}/order`, { paymentToken: pm.id, shippingAddress }, { "Idempotency-Key": attempt });
+  }
+  if (r.status === 201 || (r.status === 202 && !r.body.nextAction)) {
+    store.removeItem(`aisle.checkout.${checkout.checkoutId}`);
+    say(r.status === 201 ? "Thank you: your order is placed." : "Your payment is being confirmed; we will update the order.");
+    refreshCartCount();
+    location.hash = `#/order/${r.body.orderId}`;
+    return;
+  }
+  if (r.status === 202 && r.body.nextAction) return authenticate(checkout, r.body);
+  pay.disabled = false;
+  const e = r.body && r.body.error;
+  if (r.status === 402) return say(`Your card was declined (${(e.details && e.details.reason) || "declined"}). Your items are still held: try another card.`, true);
+  say(errorText(r), true);
+}
+
+function authenticate(checkout, order) {
+  const answer = async (success) => {
+    if (cfg.signIn === "dev") {
+      await fetch("/_dev/authenticate", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ clientSecret: order.nextAction.clientSecret, success }) });
+    } else if (stripeJs()) {
+      await stripeJs().handleNextAction({ clientSecret: order.nextAction.clientSecret });
+    }
+    store.removeItem(`aisle.checkout.${checkout.checkoutId}`);
+    location.hash = `#/order/${order.orderId}`;
+  };
+  show(h("div", { class: "panel" },
+    h("h2", {}, "Your bank asks you to confirm this payment"),
+    h("p", {}, `Order total ${money(order.total)}. Your items stay held while you confirm.`),
+    h("div", { class: "actions" }, h("button", { class: "primary", onclick: () => answer(true), "data-test": "3ds-confirm" }, "Confirm payment"), h("button", { onclick: () => answer(false) }, "Cancel"))));
+}
+
+async function cancelCheckout(id) {
+  const r = await api("DELETE", `/v1/checkout/${id}`);
+  store.removeItem(`aisle.checkout.${id}`);
+  say(r.status === 200 ? "Checkout cancelled; the items are back on sale." : errorText(r), r.status !== 200);
+  location.hash = "#/cart";
+}
+
+// ------------------------------------------------------------------ orders
+
+const cancellable = ["PAYMENT_PENDING", "PLACED", "PROCESSING", "BACKORDERED"];
+const returnable = ["DELIVERED", "PARTIALLY_REFUNDED"];
+
+async function ordersPage() {
+  if (needSignIn()) return;
+  const r = await api("GET", "/v1/orders?limit=50");
+  if (r.status !== 200) { show(h("div", { class: "panel" }, errorText(r))); return; }
+  show(h("div", { class: "panel" }, h("h2", {}, "Your orders"),
+    r.body.items.length ? h("div", { class: "table-wrap" }, h("table", {},
+      h("tr", {}, h("th", {}, "Placed"), h("th", {}, "Status"), h("th", {}, "Items"), h("th", {}, "Total")),
+      r.body.items.map(o => h("tr", { "data-test": "order-row" },
+        h("td", {}, h("a", { href: `#/order/${o.orderId}` }, when(o.createdAt))),
+        h("td", {}, h("span", { class: "status", "data-test": "order-status" }, o.status)),
+        h("td", {}, o.lines.map(l => `${l.quantity} × ${l.name}`).join(", ")),
+        h("td", {}, money(o.total)))))) : h("p", {}, "No orders yet.")));
+}
+
+async function orderPage(id) {
+  if (needSignIn()) return;
+  const r = await api("GET", `/v1/orders/${id}`);
+  if (r.status !== 200) { show(h("div", { class: "panel" }, errorText(r))); return; }
+  const o = r.body;
+  const act = async (method, path, body, done) => {
+    const a = await api(method, path, body);
+    say(a.status === 200 ? done : errorText(a), a.status !== 200);
+    orderPage(id);
+  };
+  const canCancel = cancellable.includes(o.status);
+  const returned = Object.fromEntries((o.returned || []).map(x => [x.itemId, x.quantity]));
+  const lines = o.lines.map(l => h("tr", { "data-test": "order-line" },
+    h("td", {}, l.name), h("td", {}, l.quantity), h("td", {}, money(l.unitPrice)),
+    h("td", {},
+      canCancel && o.lines.length > 1 ? h("button", { class: "danger", "data-test": "cancel-line", onclick: () => act("POST", `/v1/orders/${id}/lines/${l.itemId}/cancel`, { reason: "changed my mind" }, `${l.name} is cancelled; its amount is refunded.`) }, "Cancel this item") : null,
+      returnable.includes(o.status) && l.quantity - (returned[l.itemId] || 0) > 0
+        ? h("button", { "data-test": "return-line", onclick: () => act("POST", `/v1/orders/${id}/returns`, { lines: [{ itemId: l.itemId, quantity: l.quantity - (returned[l.itemId] || 0) }], reason: "not as expected" }, "Return requested: send the parcel back; we refund when it arrives.") }, "Return") : null)));
+  show(h("div", { class: "panel" },
+    h("h2", {}, "Order ", h("span", { class: "status", "data-test": "order-status" }, o.status)),
+    h("p", { class: "muted" }, `Placed ${when(o.createdAt)} · ${money(o.total)} · payment ${o.payment}`),
+    o.eta ? h("p", { "data-test": "eta" }, `Arrives by ${day(o.eta)}`) : null,
+    h("div", { class: "table-wrap" }, h("table", {}, h("tr", {}, h("th", {}, "Item"), h("th", {}, "Qty"), h("th", {}, "Price"), h("th", {}, "")), lines)),
+    (o.cancelledLines || []).length ? h("p", { class: "muted" }, "Cancelled: ", o.cancelledLines.map(c => `${c.quantity} × ${c.itemId.slice(0, 8)} (${c.reason})`).join(", ")) : null,
+    (o.shipments || []).length ? h("div", {}, h("h3", {}, "Parcels"), h("ul", {}, o.shipments.map(s => h("li", { "data-test": "parcel" },
+      `From ${s.warehouseId}: ${s.state}`, s.trackingNumber ? ` · tracking ${s.trackingNumber}` : "", s.eta ? ` · arrives ${day(s.eta)}` : "")))) : null,
+    h("h3", {}, "History"),
+    h("ol", { class: "timeline" }, (o.timeline || []).map(t => h("li", {}, `${t.status} — ${when(t.at)}`, t.note ? ` (${t.note})` : ""))),
+    canCancel ? h("button", { class: "danger", "data-test": "cancel-order", onclick: () => act("POST", `/v1/orders/${id}/cancel`, undefined, "Your order is cancelled and refunded.") }, "Cancel order") : null));
+}
+
+// ------------------------------------------------------------------ wishlist
+
+async function wishlistPage() {
+  if (needSignIn()) return;
+  const r = await api("GET", "/v1/wishlist");
+  if (r.status !== 200) { show(h("div", { class: "panel" }, errorText(r))); return; }
+  const act = async (method, path, done) => {
+    const a = await api(method, path);
+    say(a.status === 200 ? done : errorText(a), a.status !== 200);
+    refreshCartCount();
+    wishlistPage();
+  };
+  show(h("div", { class: "panel" }, h("h2", {}, "Your wishlist"),
+    r.body.items.length ? h("div", { class: "table-wrap" }, h("table", {},
+      r.body.items.map(w => h("tr", { "data-test": "wish" },
+        h("td", {}, h("a", { href: `#/item/${w.itemId}` }, w.name || w.itemId)),
+        h("td", {}, money(w.price)),
+        h("td", {}, w.available > 0 ? `${w.available} in stock` : h("span", { class: "stock-out" }, "Sold out")),
+        h("td", {}, h("div", { class: "actions" },
+          h("button", { class: "primary", disabled: !(w.available > 0), onclick: () => act("POST", `/v1/wishlist/items/${w.itemId}/move-to-cart`, "Moved to your cart."), "data-test": "move-to-cart" }, "Move to cart"),
+          h("button", { class: "danger", onclick: () => act("DELETE", `/v1/wishlist/items/${w.itemId}`, "Removed.") }, "Remove"))))))) : h("p", {}, "Nothing saved yet.")));
+}
+
+// ------------------------------------------------------------------ seller
+
+async function sellerPage() {
+  if (needSignIn()) return;
+  if (role() !== "seller") { show(h("div", { class: "panel" }, "Seller pages are for seller accounts.")); return; }
+  const [items, notes] = await Promise.all([api("GET", "/v1/seller/items?limit=100"), api("GET", "/v1/seller/notifications?limit=20")]);
+  const input = (label, name, attrs) => h("label", {}, label, h("input", Object.assign({ name, required: true }, attrs)));
+  const form = h("form", { class: "form", "data-test": "new-item", onsubmit: async (e) => {
+    e.preventDefault();
+    const d = Object.fromEntries(new FormData(form));
+    const body = { name: d.name, description: d.description || undefined, category: d.category, brand: d.brand,
+      price: { amount: Math.round(Number(d.price) * 100), currency: "USD" }, lowStockThreshold: Number(d.threshold) };
+    const r = await api("POST", "/v1/seller/items", body);
+    say(r.status === 201 ? `Listed “${r.body.name}”.` : errorText(r), r.status !== 201);
+    if (r.status === 201) sellerPage();
+  } },
+    h("h3", {}, "List a product"),
+    input("Name", "name", { maxlength: 200, "data-test": "item-name" }),
+    h("label", {}, "Description", h("textarea", { name: "description", rows: 2 })),
+    h("div", { class: "row" }, input("Category", "category", { value: "kitchen", pattern: "[a-z0-9][a-z0-9-]*" }), input("Brand", "brand", { value: "Acme" })),
+    h("div", { class: "row" }, input("Price (USD)", "price", { type: "number", min: "0.01", step: "0.01", value: "29.99", "data-test": "item-price" }), input("Low-stock alert below", "threshold", { type: "number", min: "0", value: "3" })),
+    h("div", {}, h("button", { class: "primary", type: "submit", "data-test": "list-item" }, "List it")));
+  const edit = (item) => async () => {
+    const name = prompt("Name", item.name);
+    if (name === null) return;
+    const price = prompt("Price (USD)", (item.price.amount / 100).toFixed(2));
+    if (price === null) return;
+    const r = await api("PATCH", `/v1/seller/items/${item.itemId}`, { name, price: { amount: Math.round(Number(price) * 100), currency: item.price.currency } }, { "If-Match": `"${item.version}"` });
+    say(r.status === 200 ? "Saved." : errorText(r), r.status !== 200);
+    sellerPage();
+  };
+  const list = items.status === 200 ? items.body.items : [];
+  const kinds = { LOW_STOCK: "Low stock", BACK_IN_STOCK: "Back in stock", STOCK_SHORTFALL: "Units lost" };
+  const names = Object.fromEntries(list.map(i => [i.itemId, i.name]));
+  show(h("div", { class: "layout" },
+    h("section", { class: "panel" }, form),
+    h("section", {},
+      h("div", { class: "panel" }, h("h2", {}, "Your products"),
+        list.length ? h("div", { class: "table-wrap" }, h("table", {},
+          h("tr", {}, h("th", {}, "Product"), h("th", {}, "Price"), h("th", {}, "Stock"), h("th", {}, "")),
+          list.map(i => h("tr", { "data-test": "seller-item", "data-item": i.itemId },
+            h("td", {}, h("a", { href: `#/item/${i.itemId}` }, i.name)),
+            h("td", {}, money(i.price)),
+            h("td", {}, availability(i.availability), i.availability.lowStock ? h("div", { class: "stock-low" }, `below ${i.lowStockThreshold}`) : null),
+            h("td", {}, h("button", { onclick: edit(i) }, "Edit")))))) : h("p", {}, "Nothing listed yet.")),
+      h("div", { class: "panel" }, h("h2", {}, "Stock alerts"),
+        notes.status === 200 && notes.body.items.length ? h("ul", {}, notes.body.items.map(n => h("li", { "data-test": "seller-notice" },
+          h("strong", {}, kinds[n.kind] || n.kind), ` — ${names[n.itemId] || n.itemId}`,
+          n.available !== undefined ? `: ${n.available} left` : "", n.units ? `: ${n.units} units lost at ${n.warehouseId}` : "",
+          h("span", { class: "muted" }, ` · ${when(n.at)}`)))) : h("p", {}, "No alerts.")))));
+}
+
+// ------------------------------------------------------------------ routing
+
+async function route() {
+  // A message said just before this navigation (an action's outcome) stays for the new page.
+  if (Date.now() - saidAt > 1500) say("");
+  const hash = location.hash || "#/";
+  const [path, query] = hash.slice(1).split("?");
+  const parts = path.split("/").filter(Boolean);
+  switch (parts[0]) {
+    case undefined: return searchPage("");
+    case "search": return searchPage(query || "");
+    case "item": return itemPage(parts[1]);
+    case "cart": return cartPage();
+    case "checkout": return checkoutPage(parts[1]);
+    case "orders": return ordersPage();
+    case "order": return orderPage(parts[1]);
+    case "wishlist": return wishlistPage();
+    case "seller": return sellerPage();
+    case "signin": return signInPage();
+    default: show(h("div", { class: "panel" }, "No such page. ", h("a", { href: "#/" }, "Go to the shop")));
+  }
+}
+
+window.addEventListener("hashchange", route);
+cognitoReturn().finally(() => { header(); route(); });
