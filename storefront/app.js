@@ -283,7 +283,7 @@ async function searchPage(params) {
       facet("Brand", "brand", page.facets.brand || [])),
     h("section", {},
       h("div", { class: "controls" },
-        h("strong", { "data-test": "total" }, `${page.total} results`),
+        h("strong", { "data-test": "total" }, `${page.total} ${page.total === 1 ? "result" : "results"}`),
         sort, toggle("inStock", "In stock"), toggle("deliverable", "Deliverable only"),
         q.get("category") || q.get("brand") ? h("button", { onclick: () => { const next = new URLSearchParams(params); next.delete("category"); next.delete("brand"); location.hash = "#/search?" + next; } }, "Clear filters") : null),
       page.items.length ? h("div", { class: "grid" }, page.items.map(i => itemCard(i, zip))) : h("p", {}, "Nothing matches. Try fewer words."),
@@ -348,6 +348,7 @@ async function cartPage() {
 async function beginCheckout(cart) {
   const r = await api("POST", "/v1/checkout", undefined, { "Idempotency-Key": key() });
   if (r.status === 201) {
+    say("");
     store.setItem(`aisle.checkout.${r.body.checkoutId}`, JSON.stringify(r.body));
     location.hash = `#/checkout/${r.body.checkoutId}`;
     return;
@@ -391,13 +392,14 @@ function checkoutPage(id) {
     clock.className = "countdown" + (left < 60 ? " urgent" : "");
     if (left === 0) pay.disabled = true;
   };
-  tick();
-  timers.push(setInterval(tick, 1000));
   show(h("div", { class: "panel" },
     h("h2", {}, "Checkout"), clock,
     h("ul", {}, checkout.lines.map(l => h("li", {}, `${l.quantity} × ${l.name} — ${money(l.unitPrice)}`))),
     h("p", { class: "price" }, `Total ${money(checkout.total)}`),
     form));
+  // After show(), which stops the previous page's timers.
+  tick();
+  timers.push(setInterval(tick, 1000));
 }
 
 let cardElement = null;
@@ -578,7 +580,7 @@ async function sellerPage() {
     h("h3", {}, "List a product"),
     input("Name", "name", { maxlength: 200, "data-test": "item-name" }),
     h("label", {}, "Description", h("textarea", { name: "description", rows: 2 })),
-    h("div", { class: "row" }, input("Category", "category", { value: "kitchen", pattern: "[a-z0-9][a-z0-9-]*" }), input("Brand", "brand", { value: "Acme" })),
+    h("div", { class: "row" }, input("Category", "category", { value: "kitchen", pattern: "[a-z0-9][a-z0-9\\-]*" }), input("Brand", "brand", { value: "Acme" })),
     h("div", { class: "row" }, input("Price (USD)", "price", { type: "number", min: "0.01", step: "0.01", value: "29.99", "data-test": "item-price" }), input("Low-stock alert below", "threshold", { type: "number", min: "0", value: "3" })),
     h("div", {}, h("button", { class: "primary", type: "submit", "data-test": "list-item" }, "List it")));
   const edit = (item) => async () => {

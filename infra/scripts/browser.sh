@@ -14,7 +14,8 @@ fi
 venv="$AISLE_CACHE/venv-browser"
 if ! "$venv/bin/python" -c 'import selenium' 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check selenium==4.52.0
+  # 4.52 needs a certifi newer than this machine's PyPI mirror has.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check selenium==4.51.0
 fi
 if [ -z "${STOREFRONT:-}" ]; then
   # By hand: take the URLs and tokens from the running make dev's output.
