@@ -255,14 +255,21 @@ async function searchPage(params) {
   const query = new URLSearchParams();
   for (const [k, v] of q) if (v) query.set(k, v);
   if (zip) query.set("zip", zip);
-  if (!zip && query.get("sort") === "delivery") query.delete("sort");
   query.set("limit", "24");
-  const r = await api("GET", "/v1/items?" + query.toString());
+  // Signed in without a ZIP here: the signed-in route dates deliveries to the saved address.
+  const signedInDefault = !zip && token();
+  if (!zip && !signedInDefault && query.get("sort") === "delivery") query.delete("sort");
+  let r = await api("GET", (signedInDefault ? "/v1/me/items?" : "/v1/items?") + query.toString());
+  if (signedInDefault && r.status === 400 && query.get("sort") === "delivery") {
+    query.delete("sort"); // no saved address either
+    r = await api("GET", "/v1/me/items?" + query.toString());
+  }
   if (r.status !== 200) {
     show(h("div", { class: "panel" }, h("p", {}, errorText(r))));
     return;
   }
   const page = r.body;
+  const dateZip = zip || page.deliveryZip || "";
   const setParam = (name, value) => {
     const next = new URLSearchParams(params);
     if (value === null || next.get(name) === value) next.delete(name); else next.set(name, value);
@@ -286,7 +293,7 @@ async function searchPage(params) {
         h("strong", { "data-test": "total" }, `${page.total} ${page.total === 1 ? "result" : "results"}`),
         sort, toggle("inStock", "In stock"), toggle("deliverable", "Deliverable only"),
         q.get("category") || q.get("brand") ? h("button", { onclick: () => { const next = new URLSearchParams(params); next.delete("category"); next.delete("brand"); location.hash = "#/search?" + next; } }, "Clear filters") : null),
-      page.items.length ? h("div", { class: "grid" }, page.items.map(i => itemCard(i, zip))) : h("p", {}, "Nothing matches. Try fewer words."),
+      page.items.length ? h("div", { class: "grid" }, page.items.map(i => itemCard(i, dateZip))) : h("p", {}, "Nothing matches. Try fewer words."),
       more)));
 }
 
@@ -384,6 +391,7 @@ function checkoutPage(id) {
     h("div", { class: "row" }, field("City", "city", address.city), field("State", "state", address.state, { maxlength: 2 }), field("ZIP", "zip", address.zip, { maxlength: 10 })),
     h("h3", {}, "Card"),
     cardFields(field),
+    h("label", {}, h("span", {}, h("input", { type: "checkbox", name: "saveAddress", checked: true, "data-test": "save-address" }), " Make this my default address (delivery dates in search)")),
     h("p", { class: "muted" }, cfg.signIn === "dev" ? "Test cards: 4242… pays, 4000 0000 0000 0341 is declined, 4000 0025 0000 3155 asks for 3-D Secure." : "Card details go to Stripe, never to Aisle."),
     h("div", { class: "actions" }, pay, h("button", { type: "button", class: "danger", onclick: () => cancelCheckout(id) }, "Cancel checkout")));
   const tick = () => {
@@ -450,6 +458,9 @@ async function submitOrder(checkout, form, pay) {
   if (r.status === 0 || r.status === 503) {
     // No answer: the same key again is safe (the first answer is replayed, never a second charge).
     r = await api("POST", `/v1/checkout/${checkout.checkoutId}/order`, { paymentToken: pm.id, shippingAddress }, { "Idempotency-Key": attempt });
+  }
+  if ((r.status === 201 || r.status === 202) && data.saveAddress) {
+    await api("PUT", "/v1/me/address", shippingAddress);
   }
   if (r.status === 201 || (r.status === 202 && !r.body.nextAction)) {
     store.removeItem(`aisle.checkout.${checkout.checkoutId}`);

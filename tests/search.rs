@@ -633,3 +633,70 @@ async fn search_with_a_zip_promises_a_date_from_the_nearest_warehouse_holding_th
         Some(2)
     );
 }
+
+#[tokio::test]
+async fn a_signed_in_search_dates_deliveries_to_the_shoppers_saved_address() {
+    let shop = Shop::open().await;
+    let item = listed(&shop, "Quay lantern saved").await;
+    receive(&shop, WAREHOUSE_B, item, 2).await; // Tempe AZ
+    shop.pump_index().await;
+    let shopper = Caller::shopper();
+    let mine = |q: &str| {
+        let call = Call::new("GET /v1/me/items", &[]).by(&shopper).query(q);
+        let shop = &shop;
+        async move { send!(search::search_items, shop, call) }
+    };
+    // Nothing saved yet: no dates.
+    let before = mine("q=quay+lantern").await;
+    assert_eq!(before.status, 200, "{:?}", before.body);
+    assert!(before.body["items"][0].get("delivery").is_none());
+    assert!(before.body.get("deliveryZip").is_none());
+    assert_eq!(
+        before.headers.get("cache-control").unwrap(),
+        "private, no-store",
+        "a signed-in answer is never shared"
+    );
+
+    let bad = send!(
+        aisle::api::shopping::put_default_address,
+        shop,
+        Call::new("PUT /v1/me/address", &[])
+            .by(&shopper)
+            .json(json!({ "name": "A", "line1": "1 Main", "city": "X", "state": "ZZ", "zip": "1", "country": "US" }))
+    );
+    assert_eq!(bad.status, 422, "{:?}", bad.body);
+    let mut address = serde_json::to_value(helpers::address()).unwrap();
+    address["zip"] = json!("85281"); // Tempe: the warehouse is local
+    let saved = send!(
+        aisle::api::shopping::put_default_address,
+        shop,
+        Call::new("PUT /v1/me/address", &[])
+            .by(&shopper)
+            .json(address)
+    );
+    assert_eq!(saved.status, 200, "{:?}", saved.body);
+
+    let after = mine("q=quay+lantern").await;
+    assert_eq!(after.body["deliveryZip"], "85281");
+    assert_eq!(after.body["items"][0]["delivery"]["days"], 2);
+    // A zip given wins over the saved one; another shopper's search knows nothing of it.
+    let given = mine("q=quay+lantern&zip=55425").await;
+    assert_eq!(given.body["deliveryZip"], "55425");
+    assert_eq!(given.body["items"][0]["delivery"]["days"], 4);
+    let other = send!(
+        search::search_items,
+        shop,
+        Call::new("GET /v1/me/items", &[])
+            .by(&Caller::shopper())
+            .query("q=quay+lantern")
+    );
+    assert!(other.body.get("deliveryZip").is_none());
+    // The signed-in route needs a token (API Gateway answers 401 before the function; the
+    // function refuses too).
+    let anonymous = send!(
+        search::search_items,
+        shop,
+        Call::new("GET /v1/me/items", &[]).query("q=quay+lantern")
+    );
+    assert_eq!(anonymous.status, 401);
+}

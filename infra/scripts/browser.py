@@ -264,6 +264,14 @@ def main():
         check("paying places the order", d.find_element(By.CSS_SELECTOR, "[data-test=order-status]").text in ("PLACED", "PROCESSING"), d.page_source[:300])
         shot(d, "order-placed")
 
+        # --- with no ZIP typed, search dates deliveries to the address saved at checkout
+        zip_box = d.find_element(By.ID, "zip")
+        zip_box.clear()
+        zip_box.send_keys("\t")
+        go(d, "/search?" + urllib.parse.urlencode({"q": f"lumen {RUN}"}))
+        saved = wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, f"[data-test=hit][data-item='{ids['bulb']}'] [data-test=delivery]")))
+        check("signed in without a ZIP, dates come from the saved address", "to 55425" in saved.text, saved.text)
+
         # --- the order moves on: assigned (ETA, parcel); cancel one line
         assigned = reload_until(d, f"/order/{order_a}", lambda d: d.find_elements(By.CSS_SELECTOR, "[data-test=parcel]") and d.find_elements(By.CSS_SELECTOR, "[data-test=eta]"))
         check("the order page shows the ETA and the parcel once assigned", assigned)

@@ -85,6 +85,14 @@ fn parse_groups(raw: &str) -> Vec<String> {
     }
 }
 
+/// The API Gateway route key the request came by (`GET /v1/items`), when there is one.
+pub fn route_key(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone(),
+        _ => None,
+    }
+}
+
 /// Parse the JSON body into `T` (whose serde derive should `deny_unknown_fields`).
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     if let Some(kind) = req.headers().get(header::CONTENT_TYPE) {

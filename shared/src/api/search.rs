@@ -204,11 +204,17 @@ pub fn parse_search(params: &[(String, String)]) -> Result<SearchRequest, ApiErr
     })
 }
 
-/// `GET /v1/items` (public)
+/// The route that searches for a signed-in shopper (same parameters; without `zip`, their
+/// saved default address's ZIP gives the delivery dates).
+pub const SIGNED_IN_ROUTE: &str = "GET /v1/me/items";
+
+/// `GET /v1/items` (public) and `GET /v1/me/items` (signed in): one function, two routes.
+/// The public route cannot see who is signed in (it has no authorizer, so API Gateway passes
+/// no claims); a signed-in storefront calls the second, whose answer is private.
 pub async fn search_items(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let params: Vec<(String, String)> = req
+            let mut params: Vec<(String, String)> = req
                 .query_string_parameters_ref()
                 .map(|p| {
                     p.iter()
@@ -221,6 +227,18 @@ pub async fn search_items(app: &App, req: Request) -> HttpResult {
                         .collect()
                 })
                 .unwrap_or_default();
+            let signed_in = super::request::route_key(&req).as_deref() == Some(SIGNED_IN_ROUTE);
+            if signed_in {
+                let who = super::request::principal(&req)?;
+                if !params.iter().any(|(name, _)| name == "zip") {
+                    let saved =
+                        crate::ports::Addresses::default_address(&app.carts, &who.user_id).await?;
+                    // A saved ZIP no warehouse serves just means no dates, not a bad request.
+                    if let Some(zip) = saved.filter(|a| Zip::try_from(a.zip5()).is_ok()) {
+                        params.push(("zip".into(), zip.zip5().to_owned()));
+                    }
+                }
+            }
             let request = parse_search(&params)?;
             let delivery = app.delivery.get(&app.warehouses).await?;
             let context = search::SearchContext {
@@ -237,11 +255,12 @@ pub async fn search_items(app: &App, req: Request) -> HttpResult {
                 request.delivery.as_ref(),
             )
             .await?;
-            Ok(super::public(
-                &req,
-                json(StatusCode::OK, &page),
-                app.config.cache_max_age,
-            ))
+            let response = json(StatusCode::OK, &page);
+            Ok(if signed_in {
+                response
+            } else {
+                super::public(&req, response, app.config.cache_max_age)
+            })
         }
         .await,
     )

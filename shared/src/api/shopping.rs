@@ -293,6 +293,47 @@ fn action_response(order: Order, client_secret: &str) -> Response<Body> {
     )
 }
 
+/// `address` if valid; otherwise each problem recorded under `prefix` + its field.
+fn checked_address(
+    address: Address,
+    prefix: &str,
+    errors: &mut ValidationErrors,
+) -> Option<Address> {
+    match address.validate() {
+        Ok(a) => Some(a),
+        Err(problems) => {
+            for (field, message) in problems {
+                errors.0.push(crate::domain::FieldError::new(
+                    format!("{prefix}{field}"),
+                    message,
+                ));
+            }
+            None
+        }
+    }
+}
+
+/// `PUT /v1/me/address` (an address): the caller's default shipping address, which signed-in
+/// search (`GET /v1/me/items`) dates deliveries to when no `zip` is given.
+pub async fn put_default_address(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let body: Address = json_body(&req)?;
+            let mut errors = ValidationErrors::default();
+            let address = checked_address(body, "", &mut errors);
+            let address = errors.finish(|| address)?;
+            crate::ports::Addresses::save_default_address(&app.carts, &who.user_id, &address)
+                .await?;
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "address": address }),
+            ))
+        }
+        .await,
+    )
+}
+
 /// `POST /v1/checkout/{checkoutId}/order` `{paymentToken, shippingAddress}` (header
 /// `Idempotency-Key`): 201 placed, 202 payment pending (with `nextAction` when the shopper
 /// must authenticate), 402 declined (hold kept).
@@ -313,18 +354,7 @@ pub async fn submit_order(app: &App, req: Request) -> HttpResult {
                     "must be the provider's token (1-200 visible characters)",
                 ));
             }
-            let address = match body.shipping_address.validate() {
-                Ok(a) => Some(a),
-                Err(problems) => {
-                    for (field, message) in problems {
-                        errors.0.push(crate::domain::FieldError::new(
-                            format!("shippingAddress.{field}"),
-                            message,
-                        ));
-                    }
-                    None
-                }
-            };
+            let address = checked_address(body.shipping_address, "shippingAddress.", &mut errors);
             let address = errors.finish(|| address)?;
             let request = checkout::PaymentRequest {
                 idempotency_key: key,

@@ -5,6 +5,7 @@
 //! One file per port, each with the data types it speaks in; everything is re-exported here
 //! so callers name `crate::ports::Checkouts` whatever file it lives in.
 
+mod addresses;
 mod carts;
 mod catalog;
 mod checkouts;
@@ -20,6 +21,7 @@ mod search;
 mod timer;
 mod warehouses;
 
+pub use addresses::*;
 pub use carts::*;
 pub use catalog::*;
 pub use checkouts::*;

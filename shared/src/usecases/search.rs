@@ -31,6 +31,9 @@ pub struct SearchPage {
     pub facets: Facets,
     /// Where the next page starts, if there is one.
     pub next_cursor: Option<String>,
+    /// The ZIP the delivery dates are for (given, or the signed-in shopper's saved one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_zip: Option<String>,
 }
 
 /// Short-lived cache of first pages, per function instance.
@@ -226,6 +229,7 @@ pub async fn search(
         total: hits.total,
         facets: hits.facets.clone(),
         next_cursor,
+        delivery_zip: ask.map(|a| a.zip.as_str().to_owned()),
     })
 }
 

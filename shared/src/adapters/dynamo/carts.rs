@@ -1,15 +1,16 @@
 //! [`Carts`] on the shoppers table: `(userId, "CART")` and `(userId, "WISHLIST")`, each one
-//! record written whole under a version condition, so two devices never lose an update.
+//! record written whole under a version condition, so two devices never lose an update; and
+//! [`Addresses`]: `(userId, "ADDRESS")`, the last one saved wins.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::keys::{user_key, CART, WISHLIST};
+use super::keys::{user_key, CART, DEFAULT_ADDRESS, WISHLIST};
 use super::{classify, conditional_put, decode, encode, n};
-use crate::domain::{Cart, UserId, Wishlist};
-use crate::ports::{Carts, StoreError};
+use crate::domain::{Address, Cart, UserId, Wishlist};
+use crate::ports::{Addresses, Carts, StoreError};
 
 /// The shoppers table.
 #[derive(Debug, Clone)]
@@ -85,5 +86,50 @@ impl Carts for DynamoCarts {
 
     async fn save_wishlist(&self, user: &UserId, wishlist: &Wishlist) -> Result<bool, StoreError> {
         self.store(user, WISHLIST, wishlist, wishlist.version).await
+    }
+}
+
+/// The stored form of a default address (nested, so the record's keys stay apart from it).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedAddress {
+    address: Address,
+}
+
+#[async_trait]
+impl Addresses for DynamoCarts {
+    async fn default_address(&self, user: &UserId) -> Result<Option<Address>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(user_key(user, DEFAULT_ADDRESS)))
+            .projection_expression("address")
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out
+            .item
+            .map(decode::<SavedAddress>)
+            .transpose()?
+            .map(|s| s.address))
+    }
+
+    async fn save_default_address(
+        &self,
+        user: &UserId,
+        address: &Address,
+    ) -> Result<(), StoreError> {
+        let mut record = encode(&SavedAddress {
+            address: address.clone(),
+        })?;
+        record.extend(user_key(user, DEFAULT_ADDRESS));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(record))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
+        Ok(())
     }
 }

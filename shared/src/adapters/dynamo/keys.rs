@@ -48,6 +48,8 @@ pub(crate) fn total_key(item: ItemId) -> Record {
 pub(crate) const CART: &str = "CART";
 /// The sort key of a user's wishlist.
 pub(crate) const WISHLIST: &str = "WISHLIST";
+/// The sort key of a shopper's saved default address.
+pub(crate) const DEFAULT_ADDRESS: &str = "ADDRESS";
 /// The sort key of a user's latest-checkout pointer.
 pub(crate) const CHECKOUT_POINTER: &str = "CHECKOUT";
 
