@@ -1,5 +1,10 @@
 //! Checkout holds against DynamoDB Local and moto: contention, expiry by each mechanism,
 //! exactly-once release, every payment outcome, events, conflicts, and ownership.
+//!
+//! On the test payment provider (`Shop::with_test_provider`): these tests call for outcomes
+//! on demand (no answer, a late success, an unconfirmed refund) that localstripe cannot
+//! produce; the Stripe adapter's handling of each is tested against recorded Stripe answers,
+//! and the paths localstripe can produce run on it in `payments.rs` and everywhere else.
 
 use crate::helpers;
 
@@ -151,7 +156,7 @@ async fn two_hundred_shoppers_race_for_fifty_units_exactly_fifty_hold_and_expiry
 
 #[tokio::test]
 async fn a_successful_payment_places_the_order_empties_the_cart_and_publishes_order_placed() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 5)
         .await
         .to_string();
@@ -194,7 +199,7 @@ async fn a_successful_payment_places_the_order_empties_the_cart_and_publishes_or
 
 #[tokio::test]
 async fn a_declined_payment_gets_402_keeps_the_hold_and_another_card_can_pay() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 1)
         .await
         .to_string();
@@ -350,7 +355,7 @@ async fn a_late_success_after_the_stock_sold_out_is_refunded_and_rejected() {
 
 #[tokio::test]
 async fn an_approved_payment_on_an_expired_checkout_is_refused_with_410() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 1)
         .await
         .to_string();
@@ -405,7 +410,7 @@ async fn the_ttl_stream_releases_a_hold_using_the_record_dynamodb_local_really_e
 
 #[tokio::test]
 async fn timer_sweeper_cancel_and_submit_racing_release_a_hold_exactly_once() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 10)
         .await
         .to_string();
@@ -447,7 +452,7 @@ async fn shop_expiry(shop: &Shop, checkout: &str) -> Timestamp {
 
 #[tokio::test]
 async fn begin_checkout_retries_injected_transaction_conflicts_and_holds_once() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 5)
         .await
         .to_string();
@@ -465,7 +470,7 @@ async fn begin_checkout_retries_injected_transaction_conflicts_and_holds_once() 
 
 #[tokio::test]
 async fn a_second_begin_replaces_the_first_checkout_and_a_replayed_key_returns_the_same_one() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 5)
         .await
         .to_string();
@@ -507,7 +512,7 @@ async fn a_second_begin_replaces_the_first_checkout_and_a_replayed_key_returns_t
 
 #[tokio::test]
 async fn cancelling_a_checkout_releases_its_stock_once() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 2)
         .await
         .to_string();
@@ -529,7 +534,7 @@ async fn cancelling_a_checkout_releases_its_stock_once() {
 
 #[tokio::test]
 async fn another_users_token_gets_404_on_your_checkout_and_orders_and_sees_only_its_own_cart() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 5)
         .await
         .to_string();
@@ -605,7 +610,7 @@ fn kept(shop: &Shop, checkout: &str) -> i64 {
 
 #[tokio::test]
 async fn a_submit_key_replays_its_first_answer_and_refuses_another_body() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 5)
         .await
         .to_string();
@@ -661,7 +666,7 @@ async fn a_submit_key_replays_its_first_answer_and_refuses_another_body() {
 #[tokio::test]
 async fn an_idempotency_record_in_flight_answers_409_and_an_expired_record_counts_as_absent() {
     use aisle::ports::{RequestClaim, Requests};
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let requests = &shop.app.requests;
     let now = Timestamp::now();
     assert_eq!(
@@ -706,7 +711,7 @@ async fn an_idempotency_record_in_flight_answers_409_and_an_expired_record_count
 
 #[tokio::test]
 async fn a_begin_key_whose_hold_ttl_deleted_answers_410_not_409() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 5)
         .await
         .to_string();
@@ -740,7 +745,7 @@ async fn a_begin_key_whose_hold_ttl_deleted_answers_410_not_409() {
 
 #[tokio::test]
 async fn a_crash_between_charge_and_commit_is_found_and_settled_by_the_sweep() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 5)
         .await
         .to_string();
@@ -860,7 +865,7 @@ async fn a_crash_after_recording_the_attempt_but_before_the_charge_releases_unch
 
 #[tokio::test]
 async fn a_refund_the_provider_did_not_confirm_stays_owed_and_the_sweeper_pays_it_once() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 5)
         .await
         .to_string();
@@ -904,7 +909,7 @@ async fn a_refund_the_provider_did_not_confirm_stays_owed_and_the_sweeper_pays_i
 
 #[tokio::test]
 async fn order_listing_bounds_and_cursors_from_outside_the_range_are_400_never_503() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let who = Caller::shopper();
     let list = |query: &str| Call::new("GET /v1/orders", &[]).by(&who).query(query);
     let reversed = send!(
@@ -969,7 +974,7 @@ async fn order_listing_bounds_and_cursors_from_outside_the_range_are_400_never_5
 
 #[tokio::test]
 async fn a_pending_payment_whose_settle_message_was_lost_is_settled_by_the_sweeper() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 5)
         .await
         .to_string();

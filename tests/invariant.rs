@@ -341,7 +341,7 @@ fn check_money(provider: &HashMap<String, Held>, orders: &[Order]) -> Result<(),
 
 #[tokio::test]
 async fn stock_and_money_are_exact_after_every_step_of_a_concurrent_random_shopping_run() {
-    randomized_run(Shop::open().await, STEPS, false).await;
+    randomized_run(Shop::with_test_provider().await, STEPS, false).await;
 }
 
 #[tokio::test]

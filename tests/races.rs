@@ -101,7 +101,7 @@ async fn cart_lines(shop: &Shop, who: &Caller) -> usize {
 
 #[tokio::test]
 async fn a_double_clicked_submit_charges_once_places_one_order_and_takes_the_stock_once() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
     for rep in 0..REPETITIONS {
         let same_key = rep % 2 == 0;
@@ -189,7 +189,7 @@ async fn a_double_clicked_submit_charges_once_places_one_order_and_takes_the_sto
 
 #[tokio::test]
 async fn a_submit_racing_a_cancel_ends_one_way_only_and_a_cancelled_checkout_is_never_charged() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let (mut cancel_won, mut submit_won) = (0, 0);
     for rep in 0..REPETITIONS {
         let (item, who, checkout) = held(&shop, 5, 2).await;
@@ -242,7 +242,7 @@ async fn a_submit_racing_a_cancel_ends_one_way_only_and_a_cancelled_checkout_is_
 
 #[tokio::test]
 async fn a_submit_racing_a_replacing_checkout_never_retakes_stock_for_the_replaced_hold() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let (mut begin_won, mut submit_won) = (0, 0);
     for rep in 0..REPETITIONS {
         let (item, who, checkout) = held(&shop, 5, 2).await;
@@ -357,7 +357,7 @@ async fn a_submit_racing_the_expiry_either_places_the_order_or_releases_the_hold
 #[tokio::test]
 async fn a_cancel_racing_assignment_and_shipment_leaves_no_mixed_state() {
     use aisle::domain::ShipmentState;
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let sites = aisle::ports::Warehouses::list(&shop.app.warehouses)
         .await
         .unwrap();
@@ -442,7 +442,7 @@ async fn a_cancel_racing_assignment_and_shipment_leaves_no_mixed_state() {
 
 #[tokio::test]
 async fn a_late_success_after_the_timer_sweeper_and_ttl_race_retakes_the_stock_exactly_once() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await;
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
     for rep in 0..REPETITIONS {
         let (item, who, checkout) = held(&shop, 3, 2).await;

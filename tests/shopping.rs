@@ -292,6 +292,7 @@ async fn place_order(shop: &Shop, who: &Caller, item: &str) -> String {
     );
     let checkout = begun.body["checkoutId"].as_str().unwrap().to_owned();
     let address = json!({ "name": "Grace Hopper", "line1": "1 Navy Way", "city": "Arlington", "state": "VA", "zip": "22202-1234", "country": "US" });
+    let token = shop.pay_token("tok_success").await;
     let placed = send!(
         shopping::submit_order,
         shop,
@@ -301,7 +302,7 @@ async fn place_order(shop: &Shop, who: &Caller, item: &str) -> String {
         )
         .by(who)
         .header("Idempotency-Key", &format!("pay-{checkout}"))
-        .json(json!({ "paymentToken": "tok_success", "shippingAddress": address }))
+        .json(json!({ "paymentToken": token, "shippingAddress": address }))
     );
     assert_eq!(placed.status, 201, "{:?}", placed.body);
     placed.body["orderId"].as_str().unwrap().to_owned()
@@ -469,6 +470,7 @@ async fn submit_refuses_bad_addresses_naming_each_field() {
     );
     let checkout = begun.body["checkoutId"].as_str().unwrap().to_owned();
     let bad = json!({ "name": "", "line1": "1 Main St", "city": "Springfield", "state": "ZZ", "zip": "1234", "country": "CA" });
+    let token = shop.pay_token("tok_success").await;
     let reply = send!(
         shopping::submit_order,
         shop,
@@ -478,7 +480,7 @@ async fn submit_refuses_bad_addresses_naming_each_field() {
         )
         .by(&who)
         .header("Idempotency-Key", "p")
-        .json(json!({ "paymentToken": "tok_success", "shippingAddress": bad }))
+        .json(json!({ "paymentToken": token, "shippingAddress": bad }))
     );
     assert_eq!(reply.status, 422);
     let fields: Vec<&str> = reply.body["error"]["details"]

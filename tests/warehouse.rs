@@ -720,7 +720,7 @@ fn kept(shop: &Shop, order: &aisle::domain::Order) -> i64 {
 #[tokio::test]
 async fn cancelling_one_line_of_an_assigned_order_shrinks_its_parcel_returns_its_units_once_and_refunds_it(
 ) {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await; // reads the provider ledger
     let a = listed(&shop, "Anvil").await;
     let b = listed(&shop, "Bellows").await;
     assert!(deliver(
@@ -811,7 +811,7 @@ async fn cancelling_one_line_of_an_assigned_order_shrinks_its_parcel_returns_its
 
 #[tokio::test]
 async fn cancelling_a_line_of_an_unassigned_order_gives_its_units_back_to_the_aggregate() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await; // reads the provider ledger
     let a = listed(&shop, "Anvil").await;
     let b = listed(&shop, "Bellows").await;
     deliver(
@@ -846,7 +846,7 @@ async fn cancelling_a_line_of_an_unassigned_order_gives_its_units_back_to_the_ag
 
 #[tokio::test]
 async fn a_partial_return_leaves_the_rest_returnable_and_the_rest_comes_back_later_end_to_end() {
-    let shop = Shop::open().await;
+    let shop = Shop::with_test_provider().await; // reads the provider ledger
     let a = listed(&shop, "Anvil").await;
     deliver(&shop, &[received(WAREHOUSE_A, a, 5)]).await;
     let id = place_order(&shop, &[(a, 3)]).await;

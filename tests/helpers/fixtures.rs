@@ -191,13 +191,14 @@ pub async fn hold(shop: &Shop, lines: &[(ItemId, u32)]) -> (Caller, String) {
 /// A shopper orders `lines` (paid, `PLACED`).
 pub async fn place_order(shop: &Shop, lines: &[(ItemId, u32)]) -> aisle::domain::OrderId {
     let (who, checkout) = hold(shop, lines).await;
+    let token = shop.pay_token("tok_success").await;
     let placed = send!(
         aisle::api::shopping::submit_order,
         shop,
         Call::new("POST /v1/checkout/{checkoutId}/order", &[("checkoutId", &checkout)])
             .by(&who)
             .header("Idempotency-Key", &format!("{checkout}-pay"))
-            .json(json!({ "paymentToken": "tok_success", "shippingAddress": { "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US" } }))
+            .json(json!({ "paymentToken": token, "shippingAddress": { "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US" } }))
     );
     assert_eq!(placed.status, 201, "{:?}", placed.body);
     aisle::domain::OrderId::try_from(placed.body["orderId"].as_str().unwrap()).unwrap()

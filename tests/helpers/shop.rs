@@ -55,12 +55,38 @@ pub const WAREHOUSE_A: &str = "wh-test-a";
 pub const WAREHOUSE_B: &str = "wh-test-b";
 
 impl Shop {
-    /// A shop whose checkouts hold stock for the template's default time.
+    /// A shop whose checkouts hold stock for the template's default time and take payments
+    /// through the Stripe adapter against localstripe, as `make dev` does ([`Shop::with_stripe`]).
+    /// Pay with [`Shop::pay_token`].
     pub async fn open() -> Self {
+        Self::with_stripe().await
+    }
+
+    /// A shop on the test payment provider: for the provider outcomes localstripe cannot
+    /// produce on demand (no answer, a late success, a refund left unconfirmed), which the
+    /// Stripe adapter meets only in its recorded-answer tests, and for tests that read the
+    /// provider's whole ledger.
+    pub async fn with_test_provider() -> Self {
         Self::with_hold(None).await
     }
 
-    /// A shop whose checkouts hold stock for `hold` (tests of expiry use seconds).
+    /// What to send as `paymentToken` for one of the test provider's tokens: on a Stripe shop,
+    /// a fresh PaymentMethod made at localstripe with the matching test card (as Stripe.js
+    /// would make it); on a test-provider shop, the token itself.
+    pub async fn pay_token(&self, token: &str) -> String {
+        if self.app.payments.test().is_some() {
+            return token.to_owned();
+        }
+        let card = match token {
+            "tok_success" => super::stripe::CARD_OK,
+            "tok_decline_card_declined" => super::stripe::CARD_DECLINED,
+            other => panic!("{other} is a test-provider token: use Shop::with_test_provider()"),
+        };
+        super::stripe::payment_method(card).await
+    }
+
+    /// A shop on the test payment provider whose checkouts hold stock for `hold` (tests of
+    /// expiry use seconds).
     pub async fn with_hold(hold: Option<Duration>) -> Self {
         Self::on(endpoint("AWS_ENDPOINT_URL_DYNAMODB", 8000), hold).await
     }

@@ -53,8 +53,12 @@ pub struct SellerNotice {
     /// Units lost while promised (shortfalls).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub units: Option<u32>,
-    /// When the event happened.
+    /// When the event happened (whole seconds: EventBridge's envelope time).
     pub at: Timestamp,
+    /// The item's stock version after the change (stock alerts): orders one item's notices
+    /// within the same second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock_version: Option<u64>,
 }
 
 /// Why a queued message is not a seller notice (it goes to the dead-letter queue with this).
@@ -95,6 +99,7 @@ impl SellerNotice {
                 .transpose()?,
             units: count("units"),
             at,
+            stock_version: d["stockVersion"].as_u64(),
         })
     }
 }

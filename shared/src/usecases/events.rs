@@ -259,6 +259,9 @@ pub fn from_total_change(
             "sellerId": seller,
             "available": new.available,
             "threshold": threshold,
+            // The aggregated row's version: orders one item's alerts within a second (the
+            // envelope's time has whole seconds only).
+            "stockVersion": new.version,
         }),
     }]
 }

@@ -141,7 +141,15 @@ mod tests {
 /// The sort-key prefix of a seller's notices.
 pub(crate) const NOTICE_PREFIX: &str = "NOTE#";
 
-/// A notice's sort key: its time first, so a descending query is newest first.
-pub(crate) fn notice_sk(at: crate::domain::Timestamp, notice_id: &str) -> String {
-    format!("{NOTICE_PREFIX}{at}#{notice_id}")
+/// A notice's sort key: its time, then the item's stock version (one item's alerts within a
+/// second), then its id, so a descending query is newest first.
+pub(crate) fn notice_sk(
+    at: crate::domain::Timestamp,
+    stock_version: Option<u64>,
+    notice_id: &str,
+) -> String {
+    format!(
+        "{NOTICE_PREFIX}{at}#{:020}#{notice_id}",
+        stock_version.unwrap_or(0)
+    )
 }

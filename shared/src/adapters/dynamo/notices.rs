@@ -1,5 +1,5 @@
 //! [`SellerNotices`] in the shoppers table: a seller's notices live in their own partition
-//! (`userId = <seller>`) under `sk = NOTE#<at>#<noticeId>`, so one descending `Query` lists
+//! (`userId = <seller>`) under `sk = NOTE#<at>#<stockVersion>#<noticeId>`, so one descending `Query` lists
 //! them newest first, and a notice expires by TTL after [`KEEP_DAYS`].
 
 use async_trait::async_trait;
@@ -35,7 +35,14 @@ impl SellerNotices for DynamoSellerNotices {
     async fn keep(&self, notice: &SellerNotice) -> Result<bool, StoreError> {
         let mut record = encode(notice)?;
         record.insert("userId".into(), s(notice.seller_id.as_str()));
-        record.insert("sk".into(), s(notice_sk(notice.at, &notice.notice_id)));
+        record.insert(
+            "sk".into(),
+            s(notice_sk(
+                notice.at,
+                notice.stock_version,
+                &notice.notice_id,
+            )),
+        );
         let expires = notice.at.unix_seconds() + KEEP_DAYS * 24 * 3600;
         record.insert("ttl".into(), n(expires));
         // The key is the event's time and id: a redelivery meets its own record.
