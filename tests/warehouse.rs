@@ -299,7 +299,6 @@ async fn a_malformed_message_lands_in_the_dead_letter_queue_with_a_reason_and_th
 ) {
     let shop = Shop::open().await;
     let a = listed(&shop, "Anvil").await;
-    let url = shop.queue_url("WarehouseUpdatesQueue");
     for body in [
         "{not json".to_owned(),
         message(
@@ -316,13 +315,7 @@ async fn a_malformed_message_lands_in_the_dead_letter_queue_with_a_reason_and_th
         .to_string(),
         received(WAREHOUSE_A, a, 6).to_string(),
     ] {
-        shop.sqs
-            .send_message()
-            .queue_url(&url)
-            .message_body(body)
-            .send()
-            .await
-            .unwrap();
+        shop.enqueue("WarehouseUpdatesQueue", &body).await;
     }
     assert_eq!(shop.pump_queue("WarehouseUpdatesQueue").await, 4);
     assert_eq!(
@@ -368,14 +361,8 @@ async fn order_placed_reaches_the_assignment_worker_through_the_rule_and_its_que
     .await;
     assert!(assigned);
     // A poison message goes to the assignment DLQ with its reason.
-    let url = shop.queue_url("AssignmentQueue");
-    shop.sqs
-        .send_message()
-        .queue_url(&url)
-        .message_body(r#"{"detail":{"orderId":"not-an-id"}}"#)
-        .send()
-        .await
-        .unwrap();
+    shop.enqueue("AssignmentQueue", r#"{"detail":{"orderId":"not-an-id"}}"#)
+        .await;
     shop.pump_queue("AssignmentQueue").await;
     let parked = shop.drain("AssignmentDeadLetters").await;
     assert_eq!(parked.len(), 1);
@@ -591,24 +578,15 @@ async fn a_seller_reads_their_own_stock_notices_newest_first_each_kept_once() {
         .map(|(body, _)| body)
         .collect();
     assert_eq!(bodies.len(), 2, "{bodies:?}");
-    let url = shop.queue_url("SellerNotificationsQueue");
     for body in bodies.iter().chain(bodies.iter()) {
-        shop.sqs
-            .send_message()
-            .queue_url(&url)
-            .message_body(body)
-            .send()
-            .await
-            .unwrap();
+        shop.enqueue("SellerNotificationsQueue", body).await;
     }
     // And one message that is no notice at all.
-    shop.sqs
-        .send_message()
-        .queue_url(&url)
-        .message_body("{\"detail-type\":\"OrderPlaced\"}")
-        .send()
-        .await
-        .unwrap();
+    shop.enqueue(
+        "SellerNotificationsQueue",
+        "{\"detail-type\":\"OrderPlaced\"}",
+    )
+    .await;
     assert_eq!(shop.pump_queue("SellerNotificationsQueue").await, 5);
     let parked = shop.drain("SellerNotificationsDeadLetters").await;
     assert_eq!(parked.len(), 1, "{parked:?}");
@@ -911,4 +889,30 @@ async fn a_partial_return_leaves_the_rest_returnable_and_the_rest_comes_back_lat
         0,
         "nothing refunded past what was paid"
     );
+}
+
+#[tokio::test]
+async fn one_alert_taken_by_two_consumers_at_once_is_kept_once() {
+    // SQS can hand one message to two instances (a visibility timeout running out mid-way).
+    use aisle::usecases::notices::{keep, Kept};
+    let shop = Shop::open().await;
+    let app = shop.as_function("keep-seller-notices").await;
+    let item = ItemId::try_from("5f0c6a52-4c1e-4c57-9d51-0b8f1f1c2a01").unwrap();
+    let body = json!({
+        "version": "0", "id": "eb-1", "detail-type": "LowStock", "source": "aisle.stock",
+        "time": "2026-12-01T10:00:00Z", "resources": [format!("aisle:event:stock/{item}/LowStock/7")],
+        "detail": { "version": 1, "itemId": item, "sellerId": "seller-twice", "available": 2, "threshold": 3, "stockVersion": 7 }
+    })
+    .to_string();
+    let (first, second) = tokio::join!(keep(&app.notices, &body), keep(&app.notices, &body));
+    let mut outcomes = vec![first.unwrap(), second.unwrap()];
+    outcomes.sort_by_key(|k| format!("{k:?}"));
+    assert_eq!(outcomes, [Kept::Again, Kept::New]);
+    let seller = Caller::Seller("seller-twice".into());
+    let listed = send!(
+        aisle::api::catalog::list_seller_notifications,
+        shop,
+        Call::new("GET /v1/seller/notifications", &[]).by(&seller)
+    );
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1));
 }

@@ -238,6 +238,17 @@ impl Shop {
         )
     }
 
+    /// Put `body` on one of the template's queues, as a producer (or SQS redelivering) would.
+    pub async fn enqueue(&self, logical: &str, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(self.queue_url(logical))
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Deliver what is waiting on a queue to its consumer, as Lambda's SQS mapping would
     /// (partial batch failures stay on the queue). Returns how many messages were handled.
     pub async fn pump_queue(&self, logical: &str) -> usize {
