@@ -501,4 +501,46 @@ mod tests {
         assert!(SearchCursor::decode(&raw, SortOrder::Newest).is_err());
         assert!(SearchCursor::decode("not-a-cursor", SortOrder::Newest).is_err());
     }
+
+    fn doc(stock_read_at: i64, sites: &[&str]) -> SearchDoc {
+        let item: Item = serde_json::from_value(serde_json::json!({
+            "itemId": "5f0c6a52-4c1e-4c57-9d51-0b8f1f1c2a01", "sellerId": "seller-1",
+            "name": "Lamp", "category": "kitchen", "brand": "Acme",
+            "price": { "amount": 2999, "currency": "USD" }, "attributes": {}, "images": [],
+            "lowStockThreshold": 3, "createdAt": "2026-11-01T10:00:00.000Z",
+            "updatedAt": "2026-11-01T10:00:00.000Z", "version": 1
+        }))
+        .unwrap();
+        SearchDoc {
+            item,
+            in_stock: true,
+            stock_version: 4,
+            sites: sites
+                .iter()
+                .map(|w| WarehouseId::try_from(*w).unwrap())
+                .collect(),
+            stock_read_at,
+        }
+    }
+
+    #[test]
+    fn of_two_indexers_racing_on_one_stock_version_the_later_read_wins_in_either_order() {
+        // An assignment emptied wh-a without touching the aggregate's version: the indexer
+        // that read before it (t=1) and the one that read after (t=2) race to write.
+        let (early, late) = (doc(1, &["wh-a", "wh-b"]), doc(2, &["wh-b"]));
+        let stored = SearchDoc::merge(None, &late).unwrap();
+        assert_eq!(
+            SearchDoc::merge(Some(&stored), &early),
+            None,
+            "the older read is refused"
+        );
+        let stored = SearchDoc::merge(None, &early).unwrap();
+        let merged = SearchDoc::merge(Some(&stored), &late).unwrap();
+        assert_eq!(merged.sites, late.sites);
+        assert_eq!(
+            SearchDoc::merge(Some(&merged), &doc(3, &["wh-b"])),
+            None,
+            "a later read that says the same writes nothing"
+        );
+    }
 }

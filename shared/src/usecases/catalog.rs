@@ -153,10 +153,17 @@ pub async fn seller_items(
     who: &Principal,
     page: &PageRequest,
 ) -> Result<Page<ItemView>, SellerItemsError> {
-    if !who.has(Role::Seller) {
-        return Err(SellerItemsError::NotASeller);
-    }
+    seller_only(who)?;
     Ok(with_availability(inventory, catalog.by_seller(&who.user_id, page).await?).await?)
+}
+
+/// The refusal every seller listing (items, notices) gives a caller who is not a seller.
+pub(crate) fn seller_only(who: &Principal) -> Result<(), SellerItemsError> {
+    if who.has(Role::Seller) {
+        Ok(())
+    } else {
+        Err(SellerItemsError::NotASeller)
+    }
 }
 
 async fn view(inventory: &impl Inventory, item: Item) -> Result<ItemView, StoreError> {

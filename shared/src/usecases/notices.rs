@@ -1,6 +1,6 @@
 //! Sellers' notices: kept from the seller-notifications queue, listed by their seller.
 
-use crate::domain::{Page, PageRequest, Principal, Role, SellerNotice};
+use crate::domain::{Page, PageRequest, Principal, SellerNotice};
 use crate::ports::{SellerNotices, StoreError};
 use crate::usecases::catalog::SellerItemsError;
 
@@ -36,8 +36,6 @@ pub async fn list(
     who: &Principal,
     page: &PageRequest,
 ) -> Result<Page<SellerNotice>, SellerItemsError> {
-    if !who.has(Role::Seller) {
-        return Err(SellerItemsError::NotASeller);
-    }
+    crate::usecases::catalog::seller_only(who)?;
     Ok(notices.list(&who.user_id, page).await?)
 }
