@@ -10,6 +10,7 @@ mod catalog;
 mod checkout;
 mod fixtures;
 mod fulfilment_invariant;
+mod hot_items;
 mod iam;
 mod invariant;
 mod malformed;

@@ -7,7 +7,8 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::adapters::dynamo::{
     DynamoCarts, DynamoCatalog, DynamoCheckouts, DynamoFulfilment, DynamoInventory, DynamoOrders,
-    DynamoRequests, DynamoSellerNotices, DynamoWarehouses, Faults, InventoryTables,
+    DynamoRequests, DynamoSellerNotices, DynamoWaitingRoom, DynamoWarehouses, Faults,
+    InventoryTables,
 };
 use crate::adapters::eventbridge::EventBridgePublisher;
 use crate::adapters::payments::TestPayments;
@@ -191,6 +192,8 @@ pub struct App {
     pub notice_dead_letters: DeadLetters,
     /// Sellers' notices.
     pub notices: DynamoSellerNotices,
+    /// Hot items' waiting rooms.
+    pub waiting_room: DynamoWaitingRoom,
     /// Domain events onto the bus.
     pub events: EventBridgePublisher,
     /// Fault injection for tests; inert unless a test arms it.
@@ -308,6 +311,7 @@ impl App {
             update_dead_letters: DeadLetters::new(sqs.clone(), &config.warehouse_updates_dlq_url),
             notice_dead_letters: DeadLetters::new(sqs.clone(), &config.seller_notices_dlq_url),
             notices: DynamoSellerNotices::new(dynamo.clone(), &t.shoppers),
+            waiting_room: DynamoWaitingRoom::new(dynamo.clone(), &t.stock, &t.shoppers),
             dead_letters: DeadLetters::new(sqs, &config.timer_dlq_url),
             events: EventBridgePublisher::new(events, &config.event_bus),
             faults,
@@ -336,6 +340,7 @@ impl App {
             payments: &self.payments,
             requests: &self.requests,
             timer: &self.timer,
+            waiting_room: &self.waiting_room,
             clock: self.clock.as_ref(),
             hold: self.config.hold,
         }

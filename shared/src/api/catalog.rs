@@ -211,3 +211,58 @@ pub async fn get_item(app: &App, req: Request) -> HttpResult {
         .await,
     )
 }
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SaleBody {
+    shards: i64,
+    #[serde(default)]
+    waiting_room: bool,
+    #[serde(default)]
+    admit_per_second: i64,
+}
+
+/// `PUT /v1/seller/items/{itemId}/sale` (sellers, their own items): how the item is sold,
+/// `{"shards", "waitingRoom", "admitPerSecond"}`; answers the settings now in force.
+pub async fn configure_sale(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal(&req)?;
+            let id: ItemId = path(&req, "itemId")?;
+            let body: SaleBody = json_body(&req)?;
+            let mut errors = crate::domain::ValidationErrors::default();
+            let max = crate::domain::MAX_SHARDS;
+            let shards = errors.check(
+                "shards",
+                u16::try_from(body.shards)
+                    .ok()
+                    .filter(|s| (1..=max).contains(s))
+                    .ok_or_else(|| format!("shards must be 1 to {max}")),
+            );
+            let rate = errors.check(
+                "admitPerSecond",
+                u32::try_from(body.admit_per_second)
+                    .map_err(|_| {
+                        "admitPerSecond must be 0 (as fast as the shards take) or more".to_owned()
+                    })
+                    .and_then(|rate| {
+                        let cap = u32::from(shards.unwrap_or(1))
+                            * crate::domain::stock::HOLDS_PER_SHARD_PER_SECOND;
+                        (rate <= cap).then_some(rate).ok_or_else(|| {
+                            format!("admitPerSecond may be at most {cap} for these shards")
+                        })
+                    }),
+            );
+            let settings = errors.finish(|| {
+                crate::domain::SaleSettings::new(shards?, body.waiting_room, rate?).ok()
+            })?;
+            let now =
+                catalog::configure_sale(&app.catalog, &app.inventory, &who, id, settings).await?;
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "itemId": id, "sale": now }),
+            ))
+        }
+        .await,
+    )
+}

@@ -286,6 +286,8 @@ impl From<crate::usecases::checkout::BeginError> for ApiError {
                 "CHECKOUT_EXPIRED",
                 "the checkout this Idempotency-Key began has expired; begin checkout again with a new key",
             ),
+            // Not an error to the shopper: `api::shopping` answers it 202 before it gets here.
+            BeginError::Waiting(_) => Self::internal("a waiting-room ticket reached the error mapping"),
             BeginError::Store(e) => e.into(),
         }
     }
@@ -338,6 +340,23 @@ impl From<crate::usecases::orders::OrderError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "PAYMENT_UNSETTLED", error.to_string())
             }
             OrderError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::usecases::catalog::ConfigureSaleError> for ApiError {
+    fn from(error: crate::usecases::catalog::ConfigureSaleError) -> Self {
+        use crate::usecases::catalog::ConfigureSaleError;
+        match error {
+            ConfigureSaleError::NotASeller | ConfigureSaleError::NotOwner => {
+                Self::forbidden(error.to_string())
+            }
+            ConfigureSaleError::NotFound => Self::not_found(error.to_string()),
+            ConfigureSaleError::ShardsOnlyGrow(current) => {
+                Self::new(StatusCode::CONFLICT, "SHARDS_ONLY_GROW", error.to_string())
+                    .with_details(json!({ "currentShards": current }))
+            }
+            ConfigureSaleError::Store(e) => e.into(),
         }
     }
 }

@@ -89,6 +89,10 @@ pub struct Checkout {
     /// asks the provider what became of it before releasing anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paying: Option<PaymentAttempt>,
+    /// For items whose stock is sharded: the shard each item's units were taken from (absent
+    /// items came from shard 0, the item's own row). Releases give the units back there.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub stock_shards: std::collections::BTreeMap<ItemId, u16>,
 }
 
 /// One payment attempt on a checkout: enough to settle it without the request that made it
@@ -146,6 +150,11 @@ impl Checkout {
         }
         demand.into_iter().collect()
     }
+
+    /// The stock shard `item`'s units were taken from (0 unless sharded).
+    pub fn shard_of(&self, item: ItemId) -> u16 {
+        self.stock_shards.get(&item).copied().unwrap_or(0)
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +182,7 @@ mod tests {
             last_decline: None,
             attempts: 0,
             paying: None,
+            stock_shards: Default::default(),
         };
         assert_eq!(checkout.status(now), CheckoutStatus::Active);
         assert_eq!(

@@ -38,7 +38,9 @@ pub use page::{Cursor, Page, PageRequest};
 pub use principal::{Principal, Role};
 pub use quantity::Quantity;
 pub use search::{Facets, SearchCursor, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder};
-pub use stock::{Availability, StockReceipt};
+pub use stock::{
+    Availability, SaleSettings, StockReceipt, Ticket, ADMISSION_WINDOW_MS, MAX_SHARDS,
+};
 pub use text::Text;
 pub use time::Timestamp;
 pub use warehouse::Warehouse;

@@ -34,6 +34,8 @@ pub struct StockImage {
     pub shortfall: u32,
     /// Optimistic-concurrency version, bumped by every write (`If-Match` compares it).
     pub version: u64,
+    /// The shard count a `TOTAL` row records (1 on other rows and unsharded items).
+    pub shards: u16,
 }
 
 /// What one committed change (a stream record) was, in domain terms: the adapter decodes
@@ -65,6 +67,15 @@ pub enum Change {
         /// Whether the row is new.
         created: bool,
     },
+    /// One of a sharded item's extra stock shards (shard 0 is its `StockTotal` row).
+    StockShard {
+        /// The item.
+        item: ItemId,
+        /// Counts before.
+        old: StockImage,
+        /// Counts after.
+        new: StockImage,
+    },
     /// One warehouse's row of an item.
     StockWarehouse {
         /// The item.
@@ -87,6 +98,7 @@ impl Change {
     pub fn item(&self) -> Option<ItemId> {
         match self {
             Self::StockTotal { item, .. }
+            | Self::StockShard { item, .. }
             | Self::StockWarehouse { item, .. }
             | Self::Item(item) => Some(*item),
             _ => None,

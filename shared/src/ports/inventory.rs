@@ -46,6 +46,30 @@ pub trait Inventory: Send + Sync {
         &self,
         items: &[ItemId],
     ) -> Result<HashMap<ItemId, super::ItemStock>, StoreError>;
+    /// How each item is sold (items never stocked have the default). May be a few seconds
+    /// stale: a stale shard count only spreads holds over fewer shards, never loses units.
+    async fn sales(
+        &self,
+        items: &[ItemId],
+    ) -> Result<HashMap<ItemId, crate::domain::SaleSettings>, StoreError>;
+    /// Change how `item` is sold. New shards start empty (holds move units to them); the
+    /// count only grows (`Ok(false)` when fewer were asked for: see README, "Hot items").
+    async fn configure_sale(
+        &self,
+        item: ItemId,
+        settings: crate::domain::SaleSettings,
+    ) -> Result<bool, StoreError>;
+    /// Make stock shard `shard` of `item` hold at least `units`, moving units from its other
+    /// shards in one transaction: `Ok(false)` if all of them together hold fewer.
+    async fn concentrate(&self, item: ItemId, shard: u16, units: u32) -> Result<bool, StoreError>;
+    /// For sharded items: the sum over their shards with the low-stock state last announced
+    /// for it (a sharded item has no one row whose stream tells a crossing).
+    async fn alert_states(
+        &self,
+        items: &[ItemId],
+    ) -> Result<HashMap<ItemId, AlertState>, StoreError>;
+    /// Record that `low` was announced for `item`, if its state is still at `seq`.
+    async fn record_alert(&self, item: ItemId, seq: u64, low: bool) -> Result<bool, StoreError>;
     /// Apply a receipt atomically to the warehouse row and the item's aggregate.
     /// With an idempotency key, a repeat of the same receipt is applied once and reports
     /// `replayed = true`.
@@ -56,11 +80,26 @@ pub trait Inventory: Send + Sync {
     ) -> Result<(StockLevels, bool), ReceiptRejected>;
 }
 
-/// An item's aggregated stock row.
+/// An item's aggregated stock: its `TOTAL` row, plus its other shards when it has them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StockTotal {
-    /// Units on sale now.
+    /// Units on sale now, summed over every shard.
     pub available: u32,
-    /// Optimistic-concurrency version, bumped by every write (`If-Match` compares it).
+    /// Optimistic-concurrency version of the `TOTAL` row, bumped by every write to it
+    /// (`If-Match` compares it). Holds on shards 1.. do not bump it.
     pub version: u64,
+    /// How the item is sold (shard count, waiting room).
+    pub sale: crate::domain::SaleSettings,
+}
+
+/// A sharded item's low-stock state: what is on sale over all shards, and what was last
+/// announced (`low`, at announcement number `seq`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlertState {
+    /// Units on sale, summed over the shards.
+    pub available: u32,
+    /// Whether `LowStock` was the last announcement.
+    pub low: bool,
+    /// Announcements made so far.
+    pub seq: u64,
 }

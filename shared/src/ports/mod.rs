@@ -19,6 +19,7 @@ mod payments;
 mod requests;
 mod search;
 mod timer;
+mod waiting_room;
 mod warehouses;
 
 pub use addresses::*;
@@ -35,6 +36,7 @@ pub use payments::*;
 pub use requests::*;
 pub use search::*;
 pub use timer::*;
+pub use waiting_room::*;
 pub use warehouses::*;
 
 /// Infrastructure failures, already classified by the adapter.

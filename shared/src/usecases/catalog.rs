@@ -205,3 +205,49 @@ async fn with_availability(
         next_cursor: page.next_cursor,
     })
 }
+
+/// Why a `ConfigureSale` use case refused or failed; each maps to one HTTP answer in `api::error`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigureSaleError {
+    /// Only sellers sell items.
+    #[error("only sellers may change how an item is sold")]
+    NotASeller,
+    /// Item not found.
+    #[error("item not found")]
+    NotFound,
+    /// This item belongs to another seller.
+    #[error("this item belongs to another seller")]
+    NotOwner,
+    /// Shards only grow (a hold gives its units back to the shard it took them from).
+    #[error("an item's stock shards can only be raised (it has {0})")]
+    ShardsOnlyGrow(u16),
+    /// The store failed (see [`StoreError`]).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A seller changes how one of their items is sold: its stock shards (for a launch that
+/// expects more holds a second than one row takes) and its waiting room.
+#[tracing::instrument(name = "configure_sale", skip_all, fields(item_id = %id, user_id = %who.user_id))]
+pub async fn configure_sale(
+    catalog: &impl Catalog,
+    inventory: &impl Inventory,
+    who: &Principal,
+    id: ItemId,
+    settings: crate::domain::SaleSettings,
+) -> Result<crate::domain::SaleSettings, ConfigureSaleError> {
+    if !who.has(Role::Seller) {
+        return Err(ConfigureSaleError::NotASeller);
+    }
+    let item = catalog.get(id).await?.ok_or(ConfigureSaleError::NotFound)?;
+    if item.seller_id != who.user_id {
+        return Err(ConfigureSaleError::NotOwner);
+    }
+    if !inventory.configure_sale(id, settings).await? {
+        let current = inventory.sales(&[id]).await?;
+        return Err(ConfigureSaleError::ShardsOnlyGrow(
+            current.get(&id).map_or(1, |s| s.shards),
+        ));
+    }
+    Ok(settings)
+}

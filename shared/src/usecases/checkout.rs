@@ -25,7 +25,7 @@ use serde::Deserialize;
 use crate::domain::{
     Address, Checkout, CheckoutId, CheckoutStatus, DueKind, HoldLine, HoldState, ItemId, Money,
     MoneyDue, Order, OrderStatus, Payment, PaymentAttempt, PaymentState, ReleaseReason,
-    StatusChange, Timestamp, UserId,
+    SaleSettings, StatusChange, Timestamp, UserId,
 };
 use crate::ports::{
     ChargeOutcome, ChargeRef, ChargeStatus, HoldRefused, PaymentClaim, Receipt, Replacing,
@@ -107,6 +107,10 @@ pub enum BeginError {
     /// A replay of a key whose checkout is gone (TTL deleted its expired hold).
     #[error("the checkout this key began has expired")]
     Expired,
+    /// A hot item in the cart is sold through a waiting room and the shopper's turn has not
+    /// come: their ticket says when it does.
+    #[error("in the waiting room")]
+    Waiting(crate::domain::Ticket),
     /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -170,7 +174,11 @@ pub async fn begin(
             None => Ok(None),
         }
     };
-    let (items, previous) = tokio::try_join!(shop.catalog.get_many(&ids), previous)?;
+    let (items, previous, sales) = tokio::try_join!(
+        shop.catalog.get_many(&ids),
+        previous,
+        shop.inventory.sales(&ids)
+    )?;
     let delisted: Vec<Shortfall> = cart
         .lines
         .iter()
@@ -200,6 +208,7 @@ pub async fn begin(
     let total = total_of(&lines)?;
 
     let now = shop.clock.now();
+    admit(shop, user, &sales, now).await?;
     let held = previous.as_ref().filter(|old| old.state == HoldState::Held);
     if held.is_some_and(|old| old.paying.is_some()) {
         return Err(BeginError::PaymentInProgress);
@@ -229,11 +238,21 @@ pub async fn begin(
         last_decline: None,
         attempts: 0,
         paying: None,
+        stock_shards: sales
+            .iter()
+            .filter(|(_, sale)| sale.is_sharded())
+            .map(|(id, sale)| (*id, sale.home_shard(user, *id)))
+            .collect(),
     };
-    match shop
-        .checkouts
-        .hold(&checkout, replacing, cart.version, idempotency_key)
-        .await
+    match hold(
+        shop,
+        &checkout,
+        replacing,
+        cart.version,
+        idempotency_key,
+        &sales,
+    )
+    .await
     {
         Ok(()) => {
             tracing::info!(checkout_id = %checkout.checkout_id, lines = checkout.lines.len(), "stock held");
@@ -267,6 +286,122 @@ pub async fn begin(
         }
         Err(HoldRefused::Concurrent) => Err(BeginError::Concurrent),
         Err(HoldRefused::Store(e)) => Err(e.into()),
+    }
+}
+
+/// The hold, for sharded items with their fallbacks: a line whose home shard ran dry has
+/// units moved there from the item's other shards and the hold tried again, so a shopper is
+/// told "sold out" only when all shards together are short. Contention that outlasts the
+/// retries raises the items' shard count for the next shoppers.
+async fn hold(
+    shop: Shop<'_>,
+    checkout: &Checkout,
+    replacing: Option<Replacing<'_>>,
+    cart_version: u64,
+    idempotency_key: &str,
+    sales: &std::collections::HashMap<ItemId, SaleSettings>,
+) -> Result<(), HoldRefused> {
+    let mut moved_for = 0;
+    loop {
+        match shop
+            .checkouts
+            .hold(checkout, replacing, cart_version, idempotency_key)
+            .await
+        {
+            Err(HoldRefused::Short(short)) if moved_for < 3 => {
+                let mut genuinely_short = Vec::new();
+                for item in short {
+                    let units = checkout
+                        .lines
+                        .iter()
+                        .filter(|l| l.item_id == item)
+                        .map(|l| l.quantity.get())
+                        .sum();
+                    let sharded = sales.get(&item).is_some_and(SaleSettings::is_sharded);
+                    if !sharded
+                        || !shop
+                            .inventory
+                            .concentrate(item, checkout.shard_of(item), units)
+                            .await?
+                    {
+                        genuinely_short.push(item);
+                    }
+                }
+                if !genuinely_short.is_empty() {
+                    return Err(HoldRefused::Short(genuinely_short));
+                }
+                moved_for += 1;
+            }
+            Err(HoldRefused::Short(_)) => {
+                // Units were there each time, but other shoppers took them first.
+                return Err(
+                    StoreError::Contention("stock moved between shards while held".into()).into(),
+                );
+            }
+            Err(HoldRefused::Store(StoreError::Contention(why))) => {
+                for line in &checkout.lines {
+                    let sale = sales.get(&line.item_id).copied().unwrap_or_default();
+                    if let Some(raised) = sale.raised() {
+                        match shop.inventory.configure_sale(line.item_id, raised).await {
+                            Ok(_) => {
+                                tracing::warn!(item_id = %line.item_id, shards = raised.shards, "contention seen: stock shards raised")
+                            }
+                            Err(e) => {
+                                tracing::warn!(item_id = %line.item_id, error = %e, "raising stock shards failed")
+                            }
+                        }
+                    }
+                }
+                return Err(StoreError::Contention(why).into());
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The waiting room: for each cart item sold through one, the shopper must hold an admitted
+/// ticket. An item already sold out answers so at once (nobody queues for nothing).
+async fn admit(
+    shop: Shop<'_>,
+    user: &UserId,
+    sales: &std::collections::HashMap<ItemId, SaleSettings>,
+    now: Timestamp,
+) -> Result<(), BeginError> {
+    let hot: Vec<(ItemId, SaleSettings)> = sales
+        .iter()
+        .filter(|(_, s)| s.waiting_room)
+        .map(|(id, s)| (*id, *s))
+        .collect();
+    if hot.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<ItemId> = hot.iter().map(|(id, _)| *id).collect();
+    let available = shop.inventory.available(&ids).await?;
+    let sold_out: Vec<Shortfall> = ids
+        .iter()
+        .filter(|id| available.get(id).copied().unwrap_or(0) == 0)
+        .map(|id| Shortfall {
+            item_id: *id,
+            requested: 1,
+            available: 0,
+        })
+        .collect();
+    if !sold_out.is_empty() {
+        return Err(BeginError::OutOfStock(sold_out));
+    }
+    let mut latest: Option<crate::domain::Ticket> = None;
+    for (item, sale) in hot {
+        let ticket = shop
+            .waiting_room
+            .arrive(item, user, sale.admission_rate(), now)
+            .await?;
+        if !ticket.admitted(now) && latest.as_ref().is_none_or(|t| t.admit_at < ticket.admit_at) {
+            latest = Some(ticket);
+        }
+    }
+    match latest {
+        Some(ticket) => Err(BeginError::Waiting(ticket)),
+        None => Ok(()),
     }
 }
 
@@ -797,16 +932,21 @@ async fn settle_captured(
         placed.payment.state = PaymentState::Captured;
         placed.payment.reference = reference.clone();
         placed.payment.captured = order.total.amount;
-        match shop.checkouts.place_late(order, &placed).await? {
-            Transition::Done => return Ok(placed),
-            Transition::Stale => {
-                return Err(StoreError::Contention(format!(
-                    "order {} changed during settlement",
-                    order.order_id
-                ))
-                .into())
+        for attempt in 0..2 {
+            match shop.checkouts.place_late(order, &placed).await? {
+                Transition::Done => return Ok(placed),
+                Transition::Stale => {
+                    return Err(StoreError::Contention(format!(
+                        "order {} changed during settlement",
+                        order.order_id
+                    ))
+                    .into())
+                }
+                // A sharded item's units may sit in its other shards: gather them into
+                // shard 0 (what a late placement takes from) and try once more.
+                Transition::Short if attempt == 0 && gather(shop, order).await? => continue,
+                Transition::Short => break,
             }
-            Transition::Short => {}
         }
     }
     let mut rejected = order.moved_to(
@@ -1186,4 +1326,19 @@ pub async fn expired_by_ttl(shop: Shop<'_>, last_image: &Checkout) -> Result<boo
         tracing::info!(checkout_id = %last_image.checkout_id, "hold released by TTL deletion");
     }
     Ok(released)
+}
+
+/// Move each of `order`'s units into its item's shard 0, for a placement that takes from
+/// there; `false` when some item has too few units in all its shards together.
+async fn gather(shop: Shop<'_>, order: &Order) -> Result<bool, StoreError> {
+    let mut demand: std::collections::BTreeMap<ItemId, u32> = Default::default();
+    for line in &order.lines {
+        *demand.entry(line.item_id).or_default() += line.quantity.get();
+    }
+    for (item, units) in demand {
+        if !shop.inventory.concentrate(item, 0, units).await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

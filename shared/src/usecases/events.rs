@@ -178,19 +178,24 @@ pub fn from_change(change: &Change, sellers: &HashMap<ItemId, (UserId, u32)>) ->
         ),
         // A first receipt creates the row: that is new stock, not a recovery.
         Change::StockTotal { created: true, .. } => vec![],
+        // A sharded item has no one row whose stream tells a crossing: see
+        // [`sharded_alerts`], called once per batch.
+        Change::StockTotal { old, new, .. } if new.shards > 1 || old.shards > 1 => vec![],
         Change::StockTotal { item, old, new, .. } => match sellers.get(item) {
             Some((seller, threshold)) => from_total_change(*item, seller, *threshold, *old, *new),
             None => vec![],
         },
-        Change::Item(_) | Change::Other => vec![],
+        Change::StockShard { .. } | Change::Item(_) | Change::Other => vec![],
     }
 }
 
 /// The outbox relay: publish the events of `changes` in order. The low-stock thresholds of
-/// the items whose aggregated stock moved are read once for the batch. `Err(i)`: change `i`
-/// (and those after it) is not published yet; the stream redelivers from there.
+/// the items whose aggregated stock moved are read once for the batch, and so are sharded
+/// items' sums. `Err(i)`: change `i` (and those after it) is not published yet; the stream
+/// redelivers from there.
 pub async fn publish_changes(
     catalog: &dyn Catalog,
+    inventory: &dyn crate::ports::Inventory,
     publisher: &dyn EventPublisher,
     changes: &[Change],
 ) -> Result<(), usize> {
@@ -199,8 +204,18 @@ pub async fn publish_changes(
     let totals: Vec<ItemId> = changes
         .iter()
         .filter_map(|c| match c {
-            Change::StockTotal { item, .. } => Some(*item),
+            Change::StockTotal { item, .. } | Change::StockShard { item, .. } => Some(*item),
             Change::StockWarehouse { item, old, new, .. } if new.shortfall > old.shortfall => {
+                Some(*item)
+            }
+            _ => None,
+        })
+        .collect();
+    let sharded: Vec<ItemId> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::StockShard { item, .. } => Some(*item),
+            Change::StockTotal { item, old, new, .. } if old.shards > 1 || new.shards > 1 => {
                 Some(*item)
             }
             _ => None,
@@ -228,6 +243,62 @@ pub async fn publish_changes(
         if let Err(e) = publisher.publish(&found).await {
             tracing::warn!(error = %e, "publishing failed; the stream will redeliver");
             return Err(i);
+        }
+    }
+    if !sharded.is_empty() {
+        sharded_alerts(inventory, publisher, &sharded, &sellers)
+            .await
+            .map_err(|()| changes.len().saturating_sub(1))?;
+    }
+    Ok(())
+}
+
+/// Low-stock alerts of sharded items: the sum over their shards, read now, against the state
+/// last announced (kept on the item's `TOTAL` row). A change of state is published under the
+/// id of its announcement number, then recorded conditioned on that number, so two relay
+/// instances (one per stream shard) announce one crossing once, and a failed publication is
+/// retried by the stream's redelivery.
+async fn sharded_alerts(
+    inventory: &dyn crate::ports::Inventory,
+    publisher: &dyn EventPublisher,
+    items: &[ItemId],
+    sellers: &HashMap<ItemId, (UserId, u32)>,
+) -> Result<(), ()> {
+    let states = inventory.alert_states(items).await.map_err(|e| {
+        tracing::warn!(error = %e, "reading sharded stock failed; the stream will redeliver");
+    })?;
+    for (item, state) in states {
+        let Some((seller, threshold)) = sellers.get(&item) else {
+            continue;
+        };
+        let low = state.available < *threshold;
+        if low == state.low || (!low && state.available == 0 && *threshold > 0) {
+            continue;
+        }
+        let (before, after) = if low {
+            (*threshold, state.available)
+        } else {
+            (0, state.available)
+        };
+        let image = |available| StockImage {
+            available,
+            version: state.seq + 1,
+            ..Default::default()
+        };
+        let mut found = from_total_change(item, seller, *threshold, image(before), image(after));
+        for event in &mut found {
+            event.id = format!(
+                "stock/{item}/{}/sharded/{}",
+                event.detail_type,
+                state.seq + 1
+            );
+        }
+        publisher.publish(&found).await.map_err(|e| {
+            tracing::warn!(error = %e, "publishing failed; the stream will redeliver");
+        })?;
+        if let Err(e) = inventory.record_alert(item, state.seq, low).await {
+            tracing::warn!(item_id = %item, error = %e, "alert state not recorded; a redelivery re-announces it under the same id");
+            return Err(());
         }
     }
     Ok(())

@@ -3,7 +3,7 @@
 
 use crate::ports::{
     Carts, Catalog, Checkouts, Clock, Fulfilment, Inventory, Orders, Payments, Requests, Timer,
-    Warehouses,
+    WaitingRoom, Warehouses,
 };
 
 /// Borrowed ports for one use-case call.
@@ -29,6 +29,8 @@ pub struct Shop<'a> {
     pub requests: &'a dyn Requests,
     /// The hold-expiry timer.
     pub timer: &'a dyn Timer,
+    /// Hot items' waiting rooms.
+    pub waiting_room: &'a dyn WaitingRoom,
     /// Where the time comes from.
     pub clock: &'a dyn Clock,
     /// How long a checkout holds stock.

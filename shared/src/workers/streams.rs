@@ -52,7 +52,7 @@ pub async fn publish_events(
 ) -> Result<DynamoDbEventResponse, Error> {
     let records = &event.payload.records;
     let changes: Vec<_> = records.iter().map(stream::decode).collect();
-    match events::publish_changes(&app.catalog, &app.events, &changes).await {
+    match events::publish_changes(&app.catalog, &app.inventory, &app.events, &changes).await {
         Ok(()) => Ok(DynamoDbEventResponse::default()),
         Err(first_unpublished) => Ok(stream_failure(&records[first_unpublished])),
     }

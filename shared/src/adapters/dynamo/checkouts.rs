@@ -95,7 +95,10 @@ impl DynamoCheckouts {
             )?,
         );
         for (item, units) in checkout.demand() {
-            tx.add("stock back", give_back(&self.tables.stock, item, units)?);
+            tx.add(
+                "stock back",
+                give_back(&self.tables.stock, item, checkout.shard_of(item), units)?,
+            );
         }
         Ok(())
     }
@@ -165,16 +168,18 @@ enum Part {
     PreviousMarker,
 }
 
-/// Per item, the units a new hold takes net of the replaced hold's units going back: one
-/// transaction may touch each stock row once only.
-fn net_demand(new: &Checkout, old: Option<&Checkout>) -> Vec<(ItemId, i64)> {
-    let mut net: std::collections::BTreeMap<ItemId, i64> = new
+/// Per stock row (item and shard), the units a new hold takes net of the replaced hold's
+/// units going back: one transaction may touch each row once only.
+fn net_demand(new: &Checkout, old: Option<&Checkout>) -> Vec<((ItemId, u16), i64)> {
+    let mut net: std::collections::BTreeMap<(ItemId, u16), i64> = new
         .demand()
         .into_iter()
-        .map(|(i, q)| (i, i64::from(q)))
+        .map(|(i, q)| ((i, new.shard_of(i)), i64::from(q)))
         .collect();
-    for (item, q) in old.map(Checkout::demand).unwrap_or_default() {
-        *net.entry(item).or_default() -= i64::from(q);
+    if let Some(old) = old {
+        for (item, q) in old.demand() {
+            *net.entry((item, old.shard_of(item))).or_default() -= i64::from(q);
+        }
     }
     net.into_iter().filter(|(_, q)| *q != 0).collect()
 }
@@ -190,16 +195,16 @@ impl Checkouts for DynamoCheckouts {
     ) -> Result<(), HoldRefused> {
         let previous = replacing.and_then(|r| r.held);
         let mut tx = Tx::new();
-        for (item, units) in net_demand(checkout, previous.map(|(c, _)| c)) {
+        for ((item, shard), units) in net_demand(checkout, previous.map(|(c, _)| c)) {
             if units > 0 {
                 tx.add(
                     Part::Take(item),
-                    take(&self.tables.stock, item, units as u32)?,
+                    take(&self.tables.stock, item, shard, units as u32)?,
                 );
             } else {
                 tx.add(
                     Part::Unconditional,
-                    give_back(&self.tables.stock, item, (-units) as u32)?,
+                    give_back(&self.tables.stock, item, shard, (-units) as u32)?,
                 );
             }
         }
@@ -522,8 +527,10 @@ impl Checkouts for DynamoCheckouts {
         for line in &current.lines {
             *demand.entry(line.item_id).or_default() += line.quantity.get();
         }
+        // Shard 0: a late placement is rare, and `Short` makes the caller gather units there
+        // from the other shards and try again (see `usecases::payments`).
         for (item, units) in demand {
-            tx.add(OrderPart::Stock, take(&self.tables.stock, item, units)?);
+            tx.add(OrderPart::Stock, take(&self.tables.stock, item, 0, units)?);
         }
         tx.add(
             OrderPart::Other,

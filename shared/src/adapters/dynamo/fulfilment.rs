@@ -148,6 +148,38 @@ impl Fulfilment for DynamoFulfilment {
     }
 
     async fn apply(&self, change: &FulfilmentChange<'_>) -> Result<Applied, StoreError> {
+        let applied = self.apply_once(change).await?;
+        // A sharded item's units may sit in its other shards while this change takes from
+        // shard 0 (a loss, a repair): gather them there and try once more.
+        let takes: Vec<(ItemId, u32)> = change
+            .stock
+            .iter()
+            .filter(|m| m.warehouse.is_none() && m.available < 0 && m.expect_version.is_none())
+            .map(|m| (m.item, u32::try_from(-m.available).unwrap_or(u32::MAX)))
+            .collect();
+        if applied != Applied::Short || takes.is_empty() {
+            return Ok(applied);
+        }
+        for (item, units) in takes {
+            if !super::shards::concentrate(
+                &self.client,
+                &self.transactor,
+                &self.tables.stock,
+                item,
+                0,
+                units,
+            )
+            .await?
+            {
+                return Ok(Applied::Short);
+            }
+        }
+        self.apply_once(change).await
+    }
+}
+
+impl DynamoFulfilment {
+    async fn apply_once(&self, change: &FulfilmentChange<'_>) -> Result<Applied, StoreError> {
         let mut tx = Tx::new();
         if let Some((current, next)) = change.order {
             tx.add(

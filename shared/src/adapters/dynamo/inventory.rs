@@ -11,14 +11,14 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
 use super::keys::{
-    idempotency_key as idempotency_key_record, item_key, item_of_pk, item_pk, receipt_key,
-    stock_key, total_key, warehouse_key, warehouse_of_sk, warehouse_sk, TOTAL,
+    idempotency_key as idempotency_key_record, item_key, item_pk, receipt_key, stock_key,
+    total_key, warehouse_key, warehouse_of_sk, warehouse_sk, TOTAL,
 };
 use super::transact::{
     check, give_back, put, update, Faults, TransactFailure, Transactor, Tx, MARKER_TTL_SECONDS,
 };
 use super::{batch_get, counter, n, number, read_string, s, Record};
-use crate::domain::{ItemId, StockReceipt, Timestamp, WarehouseId};
+use crate::domain::{ItemId, SaleSettings, StockReceipt, Timestamp, WarehouseId};
 use crate::ports::{
     Inventory, ItemStock, ReceiptRejected, StockLevels, StockTotal, StoreError, WarehouseStock,
 };
@@ -43,7 +43,14 @@ pub struct DynamoInventory {
     client: Client,
     tables: InventoryTables,
     transactor: Transactor,
+    /// Sale settings read recently, per item (see [`SALES_FRESH_FOR`]).
+    sales: Arc<std::sync::Mutex<HashMap<ItemId, (std::time::Instant, SaleSettings)>>>,
 }
+
+/// How long this instance trusts a sale setting it read: begin-checkout asks for every cart
+/// item, and a hot item is asked for thousands of times a second. A stale shard count only
+/// spreads holds over fewer shards; a waiting room switched on is in force within this.
+const SALES_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl DynamoInventory {
     /// An adapter over `client` on the named table, queue or bus.
@@ -53,6 +60,7 @@ impl DynamoInventory {
             client,
             tables,
             transactor,
+            sales: Default::default(),
         }
     }
 
@@ -64,32 +72,20 @@ impl DynamoInventory {
         batch_get(&self.client, &self.tables.stock, keys, consistent).await
     }
 
-    /// The `TOTAL` rows of `items` in one batch read.
+    /// The aggregated stock of `items`: their `TOTAL` rows and, for sharded items, the other
+    /// shards (see [`super::shards::read`]).
     async fn read_totals(
         &self,
         items: &[ItemId],
         consistent: bool,
     ) -> Result<HashMap<ItemId, StockTotal>, StoreError> {
-        let keys = items
-            .iter()
-            .map(|i| stock_key(item_pk(*i), TOTAL.into()))
-            .collect::<Vec<_>>();
-        let mut totals = HashMap::with_capacity(items.len());
-        for row in self.read_rows(keys, consistent).await? {
-            let pk = row
-                .get("pk")
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            let id = item_of_pk(&pk);
-            let id = id.ok_or_else(|| StoreError::Corrupt(format!("stock row key {pk}")))?;
-            let total = StockTotal {
-                available: number(&row, "available")?,
-                version: counter(&row, "stockVersion")?,
-            };
-            totals.insert(id, total);
-        }
-        Ok(totals)
+        Ok(
+            super::shards::read(&self.client, &self.tables.stock, items, consistent)
+                .await?
+                .into_iter()
+                .map(|(id, s)| (id, s.total))
+                .collect(),
+        )
     }
 
     async fn levels(
@@ -99,30 +95,20 @@ impl DynamoInventory {
     ) -> Result<StockLevels, StoreError> {
         let rows = self
             .read_rows(
-                vec![
-                    stock_key(item_pk(item), warehouse_sk(warehouse)),
-                    stock_key(item_pk(item), TOTAL.into()),
-                ],
+                vec![stock_key(item_pk(item), warehouse_sk(warehouse))],
                 true,
             )
             .await?;
+        let total = self.read_totals(&[item], true).await?;
         let mut levels = StockLevels {
             warehouse_physical: 0,
             warehouse_available: 0,
             item_available: 0,
         };
+        levels.item_available = total.get(&item).map_or(0, |t| t.available);
         for row in rows {
-            if row
-                .get("sk")
-                .and_then(|v| v.as_s().ok())
-                .map(String::as_str)
-                == Some(TOTAL)
-            {
-                levels.item_available = number(&row, "available")?;
-            } else {
-                levels.warehouse_physical = number(&row, "physical")?;
-                levels.warehouse_available = number(&row, "available")?;
-            }
+            levels.warehouse_physical = number(&row, "physical")?;
+            levels.warehouse_available = number(&row, "available")?;
         }
         Ok(levels)
     }
@@ -165,6 +151,86 @@ impl Inventory for DynamoInventory {
 
     async fn stock(&self, items: &[ItemId]) -> Result<HashMap<ItemId, ItemStock>, StoreError> {
         item_stock(&self.client, &self.tables.stock, items).await
+    }
+
+    async fn sales(&self, items: &[ItemId]) -> Result<HashMap<ItemId, SaleSettings>, StoreError> {
+        let now = std::time::Instant::now();
+        let mut found = HashMap::with_capacity(items.len());
+        let mut missing = Vec::new();
+        {
+            let cache = self.sales.lock().unwrap_or_else(|e| e.into_inner());
+            for item in items {
+                match cache.get(item) {
+                    Some((at, sale)) if now.duration_since(*at) < SALES_FRESH_FOR => {
+                        found.insert(*item, *sale);
+                    }
+                    _ => missing.push(*item),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let read = super::shards::read(&self.client, &self.tables.stock, &missing, false).await?;
+        let mut cache = self.sales.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        for item in missing {
+            let sale = read.get(&item).map(|s| s.total.sale).unwrap_or_default();
+            cache.insert(item, (now, sale));
+            found.insert(item, sale);
+        }
+        Ok(found)
+    }
+
+    async fn configure_sale(
+        &self,
+        item: ItemId,
+        settings: SaleSettings,
+    ) -> Result<bool, StoreError> {
+        let done = super::shards::configure(
+            &self.client,
+            &self.transactor,
+            &self.tables.stock,
+            item,
+            settings,
+        )
+        .await?;
+        self.sales
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&item);
+        Ok(done)
+    }
+
+    async fn alert_states(
+        &self,
+        items: &[ItemId],
+    ) -> Result<HashMap<ItemId, crate::ports::AlertState>, StoreError> {
+        Ok(
+            super::shards::read(&self.client, &self.tables.stock, items, true)
+                .await?
+                .into_iter()
+                .map(|(id, s)| (id, s.alert))
+                .collect(),
+        )
+    }
+
+    async fn record_alert(&self, item: ItemId, seq: u64, low: bool) -> Result<bool, StoreError> {
+        super::shards::record_alert(&self.client, &self.tables.stock, item, seq, low).await
+    }
+
+    async fn concentrate(&self, item: ItemId, shard: u16, units: u32) -> Result<bool, StoreError> {
+        super::shards::concentrate(
+            &self.client,
+            &self.transactor,
+            &self.tables.stock,
+            item,
+            shard,
+            units,
+        )
+        .await
     }
 
     async fn receive(
@@ -239,6 +305,7 @@ async fn query_item(client: &Client, table: &str, item: ItemId) -> Result<ItemSt
                 stock.total = StockTotal {
                     available: number(&row, "available")?,
                     version: counter(&row, "stockVersion")?,
+                    sale: super::shards::sale_of(&row)?,
                 };
             } else if let Some(w) = warehouse_of_sk(&sk) {
                 let id = WarehouseId::try_from(w)
@@ -255,9 +322,23 @@ async fn query_item(client: &Client, table: &str, item: ItemId) -> Result<ItemSt
         }
         start = out.last_evaluated_key;
         if start.is_none() {
-            return Ok(stock);
+            break;
         }
     }
+    // A sharded item's other shards live in partitions of their own: read them after the
+    // item's partition (each consistently; the sum is what availability is).
+    if stock.total.sale.is_sharded() {
+        let keys = (1..stock.total.sale.shards)
+            .map(|k| super::keys::shard_key(item, k))
+            .collect();
+        for row in batch_get(client, table, keys, true).await? {
+            stock.total.available = stock
+                .total
+                .available
+                .saturating_add(number(&row, "available")?);
+        }
+    }
+    Ok(stock)
 }
 
 impl DynamoInventory {
@@ -360,7 +441,7 @@ impl DynamoInventory {
         );
         tx.add(
             Receipt::Total,
-            give_back(&self.tables.stock, *item_id, quantity.get() - covered)?,
+            give_back(&self.tables.stock, *item_id, 0, quantity.get() - covered)?,
         );
         let fingerprint = format!("{item_id}:{}", quantity.get());
         let record_key = idempotency_key.map(|k| receipt_key(warehouse_id, k));

@@ -32,6 +32,26 @@ pub(crate) fn warehouse_of_sk(sk: &str) -> Option<&str> {
     sk.strip_prefix("WH#")
 }
 
+/// The sort key of an item's extra stock shards (see [`shard_key`]).
+pub(crate) const SHARD: &str = "SHARD";
+
+/// The key of stock shard `shard` of `item`. Shard 0 is the item's `TOTAL` row itself (what
+/// receipts, losses and repairs write); shards 1.. are rows `ITEM#<id>#S<k>` / `SHARD` with
+/// partition keys of their own, so a hot item's holds spread over partitions.
+pub(crate) fn shard_key(item: ItemId, shard: u16) -> Record {
+    if shard == 0 {
+        total_key(item)
+    } else {
+        stock_key(format!("ITEM#{item}#S{shard}"), SHARD.into())
+    }
+}
+
+/// The item and shard number of an extra shard's partition key, the inverse of [`shard_key`].
+pub(crate) fn shard_of_pk(pk: &str) -> Option<(ItemId, u16)> {
+    let (item, shard) = pk.strip_prefix("ITEM#")?.split_once("#S")?;
+    Some((ItemId::try_from(item).ok()?, shard.parse().ok()?))
+}
+
 /// A stock row's key.
 pub(crate) fn stock_key(pk: String, sk: String) -> Record {
     HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
@@ -133,6 +153,16 @@ mod tests {
         assert_eq!(warehouse_of_sk(&warehouse_sk(&warehouse)), Some("wh-1000"));
         assert_eq!(item_of_pk("ORDER#x"), None);
         assert_eq!(warehouse_of_sk(TOTAL), None);
+        let shard = shard_key(item, 3);
+        let pk = shard["pk"].as_s().unwrap();
+        assert_eq!(shard_of_pk(pk), Some((item, 3)));
+        assert_eq!(shard_of_pk(&item_pk(item)), None);
+        assert_eq!(
+            item_of_pk(pk),
+            None,
+            "a shard is not the item's own partition"
+        );
+        assert_eq!(shard_key(item, 0), total_key(item));
     }
 }
 
@@ -152,4 +182,17 @@ pub(crate) fn notice_sk(
         "{NOTICE_PREFIX}{at}#{:020}#{notice_id}",
         stock_version.unwrap_or(0)
     )
+}
+
+// --- waiting rooms: lane counters in the stock table, tickets in the shoppers table ---
+
+/// The key of one lane of `item`'s waiting room (`ROOM#<id>#L<lane>` / `ROOM`): arrivals are
+/// spread over lanes so that numbering them is no single hot row either.
+pub(crate) fn room_lane_key(item: ItemId, lane: u16) -> Record {
+    stock_key(format!("ROOM#{item}#L{lane}"), "ROOM".into())
+}
+
+/// The sort key of a shopper's ticket for `item`.
+pub(crate) fn ticket_sk(item: ItemId) -> String {
+    format!("TICKET#{item}")
 }

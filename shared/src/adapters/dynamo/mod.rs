@@ -11,8 +11,10 @@ mod keys;
 mod notices;
 mod orders;
 mod requests;
+mod shards;
 pub mod stream;
 mod transact;
+mod waiting_room;
 mod warehouses;
 
 use std::collections::HashMap;
@@ -28,6 +30,7 @@ pub use notices::DynamoSellerNotices;
 pub use orders::DynamoOrders;
 pub use requests::DynamoRequests;
 pub use transact::Faults;
+pub use waiting_room::{lanes, DynamoWaitingRoom, LANES};
 pub use warehouses::DynamoWarehouses;
 
 use crate::ports::StoreError;

@@ -215,17 +215,17 @@ impl Orders for DynamoOrders {
             )?,
         );
         if let StockEffect::ReturnUnits(item, units) = effect {
-            tx.add(OrderPart::Stock, give_back(&self.stock, item, units)?);
+            tx.add(OrderPart::Stock, give_back(&self.stock, item, 0, units)?);
         }
         for line in &current.lines {
             let (item, units) = (line.item_id, line.quantity.get());
             match effect {
                 StockEffect::None | StockEffect::ReturnUnits(..) => {}
                 StockEffect::Return => {
-                    tx.add(OrderPart::Stock, give_back(&self.stock, item, units)?);
+                    tx.add(OrderPart::Stock, give_back(&self.stock, item, 0, units)?);
                 }
                 StockEffect::Take => {
-                    tx.add(OrderPart::Stock, take(&self.stock, item, units)?);
+                    tx.add(OrderPart::Stock, take(&self.stock, item, 0, units)?);
                 }
             }
         }

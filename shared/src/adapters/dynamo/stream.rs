@@ -4,7 +4,7 @@
 use aws_lambda_events::dynamodb::EventRecord;
 use serde_dynamo::{AttributeValue, Item};
 
-use super::keys::{item_of_pk, warehouse_of_sk, TOTAL};
+use super::keys::{item_of_pk, shard_of_pk, warehouse_of_sk, SHARD, TOTAL};
 use crate::domain::{Checkout, ItemId, Order};
 use crate::ports::{Change, StockImage};
 
@@ -46,6 +46,7 @@ fn stock_image(item: &Item) -> StockImage {
         available: number("available") as u32,
         shortfall: number("shortfall") as u32,
         version: number("stockVersion"),
+        shards: number("shards").max(1) as u16,
     }
 }
 
@@ -54,7 +55,10 @@ fn stock_image(item: &Item) -> StockImage {
 pub fn item_of(record: &EventRecord) -> Option<ItemId> {
     match key_text(record, "itemId") {
         Some(raw) => ItemId::try_from(raw).ok(),
-        None => item_of_pk(key_text(record, "pk")?),
+        None => {
+            let pk = key_text(record, "pk")?;
+            item_of_pk(pk).or_else(|| shard_of_pk(pk).map(|(item, _)| item))
+        }
     }
 }
 
@@ -83,6 +87,7 @@ pub fn decode(record: &EventRecord) -> Change {
                 new,
                 created: change.old_image.is_empty(),
             },
+            None if sk == SHARD => Change::StockShard { item, old, new },
             None => Change::Other,
         };
     }

@@ -28,7 +28,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::inventory::build;
-use super::keys::total_key;
+use super::keys::shard_key;
 use super::{classify, n, s, Record};
 use crate::domain::{ItemId, Timestamp};
 use crate::ports::StoreError;
@@ -255,16 +255,22 @@ enum Sent {
 /// How long once-only markers and idempotency records are kept.
 pub(crate) const MARKER_TTL_SECONDS: i64 = 7 * 24 * 3600;
 
-/// Put `units` back on sale (never conditional: returning stock cannot fail).
+/// Put `units` back on sale in stock shard `shard` (0: the item's `TOTAL` row; never
+/// conditional: returning stock cannot fail).
 pub(crate) fn give_back(
     stock_table: &str,
     item: ItemId,
+    shard: u16,
     units: u32,
 ) -> Result<TransactWriteItem, StoreError> {
     let update = Update::builder()
         .table_name(stock_table)
-        .set_key(Some(total_key(item)))
-        .update_expression("ADD available :q, stockVersion :one SET itemId = :i")
+        .set_key(Some(shard_key(item, shard)))
+        .update_expression(if shard == 0 {
+            "ADD available :q, stockVersion :one SET itemId = :i"
+        } else {
+            "ADD available :q, shardVersion :one SET itemId = :i"
+        })
         .expression_attribute_values(":q", n(units))
         .expression_attribute_values(":one", n(1))
         .expression_attribute_values(":i", s(item.to_string()))
@@ -272,16 +278,22 @@ pub(crate) fn give_back(
     Ok(TransactWriteItem::builder().update(build(update)?).build())
 }
 
-/// Take `units` off sale only if that many are available: stock never goes negative.
+/// Take `units` off sale from stock shard `shard` only if that shard has that many: stock
+/// never goes negative (a shard row that does not exist has none).
 pub(crate) fn take(
     stock_table: &str,
     item: ItemId,
+    shard: u16,
     units: u32,
 ) -> Result<TransactWriteItem, StoreError> {
     let update = Update::builder()
         .table_name(stock_table)
-        .set_key(Some(total_key(item)))
-        .update_expression("SET available = available - :q ADD stockVersion :one")
+        .set_key(Some(shard_key(item, shard)))
+        .update_expression(if shard == 0 {
+            "SET available = available - :q ADD stockVersion :one"
+        } else {
+            "SET available = available - :q ADD shardVersion :one"
+        })
         .condition_expression("available >= :q")
         .expression_attribute_values(":q", n(units))
         .expression_attribute_values(":one", n(1))
