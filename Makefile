@@ -1,6 +1,6 @@
 # Aisle's commands. Everything local runs on loopback with dummy credentials (infra/scripts/env.sh).
 SHELL := /bin/bash
-.PHONY: test e2e browser package api-fuzz stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-init iam-report checks
+.PHONY: test e2e browser package api-fuzz stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-flash bench-init iam-report checks
 
 ## Run every test against DynamoDB Local and moto (starts and stops them as needed).
 test:
@@ -47,6 +47,16 @@ bench:
 ## assigned per second by one worker, DynamoDB calls and capacity per assigned order.
 bench-assign:
 	source infra/scripts/env.sh && cargo run -q -p aisle-local -- bench assign --orders 300
+
+## Flash-sale benchmark: one item with 1,000 units, 5,000 begin-checkout attempts a second
+## for 2 s (RATE, DURATION), unsharded and then 8 shards + waiting room in the same run; holds/s,
+## answer latency, peak write units per second on one partition key (from the requests sent),
+## TransactionConflict retries (5 % of tries conflicted, injected). Starts the stack if needed.
+bench-flash:
+	source infra/scripts/env.sh && started=0 && \
+	  if ! infra/scripts/stack.sh status | grep -q "dynamodb: running"; then infra/scripts/stack.sh up --no-resources && started=1; fi; \
+	  cargo run -q --release --bin aisle-local -- bench flash --rate $${RATE:-5000} --seconds $${DURATION:-2}; rc=$$?; \
+	  if [ $$started = 1 ]; then infra/scripts/stack.sh down; fi; exit $$rc
 
 ## Search benchmark: index 100,000 and 1,000,000 generated products in the embedded index,
 ## run a 2,000-query mix (index alone: build time, p50/p95/p99), then the handler's path

@@ -83,9 +83,14 @@ async fn a_sharded_item_sells_each_unit_once_to_concurrent_shoppers_and_never_sa
     let set = configure(&shop, &seller, item, json!({ "shards": 4 })).await;
     assert_eq!(set.status, 200, "{:?}", set.body);
     assert_eq!(set.body["sale"]["shards"], 4);
+    assert_eq!(
+        shop.available(&item.to_string()).await,
+        40,
+        "spreading keeps the sum"
+    );
 
-    // 60 shoppers at once for 40 units, all of them sitting in shard 0: every shopper whose
-    // home shard is 1..3 needs units moved there first.
+    // 60 shoppers at once for 40 units, spread 10 a shard when it was sharded: a shard that
+    // runs dry while others hold units has units moved to it.
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..60 {
         let shop = shop.clone();

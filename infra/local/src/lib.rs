@@ -3,6 +3,7 @@
 //! Used by the `aisle-local` CLI and by the integration tests.
 
 pub mod bench;
+pub mod flash_bench;
 pub mod gateway;
 pub mod iam;
 pub mod init_bench;

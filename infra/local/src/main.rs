@@ -12,6 +12,8 @@
 //! aisle-local warehouse <wh> orders|receive|adjust|ship|deliver|return ... [--queue-url U]
 //!                                             act as a warehouse (see `simulator`)
 //! aisle-local bench assign [--orders N]       orders assigned per second by one worker
+//! aisle-local bench flash [--rate 5000] [--seconds 2] [--conflict-ppm 50000] [--instances 200]
+//!                                             a flash sale, unsharded vs sharded + waiting room
 //! aisle-local bench init BASELINE BIN... [--runs N]
 //!                                             cold start: process start to first poll
 //! aisle-local gateway [--port 3000] [--lambda-url http://127.0.0.1:9000]
@@ -183,6 +185,13 @@ async fn main() -> Result<()> {
             let env = template.local_env(&prefix)?;
             aisle_local::init_bench::init(&binaries, runs, &env).await?;
         }
+        Some("bench") if args.get(1).map(String::as_str) == Some("flash") => {
+            let rate = flag(&args, "--rate").map_or(Ok(5_000), |v| v.parse())?;
+            let seconds = flag(&args, "--seconds").map_or(Ok(2), |v| v.parse())?;
+            let ppm = flag(&args, "--conflict-ppm").map_or(Ok(50_000), |v| v.parse())?;
+            let instances = flag(&args, "--instances").map_or(Ok(200), |v| v.parse())?;
+            aisle_local::flash_bench::flash(rate, seconds, ppm, instances).await?;
+        }
         Some("bench") if args.get(1).map(String::as_str) == Some("assign") => {
             let orders = flag(&args, "--orders").map(|n| n.parse()).transpose()?.unwrap_or(200);
             aisle_local::bench::assign(orders).await?;
@@ -194,7 +203,7 @@ async fn main() -> Result<()> {
             let report = aisle::usecases::search::rebuild(&app.catalog, &app.inventory, &*app.clock, app.search.index()?).await?;
             eprintln!("[aisle-local] search index rebuilt: generation {}, {} indexed, {} caught up", report.generation, report.indexed, report.caught_up);
         }
-        _ => bail!("usage: aisle-local create-resources|env|seed|gateway|storefront|token|warehouse|bench checkout|bench search|bench assign|bench init|iam-proxy|iam-report|search rebuild [--prefix P] (see the module docs)"),
+        _ => bail!("usage: aisle-local create-resources|env|seed|gateway|storefront|token|warehouse|bench checkout|bench search|bench assign|bench flash|bench init|iam-proxy|iam-report|search rebuild [--prefix P] (see the module docs)"),
     }
     Ok(())
 }

@@ -52,7 +52,13 @@ pub trait Inventory: Send + Sync {
         &self,
         items: &[ItemId],
     ) -> Result<HashMap<ItemId, crate::domain::SaleSettings>, StoreError>;
-    /// Change how `item` is sold. New shards start empty (holds move units to them); the
+    /// Like [`Inventory::available`], but as this instance read it within the last second:
+    /// the waiting room's "sold out" check, asked by every arrival at a hot item.
+    async fn available_recently(
+        &self,
+        items: &[ItemId],
+    ) -> Result<HashMap<ItemId, u32>, StoreError>;
+    /// Change how `item` is sold, spreading the units on sale evenly over the shards; the
     /// count only grows (`Ok(false)` when fewer were asked for: see README, "Hot items").
     async fn configure_sale(
         &self,

@@ -376,7 +376,9 @@ async fn admit(
         return Ok(());
     }
     let ids: Vec<ItemId> = hot.iter().map(|(id, _)| *id).collect();
-    let available = shop.inventory.available(&ids).await?;
+    // A reading at most a second old: every arrival asks, and a hot item's row must not be
+    // read thousands of times a second. (Units a release puts back are seen within a second.)
+    let available = shop.inventory.available_recently(&ids).await?;
     let sold_out: Vec<Shortfall> = ids
         .iter()
         .filter(|id| available.get(id).copied().unwrap_or(0) == 0)

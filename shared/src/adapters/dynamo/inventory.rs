@@ -45,6 +45,8 @@ pub struct DynamoInventory {
     transactor: Transactor,
     /// Sale settings read recently, per item (see [`SALES_FRESH_FOR`]).
     sales: Arc<std::sync::Mutex<HashMap<ItemId, (std::time::Instant, SaleSettings)>>>,
+    /// Availability read recently, per item (see [`Inventory::available_recently`]).
+    recent: Arc<std::sync::Mutex<HashMap<ItemId, (std::time::Instant, u32)>>>,
 }
 
 /// How long this instance trusts a sale setting it read: begin-checkout asks for every cart
@@ -61,6 +63,7 @@ impl DynamoInventory {
             tables,
             transactor,
             sales: Default::default(),
+            recent: Default::default(),
         }
     }
 
@@ -180,6 +183,41 @@ impl Inventory for DynamoInventory {
             let sale = read.get(&item).map(|s| s.total.sale).unwrap_or_default();
             cache.insert(item, (now, sale));
             found.insert(item, sale);
+        }
+        Ok(found)
+    }
+
+    async fn available_recently(
+        &self,
+        items: &[ItemId],
+    ) -> Result<HashMap<ItemId, u32>, StoreError> {
+        let now = std::time::Instant::now();
+        let fresh = std::time::Duration::from_secs(1);
+        let mut found = HashMap::with_capacity(items.len());
+        let mut missing = Vec::new();
+        {
+            let cache = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            for item in items {
+                match cache.get(item) {
+                    Some((at, units)) if now.duration_since(*at) < fresh => {
+                        found.insert(*item, *units);
+                    }
+                    _ => missing.push(*item),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let read = self.read_totals(&missing, false).await?;
+        let mut cache = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        for item in missing {
+            let units = read.get(&item).map_or(0, |t| t.available);
+            cache.insert(item, (now, units));
+            found.insert(item, units);
         }
         Ok(found)
     }

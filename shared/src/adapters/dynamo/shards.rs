@@ -233,8 +233,9 @@ pub(crate) async fn concentrate(
     ))
 }
 
-/// Change how `item` is sold: the settings on its `TOTAL` row (made if absent) and new shard
-/// rows started empty, in one transaction conditioned on the shard count as read. The count
+/// Change how `item` is sold: the settings on its `TOTAL` row (made if absent), and the units
+/// on sale spread evenly over the shards, in one transaction conditioned on the shard count
+/// and on each shard that gives units still holding them. The count
 /// only grows: a hold taken from a shard gives its units back to that shard, so a dropped
 /// shard would keep receiving units nobody counts. `Ok(false)`: fewer shards were asked for.
 pub(crate) async fn configure(
@@ -251,19 +252,32 @@ pub(crate) async fn configure(
             return Ok(false);
         }
         let mut tx = Tx::new();
-        for k in old_shards.max(1)..settings.shards {
-            tx.add(
-                "new shard",
-                update(
-                    table,
-                    shard_key(item, k),
-                    "SET available = if_not_exists(available, :zero), itemId = :i",
-                    None,
-                    &[],
-                    vec![(":zero", n(0)), (":i", super::s(item.to_string()))],
-                )?,
-            );
+        // Spread what is on sale evenly over the new count, so the launch's first holds find
+        // units in their home shards instead of all moving them out of shard 0.
+        let mut units = current
+            .as_ref()
+            .map(|s| s.units.clone())
+            .unwrap_or_else(|| vec![0]);
+        units.resize(usize::from(settings.shards), 0);
+        let total: u32 = units.iter().sum();
+        let even = total / u32::from(settings.shards);
+        let target = |k: usize| {
+            if k == 0 {
+                total - even * (u32::from(settings.shards) - 1)
+            } else {
+                even
+            }
+        };
+        for (k, have) in units.iter().enumerate().skip(1) {
+            let (k16, want) = (k as u16, target(k));
+            let new_row = k16 >= old_shards;
+            if *have > want {
+                tx.add("spread", take(table, item, k16, have - want)?);
+            } else if want > *have || new_row {
+                tx.add("spread", give_back(table, item, k16, want - have)?);
+            }
         }
+        let shard0 = i64::from(target(0)) - i64::from(units[0]);
         let condition = match (&current, old_shards) {
             (None, _) => "attribute_not_exists(pk)",
             (Some(_), 1) => "attribute_not_exists(shards) OR shards = :old",
@@ -275,8 +289,12 @@ pub(crate) async fn configure(
                 table,
                 total_key(item),
                 "SET shards = :n, waitingRoom = :w, admitPerSecond = :r, itemId = :i, \
-                 available = if_not_exists(available, :zero) ADD stockVersion :one",
-                Some(condition),
+                 available = if_not_exists(available, :zero) + :spread ADD stockVersion :one",
+                Some(&if shard0 < 0 {
+                    format!("({condition}) AND available >= :need")
+                } else {
+                    condition.to_owned()
+                }),
                 &[],
                 vec![
                     (":n", n(settings.shards)),
@@ -289,7 +307,11 @@ pub(crate) async fn configure(
                     (":zero", n(0)),
                     (":one", n(1)),
                     (":old", n(old_shards)),
-                ],
+                    (":spread", n(shard0)),
+                ]
+                .into_iter()
+                .chain((shard0 < 0).then(|| (":need", n(-shard0))))
+                .collect(),
             )?,
         );
         match transactor.write(tx).await {

@@ -139,6 +139,11 @@ pub struct Faults {
     crashes: AtomicU32,
     /// Transactions actually sent to DynamoDB (after injected conflicts are skipped).
     pub sent: AtomicU32,
+    /// Conflict one transaction try in this many per million at random (benchmarks: DynamoDB
+    /// Local never conflicts, DynamoDB does when transactions overlap on an item).
+    conflict_ppm: AtomicU32,
+    /// Conflicts injected so far, by count or by rate.
+    pub conflicts_injected: AtomicU32,
 }
 
 impl Faults {
@@ -153,10 +158,22 @@ impl Faults {
         self.crashes.store(n, Ordering::SeqCst);
     }
 
+    /// Conflict `ppm` of every million transaction tries at random from now on.
+    pub fn conflict_rate(&self, ppm: u32) {
+        self.conflict_ppm.store(ppm, Ordering::SeqCst);
+    }
+
     fn take_conflict(&self) -> bool {
-        self.conflicts
+        let counted = self
+            .conflicts
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+            .is_ok();
+        let ppm = self.conflict_ppm.load(Ordering::Relaxed);
+        let random = ppm > 0 && rand::random::<u32>() % 1_000_000 < ppm;
+        if counted || random {
+            self.conflicts_injected.fetch_add(1, Ordering::Relaxed);
+        }
+        counted || random
     }
 
     fn take_crash(&self) -> bool {
