@@ -8,6 +8,7 @@ const cfg = window.AISLE_CONFIG || { api: "http://127.0.0.1:3000", signIn: "dev"
 const view = document.getElementById("view");
 const store = window.sessionStorage;
 let timers = [];
+let sockets = [];
 
 // ------------------------------------------------------------------ helpers
 
@@ -29,6 +30,9 @@ function h(tag, attrs, ...children) {
 function show(...nodes) {
   for (const t of timers) clearInterval(t);
   timers = [];
+  // A page's live sockets close with it (without falling back to polling).
+  for (const s of sockets) { s.onclose = null; s.onerror = null; s.close(); }
+  sockets = [];
   view.replaceChildren(...nodes);
 }
 
@@ -308,18 +312,45 @@ async function itemPage(id) {
     h("div", { class: "muted" }, `${item.brand} · ${item.category}`),
     h("div", { class: "price" }, money(item.price)),
     stock,
-    h("p", { class: "muted" }, "Stock updates live."),
+    h("p", { class: "muted", "data-test": "live-state" }, "Stock updates live."),
     item.description ? h("p", {}, item.description) : null,
     h("ul", {}, Object.entries(item.attributes || {}).map(([k, v]) => h("li", {}, `${k}: ${v}`))),
     h("div", { class: "actions" },
       h("label", {}, "Qty ", qty),
       h("button", { class: "primary", onclick: () => addToCart(item.itemId, Number(qty.value)) }, "Add to cart"),
       h("button", { onclick: () => addToWishlist(item.itemId) }, "♡ Save"))));
-  // Live stock: revalidated every 5 s (the API answers 304 while nothing changed).
-  timers.push(setInterval(async () => {
-    const again = await api("GET", `/v1/items/${id}`);
-    if (again.status === 200) stock.replaceChildren(availability(again.body.availability));
-  }, 5000));
+  const threshold = item.lowStockThreshold || 0;
+  const liveState = document.querySelector('[data-test="live-state"]');
+  // Live stock: pushed over the WebSocket API on every change; without it (no liveUrl, or
+  // the socket closes) the page revalidates every 5 s (the API answers 304 meanwhile).
+  watchLive([id], (m) => {
+    stock.replaceChildren(availability({ available: m.available, inStock: m.inStock, lowStock: m.inStock && m.available <= threshold }));
+    stock.setAttribute("data-live", String(m.available));
+    liveState.textContent = "Stock updates live (pushed).";
+  }, () => {
+    timers.push(setInterval(async () => {
+      const again = await api("GET", `/v1/items/${id}`);
+      if (again.status === 200) stock.replaceChildren(availability(again.body.availability));
+    }, 5000));
+  });
+}
+
+/// Watch `items` over the live-stock WebSocket; `onStock` gets each push. `fallback` runs
+/// once if there is no live URL or the socket fails. The socket closes with the page.
+function watchLive(items, onStock, fallback) {
+  if (!cfg.liveUrl || !window.WebSocket) { if (fallback) fallback(); return null; }
+  let fellBack = false;
+  const fall = () => { if (!fellBack && fallback) { fellBack = true; fallback(); } };
+  const socket = new WebSocket(cfg.liveUrl);
+  socket.onopen = () => socket.send(JSON.stringify({ action: "watch", items }));
+  socket.onmessage = (e) => {
+    let m; try { m = JSON.parse(e.data); } catch (_) { return; }
+    if (m.type === "stock") onStock(m);
+  };
+  socket.onerror = fall;
+  socket.onclose = fall;
+  sockets.push(socket);
+  return socket;
 }
 
 // ------------------------------------------------------------------ cart and checkout
@@ -354,6 +385,7 @@ async function cartPage() {
 
 async function beginCheckout(cart) {
   const r = await api("POST", "/v1/checkout", undefined, { "Idempotency-Key": key() });
+  if (r.status === 202 && r.body && r.body.waitingRoom) { waitingRoomPage(cart, r.body.waitingRoom); return; }
   if (r.status === 201) {
     say("");
     store.setItem(`aisle.checkout.${r.body.checkoutId}`, JSON.stringify(r.body));
@@ -369,6 +401,36 @@ async function beginCheckout(cart) {
     return;
   }
   say(errorText(r), true);
+}
+
+/// A hot item's waiting room: the shopper's place and a countdown to their turn (admissions
+/// run at a known rate, so the page counts down itself: no polling), then checkout begins on
+/// its own. A live push of "sold out" ends the wait at once.
+function waitingRoomPage(cart, ticket) {
+  const admitAt = new Date(ticket.admitAt).getTime();
+  const rate = ticket.position > 0 ? ticket.position / Math.max(1, ticket.estimatedWaitSeconds) : 1;
+  const place = h("div", { class: "countdown", "data-test": "queue-position" });
+  const note = h("p", { class: "muted" }, "Keep this page open: checkout starts by itself when your turn comes. Your place is kept if you reload.");
+  const tick = () => {
+    const left = Math.max(0, Math.ceil((admitAt - Date.now()) / 1000));
+    const ahead = Math.max(0, Math.ceil(left * rate));
+    place.textContent = left > 0 ? `You are in line: about ${ahead} ${ahead === 1 ? "shopper" : "shoppers"} ahead, about ${left} s to go.` : "Your turn: holding your items…";
+    if (left === 0 && !done) { done = true; beginCheckout(cart); }
+  };
+  let done = false;
+  show(h("div", { class: "panel", "data-test": "waiting-room" },
+    h("h2", {}, "Waiting room"),
+    h("p", {}, "This item is in high demand. Shoppers are let in in the order they arrived."),
+    place, note));
+  tick();
+  timers.push(setInterval(tick, 1000));
+  watchLive([ticket.itemId], (m) => {
+    if (m.soldOut && !done) {
+      done = true;
+      place.textContent = "Sold out: every unit has been taken. Nothing was held for you.";
+      place.setAttribute("data-test", "queue-sold-out");
+    }
+  });
 }
 
 const demoAddress = { name: "Alex Doe", line1: "8000 Penn Ave S", city: "Bloomington", state: "MN", zip: "55425", country: "US" };

@@ -8,14 +8,14 @@ set -euo pipefail
 stack="${1:?stack name}"; stripe_key="${2:?Stripe publishable key (pk_live_... or pk_test_...)}"
 out() { aws cloudformation describe-stacks --stack-name "$stack" --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text; }
 api="$(out ApiUrl)"; bucket="$(out StorefrontBucketName)"; distribution="$(out StorefrontDistributionId)"
-domain="$(out AuthDomain)"; client="$(out StorefrontClientId)"; site="$(out StorefrontUrl)"
+domain="$(out AuthDomain)"; client="$(out StorefrontClientId)"; site="$(out StorefrontUrl)"; live="$(out LiveUrl)"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 staging="$(mktemp -d)"; trap 'rm -rf "$staging"' EXIT
 cp "$root"/storefront/* "$staging/"
-python3 - "$staging/config.js" "$api" "$domain" "$client" "$stripe_key" <<'PY'
+python3 - "$staging/config.js" "$api" "$domain" "$client" "$stripe_key" "$live" <<'PY'
 import json, sys
-path, api, domain, client, key = sys.argv[1:]
-config = {"api": api, "signIn": "cognito", "cognitoDomain": domain, "clientId": client, "stripeKey": key}
+path, api, domain, client, key, live = sys.argv[1:]
+config = {"api": api, "signIn": "cognito", "cognitoDomain": domain, "clientId": client, "stripeKey": key, "liveUrl": live}
 open(path, "w").write("window.AISLE_CONFIG = " + json.dumps(config) + ";\n")
 PY
 # Stripe.js itself is loaded from Stripe (card data goes from the browser to Stripe only).

@@ -8,7 +8,8 @@
 #      DynamoDB Local and moto: a call the template does not grant is AccessDeniedException;
 #   5. the local gateway (:3000 by default, AISLE_PORT): HTTP routes, JWT authorizer
 #      emulation, stream/SQS/schedule event sources;
-#   6. the storefront (:3001, AISLE_STOREFRONT_PORT): static pages, dev sign-in;
+#   6. the storefront (:3001, AISLE_STOREFRONT_PORT): static pages, dev sign-in; the
+#      live-stock WebSocket API on :3002 (AISLE_LIVE_PORT), run by the gateway;
 #   7. payments through the Stripe adapter against localstripe (:8420, behind
 #      aisle-local stripe-proxy on :8421), whose webhooks are delivered to the gateway.
 # Prints the base URL and ready-made tokens. Ctrl-C stops every child.
@@ -102,8 +103,10 @@ warehouse="$("$local_cli" token --user demo-warehouse --groups warehouses --ware
 cat <<MSG
 [dev] Aisle is up: http://127.0.0.1:$AISLE_PORT   (logs: $AISLE_STATE/gateway.log, lambda.log)
 [dev] Storefront: http://127.0.0.1:$AISLE_STOREFRONT_PORT/   (sign in with any name, as shopper or seller)
+[dev] Live stock: ws://127.0.0.1:${AISLE_LIVE_PORT:-3002}/   (send {"action":"watch","items":["<itemId>"]})
 export AISLE=http://127.0.0.1:$AISLE_PORT
 export STOREFRONT=http://127.0.0.1:$AISLE_STOREFRONT_PORT
+export LIVE=ws://127.0.0.1:${AISLE_LIVE_PORT:-3002}/
 export SHOPPER=$shopper
 export SELLER=$seller
 export WAREHOUSE=$warehouse

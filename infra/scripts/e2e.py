@@ -302,6 +302,89 @@ if action.get("clientSecret"):
     check("after authentication, Stripe's signed webhook places the order", placed_by_webhook, call("GET", f"/v1/orders/{pending['orderId']}", "SHOPPER"))
     check("the webhook reached its function through the gateway", any(e.get("function") == "payment-webhook" and e.get("status") == 200 for e in gateway_log()))
 
+# Hot items: the seller shards an item and opens its waiting room; live stock is pushed over
+# the WebSocket API (the template's routes, run by the local gateway) on every change.
+class Live:
+    """A minimal WebSocket client (RFC 6455, text frames), standard library only."""
+
+    def __init__(self, url):
+        import base64
+        import socket
+        host, port = urllib.parse.urlparse(url).hostname, urllib.parse.urlparse(url).port
+        self.sock = socket.create_connection((host, port), timeout=5)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)
+        self.status = int(head.split(b" ")[1])
+        self.buffer = b""
+
+    def send(self, value):
+        data = json.dumps(value).encode()
+        mask = os.urandom(4)
+        header = bytes([0x81, 0x80 | len(data)]) if len(data) < 126 else bytes([0x81, 0xFE]) + len(data).to_bytes(2, "big")
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _read(self, n):
+        while len(self.buffer) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        return out
+
+    def receive(self, deadline_s):
+        """The next text message as JSON, or None by the deadline."""
+        self.sock.settimeout(deadline_s)
+        try:
+            b0, b1 = self._read(2)
+            size = b1 & 0x7F
+            if size == 126:
+                size = int.from_bytes(self._read(2), "big")
+            elif size == 127:
+                size = int.from_bytes(self._read(8), "big")
+            payload = self._read(size)
+            return json.loads(payload) if b0 & 0x0F == 1 else None
+        except (OSError, EOFError, ValueError):
+            return None
+
+    def until(self, deadline_s, predicate):
+        end = time.time() + deadline_s
+        while time.time() < end:
+            message = self.receive(max(0.1, end - time.time()))
+            if message is not None and predicate(message):
+                return message
+        return None
+
+
+LIVE_URL = os.environ.get("LIVE", "ws://127.0.0.1:3002/")
+status, hot = call("POST", "/v1/seller/items", "SELLER", {"name": "E2E launch console", "category": category, "brand": "Acme", "price": {"amount": 49999, "currency": "USD"}})
+call("POST", "/v1/warehouses/wh-1000/stock", "WAREHOUSE", {"itemId": hot["itemId"], "quantity": 2})
+status, sale = call("PUT", f"/v1/seller/items/{hot['itemId']}/sale", "SELLER", {"shards": 4, "waitingRoom": True, "admitPerSecond": 1})
+check("the seller shards the item's stock and opens a waiting room", status == 200 and sale["sale"]["shards"] == 4, (status, sale))
+status, refused = call("PUT", f"/v1/seller/items/{hot['itemId']}/sale", "SHOPPER", {"shards": 8})
+check("a shopper may not change how it is sold", status == 403, (status, refused))
+live = Live(LIVE_URL)
+live.send({"action": "watch", "items": [hot["itemId"]]})
+first = live.until(20, lambda m: m.get("type") == "stock" and m.get("itemId") == hot["itemId"])
+check("a watcher is told the stock at once over the WebSocket API", first is not None and first["available"] == 2, first)
+call("PUT", f"/v1/cart/items/{hot['itemId']}", "SHOPPER", {"quantity": 1})
+status, admitted = call("POST", "/v1/checkout", "SHOPPER", headers={"Idempotency-Key": uuid.uuid4().hex})
+check("the first shopper at an idle waiting room is admitted and holds", status == 201, (status, admitted))
+pushed = live.until(30, lambda m: m.get("type") == "stock" and m.get("available") == 1)
+check("the hold is pushed to the watcher (2 -> 1 on sale)", pushed is not None, pushed)
+call("PUT", f"/v1/cart/items/{hot['itemId']}", "WAREHOUSE", {"quantity": 1})
+status, queued = call("POST", "/v1/checkout", "WAREHOUSE", headers={"Idempotency-Key": uuid.uuid4().hex})
+ticket = (queued or {}).get("waitingRoom") or {}
+check("the next shopper gets 202 with a ticket, a place and a wait", status == 202 and ticket.get("state") == "WAITING" and ticket.get("estimatedWaitSeconds", 0) >= 1, (status, queued))
+bad = Live(LIVE_URL)
+bad.send({"action": "watch", "items": ["not-an-id"]})
+error = bad.until(20, lambda m: m.get("type") == "error")
+check("a bad watch message is answered with an error push", error is not None and error["error"]["code"] == "INVALID_MESSAGE", error)
+
 passed, failed = results.count(True), results.count(False)
 print(f"e2e: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

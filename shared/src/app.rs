@@ -7,10 +7,11 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::adapters::dynamo::{
     DynamoCarts, DynamoCatalog, DynamoCheckouts, DynamoFulfilment, DynamoInventory, DynamoOrders,
-    DynamoRequests, DynamoSellerNotices, DynamoWaitingRoom, DynamoWarehouses, Faults,
-    InventoryTables,
+    DynamoRequests, DynamoSellerNotices, DynamoWaitingRoom, DynamoWarehouses, DynamoWatchers,
+    Faults, InventoryTables,
 };
 use crate::adapters::eventbridge::EventBridgePublisher;
+use crate::adapters::live_push::ApiGatewayPush;
 use crate::adapters::payments::TestPayments;
 use crate::adapters::search::{EmbeddedIndex, OpenSearchIndex};
 use crate::adapters::sqs::{DeadLetters, SqsTimer};
@@ -38,6 +39,9 @@ pub struct Clients {
     pub region: String,
     /// Credentials for signing by hand.
     pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    /// The SDK configuration, for clients whose endpoint the app's settings give (the
+    /// WebSocket management API).
+    pub sdk: SdkConfig,
 }
 
 impl Clients {
@@ -50,6 +54,7 @@ impl Clients {
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             credentials: sdk.credentials_provider(),
+            sdk: sdk.clone(),
         }
     }
 }
@@ -194,6 +199,10 @@ pub struct App {
     pub notices: DynamoSellerNotices,
     /// Hot items' waiting rooms.
     pub waiting_room: DynamoWaitingRoom,
+    /// Who watches which item's live stock.
+    pub watchers: DynamoWatchers,
+    /// Pushes to WebSocket connections.
+    pub live_push: ApiGatewayPush,
     /// Domain events onto the bus.
     pub events: EventBridgePublisher,
     /// Fault injection for tests; inert unless a test arms it.
@@ -274,6 +283,7 @@ impl App {
             secrets,
             region,
             credentials,
+            sdk,
         } = clients;
         let t = &config.tables;
         Self {
@@ -312,6 +322,8 @@ impl App {
             notice_dead_letters: DeadLetters::new(sqs.clone(), &config.seller_notices_dlq_url),
             notices: DynamoSellerNotices::new(dynamo.clone(), &t.shoppers),
             waiting_room: DynamoWaitingRoom::new(dynamo.clone(), &t.stock, &t.shoppers),
+            watchers: DynamoWatchers::new(dynamo.clone(), &t.live),
+            live_push: ApiGatewayPush::new(&sdk, &config.live_endpoint),
             dead_letters: DeadLetters::new(sqs, &config.timer_dlq_url),
             events: EventBridgePublisher::new(events, &config.event_bus),
             faults,

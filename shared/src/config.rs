@@ -23,6 +23,8 @@ pub struct Tables {
     pub warehouse_orders: String,
     /// Idempotency records and once-only markers (`IDEMPOTENCY_TABLE`).
     pub idempotency: String,
+    /// Live-stock WebSocket subscriptions (`LIVE_TABLE`).
+    pub live: String,
 }
 
 /// Where the search index lives.
@@ -100,6 +102,9 @@ pub struct Config {
     pub warehouse_updates_dlq_url: String,
     /// Where messages that are not seller notices are parked with their reason.
     pub seller_notices_dlq_url: String,
+    /// The live-stock WebSocket API's management endpoint (`LIVE_ENDPOINT`,
+    /// `https://<api>.execute-api.<region>.amazonaws.com/<stage>`) pushes are posted to.
+    pub live_endpoint: String,
     /// How long a checkout holds stock.
     pub hold: Duration,
     /// Search settings.
@@ -178,7 +183,9 @@ impl Config {
             orders: var("ORDERS_TABLE"),
             warehouse_orders: var("WAREHOUSE_ORDERS_TABLE"),
             idempotency: var("IDEMPOTENCY_TABLE"),
+            live: var("LIVE_TABLE"),
         };
+        let live_endpoint = var("LIVE_ENDPOINT");
         let event_bus = var("EVENT_BUS_NAME");
         let timer_queue_url = var("TIMER_QUEUE_URL");
         let timer_dlq_url = var("TIMER_DLQ_URL");
@@ -229,6 +236,7 @@ impl Config {
             assignment_dlq_url,
             warehouse_updates_dlq_url,
             seller_notices_dlq_url,
+            live_endpoint,
             hold,
             search,
             payments,
@@ -250,6 +258,7 @@ mod tests {
                 .or_else(|| name.ends_with("_TABLE").then(|| "t".into()))
                 .or_else(|| name.ends_with("_URL").then(|| "u".into()))
                 .or_else(|| (name == "EVENT_BUS_NAME").then(|| "b".into()))
+                .or_else(|| (name == "LIVE_ENDPOINT").then(|| "http://127.0.0.1:1".into()))
         }
     }
 

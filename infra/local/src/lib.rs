@@ -7,6 +7,7 @@ pub mod flash_bench;
 pub mod gateway;
 pub mod iam;
 pub mod init_bench;
+pub mod live;
 pub mod products;
 pub mod proxy;
 pub mod queues;
@@ -79,6 +80,7 @@ pub fn named_clients(sdk: &SdkConfig, app_name: &str, dynamo: &str, moto: &str) 
         ),
         region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
         credentials: sdk.credentials_provider(),
+        sdk: sdk.clone(),
     }
 }
 
@@ -120,6 +122,13 @@ pub fn secrets_client(sdk: &SdkConfig, endpoint: &str) -> aws_sdk_secretsmanager
 
 /// Where the functions reach Stripe locally: `aisle-local stripe-proxy` (Stripe's idempotent
 /// replays) in front of localstripe (`AISLE_STRIPE_PORT`, default 8421).
+/// The local gateway's WebSocket API (`AISLE_LIVE_PORT`, default 3002): browsers connect
+/// to `ws://` on it, and functions post pushes to its management API (`http://`).
+pub fn live_endpoint() -> String {
+    let port = std::env::var("AISLE_LIVE_PORT").unwrap_or_else(|_| "3002".into());
+    format!("http://127.0.0.1:{port}")
+}
+
 pub fn stripe_endpoint() -> String {
     let port = std::env::var("AISLE_STRIPE_PORT").unwrap_or_else(|_| "8421".into());
     format!("http://127.0.0.1:{port}")
@@ -145,6 +154,7 @@ pub fn local_clients(sdk: &SdkConfig) -> aisle::Clients {
         secrets: secrets_client(sdk, &endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", 5000)),
         region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
         credentials: sdk.credentials_provider(),
+        sdk: sdk.clone(),
     }
 }
 

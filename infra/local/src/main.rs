@@ -110,6 +110,14 @@ async fn main() -> Result<()> {
                 println!("{}", serde_json::json!({ "gateway": "route", "route": format!("{} {}", route.method, route.path), "function": route.binary, "auth": auth }));
             }
             let missing = gateway.clone().start_sources().await?;
+            if let Some(live) = aisle_local::live::Live::new(gateway.clone(), &template) {
+                let live_port: u16 = std::env::var("AISLE_LIVE_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3002);
+                tokio::spawn(async move {
+                    if let Err(e) = live.serve(live_port).await {
+                        println!("{}", serde_json::json!({ "live": "failed", "error": e.to_string() }));
+                    }
+                });
+            }
             println!("{}", serde_json::json!({ "gateway": "not emulated", "entries": missing }));
             println!("{}", serde_json::json!({ "gateway": "ready", "url": format!("http://127.0.0.1:{port}") }));
             gateway.serve(port).await?;

@@ -60,7 +60,8 @@ impl Storefront {
         let path = parts.uri.path();
         match (parts.method.as_str(), path) {
             ("GET", "/config.js") => {
-                let config = json!({ "api": self.api, "signIn": "dev" });
+                let live = crate::live_endpoint().replacen("http://", "ws://", 1);
+                let config = json!({ "api": self.api, "signIn": "dev", "liveUrl": live });
                 respond(
                     200,
                     "text/javascript",

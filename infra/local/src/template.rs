@@ -120,6 +120,77 @@ pub struct Cors {
     pub max_age: Option<String>,
 }
 
+/// One route of a WebSocket API: its key (`$connect`, `$disconnect`, or an `action` value)
+/// and the function its integration invokes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveRoute {
+    /// The route key.
+    pub key: String,
+    /// The cargo binary of the function behind it.
+    pub binary: String,
+}
+
+impl Template {
+    /// The WebSocket API's routes (`AWS::ApiGatewayV2::Route` → its `Integration`'s
+    /// `IntegrationUri`, which names `${Function.Arn}`), and its `RouteSelectionExpression`.
+    pub fn live_routes(&self) -> (Option<String>, Vec<LiveRoute>) {
+        let sub = |v: &Value| match v {
+            Value::Tagged(t) if t.tag == "Sub" => t.value.as_str().map(str::to_owned),
+            _ => None,
+        };
+        let selection = self
+            .resources
+            .values()
+            .find(|r| {
+                str_at(r, "Type") == Some("AWS::ApiGatewayV2::Api")
+                    && r.get("Properties").and_then(|p| str_at(p, "ProtocolType"))
+                        == Some("WEBSOCKET")
+            })
+            .and_then(|r| r.get("Properties"))
+            .and_then(|p| str_at(p, "RouteSelectionExpression"))
+            .map(str::to_owned);
+        let mut routes = Vec::new();
+        for resource in self.resources.values() {
+            if str_at(resource, "Type") != Some("AWS::ApiGatewayV2::Route") {
+                continue;
+            }
+            let Some(props) = resource.get("Properties") else {
+                continue;
+            };
+            let (Some(key), Some(target)) =
+                (str_at(props, "RouteKey"), props.get("Target").and_then(sub))
+            else {
+                continue;
+            };
+            let Some(integration) = target
+                .strip_prefix("integrations/${")
+                .and_then(|s| s.strip_suffix('}'))
+            else {
+                continue;
+            };
+            let uri = self
+                .resources
+                .get(integration)
+                .and_then(|i| i.get("Properties"))
+                .and_then(|p| p.get("IntegrationUri"))
+                .and_then(sub)
+                .unwrap_or_default();
+            let function = uri
+                .split("${")
+                .filter_map(|s| s.split_once(".Arn}").map(|(f, _)| f))
+                .next();
+            if let Some(binary) = function.and_then(|f| self.function_binaries.get(f)) {
+                routes.push(LiveRoute {
+                    key: key.to_owned(),
+                    binary: binary.clone(),
+                });
+            }
+        }
+        routes.sort_by(|a, b| a.key.cmp(&b.key));
+        (selection, routes)
+    }
+}
+
 impl Cors {
     /// Whether `origin` may call the API.
     pub fn allows(&self, origin: &str) -> bool {
@@ -554,6 +625,16 @@ impl Template {
                         let default = self.parameters.get(target).and_then(|p| p.get("Default"));
                         scalar(default)
                             .ok_or_else(|| anyhow!("{name}: parameter {target} has no default"))?
+                    }
+                    // A WebSocket API's management endpoint (`!Sub https://${Api}.execute-api...`):
+                    // locally the gateway's own (as every AWS endpoint is a stand-in's).
+                    (Value::Tagged(t), None)
+                        if t.tag == "Sub"
+                            && t.value
+                                .as_str()
+                                .is_some_and(|s| s.contains(".execute-api.")) =>
+                    {
+                        crate::live_endpoint()
                     }
                     (value, None) => scalar(Some(value))
                         .ok_or_else(|| anyhow!("{name}: unsupported value {value:?}"))?,

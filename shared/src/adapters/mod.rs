@@ -4,6 +4,7 @@ pub mod clock;
 pub mod dynamo;
 pub mod eventbridge;
 pub mod http;
+pub mod live_push;
 pub mod payments;
 #[cfg(test)]
 pub(crate) mod replay;

@@ -367,6 +367,9 @@ async fn admit(
     sales: &std::collections::HashMap<ItemId, SaleSettings>,
     now: Timestamp,
 ) -> Result<(), BeginError> {
+    // The gate answers "sold out" from a recent reading before any write: after a launch
+    // sells out, the crowd must not keep writing its rows. (A sharded item without a waiting
+    // room is told only by its hold: never a stale "sold out" there.)
     let hot: Vec<(ItemId, SaleSettings)> = sales
         .iter()
         .filter(|(_, s)| s.waiting_room)

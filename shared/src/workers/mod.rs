@@ -8,10 +8,12 @@
 //! One module per trigger kind, as `api/` has one per area: [`queues`], [`streams`],
 //! [`schedules`]. Everything is re-exported here (`aisle::workers::hold_timer`).
 
+pub mod live;
 pub mod queues;
 pub mod schedules;
 pub mod streams;
 
+pub use live::*;
 pub use queues::*;
 pub use schedules::*;
 pub use streams::*;

@@ -10,7 +10,7 @@ use aws_lambda_events::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::{Error, LambdaEvent};
 
-fn stream_failure(record: &EventRecord) -> DynamoDbEventResponse {
+pub(crate) fn stream_failure(record: &EventRecord) -> DynamoDbEventResponse {
     let mut failure = DynamoDbBatchItemFailure::default();
     failure.item_identifier = record.change.sequence_number.clone();
     let mut response = DynamoDbEventResponse::default();

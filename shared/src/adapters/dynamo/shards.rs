@@ -173,7 +173,7 @@ fn plan(units_by_shard: &[u32], into: u16, units: u32) -> Option<Vec<(u16, u32)>
         .filter(|(k, u)| *k as u16 != into && **u > 0)
         .map(|(k, u)| (k as u16, *u))
         .collect();
-    donors.sort_by(|a, b| b.1.cmp(&a.1));
+    donors.sort_by_key(|d| std::cmp::Reverse(d.1));
     let mut moves = Vec::new();
     for (k, u) in donors {
         if wanted == 0 {

@@ -1,0 +1,3 @@
+//! `live-connect` Lambda: see `aisle::workers::live_connect`.
+
+aisle::event_lambda!(aisle::workers::live_connect);

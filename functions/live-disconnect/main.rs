@@ -1,0 +1,3 @@
+//! `live-disconnect` Lambda: see `aisle::workers::live_disconnect`.
+
+aisle::event_lambda!(aisle::workers::live_disconnect);

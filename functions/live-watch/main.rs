@@ -1,0 +1,3 @@
+//! `live-watch` Lambda: see `aisle::workers::live_watch`.
+
+aisle::event_lambda!(aisle::workers::live_watch);

@@ -1,0 +1,167 @@
+//! [`Watchers`] in the live table: `pk = ITEM#<itemId>`, `sk = <connectionId>` per watch (one
+//! `Query` lists an item's watchers), and `pk = CONN#<connectionId>`, `sk = CONN` listing the
+//! items a connection watches (so a disconnect can remove its rows). Every row expires by TTL
+//! after [`KEEP_HOURS`] (API Gateway closes a WebSocket after 2 hours anyway).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+
+use super::inventory::build;
+use super::keys::item_pk;
+use super::{classify, n, s, Record};
+use crate::domain::{ItemId, Timestamp};
+use crate::ports::{ConnectionId, StoreError, Watchers, MAX_WATCHED};
+
+/// How long a watch is kept without its connection saying goodbye.
+pub const KEEP_HOURS: i64 = 3;
+
+/// Watches in DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoWatchers {
+    client: Client,
+    table: String,
+}
+
+fn key(pk: String, sk: &str) -> Record {
+    Record::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn connection_key(connection: &ConnectionId) -> Record {
+    key(format!("CONN#{connection}"), "CONN")
+}
+
+impl DynamoWatchers {
+    /// An adapter over `client` on the named table.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(25) {
+            let mut pending = Some(std::collections::HashMap::from([(
+                self.table.clone(),
+                chunk.to_vec(),
+            )]));
+            let mut tries = crate::retry::Policy::THROTTLED.tries();
+            while let Some(items) = pending.take().filter(|p| !p.is_empty()) {
+                if !tries.next().await {
+                    return Err(StoreError::Unavailable(
+                        "BatchWriteItem kept leaving items unprocessed".into(),
+                    ));
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .set_request_items(Some(items))
+                    .send()
+                    .await
+                    .map_err(|e| classify("BatchWriteItem", e))?;
+                pending = out.unprocessed_items;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Watchers for DynamoWatchers {
+    async fn watch(&self, connection: &ConnectionId, items: &[ItemId]) -> Result<(), StoreError> {
+        let items: Vec<ItemId> = items.iter().copied().take(MAX_WATCHED).collect();
+        if items.is_empty() {
+            return Ok(());
+        }
+        let ttl = Timestamp::now().unix_seconds() + KEEP_HOURS * 3600;
+        let names: Vec<String> = items.iter().map(ItemId::to_string).collect();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(connection_key(connection)))
+            .update_expression("ADD #items :items SET #ttl = :ttl")
+            .expression_attribute_names("#items", "items")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":items", AttributeValue::Ss(names))
+            .expression_attribute_values(":ttl", n(ttl))
+            .return_values(ReturnValue::None)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
+        let mut puts = Vec::with_capacity(items.len());
+        for item in &items {
+            let mut row = key(item_pk(*item), connection.as_str());
+            row.insert("ttl".into(), n(ttl));
+            puts.push(
+                WriteRequest::builder()
+                    .put_request(build(PutRequest::builder().set_item(Some(row)).build())?)
+                    .build(),
+            );
+        }
+        self.write(puts).await
+    }
+
+    async fn forget(&self, connection: &ConnectionId) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(connection_key(connection)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        let items: Vec<String> = out
+            .item
+            .and_then(|mut r| r.remove("items"))
+            .and_then(|v| v.as_ss().ok().cloned())
+            .unwrap_or_default();
+        let mut deletes = Vec::with_capacity(items.len() + 1);
+        for item in items {
+            deletes.push(key(format!("ITEM#{item}"), connection.as_str()));
+        }
+        deletes.push(connection_key(connection));
+        let requests = deletes
+            .into_iter()
+            .map(|k| {
+                Ok(WriteRequest::builder()
+                    .delete_request(build(DeleteRequest::builder().set_key(Some(k)).build())?)
+                    .build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.write(requests).await
+    }
+
+    async fn watching(&self, item: ItemId) -> Result<Vec<ConnectionId>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(item_pk(item)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            for row in out.items.unwrap_or_default() {
+                if let Some(Ok(id)) = row
+                    .get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .map(|raw| ConnectionId::try_from(raw.as_str()))
+                {
+                    found.push(id);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+}
