@@ -69,7 +69,7 @@ pub fn match_path(template: &str, path: &str) -> Option<BTreeMap<String, String>
     (t.len() == p.len()).then_some(params)
 }
 
-fn percent_decode(raw: &str) -> String {
+pub(crate) fn percent_decode(raw: &str) -> String {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

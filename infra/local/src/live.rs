@@ -152,7 +152,8 @@ impl Live {
     ) -> Result<Response<Full<Bytes>>, Infallible> {
         let path = req.uri().path().to_owned();
         if let Some(id) = path.strip_prefix("/@connections/") {
-            let id = id.to_owned();
+            // The SDK percent-encodes the id (API Gateway's ids end in `=`).
+            let id = crate::gateway::percent_decode(id);
             return Ok(match *req.method() {
                 hyper::Method::POST => {
                     let body = req
