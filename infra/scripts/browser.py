@@ -242,11 +242,18 @@ def main():
             wait_for(d, EC.element_to_be_clickable((By.CSS_SELECTOR, f"[data-test=hit][data-item='{ids[key]}'] [data-test=add-to-cart]"))).click()
             wait_for(d, text_in("#cart-count", str(count)))
 
-        # --- someone else takes the last shade: checkout says which line sold out
+        # --- the shade's page shows live stock; someone else takes the last one and the page
+        # is told over the WebSocket API (pushed: the page's own fallback would poll)
+        go(d, f"/item/{ids['shade']}")
+        pushed = wait_for(d, lambda d: "pushed" in d.find_element(By.CSS_SELECTOR, "[data-test=live-state]").text, 30)
+        check("an item page watches its stock over the WebSocket API", pushed)
         other = dev_token(f"other-{RUN}", "shopper")
         api("PUT", f"/v1/cart/items/{ids['shade']}", other, {"quantity": 1})
         status, _ = api("POST", "/v1/checkout", other, None, {"Idempotency-Key": uuid.uuid4().hex})
         check("another shopper holds the last shade", status == 201, status)
+        gone = wait_for(d, lambda d: d.find_element(By.CSS_SELECTOR, "[data-live]").get_attribute("data-live") == "0", 30)
+        check("the item page shows it sold out as soon as it is pushed", gone and "Sold out" in d.find_element(By.CSS_SELECTOR, "main").text)
+        shot(d, "item-live-sold-out")
         go(d, "/cart")
         wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=checkout]"))).click()
         wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=sold-out]")))

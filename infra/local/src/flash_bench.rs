@@ -315,13 +315,10 @@ async fn run(
         app.inventory.configure_sale(item.item_id, sale).await?;
     }
     // Carts first (not measured), 64 at a time.
+    // Shoppers of this run only (a shopper of an earlier run still has its item in the cart).
+    let run_id = item.item_id.to_string()[..8].to_owned();
     let users: Vec<UserId> = (0..attempts)
-        .map(|i| {
-            format!("flash-{label:.3}-{i}")
-                .replace(' ', "_")
-                .try_into()
-                .unwrap()
-        })
+        .map(|i| format!("flash-{run_id}-{i}").try_into().unwrap())
         .collect();
     let mut setup = tokio::task::JoinSet::new();
     for chunk in users.chunks(attempts.div_ceil(64).max(1)) {
