@@ -407,6 +407,7 @@ impl Shop {
                     "hold-ttl-expired" => aisle::workers::hold_ttl_expired(&*self.as_function("hold-ttl-expired").await, context).await.unwrap(),
                     "publish-events" => aisle::workers::publish_events(&*self.as_function("publish-events").await, context).await.unwrap(),
                     "index-items" => aisle::workers::index_items(&*self.as_function("index-items").await, context).await.unwrap(),
+                    "push-live-stock" => aisle::workers::push_live_stock(&*self.as_function("push-live-stock").await, context).await.unwrap(),
                     other => panic!("no stream consumer {other} in tests"),
                 };
                 assert!(response.batch_item_failures.is_empty(), "{} reported failures", source.binary);
