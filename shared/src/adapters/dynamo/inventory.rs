@@ -44,9 +44,9 @@ pub struct DynamoInventory {
     tables: InventoryTables,
     transactor: Transactor,
     /// Sale settings read recently, per item (see [`SALES_FRESH_FOR`]).
-    sales: Arc<std::sync::Mutex<HashMap<ItemId, (std::time::Instant, SaleSettings)>>>,
+    sales: Arc<Recent<SaleSettings>>,
     /// Availability read recently, per item (see [`Inventory::available_recently`]).
-    recent: Arc<std::sync::Mutex<HashMap<ItemId, (std::time::Instant, u32)>>>,
+    recent: Arc<Recent<u32>>,
 }
 
 /// How long this instance trusts a sale setting it read: begin-checkout asks for every cart
@@ -123,6 +123,47 @@ impl DynamoInventory {
     }
 }
 
+/// Values this instance read recently, per item, with when it read them.
+type Recent<V> = std::sync::Mutex<HashMap<ItemId, (std::time::Instant, V)>>;
+
+/// The values of `items` read less than `fresh` ago, and the items to read again.
+fn recent_hits<V: Copy>(
+    cache: &Recent<V>,
+    items: &[ItemId],
+    fresh: std::time::Duration,
+    now: std::time::Instant,
+) -> (HashMap<ItemId, V>, Vec<ItemId>) {
+    let cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    let mut found = HashMap::with_capacity(items.len());
+    let mut missing = Vec::new();
+    for item in items {
+        match cache.get(item) {
+            Some((at, value)) if now.duration_since(*at) < fresh => {
+                found.insert(*item, *value);
+            }
+            _ => missing.push(*item),
+        }
+    }
+    (found, missing)
+}
+
+/// Keep values just read (the cache is bounded: past 10,000 items it starts over).
+fn remember<V: Copy>(
+    cache: &Recent<V>,
+    now: std::time::Instant,
+    found: &mut HashMap<ItemId, V>,
+    fresh: impl Iterator<Item = (ItemId, V)>,
+) {
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() > 10_000 {
+        cache.clear();
+    }
+    for (item, value) in fresh {
+        cache.insert(item, (now, value));
+        found.insert(item, value);
+    }
+}
+
 pub(crate) fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, StoreError> {
     built.map_err(|e| StoreError::Unavailable(format!("request build: {e}")))
 }
@@ -158,32 +199,18 @@ impl Inventory for DynamoInventory {
 
     async fn sales(&self, items: &[ItemId]) -> Result<HashMap<ItemId, SaleSettings>, StoreError> {
         let now = std::time::Instant::now();
-        let mut found = HashMap::with_capacity(items.len());
-        let mut missing = Vec::new();
-        {
-            let cache = self.sales.lock().unwrap_or_else(|e| e.into_inner());
-            for item in items {
-                match cache.get(item) {
-                    Some((at, sale)) if now.duration_since(*at) < SALES_FRESH_FOR => {
-                        found.insert(*item, *sale);
-                    }
-                    _ => missing.push(*item),
-                }
-            }
-        }
+        let (mut found, missing) = recent_hits(&self.sales, items, SALES_FRESH_FOR, now);
         if missing.is_empty() {
             return Ok(found);
         }
         let read = super::shards::read(&self.client, &self.tables.stock, &missing, false).await?;
-        let mut cache = self.sales.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() > 10_000 {
-            cache.clear();
-        }
-        for item in missing {
-            let sale = read.get(&item).map(|s| s.total.sale).unwrap_or_default();
-            cache.insert(item, (now, sale));
-            found.insert(item, sale);
-        }
+        let fresh = missing.into_iter().map(|item| {
+            (
+                item,
+                read.get(&item).map(|s| s.total.sale).unwrap_or_default(),
+            )
+        });
+        remember(&self.sales, now, &mut found, fresh);
         Ok(found)
     }
 
@@ -192,33 +219,16 @@ impl Inventory for DynamoInventory {
         items: &[ItemId],
     ) -> Result<HashMap<ItemId, u32>, StoreError> {
         let now = std::time::Instant::now();
-        let fresh = std::time::Duration::from_secs(1);
-        let mut found = HashMap::with_capacity(items.len());
-        let mut missing = Vec::new();
-        {
-            let cache = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-            for item in items {
-                match cache.get(item) {
-                    Some((at, units)) if now.duration_since(*at) < fresh => {
-                        found.insert(*item, *units);
-                    }
-                    _ => missing.push(*item),
-                }
-            }
-        }
+        let (mut found, missing) =
+            recent_hits(&self.recent, items, std::time::Duration::from_secs(1), now);
         if missing.is_empty() {
             return Ok(found);
         }
         let read = self.read_totals(&missing, false).await?;
-        let mut cache = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() > 10_000 {
-            cache.clear();
-        }
-        for item in missing {
-            let units = read.get(&item).map_or(0, |t| t.available);
-            cache.insert(item, (now, units));
-            found.insert(item, units);
-        }
+        let fresh = missing
+            .into_iter()
+            .map(|item| (item, read.get(&item).map_or(0, |t| t.available)));
+        remember(&self.recent, now, &mut found, fresh);
         Ok(found)
     }
 
