@@ -5,8 +5,10 @@
 use crate::helpers;
 
 use aisle::api::{catalog, shopping};
-use aisle::domain::ItemId;
-use aisle::ports::Inventory;
+use aisle::domain::{ItemId, Timestamp};
+use aisle::ports::{Inventory, Warehouses};
+use aisle::usecases::fulfilment;
+use aws_sdk_dynamodb::types::AttributeValue;
 use helpers::{receive, Call, Caller, Reply, Shop, WAREHOUSE_A};
 use serde_json::json;
 
@@ -173,6 +175,59 @@ async fn only_the_items_seller_may_shard_it_and_shards_only_grow() {
     // Stock received after sharding still counts, and receipts report the sum.
     receive(&shop, WAREHOUSE_A, item, 2).await;
     assert_eq!(shop.available(&item.to_string()).await, 5);
+}
+
+#[tokio::test]
+async fn reconciliation_repairs_a_sharded_item_whose_surplus_sits_outside_shard_zero() {
+    let shop = std::sync::Arc::new(Shop::open().await);
+    let seller = Caller::seller();
+    let item = stocked(&shop, &seller, 8).await;
+    let sharded = configure(&shop, &seller, item, json!({ "shards": 4 })).await;
+    assert_eq!(sharded.status, 200, "{:?}", sharded.body);
+    // Someone adds 5 units to shard 2 by hand: 13 on sale, 8 in the warehouse. Shard 0 holds
+    // 2 of them, so the correction of −5 can only land after units are gathered into it.
+    helpers::dynamo()
+        .await
+        .update_item()
+        .table_name(aisle_local::template::local_name(
+            &shop.prefix,
+            "StockTable",
+        ))
+        .key("pk", AttributeValue::S(format!("ITEM#{item}#S2")))
+        .key("sk", AttributeValue::S("SHARD".into()))
+        .update_expression("SET available = available + :v")
+        .expression_attribute_values(":v", AttributeValue::N("5".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shop.available(&item.to_string()).await, 13);
+    let sites = shop.app.warehouses.list().await.unwrap();
+    let seen = fulfilment::reconcile(shop.app.shop(), &sites, false, Timestamp::now())
+        .await
+        .unwrap();
+    let drift = seen.drifts.iter().find(|d| d.item_id == item).unwrap();
+    assert_eq!(
+        (drift.recorded, drift.expected, drift.repaired),
+        (13, 8, false)
+    );
+    let fixed = fulfilment::reconcile(shop.app.shop(), &sites, true, Timestamp::now())
+        .await
+        .unwrap();
+    let drift = fixed.drifts.iter().find(|d| d.item_id == item).unwrap();
+    assert!(drift.repaired, "{drift:?}");
+    assert_eq!(shop.available(&item.to_string()).await, 8);
+    let again = fulfilment::reconcile(shop.app.shop(), &sites, false, Timestamp::now())
+        .await
+        .unwrap();
+    assert!(
+        again.drifts.iter().all(|d| d.item_id != item),
+        "{:?}",
+        again.drifts
+    );
+    // All 8 still sell, from every shard.
+    let (reply, _) = try_hold(&shop, item, 8).await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    assert_eq!(shop.available(&item.to_string()).await, 0);
 }
 
 #[tokio::test]

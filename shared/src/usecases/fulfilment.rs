@@ -875,6 +875,44 @@ pub struct Reconciliation {
     pub backorders_retried: usize,
 }
 
+/// Correct one item's recorded units on sale by `delta`, conditioned on the `TOTAL` row's
+/// version. A sharded item takes a negative correction from shard 0 alone, so the units are
+/// first gathered there from its other shards (a move, which leaves the sum as it was); the
+/// correction is then made against the version read after the move, and only if the sum still
+/// reads as it did. `false`: something moved meanwhile, and the drift is reported only.
+async fn repair_drift(
+    shop: Shop<'_>,
+    item: ItemId,
+    seen: &crate::ports::StockTotal,
+    delta: i64,
+) -> Result<bool, StoreError> {
+    let mut version = seen.version;
+    if delta < 0 && seen.sale.shards > 1 {
+        let units = u32::try_from(-delta).unwrap_or(u32::MAX);
+        if !shop.inventory.concentrate(item, 0, units).await? {
+            return Ok(false);
+        }
+        let now = shop.fulfilment.stock(&[item]).await?;
+        let total = now.get(&item).map(|s| &s.total);
+        match total {
+            Some(t) if t.available == seen.available => version = t.version,
+            _ => return Ok(false),
+        }
+    }
+    let change = FulfilmentChange {
+        stock: vec![StockMove {
+            item,
+            warehouse: None,
+            physical: 0,
+            available: delta,
+            shortfall: 0,
+            expect_version: Some(version),
+        }],
+        ..Default::default()
+    };
+    Ok(shop.fulfilment.apply(&change).await? == Applied::Done)
+}
+
 /// Recompute every item's aggregated stock from warehouse stock, open holds and unassigned
 /// orders; report differences and, when `repair` is set, correct them (each correction
 /// conditioned on the row not having moved meanwhile). Also retries backordered orders.
@@ -935,21 +973,9 @@ pub async fn reconcile(
             if expected == recorded {
                 continue;
             }
-            let mut repaired = false;
-            if repair && expected >= 0 {
-                let change = FulfilmentChange {
-                    stock: vec![StockMove {
-                        item: id,
-                        warehouse: None,
-                        physical: 0,
-                        available: expected - recorded,
-                        shortfall: 0,
-                        expect_version: Some(s.total.version),
-                    }],
-                    ..Default::default()
-                };
-                repaired = shop.fulfilment.apply(&change).await? == Applied::Done;
-            }
+            let repaired = repair
+                && expected >= 0
+                && repair_drift(shop, id, &s.total, expected - recorded).await?;
             tracing::warn!(item_id = %id, recorded, expected, repaired, "stock drift");
             report.drifts.push(Drift {
                 item_id: id,
