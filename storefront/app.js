@@ -337,15 +337,17 @@ async function itemPage(id) {
 
 /// Watch `items` over the live-stock WebSocket; `onStock` gets each push. `fallback` runs
 /// once if there is no live URL or the socket fails. The socket closes with the page.
-function watchLive(items, onStock, fallback) {
+function watchLive(items, onStock, fallback, ticket, onQueue) {
   if (!cfg.liveUrl || !window.WebSocket) { if (fallback) fallback(); return null; }
   let fellBack = false;
   const fall = () => { if (!fellBack && fallback) { fellBack = true; fallback(); } };
   const socket = new WebSocket(cfg.liveUrl);
-  socket.onopen = () => socket.send(JSON.stringify({ action: "watch", items }));
+  const watch = ticket ? { action: "watch", items, ticket } : { action: "watch", items };
+  socket.onopen = () => socket.send(JSON.stringify(watch));
   socket.onmessage = (e) => {
     let m; try { m = JSON.parse(e.data); } catch (_) { return; }
     if (m.type === "stock") onStock(m);
+    if (m.type === "queue" && onQueue) onQueue(m);
   };
   socket.onerror = fall;
   socket.onclose = fall;
@@ -403,12 +405,13 @@ async function beginCheckout(cart) {
   say(errorText(r), true);
 }
 
-/// A hot item's waiting room: the shopper's place and a countdown to their turn (admissions
-/// run at a known rate, so the page counts down itself: no polling), then checkout begins on
-/// its own. A live push of "sold out" ends the wait at once.
+/// A hot item's waiting room: the shopper's place and a countdown to their turn, then checkout
+/// begins on its own. The server pushes the place again with every stock change (the watch
+/// names the ticket); between pushes the page counts down at the room's rate (admissions run
+/// at a known rate: no polling). A live push of "sold out" ends the wait at once.
 function waitingRoomPage(cart, ticket) {
-  const admitAt = new Date(ticket.admitAt).getTime();
-  const rate = ticket.position > 0 ? ticket.position / Math.max(1, ticket.estimatedWaitSeconds) : 1;
+  let admitAt = new Date(ticket.admitAt).getTime();
+  let rate = ticket.position > 0 ? ticket.position / Math.max(1, ticket.estimatedWaitSeconds) : 1;
   const place = h("div", { class: "countdown", "data-test": "queue-position" });
   const note = h("p", { class: "muted" }, "Keep this page open: checkout starts by itself when your turn comes. Your place is kept if you reload.");
   const tick = () => {
@@ -420,16 +423,23 @@ function waitingRoomPage(cart, ticket) {
   let done = false;
   show(h("div", { class: "panel", "data-test": "waiting-room" },
     h("h2", {}, "Waiting room"),
-    h("p", {}, "This item is in high demand. Shoppers are let in in the order they arrived."),
+    h("p", {}, "This item is in high demand. Shoppers are admitted in the order they arrived; your place is updated live."),
     place, note));
   tick();
   timers.push(setInterval(tick, 1000));
-  watchLive([ticket.itemId], (m) => {
-    if (m.soldOut && !done) {
-      done = true;
-      place.textContent = "Sold out: every unit has been taken. Nothing was held for you.";
-      place.setAttribute("data-test", "queue-sold-out");
-    }
+  const soldOut = () => {
+    if (done) return;
+    done = true;
+    place.textContent = "Sold out: every unit has been taken. Nothing was held for you.";
+    place.setAttribute("data-test", "queue-sold-out");
+  };
+  watchLive([ticket.itemId], (m) => { if (m.soldOut) soldOut(); }, null, ticket.ticketId, (q) => {
+    if (q.ticketId !== ticket.ticketId) return;
+    if (q.soldOut) { soldOut(); return; }
+    admitAt = new Date(q.admitAt).getTime();
+    if (q.position > 0) rate = q.position / Math.max(1, q.estimatedWaitSeconds);
+    place.setAttribute("data-pushed", String(q.position));
+    tick();
   });
 }
 

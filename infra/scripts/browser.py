@@ -317,6 +317,32 @@ def main():
         shot(d, "orders")
         collect_console(d, ["409"])
 
+        # --- a hot item's waiting room: ten shoppers arrive first at one admission a second,
+        # so the page waits its turn (its place pushed over the WebSocket API), then checkout
+        # begins by itself
+        seller_token = dev_token(seller, "seller")
+        status, hot = api("POST", "/v1/seller/items", seller_token, {"name": f"Lumen launch lamp {RUN}", "category": "lighting", "brand": "Lumen", "price": {"amount": 9900, "currency": "USD"}})
+        check("the seller lists a launch item", status == 201, (status, hot))
+        api("POST", "/v1/warehouses/wh-1000/stock", os.environ["WAREHOUSE"], {"itemId": hot["itemId"], "quantity": 3})
+        status, _ = api("PUT", f"/v1/seller/items/{hot['itemId']}/sale", seller_token, {"shards": 2, "waitingRoom": True, "admitPerSecond": 1})
+        check("the seller opens its waiting room", status == 200, status)
+        for k in range(10):
+            early = dev_token(f"early-{k}-{RUN}", "shopper")
+            api("PUT", f"/v1/cart/items/{hot['itemId']}", early, {"quantity": 1})
+            api("POST", "/v1/checkout", early, None, {"Idempotency-Key": uuid.uuid4().hex})
+        api("PUT", f"/v1/cart/items/{hot['itemId']}", dev_token(shopper, "shopper"), {"quantity": 1})
+        go(d, "/cart")
+        wait_for(d, EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-test=checkout]"))).click()
+        room = wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=waiting-room]")))
+        check("checkout of the hot item opens the waiting room with a place in line", room and "in line" in d.find_element(By.CSS_SELECTOR, "[data-test=queue-position]").text, d.find_element(By.CSS_SELECTOR, "main").text[:200])
+        pushed = wait_for(d, lambda d: d.find_element(By.CSS_SELECTOR, "[data-test=queue-position]").get_attribute("data-pushed") is not None, 20)
+        check("the place in line is pushed to the page over the WebSocket API", pushed)
+        shot(d, "waiting-room")
+        turn = wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=countdown]")), 40)
+        check("when the turn comes checkout begins by itself and holds the item", turn and "held for" in d.find_element(By.CSS_SELECTOR, "[data-test=countdown]").text)
+        shot(d, "waiting-room-admitted")
+        collect_console(d, [])
+
         # --- the seller sees the low-stock alert (threshold 5: the hold took the lamp to 4)
         sign_in(d, seller, "seller")
         alert = reload_until(d, "/seller", lambda d: any("Low stock" in n.text and names["lamp"] in n.text for n in d.find_elements(By.CSS_SELECTOR, "[data-test=seller-notice]")))

@@ -382,10 +382,23 @@ ticket = (queued or {}).get("waitingRoom") or {}
 check("the next shopper gets 202 with a ticket, a place and a wait", status == 202 and ticket.get("state") == "WAITING" and ticket.get("estimatedWaitSeconds", 0) >= 1, (status, queued))
 pushed = live.until(30, lambda m: m.get("type") == "stock" and m.get("available") == 1)
 check("the hold is pushed to the watcher (2 -> 1 on sale)", pushed is not None, pushed)
+follower = Live(LIVE_URL)
+follower.send({"action": "watch", "items": [hot["itemId"]], "ticket": ticket.get("ticketId")})
+place = follower.until(20, lambda m: m.get("type") == "queue")
+check("a watcher naming its ticket is pushed its place in line at once", place is not None and place.get("ticketId") == ticket.get("ticketId") and place.get("state") in ("WAITING", "ADMITTED") and place.get("soldOut") is False, place)
+# Its turn comes (one a second): the ticket's holder takes the last unit, and the sale is
+# pushed to the follower as stock and as its place (sold out now).
+late = poll(20, lambda: call("POST", "/v1/checkout", "WAREHOUSE", headers={"Idempotency-Key": uuid.uuid4().hex})[0] == 201)
+check("the ticket's holder is admitted at its time and holds the last unit", late, late)
+ended = follower.until(30, lambda m: m.get("type") == "queue" and m.get("soldOut") is True)
+check("each stock change pushes the place again: sold out now", ended is not None and ended.get("state") == "ADMITTED", ended)
 bad = Live(LIVE_URL)
 bad.send({"action": "watch", "items": ["not-an-id"]})
 error = bad.until(20, lambda m: m.get("type") == "error")
 check("a bad watch message is answered with an error push", error is not None and error["error"]["code"] == "INVALID_MESSAGE", error)
+bad.send({"action": "watch", "items": [hot["itemId"]], "ticket": str(uuid.uuid4())})
+unknown = bad.until(20, lambda m: m.get("type") == "error" and m["error"]["code"] == "UNKNOWN_TICKET")
+check("a ticket nobody was given is answered with an error push", unknown is not None, unknown)
 
 passed, failed = results.count(True), results.count(False)
 print(f"e2e: {passed} passed, {failed} failed")

@@ -321,7 +321,7 @@ impl App {
             update_dead_letters: DeadLetters::new(sqs.clone(), &config.warehouse_updates_dlq_url),
             notice_dead_letters: DeadLetters::new(sqs.clone(), &config.seller_notices_dlq_url),
             notices: DynamoSellerNotices::new(dynamo.clone(), &t.shoppers),
-            waiting_room: DynamoWaitingRoom::new(dynamo.clone(), &t.stock, &t.shoppers),
+            waiting_room: DynamoWaitingRoom::new(dynamo.clone(), &t.stock, &t.shoppers, &t.live),
             watchers: DynamoWatchers::new(dynamo.clone(), &t.live),
             live_push: ApiGatewayPush::new(&sdk, &config.live_endpoint),
             dead_letters: DeadLetters::new(sqs, &config.timer_dlq_url),
@@ -336,6 +336,16 @@ impl App {
             search_cache: Arc::new(QueryCache::new(config.search.cache_ttl, 512)),
             clock: Arc::new(crate::adapters::clock::SystemClock),
             delivery: DeliverySites::default(),
+        }
+    }
+
+    /// The ports the live-stock use cases need, borrowed from this app.
+    pub fn live(&self) -> crate::usecases::live::Live<'_> {
+        crate::usecases::live::Live {
+            watchers: &self.watchers,
+            inventory: &self.inventory,
+            room: &self.waiting_room,
+            push: &self.live_push,
         }
     }
 

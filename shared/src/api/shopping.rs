@@ -173,45 +173,11 @@ pub async fn begin_checkout(app: &App, req: Request) -> HttpResult {
     )
 }
 
-/// A place in a waiting room as the shopper sees it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TicketView {
-    ticket_id: String,
-    item_id: crate::domain::ItemId,
-    /// `WAITING` or `ADMITTED` (a sold-out item answers 409 `OUT_OF_STOCK` instead).
-    state: &'static str,
-    /// About how many shoppers are ahead.
-    position: u64,
-    estimated_wait_seconds: u64,
-    admit_at: crate::domain::Timestamp,
-    expires_at: crate::domain::Timestamp,
-}
-
-impl TicketView {
-    /// The ticket as of `now`.
-    pub fn of(ticket: &crate::domain::Ticket, now: crate::domain::Timestamp) -> Self {
-        Self {
-            ticket_id: ticket.ticket_id.clone(),
-            item_id: ticket.item_id,
-            state: if ticket.admitted(now) {
-                "ADMITTED"
-            } else {
-                "WAITING"
-            },
-            position: ticket.position(now),
-            estimated_wait_seconds: (ticket.wait_millis(now) as u64).div_ceil(1000),
-            admit_at: ticket.admit_at,
-            expires_at: ticket.expires_at,
-        }
-    }
-}
-
 /// 202 with the shopper's place in line and `Retry-After`: begin checkout again then (with a
 /// new `Idempotency-Key` or the same one; nothing was held).
 fn waiting(ticket: &crate::domain::Ticket, now: crate::domain::Timestamp) -> Response<Body> {
-    let view = TicketView::of(ticket, now);
-    let retry = view.estimated_wait_seconds.max(1).to_string();
+    let view = crate::domain::TicketView::of(ticket, now);
+    let retry = view.estimated_wait_seconds().max(1).to_string();
     with_header(
         json(
             StatusCode::ACCEPTED,

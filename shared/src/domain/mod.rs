@@ -39,7 +39,7 @@ pub use principal::{Principal, Role};
 pub use quantity::Quantity;
 pub use search::{Facets, SearchCursor, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder};
 pub use stock::{
-    Availability, SaleSettings, StockReceipt, Ticket, ADMISSION_WINDOW_MS, MAX_SHARDS,
+    Availability, SaleSettings, StockReceipt, Ticket, TicketView, ADMISSION_WINDOW_MS, MAX_SHARDS,
 };
 pub use text::Text;
 pub use time::Timestamp;

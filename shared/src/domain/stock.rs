@@ -237,6 +237,46 @@ pub struct Ticket {
     pub rate: u32,
 }
 
+/// A place in a waiting room as the shopper sees it (the 202 of begin-checkout, and the
+/// `queue` pushes of the live API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketView {
+    ticket_id: String,
+    item_id: ItemId,
+    /// `WAITING` or `ADMITTED` (a sold-out item answers 409 `OUT_OF_STOCK` instead).
+    state: &'static str,
+    /// About how many shoppers are ahead.
+    position: u64,
+    estimated_wait_seconds: u64,
+    admit_at: super::Timestamp,
+    expires_at: super::Timestamp,
+}
+
+impl TicketView {
+    /// The ticket as of `now`.
+    pub fn of(ticket: &Ticket, now: super::Timestamp) -> Self {
+        Self {
+            ticket_id: ticket.ticket_id.clone(),
+            item_id: ticket.item_id,
+            state: if ticket.admitted(now) {
+                "ADMITTED"
+            } else {
+                "WAITING"
+            },
+            position: ticket.position(now),
+            estimated_wait_seconds: (ticket.wait_millis(now) as u64).div_ceil(1000),
+            admit_at: ticket.admit_at,
+            expires_at: ticket.expires_at,
+        }
+    }
+
+    /// Whole seconds until admission (0 once admitted).
+    pub fn estimated_wait_seconds(&self) -> u64 {
+        self.estimated_wait_seconds
+    }
+}
+
 impl Ticket {
     /// Whether its holder may begin checkout at `now`.
     pub fn admitted(&self, now: super::Timestamp) -> bool {

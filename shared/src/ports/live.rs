@@ -1,7 +1,7 @@
 //! Live stock pushed to browsers: who watches which item, and the channel to them.
 
 use super::StoreError;
-use crate::domain::ItemId;
+use crate::domain::{ItemId, Ticket};
 use async_trait::async_trait;
 
 /// A WebSocket connection's id as API Gateway names it (`connectionId`).
@@ -37,15 +37,30 @@ impl std::fmt::Display for ConnectionId {
 /// The most items one connection watches (a page of results at most).
 pub const MAX_WATCHED: usize = 25;
 
+/// One connection watching one item, and the waiting-room ticket it follows for that item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watch {
+    /// Who is told.
+    pub connection: ConnectionId,
+    /// The place in line this connection is told about with each push, if it named one.
+    pub ticket: Option<Ticket>,
+}
+
 /// Which connections watch which items.
 #[async_trait]
 pub trait Watchers: Send + Sync {
-    /// `connection` watches `items` too (at most [`MAX_WATCHED`] in all).
-    async fn watch(&self, connection: &ConnectionId, items: &[ItemId]) -> Result<(), StoreError>;
+    /// `connection` watches `items` too (at most [`MAX_WATCHED`] in all), following `ticket`'s
+    /// place in line on the ticket's item.
+    async fn watch(
+        &self,
+        connection: &ConnectionId,
+        items: &[ItemId],
+        ticket: Option<&Ticket>,
+    ) -> Result<(), StoreError>;
     /// The connection closed: it watches nothing any more.
     async fn forget(&self, connection: &ConnectionId) -> Result<(), StoreError>;
     /// The connections watching `item`.
-    async fn watching(&self, item: ItemId) -> Result<Vec<ConnectionId>, StoreError>;
+    async fn watching(&self, item: ItemId) -> Result<Vec<Watch>, StoreError>;
 }
 
 /// The channel to open connections.

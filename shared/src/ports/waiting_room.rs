@@ -17,6 +17,13 @@ pub trait WaitingRoom: Send + Sync {
         rate: u32,
         now: Timestamp,
     ) -> Result<Ticket, StoreError>;
+    /// The valid ticket with this id, whoever holds it: what a live-stock watcher names to be
+    /// told its place in line (the id is a random UUID handed only to its holder).
+    async fn by_id(
+        &self,
+        ticket_id: uuid::Uuid,
+        now: Timestamp,
+    ) -> Result<Option<Ticket>, StoreError>;
     /// The shopper's ticket for `item`, if they hold a valid one (no new place is taken).
     async fn ticket(
         &self,

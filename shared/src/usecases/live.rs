@@ -1,21 +1,26 @@
 //! Live stock: browsers watch items over a WebSocket and are told each change of what is on
 //! sale, pushed from the stock stream. Stock counts are public (an item's page shows them),
 //! so watching needs no sign-in. A push of `soldOut: true` is how everyone in a waiting room
-//! hears at once that the item sold out.
+//! hears at once that the item sold out. A watcher that names its waiting-room ticket is also
+//! pushed its place in line (`queue`) with each push, and at once.
 
 use serde_json::json;
 
-use crate::domain::ItemId;
-use crate::ports::{ConnectionId, Inventory, Push, StoreError, Watchers, MAX_WATCHED};
+use crate::domain::{ItemId, Ticket, TicketView, Timestamp};
+use crate::ports::{ConnectionId, Inventory, Push, StoreError, WaitingRoom, Watchers, MAX_WATCHED};
 
 /// Why a watch request was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
-    /// The message is not `{"action": "watch", "items": [...]}` with 1 to 25 item ids.
+    /// The message is not `{"action": "watch", "items": [...], "ticket"?: ticketId}` with 1
+    /// to 25 item ids.
     #[error(
-        "send {{\"action\": \"watch\", \"items\": [itemId, ...]}} with 1 to {MAX_WATCHED} item ids"
+        "send {{\"action\": \"watch\", \"items\": [itemId, ...], \"ticket\": ticketId (optional)}} with 1 to {MAX_WATCHED} item ids"
     )]
     Invalid,
+    /// The named ticket does not exist or has lapsed.
+    #[error("no valid waiting-room ticket has this id")]
+    UnknownTicket,
     /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -32,14 +37,36 @@ pub fn stock_message(item: ItemId, available: u32) -> serde_json::Value {
     })
 }
 
-/// `connection` watches the items named in `body`; each is told its stock at once.
+/// The message a watcher following `ticket` gets: its place in line as of `now`, and whether
+/// the item sold out (then the wait is over, with nothing to buy).
+pub fn queue_message(ticket: &Ticket, now: Timestamp, sold_out: bool) -> serde_json::Value {
+    let mut message = serde_json::to_value(TicketView::of(ticket, now)).unwrap_or_default();
+    message["type"] = json!("queue");
+    message["soldOut"] = json!(sold_out);
+    message
+}
+
+/// What the live API needs to answer a watcher.
+#[derive(Clone, Copy)]
+pub struct Live<'a> {
+    /// Who watches what.
+    pub watchers: &'a dyn Watchers,
+    /// Stock on sale.
+    pub inventory: &'a dyn Inventory,
+    /// Tickets, looked up by id.
+    pub room: &'a dyn WaitingRoom,
+    /// The channel to the connections.
+    pub push: &'a dyn Push,
+}
+
+/// `connection` watches the items named in `body`; each is told its stock at once, and a named
+/// ticket its place in line.
 #[tracing::instrument(name = "watch", skip_all, fields(connection_id = %connection))]
 pub async fn watch(
-    watchers: &dyn Watchers,
-    inventory: &dyn Inventory,
-    push: &dyn Push,
+    live: Live<'_>,
     connection: &ConnectionId,
     body: Option<&str>,
+    now: Timestamp,
 ) -> Result<usize, WatchError> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -47,6 +74,7 @@ pub async fn watch(
         #[allow(dead_code)]
         action: String,
         items: Vec<String>,
+        ticket: Option<String>,
     }
     let parsed: Body = body
         .and_then(|b| serde_json::from_str(b).ok())
@@ -59,41 +87,101 @@ pub async fn watch(
         .iter()
         .map(|raw| ItemId::try_from(raw.as_str()).map_err(|_| WatchError::Invalid))
         .collect::<Result<Vec<_>, _>>()?;
-    watchers.watch(connection, &items).await?;
-    let available = inventory.available(&items).await?;
+    let ticket = match parsed.ticket.as_deref() {
+        None => None,
+        Some(raw) => {
+            let id = uuid::Uuid::parse_str(raw).map_err(|_| WatchError::UnknownTicket)?;
+            let ticket = live
+                .room
+                .by_id(id, now)
+                .await?
+                .ok_or(WatchError::UnknownTicket)?;
+            if !items.contains(&ticket.item_id) {
+                return Err(WatchError::Invalid);
+            }
+            Some(ticket)
+        }
+    };
+    live.watchers
+        .watch(connection, &items, ticket.as_ref())
+        .await?;
+    let available = live.inventory.available(&items).await?;
     for item in &items {
         let units = available.get(item).copied().unwrap_or(0);
-        push.push(connection, &stock_message(*item, units)).await?;
+        live.push
+            .push(connection, &stock_message(*item, units))
+            .await?;
+        if let Some(t) = ticket.as_ref().filter(|t| t.item_id == *item) {
+            live.push
+                .push(connection, &queue_message(t, now, units == 0))
+                .await?;
+        }
     }
     Ok(items.len())
 }
 
-/// Tell every watcher of `items` what is on sale now (the sum over a sharded item's shards);
-/// connections that are gone are forgotten. The number of messages delivered.
+/// Tell every watcher of `items` what is on sale now (the sum over a sharded item's shards),
+/// and each watcher following a ticket its place in line as of `now`; connections that are
+/// gone are forgotten. The number of messages delivered.
 pub async fn push_stock(
-    watchers: &dyn Watchers,
-    inventory: &dyn Inventory,
-    push: &dyn Push,
+    live: Live<'_>,
     items: &[ItemId],
+    now: Timestamp,
 ) -> Result<usize, StoreError> {
     let mut items = items.to_vec();
     items.sort();
     items.dedup();
-    let available = inventory.available(&items).await?;
+    let available = live.inventory.available(&items).await?;
     let mut delivered = 0;
     for item in items {
-        let watching = watchers.watching(item).await?;
+        let watching = live.watchers.watching(item).await?;
         if watching.is_empty() {
             continue;
         }
-        let message = stock_message(item, available.get(&item).copied().unwrap_or(0));
-        for connection in watching {
-            if push.push(&connection, &message).await? {
+        let units = available.get(&item).copied().unwrap_or(0);
+        let message = stock_message(item, units);
+        for watch in watching {
+            let mut messages = vec![message.clone()];
+            if let Some(ticket) = watch.ticket.as_ref().filter(|t| now < t.expires_at) {
+                messages.push(queue_message(ticket, now, units == 0));
+            }
+            for m in &messages {
+                if !live.push.push(&watch.connection, m).await? {
+                    live.watchers.forget(&watch.connection).await?;
+                    break;
+                }
                 delivered += 1;
-            } else {
-                watchers.forget(&connection).await?;
             }
         }
     }
     Ok(delivered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queue_message_tells_the_place_in_line_as_of_now_and_whether_the_item_sold_out() {
+        let now = Timestamp::from_unix_millis(1_000_000);
+        let ticket = Ticket {
+            ticket_id: "t".into(),
+            item_id: ItemId::generate(),
+            admit_at: now.plus_millis(4_000),
+            expires_at: now.plus_millis(124_000),
+            rate: 2,
+        };
+        let m = queue_message(&ticket, now, false);
+        assert_eq!(m["type"], "queue");
+        assert_eq!(m["state"], "WAITING");
+        assert_eq!(m["position"], 8);
+        assert_eq!(m["estimatedWaitSeconds"], 4);
+        assert_eq!(m["soldOut"], false);
+        let later = queue_message(&ticket, now.plus_millis(5_000), true);
+        assert_eq!(
+            (later["state"].clone(), later["position"].clone()),
+            ("ADMITTED".into(), 0.into())
+        );
+        assert_eq!(later["soldOut"], true);
+    }
 }

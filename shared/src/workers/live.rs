@@ -51,8 +51,9 @@ pub async fn live_disconnect(
     Ok(status(200))
 }
 
-/// `live-watch` (route `watch`): `{"action": "watch", "items": [...]}`; each item's stock is
-/// pushed at once, and again on every change. A bad message is answered with an error push.
+/// `live-watch` (route `watch`): `{"action": "watch", "items": [...], "ticket"?: ticketId}`;
+/// each item's stock (and the ticket's place in line) is pushed at once, and again on every
+/// change. A bad message is answered with an error push.
 pub async fn live_watch(
     app: &App,
     event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
@@ -61,18 +62,21 @@ pub async fn live_watch(
         return Ok(status(400));
     };
     match live::watch(
-        &app.watchers,
-        &app.inventory,
-        &app.live_push,
+        app.live(),
         &id,
         event.payload.body.as_deref(),
+        app.clock.now(),
     )
     .await
     {
         Ok(_) => Ok(status(200)),
-        Err(live::WatchError::Invalid) => {
+        Err(e @ (live::WatchError::Invalid | live::WatchError::UnknownTicket)) => {
+            let code = match e {
+                live::WatchError::UnknownTicket => "UNKNOWN_TICKET",
+                _ => "INVALID_MESSAGE",
+            };
             let message = json!({ "type": "error", "error": {
-                "code": "INVALID_MESSAGE", "message": live::WatchError::Invalid.to_string() } });
+                "code": code, "message": e.to_string() } });
             if let Err(e) = app.live_push.push(&id, &message).await {
                 tracing::warn!(connection_id = %id, error = %e, "error not pushed");
             }
@@ -97,7 +101,7 @@ pub async fn push_live_stock(
     if items.is_empty() {
         return Ok(DynamoDbEventResponse::default());
     }
-    match live::push_stock(&app.watchers, &app.inventory, &app.live_push, &items).await {
+    match live::push_stock(app.live(), &items, app.clock.now()).await {
         Ok(delivered) => {
             tracing::info!(items = items.len(), delivered, "live stock pushed");
             Ok(DynamoDbEventResponse::default())

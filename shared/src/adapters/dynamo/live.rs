@@ -1,7 +1,8 @@
 //! [`Watchers`] in the live table: `pk = ITEM#<itemId>`, `sk = <connectionId>` per watch (one
 //! `Query` lists an item's watchers), and `pk = CONN#<connectionId>`, `sk = CONN` listing the
 //! items a connection watches (so a disconnect can remove its rows). Every row expires by TTL
-//! after [`KEEP_HOURS`] (API Gateway closes a WebSocket after 2 hours anyway).
+//! after [`KEEP_HOURS`] (API Gateway closes a WebSocket after 2 hours anyway). A watch that
+//! follows a waiting-room ticket carries the ticket's fields on its item row.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
@@ -11,9 +12,9 @@ use aws_sdk_dynamodb::Client;
 
 use super::inventory::build;
 use super::keys::item_pk;
-use super::{classify, n, s, Record};
-use crate::domain::{ItemId, Timestamp};
-use crate::ports::{ConnectionId, StoreError, Watchers, MAX_WATCHED};
+use super::{classify, decode, encode, n, s, Record};
+use crate::domain::{ItemId, Ticket, Timestamp};
+use crate::ports::{ConnectionId, StoreError, Watch, Watchers, MAX_WATCHED};
 
 /// How long a watch is kept without its connection saying goodbye.
 pub const KEEP_HOURS: i64 = 3;
@@ -71,7 +72,12 @@ impl DynamoWatchers {
 
 #[async_trait]
 impl Watchers for DynamoWatchers {
-    async fn watch(&self, connection: &ConnectionId, items: &[ItemId]) -> Result<(), StoreError> {
+    async fn watch(
+        &self,
+        connection: &ConnectionId,
+        items: &[ItemId],
+        ticket: Option<&Ticket>,
+    ) -> Result<(), StoreError> {
         let items: Vec<ItemId> = items.iter().copied().take(MAX_WATCHED).collect();
         if items.is_empty() {
             return Ok(());
@@ -93,7 +99,11 @@ impl Watchers for DynamoWatchers {
             .map_err(|e| classify("UpdateItem", e))?;
         let mut puts = Vec::with_capacity(items.len());
         for item in &items {
-            let mut row = key(item_pk(*item), connection.as_str());
+            let mut row = match ticket.filter(|t| t.item_id == *item) {
+                Some(t) => encode(t)?,
+                None => Record::new(),
+            };
+            row.extend(key(item_pk(*item), connection.as_str()));
             row.insert("ttl".into(), n(ttl));
             puts.push(
                 WriteRequest::builder()
@@ -135,7 +145,7 @@ impl Watchers for DynamoWatchers {
         self.write(requests).await
     }
 
-    async fn watching(&self, item: ItemId) -> Result<Vec<ConnectionId>, StoreError> {
+    async fn watching(&self, item: ItemId) -> Result<Vec<Watch>, StoreError> {
         let mut found = Vec::new();
         let mut start = None;
         loop {
@@ -150,13 +160,19 @@ impl Watchers for DynamoWatchers {
                 .await
                 .map_err(|e| classify("Query", e))?;
             for row in out.items.unwrap_or_default() {
-                if let Some(Ok(id)) = row
+                let Some(Ok(connection)) = row
                     .get("sk")
                     .and_then(|v| v.as_s().ok())
                     .map(|raw| ConnectionId::try_from(raw.as_str()))
-                {
-                    found.push(id);
-                }
+                else {
+                    continue;
+                };
+                let ticket = if row.contains_key("ticketId") {
+                    Some(decode::<Ticket>(row)?)
+                } else {
+                    None
+                };
+                found.push(Watch { connection, ticket });
             }
             start = out.last_evaluated_key;
             if start.is_none() {

@@ -7,6 +7,9 @@
 //! one lane's spacing). A lane that fell idle is re-based to now, so a quiet spell never
 //! banks admissions for a burst. The shopper's ticket is one conditional put keyed by shopper
 //! and item: a second arrival (a double click, a retry, another tab) gets the same ticket.
+//! Each new ticket is also kept by its id in the live table (`TICKET#<ticketId>` / `TICKET`),
+//! written before the shopper's ticket, so a WebSocket watcher naming a ticket it was given
+//! always finds it and is pushed its place in line.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -37,15 +40,29 @@ pub struct DynamoWaitingRoom {
     client: Client,
     stock: String,
     shoppers: String,
+    live: String,
+}
+
+fn ticket_key(ticket_id: &str) -> super::Record {
+    super::Record::from([
+        ("pk".to_owned(), s(format!("TICKET#{ticket_id}"))),
+        ("sk".to_owned(), s("TICKET")),
+    ])
 }
 
 impl DynamoWaitingRoom {
-    /// An adapter over `client` on the stock and shoppers tables.
-    pub fn new(client: Client, stock: impl Into<String>, shoppers: impl Into<String>) -> Self {
+    /// An adapter over `client` on the stock, shoppers and live tables.
+    pub fn new(
+        client: Client,
+        stock: impl Into<String>,
+        shoppers: impl Into<String>,
+        live: impl Into<String>,
+    ) -> Self {
         Self {
             client,
             stock: stock.into(),
             shoppers: shoppers.into(),
+            live: live.into(),
         }
     }
 
@@ -149,9 +166,20 @@ impl WaitingRoom for DynamoWaitingRoom {
             expires_at: admit_at.plus_millis(ADMISSION_WINDOW_MS),
             rate,
         };
+        let ttl = n(ticket.expires_at.unix_seconds() + 3600);
+        let mut by_id = encode(&ticket)?;
+        by_id.extend(ticket_key(&ticket.ticket_id));
+        by_id.insert("ttl".into(), ttl.clone());
+        self.client
+            .put_item()
+            .table_name(&self.live)
+            .set_item(Some(by_id))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
         let mut record = encode(&ticket)?;
         record.extend(user_key(user, &ticket_sk(item)));
-        record.insert("ttl".into(), n(ticket.expires_at.unix_seconds() + 3600));
+        record.insert("ttl".into(), ttl);
         let stored = conditional_put(
             self.client
                 .put_item()
@@ -169,6 +197,27 @@ impl WaitingRoom for DynamoWaitingRoom {
         self.read_ticket(item, user, true)
             .await?
             .ok_or_else(|| StoreError::Contention("ticket kept changing".into()))
+    }
+
+    async fn by_id(
+        &self,
+        ticket_id: uuid::Uuid,
+        now: Timestamp,
+    ) -> Result<Option<Ticket>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.live)
+            .set_key(Some(ticket_key(&ticket_id.to_string())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out
+            .item
+            .map(decode::<Ticket>)
+            .transpose()?
+            .filter(|t| now < t.expires_at))
     }
 
     async fn ticket(
