@@ -170,3 +170,115 @@ async fn a_function_missing_one_grant_is_denied_as_aws_would_deny_it() {
         "the proxy denied get-item's stock read: {decisions}"
     );
 }
+
+/// Put one event on the shop's bus, as publish-events would.
+async fn put_event(shop: &Shop, source: &str, detail_type: &str, detail: serde_json::Value) {
+    let events = local_clients(&local_sdk_config().await).events;
+    let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+        .event_bus_name(aisle_local::template::local_name(&shop.prefix, "EventBus"))
+        .source(source)
+        .detail_type(detail_type)
+        .detail(detail.to_string())
+        .build();
+    let out = events.put_events().entries(entry).send().await.unwrap();
+    assert_eq!(out.failed_entry_count, 0, "{out:?}");
+}
+
+/// Every message on a queue now: body and message attributes, removed from it.
+async fn take_all(
+    shop: &Shop,
+    logical: &str,
+) -> Vec<(String, std::collections::HashMap<String, String>)> {
+    let sqs = local_clients(&local_sdk_config().await).sqs;
+    let url = shop.queue_url(logical);
+    let mut found = Vec::new();
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return found;
+        }
+        for m in messages {
+            let attributes = m
+                .message_attributes
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(k, v)| Some((k, v.string_value?)))
+                .collect();
+            found.push((m.body.unwrap_or_default(), attributes));
+            sqs.delete_message()
+                .queue_url(&url)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_rule_delivery_the_target_queue_does_not_allow_goes_to_the_dead_letter_queue_with_aws_reason(
+) {
+    let shop = Shop::open().await;
+    let order = uuid::Uuid::new_v4().to_string();
+    let placed = serde_json::json!({ "orderId": order });
+
+    // As written, the queue policy lets the rule deliver OrderPlaced to the assignment queue.
+    put_event(&shop, "aisle.orders", "OrderPlaced", placed.clone()).await;
+    let relayed = shop.relay_rules().await;
+    assert_eq!((relayed.delivered, relayed.dead_lettered), (1, 0));
+    let assigned = take_all(&shop, "AssignmentQueue").await;
+    assert_eq!(assigned.len(), 1, "{assigned:?}");
+    assert!(assigned[0].0.contains(&order));
+
+    // A copy of the template without the queue policy: EventBridge may not send there.
+    let mut copy = template().clone();
+    copy.without_resource("EventRulesToQueues");
+    let sqs = local_clients(&local_sdk_config().await).sqs;
+    let relay = aisle_local::rules::Relay::new(sqs.clone(), &copy, &shop.prefix).unwrap();
+    put_event(&shop, "aisle.orders", "OrderPlaced", placed.clone()).await;
+    let relayed = relay.relay_once().await.unwrap();
+    assert_eq!((relayed.delivered, relayed.dead_lettered), (0, 1));
+    assert!(take_all(&shop, "AssignmentQueue").await.is_empty());
+    let kept = take_all(&shop, "EventDeliveryDeadLetters").await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let (body, attributes) = &kept[0];
+    assert!(body.contains(&order), "the event itself is kept: {body}");
+    assert_eq!(attributes["ERROR_CODE"], "NO_PERMISSIONS");
+    assert!(
+        attributes["RULE_ARN"].ends_with("OrderPlacedToAssignment"),
+        "{attributes:?}"
+    );
+    assert!(
+        attributes["TARGET_ARN"].ends_with("AssignmentQueue"),
+        "{attributes:?}"
+    );
+    assert!(!attributes["ERROR_MESSAGE"].is_empty());
+
+    // A target queue that is gone: NO_RESOURCE, kept the same way.
+    sqs.delete_queue()
+        .queue_url(shop.queue_url("SellerNotificationsQueue"))
+        .send()
+        .await
+        .unwrap();
+    put_event(
+        &shop,
+        "aisle.stock",
+        "LowStock",
+        serde_json::json!({ "itemId": uuid::Uuid::new_v4().to_string() }),
+    )
+    .await;
+    let relayed = shop.relay_rules().await;
+    assert_eq!((relayed.delivered, relayed.dead_lettered), (0, 1));
+    let kept = take_all(&shop, "EventDeliveryDeadLetters").await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].1["ERROR_CODE"], "NO_RESOURCE");
+    assert!(kept[0].1["TARGET_ARN"].ends_with("SellerNotificationsQueue"));
+}

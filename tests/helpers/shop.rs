@@ -252,6 +252,8 @@ impl Shop {
     /// Deliver what is waiting on a queue to its consumer, as Lambda's SQS mapping would
     /// (partial batch failures stay on the queue). Returns how many messages were handled.
     pub async fn pump_queue(&self, logical: &str) -> usize {
+        // What the bus matched reaches a rule's target queue through EventBridge's delivery.
+        self.relay_rules().await;
         let url = self.queue_url(logical);
         let mut handled = 0;
         while let Some((event, handles)) = queues::receive(&self.sqs, &url, 10, 0).await.unwrap() {
@@ -294,8 +296,19 @@ impl Shop {
         handled
     }
 
+    /// Deliver what the event bus's rules matched to their target queues, as EventBridge
+    /// would (queue policies checked; failures to the targets' dead-letter queues).
+    pub async fn relay_rules(&self) -> aisle_local::rules::Relayed {
+        aisle_local::rules::Relay::new(self.sqs.clone(), template(), &self.prefix)
+            .unwrap()
+            .relay_once()
+            .await
+            .unwrap()
+    }
+
     /// Every message on a queue right now (bodies and `reason` attributes), removed from it.
     pub async fn drain(&self, logical: &str) -> Vec<(String, Option<String>)> {
+        self.relay_rules().await;
         let url = self.queue_url(logical);
         let mut found = Vec::new();
         loop {

@@ -387,6 +387,9 @@ impl Gateway {
                 }
             }
         }
+        // EventBridge's deliveries from the rules to their target queues (see rules.rs).
+        log(json!({ "gateway": "source", "kind": "rules", "rules": self.template.rules.len() }));
+        crate::rules::Relay::new(sqs.clone(), &self.template, &self.prefix)?.spawn();
         for (table, sources) in by_table {
             let reader = StreamReader::open(
                 &dynamo,

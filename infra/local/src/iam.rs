@@ -144,6 +144,136 @@ impl Policies {
     }
 }
 
+/// One statement of an SQS queue policy (`AWS::SQS::QueuePolicy`), resolved to local names:
+/// what a service principal such as `events.amazonaws.com` may do to the listed queues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueGrant {
+    /// The queues the policy is attached to (URLs).
+    pub queues: Vec<String>,
+    /// `Allow` or (if false) `Deny`.
+    pub allow: bool,
+    /// Service principals (`Principal: { Service: ... }`).
+    pub services: Vec<String>,
+    /// Action patterns.
+    pub actions: Vec<String>,
+    /// Resource ARN patterns.
+    pub resources: Vec<String>,
+    /// `Condition: { ArnEquals | ArnLike: { aws:SourceArn: [...] } }`, if given.
+    pub source_arns: Option<Vec<String>>,
+}
+
+/// Every queue policy of a template, for the local gateway's rule deliveries: a queue takes a
+/// message from EventBridge only if its own policy allows the rule to send it, as in AWS.
+#[derive(Debug, Clone, Default)]
+pub struct QueuePolicies {
+    grants: Vec<QueueGrant>,
+    region: String,
+}
+
+impl QueuePolicies {
+    /// The queue policies of `template` (resources named with `prefix`).
+    pub fn from_template(template: &Template, prefix: &str) -> Result<Self> {
+        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+        let resolver = Resolver {
+            template,
+            prefix,
+            region: &region,
+        };
+        let strings = |v: Option<&Value>| -> Result<Vec<String>> {
+            match v {
+                Some(Value::Sequence(list)) => list.iter().map(|x| resolver.yaml(x)).collect(),
+                Some(one) => Ok(vec![resolver.yaml(one)?]),
+                None => Ok(vec![]),
+            }
+        };
+        let mut grants = Vec::new();
+        for logical in template.resources_of_type("AWS::SQS::QueuePolicy") {
+            let props = template
+                .resource_properties(&logical)
+                .with_context(|| format!("{logical}: no Properties"))?;
+            let Ok(queues) = strings(props.get("Queues")) else {
+                continue;
+            };
+            let statements = props
+                .get("PolicyDocument")
+                .and_then(|d| d.get("Statement"))
+                .and_then(Value::as_sequence)
+                .cloned()
+                .unwrap_or_default();
+            for st in statements {
+                let grant = || -> Result<QueueGrant> {
+                    let source_arns = match st.get("Condition") {
+                        None => None,
+                        Some(c) => {
+                            let test = c
+                                .get("ArnEquals")
+                                .or_else(|| c.get("ArnLike"))
+                                .and_then(|t| t.get("aws:SourceArn"))
+                                .with_context(|| {
+                                    format!("{logical}: only aws:SourceArn conditions are emulated")
+                                })?;
+                            Some(strings(Some(test))?)
+                        }
+                    };
+                    Ok(QueueGrant {
+                        queues: queues.clone(),
+                        allow: st.get("Effect").and_then(Value::as_str) != Some("Deny"),
+                        services: strings(st.get("Principal").and_then(|p| p.get("Service")))?,
+                        actions: strings(st.get("Action"))?,
+                        resources: strings(st.get("Resource"))?,
+                        source_arns,
+                    })
+                };
+                // A statement naming what the local run does not model (the rules SAM makes
+                // for schedules) grants nothing here: the relay delivers only the template's
+                // own rules, so such a statement is never the one asked.
+                if let Ok(grant) = grant() {
+                    grants.push(grant);
+                }
+            }
+        }
+        Ok(Self { grants, region })
+    }
+
+    /// Whether `service` may perform `action` on the queue at `queue_url` (ARN `queue_arn`)
+    /// for the resource `source_arn` (the rule), by the queue's own policy.
+    pub fn allows(
+        &self,
+        service: &str,
+        action: &str,
+        queue_url: &str,
+        queue_arn: &str,
+        source_arn: &str,
+    ) -> bool {
+        let applies = |g: &&QueueGrant| {
+            g.queues.iter().any(|q| q == queue_url)
+                && g.services.iter().any(|s| s == service)
+                && g.actions.iter().any(|a| glob(a, action, true))
+                && g.resources.iter().any(|r| glob(r, queue_arn, false))
+                && g.source_arns
+                    .as_ref()
+                    .is_none_or(|arns| arns.iter().any(|a| glob(a, source_arn, false)))
+        };
+        !self.grants.iter().filter(|g| !g.allow).any(|g| applies(&g))
+            && self.grants.iter().filter(|g| g.allow).any(|g| applies(&g))
+    }
+
+    /// A local ARN of this region and account.
+    pub fn arn(&self, service: &str, rest: &str) -> String {
+        format!("arn:aws:{service}:{}:{MOTO_ACCOUNT}:{rest}", self.region)
+    }
+
+    /// A rule's local ARN (what a queue policy's `aws:SourceArn` names).
+    pub fn rule_arn(&self, template: &Template, prefix: &str, rule: &str) -> String {
+        Resolver {
+            template,
+            prefix,
+            region: &self.region,
+        }
+        .rule_arn(rule)
+    }
+}
+
 /// IAM's wildcard match: `*` any run of characters, `?` one character.
 pub fn glob(pattern: &str, text: &str, case_insensitive: bool) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = if case_insensitive {
@@ -384,6 +514,24 @@ impl Resolver<'_> {
         }
     }
 
+    /// A rule's ARN as EventBridge names it: `rule/<bus>/<rule>` on a custom bus.
+    fn rule_arn(&self, logical: &str) -> String {
+        let name = local_name(self.prefix, logical);
+        let bus = self
+            .template
+            .rules
+            .iter()
+            .find(|r| r.logical_id == logical)
+            .and_then(|r| r.bus.as_deref());
+        match bus {
+            Some(bus) => self.arn(
+                "events",
+                &format!("rule/{}/{name}", local_name(self.prefix, bus)),
+            ),
+            None => self.arn("events", &format!("rule/{name}")),
+        }
+    }
+
     /// `!GetAtt resource.attribute` for the attributes policies use.
     fn attribute(&self, resource: &str, attribute: &str) -> Result<String> {
         let name = local_name(self.prefix, resource);
@@ -398,6 +546,7 @@ impl Resolver<'_> {
                 self.arn("events", &format!("event-bus/{name}"))
             }
             (Some("AWS::Events::EventBus"), "Name") => name,
+            (Some("AWS::Events::Rule"), "Arn") => self.rule_arn(resource),
             (Some("AWS::OpenSearchService::Domain"), "Arn") => {
                 let domain = self
                     .template

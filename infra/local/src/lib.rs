@@ -12,6 +12,7 @@ pub mod products;
 pub mod proxy;
 pub mod queues;
 pub mod resources;
+pub mod rules;
 pub mod search_bench;
 pub mod seed;
 pub mod simulator;

@@ -213,6 +213,18 @@ pub async fn create_queues(
             .with_context(|| format!("creating queue {name}"))?;
         urls.insert(queue.logical_id.clone(), out.queue_url.unwrap_or_default());
     }
+    // Where moto puts each rule's matches for the local gateway to deliver (see rules.rs).
+    for rule in &template.rules {
+        let staging = rule.staging_queue();
+        let name = local_name(prefix, &staging);
+        let out = client
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .with_context(|| format!("creating queue {name}"))?;
+        urls.insert(staging, out.queue_url.unwrap_or_default());
+    }
     Ok(urls)
 }
 
@@ -265,7 +277,11 @@ pub async fn create_stripe_secret(
     Ok(name)
 }
 
-/// Create every EventBridge rule with its SQS targets (rules and targets are upserts).
+/// Create every EventBridge rule (rules and targets are upserts). moto's one target per rule
+/// is the rule's staging queue: moto delivers to any queue unconditionally, so the local
+/// gateway takes the deliveries from there to the template's targets as EventBridge does,
+/// checking each queue's policy and sending what fails to the target's dead-letter queue
+/// (`rules.rs`).
 pub async fn create_rules(
     client: &aws_sdk_eventbridge::Client,
     prefix: &str,
@@ -282,24 +298,22 @@ pub async fn create_rules(
             .send()
             .await
             .with_context(|| format!("creating rule {name}"))?;
-        for (i, queue) in rule.queues.iter().enumerate() {
-            let arn = format!(
-                "arn:aws:sqs:us-east-1:{}:{}",
-                crate::template::MOTO_ACCOUNT,
-                local_name(prefix, queue)
-            );
-            let target = aws_sdk_eventbridge::types::Target::builder()
-                .id(format!("target{i}"))
-                .arn(arn)
-                .build()?;
-            client
-                .put_targets()
-                .rule(&name)
-                .set_event_bus_name(bus.clone())
-                .targets(target)
-                .send()
-                .await?;
-        }
+        let arn = format!(
+            "arn:aws:sqs:us-east-1:{}:{}",
+            crate::template::MOTO_ACCOUNT,
+            local_name(prefix, &rule.staging_queue())
+        );
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("staging")
+            .arn(arn)
+            .build()?;
+        client
+            .put_targets()
+            .rule(&name)
+            .set_event_bus_name(bus.clone())
+            .targets(target)
+            .send()
+            .await?;
     }
     Ok(())
 }

@@ -47,8 +47,26 @@ pub struct RuleDef {
     /// Logical id of the custom bus (`EventBusName: !Ref X`); `None` for the default bus.
     pub bus: Option<String>,
     pub pattern: serde_json::Value,
-    /// Logical ids of the target queues (`Arn: !GetAtt Q.Arn`).
-    pub queues: Vec<String>,
+    /// The target queues, in the template's order.
+    pub targets: Vec<RuleTarget>,
+}
+
+/// One SQS target of a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleTarget {
+    /// Logical id of the target queue (`Arn: !GetAtt Q.Arn`).
+    pub queue: String,
+    /// Logical id of the queue a delivery EventBridge gave up on goes to
+    /// (`DeadLetterConfig: { Arn: !GetAtt D.Arn }`), if any.
+    pub dead_letters: Option<String>,
+}
+
+impl RuleDef {
+    /// The local queue moto delivers this rule's matches to, for the local gateway to deliver
+    /// to the targets as EventBridge would (see `rules.rs`): `<Rule>Deliveries`.
+    pub fn staging_queue(&self) -> String {
+        format!("{}Deliveries", self.logical_id)
+    }
 }
 
 /// What triggers a function besides HTTP.
@@ -396,14 +414,24 @@ impl Template {
                     let pattern = props.get("EventPattern").cloned().unwrap_or(Value::Null);
                     let pattern = serde_json::to_value(&pattern)
                         .with_context(|| format!("rule {id}: EventPattern"))?;
-                    let queues = props
+                    let targets = props
                         .get("Targets")
                         .and_then(Value::as_sequence)
                         .map(|targets| {
                             targets
                                 .iter()
-                                .filter_map(|t| t.get("Arn").and_then(get_att))
-                                .map(|(q, _)| q)
+                                .filter_map(|t| {
+                                    let (queue, _) = t.get("Arn").and_then(get_att)?;
+                                    let dead_letters = t
+                                        .get("DeadLetterConfig")
+                                        .and_then(|d| d.get("Arn"))
+                                        .and_then(get_att)
+                                        .map(|(q, _)| q);
+                                    Some(RuleTarget {
+                                        queue,
+                                        dead_letters,
+                                    })
+                                })
                                 .collect()
                         })
                         .unwrap_or_default();
@@ -415,7 +443,7 @@ impl Template {
                         logical_id: id.clone(),
                         bus,
                         pattern,
-                        queues,
+                        targets,
                     });
                 }
                 "AWS::Serverless::Function" => {
@@ -467,6 +495,20 @@ impl Template {
         self.resources
             .get(logical_id)
             .and_then(|r| str_at(r, "Type"))
+    }
+
+    /// Logical ids of every resource of type `kind`.
+    pub fn resources_of_type(&self, kind: &str) -> Vec<String> {
+        self.resources
+            .iter()
+            .filter(|(_, r)| str_at(r, "Type") == Some(kind))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// A resource's `Properties`.
+    pub fn resource_properties(&self, logical_id: &str) -> Option<&Value> {
+        self.resources.get(logical_id)?.get("Properties")
     }
 
     /// A parameter's `Default`, as text.
@@ -531,6 +573,11 @@ impl Template {
         {
             list.remove(index);
         }
+    }
+
+    /// Drop a resource (tests: a copy of the template without, say, a queue policy).
+    pub fn without_resource(&mut self, logical_id: &str) {
+        self.resources.remove(logical_id);
     }
 
     /// Template entries the local run does not emulate, as `LogicalId (Type)` lines. Cognito
