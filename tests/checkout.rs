@@ -354,6 +354,21 @@ async fn a_late_success_after_the_stock_sold_out_is_refunded_and_rejected() {
 }
 
 #[tokio::test]
+async fn the_sweep_function_releases_an_expired_hold_under_its_own_grants() {
+    let shop = Shop::with_test_provider().await;
+    let item = helpers::seed_item(&shop, "Swept item", 2).await.to_string();
+    let (_, checkout) = checked_out(&shop, &item, 2).await;
+    assert_eq!(shop.available(&item).await, 0);
+    shop.clock.advance_past(shop_expiry(&shop, &checkout).await);
+    let sweeper = shop.as_function("sweep-holds").await;
+    let event =
+        lambda_runtime::LambdaEvent::new(serde_json::json!({}), lambda_runtime::Context::default());
+    let answer = aisle::workers::sweep_holds(&sweeper, event).await.unwrap();
+    assert_eq!(answer["released"], 1, "{answer}");
+    assert_eq!(shop.available(&item).await, 2, "back on sale");
+}
+
+#[tokio::test]
 async fn an_approved_payment_on_an_expired_checkout_is_refused_with_410() {
     let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 1)
@@ -794,7 +809,7 @@ async fn a_crash_between_charge_and_commit_is_found_and_settled_by_the_sweep() {
         .expires_at
         .plus_millis(checkout::PAYMENT_GRACE.as_millis() as i64 + 1);
     assert_eq!(
-        checkout::sweep(shop.app.shop(), after_expiry)
+        checkout::sweep(shop.as_function("sweep-holds").await.shop(), after_expiry)
             .await
             .unwrap(),
         1
@@ -848,9 +863,12 @@ async fn a_crash_after_recording_the_attempt_but_before_the_charge_releases_unch
         panic!("claimable")
     };
     assert_eq!(shop.available(&item).await, 3);
-    let early = checkout::sweep(shop.app.shop(), hold.expires_at.plus_millis(1))
-        .await
-        .unwrap();
+    let early = checkout::sweep(
+        shop.as_function("sweep-holds").await.shop(),
+        hold.expires_at.plus_millis(1),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         early, 0,
         "an attempt younger than the payment grace is left alone"
@@ -858,7 +876,12 @@ async fn a_crash_after_recording_the_attempt_but_before_the_charge_releases_unch
     let after = hold
         .expires_at
         .plus_millis(checkout::PAYMENT_GRACE.as_millis() as i64 + 1);
-    assert_eq!(checkout::sweep(shop.app.shop(), after).await.unwrap(), 1);
+    assert_eq!(
+        checkout::sweep(shop.as_function("sweep-holds").await.shop(), after)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(shop.available(&item).await, 5, "released");
     assert_eq!(kept(&shop, &checkout), 0, "never charged");
 }
@@ -894,9 +917,12 @@ async fn a_refund_the_provider_did_not_confirm_stays_owed_and_the_sweeper_pays_i
     );
 
     for _ in 0..2 {
-        checkout::sweep(shop.app.shop(), Timestamp::now())
-            .await
-            .unwrap();
+        checkout::sweep(
+            shop.as_function("sweep-holds").await.shop(),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(kept(&shop, &checkout), 0, "refunded by the sweeper, once");
     let now = order_of(&shop, &who, &order).await;
@@ -997,7 +1023,9 @@ async fn a_pending_payment_whose_settle_message_was_lost_is_settled_by_the_sweep
         "PAYMENT_PENDING"
     );
     let overdue = at_expiry.plus_millis(2 * checkout::SETTLE_RETRY.as_millis() as i64 + 1);
-    checkout::sweep(shop.app.shop(), overdue).await.unwrap();
+    checkout::sweep(shop.as_function("sweep-holds").await.shop(), overdue)
+        .await
+        .unwrap();
     let settled = order_of(&shop, &who, &order).await;
     assert_eq!(settled.body["status"], "PLACED", "{:?}", settled.body);
     assert_eq!(kept(&shop, &checkout), 19_999);

@@ -202,23 +202,38 @@ async fn reconciliation_repairs_a_sharded_item_whose_surplus_sits_outside_shard_
         .unwrap();
     assert_eq!(shop.available(&item.to_string()).await, 13);
     let sites = shop.app.warehouses.list().await.unwrap();
-    let seen = fulfilment::reconcile(shop.app.shop(), &sites, false, Timestamp::now())
-        .await
-        .unwrap();
+    let seen = fulfilment::reconcile(
+        shop.as_function("reconcile-stock").await.shop(),
+        &sites,
+        false,
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
     let drift = seen.drifts.iter().find(|d| d.item_id == item).unwrap();
     assert_eq!(
         (drift.recorded, drift.expected, drift.repaired),
         (13, 8, false)
     );
-    let fixed = fulfilment::reconcile(shop.app.shop(), &sites, true, Timestamp::now())
-        .await
-        .unwrap();
+    let fixed = fulfilment::reconcile(
+        shop.as_function("reconcile-stock").await.shop(),
+        &sites,
+        true,
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
     let drift = fixed.drifts.iter().find(|d| d.item_id == item).unwrap();
     assert!(drift.repaired, "{drift:?}");
     assert_eq!(shop.available(&item.to_string()).await, 8);
-    let again = fulfilment::reconcile(shop.app.shop(), &sites, false, Timestamp::now())
-        .await
-        .unwrap();
+    let again = fulfilment::reconcile(
+        shop.as_function("reconcile-stock").await.shop(),
+        &sites,
+        false,
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
     assert!(
         again.drifts.iter().all(|d| d.item_id != item),
         "{:?}",

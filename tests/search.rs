@@ -283,6 +283,30 @@ async fn a_rebuild_serves_the_old_generation_until_the_new_one_is_complete() {
     assert_eq!(index.search(&SearchQuery::all()).await.unwrap().total, 50);
 }
 
+#[tokio::test]
+async fn the_rebuild_function_indexes_every_listed_item_under_its_own_grants() {
+    let shop = Shop::open().await;
+    let item = seed_item(&shop, "Rebuilt lantern", 2).await;
+    let rebuilder = shop.as_function("rebuild-search-index").await;
+    let event = lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
+    let answer = aisle::workers::rebuild_search_index(&rebuilder, event)
+        .await
+        .unwrap();
+    assert!(answer["indexed"].as_u64().unwrap() >= 1, "{answer}");
+    let hits = shop
+        .app
+        .search
+        .index()
+        .unwrap()
+        .search(&SearchQuery::all())
+        .await
+        .unwrap();
+    assert!(
+        hits.hits.iter().any(|h| h.doc.item.item_id == item),
+        "{hits:?}"
+    );
+}
+
 /// The OpenSearch query builder, checked on the same cases at the request level: each filter
 /// of the case appears as the matching exact clause, the words as one fuzzy AND match, the
 /// sort with the id tie-break, one extra hit to know whether there is a next page.

@@ -153,9 +153,14 @@ async fn an_order_no_warehouse_can_fill_is_backordered_and_nothing_goes_negative
         (HashMap::from([(WAREHOUSE_A.to_owned(), (3, 3))]), 1)
     );
     let sites = shop.app.warehouses.list().await.unwrap();
-    let report = fulfilment::reconcile(shop.app.shop(), &sites, false, Timestamp::now())
-        .await
-        .unwrap();
+    let report = fulfilment::reconcile(
+        shop.as_function("reconcile-stock").await.shop(),
+        &sites,
+        false,
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.backorders_retried, 1);
     assert_eq!(status(&shop, order).await, OrderStatus::Processing);
 }
@@ -631,6 +636,25 @@ async fn a_seller_reads_their_own_stock_notices_newest_first_each_kept_once() {
 }
 
 #[tokio::test]
+async fn the_reconcile_function_checks_every_item_under_its_own_grants() {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Anvil").await;
+    assert!(deliver(&shop, &[received(WAREHOUSE_A, a, 5)])
+        .await
+        .is_empty());
+    let reconciler = shop.as_function("reconcile-stock").await;
+    let event = lambda_runtime::LambdaEvent::new(
+        json!({ "repair": true }),
+        lambda_runtime::Context::default(),
+    );
+    let answer = aisle::workers::reconcile_stock(&reconciler, event)
+        .await
+        .unwrap();
+    assert!(answer["itemsChecked"].as_u64().unwrap() >= 1, "{answer}");
+    assert_eq!(levels(&shop, a).await.1, 5);
+}
+
+#[tokio::test]
 async fn reconciliation_reports_drift_and_repairs_it_only_when_told() {
     let shop = Shop::open().await;
     let a = listed(&shop, "Anvil").await;
@@ -638,9 +662,14 @@ async fn reconciliation_reports_drift_and_repairs_it_only_when_told() {
         .await
         .is_empty());
     let sites = shop.app.warehouses.list().await.unwrap();
-    let clean = fulfilment::reconcile(shop.app.shop(), &sites, false, Timestamp::now())
-        .await
-        .unwrap();
+    let clean = fulfilment::reconcile(
+        shop.as_function("reconcile-stock").await.shop(),
+        &sites,
+        false,
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
     assert!(clean.drifts.is_empty(), "{:?}", clean.drifts);
     // Someone edits the aggregated row by hand.
     helpers::dynamo()
@@ -663,9 +692,14 @@ async fn reconciliation_reports_drift_and_repairs_it_only_when_told() {
         .send()
         .await
         .unwrap();
-    let seen = fulfilment::reconcile(shop.app.shop(), &sites, false, Timestamp::now())
-        .await
-        .unwrap();
+    let seen = fulfilment::reconcile(
+        shop.as_function("reconcile-stock").await.shop(),
+        &sites,
+        false,
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(seen.drifts.len(), 1);
     assert_eq!(
         (
@@ -676,9 +710,14 @@ async fn reconciliation_reports_drift_and_repairs_it_only_when_told() {
         (9, 5, false)
     );
     assert_eq!(levels(&shop, a).await.1, 9, "reported, not repaired");
-    let fixed = fulfilment::reconcile(shop.app.shop(), &sites, true, Timestamp::now())
-        .await
-        .unwrap();
+    let fixed = fulfilment::reconcile(
+        shop.as_function("reconcile-stock").await.shop(),
+        &sites,
+        true,
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
     assert!(fixed.drifts[0].repaired);
     assert_eq!(levels(&shop, a).await.1, 5);
 }

@@ -695,7 +695,8 @@ impl DecisionLog {
         })
     }
 
-    fn record(&self, function: Option<&str>, action: &str, resource: &str, decision: Decision) {
+    /// Append one decision (the proxies' and the local WebSocket API's).
+    pub fn record(&self, function: Option<&str>, action: &str, resource: &str, decision: Decision) {
         if let Some(file) = self.file.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             let line = json!({
                 "function": function, "action": action, "resource": resource,

@@ -28,6 +28,8 @@ use crate::template::LiveRoute;
 pub struct Live {
     gateway: Arc<Gateway>,
     routes: Vec<LiveRoute>,
+    /// The management API's own IAM check, as API Gateway makes it.
+    iam: Option<ManageCheck>,
     /// Open connections: their outgoing channel.
     open: Mutex<HashMap<String, mpsc::UnboundedSender<String>>>,
 }
@@ -48,6 +50,56 @@ fn answer(status: u16, error: Option<&str>, message: &str) -> Response<Full<Byte
             json!({ "message": message }).to_string(),
         )))
         .unwrap()
+}
+
+/// `execute-api:ManageConnections` checked against the calling function's policies (named
+/// by its SDK app name), as API Gateway checks a management call's SigV4 identity.
+pub struct ManageCheck {
+    /// Every function's policies.
+    pub policies: Arc<crate::iam::Policies>,
+    /// The API's ARN prefix: `arn:aws:execute-api:<region>:<account>:<api>`.
+    pub api_arn: String,
+    /// Refuse a denied call (else log it only).
+    pub enforce: bool,
+    /// Where decisions go (`make iam-report` reads it).
+    pub log: crate::iam::DecisionLog,
+}
+
+impl ManageCheck {
+    /// The check for `template`'s WebSocket API, with the local run's `AISLE_IAM` mode
+    /// (`enforce`, `audit` or `off`: `None`).
+    pub fn from_env(
+        template: &crate::template::Template,
+        prefix: &str,
+        log: Option<std::path::PathBuf>,
+    ) -> Result<Option<Self>> {
+        let mode = std::env::var("AISLE_IAM").unwrap_or_else(|_| "enforce".into());
+        if mode == "off" {
+            return Ok(None);
+        }
+        let policies = crate::iam::Policies::from_template(template, prefix)?;
+        let api = template.live_api().unwrap_or("LiveApi");
+        let api_arn = policies.arn("execute-api", &crate::template::local_name(prefix, api));
+        Ok(Some(Self {
+            policies: Arc::new(policies),
+            api_arn,
+            enforce: mode != "audit",
+            log: crate::iam::DecisionLog::open(log)?,
+        }))
+    }
+
+    /// Whether the caller with `user_agent` may `method` the connection `id` (stage `live`).
+    fn allows(&self, user_agent: &str, method: &str, id: &str) -> bool {
+        let function = crate::iam::caller(user_agent);
+        let resource = format!("{}/live/{method}/@connections/{id}", self.api_arn);
+        let action = "execute-api:ManageConnections";
+        let decision = match function {
+            Some(f) => self.policies.decide(f, action, &resource),
+            None => crate::iam::Decision::Unchecked,
+        };
+        self.log.record(function, action, &resource, decision);
+        !(self.enforce && decision == crate::iam::Decision::Denied)
+    }
 }
 
 /// The event API Gateway sends a WebSocket route's function.
@@ -73,7 +125,11 @@ fn event(route: &str, kind: &str, connection: &str, body: Option<&str>) -> Value
 
 impl Live {
     /// The WebSocket API of `gateway`'s template; `None` if it has none.
-    pub fn new(gateway: Arc<Gateway>, template: &crate::template::Template) -> Option<Arc<Self>> {
+    pub fn new(
+        gateway: Arc<Gateway>,
+        template: &crate::template::Template,
+        iam: Option<ManageCheck>,
+    ) -> Option<Arc<Self>> {
         let (selection, routes) = template.live_routes();
         if routes.is_empty() {
             return None;
@@ -89,6 +145,7 @@ impl Live {
         Some(Arc::new(Self {
             gateway,
             routes,
+            iam,
             open: Mutex::default(),
         }))
     }
@@ -154,6 +211,21 @@ impl Live {
         if let Some(id) = path.strip_prefix("/@connections/") {
             // The SDK percent-encodes the id (API Gateway's ids end in `=`).
             let id = crate::gateway::percent_decode(id);
+            let agent = req
+                .headers()
+                .get("user-agent")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            if let Some(check) = &self.iam {
+                if !check.allows(&agent, req.method().as_str(), &id) {
+                    return Ok(answer(
+                        403,
+                        Some("AccessDeniedException"),
+                        "User is not authorized to perform: execute-api:ManageConnections",
+                    ));
+                }
+            }
             return Ok(match *req.method() {
                 hyper::Method::POST => {
                     let body = req

@@ -110,7 +110,8 @@ async fn main() -> Result<()> {
                 println!("{}", serde_json::json!({ "gateway": "route", "route": format!("{} {}", route.method, route.path), "function": route.binary, "auth": auth }));
             }
             let missing = gateway.clone().start_sources().await?;
-            if let Some(live) = aisle_local::live::Live::new(gateway.clone(), &template) {
+            let manage = aisle_local::live::ManageCheck::from_env(&template, &prefix, Some(iam_log()))?;
+            if let Some(live) = aisle_local::live::Live::new(gateway.clone(), &template, manage) {
                 let live_port: u16 = std::env::var("AISLE_LIVE_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3002);
                 tokio::spawn(async move {
                     if let Err(e) = live.serve(live_port).await {

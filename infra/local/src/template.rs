@@ -149,6 +149,18 @@ pub struct LiveRoute {
 }
 
 impl Template {
+    /// The logical id of the WebSocket API (`AWS::ApiGatewayV2::Api`, `WEBSOCKET`), if any.
+    pub fn live_api(&self) -> Option<&str> {
+        self.resources
+            .iter()
+            .find(|(_, r)| {
+                str_at(r, "Type") == Some("AWS::ApiGatewayV2::Api")
+                    && r.get("Properties").and_then(|p| str_at(p, "ProtocolType"))
+                        == Some("WEBSOCKET")
+            })
+            .map(|(id, _)| id.as_str())
+    }
+
     /// The WebSocket API's routes (`AWS::ApiGatewayV2::Route` → its `Integration`'s
     /// `IntegrationUri`, which names `${Function.Arn}`), and its `RouteSelectionExpression`.
     pub fn live_routes(&self) -> (Option<String>, Vec<LiveRoute>) {
@@ -572,6 +584,18 @@ impl Template {
             .and_then(|p| p.get_mut("Policies"))
         {
             list.remove(index);
+        }
+    }
+
+    /// Add an entry to a function's `Policies` (tests: a copy with a SAM policy template).
+    pub fn with_policy(&mut self, logical_id: &str, entry: Value) {
+        if let Some(Value::Sequence(list)) = self
+            .resources
+            .get_mut(logical_id)
+            .and_then(|r| r.get_mut("Properties"))
+            .and_then(|p| p.get_mut("Policies"))
+        {
+            list.push(entry);
         }
     }
 
