@@ -231,11 +231,7 @@ impl Shop {
 
     /// The local URL of one of the template's queues.
     pub fn queue_url(&self, logical: &str) -> String {
-        let endpoint = endpoint("AWS_ENDPOINT_URL_SQS", 5000);
-        format!(
-            "{endpoint}/{MOTO_ACCOUNT}/{}",
-            local_name(&self.prefix, logical)
-        )
+        aisle_local::template::queue_url(&self.prefix, logical)
     }
 
     /// Put `body` on one of the template's queues, as a producer (or SQS redelivering) would.

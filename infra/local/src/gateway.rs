@@ -366,12 +366,7 @@ impl Gateway {
                     by_table.entry(table.clone()).or_default().push(source);
                 }
                 SourceKind::Queue { queue } => {
-                    let url = format!(
-                        "{}/{}/{}",
-                        endpoint("AWS_ENDPOINT_URL_SQS", 5000),
-                        crate::template::MOTO_ACCOUNT,
-                        local_name(&self.prefix, queue)
-                    );
+                    let url = crate::template::queue_url(&self.prefix, queue);
                     log(
                         json!({ "gateway": "source", "kind": "sqs", "queue": url, "function": source.binary }),
                     );

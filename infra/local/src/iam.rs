@@ -499,13 +499,7 @@ impl Resolver<'_> {
             return Ok(v);
         }
         match self.template.resource_type(name) {
-            Some("AWS::SQS::Queue") => {
-                let endpoint = crate::endpoint("AWS_ENDPOINT_URL_SQS", 5000);
-                Ok(format!(
-                    "{endpoint}/{MOTO_ACCOUNT}/{}",
-                    local_name(self.prefix, name)
-                ))
-            }
+            Some("AWS::SQS::Queue") => Ok(crate::template::queue_url(self.prefix, name)),
             Some(_) => Ok(local_name(self.prefix, name)),
             None => self
                 .template

@@ -171,10 +171,8 @@ async fn main() -> Result<()> {
             let clients = local_clients(&sdk);
             let sqs = clients.sqs.clone();
             let app = App::new(&config, clients);
-            let queue = flag(&args, "--queue-url").unwrap_or_else(|| {
-                let moto = endpoint("AWS_ENDPOINT_URL_SQS", 5000);
-                format!("{moto}/{}/{}", aisle_local::template::MOTO_ACCOUNT, aisle_local::template::local_name(&prefix, "WarehouseUpdatesQueue"))
-            });
+            let queue = flag(&args, "--queue-url")
+                .unwrap_or_else(|| aisle_local::template::queue_url(&prefix, "WarehouseUpdatesQueue"));
             let warehouse = args.get(1).cloned().unwrap_or_default();
             let rest: Vec<String> = args.iter().skip(2).take_while(|a| !a.starts_with("--")).cloned().collect();
             aisle_local::simulator::run(&app, &sqs, &queue, &warehouse, &rest).await?;

@@ -20,7 +20,7 @@ use aws_sdk_sqs::types::MessageAttributeValue;
 use serde_json::json;
 
 use crate::iam::QueuePolicies;
-use crate::template::{local_name, Template, MOTO_ACCOUNT};
+use crate::template::{local_name, queue_url, Template};
 
 /// One target of a rule, with local names.
 #[derive(Debug, Clone)]
@@ -56,14 +56,6 @@ pub struct Relay {
     sqs: aws_sdk_sqs::Client,
     routes: Vec<Route>,
     policies: QueuePolicies,
-}
-
-fn queue_url(prefix: &str, logical: &str) -> String {
-    format!(
-        "{}/{MOTO_ACCOUNT}/{}",
-        crate::endpoint("AWS_ENDPOINT_URL_SQS", 5000),
-        local_name(prefix, logical)
-    )
 }
 
 fn text(value: &str) -> MessageAttributeValue {

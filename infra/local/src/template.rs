@@ -686,8 +686,7 @@ impl Template {
                 let resolved = match (value, reference(value)) {
                     // A queue's Ref is its URL; moto's URLs are <endpoint>/<account>/<name>.
                     (_, Some(target)) if self.resource_type(target) == Some("AWS::SQS::Queue") => {
-                        let endpoint = crate::endpoint("AWS_ENDPOINT_URL_SQS", 5000);
-                        format!("{endpoint}/{MOTO_ACCOUNT}/{}", local_name(prefix, target))
+                        queue_url(prefix, target)
                     }
                     (_, Some(target)) if self.resources.contains_key(target) => {
                         local_name(prefix, target)
@@ -816,6 +815,16 @@ pub const MOTO_ACCOUNT: &str = "123456789012";
 /// The local name of a resource: the prefix and its logical id.
 pub fn local_name(prefix: &str, logical_id: &str) -> String {
     format!("{prefix}{logical_id}")
+}
+
+/// The local URL of one of the template's queues: moto's URLs are
+/// `<endpoint>/<account>/<name>` (`AWS_ENDPOINT_URL_SQS`, else `:5000`).
+pub fn queue_url(prefix: &str, logical_id: &str) -> String {
+    format!(
+        "{}/{MOTO_ACCOUNT}/{}",
+        crate::endpoint("AWS_ENDPOINT_URL_SQS", 5000),
+        local_name(prefix, logical_id)
+    )
 }
 
 /// The repository root (two levels above this crate).
