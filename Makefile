@@ -49,13 +49,13 @@ bench-assign:
 	source infra/scripts/env.sh && cargo run -q -p aisle-local -- bench assign --orders 300
 
 ## Flash-sale benchmark: one item with 1,000 units, 5,000 begin-checkout attempts a second
-## for 1 s (RATE, DURATION), unsharded and then 8 shards + waiting room in the same run; holds/s,
+## for 3 s (RATE, DURATION), unsharded and then 8 shards + waiting room in the same run; holds/s,
 ## answer latency, peak write units per second on one partition key (from the requests sent),
 ## TransactionConflict retries (5 % of tries conflicted, injected). Starts the stack if needed.
 bench-flash:
 	source infra/scripts/env.sh && started=0 && \
 	  if ! infra/scripts/stack.sh status | grep -q "dynamodb: running"; then infra/scripts/stack.sh up --no-resources && started=1; fi; \
-	  cargo run -q --release --bin aisle-local -- bench flash --rate $${RATE:-5000} --seconds $${DURATION:-1}; rc=$$?; \
+	  cargo run -q --release --bin aisle-local -- bench flash --rate $${RATE:-5000} --seconds $${DURATION:-3}; rc=$$?; \
 	  if [ $$started = 1 ]; then infra/scripts/stack.sh down; fi; exit $$rc
 
 ## Search benchmark: index 100,000 and 1,000,000 generated products in the embedded index,
