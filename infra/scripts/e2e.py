@@ -312,7 +312,9 @@ class Live:
         import base64
         import socket
         host, port = urllib.parse.urlparse(url).hostname, urllib.parse.urlparse(url).port
-        self.sock = socket.create_connection((host, port), timeout=5)
+        # The handshake waits for `$connect`, whose first call starts the function (under
+        # `cargo lambda watch`, a `cargo run`): a deadline as generous as the API calls'.
+        self.sock = socket.create_connection((host, port), timeout=120)
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall((f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
