@@ -190,45 +190,6 @@ async fn put_event(shop: &Shop, source: &str, detail_type: &str, detail: serde_j
     assert_eq!(out.failed_entry_count, 0, "{out:?}");
 }
 
-/// Every message on a queue now: body and message attributes, removed from it.
-async fn take_all(
-    shop: &Shop,
-    logical: &str,
-) -> Vec<(String, std::collections::HashMap<String, String>)> {
-    let sqs = local_clients(&local_sdk_config().await).sqs;
-    let url = shop.queue_url(logical);
-    let mut found = Vec::new();
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .unwrap();
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return found;
-        }
-        for m in messages {
-            let attributes = m
-                .message_attributes
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|(k, v)| Some((k, v.string_value?)))
-                .collect();
-            found.push((m.body.unwrap_or_default(), attributes));
-            sqs.delete_message()
-                .queue_url(&url)
-                .receipt_handle(m.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_rule_delivery_the_target_queue_does_not_allow_goes_to_the_dead_letter_queue_with_aws_reason(
 ) {
@@ -240,7 +201,7 @@ async fn a_rule_delivery_the_target_queue_does_not_allow_goes_to_the_dead_letter
     put_event(&shop, "aisle.orders", "OrderPlaced", placed.clone()).await;
     let relayed = shop.relay_rules().await;
     assert_eq!((relayed.delivered, relayed.dead_lettered), (1, 0));
-    let assigned = take_all(&shop, "AssignmentQueue").await;
+    let assigned = shop.drain_with_attributes("AssignmentQueue").await;
     assert_eq!(assigned.len(), 1, "{assigned:?}");
     assert!(assigned[0].0.contains(&order));
 
@@ -252,8 +213,11 @@ async fn a_rule_delivery_the_target_queue_does_not_allow_goes_to_the_dead_letter
     put_event(&shop, "aisle.orders", "OrderPlaced", placed.clone()).await;
     let relayed = relay.relay_once().await.unwrap();
     assert_eq!((relayed.delivered, relayed.dead_lettered), (0, 1));
-    assert!(take_all(&shop, "AssignmentQueue").await.is_empty());
-    let kept = take_all(&shop, "EventDeliveryDeadLetters").await;
+    assert!(shop
+        .drain_with_attributes("AssignmentQueue")
+        .await
+        .is_empty());
+    let kept = shop.drain_with_attributes("EventDeliveryDeadLetters").await;
     assert_eq!(kept.len(), 1, "{kept:?}");
     let (body, attributes) = &kept[0];
     assert!(body.contains(&order), "the event itself is kept: {body}");
@@ -283,7 +247,7 @@ async fn a_rule_delivery_the_target_queue_does_not_allow_goes_to_the_dead_letter
     .await;
     let relayed = shop.relay_rules().await;
     assert_eq!((relayed.delivered, relayed.dead_lettered), (0, 1));
-    let kept = take_all(&shop, "EventDeliveryDeadLetters").await;
+    let kept = shop.drain_with_attributes("EventDeliveryDeadLetters").await;
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(kept[0].1["ERROR_CODE"], "NO_RESOURCE");
     assert!(kept[0].1["TARGET_ARN"].ends_with("SellerNotificationsQueue"));

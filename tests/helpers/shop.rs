@@ -304,6 +304,19 @@ impl Shop {
 
     /// Every message on a queue right now (bodies and `reason` attributes), removed from it.
     pub async fn drain(&self, logical: &str) -> Vec<(String, Option<String>)> {
+        self.drain_with_attributes(logical)
+            .await
+            .into_iter()
+            .map(|(body, mut attributes)| (body, attributes.remove("reason")))
+            .collect()
+    }
+
+    /// Every message on a queue right now, with all its string message attributes, removed
+    /// from it (after the bus's rules delivered what they matched).
+    pub async fn drain_with_attributes(
+        &self,
+        logical: &str,
+    ) -> Vec<(String, std::collections::HashMap<String, String>)> {
         self.relay_rules().await;
         let url = self.queue_url(logical);
         let mut found = Vec::new();
@@ -322,12 +335,14 @@ impl Shop {
                 return found;
             }
             for m in messages {
-                let reason = m
+                let attributes = m
                     .message_attributes
-                    .as_ref()
-                    .and_then(|a| a.get("reason"))
-                    .and_then(|v| v.string_value.clone());
-                found.push((m.body.clone().unwrap_or_default(), reason));
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, v.string_value?)))
+                    .collect();
+                found.push((m.body.clone().unwrap_or_default(), attributes));
                 self.sqs
                     .delete_message()
                     .queue_url(&url)

@@ -169,14 +169,12 @@ pub(crate) async fn newest_first<T: serde::de::DeserializeOwned>(
     Ok(crate::domain::Page { items, next_cursor })
 }
 
-/// One string attribute of the record at `key`, read strongly consistent (pointers,
-/// idempotency records); `None` if the record or the attribute is absent.
-pub(crate) async fn read_string(
+/// The record at `key`, read strongly consistent; `None` if absent.
+pub(crate) async fn read_record(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     key: Record,
-    attribute: &str,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<Record>, StoreError> {
     let out = client
         .get_item()
         .table_name(table)
@@ -185,8 +183,19 @@ pub(crate) async fn read_string(
         .send()
         .await
         .map_err(|e| classify("GetItem", e))?;
-    Ok(out
-        .item
+    Ok(out.item)
+}
+
+/// One string attribute of the record at `key`, read strongly consistent (pointers,
+/// idempotency records); `None` if the record or the attribute is absent.
+pub(crate) async fn read_string(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: Record,
+    attribute: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(read_record(client, table, key)
+        .await?
         .and_then(|mut r| r.remove(attribute))
         .and_then(|v| v.as_s().ok().cloned()))
 }

@@ -66,22 +66,15 @@ impl DynamoWaitingRoom {
         }
     }
 
-    async fn read_ticket(
-        &self,
-        item: ItemId,
-        user: &UserId,
-        consistent: bool,
-    ) -> Result<Option<Ticket>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.shoppers)
-            .set_key(Some(user_key(user, &ticket_sk(item))))
-            .consistent_read(consistent)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        out.item.map(decode::<Ticket>).transpose()
+    async fn read_ticket(&self, item: ItemId, user: &UserId) -> Result<Option<Ticket>, StoreError> {
+        super::read_record(
+            &self.client,
+            &self.shoppers,
+            user_key(user, &ticket_sk(item)),
+        )
+        .await?
+        .map(decode::<Ticket>)
+        .transpose()
     }
 
     /// The admission time of arrival `seq` on `lane`, re-basing an idle lane to `now`.
@@ -194,7 +187,7 @@ impl WaitingRoom for DynamoWaitingRoom {
             return Ok(ticket);
         }
         // The same shopper arrived twice at once: both get the ticket that was stored.
-        self.read_ticket(item, user, true)
+        self.read_ticket(item, user)
             .await?
             .ok_or_else(|| StoreError::Contention("ticket kept changing".into()))
     }
@@ -204,17 +197,10 @@ impl WaitingRoom for DynamoWaitingRoom {
         ticket_id: uuid::Uuid,
         now: Timestamp,
     ) -> Result<Option<Ticket>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.live)
-            .set_key(Some(ticket_key(&ticket_id.to_string())))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        Ok(out
-            .item
+        let found =
+            super::read_record(&self.client, &self.live, ticket_key(&ticket_id.to_string()))
+                .await?;
+        Ok(found
             .map(decode::<Ticket>)
             .transpose()?
             .filter(|t| now < t.expires_at))
@@ -227,7 +213,7 @@ impl WaitingRoom for DynamoWaitingRoom {
         now: Timestamp,
     ) -> Result<Option<Ticket>, StoreError> {
         Ok(self
-            .read_ticket(item, user, true)
+            .read_ticket(item, user)
             .await?
             .filter(|t| now < t.expires_at))
     }
