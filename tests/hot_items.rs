@@ -5,9 +5,8 @@
 use crate::helpers;
 
 use aisle::api::{catalog, shopping};
-use aisle::domain::{ItemId, Timestamp};
-use aisle::ports::{Inventory, Warehouses};
-use aisle::usecases::fulfilment;
+use aisle::domain::ItemId;
+use aisle::ports::Inventory;
 use aws_sdk_dynamodb::types::AttributeValue;
 use helpers::{receive, Call, Caller, Reply, Shop, WAREHOUSE_A};
 use serde_json::json;
@@ -201,39 +200,17 @@ async fn reconciliation_repairs_a_sharded_item_whose_surplus_sits_outside_shard_
         .await
         .unwrap();
     assert_eq!(shop.available(&item.to_string()).await, 13);
-    let sites = shop.app.warehouses.list().await.unwrap();
-    let seen = fulfilment::reconcile(
-        shop.as_function("reconcile-stock").await.shop(),
-        &sites,
-        false,
-        Timestamp::now(),
-    )
-    .await
-    .unwrap();
+    let seen = shop.reconcile(false).await;
     let drift = seen.drifts.iter().find(|d| d.item_id == item).unwrap();
     assert_eq!(
         (drift.recorded, drift.expected, drift.repaired),
         (13, 8, false)
     );
-    let fixed = fulfilment::reconcile(
-        shop.as_function("reconcile-stock").await.shop(),
-        &sites,
-        true,
-        Timestamp::now(),
-    )
-    .await
-    .unwrap();
+    let fixed = shop.reconcile(true).await;
     let drift = fixed.drifts.iter().find(|d| d.item_id == item).unwrap();
     assert!(drift.repaired, "{drift:?}");
     assert_eq!(shop.available(&item.to_string()).await, 8);
-    let again = fulfilment::reconcile(
-        shop.as_function("reconcile-stock").await.shop(),
-        &sites,
-        false,
-        Timestamp::now(),
-    )
-    .await
-    .unwrap();
+    let again = shop.reconcile(false).await;
     assert!(
         again.drifts.iter().all(|d| d.item_id != item),
         "{:?}",

@@ -152,15 +152,7 @@ async fn an_order_no_warehouse_can_fill_is_backordered_and_nothing_goes_negative
         levels(&shop, a).await,
         (HashMap::from([(WAREHOUSE_A.to_owned(), (3, 3))]), 1)
     );
-    let sites = shop.app.warehouses.list().await.unwrap();
-    let report = fulfilment::reconcile(
-        shop.as_function("reconcile-stock").await.shop(),
-        &sites,
-        false,
-        Timestamp::now(),
-    )
-    .await
-    .unwrap();
+    let report = shop.reconcile(false).await;
     assert_eq!(report.backorders_retried, 1);
     assert_eq!(status(&shop, order).await, OrderStatus::Processing);
 }
@@ -661,15 +653,7 @@ async fn reconciliation_reports_drift_and_repairs_it_only_when_told() {
     assert!(deliver(&shop, &[received(WAREHOUSE_A, a, 5)])
         .await
         .is_empty());
-    let sites = shop.app.warehouses.list().await.unwrap();
-    let clean = fulfilment::reconcile(
-        shop.as_function("reconcile-stock").await.shop(),
-        &sites,
-        false,
-        Timestamp::now(),
-    )
-    .await
-    .unwrap();
+    let clean = shop.reconcile(false).await;
     assert!(clean.drifts.is_empty(), "{:?}", clean.drifts);
     // Someone edits the aggregated row by hand.
     helpers::dynamo()
@@ -692,14 +676,7 @@ async fn reconciliation_reports_drift_and_repairs_it_only_when_told() {
         .send()
         .await
         .unwrap();
-    let seen = fulfilment::reconcile(
-        shop.as_function("reconcile-stock").await.shop(),
-        &sites,
-        false,
-        Timestamp::now(),
-    )
-    .await
-    .unwrap();
+    let seen = shop.reconcile(false).await;
     assert_eq!(seen.drifts.len(), 1);
     assert_eq!(
         (
@@ -710,14 +687,7 @@ async fn reconciliation_reports_drift_and_repairs_it_only_when_told() {
         (9, 5, false)
     );
     assert_eq!(levels(&shop, a).await.1, 9, "reported, not repaired");
-    let fixed = fulfilment::reconcile(
-        shop.as_function("reconcile-stock").await.shop(),
-        &sites,
-        true,
-        Timestamp::now(),
-    )
-    .await
-    .unwrap();
+    let fixed = shop.reconcile(true).await;
     assert!(fixed.drifts[0].repaired);
     assert_eq!(levels(&shop, a).await.1, 5);
 }

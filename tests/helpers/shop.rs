@@ -292,6 +292,23 @@ impl Shop {
         handled
     }
 
+    /// Run reconciliation as `reconcile-stock` does (its own grants), over every site, now;
+    /// corrections only with `repair`.
+    pub async fn reconcile(&self, repair: bool) -> aisle::usecases::fulfilment::Reconciliation {
+        let sites = aisle::ports::Warehouses::list(&self.app.warehouses)
+            .await
+            .unwrap();
+        let reconciler = self.as_function("reconcile-stock").await;
+        aisle::usecases::fulfilment::reconcile(
+            reconciler.shop(),
+            &sites,
+            repair,
+            aisle::domain::Timestamp::now(),
+        )
+        .await
+        .unwrap()
+    }
+
     /// Deliver what the event bus's rules matched to their target queues, as EventBridge
     /// would (queue policies checked; failures to the targets' dead-letter queues).
     pub async fn relay_rules(&self) -> aisle_local::rules::Relayed {
