@@ -360,3 +360,55 @@ async fn a_sharded_items_search_flag_and_stock_alerts_follow_the_sum_of_its_shar
         "but still lists it"
     );
 }
+
+#[tokio::test]
+async fn a_closed_connection_stops_watching_every_item_it_watched() {
+    use aisle::ports::{ConnectionId, Watchers};
+    let shop = Shop::open().await;
+    let seller = Caller::seller();
+    let (first, second) = (
+        stocked(&shop, &seller, 1).await,
+        stocked(&shop, &seller, 1).await,
+    );
+    let gone = ConnectionId::try_from("conn-gone=").unwrap();
+    let staying = ConnectionId::try_from("conn-staying=").unwrap();
+    shop.app
+        .watchers
+        .watch(&gone, &[first, second], None)
+        .await
+        .unwrap();
+    shop.app
+        .watchers
+        .watch(&staying, &[first], None)
+        .await
+        .unwrap();
+    let watchers = |item| {
+        let shop = &shop;
+        async move {
+            let mut ids: Vec<String> = shop
+                .app
+                .watchers
+                .watching(item)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|w| w.connection.to_string())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(watchers(first).await, ["conn-gone=", "conn-staying="]);
+    shop.app.watchers.forget(&gone).await.unwrap();
+    assert_eq!(watchers(first).await, ["conn-staying="]);
+    assert!(
+        watchers(second).await.is_empty(),
+        "nothing is left under the second item"
+    );
+    shop.app.watchers.forget(&gone).await.unwrap();
+    assert_eq!(
+        watchers(first).await,
+        ["conn-staying="],
+        "forgetting twice changes nothing"
+    );
+}

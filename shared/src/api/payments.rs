@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{finish, json, ApiError, HttpResult};
 use crate::adapters::stripe;
-use crate::usecases::payments::{self, ProviderEventError};
+use crate::usecases::payments;
 use crate::App;
 
 /// The webhook: 200 once an event is applied (or was before, or is not one the shop acts
@@ -49,21 +49,4 @@ pub async fn webhook(app: &App, req: Request) -> HttpResult {
         }
         .await,
     )
-}
-
-impl From<ProviderEventError> for ApiError {
-    fn from(error: ProviderEventError) -> Self {
-        match error {
-            ProviderEventError::InFlight => Self::new(
-                StatusCode::CONFLICT,
-                "EVENT_IN_FLIGHT",
-                "this event is being applied; retry later",
-            ),
-            ProviderEventError::Reused => Self::bad_request(
-                "EVENT_REUSED",
-                "this event id came before with another body",
-            ),
-            ProviderEventError::Store(e) => e.into(),
-        }
-    }
 }

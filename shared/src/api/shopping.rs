@@ -343,8 +343,7 @@ pub async fn put_default_address(app: &App, req: Request) -> HttpResult {
             let mut errors = ValidationErrors::default();
             let address = checked_address(body, "", &mut errors);
             let address = errors.finish(|| address)?;
-            crate::ports::Addresses::save_default_address(&app.carts, &who.user_id, &address)
-                .await?;
+            cart::save_default_address(&app.carts, &who.user_id, &address).await?;
             Ok(json(
                 StatusCode::OK,
                 &serde_json::json!({ "address": address }),

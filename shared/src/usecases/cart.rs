@@ -70,6 +70,7 @@ pub enum CartError {
 }
 
 /// The cart with current prices, availability and totals.
+#[tracing::instrument(name = "view_cart", skip_all, fields(user_id = %user))]
 pub async fn view(shop: Shop<'_>, user: &UserId) -> Result<CartView, StoreError> {
     let cart = shop.carts.cart(user).await?;
     render(shop, &cart).await
@@ -226,6 +227,7 @@ pub enum WishlistError {
 }
 
 /// The user's wishlist with current prices and availability.
+#[tracing::instrument(name = "view_wishlist", skip_all, fields(user_id = %user))]
 pub async fn wishlist(shop: Shop<'_>, user: &UserId) -> Result<WishlistView, StoreError> {
     let list = shop.carts.wishlist(user).await?;
     render_wishlist(shop, &list).await
@@ -253,6 +255,7 @@ async fn render_wishlist(shop: Shop<'_>, list: &Wishlist) -> Result<WishlistView
 }
 
 /// Add (`true`) or remove (`false`) an item; both are idempotent.
+#[tracing::instrument(name = "set_wished", skip_all, fields(user_id = %user, item_id = %item))]
 pub async fn set_wished(
     shop: Shop<'_>,
     user: &UserId,
@@ -308,4 +311,15 @@ pub async fn move_to_cart(
     let cart = set_line(shop, user, item, in_cart.max(1), None).await?;
     set_wished(shop, user, item, false).await?;
     Ok(cart)
+}
+
+/// Keep `address` as `user`'s default shipping address (the last one saved wins); search
+/// uses its ZIP for delivery dates and checkout offers it.
+#[tracing::instrument(name = "save_default_address", skip_all, fields(user_id = %user))]
+pub async fn save_default_address(
+    addresses: &dyn crate::ports::Addresses,
+    user: &UserId,
+    address: &crate::domain::Address,
+) -> Result<(), StoreError> {
+    addresses.save_default_address(user, address).await
 }

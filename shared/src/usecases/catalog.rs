@@ -32,6 +32,7 @@ pub enum CreateItemError {
 }
 
 /// A seller lists a new product, listed at `now`. It starts with no stock: stock enters through warehouses.
+#[tracing::instrument(name = "create_item", skip_all, fields(user_id = %who.user_id))]
 pub async fn create_item(
     catalog: &impl Catalog,
     who: &Principal,
@@ -80,6 +81,7 @@ pub enum UpdateItemError {
 /// A seller edits one of their own products. `expected_version` (from `If-Match`) makes the
 /// edit conditional; without it, concurrent edits are still never lost: the read-modify-write
 /// is retried on a version race.
+#[tracing::instrument(name = "update_item", skip_all, fields(user_id = %who.user_id, item_id = %id))]
 pub async fn update_item(
     catalog: &impl Catalog,
     inventory: &impl Inventory,
@@ -125,6 +127,7 @@ pub enum GetItemError {
 }
 
 /// One product with its availability.
+#[tracing::instrument(name = "get_item", skip_all, fields(item_id = %id))]
 pub async fn get_item(
     catalog: &impl Catalog,
     inventory: &impl Inventory,
@@ -147,6 +150,7 @@ pub enum SellerItemsError {
 }
 
 /// The caller's own products, newest first.
+#[tracing::instrument(name = "seller_items", skip_all, fields(user_id = %who.user_id))]
 pub async fn seller_items(
     catalog: &impl Catalog,
     inventory: &impl Inventory,

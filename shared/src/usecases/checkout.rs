@@ -1283,6 +1283,7 @@ async fn settle_once(
 /// payments whose settle timer is overdue (a lost timer message must not leave an order
 /// pending forever), and pay out what the payment outbox still owes. Returns how many holds
 /// this run released or completed.
+#[tracing::instrument(name = "sweep_holds", skip_all)]
 pub async fn sweep(shop: Shop<'_>, now: Timestamp) -> Result<usize, StoreError> {
     let mut released = 0;
     for id in shop.checkouts.due(now, 200).await? {

@@ -193,6 +193,7 @@ pub fn from_change(change: &Change, sellers: &HashMap<ItemId, (UserId, u32)>) ->
 /// the items whose aggregated stock moved are read once for the batch, and so are sharded
 /// items' sums. `Err(i)`: change `i` (and those after it) is not published yet; the stream
 /// redelivers from there.
+#[tracing::instrument(name = "publish_changes", skip_all, fields(changes = changes.len()))]
 pub async fn publish_changes(
     catalog: &dyn Catalog,
     inventory: &dyn crate::ports::Inventory,

@@ -715,6 +715,7 @@ async fn returned(
 /// cancelled, each warehouse's available stock and the aggregate are restored, in one
 /// transaction with the order's own change. `None` if a parcel has left already (the
 /// caller reports it); `Applied::Stale` if something moved (retry).
+#[tracing::instrument(name = "cancel_assigned", skip_all, fields(order_id = %order.order_id))]
 pub async fn cancel_assigned(
     shop: Shop<'_>,
     order: &Order,
@@ -749,6 +750,7 @@ pub async fn cancel_assigned(
 /// still be unshipped; each one shrinks (or is cancelled when it carried nothing else), its
 /// warehouse's available stock and the aggregate get the units back, all in one transaction
 /// with the order's change. `None` if a parcel with the item has left already.
+#[tracing::instrument(name = "cancel_assigned_line", skip_all, fields(order_id = %order.order_id, item_id = %item))]
 pub async fn cancel_assigned_line(
     shop: Shop<'_>,
     order: &Order,
@@ -919,6 +921,7 @@ async fn repair_drift(
 ///
 /// Run it when the shop is quiet if repairing: a checkout landing between the reads can look
 /// like drift for a moment (it is reported, and repaired only when told).
+#[tracing::instrument(name = "reconcile", skip_all, fields(repair))]
 pub async fn reconcile(
     shop: Shop<'_>,
     sites: &[Warehouse],

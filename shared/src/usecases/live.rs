@@ -123,6 +123,7 @@ pub async fn watch(
 /// Tell every watcher of `items` what is on sale now (the sum over a sharded item's shards),
 /// and each watcher following a ticket its place in line as of `now`; connections that are
 /// gone are forgotten. The number of messages delivered.
+#[tracing::instrument(name = "push_stock", skip_all, fields(items = items.len()))]
 pub async fn push_stock(
     live: Live<'_>,
     items: &[ItemId],

@@ -16,6 +16,7 @@ pub enum Kept {
 }
 
 /// Keep the notice a queued EventBridge envelope carries, once.
+#[tracing::instrument(name = "keep_notice", skip_all)]
 pub async fn keep(notices: &dyn SellerNotices, body: &str) -> Result<Kept, StoreError> {
     let notice = match SellerNotice::from_envelope(body) {
         Ok(n) => n,
@@ -31,6 +32,7 @@ pub async fn keep(notices: &dyn SellerNotices, body: &str) -> Result<Kept, Store
 
 /// The signed-in seller's own notices, newest first (sellers only: the same refusals as
 /// their item listing).
+#[tracing::instrument(name = "list_notices", skip_all, fields(user_id = %who.user_id))]
 pub async fn list(
     notices: &dyn SellerNotices,
     who: &Principal,

@@ -35,6 +35,7 @@ pub enum OrderError {
 }
 
 /// The caller's own order; anyone else's is indistinguishable from none.
+#[tracing::instrument(name = "get_order", skip_all, fields(user_id = %user, order_id = %id))]
 pub async fn get(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order, OrderError> {
     match shop.orders.get(id).await? {
         Some(order) if &order.user_id == user => Ok(order),
@@ -43,6 +44,7 @@ pub async fn get(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order, Or
 }
 
 /// The caller's orders, newest first, optionally within a time range.
+#[tracing::instrument(name = "list_orders", skip_all, fields(user_id = %user))]
 pub async fn list(
     shop: Shop<'_>,
     user: &UserId,

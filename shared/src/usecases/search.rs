@@ -169,6 +169,7 @@ pub struct SearchContext<'a> {
 /// delivery-time rings (the distinct ETAs of its warehouses, fastest first; at most about
 /// ten): each ring is one filtered query, "held within this ring and not in a faster one", so
 /// a page is exact and its cursor says which ring it stopped in.
+#[tracing::instrument(name = "search", skip_all)]
 pub async fn search(
     index: &dyn SearchIndex,
     inventory: &dyn Inventory,
@@ -347,6 +348,7 @@ pub struct IndexReport {
 /// read strongly consistently, so a redelivered or out-of-order record can only ever write
 /// the present state, and the versioned merge in the index refuses anything older than what
 /// a concurrent pass already wrote.
+#[tracing::instrument(name = "index_items", skip_all, fields(items = ids.len()))]
 pub async fn index_items(
     catalog: &dyn Catalog,
     inventory: &dyn Inventory,
@@ -409,6 +411,7 @@ pub struct RebuildReport {
 /// Searches keep using the old generation until the switch. Changes that land during the
 /// build go to the old generation through the stream; the catch-up pass re-reads every item
 /// after the switch and the versioned merge writes only what is newer, so nothing is lost.
+#[tracing::instrument(name = "rebuild_index", skip_all)]
 pub async fn rebuild(
     catalog: &dyn Catalog,
     inventory: &dyn Inventory,

@@ -395,31 +395,18 @@ impl DynamoInventory {
     /// use (it bypasses the warehouse rows that receipts keep in step).
     pub async fn load_totals(&self, rows: &[(ItemId, u32)]) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-        for chunk in rows.chunks(25) {
-            let mut requests = Vec::with_capacity(chunk.len());
-            for (item, units) in chunk {
-                let mut row = total_key(*item);
-                row.insert("available".into(), n(*units));
-                row.insert("stockVersion".into(), n(1));
-                requests.push(
-                    WriteRequest::builder()
-                        .put_request(build(PutRequest::builder().set_item(Some(row)).build())?)
-                        .build(),
-                );
-            }
-            let mut pending = Some(HashMap::from([(self.tables.stock.clone(), requests)]));
-            while let Some(items) = pending.take().filter(|p| !p.is_empty()) {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .set_request_items(Some(items))
-                    .send()
-                    .await
-                    .map_err(|e| super::classify("BatchWriteItem", e))?;
-                pending = out.unprocessed_items;
-            }
+        let mut requests = Vec::with_capacity(rows.len());
+        for (item, units) in rows {
+            let mut row = total_key(*item);
+            row.insert("available".into(), n(*units));
+            row.insert("stockVersion".into(), n(1));
+            requests.push(
+                WriteRequest::builder()
+                    .put_request(build(PutRequest::builder().set_item(Some(row)).build())?)
+                    .build(),
+            );
         }
-        Ok(())
+        super::batch_write(&self.client, &self.tables.stock, requests).await
     }
 
     /// The warehouse row's recorded shortfall (0 when none).

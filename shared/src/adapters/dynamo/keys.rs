@@ -196,3 +196,16 @@ pub(crate) fn room_lane_key(item: ItemId, lane: u16) -> Record {
 pub(crate) fn ticket_sk(item: ItemId) -> String {
     format!("TICKET#{item}")
 }
+
+// --- live watches: `pk = ITEM#<itemId>`, `sk = <connectionId>` per watch, and
+// `pk = CONN#<connectionId>`, `sk = CONN` listing what one connection watches ---
+
+/// One watch: `connection` watching `item` (a `Query` on the item's key lists its watchers).
+pub(crate) fn watch_key(item_pk: String, connection: &crate::ports::ConnectionId) -> Record {
+    stock_key(item_pk, connection.as_str().to_owned())
+}
+
+/// The row listing the items `connection` watches.
+pub(crate) fn connection_key(connection: &crate::ports::ConnectionId) -> Record {
+    stock_key(format!("CONN#{connection}"), "CONN".into())
+}

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::inventory::build;
-use super::keys::item_pk;
+use super::keys::{connection_key, item_pk, watch_key};
 use super::{classify, decode, encode, n, s, Record};
 use crate::domain::{ItemId, Ticket, Timestamp};
 use crate::ports::{ConnectionId, StoreError, Watch, Watchers, MAX_WATCHED};
@@ -26,14 +26,6 @@ pub struct DynamoWatchers {
     table: String,
 }
 
-fn key(pk: String, sk: &str) -> Record {
-    Record::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
-}
-
-fn connection_key(connection: &ConnectionId) -> Record {
-    key(format!("CONN#{connection}"), "CONN")
-}
-
 impl DynamoWatchers {
     /// An adapter over `client` on the named table.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -44,29 +36,7 @@ impl DynamoWatchers {
     }
 
     async fn write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        for chunk in requests.chunks(25) {
-            let mut pending = Some(std::collections::HashMap::from([(
-                self.table.clone(),
-                chunk.to_vec(),
-            )]));
-            let mut tries = crate::retry::Policy::THROTTLED.tries();
-            while let Some(items) = pending.take().filter(|p| !p.is_empty()) {
-                if !tries.next().await {
-                    return Err(StoreError::Unavailable(
-                        "BatchWriteItem kept leaving items unprocessed".into(),
-                    ));
-                }
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .set_request_items(Some(items))
-                    .send()
-                    .await
-                    .map_err(|e| classify("BatchWriteItem", e))?;
-                pending = out.unprocessed_items;
-            }
-        }
-        Ok(())
+        super::batch_write(&self.client, &self.table, requests).await
     }
 }
 
@@ -103,7 +73,7 @@ impl Watchers for DynamoWatchers {
                 Some(t) => encode(t)?,
                 None => Record::new(),
             };
-            row.extend(key(item_pk(*item), connection.as_str()));
+            row.extend(watch_key(item_pk(*item), connection));
             row.insert("ttl".into(), n(ttl));
             puts.push(
                 WriteRequest::builder()
@@ -130,8 +100,13 @@ impl Watchers for DynamoWatchers {
             .and_then(|v| v.as_ss().ok().cloned())
             .unwrap_or_default();
         let mut deletes = Vec::with_capacity(items.len() + 1);
-        for item in items {
-            deletes.push(key(format!("ITEM#{item}"), connection.as_str()));
+        // The list holds what `watch` wrote; a name that no longer parses as an item id
+        // cannot have a watch row under it, so it is skipped rather than guessed at.
+        for item in items
+            .iter()
+            .filter_map(|raw| ItemId::try_from(raw.as_str()).ok())
+        {
+            deletes.push(watch_key(item_pk(item), connection));
         }
         deletes.push(connection_key(connection));
         let requests = deletes

@@ -83,6 +83,34 @@ pub(crate) async fn batch_get(
     Ok(rows)
 }
 
+/// Write with `BatchWriteItem`, 25 requests a call, following `UnprocessedItems` with
+/// backoff within the throttling budget (they mean throttling, as unprocessed keys do above).
+pub(crate) async fn batch_write(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+) -> Result<(), StoreError> {
+    for chunk in requests.chunks(25) {
+        let mut pending = Some(HashMap::from([(table.to_owned(), chunk.to_vec())]));
+        let mut tries = crate::retry::Policy::THROTTLED.tries();
+        while let Some(items) = pending.take().filter(|p| !p.is_empty()) {
+            if !tries.next().await {
+                return Err(StoreError::Unavailable(
+                    "BatchWriteItem kept leaving items unprocessed".into(),
+                ));
+            }
+            let out = client
+                .batch_write_item()
+                .set_request_items(Some(items))
+                .send()
+                .await
+                .map_err(|e| classify("BatchWriteItem", e))?;
+            pending = out.unprocessed_items;
+        }
+    }
+    Ok(())
+}
+
 /// The outcome of a conditional `PutItem`: `Ok(false)` when its condition failed (someone
 /// else wrote first), a classified error for anything else.
 pub(crate) fn conditional_put<O>(
