@@ -8,15 +8,9 @@ use helpers::{listing, Call, Caller, Shop, WAREHOUSE_A, WAREHOUSE_B};
 use serde_json::json;
 
 async fn list_item(shop: &Shop, seller: &Caller, category: &str) -> String {
-    let reply = send!(
-        catalog::create_item,
-        shop,
-        Call::new("POST /v1/seller/items", &[])
-            .by(seller)
-            .json(listing("Acme TV", category))
-    );
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    reply.body["itemId"].as_str().unwrap().to_owned()
+    helpers::listed_by(shop, seller, "Acme TV", category)
+        .await
+        .to_string()
 }
 
 fn receipt(warehouse: &str, item: &str, quantity: i64) -> Call {

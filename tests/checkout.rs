@@ -13,33 +13,8 @@ use std::time::Duration;
 use aisle::api::shopping;
 use aisle::domain::{CheckoutId, Timestamp};
 use aisle::usecases::checkout;
-use helpers::{eventually, Call, Caller, Reply, Shop};
-use serde_json::{json, Value};
-
-async fn add_to_cart(shop: &Shop, who: &Caller, item: &str, quantity: u32) -> Reply {
-    send!(
-        shopping::put_cart_item,
-        shop,
-        Call::new("PUT /v1/cart/items/{itemId}", &[("itemId", item)])
-            .by(who)
-            .json(json!({ "quantity": quantity }))
-    )
-}
-
-async fn begin(shop: &Shop, who: &Caller) -> Reply {
-    let key = uuid::Uuid::new_v4().to_string();
-    send!(
-        shopping::begin_checkout,
-        shop,
-        Call::new("POST /v1/checkout", &[])
-            .by(who)
-            .header("Idempotency-Key", &key)
-    )
-}
-
-fn address() -> Value {
-    json!({ "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US" })
-}
+use helpers::{add_to_cart, begin, eventually, Call, Caller, Reply, Shop};
+use serde_json::json;
 
 async fn submit(shop: &Shop, who: &Caller, checkout: &str, token: &str) -> Reply {
     let call = Call::new(
@@ -48,7 +23,7 @@ async fn submit(shop: &Shop, who: &Caller, checkout: &str, token: &str) -> Reply
     )
     .by(who)
     .header("Idempotency-Key", &format!("{checkout}-{token}"))
-    .json(json!({ "paymentToken": token, "shippingAddress": address() }));
+    .json(json!({ "paymentToken": token, "shippingAddress": helpers::address_json() }));
     send!(shopping::submit_order, shop, call)
 }
 
@@ -87,6 +62,19 @@ where
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Move the test clock past `checkout`'s expiry and deliver the settle message the pending
+/// submit scheduled for then, as SQS would once its delay is up (the SQS delay itself is
+/// exercised, in real time, by the two-hundred-shoppers test below and by the e2e).
+async fn at_expiry_the_timer_settles(shop: &Shop, checkout: &str, order: &str) {
+    shop.clock.advance_past(shop.hold_expiry(checkout).await);
+    let message = aisle::ports::TimerMessage::Settle {
+        v: 1,
+        order_id: order.try_into().unwrap(),
+    };
+    assert!(shop.fire_timer(&message).await.is_empty(), "settled");
+    shop.pump_streams().await;
 }
 
 #[tokio::test]
@@ -229,7 +217,7 @@ async fn a_declined_payment_gets_402_keeps_the_hold_and_another_card_can_pay() {
 
 #[tokio::test]
 async fn no_response_leaves_the_order_pending_and_the_timer_captures_it_at_expiry() {
-    let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 3)
         .await
         .to_string();
@@ -240,12 +228,13 @@ async fn no_response_leaves_the_order_pending_and_the_timer_captures_it_at_expir
         (202, Some("PAYMENT_PENDING"))
     );
     let order = pending.body["orderId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        order_of(&shop, &who, &order).await.body["status"],
+        "PAYMENT_PENDING"
+    );
 
-    let placed = run_timer_until(&shop, Duration::from_secs(30), || async {
-        order_of(&shop, &who, &order).await.body["status"] == "PLACED"
-    })
-    .await;
-    assert!(placed);
+    at_expiry_the_timer_settles(&shop, &checkout, &order).await;
+    assert_eq!(order_of(&shop, &who, &order).await.body["status"], "PLACED");
     assert_eq!(
         shop.available(&item).await,
         2,
@@ -255,18 +244,23 @@ async fn no_response_leaves_the_order_pending_and_the_timer_captures_it_at_expir
 
 #[tokio::test]
 async fn no_response_then_a_failed_payment_voids_and_returns_the_stock() {
-    let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 3)
         .await
         .to_string();
     let (who, checkout) = checked_out(&shop, &item, 2).await;
     let pending = submit(&shop, &who, &checkout, "tok_timeout_void").await;
     let order = pending.body["orderId"].as_str().unwrap().to_owned();
-    let failed = run_timer_until(&shop, Duration::from_secs(30), || async {
-        order_of(&shop, &who, &order).await.body["status"] == "PAYMENT_FAILED"
-    })
-    .await;
-    assert!(failed);
+    assert_eq!(
+        shop.available(&item).await,
+        1,
+        "held while the provider is silent"
+    );
+    at_expiry_the_timer_settles(&shop, &checkout, &order).await;
+    assert_eq!(
+        order_of(&shop, &who, &order).await.body["status"],
+        "PAYMENT_FAILED"
+    );
     assert_eq!(
         order_of(&shop, &who, &order).await.body["payment"],
         "VOIDED"
@@ -276,7 +270,7 @@ async fn no_response_then_a_failed_payment_voids_and_returns_the_stock() {
 
 #[tokio::test]
 async fn a_late_success_after_expiry_re_holds_the_stock_when_it_is_still_there() {
-    let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 3)
         .await
         .to_string();
@@ -288,17 +282,14 @@ async fn a_late_success_after_expiry_re_holds_the_stock_when_it_is_still_there()
         .unwrap()
         .to_owned();
     // At expiry the provider still does not know: the hold is released on time...
-    assert!(
-        run_timer_until(&shop, Duration::from_secs(30), || async {
-            shop.available(&item).await == 3
-        })
-        .await
-    );
+    assert_eq!(shop.available(&item).await, 2);
+    at_expiry_the_timer_settles(&shop, &checkout, &order).await;
+    assert_eq!(shop.available(&item).await, 3);
     // ...and when the success arrives, the unit is taken again and the order placed.
     let settled = checkout::settle(
         shop.app.shop(),
         order.as_str().try_into().unwrap(),
-        Timestamp::now(),
+        shop.now(),
     )
     .await;
     settled.unwrap();
@@ -309,7 +300,7 @@ async fn a_late_success_after_expiry_re_holds_the_stock_when_it_is_still_there()
 
 #[tokio::test]
 async fn a_late_success_after_the_stock_sold_out_is_refunded_and_rejected() {
-    let shop = Shop::with_hold(Some(Duration::from_secs(2))).await;
+    let shop = Shop::with_test_provider().await;
     let item = helpers::seed_item(&shop, "Stocked item", 1)
         .await
         .to_string();
@@ -320,12 +311,8 @@ async fn a_late_success_after_the_stock_sold_out_is_refunded_and_rejected() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(
-        run_timer_until(&shop, Duration::from_secs(30), || async {
-            shop.available(&item).await == 1
-        })
-        .await
-    );
+    at_expiry_the_timer_settles(&shop, &checkout, &order).await;
+    assert_eq!(shop.available(&item).await, 1, "released at expiry");
     // Someone else buys the last unit in the meantime.
     let (rival, rival_checkout) = checked_out(&shop, &item, 1).await;
     assert_eq!(
@@ -338,7 +325,7 @@ async fn a_late_success_after_the_stock_sold_out_is_refunded_and_rejected() {
     checkout::settle(
         shop.app.shop(),
         order.as_str().try_into().unwrap(),
-        Timestamp::now(),
+        shop.now(),
     )
     .await
     .unwrap();
@@ -359,7 +346,7 @@ async fn the_sweep_function_releases_an_expired_hold_under_its_own_grants() {
     let item = helpers::seed_item(&shop, "Swept item", 2).await.to_string();
     let (_, checkout) = checked_out(&shop, &item, 2).await;
     assert_eq!(shop.available(&item).await, 0);
-    shop.clock.advance_past(shop_expiry(&shop, &checkout).await);
+    shop.clock.advance_past(shop.hold_expiry(&checkout).await);
     let sweeper = shop.as_function("sweep-holds").await;
     let event =
         lambda_runtime::LambdaEvent::new(serde_json::json!({}), lambda_runtime::Context::default());
@@ -375,7 +362,7 @@ async fn an_approved_payment_on_an_expired_checkout_is_refused_with_410() {
         .await
         .to_string();
     let (who, checkout) = checked_out(&shop, &item, 1).await;
-    let expiry = shop_expiry(&shop, &checkout).await;
+    let expiry = shop.hold_expiry(&checkout).await;
     // The test clock moves past the expiry; nothing waits for it.
     shop.clock.advance_past(expiry);
     // Nothing has released it yet (no timer ran), but a read after expiresAt treats it as expired.
@@ -431,12 +418,12 @@ async fn timer_sweeper_cancel_and_submit_racing_release_a_hold_exactly_once() {
         .to_string();
     for _ in 0..5 {
         let (who, checkout) = checked_out(&shop, &item, 2).await;
-        let expiry = shop_expiry(&shop, &checkout).await;
+        let expiry = shop.hold_expiry(&checkout).await;
         shop.clock.advance_past(expiry);
         let id = CheckoutId::try_from(checkout.as_str()).unwrap();
         let app = shop.app.clone();
         let user = who.user_id();
-        let now = aisle::ports::Clock::now(shop.clock.as_ref());
+        let now = shop.now();
         let (a, b, c, d) = tokio::join!(
             checkout::expire(app.shop(), id, now),
             checkout::sweep(app.shop(), now),
@@ -452,17 +439,6 @@ async fn timer_sweeper_cancel_and_submit_racing_release_a_hold_exactly_once() {
         10,
         "every hold released once, never twice"
     );
-}
-
-async fn shop_expiry(shop: &Shop, checkout: &str) -> Timestamp {
-    use aisle::ports::Checkouts;
-    shop.app
-        .checkouts
-        .get(CheckoutId::try_from(checkout).unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .expires_at
 }
 
 #[tokio::test]
@@ -609,7 +585,7 @@ fn submit_with(who: &Caller, checkout: &str, key: &str, token: &str) -> Call {
     )
     .by(who)
     .header("Idempotency-Key", key)
-    .json(json!({ "paymentToken": token, "shippingAddress": address() }))
+    .json(json!({ "paymentToken": token, "shippingAddress": helpers::address_json() }))
 }
 
 /// Money the provider kept for `checkout`: captured minus refunded, over its attempts.
@@ -847,7 +823,7 @@ async fn a_crash_after_recording_the_attempt_but_before_the_charge_releases_unch
     let attempt = aisle::domain::PaymentAttempt {
         method: "tok_success".into(),
         shipping_address: helpers::address(),
-        started_at: Timestamp::now(),
+        started_at: shop.now(),
     };
     // A submit that recorded its attempt and died before calling the provider.
     let claimed = aisle::ports::Checkouts::claim_payment(
@@ -855,7 +831,7 @@ async fn a_crash_after_recording_the_attempt_but_before_the_charge_releases_unch
         id,
         &who.user_id(),
         &attempt,
-        Timestamp::now(),
+        shop.now(),
     )
     .await
     .unwrap();
@@ -917,12 +893,9 @@ async fn a_refund_the_provider_did_not_confirm_stays_owed_and_the_sweeper_pays_i
     );
 
     for _ in 0..2 {
-        checkout::sweep(
-            shop.as_function("sweep-holds").await.shop(),
-            Timestamp::now(),
-        )
-        .await
-        .unwrap();
+        checkout::sweep(shop.as_function("sweep-holds").await.shop(), shop.now())
+            .await
+            .unwrap();
     }
     assert_eq!(kept(&shop, &checkout), 0, "refunded by the sweeper, once");
     let now = order_of(&shop, &who, &order).await;

@@ -13,15 +13,7 @@ use serde_json::json;
 
 /// A seller lists an item and receives `units` of it into warehouse A (all in shard 0).
 async fn stocked(shop: &Shop, seller: &Caller, units: u32) -> ItemId {
-    let created = send!(
-        catalog::create_item,
-        shop,
-        Call::new("POST /v1/seller/items", &[])
-            .by(seller)
-            .json(helpers::listing("Launch console", "consoles"))
-    );
-    assert_eq!(created.status, 201, "{:?}", created.body);
-    let item = ItemId::try_from(created.body["itemId"].as_str().unwrap()).unwrap();
+    let item = helpers::listed_by(shop, seller, "Launch console", "consoles").await;
     receive(shop, WAREHOUSE_A, item, units).await;
     item
 }
@@ -47,32 +39,12 @@ async fn try_hold(shop: &Shop, item: ItemId, units: u32) -> (Reply, Caller) {
 
 async fn begin_as(shop: &Shop, who: &Caller, item: ItemId, units: u32) -> (Reply, Caller) {
     cart(shop, who, item, units).await;
-    begin(shop, who).await
+    (helpers::begin(shop, who).await, who.clone())
 }
 
 async fn cart(shop: &Shop, who: &Caller, item: ItemId, units: u32) {
-    let added = send!(
-        shopping::put_cart_item,
-        shop,
-        Call::new(
-            "PUT /v1/cart/items/{itemId}",
-            &[("itemId", &item.to_string())]
-        )
-        .by(who)
-        .json(json!({ "quantity": units }))
-    );
+    let added = helpers::add_to_cart(shop, who, item, units).await;
     assert_eq!(added.status, 200, "{:?}", added.body);
-}
-
-async fn begin(shop: &Shop, who: &Caller) -> (Reply, Caller) {
-    let begun = send!(
-        shopping::begin_checkout,
-        shop,
-        Call::new("POST /v1/checkout", &[])
-            .by(who)
-            .header("Idempotency-Key", &uuid::Uuid::new_v4().to_string())
-    );
-    (begun, who.clone())
 }
 
 #[tokio::test]
@@ -296,7 +268,7 @@ async fn the_waiting_room_admits_in_arrival_order_at_its_rate_and_answers_sold_o
 
     // Sold out now: everyone else is told so at once, whatever their ticket says.
     for (who, _) in &waiting[..2] {
-        let (reply, _) = begin(&shop, who).await;
+        let reply = helpers::begin(&shop, who).await;
         assert_eq!(reply.status, 409, "{:?}", reply.body);
         assert_eq!(reply.body["error"]["code"], "OUT_OF_STOCK");
     }

@@ -14,10 +14,6 @@ use helpers::stripe as st;
 use helpers::{Call, Caller, Shop};
 use serde_json::{json, Value};
 
-fn address() -> Value {
-    json!({ "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US" })
-}
-
 async fn submit(shop: &Shop, who: &Caller, checkout: &str, pm: &str, key: &str) -> helpers::Reply {
     send!(
         aisle::api::shopping::submit_order,
@@ -28,7 +24,7 @@ async fn submit(shop: &Shop, who: &Caller, checkout: &str, pm: &str, key: &str) 
         )
         .by(who)
         .header("Idempotency-Key", key)
-        .json(json!({ "paymentToken": pm, "shippingAddress": address() }))
+        .json(json!({ "paymentToken": pm, "shippingAddress": helpers::address_json() }))
     )
 }
 

@@ -12,7 +12,7 @@ use crate::helpers;
 use std::time::Duration;
 
 use aisle::api::shopping;
-use aisle::domain::{ItemId, OrderStatus, Timestamp};
+use aisle::domain::{ItemId, OrderStatus};
 use aisle::ports::Orders;
 use aisle::usecases::checkout;
 use helpers::{hold, Call, Caller, Reply, Shop};
@@ -36,7 +36,7 @@ fn submit_call(who: &Caller, checkout: &str, key: &str, token: &str) -> Call {
     .header("Idempotency-Key", key)
     .json(json!({
         "paymentToken": token,
-        "shippingAddress": { "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US" }
+        "shippingAddress": helpers::address_json()
     }))
 }
 
@@ -298,34 +298,31 @@ async fn a_submit_racing_a_replacing_checkout_never_retakes_stock_for_the_replac
 
 #[tokio::test]
 async fn a_submit_racing_the_expiry_either_places_the_order_or_releases_the_hold_never_both() {
-    // Holds of 400 ms: the submit fires around the moment the hold runs out, while the
-    // timer's expiry (at real time) fires too, then once more later (its re-delivery).
-    let shop = Shop::with_hold(Some(Duration::from_millis(400))).await;
+    // The submit sets off while, at a random moment, the test clock passes the hold's expiry
+    // and the timer's expiry fires at once; then the expiry's re-delivery, after any grace.
+    let shop = Shop::with_test_provider().await;
     let (mut placed, mut expired) = (0, 0);
     for rep in 0..REPETITIONS {
         let (item, who, checkout) = held(&shop, 4, 1).await;
         let id = aisle::domain::CheckoutId::try_from(checkout.clone()).unwrap();
+        let expiry = shop.hold_expiry(&checkout).await;
         let (paid, _) = tokio::join!(
             async {
-                tokio::time::sleep(Duration::from_millis(
-                    rand::thread_rng().gen_range(250..=400),
-                ))
-                .await;
+                jitter(6).await;
                 submit(&shop, &who, &checkout, "pay").await
             },
             async {
-                tokio::time::sleep(Duration::from_millis(
-                    rand::thread_rng().gen_range(360..=450),
-                ))
-                .await;
-                checkout::expire(shop.app.shop(), id, Timestamp::now())
+                jitter(10).await;
+                shop.clock.advance_past(expiry);
+                checkout::expire(shop.app.shop(), id, shop.now())
                     .await
                     .unwrap()
             }
         );
         // The expiry's later delivery, after any payment grace: settles whatever is left.
-        let later =
-            Timestamp::now().plus_millis(checkout::PAYMENT_GRACE.as_millis() as i64 + 1_000);
+        let later = shop
+            .now()
+            .plus_millis(checkout::PAYMENT_GRACE.as_millis() as i64 + 1_000);
         checkout::expire(shop.app.shop(), id, later).await.unwrap();
         let (charges, net) = money_for(&shop, &checkout);
         let orders = orders_of(&shop, &who).await;
@@ -378,13 +375,8 @@ async fn a_cancel_racing_assignment_and_shipment_leaves_no_mixed_state() {
             },
             async {
                 jitter(3).await;
-                aisle::usecases::fulfilment::assign(
-                    shop.app.shop(),
-                    &sites,
-                    order_id,
-                    Timestamp::now(),
-                )
-                .await
+                aisle::usecases::fulfilment::assign(shop.app.shop(), &sites, order_id, shop.now())
+                    .await
             },
             async {
                 jitter(60).await;

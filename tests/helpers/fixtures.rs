@@ -55,12 +55,14 @@ pub fn pay(token: &str) -> aisle::usecases::checkout::PaymentRequest {
     }
 }
 
-/// A valid US shipping address.
+/// A valid US shipping address, as a request body's `shippingAddress`.
+pub fn address_json() -> Value {
+    json!({ "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US" })
+}
+
+/// The same address ([`address_json`]) as the domain type.
 pub fn address() -> aisle::domain::Address {
-    serde_json::from_value(json!({
-        "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US"
-    }))
-    .unwrap()
+    serde_json::from_value(address_json()).unwrap()
 }
 
 /// Every record of `table` whose `field` is one of `values` (filtered server-side: only the
@@ -103,14 +105,19 @@ pub async fn scan<T: serde::de::DeserializeOwned>(
 
 // ---------------------------------------------------------------- the warehouse side
 
-/// An item listed by a seller ([`listing`]), with no stock yet: the listed-item fixture.
+/// An item listed by a new seller ([`listed_by`]) in "widgets".
 pub async fn listed(shop: &Shop, name: &str) -> ItemId {
+    listed_by(shop, &Caller::seller(), name, "widgets").await
+}
+
+/// An item `seller` listed ([`listing`]), with no stock yet: the listed-item fixture.
+pub async fn listed_by(shop: &Shop, seller: &Caller, name: &str, category: &str) -> ItemId {
     let created = send!(
         aisle::api::catalog::create_item,
         shop,
         Call::new("POST /v1/seller/items", &[])
-            .by(&Caller::seller())
-            .json(listing(name, "widgets"))
+            .by(seller)
+            .json(listing(name, category))
     );
     assert_eq!(created.status, 201, "{:?}", created.body);
     ItemId::try_from(created.body["itemId"].as_str().unwrap()).unwrap()
@@ -164,28 +171,42 @@ pub fn received(warehouse: &str, item: ItemId, units: u32) -> Value {
 pub async fn hold(shop: &Shop, lines: &[(ItemId, u32)]) -> (Caller, String) {
     let who = Caller::shopper();
     for (item, units) in lines {
-        let added = send!(
-            aisle::api::shopping::put_cart_item,
-            shop,
-            Call::new(
-                "PUT /v1/cart/items/{itemId}",
-                &[("itemId", &item.to_string())]
-            )
-            .by(&who)
-            .json(json!({ "quantity": units }))
-        );
+        let added = add_to_cart(shop, &who, item, *units).await;
         assert_eq!(added.status, 200, "{:?}", added.body);
     }
-    let key = uuid::Uuid::new_v4().to_string();
-    let begun = send!(
+    let begun = begin(shop, &who).await;
+    assert_eq!(begun.status, 201, "{:?}", begun.body);
+    (who, begun.body["checkoutId"].as_str().unwrap().to_owned())
+}
+
+/// `who` sets `item`'s line in the cart to `units` (`PUT /v1/cart/items/{itemId}`).
+pub async fn add_to_cart(
+    shop: &Shop,
+    who: &Caller,
+    item: impl std::fmt::Display,
+    units: u32,
+) -> Reply {
+    send!(
+        aisle::api::shopping::put_cart_item,
+        shop,
+        Call::new(
+            "PUT /v1/cart/items/{itemId}",
+            &[("itemId", &item.to_string())]
+        )
+        .by(who)
+        .json(json!({ "quantity": units }))
+    )
+}
+
+/// `who` begins checkout of the cart under a fresh `Idempotency-Key`.
+pub async fn begin(shop: &Shop, who: &Caller) -> Reply {
+    send!(
         aisle::api::shopping::begin_checkout,
         shop,
         Call::new("POST /v1/checkout", &[])
-            .by(&who)
-            .header("Idempotency-Key", &key)
-    );
-    assert_eq!(begun.status, 201, "{:?}", begun.body);
-    (who, begun.body["checkoutId"].as_str().unwrap().to_owned())
+            .by(who)
+            .header("Idempotency-Key", &uuid::Uuid::new_v4().to_string())
+    )
 }
 
 /// A shopper orders `lines` (paid, `PLACED`).
@@ -195,10 +216,13 @@ pub async fn place_order(shop: &Shop, lines: &[(ItemId, u32)]) -> aisle::domain:
     let placed = send!(
         aisle::api::shopping::submit_order,
         shop,
-        Call::new("POST /v1/checkout/{checkoutId}/order", &[("checkoutId", &checkout)])
-            .by(&who)
-            .header("Idempotency-Key", &format!("{checkout}-pay"))
-            .json(json!({ "paymentToken": token, "shippingAddress": { "name": "Ada Lovelace", "line1": "340 W Market", "city": "Bloomington", "state": "MN", "zip": "55425", "country": "US" } }))
+        Call::new(
+            "POST /v1/checkout/{checkoutId}/order",
+            &[("checkoutId", &checkout)]
+        )
+        .by(&who)
+        .header("Idempotency-Key", &format!("{checkout}-pay"))
+        .json(json!({ "paymentToken": token, "shippingAddress": address_json() }))
     );
     assert_eq!(placed.status, 201, "{:?}", placed.body);
     aisle::domain::OrderId::try_from(placed.body["orderId"].as_str().unwrap()).unwrap()

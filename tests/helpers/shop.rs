@@ -234,6 +234,43 @@ impl Shop {
         aisle_local::template::queue_url(&self.prefix, logical)
     }
 
+    /// The time the shop's use cases see now (the test clock).
+    pub fn now(&self) -> aisle::domain::Timestamp {
+        aisle::ports::Clock::now(self.clock.as_ref())
+    }
+
+    /// When `checkout`'s hold runs out (`expiresAt` as stored).
+    pub async fn hold_expiry(&self, checkout: &str) -> aisle::domain::Timestamp {
+        use aisle::ports::Checkouts;
+        let id = aisle::domain::CheckoutId::try_from(checkout).unwrap();
+        self.app
+            .checkouts
+            .get(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at
+    }
+
+    /// Hand `hold-timer` (under its own grants) `message` as one SQS batch, as SQS delivers a
+    /// scheduled message once its delay is up: for tests that move the test clock past a due
+    /// time instead of waiting for SQS's real delay. Returns the ids of failed messages.
+    pub async fn fire_timer(&self, message: &aisle::ports::TimerMessage) -> Vec<String> {
+        let mut record = aws_lambda_events::sqs::SqsMessage::default();
+        record.message_id = Some("timer-1".into());
+        record.body = Some(serde_json::to_string(message).unwrap());
+        let mut event = aws_lambda_events::sqs::SqsEvent::default();
+        event.records = vec![record];
+        let timer = self.as_function("hold-timer").await;
+        aisle::workers::hold_timer(&timer, LambdaEvent::new(event, Context::default()))
+            .await
+            .unwrap()
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect()
+    }
+
     /// Put `body` on one of the template's queues, as a producer (or SQS redelivering) would.
     pub async fn enqueue(&self, logical: &str, body: &str) {
         self.sqs
@@ -299,14 +336,9 @@ impl Shop {
             .await
             .unwrap();
         let reconciler = self.as_function("reconcile-stock").await;
-        aisle::usecases::fulfilment::reconcile(
-            reconciler.shop(),
-            &sites,
-            repair,
-            aisle::domain::Timestamp::now(),
-        )
-        .await
-        .unwrap()
+        aisle::usecases::fulfilment::reconcile(reconciler.shop(), &sites, repair, self.now())
+            .await
+            .unwrap()
     }
 
     /// Deliver what the event bus's rules matched to their target queues, as EventBridge
