@@ -316,10 +316,7 @@ fn merge(into: &mut Usage, from: Usage) {
 /// Lambda instance works through its batches), against the 52 seeded sites, with items
 /// stocked in a few warehouses each so that some orders ship whole and some split.
 pub async fn assign(orders: usize) -> Result<()> {
-    use aisle::domain::{
-        Address, HoldLine, Order, OrderId, OrderStatus, Payment, PaymentState, StatusChange,
-        Timestamp,
-    };
+    use aisle::domain::{Address, HoldLine, Order, OrderStatus, Payment, PaymentState, Timestamp};
     use aisle::ports::Orders;
     use rand::seq::SliceRandom;
     use rand::{Rng, SeedableRng};
@@ -379,37 +376,32 @@ pub async fn assign(orders: usize) -> Result<()> {
                 unit_price: aisle::domain::Money::price(1_000, "USD").unwrap(),
             })
             .collect();
-        let order = Order {
-            order_id: OrderId::generate(),
-            user_id: format!("bench-shopper-{i}").try_into().unwrap(),
-            checkout_id: aisle::domain::CheckoutId::generate(),
-            status: OrderStatus::Placed,
-            total: aisle::domain::Money::price(1_000, "USD").unwrap(),
-            lines,
-            shipping_address: address.clone(),
-            payment: Payment {
-                state: PaymentState::Captured,
-                method: "tok_success".into(),
-                reference: None,
-                checks: 0,
-                key: None,
-                captured: 1_000,
-                refunded: 0,
-            },
-            timeline: vec![StatusChange {
+        let total = aisle::domain::Money::sum(
+            aisle::domain::Currency::Usd,
+            lines
+                .iter()
+                .map(|l| l.unit_price.times(l.quantity.get()).amount),
+        );
+        let order = Order::new(
+            aisle::domain::NewOrder {
+                checkout_id: aisle::domain::CheckoutId::generate(),
+                user_id: format!("bench-shopper-{i}").try_into().unwrap(),
+                lines,
+                total,
+                shipping_address: address.clone(),
                 status: OrderStatus::Placed,
-                at: now,
-                note: None,
-            }],
-            created_at: now,
-            updated_at: now,
-            eta: None,
-            return_request: None,
-            returned: Vec::new(),
-            cancelled_lines: Vec::new(),
-            money_due: Vec::new(),
-            version: 1,
-        };
+                payment: Payment {
+                    state: PaymentState::Captured,
+                    method: "tok_success".into(),
+                    reference: None,
+                    checks: 0,
+                    key: None,
+                    captured: total.amount,
+                    refunded: 0,
+                },
+            },
+            now,
+        );
         app.orders.create(&order).await?;
         ids.push(order.order_id);
     }

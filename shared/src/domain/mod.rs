@@ -31,8 +31,8 @@ pub use item::{Attributes, Category, ImageUrl, Item, ItemPatch, NewItem};
 pub use money::{Currency, Money};
 pub use notice::{NoticeKind, SellerNotice};
 pub use order::{
-    CancelledLine, DueKind, MoneyDue, Order, OrderStatus, Payment, PaymentState, ReturnLine,
-    ReturnRequest, StatusChange,
+    CancelledLine, DueKind, MoneyDue, NewOrder, Order, OrderStatus, Payment, PaymentState,
+    ReturnLine, ReturnRequest, StatusChange,
 };
 pub use page::{Cursor, Page, PageRequest};
 pub use principal::{Principal, Role};

@@ -248,7 +248,54 @@ pub struct Order {
     pub version: u64,
 }
 
+/// What a new order is made of: its checkout's lines and total, where it ships, and the
+/// payment as it stands when the order is written.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    /// The checkout it comes from (its id derives the order's: [`Order::id_for`]).
+    pub checkout_id: CheckoutId,
+    /// The shopper.
+    pub user_id: UserId,
+    /// The lines, one per item.
+    pub lines: Vec<HoldLine>,
+    /// What it costs in all.
+    pub total: Money,
+    /// Where it ships.
+    pub shipping_address: Address,
+    /// Its first status (`PLACED`, or `PAYMENT_PENDING` while the provider has not answered).
+    pub status: OrderStatus,
+    /// The payment as it stands.
+    pub payment: Payment,
+}
+
 impl Order {
+    /// The one way an order comes to be: at version 1, its timeline starting at `status`.
+    pub fn new(new: NewOrder, now: Timestamp) -> Order {
+        Order {
+            order_id: Order::id_for(new.checkout_id),
+            user_id: new.user_id,
+            checkout_id: new.checkout_id,
+            status: new.status,
+            lines: new.lines,
+            total: new.total,
+            shipping_address: new.shipping_address,
+            payment: new.payment,
+            timeline: vec![StatusChange {
+                status: new.status,
+                at: now,
+                note: None,
+            }],
+            created_at: now,
+            updated_at: now,
+            eta: None,
+            return_request: None,
+            returned: Vec::new(),
+            cancelled_lines: Vec::new(),
+            money_due: Vec::new(),
+            version: 1,
+        }
+    }
+
     /// The order after moving to `status` (timeline appended, version bumped).
     pub fn moved_to(&self, status: OrderStatus, now: Timestamp, note: Option<String>) -> Order {
         let mut next = self.clone();

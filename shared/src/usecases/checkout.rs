@@ -25,7 +25,7 @@ use serde::Deserialize;
 use crate::domain::{
     Address, Checkout, CheckoutId, CheckoutStatus, DueKind, HoldLine, HoldState, ItemId, Money,
     MoneyDue, Order, OrderStatus, Payment, PaymentAttempt, PaymentState, ReleaseReason,
-    SaleSettings, StatusChange, Timestamp, UserId,
+    SaleSettings, Timestamp, UserId,
 };
 use crate::ports::{
     ChargeOutcome, ChargeRef, ChargeStatus, HoldRefused, PaymentClaim, Receipt, Replacing,
@@ -665,7 +665,7 @@ pub async fn submit(
     result
 }
 
-/// The one place an order is built from its checkout.
+/// The order `checkout` becomes under `attempt` (through the one constructor, [`Order::new`]).
 fn order_for(
     checkout: &Checkout,
     attempt: &PaymentAttempt,
@@ -673,29 +673,18 @@ fn order_for(
     payment: Payment,
     now: Timestamp,
 ) -> Order {
-    Order {
-        order_id: Order::id_for(checkout.checkout_id),
-        user_id: checkout.user_id.clone(),
-        checkout_id: checkout.checkout_id,
-        status,
-        lines: checkout.lines.clone(),
-        total: checkout.total,
-        shipping_address: attempt.shipping_address.clone(),
-        payment,
-        timeline: vec![StatusChange {
+    Order::new(
+        crate::domain::NewOrder {
+            checkout_id: checkout.checkout_id,
+            user_id: checkout.user_id.clone(),
+            lines: checkout.lines.clone(),
+            total: checkout.total,
+            shipping_address: attempt.shipping_address.clone(),
             status,
-            at: now,
-            note: None,
-        }],
-        created_at: now,
-        updated_at: now,
-        eta: None,
-        return_request: None,
-        returned: Vec::new(),
-        cancelled_lines: Vec::new(),
-        money_due: Vec::new(),
-        version: 1,
-    }
+            payment,
+        },
+        now,
+    )
 }
 
 /// The order of an attempt whose outcome is not known yet.
