@@ -181,23 +181,34 @@ pub(crate) async fn metered_app() -> Result<(Arc<App>, CapacityMeter)> {
     Ok((Arc::new(App::new(&config, clients)), meter))
 }
 
-pub async fn checkout(shoppers: usize, rounds: usize) -> Result<()> {
-    let (app, meter) = metered_app().await?;
-
-    // One item with plenty of stock; every shopper wants one unit of it.
-    let seller: UserId = "bench-seller".try_into().unwrap();
+/// List a benchmark product: `name` at `price` minor units (USD), sold by `seller`.
+pub(crate) async fn list_bench_item(
+    app: &App,
+    seller: &str,
+    name: String,
+    price: i64,
+) -> Result<aisle::domain::Item> {
     let new = aisle::domain::NewItem {
-        name: "Bench console".to_owned().try_into().unwrap(),
+        name: name.try_into().map_err(anyhow::Error::msg)?,
         description: None,
         category: "bench".to_owned().try_into().unwrap(),
         brand: "Aisle".to_owned().try_into().unwrap(),
-        price: aisle::domain::Money::price(29_999, "USD").unwrap(),
+        price: aisle::domain::Money::price(price, "USD").map_err(anyhow::Error::msg)?,
         attributes: Default::default(),
         images: vec![],
         low_stock_threshold: 5,
     };
+    let seller: UserId = seller.try_into().map_err(anyhow::Error::msg)?;
     let item = new.into_item(ItemId::generate(), seller, aisle::domain::Timestamp::now());
     aisle::ports::Catalog::insert(&app.catalog, &item).await?;
+    Ok(item)
+}
+
+pub async fn checkout(shoppers: usize, rounds: usize) -> Result<()> {
+    let (app, meter) = metered_app().await?;
+
+    // One item with plenty of stock; every shopper wants one unit of it.
+    let item = list_bench_item(&app, "bench-seller", "Bench console".into(), 29_999).await?;
     let site = crate::seed::warehouse_sites()?.remove(0);
     app.warehouses.put(&site).await?;
     let warehouse: WarehouseId = site.warehouse_id.clone();
@@ -329,22 +340,7 @@ pub async fn assign(orders: usize) -> Result<()> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(4);
     let mut items: Vec<ItemId> = Vec::new();
     for i in 0..20 {
-        let new = aisle::domain::NewItem {
-            name: format!("Bench part {i}").try_into().unwrap(),
-            description: None,
-            category: "bench".to_owned().try_into().unwrap(),
-            brand: "Aisle".to_owned().try_into().unwrap(),
-            price: aisle::domain::Money::price(1_000, "USD").unwrap(),
-            attributes: Default::default(),
-            images: vec![],
-            low_stock_threshold: 5,
-        };
-        let item = new.into_item(
-            ItemId::generate(),
-            "bench-seller".try_into().unwrap(),
-            Timestamp::now(),
-        );
-        aisle::ports::Catalog::insert(&app.catalog, &item).await?;
+        let item = list_bench_item(&app, "bench-seller", format!("Bench part {i}"), 1_000).await?;
         items.push(item.item_id);
     }
     for item in &items {

@@ -15,8 +15,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aisle::domain::{ItemId, Quantity, SaleSettings, StockReceipt, UserId};
-use aisle::ports::{Catalog, Inventory, Warehouses};
+use aisle::domain::{Quantity, SaleSettings, StockReceipt, UserId};
+use aisle::ports::{Inventory, Warehouses};
 use aisle::usecases::{cart, checkout};
 use aisle::{App, Config};
 use anyhow::{Context, Result};
@@ -289,19 +289,8 @@ async fn run(
     conflict_ppm: u32,
     instances: usize,
 ) -> Result<Run> {
-    let seller: UserId = "flash-seller".try_into().unwrap();
-    let new = aisle::domain::NewItem {
-        name: "Flash console".to_owned().try_into().unwrap(),
-        description: None,
-        category: "bench".to_owned().try_into().unwrap(),
-        brand: "Aisle".to_owned().try_into().unwrap(),
-        price: aisle::domain::Money::price(49_999, "USD").unwrap(),
-        attributes: Default::default(),
-        images: vec![],
-        low_stock_threshold: 5,
-    };
-    let item = new.into_item(ItemId::generate(), seller, aisle::domain::Timestamp::now());
-    app.catalog.insert(&item).await?;
+    let item =
+        crate::bench::list_bench_item(app, "flash-seller", "Flash console".into(), 49_999).await?;
     let receipt = StockReceipt {
         warehouse_id: warehouse.clone(),
         item_id: item.item_id,
