@@ -500,3 +500,74 @@ async fn submit_refuses_bad_addresses_naming_each_field() {
     );
     assert_eq!(shop.available(&item).await, 2, "the hold is untouched");
 }
+
+/// What a subscriber wrote, kept in memory: the JSON log lines of one test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_submits_log_lines_carry_the_api_gateway_request_id_the_user_and_the_checkout_id() {
+    use aisle::lambda::tracing::Instrument;
+    let shop = Shop::with_test_provider().await;
+    let item = helpers::seed_item(&shop, "Logged item", 2).await;
+    let (who, checkout) = helpers::hold(&shop, &[(item, 1)]).await;
+    let call = Call::new(
+        "POST /v1/checkout/{checkoutId}/order",
+        &[("checkoutId", &checkout)],
+    )
+    .by(&who)
+    .header("Idempotency-Key", "logged-submit")
+    .json(json!({ "paymentToken": "tok_success", "shippingAddress": helpers::address_json() }));
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber =
+        aisle::telemetry::subscriber(aisle::telemetry::EnvFilter::new("info"), move || {
+            writer.clone()
+        });
+    // As `http_lambda!` runs a handler: inside the request's span, under the JSON subscriber.
+    let app = shop.app_for(&call.route_key()).await;
+    let request = call.request();
+    let reply = {
+        let _logging = aisle::lambda::tracing::subscriber::set_default(subscriber);
+        let span = aisle::lambda::request_span(&request);
+        shopping::submit_order(&app, request).instrument(span).await
+    };
+    assert_eq!(Reply::from(reply.unwrap()).status, 201);
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every log line is JSON"))
+        .collect();
+    let in_submit: Vec<_> = lines
+        .iter()
+        .filter(|l| {
+            l["spans"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["name"] == "submit"))
+        })
+        .collect();
+    assert!(!in_submit.is_empty(), "the submit logged: {text}");
+    for line in &in_submit {
+        let spans = line["spans"].as_array().unwrap();
+        assert_eq!(spans[0]["name"], "request", "{line}");
+        assert_eq!(spans[0]["apigwRequestId"], call.request_id(), "{line}");
+        assert_eq!(spans[0]["user_id"], who.user_id().to_string(), "{line}");
+        let submit = spans.iter().find(|s| s["name"] == "submit").unwrap();
+        assert_eq!(submit["checkout_id"], checkout, "{line}");
+    }
+    assert!(
+        !text.contains("tok_success") && !text.contains("340 W Market"),
+        "no payment token or address in the logs: {text}"
+    );
+}

@@ -52,7 +52,6 @@ pub struct Call {
 }
 
 impl Call {
-    /// `route` is the template's route (`GET /v1/items/{itemId}`); `params` fill its braces.
     /// The route this call is for (`GET /v1/items/{itemId}`).
     pub fn route_key(&self) -> String {
         self.event["routeKey"]
@@ -61,6 +60,7 @@ impl Call {
             .to_owned()
     }
 
+    /// `route` is the template's route (`GET /v1/items/{itemId}`); `params` fill its braces.
     pub fn new(route: &str, params: &[(&str, &str)]) -> Self {
         let (method, template_path) = route.split_once(' ').expect("METHOD /path");
         let mut path = template_path.to_owned();
@@ -85,6 +85,14 @@ impl Call {
             "isBase64Encoded": false
         });
         Self { event }
+    }
+
+    /// The API Gateway request id this call carries (`requestContext.requestId`).
+    pub fn request_id(&self) -> String {
+        self.event["requestContext"]["requestId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub fn by(mut self, caller: &Caller) -> Self {
