@@ -29,11 +29,7 @@ async fn submit(shop: &Shop, who: &Caller, checkout: &str, token: &str) -> Reply
 
 /// A shopper with `quantity` of `item` in the cart and an active checkout for it.
 async fn checked_out(shop: &Shop, item: &str, quantity: u32) -> (Caller, String) {
-    let who = Caller::shopper();
-    assert_eq!(add_to_cart(shop, &who, item, quantity).await.status, 200);
-    let begun = begin(shop, &who).await;
-    assert_eq!(begun.status, 201, "{:?}", begun.body);
-    (who, begun.body["checkoutId"].as_str().unwrap().to_owned())
+    helpers::hold(shop, &[(item.try_into().unwrap(), quantity)]).await
 }
 
 async fn order_of(shop: &Shop, who: &Caller, order: &str) -> Reply {

@@ -123,26 +123,29 @@ pub async fn listed_by(shop: &Shop, seller: &Caller, name: &str, category: &str)
     ItemId::try_from(created.body["itemId"].as_str().unwrap()).unwrap()
 }
 
-/// Hand messages to the warehouse-updates consumer as one SQS batch; the failed message ids.
-pub async fn deliver(shop: &Shop, bodies: &[Value]) -> Vec<String> {
+/// `bodies` as one SQS batch, as Lambda's SQS mapping hands it over (message ids `m0`, `m1`, ...).
+pub fn sqs_batch(bodies: &[String]) -> LambdaEvent<aws_lambda_events::sqs::SqsEvent> {
     let records = bodies
         .iter()
         .enumerate()
         .map(|(i, body)| {
             let mut m = aws_lambda_events::sqs::SqsMessage::default();
             m.message_id = Some(format!("m{i}"));
-            m.body = Some(body.to_string());
+            m.body = Some(body.clone());
             m
         })
         .collect();
     let mut event = aws_lambda_events::sqs::SqsEvent::default();
     event.records = records;
-    let response = aisle::workers::apply_warehouse_updates(
-        &shop.app,
-        LambdaEvent::new(event, Context::default()),
-    )
-    .await
-    .unwrap();
+    LambdaEvent::new(event, Context::default())
+}
+
+/// Hand messages to the warehouse-updates consumer as one SQS batch; the failed message ids.
+pub async fn deliver(shop: &Shop, bodies: &[Value]) -> Vec<String> {
+    let bodies: Vec<String> = bodies.iter().map(Value::to_string).collect();
+    let response = aisle::workers::apply_warehouse_updates(&shop.app, sqs_batch(&bodies))
+        .await
+        .unwrap();
     response
         .batch_item_failures
         .into_iter()

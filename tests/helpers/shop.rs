@@ -256,13 +256,9 @@ impl Shop {
     /// scheduled message once its delay is up: for tests that move the test clock past a due
     /// time instead of waiting for SQS's real delay. Returns the ids of failed messages.
     pub async fn fire_timer(&self, message: &aisle::ports::TimerMessage) -> Vec<String> {
-        let mut record = aws_lambda_events::sqs::SqsMessage::default();
-        record.message_id = Some("timer-1".into());
-        record.body = Some(serde_json::to_string(message).unwrap());
-        let mut event = aws_lambda_events::sqs::SqsEvent::default();
-        event.records = vec![record];
+        let batch = super::sqs_batch(&[serde_json::to_string(message).unwrap()]);
         let timer = self.as_function("hold-timer").await;
-        aisle::workers::hold_timer(&timer, LambdaEvent::new(event, Context::default()))
+        aisle::workers::hold_timer(&timer, batch)
             .await
             .unwrap()
             .batch_item_failures

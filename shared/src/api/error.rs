@@ -346,17 +346,18 @@ impl From<crate::usecases::orders::OrderError> for ApiError {
 
 impl From<crate::usecases::payments::ProviderEventError> for ApiError {
     fn from(error: crate::usecases::payments::ProviderEventError) -> Self {
+        use crate::usecases::payments::ProviderEventError;
         match error {
-            crate::usecases::payments::ProviderEventError::InFlight => Self::new(
+            ProviderEventError::InFlight => Self::new(
                 StatusCode::CONFLICT,
                 "EVENT_IN_FLIGHT",
                 "this event is being applied; retry later",
             ),
-            crate::usecases::payments::ProviderEventError::Reused => Self::bad_request(
+            ProviderEventError::Reused => Self::bad_request(
                 "EVENT_REUSED",
                 "this event id came before with another body",
             ),
-            crate::usecases::payments::ProviderEventError::Store(e) => e.into(),
+            ProviderEventError::Store(e) => e.into(),
         }
     }
 }

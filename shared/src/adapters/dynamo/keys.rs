@@ -201,8 +201,8 @@ pub(crate) fn ticket_sk(item: ItemId) -> String {
 // `pk = CONN#<connectionId>`, `sk = CONN` listing what one connection watches ---
 
 /// One watch: `connection` watching `item` (a `Query` on the item's key lists its watchers).
-pub(crate) fn watch_key(item_pk: String, connection: &crate::ports::ConnectionId) -> Record {
-    stock_key(item_pk, connection.as_str().to_owned())
+pub(crate) fn watch_key(item: ItemId, connection: &crate::ports::ConnectionId) -> Record {
+    stock_key(item_pk(item), connection.as_str().to_owned())
 }
 
 /// The row listing the items `connection` watches.

@@ -73,7 +73,7 @@ impl Watchers for DynamoWatchers {
                 Some(t) => encode(t)?,
                 None => Record::new(),
             };
-            row.extend(watch_key(item_pk(*item), connection));
+            row.extend(watch_key(*item, connection));
             row.insert("ttl".into(), n(ttl));
             puts.push(
                 WriteRequest::builder()
@@ -106,7 +106,7 @@ impl Watchers for DynamoWatchers {
             .iter()
             .filter_map(|raw| ItemId::try_from(raw.as_str()).ok())
         {
-            deletes.push(watch_key(item_pk(item), connection));
+            deletes.push(watch_key(item, connection));
         }
         deletes.push(connection_key(connection));
         let requests = deletes
