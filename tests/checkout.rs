@@ -344,8 +344,7 @@ async fn the_sweep_function_releases_an_expired_hold_under_its_own_grants() {
     assert_eq!(shop.available(&item).await, 0);
     shop.clock.advance_past(shop.hold_expiry(&checkout).await);
     let sweeper = shop.as_function("sweep-holds").await;
-    let event =
-        lambda_runtime::LambdaEvent::new(serde_json::json!({}), lambda_runtime::Context::default());
+    let event = lambda_runtime::LambdaEvent::new(serde_json::json!({}), helpers::lambda_context());
     let answer = aisle::workers::sweep_holds(&sweeper, event).await.unwrap();
     assert_eq!(answer["released"], 1, "{answer}");
     assert_eq!(shop.available(&item).await, 2, "back on sale");
@@ -422,7 +421,7 @@ async fn timer_sweeper_cancel_and_submit_racing_release_a_hold_exactly_once() {
         let now = shop.now();
         let (a, b, c, d) = tokio::join!(
             checkout::expire(app.shop(), id, now),
-            checkout::sweep(app.shop(), now),
+            checkout::sweep(app.shop(), now, helpers::sweep_deadline()),
             checkout::cancel(app.shop(), &user, id),
             shop.pump_timer(),
         );
@@ -781,9 +780,14 @@ async fn a_crash_between_charge_and_commit_is_found_and_settled_by_the_sweep() {
         .expires_at
         .plus_millis(checkout::PAYMENT_GRACE.as_millis() as i64 + 1);
     assert_eq!(
-        checkout::sweep(shop.as_function("sweep-holds").await.shop(), after_expiry)
-            .await
-            .unwrap(),
+        checkout::sweep(
+            shop.as_function("sweep-holds").await.shop(),
+            after_expiry,
+            helpers::sweep_deadline()
+        )
+        .await
+        .unwrap()
+        .released,
         1
     );
     let settled = send!(
@@ -820,6 +824,7 @@ async fn a_crash_after_recording_the_attempt_but_before_the_charge_releases_unch
         method: "tok_success".into(),
         shipping_address: helpers::address(),
         started_at: shop.now(),
+        reference: None,
     };
     // A submit that recorded its attempt and died before calling the provider.
     let claimed = aisle::ports::Checkouts::claim_payment(
@@ -838,9 +843,11 @@ async fn a_crash_after_recording_the_attempt_but_before_the_charge_releases_unch
     let early = checkout::sweep(
         shop.as_function("sweep-holds").await.shop(),
         hold.expires_at.plus_millis(1),
+        helpers::sweep_deadline(),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .released;
     assert_eq!(
         early, 0,
         "an attempt younger than the payment grace is left alone"
@@ -849,9 +856,14 @@ async fn a_crash_after_recording_the_attempt_but_before_the_charge_releases_unch
         .expires_at
         .plus_millis(checkout::PAYMENT_GRACE.as_millis() as i64 + 1);
     assert_eq!(
-        checkout::sweep(shop.as_function("sweep-holds").await.shop(), after)
-            .await
-            .unwrap(),
+        checkout::sweep(
+            shop.as_function("sweep-holds").await.shop(),
+            after,
+            helpers::sweep_deadline()
+        )
+        .await
+        .unwrap()
+        .released,
         1
     );
     assert_eq!(shop.available(&item).await, 5, "released");
@@ -889,9 +901,13 @@ async fn a_refund_the_provider_did_not_confirm_stays_owed_and_the_sweeper_pays_i
     );
 
     for _ in 0..2 {
-        checkout::sweep(shop.as_function("sweep-holds").await.shop(), shop.now())
-            .await
-            .unwrap();
+        checkout::sweep(
+            shop.as_function("sweep-holds").await.shop(),
+            shop.now(),
+            helpers::sweep_deadline(),
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(kept(&shop, &checkout), 0, "refunded by the sweeper, once");
     let now = order_of(&shop, &who, &order).await;
@@ -992,9 +1008,13 @@ async fn a_pending_payment_whose_settle_message_was_lost_is_settled_by_the_sweep
         "PAYMENT_PENDING"
     );
     let overdue = at_expiry.plus_millis(2 * checkout::SETTLE_RETRY.as_millis() as i64 + 1);
-    checkout::sweep(shop.as_function("sweep-holds").await.shop(), overdue)
-        .await
-        .unwrap();
+    checkout::sweep(
+        shop.as_function("sweep-holds").await.shop(),
+        overdue,
+        helpers::sweep_deadline(),
+    )
+    .await
+    .unwrap();
     let settled = order_of(&shop, &who, &order).await;
     assert_eq!(settled.body["status"], "PLACED", "{:?}", settled.body);
     assert_eq!(kept(&shop, &checkout), 19_999);

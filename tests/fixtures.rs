@@ -74,7 +74,7 @@ async fn sqs_fixtures_reach_their_workers_and_report_only_retryable_failures() {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         lambda_runtime::LambdaEvent::new(
             serde_json::from_str(&text).unwrap(),
-            lambda_runtime::Context::default(),
+            helpers::lambda_context(),
         )
     };
     let failed = |r: aws_lambda_events::sqs::SqsBatchResponse| -> Vec<String> {

@@ -462,7 +462,10 @@ async fn a_late_success_after_the_timer_sweeper_and_ttl_race_retakes_the_stock_e
             },
             async {
                 jitter(3).await;
-                checkout::sweep(s, later).await.unwrap()
+                checkout::sweep(s, later, helpers::sweep_deadline())
+                    .await
+                    .unwrap()
+                    .released
             },
             async {
                 jitter(20).await;

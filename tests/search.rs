@@ -288,7 +288,7 @@ async fn the_rebuild_function_indexes_every_listed_item_under_its_own_grants() {
     let shop = Shop::open().await;
     let item = seed_item(&shop, "Rebuilt lantern", 2).await;
     let rebuilder = shop.as_function("rebuild-search-index").await;
-    let event = lambda_runtime::LambdaEvent::new(json!({}), lambda_runtime::Context::default());
+    let event = lambda_runtime::LambdaEvent::new(json!({}), helpers::lambda_context());
     let answer = aisle::workers::rebuild_search_index(&rebuilder, event)
         .await
         .unwrap();

@@ -635,10 +635,8 @@ async fn the_reconcile_function_checks_every_item_under_its_own_grants() {
         .await
         .is_empty());
     let reconciler = shop.as_function("reconcile-stock").await;
-    let event = lambda_runtime::LambdaEvent::new(
-        json!({ "repair": true }),
-        lambda_runtime::Context::default(),
-    );
+    let event =
+        lambda_runtime::LambdaEvent::new(json!({ "repair": true }), helpers::lambda_context());
     let answer = aisle::workers::reconcile_stock(&reconciler, event)
         .await
         .unwrap();

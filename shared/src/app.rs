@@ -7,8 +7,8 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::adapters::dynamo::{
     DynamoCarts, DynamoCatalog, DynamoCheckouts, DynamoFulfilment, DynamoInventory, DynamoOrders,
-    DynamoRequests, DynamoSellerNotices, DynamoWaitingRoom, DynamoWarehouses, DynamoWatchers,
-    Faults, InventoryTables,
+    DynamoParking, DynamoRequests, DynamoSellerNotices, DynamoWaitingRoom, DynamoWarehouses,
+    DynamoWatchers, Faults, InventoryTables,
 };
 use crate::adapters::eventbridge::EventBridgePublisher;
 use crate::adapters::live_push::ApiGatewayPush;
@@ -97,8 +97,11 @@ impl PaymentProvider {
 
 #[async_trait::async_trait]
 impl Payments for PaymentProvider {
-    async fn charge(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError> {
-        self.inner().charge(charge).await
+    async fn open(&self, charge: &ChargeRef) -> Result<crate::ports::Opened, StoreError> {
+        self.inner().open(charge).await
+    }
+    async fn confirm(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError> {
+        self.inner().confirm(charge).await
     }
     async fn status(&self, charge: &ChargeRef, check: u32) -> Result<ChargeStatus, StoreError> {
         self.inner().status(charge, check).await
@@ -187,6 +190,8 @@ pub struct App {
     pub requests: DynamoRequests,
     /// The hold-expiry timer queue.
     pub timer: SqsTimer,
+    /// The sweeper's failure records and parking place (the timer's dead-letter queue).
+    pub parking: DynamoParking,
     /// Parked hold-timer messages.
     pub dead_letters: DeadLetters,
     /// Parked `OrderPlaced` messages the assignment worker cannot use.
@@ -308,14 +313,21 @@ impl App {
                 PaymentSettings::Stripe {
                     api_base,
                     secret_name,
+                    stack,
                 } => PaymentProvider::Stripe(Arc::new(StripeAccount::new(
                     secrets,
                     secret_name,
                     api_base,
+                    stack,
                 ))),
                 PaymentSettings::Test => PaymentProvider::Test(TestPayments::default()),
             },
             requests: DynamoRequests::new(dynamo.clone(), &t.idempotency),
+            parking: DynamoParking::new(
+                dynamo.clone(),
+                &t.idempotency,
+                DeadLetters::new(sqs.clone(), &config.timer_dlq_url),
+            ),
             timer: SqsTimer::new(sqs.clone(), &config.timer_queue_url),
             assignment_dead_letters: DeadLetters::new(sqs.clone(), &config.assignment_dlq_url),
             update_dead_letters: DeadLetters::new(sqs.clone(), &config.warehouse_updates_dlq_url),
@@ -362,6 +374,7 @@ impl App {
             payments: &self.payments,
             requests: &self.requests,
             timer: &self.timer,
+            parking: &self.parking,
             waiting_room: &self.waiting_room,
             clock: self.clock.as_ref(),
             hold: self.config.hold,

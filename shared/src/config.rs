@@ -127,6 +127,9 @@ pub enum PaymentSettings {
         /// `STRIPE_SECRET_NAME`: the Secrets Manager secret with the API key and the
         /// webhook signing secret.
         secret_name: String,
+        /// `STACK_NAME`: the tag on every PaymentIntent this stack makes, so its
+        /// reconciliation counts only its own on an account shared with other applications.
+        stack: String,
     },
     /// The test provider (`PAYMENT_PROVIDER=test`): tokens decide the outcome, no money moves.
     Test,
@@ -140,6 +143,9 @@ impl PaymentSettings {
                 api_base: set("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into()),
                 secret_name: set("STRIPE_SECRET_NAME").ok_or_else(|| {
                     ConfigError("PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_NAME".into())
+                })?,
+                stack: set("STACK_NAME").ok_or_else(|| {
+                    ConfigError("PAYMENT_PROVIDER=stripe needs STACK_NAME".into())
                 })?,
             }),
             Some("test") => Ok(Self::Test),
@@ -277,13 +283,15 @@ mod tests {
         let stripe = Config::from_lookup(with(&[
             ("PAYMENT_PROVIDER", "stripe"),
             ("STRIPE_SECRET_NAME", "aisle/stripe"),
+            ("STACK_NAME", "aisle-prod"),
         ]))
         .unwrap();
         assert_eq!(
             stripe.payments,
             PaymentSettings::Stripe {
                 api_base: "https://api.stripe.com".into(),
-                secret_name: "aisle/stripe".into()
+                secret_name: "aisle/stripe".into(),
+                stack: "aisle-prod".into(),
             }
         );
         let test = Config::from_lookup(with(&[("PAYMENT_PROVIDER", "test")])).unwrap();

@@ -9,6 +9,7 @@
 pub mod adapters;
 pub mod api;
 pub mod app;
+pub mod batch;
 pub mod config;
 pub mod domain;
 pub mod lambda;

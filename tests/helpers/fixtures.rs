@@ -1,7 +1,7 @@
 //! One way to make each fixture: listings, stocked items, holds, orders, warehouse messages.
 
 use aisle::domain::ItemId;
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 
 use super::*;
@@ -137,7 +137,7 @@ pub fn sqs_batch(bodies: &[String]) -> LambdaEvent<aws_lambda_events::sqs::SqsEv
         .collect();
     let mut event = aws_lambda_events::sqs::SqsEvent::default();
     event.records = records;
-    LambdaEvent::new(event, Context::default())
+    LambdaEvent::new(event, super::shop::lambda_context())
 }
 
 /// Hand messages to the warehouse-updates consumer as one SQS batch; the failed message ids.

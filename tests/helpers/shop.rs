@@ -287,7 +287,7 @@ impl Shop {
         let mut handled = 0;
         while let Some((event, handles)) = queues::receive(&self.sqs, &url, 10, 0).await.unwrap() {
             handled += handles.len();
-            let event = LambdaEvent::new(event, Context::default());
+            let event = LambdaEvent::new(event, lambda_context());
             let response = match logical {
                 "TimerQueue" => {
                     aisle::workers::hold_timer(&*self.as_function("hold-timer").await, event).await
@@ -471,7 +471,7 @@ impl Shop {
                     continue;
                 }
                 let event: aws_lambda_events::dynamodb::Event = serde_json::from_value(json!({ "Records": chosen })).unwrap();
-                let context = LambdaEvent::new(event, Context::default());
+                let context = LambdaEvent::new(event, lambda_context());
                 let response = match source.binary.as_str() {
                     "hold-ttl-expired" => aisle::workers::hold_ttl_expired(&*self.as_function("hold-ttl-expired").await, context).await.unwrap(),
                     "publish-events" => aisle::workers::publish_events(&*self.as_function("publish-events").await, context).await.unwrap(),
@@ -678,4 +678,20 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// An invocation's context as Lambda gives it: the deadline 10 s away (the template's
+/// timeout), so a handler's time budget is what it is in AWS.
+pub fn lambda_context() -> Context {
+    let mut context = Context::default();
+    context.deadline = (std::time::SystemTime::now() + Duration::from_secs(10))
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    context
+}
+
+/// A sweep's deadline as the sweep function gives it (its 10 s timeout less the margin).
+pub fn sweep_deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(8)
 }

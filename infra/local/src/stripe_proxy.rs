@@ -12,6 +12,14 @@
 //!   (`idempotency_key_in_use`);
 //! - answers that mean the request never ran (400 validation, 401, 409, 429) are not saved.
 //!
+//! It also answers what the adapter asks and localstripe cannot list:
+//!
+//! - `GET /v1/payment_intents/search?query=metadata['k']:'v'`, Stripe's search
+//!   (docs.stripe.com/search#query-fields-for-payment-intents), over every PaymentIntent
+//!   localstripe holds;
+//! - `GET /v1/payment_intents?created[gt]=...`, the list filtered by creation time and
+//!   newest first, as Stripe lists (docs.stripe.com/api/payment_intents/list).
+//!
 //! Keys are scoped by API key, as Stripe scopes them by account. For tests it can also lose
 //! answers: `POST /_aisle/lose-answers` with `payment_method=<pm>&count=<n>` makes the next
 //! `n` PaymentIntent creates for that payment method (first tries and replays alike) close
@@ -60,8 +68,13 @@ fn form(body: &[u8]) -> HashMap<String, String> {
 }
 
 fn stripe_error(status: u16, code: &str, message: &str) -> Answer {
+    stripe_error_of(status, "idempotency_error", code, message)
+}
+
+/// An error answered as Stripe shapes errors (docs.stripe.com/api/errors).
+fn stripe_error_of(status: u16, kind: &str, code: &str, message: &str) -> Answer {
     let body = serde_json::json!({
-        "error": { "type": "idempotency_error", "code": code, "message": message }
+        "error": { "type": kind, "code": code, "message": message }
     });
     hyper::Response::builder()
         .status(status)
@@ -98,6 +111,16 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    if parts.method == http::Method::GET && path.starts_with("/v1/payment_intents") {
+        let query: HashMap<String, String> = form(parts.uri.query().unwrap_or_default().as_bytes());
+        let account = header("authorization").unwrap_or_default();
+        if path == "/v1/payment_intents/search" {
+            return Some(search_intents(client, upstream, &account, &query).await);
+        }
+        if path == "/v1/payment_intents" && query.contains_key("created[gt]") {
+            return Some(list_intents_since(client, upstream, &account, &query).await);
+        }
+    }
     let lose_this = || {
         if parts.method != http::Method::POST || path != "/v1/payment_intents" {
             return false;
@@ -193,4 +216,125 @@ async fn handle(
             .then(|| hyper::Response::from_parts(head, http_body_util::Full::new(bytes)));
     }
     (!lost).then_some(answer)
+}
+
+/// Every PaymentIntent localstripe holds for `account` (it lists oldest first, 100 a page).
+async fn all_intents(
+    client: &Forwarder,
+    upstream: &str,
+    account: &str,
+) -> Result<Vec<serde_json::Value>, Answer> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut uri = format!("{upstream}/v1/payment_intents?limit=100");
+        if let Some(after) = &after {
+            uri.push_str(&format!("&starting_after={after}"));
+        }
+        let request = hyper::Request::builder()
+            .method("GET")
+            .uri(uri)
+            .header("authorization", account)
+            .body(http_body_util::Full::new(Bytes::new()))
+            .map_err(|_| plain(500, "request build"))?;
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| plain(502, &format!("localstripe: {e}")))?;
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let page: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let data = page["data"].as_array().cloned().unwrap_or_default();
+        after = data
+            .last()
+            .and_then(|pi| pi["id"].as_str())
+            .map(str::to_owned);
+        all.extend(data);
+        if page["has_more"] != true || after.is_none() {
+            return Ok(all);
+        }
+    }
+}
+
+fn json_answer(body: serde_json::Value) -> Answer {
+    hyper::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(Bytes::from(body.to_string())))
+        .unwrap_or_else(|_| plain(500, "response build"))
+}
+
+/// Stripe's search for the one query form the adapter sends: `metadata['<key>']:'<value>'`.
+async fn search_intents(
+    client: &Forwarder,
+    upstream: &str,
+    account: &str,
+    query: &HashMap<String, String>,
+) -> Answer {
+    let q = query.get("query").map(String::as_str).unwrap_or_default();
+    let parsed = q
+        .strip_prefix("metadata['")
+        .and_then(|rest| rest.split_once("']:'"))
+        .and_then(|(key, value)| Some((key, value.strip_suffix('\'')?)));
+    let Some((key, value)) = parsed else {
+        return stripe_error_of(
+            400,
+            "invalid_request_error",
+            "parameter_invalid_string",
+            "this stand-in searches only metadata['key']:'value'",
+        );
+    };
+    match all_intents(client, upstream, account).await {
+        Ok(all) => {
+            let data: Vec<_> = all
+                .into_iter()
+                .filter(|pi| pi["metadata"][key] == value)
+                .collect();
+            json_answer(serde_json::json!({
+                "object": "search_result", "url": "/v1/payment_intents/search",
+                "has_more": false, "next_page": null, "data": data,
+            }))
+        }
+        Err(answer) => answer,
+    }
+}
+
+/// The list filtered by `created[gt]`, newest first, paged by `limit` and `starting_after`.
+async fn list_intents_since(
+    client: &Forwarder,
+    upstream: &str,
+    account: &str,
+    query: &HashMap<String, String>,
+) -> Answer {
+    let since: i64 = query
+        .get("created[gt]")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let limit: usize = query
+        .get("limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+        .clamp(1, 100);
+    match all_intents(client, upstream, account).await {
+        Ok(all) => {
+            let mut matching: Vec<_> = all
+                .into_iter()
+                .filter(|pi| pi["created"].as_i64().unwrap_or(0) > since)
+                .collect();
+            matching.reverse();
+            let start = query
+                .get("starting_after")
+                .and_then(|after| matching.iter().position(|pi| pi["id"] == after.as_str()))
+                .map_or(0, |at| at + 1);
+            let page: Vec<_> = matching.iter().skip(start).take(limit).cloned().collect();
+            let has_more = matching.len() > start + page.len();
+            json_answer(serde_json::json!({
+                "object": "list", "url": "/v1/payment_intents",
+                "has_more": has_more, "data": page,
+            }))
+        }
+        Err(answer) => answer,
+    }
 }

@@ -691,6 +691,8 @@ impl Template {
                     (_, Some(target)) if self.resources.contains_key(target) => {
                         local_name(prefix, target)
                     }
+                    // A local run's "stack" is its prefix (each test's own).
+                    (_, Some("AWS::StackName")) => prefix.trim_end_matches('-').to_owned(),
                     (_, Some(target)) => {
                         let default = self.parameters.get(target).and_then(|p| p.get("Default"));
                         scalar(default)

@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use crate::domain::Money;
-use crate::ports::{ChargeOutcome, ChargeRef, ChargeStatus, HeldCharge, Payments, StoreError};
+use crate::ports::{
+    ChargeOutcome, ChargeRef, ChargeStatus, HeldCharge, Opened, Payments, StoreError,
+};
 
 /// One charge as the provider sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +137,13 @@ impl TestPayments {
 
 #[async_trait]
 impl Payments for TestPayments {
-    async fn charge(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError> {
+    async fn open(&self, charge: &ChargeRef) -> Result<Opened, StoreError> {
+        Ok(Opened::Ready {
+            reference: reference(&charge.key),
+        })
+    }
+
+    async fn confirm(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError> {
         let (key, method, amount) = (charge.key.as_str(), charge.method.as_str(), charge.amount);
         let approved = method.starts_with("tok_success");
         let captured_silently = method == "tok_timeout_capture";

@@ -32,8 +32,8 @@ use serde_json::Value;
 
 use crate::domain::{Money, Timestamp};
 use crate::ports::{
-    ChargeOutcome, ChargeRef, ChargeStatus, HeldCharge, Payments, ProviderEvent, ProviderEventKind,
-    StoreError,
+    ChargeOutcome, ChargeRef, ChargeStatus, HeldCharge, Opened, Payments, ProviderEvent,
+    ProviderEventKind, StoreError,
 };
 use crate::retry::Policy;
 
@@ -52,6 +52,8 @@ pub const CALL_BUDGET: Duration = Duration::from_secs(7);
 pub struct StripePayments {
     base: String,
     api_key: String,
+    /// The stack's tag on every PaymentIntent it makes (`metadata[aisle_stack]`).
+    stack: String,
     timeout: Duration,
     budget: Duration,
     client: crate::adapters::http::WebClient,
@@ -97,9 +99,13 @@ impl Request {
     }
 }
 
-/// The create-and-confirm request of a charge. Identical for the first try, its retries and
-/// the replay that finds it again: Stripe refuses a reused key with different parameters.
-pub fn create_intent(charge: &ChargeRef) -> Request {
+/// The create request of a charge: a PaymentIntent with the amount and payment method,
+/// **not confirmed** (no money moves until [`confirm_intent`]), tagged with the attempt's
+/// charge key and the stack that made it (`metadata`, returned on every PaymentIntent, so
+/// a search or list finds the attempt's intent without replaying this request). Identical
+/// for the first try and its retries inside one call: Stripe refuses a reused key with
+/// different parameters (docs.stripe.com/api/idempotent_requests).
+pub fn create_intent(charge: &ChargeRef, stack: &str) -> Request {
     let pairs = [
         ("amount", charge.amount.amount.to_string()),
         (
@@ -109,8 +115,8 @@ pub fn create_intent(charge: &ChargeRef) -> Request {
         ("payment_method", charge.method.clone()),
         ("payment_method_types[]", "card".to_owned()),
         ("capture_method", "automatic".to_owned()),
-        ("confirm", "true".to_owned()),
         ("metadata[aisle_charge_key]", charge.key.clone()),
+        ("metadata[aisle_stack]", stack.to_owned()),
     ];
     Request {
         method: "POST",
@@ -119,6 +125,37 @@ pub fn create_intent(charge: &ChargeRef) -> Request {
         form: pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
     }
 }
+
+/// Confirm the PaymentIntent `id` made for the attempt `key` (takes the money, or answers
+/// the decline or the 3-D Secure step); its own idempotency key, so a retried confirm is
+/// one confirm (docs.stripe.com/api/payment_intents/confirm).
+pub fn confirm_intent(key: &str, id: &str) -> Request {
+    Request {
+        method: "POST",
+        path: format!("/v1/payment_intents/{id}/confirm"),
+        idempotency_key: Some(format!("{key}-confirm")),
+        form: Vec::new(),
+    }
+}
+
+/// Find the PaymentIntent of the attempt `key` by its metadata, when its id was never
+/// recorded (docs.stripe.com/search#query-fields-for-payment-intents). Stripe's search is
+/// eventually consistent (an intent is searchable within about a minute), so "none" is
+/// believed only after [`NOT_FOUND_CHECKS`] asks.
+pub fn search_intent(key: &str) -> Request {
+    let query = format!("metadata['aisle_charge_key']:'{key}'");
+    let encoded: String = form_urlencoded::byte_serialize(query.as_bytes()).collect();
+    Request {
+        method: "GET",
+        path: format!("/v1/payment_intents/search?query={encoded}"),
+        idempotency_key: None,
+        form: Vec::new(),
+    }
+}
+
+/// Asks after which a charge that search cannot find is taken as never made: the settle
+/// timer asks every 30 s, so this is past Stripe's search lag.
+pub const NOT_FOUND_CHECKS: u32 = 3;
 
 /// Fetch one PaymentIntent's current state.
 pub fn get_intent(id: &str) -> Request {
@@ -154,13 +191,15 @@ pub fn cancel_intent(key: &str, id: &str) -> Request {
     }
 }
 
-/// Charges listed per reconciliation at most (100 per page).
-pub const MAX_RECONCILE_PAGES: usize = 20;
+/// Pages of PaymentIntents listed per reconciliation at most (100 per page).
+pub const MAX_RECONCILE_PAGES: usize = 100;
 
-/// One page of charges created after `since` (Stripe lists newest first; `after` pages on).
-pub fn list_charges(since: Timestamp, after: Option<&str>) -> Request {
+/// One page of PaymentIntents created after `since`, each with its latest charge expanded
+/// (what it captured and refunded), newest first; `after` pages on
+/// (docs.stripe.com/api/payment_intents/list, docs.stripe.com/api/expanding_objects).
+pub fn list_intents(since: Timestamp, after: Option<&str>) -> Request {
     let mut path = format!(
-        "/v1/charges?limit=100&created%5Bgt%5D={}",
+        "/v1/payment_intents?limit=100&created%5Bgt%5D={}&expand%5B%5D=data.latest_charge",
         since.unix_seconds()
     );
     if let Some(after) = after {
@@ -195,7 +234,12 @@ pub fn intent_status(intent: &Value) -> ChargeStatus {
         "requires_payment_method" => ChargeStatus::Failed {
             reason: failure_reason(&intent["last_payment_error"]),
         },
-        // processing, requires_action, requires_confirmation, requires_capture: not settled.
+        // Made and never confirmed: the request that made it ended (a function ends within
+        // its timeout, before anyone asks), so it never will be. Nothing was taken.
+        "requires_confirmation" => ChargeStatus::Failed {
+            reason: "never_confirmed".into(),
+        },
+        // processing, requires_action, requires_capture: not settled.
         _ => ChargeStatus::Unknown,
     }
 }
@@ -243,6 +287,11 @@ pub fn charge_outcome(answer: &Answer) -> Result<ChargeOutcome, StoreError> {
                 reason: INVALID_PAYMENT_METHOD.into(),
             })
         }
+        // A confirm that found the intent confirmed already (its first answer was lost):
+        // what happened is asked by id later, never guessed.
+        400 if answer.body["error"]["code"] == "payment_intent_unexpected_state" => {
+            Ok(ChargeOutcome::NoResponse)
+        }
         s if retryable(s) => Ok(ChargeOutcome::NoResponse),
         s => Err(rejected(s, &answer.body)),
     }
@@ -262,11 +311,13 @@ fn rejected(status: u16, body: &Value) -> StoreError {
 }
 
 impl StripePayments {
-    /// `base` is `https://api.stripe.com` (or a loopback stand-in); `api_key` a secret key.
-    pub fn new(base: &str, api_key: &str) -> Result<Self, StoreError> {
+    /// `base` is `https://api.stripe.com` (or a loopback stand-in); `api_key` a secret key;
+    /// `stack` names the stack its PaymentIntents are tagged with.
+    pub fn new(base: &str, api_key: &str, stack: &str) -> Result<Self, StoreError> {
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             api_key: api_key.to_owned(),
+            stack: stack.to_owned(),
             timeout: CALL_TIMEOUT,
             budget: CALL_BUDGET,
             client: crate::adapters::http::web_client()?,
@@ -353,32 +404,26 @@ impl StripePayments {
         last
     }
 
-    /// The PaymentIntent made for `charge`, as it is now (found by replaying its create).
-    async fn intent(&self, charge: &ChargeRef) -> Result<Value, StoreError> {
-        let created = self.send(&create_intent(charge)).await?;
-        let id = match created.status {
-            200 => created.body["id"].as_str().unwrap_or_default().to_owned(),
-            // The replayed answer is the decline itself: Stripe returns the intent inside it.
-            402 => match created.body["error"]["payment_intent"]["id"].as_str() {
-                Some(id) => id.to_owned(),
-                None => {
-                    return Ok(serde_json::json!({
-                        "status": "requires_payment_method",
-                        "last_payment_error": created.body["error"],
-                    }))
-                }
-            },
-            s if retryable(s) => {
-                return Err(StoreError::Unavailable(format!("stripe answered {s}")))
-            }
-            s => return Err(rejected(s, &created.body)),
-        };
-        let current = self.send(&get_intent(&id)).await?;
-        match current.status {
-            200 => Ok(current.body),
+    /// The PaymentIntent made for `charge`, as it is now: retrieved by its recorded id, or
+    /// found by its charge key in metadata when the id was never recorded. `None`: no
+    /// intent was found (never made, or not searchable yet).
+    async fn intent(&self, charge: &ChargeRef) -> Result<Option<Value>, StoreError> {
+        let answered = |answer: Answer| match answer.status {
+            200 => Ok(answer.body),
             s if retryable(s) => Err(StoreError::Unavailable(format!("stripe answered {s}"))),
-            s => Err(rejected(s, &current.body)),
+            s => Err(rejected(s, &answer.body)),
+        };
+        if let Some(id) = &charge.reference {
+            return answered(self.send(&get_intent(id)).await?).map(Some);
         }
+        let found = answered(self.send(&search_intent(&charge.key)).await?)?;
+        Ok(found["data"]
+            .as_array()
+            .and_then(|all| {
+                all.iter()
+                    .find(|pi| pi["metadata"]["aisle_charge_key"] == charge.key.as_str())
+            })
+            .cloned())
     }
 }
 
@@ -397,31 +442,72 @@ pub fn plausible_payment_method(method: &str) -> bool {
 
 #[async_trait]
 impl Payments for StripePayments {
-    async fn charge(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError> {
+    async fn open(&self, charge: &ChargeRef) -> Result<Opened, StoreError> {
         if !plausible_payment_method(&charge.method) {
-            return Ok(ChargeOutcome::Declined {
+            return Ok(Opened::Declined {
                 reason: INVALID_PAYMENT_METHOD.into(),
             });
         }
-        match self.send(&create_intent(charge)).await {
+        let answer = match self.send(&create_intent(charge, &self.stack)).await {
+            Ok(answer) => answer,
+            Err(StoreError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "charge not opened for certain; settled later");
+                return Ok(Opened::NoResponse);
+            }
+            Err(e) => return Err(e),
+        };
+        match answer.status {
+            200 => match answer.body["id"].as_str() {
+                Some(id) => Ok(Opened::Ready {
+                    reference: id.to_owned(),
+                }),
+                None => Err(StoreError::Bug(
+                    "stripe made an intent without an id".into(),
+                )),
+            },
+            // The payment method does not exist (or is not theirs): the shopper's input.
+            400 | 404
+                if answer.body["error"]["param"] == "payment_method"
+                    || answer.body["error"]["code"] == "resource_missing" =>
+            {
+                Ok(Opened::Declined {
+                    reason: INVALID_PAYMENT_METHOD.into(),
+                })
+            }
+            s if retryable(s) => Ok(Opened::NoResponse),
+            s => Err(rejected(s, &answer.body)),
+        }
+    }
+
+    async fn confirm(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError> {
+        let Some(id) = &charge.reference else {
+            return Err(StoreError::Bug(format!(
+                "confirm {}: the charge's id was not recorded",
+                charge.key
+            )));
+        };
+        match self.send(&confirm_intent(&charge.key, id)).await {
             Ok(answer) => charge_outcome(&answer),
             Err(StoreError::Unavailable(reason)) => {
-                tracing::warn!(%reason, "charge unanswered; settled later");
+                tracing::warn!(%reason, "confirm unanswered; settled later");
                 Ok(ChargeOutcome::NoResponse)
             }
             Err(e) => Err(e),
         }
     }
 
-    async fn status(&self, charge: &ChargeRef, _check: u32) -> Result<ChargeStatus, StoreError> {
+    async fn status(&self, charge: &ChargeRef, check: u32) -> Result<ChargeStatus, StoreError> {
         if !plausible_payment_method(&charge.method) {
             return Ok(ChargeStatus::Failed {
                 reason: INVALID_PAYMENT_METHOD.into(),
             });
         }
         match self.intent(charge).await {
-            Ok(intent) => Ok(intent_status(&intent)),
-            Err(StoreError::Unavailable(_)) => Ok(ChargeStatus::Unknown),
+            Ok(Some(intent)) => Ok(intent_status(&intent)),
+            Ok(None) if check + 1 >= NOT_FOUND_CHECKS => Ok(ChargeStatus::Failed {
+                reason: "no_such_charge".into(),
+            }),
+            Ok(None) | Err(StoreError::Unavailable(_)) => Ok(ChargeStatus::Unknown),
             Err(e) => Err(e),
         }
     }
@@ -454,7 +540,11 @@ impl Payments for StripePayments {
         if !plausible_payment_method(&charge.method) {
             return Ok(());
         }
-        let intent = self.intent(charge).await?;
+        // No intent found: none was made for this attempt (or it is not searchable yet, and
+        // then it was never confirmed either: only the request that recorded its id does).
+        let Some(intent) = self.intent(charge).await? else {
+            return Ok(());
+        };
         match intent["status"].as_str().unwrap_or_default() {
             "canceled" => Ok(()),
             "succeeded" => Err(StoreError::Bug(format!(
@@ -463,10 +553,6 @@ impl Payments for StripePayments {
             ))),
             _ => {
                 let id = intent["id"].as_str().unwrap_or_default();
-                if id.is_empty() {
-                    // No intent was ever made for this attempt: nothing to cancel.
-                    return Ok(());
-                }
                 let answer = self.send(&cancel_intent(&charge.key, id)).await?;
                 match answer.status {
                     200 => Ok(()),
@@ -479,48 +565,46 @@ impl Payments for StripePayments {
         }
     }
 
+    /// One paged list of the PaymentIntents created since `since`, with their latest charge
+    /// expanded: 1 call per 100 intents, whatever they hold. Only intents tagged with this
+    /// stack count (an account shared with other applications holds theirs too).
     async fn holding_since(&self, since: Timestamp) -> Result<Vec<HeldCharge>, StoreError> {
         let mut held = Vec::new();
         let mut after: Option<String> = None;
         for _page in 0..MAX_RECONCILE_PAGES {
-            let answer = self.send(&list_charges(since, after.as_deref())).await?;
+            let answer = self.send(&list_intents(since, after.as_deref())).await?;
             if answer.status != 200 {
                 return Err(rejected(answer.status, &answer.body));
             }
-            let charges = answer.body["data"].as_array().cloned().unwrap_or_default();
-            for charge in &charges {
-                let kept = charge_held(charge);
+            let intents = answer.body["data"].as_array().cloned().unwrap_or_default();
+            for intent in &intents {
+                if intent["metadata"]["aisle_stack"] != self.stack.as_str() {
+                    continue;
+                }
+                let kept = charge_held(&intent["latest_charge"]);
                 if kept <= 0 {
                     continue;
                 }
-                let intent = charge["payment_intent"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                // The key is on the PaymentIntent (charges do not carry its metadata).
-                let key = if intent.is_empty() {
-                    None
-                } else {
-                    let found = self.send(&get_intent(&intent)).await?;
-                    found.body["metadata"]["aisle_charge_key"]
-                        .as_str()
-                        .map(str::to_owned)
-                };
                 held.push(HeldCharge {
-                    key,
-                    reference: intent,
+                    key: intent["metadata"]["aisle_charge_key"]
+                        .as_str()
+                        .map(str::to_owned),
+                    reference: intent["id"].as_str().unwrap_or_default().to_owned(),
                     held: kept,
                     created: Timestamp::from_unix_millis(
-                        charge["created"].as_i64().unwrap_or(0) * 1000,
+                        intent["created"].as_i64().unwrap_or(0) * 1000,
                     ),
                 });
             }
-            match (answer.body["has_more"] == true, charges.last()) {
+            match (answer.body["has_more"] == true, intents.last()) {
                 (true, Some(last)) => after = last["id"].as_str().map(str::to_owned),
                 _ => return Ok(held),
             }
         }
-        tracing::warn!(pages = MAX_RECONCILE_PAGES, "charges listed only in part");
+        tracing::warn!(
+            pages = MAX_RECONCILE_PAGES,
+            "payment intents listed only in part"
+        );
         Ok(held)
     }
 }
@@ -643,6 +727,7 @@ pub struct StripeAccount {
     secrets: aws_sdk_secretsmanager::Client,
     secret_name: String,
     api_base: String,
+    stack: String,
     ready: tokio::sync::OnceCell<(StripePayments, String)>,
 }
 
@@ -656,12 +741,18 @@ impl std::fmt::Debug for StripeAccount {
 }
 
 impl StripeAccount {
-    /// The account behind `secret_name`, reached at `api_base`.
-    pub fn new(secrets: aws_sdk_secretsmanager::Client, secret_name: &str, api_base: &str) -> Self {
+    /// The account behind `secret_name`, reached at `api_base`, used by the stack `stack`.
+    pub fn new(
+        secrets: aws_sdk_secretsmanager::Client,
+        secret_name: &str,
+        api_base: &str,
+        stack: &str,
+    ) -> Self {
         Self {
             secrets,
             secret_name: secret_name.to_owned(),
             api_base: api_base.to_owned(),
+            stack: stack.to_owned(),
             ready: tokio::sync::OnceCell::new(),
         }
     }
@@ -685,7 +776,7 @@ impl StripeAccount {
                             self.secret_name
                         ))
                     })?;
-                let payments = StripePayments::new(&self.api_base, &secret.api_key)?;
+                let payments = StripePayments::new(&self.api_base, &secret.api_key, &self.stack)?;
                 tracing::info!(secret = %self.secret_name, "stripe keys loaded");
                 Ok((payments, secret.webhook_secret))
             })
@@ -705,8 +796,12 @@ impl StripeAccount {
 
 #[async_trait]
 impl Payments for StripeAccount {
-    async fn charge(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError> {
-        self.payments().await?.charge(charge).await
+    async fn open(&self, charge: &ChargeRef) -> Result<Opened, StoreError> {
+        self.payments().await?.open(charge).await
+    }
+
+    async fn confirm(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError> {
+        self.payments().await?.confirm(charge).await
     }
 
     async fn status(&self, charge: &ChargeRef, check: u32) -> Result<ChargeStatus, StoreError> {
@@ -764,18 +859,27 @@ mod tests {
                 amount: 39998,
                 currency: Currency::Usd,
             },
+            reference: None,
+        }
+    }
+
+    /// The same charge once its PaymentIntent's id was recorded.
+    fn recorded_charge(id: &str) -> ChargeRef {
+        ChargeRef {
+            reference: Some(id.into()),
+            ..charge()
         }
     }
 
     fn fast(url: &str) -> StripePayments {
-        StripePayments::new(url, "sk_test_recorded")
+        StripePayments::new(url, "sk_test_recorded", "aisle-test")
             .unwrap()
             .with_timeouts(Duration::from_millis(500), Duration::from_secs(3))
     }
 
     #[test]
-    fn a_charge_is_one_confirmed_intent_captured_at_once_under_the_checkout_attempt_key() {
-        let request = create_intent(&charge());
+    fn a_charge_is_one_intent_made_unconfirmed_under_the_attempt_key_then_confirmed_by_id() {
+        let request = create_intent(&charge(), "aisle-test");
         assert_eq!(request.method, "POST");
         assert_eq!(request.path, "/v1/payment_intents");
         assert_eq!(
@@ -785,11 +889,24 @@ mod tests {
         assert_eq!(
             request.encoded(),
             "amount=39998&currency=usd&payment_method=pm_1PpRQS2eZvKYlo2Cm3nTuvWx\
-             &payment_method_types%5B%5D=card&capture_method=automatic&confirm=true\
-             &metadata%5Baisle_charge_key%5D=3f1c2a4e-8b7d-4c61-9e0f-2a5b6c7d8e9f-1"
+             &payment_method_types%5B%5D=card&capture_method=automatic\
+             &metadata%5Baisle_charge_key%5D=3f1c2a4e-8b7d-4c61-9e0f-2a5b6c7d8e9f-1\
+             &metadata%5Baisle_stack%5D=aisle-test"
         );
-        // The replay that finds it again sends exactly the same request.
-        assert_eq!(create_intent(&charge()), request);
+        let confirm = confirm_intent(&charge().key, "pi_1");
+        assert_eq!(confirm.path, "/v1/payment_intents/pi_1/confirm");
+        assert_eq!(
+            confirm.idempotency_key.as_deref(),
+            Some("3f1c2a4e-8b7d-4c61-9e0f-2a5b6c7d8e9f-1-confirm")
+        );
+        assert!(confirm.form.is_empty());
+        // Found again by its metadata, never by sending the create again.
+        assert_eq!(
+            search_intent(&charge().key).path,
+            "/v1/payment_intents/search?query=metadata%5B%27aisle_charge_key%27%5D%3A\
+             %273f1c2a4e-8b7d-4c61-9e0f-2a5b6c7d8e9f-1%27"
+        );
+        assert_eq!(search_intent(&charge().key).method, "GET");
         let refund = create_refund(
             "k-refund",
             "pi_1",
@@ -878,6 +995,21 @@ mod tests {
             intent_status(&json_of("pi-requires-action.json")),
             ChargeStatus::Unknown
         );
+        // Made and never confirmed: no money was taken, and none will be.
+        assert_eq!(
+            intent_status(&json_of("pi-requires-confirmation.json")),
+            ChargeStatus::Failed {
+                reason: "never_confirmed".into()
+            }
+        );
+        assert_eq!(
+            charge_outcome(&Answer {
+                status: 400,
+                body: json!({"error": {"type": "invalid_request_error", "code": "payment_intent_unexpected_state"}})
+            })
+            .unwrap(),
+            ChargeOutcome::NoResponse
+        );
         assert_eq!(
             intent_status(&json_of("error-card-declined.json")["error"]["payment_intent"]),
             ChargeStatus::Failed {
@@ -887,13 +1019,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_rate_limited_charge_is_retried_with_the_same_key_and_then_approved() {
+    async fn a_rate_limited_open_is_retried_with_the_same_key_and_the_confirm_goes_by_id() {
         let (url, seen) = replay(vec![
             (429, recorded("error-rate-limit.json")),
+            (200, recorded("pi-requires-confirmation.json")),
             (200, recorded("pi-succeeded.json")),
         ])
         .await;
-        let outcome = fast(&url).charge(&charge()).await.unwrap();
+        let stripe = fast(&url);
+        let opened = stripe.open(&charge()).await.unwrap();
+        assert_eq!(
+            opened,
+            Opened::Ready {
+                reference: "pi_3PpRQT2eZvKYlo2C1aKm9Xyz".into()
+            }
+        );
+        let outcome = stripe
+            .confirm(&recorded_charge("pi_3PpRQT2eZvKYlo2C1aKm9Xyz"))
+            .await
+            .unwrap();
         assert_eq!(
             outcome,
             ChargeOutcome::Approved {
@@ -901,35 +1045,40 @@ mod tests {
             }
         );
         let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 2);
-        for (method, path, body, auth, key) in seen.iter() {
+        assert_eq!(seen.len(), 3);
+        for (method, path, body, auth, key) in seen[..2].iter() {
             assert_eq!(
                 (method.as_str(), path.as_str()),
                 ("POST", "/v1/payment_intents")
             );
-            assert_eq!(body, &create_intent(&charge()).encoded());
+            assert_eq!(body, &create_intent(&charge(), "aisle-test").encoded());
             assert_eq!(auth, "Bearer sk_test_recorded");
             assert_eq!(key, &charge().key, "every try carries the attempt's key");
         }
+        assert_eq!(
+            seen[2].1,
+            "/v1/payment_intents/pi_3PpRQT2eZvKYlo2C1aKm9Xyz/confirm"
+        );
     }
 
     #[tokio::test]
-    async fn a_lost_answer_is_no_response_and_the_status_replay_finds_the_one_intent() {
-        // The charge's answers are all lost; asked later, Stripe replays the first answer for
-        // the key and the intent is fetched as it is now.
+    async fn a_lost_open_is_no_response_and_the_intent_is_found_by_search_never_made_again() {
+        // The open's answers are all lost; asked later, the intent is found by the attempt's
+        // key in its metadata: no second create goes out, whatever Stripe still remembers.
+        let found = json!({
+            "object": "search_result",
+            "data": [json_of("pi-succeeded.json")],
+            "has_more": false,
+        });
         let (url, seen) = replay_or_drop(vec![
             None,
             None,
             None,
-            Some((200, recorded("pi-requires-action.json"))),
-            Some((200, recorded("pi-succeeded.json"))),
+            Some((200, serde_json::to_vec(&found).unwrap())),
         ])
         .await;
         let stripe = fast(&url);
-        assert_eq!(
-            stripe.charge(&charge()).await.unwrap(),
-            ChargeOutcome::NoResponse
-        );
+        assert_eq!(stripe.open(&charge()).await.unwrap(), Opened::NoResponse);
         assert_eq!(
             stripe.status(&charge(), 0).await.unwrap(),
             ChargeStatus::Captured {
@@ -944,31 +1093,53 @@ mod tests {
                 "/v1/payment_intents",
                 "/v1/payment_intents",
                 "/v1/payment_intents",
-                "/v1/payment_intents",
-                "/v1/payment_intents/pi_3PpRQT2eZvKYlo2C0bAct10n"
+                "/v1/payment_intents/search",
             ]
         );
-        assert!(seen[..4].iter().all(|s| s.4 == charge().key));
+        assert_eq!(seen[3].0, "GET");
     }
 
     #[tokio::test]
-    async fn a_declined_charge_asked_again_is_failed_with_the_issuers_reason() {
-        // The replayed create answers the decline itself, with the intent inside it.
-        let declined = json_of("error-card-declined.json");
-        let (url, _) = replay(vec![
-            (402, recorded("error-card-declined.json")),
-            (
-                200,
-                serde_json::to_vec(&declined["error"]["payment_intent"]).unwrap(),
-            ),
-        ])
-        .await;
+    async fn an_intent_search_cannot_find_is_unknown_until_past_the_search_lag() {
+        let none = json!({"object": "search_result", "data": [], "has_more": false});
+        let body = serde_json::to_vec(&none).unwrap();
+        let (url, _) = replay(vec![(200, body.clone()), (200, body.clone()), (200, body)]).await;
+        let stripe = fast(&url);
         assert_eq!(
-            fast(&url).status(&charge(), 0).await.unwrap(),
+            stripe.status(&charge(), 0).await.unwrap(),
+            ChargeStatus::Unknown
+        );
+        assert_eq!(
+            stripe
+                .status(&charge(), NOT_FOUND_CHECKS - 1)
+                .await
+                .unwrap(),
+            ChargeStatus::Failed {
+                reason: "no_such_charge".into()
+            }
+        );
+        // And a void of a charge never made has nothing to cancel.
+        stripe.void(&charge()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_declined_charge_asked_again_is_retrieved_by_id_and_failed_with_the_issuers_reason() {
+        let declined = json_of("error-card-declined.json");
+        let (url, seen) = replay(vec![(
+            200,
+            serde_json::to_vec(&declined["error"]["payment_intent"]).unwrap(),
+        )])
+        .await;
+        let id = declined["error"]["payment_intent"]["id"].as_str().unwrap();
+        assert_eq!(
+            fast(&url).status(&recorded_charge(id), 0).await.unwrap(),
             ChargeStatus::Failed {
                 reason: "insufficient_funds".into()
             }
         );
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0].0, "GET");
+        assert_eq!(seen[0].1, format!("/v1/payment_intents/{id}"));
     }
 
     #[tokio::test]
@@ -1050,7 +1221,8 @@ mod tests {
 
     #[test]
     fn the_key_never_shows_in_debug_output() {
-        let stripe = StripePayments::new("https://api.stripe.com", "sk_live_secret").unwrap();
+        let stripe =
+            StripePayments::new("https://api.stripe.com", "sk_live_secret", "aisle-test").unwrap();
         assert!(!format!("{stripe:?}").contains("sk_live"));
     }
 }

@@ -265,6 +265,15 @@ impl From<crate::usecases::checkout::BeginError> for ApiError {
                 "MIXED_CURRENCIES",
                 error.to_string(),
             ),
+            BeginError::NotChargeable { total, min, max } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "AMOUNT_NOT_CHARGEABLE",
+                format!(
+                    "one card payment in {} must be {min}..={max} minor units; this cart's total is {}",
+                    total.currency, total.amount
+                ),
+            )
+            .with_details(json!({ "total": total, "minimum": min, "maximum": max })),
             BeginError::OutOfStock(ref short) => Self::new(
                 StatusCode::CONFLICT,
                 "OUT_OF_STOCK",

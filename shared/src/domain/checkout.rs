@@ -106,6 +106,10 @@ pub struct PaymentAttempt {
     pub shipping_address: super::Address,
     /// When the attempt started (the payment grace is counted from it).
     pub started_at: Timestamp,
+    /// The provider's id for the attempt's charge, recorded after the charge was opened and
+    /// before it was confirmed (absent: never opened, or opened and not recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// What a reader should treat the checkout as, now.

@@ -12,6 +12,7 @@ pub mod money;
 pub mod notice;
 pub mod order;
 pub mod page;
+pub mod parking;
 pub mod principal;
 pub mod quantity;
 pub mod search;
@@ -35,6 +36,7 @@ pub use order::{
     ReturnLine, ReturnRequest, StatusChange,
 };
 pub use page::{Cursor, Page, PageRequest};
+pub use parking::Failures;
 pub use principal::{Principal, Role};
 pub use quantity::Quantity;
 pub use search::{Facets, SearchCursor, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder};

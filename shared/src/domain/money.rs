@@ -35,6 +35,19 @@ impl Currency {
         Self::Mxn,
     ];
 
+    /// The smallest and largest amount one charge may have, minor units, as Stripe's
+    /// "Minimum and maximum charge amounts" (docs.stripe.com/currencies#minimum-and-maximum-charge-amounts)
+    /// lists them: a card payment below the minimum or above eight digits is refused.
+    pub fn charge_limits(self) -> (i64, i64) {
+        let minimum = match self {
+            Self::Usd | Self::Cad | Self::Eur => 50,
+            Self::Gbp => 30,
+            Self::Jpy => 50,
+            Self::Mxn => 1_000,
+        };
+        (minimum, 99_999_999)
+    }
+
     /// The ISO 4217 alphabetic code.
     pub fn code(self) -> &'static str {
         match self {
@@ -90,8 +103,20 @@ pub struct Money {
 }
 
 impl Money {
-    /// The largest single price accepted: 10 million major units.
-    pub const MAX_AMOUNT: i64 = 1_000_000_000;
+    /// The largest single price accepted: the largest amount any one charge may have
+    /// ([`Currency::charge_limits`]), since a dearer item could never be paid for.
+    pub const MAX_AMOUNT: i64 = 99_999_999;
+
+    /// Whether one charge of this amount is within the provider's limits for its currency
+    /// (`Err` names the limits, minor units).
+    pub fn chargeable(self) -> Result<(), (i64, i64)> {
+        let (min, max) = self.currency.charge_limits();
+        if (min..=max).contains(&self.amount) {
+            Ok(())
+        } else {
+            Err((min, max))
+        }
+    }
 
     /// A price from raw parts, as sent by a client.
     pub fn price(amount: i64, currency: &str) -> Result<Self, String> {
@@ -139,5 +164,29 @@ mod tests {
         assert!(Money::price(0, "USD").is_err());
         assert!(Money::price(-5, "USD").is_err());
         assert!(Money::price(Money::MAX_AMOUNT + 1, "USD").is_err());
+    }
+
+    #[test]
+    fn a_charge_is_within_stripes_limits_for_its_currency() {
+        let usd = |amount| Money {
+            amount,
+            currency: Currency::Usd,
+        };
+        assert_eq!(usd(49).chargeable(), Err((50, 99_999_999)));
+        assert_eq!(usd(50).chargeable(), Ok(()));
+        assert_eq!(usd(99_999_999).chargeable(), Ok(()));
+        assert!(usd(100_000_000).chargeable().is_err());
+        let gbp = Money {
+            amount: 30,
+            currency: Currency::Gbp,
+        };
+        assert_eq!(gbp.chargeable(), Ok(()));
+        let mxn = Money {
+            amount: 999,
+            currency: Currency::Mxn,
+        };
+        assert_eq!(mxn.chargeable(), Err((1_000, 99_999_999)));
+        // Every price a seller can set is chargeable on its own or a few at a time.
+        assert!(Money::MAX_AMOUNT <= Currency::Usd.charge_limits().1);
     }
 }

@@ -81,6 +81,13 @@ pub trait Checkouts: Send + Sync {
         attempt: &crate::domain::PaymentAttempt,
         now: crate::domain::Timestamp,
     ) -> Result<PaymentClaim, StoreError>;
+    /// Record the provider's id for the charge of the attempt in flight on `checkout`
+    /// (before it is confirmed); `Ok(false)` if that attempt is no longer in flight.
+    async fn record_reference(
+        &self,
+        checkout: &crate::domain::Checkout,
+        reference: &str,
+    ) -> Result<bool, StoreError>;
     /// Put the held stock back on sale, once: `Ok(true)` only for the call that did it.
     /// Conditioned on the payment attempt `checkout` shows (none, or that one).
     async fn release(

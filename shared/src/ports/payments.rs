@@ -6,8 +6,13 @@ use async_trait::async_trait;
 
 /// One charge as the shop names it to the provider: the idempotency key of one checkout
 /// attempt, the payment method the shopper's client obtained (a token or payment method id,
-/// never card data), and the amount. The same three always go together, so a provider that
-/// finds a charge by replaying its request (Stripe) sends exactly the first request again.
+/// never card data), the amount, and the provider's own id for it once the shop recorded one.
+///
+/// Status, void and refund act on `reference` when it is known; without it (a crash between
+/// the provider creating the charge and the shop recording its id) the provider finds the
+/// charge by the key it carries in its metadata, **never by replaying the create**: a
+/// provider keeps idempotency keys only for a while (Stripe: at least 24 hours), and a
+/// replay after that would be a second charge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChargeRef {
     /// The provider idempotency key (`<checkoutId>-<attempt>`; older orders: the order id).
@@ -16,6 +21,8 @@ pub struct ChargeRef {
     pub method: String,
     /// What is charged.
     pub amount: Money,
+    /// The provider's id for the charge (Stripe: the PaymentIntent id), once recorded.
+    pub reference: Option<String>,
 }
 
 impl ChargeRef {
@@ -25,6 +32,10 @@ impl ChargeRef {
             key: checkout.payment_key(),
             method: method.to_owned(),
             amount: checkout.total,
+            reference: checkout
+                .paying
+                .as_ref()
+                .and_then(|attempt| attempt.reference.clone()),
         }
     }
 
@@ -34,8 +45,26 @@ impl ChargeRef {
             key: order.charge_key(),
             method: order.payment.method.clone(),
             amount: order.total,
+            reference: order.payment.reference.clone(),
         }
     }
+}
+
+/// The provider's answer to opening a charge (made, not yet confirmed: no money moves).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    /// The charge exists under this provider id; record it, then confirm.
+    Ready {
+        /// The provider's id for the charge.
+        reference: String,
+    },
+    /// The provider refused to make it (an unknown payment method): a decline.
+    Declined {
+        /// The reason, for the shopper.
+        reason: String,
+    },
+    /// No answer: it may exist; it is found by its key later, and never confirmed.
+    NoResponse,
 }
 
 /// The payment provider's first answer to a charge.
@@ -84,9 +113,14 @@ pub enum ChargeStatus {
 /// The payment provider.
 #[async_trait]
 pub trait Payments: Send + Sync {
-    /// Charge `charge.amount` with `charge.method`; `charge.key` makes retries safe.
-    async fn charge(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError>;
-    /// Ask again about `charge` (`check` counts the asks so far).
+    /// Make the charge for `charge.amount` with `charge.method` without taking money yet;
+    /// `charge.key` makes retries of this one request safe. The only call that creates a
+    /// charge: the shop records the answered reference before it [`Payments::confirm`]s.
+    async fn open(&self, charge: &ChargeRef) -> Result<Opened, StoreError>;
+    /// Take the money of a charge opened before (`charge.reference` is set).
+    async fn confirm(&self, charge: &ChargeRef) -> Result<ChargeOutcome, StoreError>;
+    /// Ask again about `charge` (`check` counts the asks so far): by its reference, or found
+    /// by its key when the reference was never recorded.
     async fn status(&self, charge: &ChargeRef, check: u32) -> Result<ChargeStatus, StoreError>;
     /// Refund `amount` of `charge`, captured under the provider's `reference`; `key` is the
     /// refund's own idempotency key, so a retried refund pays back once.
@@ -97,7 +131,7 @@ pub trait Payments: Send + Sync {
         reference: Option<&str>,
         amount: Money,
     ) -> Result<(), StoreError>;
-    /// Cancel a charge that never took money.
+    /// Cancel a charge that never took money (found as [`Payments::status`] finds it).
     async fn void(&self, charge: &ChargeRef) -> Result<(), StoreError>;
     /// Every charge created after `since` that still holds money (captured minus refunded
     /// above zero), for reconciliation: what the provider holds, whoever made it.

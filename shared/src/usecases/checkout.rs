@@ -28,7 +28,7 @@ use crate::domain::{
     SaleSettings, Timestamp, UserId,
 };
 use crate::ports::{
-    ChargeOutcome, ChargeRef, ChargeStatus, HoldRefused, PaymentClaim, Receipt, Replacing,
+    ChargeOutcome, ChargeRef, ChargeStatus, HoldRefused, Opened, PaymentClaim, Receipt, Replacing,
     RequestClaim, StockEffect, StoreError, TimerMessage, Transition,
 };
 
@@ -98,6 +98,17 @@ pub enum BeginError {
     /// A cart can be checked out in one currency only.
     #[error("a cart can be checked out in one currency only")]
     MixedCurrencies,
+    /// The total is outside what one card payment in its currency may be (the provider's
+    /// minimum and maximum charge amounts): refused before any stock is held.
+    #[error("the total of {} {} is outside the payment limits for its currency ({min}..={max})", total.amount, total.currency)]
+    NotChargeable {
+        /// The cart's total.
+        total: Money,
+        /// The smallest chargeable amount, minor units.
+        min: i64,
+        /// The largest chargeable amount, minor units.
+        max: i64,
+    },
     /// Another checkout was started at the same time; retry.
     #[error("another checkout was started at the same time; retry")]
     Concurrent,
@@ -206,6 +217,9 @@ pub async fn begin(
         })
         .collect();
     let total = total_of(&lines)?;
+    if let Err((min, max)) = total.chargeable() {
+        return Err(BeginError::NotChargeable { total, min, max });
+    }
 
     let now = shop.clock.now();
     admit(shop, user, &sales, now).await?;
@@ -697,7 +711,7 @@ fn payment_of(checkout: &Checkout, attempt: &PaymentAttempt, state: PaymentState
     Payment {
         state,
         method: attempt.method.clone(),
-        reference: None,
+        reference: attempt.reference.clone(),
         checks: 0,
         key: Some(checkout.payment_key()),
         captured: 0,
@@ -718,6 +732,7 @@ async fn pay(
         method: request.payment_token.clone(),
         shipping_address: request.shipping_address.clone(),
         started_at: now,
+        reference: None,
     };
     let checkout = match shop.checkouts.claim_payment(id, user, &attempt, now).await {
         Ok(PaymentClaim::Claimed(checkout)) => checkout,
@@ -728,13 +743,10 @@ async fn pay(
     };
     let span = tracing::info_span!("payment", checkout_id = %id, attempt = checkout.attempts);
     let _entered = span.enter();
-    let charge = ChargeRef::of_attempt(&checkout, &attempt.method);
-    // A provider call that failed outright is as unknown as one that timed out: the charge
-    // may have happened, so the attempt stays recorded and is settled by asking again.
-    let outcome = shop.payments.charge(&charge).await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "payment provider call failed; outcome unknown");
-        ChargeOutcome::NoResponse
-    });
+    let (outcome, checkout, attempt) = match charge(shop, checkout, attempt).await {
+        Ok(charged) => charged,
+        Err(e) => return (Err(e.into()), false),
+    };
     match outcome {
         ChargeOutcome::Approved { reference } => {
             let mut payment = payment_of(&checkout, &attempt, PaymentState::Captured);
@@ -816,6 +828,49 @@ async fn pay(
             }
         }
     }
+}
+
+/// Open the attempt's charge, record the provider's id for it on the hold, then confirm it:
+/// from then on status, void and refund act on that id, and nothing but this first call
+/// ever creates a charge for the attempt. A provider call that failed outright is as
+/// unknown as one that timed out: the charge may exist, so the attempt stays recorded and
+/// is settled by asking (found by its key if its id never got recorded). Returns the
+/// outcome with the checkout and attempt as recorded.
+async fn charge(
+    shop: Shop<'_>,
+    mut checkout: Checkout,
+    mut attempt: PaymentAttempt,
+) -> Result<(ChargeOutcome, Checkout, PaymentAttempt), StoreError> {
+    let mut charge = ChargeRef::of_attempt(&checkout, &attempt.method);
+    let opened = shop.payments.open(&charge).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "payment provider call failed; outcome unknown");
+        Opened::NoResponse
+    });
+    let reference = match opened {
+        Opened::Ready { reference } => reference,
+        Opened::Declined { reason } => {
+            return Ok((ChargeOutcome::Declined { reason }, checkout, attempt))
+        }
+        Opened::NoResponse => return Ok((ChargeOutcome::NoResponse, checkout, attempt)),
+    };
+    // Recorded before any money moves: if this write fails, the charge is never confirmed
+    // (the settlement finds it unconfirmed and cancels it).
+    if !shop
+        .checkouts
+        .record_reference(&checkout, &reference)
+        .await?
+    {
+        // The attempt ended meanwhile (its hold expired): never take money for it.
+        return Ok((ChargeOutcome::NoResponse, checkout, attempt));
+    }
+    attempt.reference = Some(reference.clone());
+    checkout.paying = Some(attempt.clone());
+    charge.reference = Some(reference);
+    let outcome = shop.payments.confirm(&charge).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "payment provider call failed; outcome unknown");
+        ChargeOutcome::NoResponse
+    });
+    Ok((outcome, checkout, attempt))
 }
 
 /// Commit a placed order for the attempt on `checkout`: `Some(recorded)` if it committed
@@ -1268,31 +1323,194 @@ async fn settle_once(
     }
 }
 
-/// Release every held checkout whose time is up (the scheduled sweeper), settle pending
-/// payments whose settle timer is overdue (a lost timer message must not leave an order
-/// pending forever), and pay out what the payment outbox still owes. Returns how many holds
-/// this run released or completed.
-#[tracing::instrument(name = "sweep_holds", skip_all)]
-pub async fn sweep(shop: Shop<'_>, now: Timestamp) -> Result<usize, StoreError> {
-    let mut released = 0;
-    for id in shop.checkouts.due(now, 200).await? {
-        if matches!(
-            expire(shop, id, now).await?,
-            Expiry::Released | Expiry::Completed
-        ) {
-            released += 1;
+/// How many records the sweeper works on at once (each may call the payment provider).
+pub const SWEEP_CONCURRENCY: usize = 4;
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    /// Holds released or completed.
+    pub released: usize,
+    /// Overdue pending orders asked about.
+    pub settled: usize,
+    /// Orders whose owed refunds and voids were all paid out.
+    pub paid_out: usize,
+    /// Records whose try failed this run (tried again after a wait).
+    pub failed: usize,
+    /// Records given up on this run: parked in the timer's dead-letter queue.
+    pub parked: usize,
+    /// Records skipped this run: waiting after a failure, or parked before.
+    pub waiting: usize,
+    /// Records the run had no time left for (the next run takes them).
+    pub left: usize,
+}
+
+/// One record the sweeper works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sweepable {
+    /// A held checkout whose time is up.
+    Hold(CheckoutId),
+    /// A pending order whose settle timer may be lost.
+    Pending(crate::domain::OrderId),
+    /// An order the payment outbox owes a refund or void.
+    Dues(crate::domain::OrderId),
+}
+
+impl Sweepable {
+    /// Its failure record's key.
+    fn key(self) -> String {
+        match self {
+            Self::Hold(id) => format!("sweep#hold#{id}"),
+            Self::Pending(id) => format!("sweep#pending#{id}"),
+            Self::Dues(id) => format!("sweep#dues#{id}"),
         }
     }
-    let overdue = SETTLE_RETRY.as_millis() as i64 * 2;
-    for id in shop.orders.with_status(OrderStatus::PaymentPending).await? {
-        if let Some(order) = shop.orders.get(id).await? {
-            if order.updated_at.plus_millis(overdue) <= now {
-                settle(shop, id, now).await?;
+
+    /// What an operator re-drives it with once the cause is fixed: a timer message (the
+    /// dead-letter queue redrives into the timer queue).
+    fn message(self) -> String {
+        let message = match self {
+            Self::Hold(checkout_id) => TimerMessage::Expire { v: 1, checkout_id },
+            Self::Pending(order_id) | Self::Dues(order_id) => {
+                TimerMessage::Settle { v: 1, order_id }
+            }
+        };
+        serde_json::to_string(&message).unwrap_or_default()
+    }
+}
+
+/// What handling one record did, for the report.
+enum Swept {
+    Released,
+    Settled,
+    PaidOut,
+    Nothing,
+}
+
+/// Handle one record.
+async fn sweep_one(shop: Shop<'_>, work: Sweepable, now: Timestamp) -> Result<Swept, StoreError> {
+    match work {
+        Sweepable::Hold(id) => Ok(match expire(shop, id, now).await? {
+            Expiry::Released | Expiry::Completed => Swept::Released,
+            _ => Swept::Nothing,
+        }),
+        Sweepable::Pending(id) => {
+            let overdue = SETTLE_RETRY.as_millis() as i64 * 2;
+            match shop.orders.get(id).await? {
+                Some(order) if order.updated_at.plus_millis(overdue) <= now => {
+                    settle(shop, id, now).await?;
+                    Ok(Swept::Settled)
+                }
+                _ => Ok(Swept::Nothing),
+            }
+        }
+        Sweepable::Dues(id) => {
+            let Some(order) = shop.orders.get(id).await? else {
+                return Ok(Swept::Nothing);
+            };
+            let after = super::payments::settle_dues(shop, order).await;
+            if after.money_due.is_empty() {
+                Ok(Swept::PaidOut)
+            } else {
+                let keys: Vec<&str> = after.money_due.iter().map(|d| d.key.as_str()).collect();
+                Err(StoreError::Unavailable(format!(
+                    "still owed after paying out: {}",
+                    keys.join(", ")
+                )))
             }
         }
     }
-    super::payments::drain(shop, 200).await?;
-    Ok(released)
+}
+
+/// Work on `records` until `deadline`, each on its own: a failure is counted on the record
+/// (tried again after a growing wait) and after [`crate::domain::parking::MAX_TRIES`] the
+/// record is parked for an operator; the others go on either way.
+async fn sweep_each(
+    shop: Shop<'_>,
+    records: Vec<Sweepable>,
+    now: Timestamp,
+    deadline: tokio::time::Instant,
+    report: &mut SweepReport,
+) -> Result<(), StoreError> {
+    let keys: Vec<String> = records.iter().map(|r| r.key()).collect();
+    let failures = shop.parking.failures(&keys).await?;
+    let (due, waiting): (Vec<Sweepable>, Vec<Sweepable>) = records
+        .into_iter()
+        .partition(|r| failures.get(&r.key()).is_none_or(|f| f.due(now)));
+    report.waiting += waiting.len();
+    let failures = &failures;
+    let handled = crate::batch::each(due, SWEEP_CONCURRENCY, deadline, |work| async move {
+        let outcome = sweep_one(shop, work, now).await;
+        let key = work.key();
+        match &outcome {
+            Ok(_) if failures.contains_key(&key) => {
+                if let Err(e) = shop.parking.cleared(&key).await {
+                    tracing::warn!(%key, error = %e, "failure record not cleared; it expires");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::warn!(%key, %reason, "sweep record failed; tried again later");
+                let counted = shop.parking.failed(&key, &reason, now).await?;
+                if counted.exhausted() {
+                    shop.parking.park(&key, &work.message(), &reason).await?;
+                    tracing::error!(%key, %reason, tries = counted.tries, "sweep record parked for an operator");
+                    return Ok(Err(true));
+                }
+            }
+        }
+        Ok::<_, StoreError>(outcome.map_err(|_| false))
+    })
+    .await;
+    for (work, outcome) in handled {
+        match outcome {
+            crate::batch::Handled::Done(Ok(Swept::Released)) => report.released += 1,
+            crate::batch::Handled::Done(Ok(Swept::Settled)) => report.settled += 1,
+            crate::batch::Handled::Done(Ok(Swept::PaidOut)) => report.paid_out += 1,
+            crate::batch::Handled::Done(Ok(Swept::Nothing)) => {}
+            crate::batch::Handled::Done(Err(parked)) => {
+                report.failed += 1;
+                report.parked += usize::from(parked);
+            }
+            crate::batch::Handled::Failed(e) => {
+                // Not even its failure could be recorded: the next run tries it again.
+                tracing::warn!(key = %work.key(), error = %e, "sweep failure not recorded");
+                report.failed += 1;
+            }
+            crate::batch::Handled::OutOfTime => report.left += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Release every held checkout whose time is up (the scheduled sweeper), settle pending
+/// payments whose settle timer is overdue (a lost timer message must not leave an order
+/// pending forever), and pay out what the payment outbox still owes, until `deadline`.
+///
+/// Each record is handled on its own, [`SWEEP_CONCURRENCY`] at a time: one that fails is
+/// tried again by later runs after a growing wait and parked for an operator after a bounded
+/// number of tries, and never holds up the others; what the deadline cuts off is left for
+/// the next run. Only failing to list what is due fails the run.
+#[tracing::instrument(name = "sweep_holds", skip_all)]
+pub async fn sweep(
+    shop: Shop<'_>,
+    now: Timestamp,
+    deadline: tokio::time::Instant,
+) -> Result<SweepReport, StoreError> {
+    let mut report = SweepReport::default();
+    let holds = shop.checkouts.due(now, 200).await?;
+    let holds = holds.into_iter().map(Sweepable::Hold).collect();
+    sweep_each(shop, holds, now, deadline, &mut report).await?;
+    let pending = shop.orders.with_status(OrderStatus::PaymentPending).await?;
+    let pending = pending.into_iter().map(Sweepable::Pending).collect();
+    sweep_each(shop, pending, now, deadline, &mut report).await?;
+    let owing = shop.orders.owing(200).await?;
+    let owing = owing.into_iter().map(Sweepable::Dues).collect();
+    sweep_each(shop, owing, now, deadline, &mut report).await?;
+    tracing::info!(?report, "sweep done");
+    Ok(report)
 }
 
 /// DynamoDB's TTL deleted a hold record: if it was still held, release its stock (once),

@@ -107,19 +107,6 @@ pub async fn settle_dues(shop: Shop<'_>, order: Order) -> Order {
     order
 }
 
-/// The sweeper's part: pay out every order's outstanding entries (up to `limit` orders).
-/// Returns how many orders owed something.
-#[tracing::instrument(name = "drain_dues", skip_all, fields(limit))]
-pub async fn drain(shop: Shop<'_>, limit: u32) -> Result<usize, StoreError> {
-    let owing = shop.orders.owing(limit).await?;
-    for id in &owing {
-        if let Some(order) = shop.orders.get(*id).await? {
-            settle_dues(shop, order).await;
-        }
-    }
-    Ok(owing.len())
-}
-
 /// Why a provider event was not applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderEventError {

@@ -2,8 +2,8 @@
 //! the caller has (the Lambda's `App`, or a test's).
 
 use crate::ports::{
-    Carts, Catalog, Checkouts, Clock, Fulfilment, Inventory, Orders, Payments, Requests, Timer,
-    WaitingRoom, Warehouses,
+    Carts, Catalog, Checkouts, Clock, Fulfilment, Inventory, Orders, Parking, Payments, Requests,
+    Timer, WaitingRoom, Warehouses,
 };
 
 /// Borrowed ports for one use-case call.
@@ -29,6 +29,8 @@ pub struct Shop<'a> {
     pub requests: &'a dyn Requests,
     /// The hold-expiry timer.
     pub timer: &'a dyn Timer,
+    /// Failure records of the sweeper's work, and where what it gives up on is parked.
+    pub parking: &'a dyn Parking,
     /// Hot items' waiting rooms.
     pub waiting_room: &'a dyn WaitingRoom,
     /// Where the time comes from.

@@ -4,6 +4,7 @@
 use crate::ports::{StoreError, Timer, TimerMessage};
 use crate::usecases::checkout::{self, Expiry};
 
+use crate::workers::schedules::RUN_MARGIN;
 use crate::App;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
@@ -34,38 +35,76 @@ async fn on_timer(app: &App, body: &str) -> Result<(), StoreError> {
     }
 }
 
-/// Handle each message of an SQS batch in turn; the response names only the messages whose
-/// handling failed, so SQS redelivers just those (the rest are deleted).
-async fn each_message<F, Fut>(event: LambdaEvent<SqsEvent>, handle: F) -> SqsBatchResponse
+/// Handle the messages of an SQS batch, `concurrency` at a time, within the function's
+/// time (less [`RUN_MARGIN`]); the response names only the messages whose handling failed
+/// or was cut off by the deadline, so SQS redelivers just those (the rest are deleted), and
+/// a slow provider never times out the whole batch.
+async fn each_message<F, Fut>(
+    event: LambdaEvent<SqsEvent>,
+    concurrency: usize,
+    handle: F,
+) -> SqsBatchResponse
 where
     F: Fn(String, u32) -> Fut,
     Fut: std::future::Future<Output = Result<(), StoreError>>,
 {
+    let deadline = crate::batch::budget(event.context.deadline(), RUN_MARGIN);
+    let records: Vec<(String, String, u32)> = event
+        .payload
+        .records
+        .into_iter()
+        .map(|record| {
+            // How often SQS has delivered this message, this delivery included.
+            let receives = record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
+            (
+                record.message_id.unwrap_or_default(),
+                record.body.unwrap_or_default(),
+                receives,
+            )
+        })
+        .collect();
+    let handle = &handle;
+    let handled = crate::batch::each(records, concurrency, deadline, |(_, body, receives)| {
+        handle(body, receives)
+    })
+    .await;
     let mut response = SqsBatchResponse::default();
-    for record in event.payload.records {
-        let id = record.message_id.unwrap_or_default();
-        // How often SQS has delivered this message, this delivery included.
-        let receives = record
-            .attributes
-            .get("ApproximateReceiveCount")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(1);
-        if let Err(e) = handle(record.body.unwrap_or_default(), receives).await {
-            tracing::warn!(message_id = %id, error = %e, "message not handled; SQS will redeliver it");
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
+    for ((id, _, _), outcome) in handled {
+        match outcome {
+            crate::batch::Handled::Done(()) => continue,
+            crate::batch::Handled::Failed(e) => {
+                tracing::warn!(message_id = %id, error = %e, "message not handled; SQS will redeliver it");
+            }
+            crate::batch::Handled::OutOfTime => {
+                tracing::warn!(message_id = %id, "no time left for this message; SQS will redeliver it");
+            }
         }
+        let mut failure = BatchItemFailure::default();
+        failure.item_identifier = id;
+        response.batch_item_failures.push(failure);
     }
     response
 }
+
+/// Timer messages handled at once: each may call the payment provider (up to its call
+/// budget), so ten in a row could outlast the function.
+pub const TIMER_CONCURRENCY: usize = 5;
 
 /// `hold-timer`: expiry and payment-settlement messages, delayed by SQS.
 pub async fn hold_timer(
     app: &App,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    Ok(each_message(event, |body, _| async move { on_timer(app, &body).await }).await)
+    Ok(
+        each_message(event, TIMER_CONCURRENCY, |body, _| async move {
+            on_timer(app, &body).await
+        })
+        .await,
+    )
 }
 
 /// The order an assignment message is about: an EventBridge `OrderPlaced` envelope (as the
@@ -90,7 +129,7 @@ pub async fn assign_orders(
     let sites = crate::ports::Warehouses::list(&app.warehouses).await?;
     let sites = &sites;
     let now = app.clock.now();
-    Ok(each_message(event, |body, _| async move {
+    Ok(each_message(event, 1, |body, _| async move {
         let order = match order_of(&body) {
             Ok(order) => order,
             Err(reason) => return app.assignment_dead_letters.park(&body, &reason).await,
@@ -121,7 +160,7 @@ pub async fn apply_warehouse_updates(
 ) -> Result<SqsBatchResponse, Error> {
     use crate::domain::warehouse_update::WarehouseMessage;
     use crate::usecases::fulfilment::{apply_update, UpdateError};
-    Ok(each_message(event, |body, receives| async move {
+    Ok(each_message(event, 1, |body, receives| async move {
         let message = match WarehouseMessage::parse(&body) {
             Ok(message) => message,
             Err(reason) => return app.update_dead_letters.park(&body, &reason).await,
@@ -153,7 +192,7 @@ pub async fn keep_seller_notices(
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     use crate::usecases::notices::{keep, Kept};
-    Ok(each_message(event, |body, _| async move {
+    Ok(each_message(event, 1, |body, _| async move {
         match keep(&app.notices, &body).await? {
             Kept::New | Kept::Again => Ok(()),
             Kept::Refused(reason) => app.notice_dead_letters.park(&body, &reason).await,

@@ -43,6 +43,9 @@ pub struct DynamoCheckouts {
     transactor: Transactor,
 }
 
+/// How long past its hold time a released checkout's record is kept (one day).
+const RELEASED_KEPT_SECS: i64 = 24 * 3600;
+
 fn state(value: HoldState) -> aws_sdk_dynamodb::types::AttributeValue {
     s(match value {
         HoldState::Held => "HELD",
@@ -125,7 +128,11 @@ impl DynamoCheckouts {
             hold_key(checkout.checkout_id),
             &format!("SET {set}, heldShard = :closed"),
             Some(&format!("#state = :held AND {attempt}")),
-            &[("#state", "state")],
+            if set.contains("#ttl") {
+                &[("#state", "state"), ("#ttl", "ttl")]
+            } else {
+                &[("#state", "state")]
+            },
             values,
         )
     }
@@ -137,11 +144,18 @@ impl DynamoCheckouts {
     ) -> Result<TransactWriteItem, StoreError> {
         self.leave_held(
             checkout,
-            "#state = :released, releaseReason = :why, releasedAt = :now",
+            "#state = :released, releaseReason = :why, releasedAt = :now, #ttl = :keep",
             vec![
                 (":released", state(HoldState::Released)),
                 (":why", s(reason(why))),
                 (":now", s(Timestamp::now().to_string())),
+                // Kept a day past its hold time, so a repeated cancel (or a look) still
+                // reads what ended it instead of a hold that seems to have expired. TTL's
+                // later deletion of a released record releases nothing (it is not held).
+                (
+                    ":keep",
+                    n(checkout.expires_at.unix_seconds() + RELEASED_KEPT_SECS),
+                ),
             ],
         )
     }
@@ -399,6 +413,36 @@ impl Checkouts for DynamoCheckouts {
                 }
                 Err(classify("UpdateItem", e))
             }
+        }
+    }
+
+    async fn record_reference(
+        &self,
+        checkout: &Checkout,
+        reference: &str,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.tables.holds)
+            .set_key(Some(hold_key(checkout.checkout_id)))
+            .update_expression("SET paying.#reference = :reference")
+            .condition_expression(
+                "#state = :held AND attempts = :attempts AND attribute_exists(paying)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#reference", "reference")
+            .expression_attribute_values(":reference", s(reference))
+            .expression_attribute_values(":held", state(HoldState::Held))
+            .expression_attribute_values(":attempts", n(checkout.attempts))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(classify("UpdateItem", e)),
+            },
         }
     }
 
