@@ -516,6 +516,38 @@ async fn cancelling_a_checkout_releases_its_stock_once() {
     );
     assert_eq!(send!(shopping::cancel_checkout, shop, cancel()).status, 200);
     assert_eq!(shop.available(&item).await, 2);
+    // Past its hold time a repeated cancel still answers what happened, not "expired": the
+    // released record is kept a day longer than the hold would have lasted.
+    let expiry = shop.hold_expiry(&checkout).await;
+    shop.clock.advance_past(expiry);
+    let again = send!(shopping::cancel_checkout, shop, cancel());
+    assert_eq!(
+        (again.status, again.body["status"].as_str()),
+        (200, Some("RELEASED")),
+        "{:?}",
+        again.body
+    );
+    let record = helpers::dynamo()
+        .await
+        .get_item()
+        .table_name(aisle_local::template::local_name(
+            &shop.prefix,
+            "HoldsTable",
+        ))
+        .key(
+            "checkoutId",
+            aws_sdk_dynamodb::types::AttributeValue::S(checkout.clone()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let ttl: i64 = record["ttl"].as_n().unwrap().parse().unwrap();
+    assert!(
+        ttl >= expiry.unix_seconds() + 24 * 3600,
+        "TTL keeps the cancelled record a day past its hold time"
+    );
 }
 
 #[tokio::test]
@@ -1019,4 +1051,48 @@ async fn a_pending_payment_whose_settle_message_was_lost_is_settled_by_the_sweep
     assert_eq!(settled.body["status"], "PLACED", "{:?}", settled.body);
     assert_eq!(kept(&shop, &checkout), 19_999);
     assert_eq!(shop.available(&item).await, 4);
+}
+
+#[tokio::test]
+async fn a_total_stripe_could_never_charge_is_refused_at_checkout_before_anything_is_held_and_at_listing(
+) {
+    let shop = Shop::with_test_provider().await;
+    let seller = helpers::Caller::seller();
+    let mut cheap = helpers::listing("Penny sweet", "sweets");
+    cheap["price"]["amount"] = json!(1);
+    let created = send!(
+        aisle::api::catalog::create_item,
+        shop,
+        Call::new("POST /v1/seller/items", &[])
+            .by(&seller)
+            .json(cheap)
+    );
+    assert_eq!(
+        created.status, 201,
+        "a cent is a price: several make a charge"
+    );
+    let item = aisle::domain::ItemId::try_from(created.body["itemId"].as_str().unwrap()).unwrap();
+    helpers::receive(&shop, helpers::WAREHOUSE_A, item, 5).await;
+    let who = helpers::Caller::shopper();
+    assert_eq!(helpers::add_to_cart(&shop, &who, item, 3).await.status, 200);
+    let begun = helpers::begin(&shop, &who).await;
+    assert_eq!(
+        (begun.status, begun.code()),
+        (422, "AMOUNT_NOT_CHARGEABLE"),
+        "{:?}",
+        begun.body
+    );
+    assert_eq!(begun.body["error"]["details"]["minimum"], 50);
+    assert_eq!(shop.available(&item.to_string()).await, 5, "nothing held");
+    // A price above the largest charge (eight digits) could never be paid: refused.
+    let mut dear = helpers::listing("Gold TV", "tvs");
+    dear["price"]["amount"] = json!(100_000_000);
+    let refused = send!(
+        aisle::api::catalog::create_item,
+        shop,
+        Call::new("POST /v1/seller/items", &[])
+            .by(&seller)
+            .json(dear)
+    );
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
 }

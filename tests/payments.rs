@@ -277,14 +277,15 @@ async fn a_lost_answer_leaves_the_order_pending_and_the_expiry_settles_it_on_the
     let item = helpers::seed_item(&shop, "Stripe lamp", 1).await;
     let (who, checkout) = helpers::hold(&shop, &[(item, 1)]).await;
     let pm = st::payment_method(st::CARD_OK).await;
-    // Every try of the charge reaches Stripe (localstripe) but no answer comes back.
-    st::lose_answers(&pm, 10).await;
+    // The intent is made and its id recorded; every try of the confirm reaches Stripe
+    // (localstripe) but no answer comes back.
+    st::lose_answers_of(&pm, 10, "confirm").await;
     let pending = submit(&shop, &who, &checkout, &pm, "pay").await;
     assert_eq!(pending.status, 202, "{:?}", pending.body);
     assert!(pending.body.get("nextAction").is_none());
     let order_id = pending.body["orderId"].as_str().unwrap().to_owned();
     st::lose_answers(&pm, 0).await;
-    // The hold ends: the timer asks Stripe (a replay of the create finds the intent).
+    // The hold ends: the timer asks Stripe for the intent by its recorded id.
     let id = CheckoutId::try_from(checkout.as_str()).unwrap();
     let held = shop.app.checkouts.get(id).await.unwrap().unwrap();
     shop.clock.advance_past(held.expires_at);
@@ -304,6 +305,40 @@ async fn a_lost_answer_leaves_the_order_pending_and_the_expiry_settles_it_on_the
         st::kept(&key).await,
         placed["total"]["amount"].as_i64().unwrap()
     );
+}
+
+#[tokio::test]
+async fn a_lost_create_is_found_by_search_never_made_again_and_never_confirmed() {
+    let shop = Shop::with_stripe().await;
+    let item = helpers::seed_item(&shop, "Stripe clock", 1).await;
+    let (who, checkout) = helpers::hold(&shop, &[(item, 1)]).await;
+    let pm = st::payment_method(st::CARD_OK).await;
+    // The create reaches Stripe, but its id never reaches the shop: it is never confirmed.
+    st::lose_answers_of(&pm, 10, "create").await;
+    let pending = submit(&shop, &who, &checkout, &pm, "pay").await;
+    assert_eq!(pending.status, 202, "{:?}", pending.body);
+    let order_id = pending.body["orderId"].as_str().unwrap().to_owned();
+    st::lose_answers(&pm, 0).await;
+    let id = CheckoutId::try_from(checkout.as_str()).unwrap();
+    let held = shop.app.checkouts.get(id).await.unwrap().unwrap();
+    assert_eq!(held.paying.unwrap().reference, None, "no id was recorded");
+    shop.clock.advance_past(held.expires_at);
+    shop.clock.advance(checkout::PAYMENT_GRACE);
+    let expired = checkout::expire(shop.app.shop(), id, shop.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(expired, checkout::Expiry::Released);
+    let failed = order(&shop, &who, &order_id).await;
+    assert_eq!(failed["status"], "PAYMENT_FAILED", "{failed}");
+    let key = key_of(&checkout, 1);
+    let intents = st::intents_for(&key).await;
+    assert_eq!(intents.len(), 1, "found by search, never created again");
+    assert_eq!(
+        intents[0]["status"], "canceled",
+        "the unconfirmed intent is cancelled"
+    );
+    assert_eq!(st::kept(&key).await, 0, "no money moved");
+    assert_eq!(shop.available(&item.to_string()).await, 1, "back on sale");
 }
 
 #[tokio::test]
@@ -327,7 +362,15 @@ async fn reconciliation_lists_money_at_stripe_that_no_order_owns_and_only_that()
     // Charges made at Stripe behind the shop's back: one under a key of a checkout that
     // never became an order, one under no key of the shop's.
     let mut stray_ids = Vec::new();
-    for key in [Some(format!("{}-1", uuid::Uuid::new_v4())), None] {
+    // And one by another application on the same account (no tag of this stack's): never
+    // this stack's stray.
+    let stack = shop.prefix.trim_end_matches('-').to_owned();
+    let mut other_ids = Vec::new();
+    for (key, tagged) in [
+        (Some(format!("{}-1", uuid::Uuid::new_v4())), true),
+        (None, true),
+        (Some(format!("{}-1", uuid::Uuid::new_v4())), false),
+    ] {
         let pm = st::payment_method(st::CARD_OK).await;
         let mut form = vec![
             ("amount", "1234"),
@@ -337,6 +380,9 @@ async fn reconciliation_lists_money_at_stripe_that_no_order_owns_and_only_that()
         ];
         if let Some(key) = key.as_deref() {
             form.push(("metadata[aisle_charge_key]", key));
+        }
+        if tagged {
+            form.push(("metadata[aisle_stack]", stack.as_str()));
         }
         let (status, pi) = st::call(
             "POST",
@@ -349,7 +395,12 @@ async fn reconciliation_lists_money_at_stripe_that_no_order_owns_and_only_that()
             (200, Some("succeeded")),
             "{pi}"
         );
-        stray_ids.push(pi["id"].as_str().unwrap().to_owned());
+        let id = pi["id"].as_str().unwrap().to_owned();
+        if tagged {
+            stray_ids.push(id);
+        } else {
+            other_ids.push(id);
+        }
     }
     let since = shop.clock.now().plus_millis(-3_600_000);
     // Too fresh to judge: a submit may still be writing its order.
@@ -371,6 +422,10 @@ async fn reconciliation_lists_money_at_stripe_that_no_order_owns_and_only_that()
     assert!(
         !listed.contains(&ours.as_str()),
         "the order's own charge is no stray"
+    );
+    assert!(
+        !listed.contains(&other_ids[0].as_str()),
+        "another application's charge is not this stack's to judge"
     );
     let no_order = strays
         .iter()
@@ -452,4 +507,224 @@ async fn a_webhook_delivered_twice_at_once_racing_the_hold_expiry_places_the_ord
     // A redelivery later changes nothing.
     let again = webhook(&shop, &event, "payment_intent.succeeded", &key, now, whsec).await;
     assert_eq!(again.body["outcome"], "alreadyApplied");
+}
+
+/// An order made directly in the store (what a crashed or stuck request leaves behind),
+/// paid under `reference` with `method`, in `status`.
+async fn stored_order(
+    shop: &Shop,
+    item: aisle::domain::ItemId,
+    status: aisle::domain::OrderStatus,
+    method: &str,
+    reference: Option<&str>,
+) -> aisle::domain::Order {
+    use aisle::domain::{Currency, HoldLine, Money, NewOrder, Order, Payment, PaymentState};
+    let checkout_id = CheckoutId::try_from(uuid::Uuid::new_v4().to_string()).unwrap();
+    let total = Money {
+        amount: 2_500,
+        currency: Currency::Usd,
+    };
+    let order = Order::new(
+        NewOrder {
+            checkout_id,
+            user_id: helpers::Caller::shopper().user_id(),
+            lines: vec![HoldLine {
+                item_id: item,
+                name: "Stored".into(),
+                quantity: aisle::domain::Quantity::try_from(1i64).unwrap(),
+                unit_price: total,
+            }],
+            total,
+            shipping_address: helpers::address(),
+            status,
+            payment: Payment {
+                state: if status == aisle::domain::OrderStatus::PaymentPending {
+                    PaymentState::Pending
+                } else {
+                    PaymentState::Captured
+                },
+                method: method.into(),
+                reference: reference.map(str::to_owned),
+                checks: 0,
+                key: Some(format!("{checkout_id}-1")),
+                captured: if status == aisle::domain::OrderStatus::PaymentPending {
+                    0
+                } else {
+                    total.amount
+                },
+                refunded: 0,
+            },
+        },
+        shop.now(),
+    );
+    order
+}
+
+#[tokio::test]
+async fn poisoned_records_fail_alone_the_healthy_ones_settle_in_the_same_sweep_and_the_poisoned_are_parked(
+) {
+    use aisle::domain::{DueKind, MoneyDue, OrderStatus};
+    use aisle::ports::Orders;
+    let shop = Shop::with_stripe().await;
+    let item = helpers::seed_item(&shop, "Swept item", 10).await;
+    let sweeper = shop.as_function("sweep-holds").await;
+    // In front: a hold whose recorded PaymentIntent Stripe does not know (every status ask
+    // is refused), a pending order and an owed refund likewise. Behind them, healthy ones.
+    let (who, poisoned_hold) = helpers::hold(&shop, &[(item, 1)]).await;
+    let id = CheckoutId::try_from(poisoned_hold.as_str()).unwrap();
+    let attempt = aisle::domain::PaymentAttempt {
+        method: st::payment_method(st::CARD_OK).await,
+        shipping_address: helpers::address(),
+        started_at: shop.now(),
+        reference: None,
+    };
+    let aisle::ports::PaymentClaim::Claimed(claimed) = shop
+        .app
+        .checkouts
+        .claim_payment(id, &who.user_id(), &attempt, shop.now())
+        .await
+        .unwrap()
+    else {
+        panic!("claimable")
+    };
+    assert!(shop
+        .app
+        .checkouts
+        .record_reference(&claimed, "pi_poisonedHold")
+        .await
+        .unwrap());
+    let poisoned_pending = stored_order(
+        &shop,
+        item,
+        OrderStatus::PaymentPending,
+        "pm_poisoned",
+        Some("pi_poisonedPending"),
+    )
+    .await;
+    shop.app.orders.create(&poisoned_pending).await.unwrap();
+    let mut poisoned_refund = stored_order(
+        &shop,
+        item,
+        OrderStatus::Cancelled,
+        "pm_x",
+        Some("pi_poisonedRefund"),
+    )
+    .await;
+    poisoned_refund.owe(MoneyDue {
+        key: format!("{}-refund", poisoned_refund.charge_key()),
+        kind: DueKind::Refund,
+        amount: 2_500,
+    });
+    shop.app.orders.create(&poisoned_refund).await.unwrap();
+
+    let (_, healthy_hold) = helpers::hold(&shop, &[(item, 2)]).await;
+    // A pending order whose payment method was never one Stripe could charge: settled as
+    // failed, its void owed and paid out at once.
+    let healthy_pending =
+        stored_order(&shop, item, OrderStatus::PaymentPending, "tok_never", None).await;
+    shop.app.orders.create(&healthy_pending).await.unwrap();
+    let mut healthy_void =
+        stored_order(&shop, item, OrderStatus::PaymentFailed, "tok_never", None).await;
+    healthy_void.owe(MoneyDue {
+        key: format!("{}-void", healthy_void.charge_key()),
+        kind: DueKind::Void,
+        amount: 0,
+    });
+    shop.app.orders.create(&healthy_void).await.unwrap();
+    assert_eq!(shop.available(&item.to_string()).await, 7);
+
+    let mut now = shop
+        .hold_expiry(&healthy_hold)
+        .await
+        .plus_millis(checkout::PAYMENT_GRACE.as_millis() as i64 + 60_000);
+    let first = checkout::sweep(sweeper.shop(), now, helpers::sweep_deadline())
+        .await
+        .unwrap();
+    println!("first sweep: {first:?}");
+    assert_eq!(first.released, 1, "the healthy hold: {first:?}");
+    assert_eq!(first.settled, 1, "the healthy pending order: {first:?}");
+    assert!(first.paid_out >= 1, "the healthy void: {first:?}");
+    assert_eq!(
+        first.failed, 3,
+        "each poisoned record failed alone: {first:?}"
+    );
+    assert_eq!(
+        shop.available(&item.to_string()).await,
+        9,
+        "healthy hold released"
+    );
+    let pending = shop
+        .app
+        .orders
+        .get(healthy_pending.order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pending.status, OrderStatus::PaymentFailed);
+    assert!(pending.money_due.is_empty(), "its void paid out");
+    let void = shop
+        .app
+        .orders
+        .get(healthy_void.order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(void.money_due.is_empty(), "the healthy void paid out");
+
+    // The poisoned ones are tried again after growing waits, then parked for an operator.
+    let mut parked = 0;
+    for run in 2..=aisle::domain::parking::MAX_TRIES {
+        let early = checkout::sweep(sweeper.shop(), now, helpers::sweep_deadline())
+            .await
+            .unwrap();
+        assert_eq!(
+            (early.failed, early.waiting),
+            (0, 3),
+            "run {run} waits: {early:?}"
+        );
+        now = now.plus_millis(16 * 60_000 + 1);
+        let report = checkout::sweep(sweeper.shop(), now, helpers::sweep_deadline())
+            .await
+            .unwrap();
+        assert_eq!(report.failed, 3, "run {run}: {report:?}");
+        parked += report.parked;
+    }
+    assert_eq!(
+        parked,
+        3,
+        "all three parked after {} tries",
+        aisle::domain::parking::MAX_TRIES
+    );
+    let later = checkout::sweep(
+        sweeper.shop(),
+        now.plus_millis(3_600_000),
+        helpers::sweep_deadline(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (later.failed, later.waiting),
+        (0, 3),
+        "parked ones are left alone: {later:?}"
+    );
+    let dead = shop.drain("TimerDeadLetters").await;
+    assert_eq!(dead.len(), 3, "{dead:?}");
+    for (body, reason) in &dead {
+        let message: aisle::ports::TimerMessage = serde_json::from_str(body).unwrap();
+        let reason = reason.clone().unwrap_or_default();
+        assert!(
+            reason.contains("stripe answered 404"),
+            "{message:?}: {reason}"
+        );
+    }
+    // Nothing of the poisoned ones was lost: the hold still holds, the orders still owe.
+    assert_eq!(shop.available(&item.to_string()).await, 9);
+    let refund = shop
+        .app
+        .orders
+        .get(poisoned_refund.order_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refund.money_due.len(), 1, "still owed, for the operator");
 }

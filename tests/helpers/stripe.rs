@@ -134,12 +134,18 @@ pub async fn kept(key: &str) -> i64 {
 /// Make the proxy lose the next `n` answers to creates for `payment_method` (the create
 /// still happens at localstripe).
 pub async fn lose_answers(payment_method: &str, n: u32) {
+    lose_answers_of(payment_method, n, "both").await
+}
+
+/// [`lose_answers`] of only the creates (`"create"`) or only the confirms (`"confirm"`).
+pub async fn lose_answers_of(payment_method: &str, n: u32, of: &str) {
     let (status, _) = call(
         "POST",
         &format!("{}/_aisle/lose-answers", proxy()),
         &[
             ("payment_method", payment_method),
             ("count", &n.to_string()),
+            ("of", of),
         ],
     )
     .await;

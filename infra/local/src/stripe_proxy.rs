@@ -21,9 +21,10 @@
 //!   newest first, as Stripe lists (docs.stripe.com/api/payment_intents/list).
 //!
 //! Keys are scoped by API key, as Stripe scopes them by account. For tests it can also lose
-//! answers: `POST /_aisle/lose-answers` with `payment_method=<pm>&count=<n>` makes the next
-//! `n` PaymentIntent creates for that payment method (first tries and replays alike) close
-//! the connection unanswered after localstripe acted, as a timeout loses an answer.
+//! answers: `POST /_aisle/lose-answers` with `payment_method=<pm>&count=<n>[&of=create|confirm]`
+//! makes the next `n` PaymentIntent creates and/or confirms for that payment method (first
+//! tries and replays alike) close the connection unanswered after localstripe acted, as a
+//! timeout loses an answer.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,8 +49,11 @@ struct State {
     /// Per (API key, idempotency key): the slot whose lock is held while the first request
     /// with that key runs.
     keys: std::sync::Mutex<HashMap<String, Arc<Mutex<Option<Saved>>>>>,
-    /// Payment method id → answers still to lose.
-    lose: std::sync::Mutex<HashMap<String, u32>>,
+    /// (Payment method id, `create` or `confirm`) → answers still to lose.
+    lose: std::sync::Mutex<HashMap<(String, &'static str), u32>>,
+    /// PaymentIntent id → its payment method, from the creates that passed through (a
+    /// confirm names only the intent).
+    methods: std::sync::Mutex<HashMap<String, String>>,
 }
 
 /// Serve on `listener`, forwarding to localstripe at `upstream`.
@@ -97,11 +101,15 @@ async fn handle(
             return Some(plain(400, "payment_method and count"));
         };
         let n = n.parse().unwrap_or(1);
-        state
-            .lose
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(pm.clone(), n);
+        let kinds: &[&'static str] = match f.get("of").map(String::as_str) {
+            Some("create") => &["create"],
+            Some("confirm") => &["confirm"],
+            _ => &["create", "confirm"],
+        };
+        let mut lose = state.lose.lock().unwrap_or_else(|p| p.into_inner());
+        for kind in kinds {
+            lose.insert((pm.clone(), *kind), n);
+        }
         return Some(plain(200, "armed"));
     }
     let header = |name: &str| {
@@ -121,15 +129,31 @@ async fn handle(
             return Some(list_intents_since(client, upstream, &account, &query).await);
         }
     }
+    let confirmed = path
+        .strip_prefix("/v1/payment_intents/")
+        .and_then(|rest| rest.strip_suffix("/confirm"));
     let lose_this = || {
-        if parts.method != http::Method::POST || path != "/v1/payment_intents" {
+        if parts.method != http::Method::POST {
             return false;
         }
-        let Some(pm) = form(&body).remove("payment_method") else {
+        let target = match confirmed {
+            _ if path == "/v1/payment_intents" => form(&body)
+                .remove("payment_method")
+                .map(|pm| (pm, "create")),
+            Some(id) => state
+                .methods
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(id)
+                .cloned()
+                .map(|pm| (pm, "confirm")),
+            None => None,
+        };
+        let Some(target) = target else {
             return false;
         };
         let mut lose = state.lose.lock().unwrap_or_else(|p| p.into_inner());
-        match lose.get_mut(&pm) {
+        match lose.get_mut(&target) {
             Some(n) if *n > 0 => {
                 *n -= 1;
                 true
@@ -206,6 +230,16 @@ async fn handle(
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
+        if path == "/v1/payment_intents" {
+            let made: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            if let (Some(id), Some(pm)) = (made["id"].as_str(), made["payment_method"].as_str()) {
+                state
+                    .methods
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id.to_owned(), pm.to_owned());
+            }
+        }
         *saved = Some(Saved {
             fingerprint,
             status,
