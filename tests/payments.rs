@@ -712,8 +712,9 @@ async fn poisoned_records_fail_alone_the_healthy_ones_settle_in_the_same_sweep_a
     for (body, reason) in &dead {
         let message: aisle::ports::TimerMessage = serde_json::from_str(body).unwrap();
         let reason = reason.clone().unwrap_or_default();
+        // Stripe's refusal for a status ask; what is still owed for a refund.
         assert!(
-            reason.contains("stripe answered 404"),
+            reason.contains("stripe answered 404") || reason.contains("still owed"),
             "{message:?}: {reason}"
         );
     }

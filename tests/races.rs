@@ -337,6 +337,19 @@ async fn a_submit_racing_the_expiry_either_places_the_order_or_releases_the_hold
             );
             assert_eq!((charges, stock), (1, 3), "rep {rep}");
             assert_eq!(net, orders[0].total.amount, "rep {rep}");
+        } else if paid.status == 409 {
+            // The test clock jumps the whole hold at once, so the expiry can decide (after
+            // the grace, finding no charge yet) while the submit is still running, which in
+            // AWS cannot happen (grace 30 s, function timeout 10 s): the payment that lands
+            // after it is rejected and refunded in full. Money stays exact either way.
+            expired += 1;
+            assert_eq!(paid.code(), "ORDER_REJECTED", "rep {rep}: {:?}", paid.body);
+            assert_eq!(
+                (charges, net, stock),
+                (1, 0, 4),
+                "rep {rep}: refunded, all back"
+            );
+            assert!(orders.iter().all(|o| !o.status.holds_stock()), "rep {rep}");
         } else {
             expired += 1;
             assert_eq!(paid.status, 410, "rep {rep}: {:?}", paid.body);

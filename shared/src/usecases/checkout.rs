@@ -745,7 +745,7 @@ async fn pay(
     let _entered = span.enter();
     let (outcome, checkout, attempt) = match charge(shop, checkout, attempt).await {
         Ok(charged) => charged,
-        Err(e) => return (Err(e.into()), false),
+        Err(e) => return (Err(e), false),
     };
     match outcome {
         ChargeOutcome::Approved { reference } => {
@@ -840,7 +840,7 @@ async fn charge(
     shop: Shop<'_>,
     mut checkout: Checkout,
     mut attempt: PaymentAttempt,
-) -> Result<(ChargeOutcome, Checkout, PaymentAttempt), StoreError> {
+) -> Result<(ChargeOutcome, Checkout, PaymentAttempt), CheckoutError> {
     let mut charge = ChargeRef::of_attempt(&checkout, &attempt.method);
     let opened = shop.payments.open(&charge).await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "payment provider call failed; outcome unknown");
@@ -855,17 +855,22 @@ async fn charge(
     };
     // Recorded before any money moves: if this write fails, the charge is never confirmed
     // (the settlement finds it unconfirmed and cancels it).
+    charge.reference = Some(reference.clone());
     if !shop
         .checkouts
         .record_reference(&checkout, &reference)
         .await?
     {
-        // The attempt ended meanwhile (its hold expired): never take money for it.
-        return Ok((ChargeOutcome::NoResponse, checkout, attempt));
+        // The attempt ended meanwhile: only an expiry ends a hold with a payment in flight
+        // (after the grace, finding no charge, it released the hold). Never take money for
+        // it; cancel the intent made (best effort: unconfirmed, it holds nothing).
+        if let Err(e) = shop.payments.void(&charge).await {
+            tracing::warn!(error = %e, "unconfirmed intent of an ended attempt not cancelled");
+        }
+        return Err(CheckoutError::NotActive(CheckoutStatus::Expired));
     }
-    attempt.reference = Some(reference.clone());
+    attempt.reference = Some(reference);
     checkout.paying = Some(attempt.clone());
-    charge.reference = Some(reference);
     let outcome = shop.payments.confirm(&charge).await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "payment provider call failed; outcome unknown");
         ChargeOutcome::NoResponse
