@@ -29,12 +29,19 @@ pub enum Handled<T, E> {
 /// record outcomes and answer). Lambda gives the deadline as wall-clock time, the only
 /// clock it can be compared with; it is turned into a monotonic instant at once.
 pub fn budget(deadline: std::time::SystemTime, margin: Duration) -> Instant {
-    let left = deadline
-        .duration_since(std::time::SystemTime::now())
-        .unwrap_or_default()
-        .saturating_sub(margin);
-    Instant::now() + left
+    let left = match deadline.duration_since(std::time::SystemTime::now()) {
+        Ok(left) if !left.is_zero() => left,
+        // No deadline given (an emulator that sends none, or 0): the template's timeout.
+        _ => {
+            tracing::warn!("invocation without a future deadline; assuming the 10 s timeout");
+            DEFAULT_TIMEOUT
+        }
+    };
+    Instant::now() + left.saturating_sub(margin)
 }
+
+/// The functions' timeout in the template (Globals), for an invocation that names no deadline.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Handle every record with `handle`, at most `concurrency` at once, each stopped at
 /// `deadline`; answers each record with how it ended, in the order given.
