@@ -277,16 +277,9 @@ pub fn charge_outcome(answer: &Answer) -> Result<ChargeOutcome, StoreError> {
         402 => Ok(ChargeOutcome::Declined {
             reason: failure_reason(&answer.body["error"]),
         }),
-        // The payment method the shopper's client sent does not exist (or is not theirs to
-        // use): the shopper's input, answered as a decline, never as our failure.
-        400 | 404
-            if answer.body["error"]["param"] == "payment_method"
-                || answer.body["error"]["code"] == "resource_missing" =>
-        {
-            Ok(ChargeOutcome::Declined {
-                reason: INVALID_PAYMENT_METHOD.into(),
-            })
-        }
+        400 | 404 if unknown_payment_method(answer) => Ok(ChargeOutcome::Declined {
+            reason: INVALID_PAYMENT_METHOD.into(),
+        }),
         // A confirm that found the intent confirmed already (its first answer was lost):
         // what happened is asked by id later, never guessed.
         400 if answer.body["error"]["code"] == "payment_intent_unexpected_state" => {
@@ -295,6 +288,14 @@ pub fn charge_outcome(answer: &Answer) -> Result<ChargeOutcome, StoreError> {
         s if retryable(s) => Ok(ChargeOutcome::NoResponse),
         s => Err(rejected(s, &answer.body)),
     }
+}
+
+/// Stripe refused the request's payment method (no such PaymentMethod, or not this
+/// account's): the shopper's input, answered as a decline, never as our failure.
+fn unknown_payment_method(answer: &Answer) -> bool {
+    matches!(answer.status, 400 | 404)
+        && (answer.body["error"]["param"] == "payment_method"
+            || answer.body["error"]["code"] == "resource_missing")
 }
 
 fn retryable(status: u16) -> bool {
@@ -465,15 +466,9 @@ impl Payments for StripePayments {
                     "stripe made an intent without an id".into(),
                 )),
             },
-            // The payment method does not exist (or is not theirs): the shopper's input.
-            400 | 404
-                if answer.body["error"]["param"] == "payment_method"
-                    || answer.body["error"]["code"] == "resource_missing" =>
-            {
-                Ok(Opened::Declined {
-                    reason: INVALID_PAYMENT_METHOD.into(),
-                })
-            }
+            400 | 404 if unknown_payment_method(&answer) => Ok(Opened::Declined {
+                reason: INVALID_PAYMENT_METHOD.into(),
+            }),
             s if retryable(s) => Ok(Opened::NoResponse),
             s => Err(rejected(s, &answer.body)),
         }
