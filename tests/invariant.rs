@@ -87,20 +87,28 @@ enum Made {
 }
 
 /// The payment method a test token stands for with Stripe: a fresh PaymentMethod at
-/// localstripe, with the proxy told to lose the charge's answers where the token says so.
+/// localstripe, with the proxy told which of Stripe's faults to play on its charge:
+/// a paying card meets a rate limit on its create and a server error on its confirm (both
+/// retried under their keys); a "timeout" card loses every answer of its confirm (captured
+/// or declined, found later by id) or of its create too (never confirmed, cancelled).
 async fn stripe_method(token: &str) -> String {
     use helpers::stripe as st;
+    let tries = aisle::retry::Policy::PROVIDER.attempts;
     let (card, lost) = match token {
-        "tok_success" => (st::CARD_OK, false),
-        "tok_decline_card_declined" => (st::CARD_DECLINED, false),
-        "tok_timeout_capture" => (st::CARD_OK, true),
-        "tok_timeout_void" => (st::CARD_DECLINED, true),
-        _ => (st::CARD_3DS, false),
+        "tok_success" => (st::CARD_OK, None),
+        "tok_decline_card_declined" => (st::CARD_DECLINED, None),
+        "tok_timeout_capture" => (st::CARD_OK, Some("confirm")),
+        "tok_timeout_void" => (st::CARD_DECLINED, Some("both")),
+        _ => (st::CARD_3DS, None),
     };
     let pm = st::payment_method(card).await;
-    if lost {
-        // Every try of the charge (the retry budget) loses its answer; asking later works.
-        st::lose_answers(&pm, aisle::retry::Policy::PROVIDER.attempts).await;
+    match lost {
+        // Every try (the retry budget) loses its answer; asking later works.
+        Some(of) => st::lose_answers_of(&pm, tries, of).await,
+        None => {
+            st::fault(&pm, 429, 1, "create").await;
+            st::fault(&pm, 500, 1, "confirm").await;
+        }
     }
     pm
 }

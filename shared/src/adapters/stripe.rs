@@ -697,13 +697,12 @@ pub fn parse_event(payload: &[u8]) -> Option<ProviderEvent> {
         other => ProviderEventKind::Other(other.to_owned()),
     };
     let object = &event["data"]["object"];
-    let charge_key = object["metadata"]["aisle_charge_key"]
-        .as_str()
-        .map(str::to_owned);
+    let metadata = |name: &str| object["metadata"][name].as_str().map(str::to_owned);
     Some(ProviderEvent {
         id,
         kind,
-        charge_key,
+        charge_key: metadata("aisle_charge_key"),
+        stack: metadata("aisle_stack"),
     })
 }
 

@@ -353,14 +353,21 @@ impl From<crate::usecases::orders::OrderError> for ApiError {
     }
 }
 
-impl From<crate::usecases::payments::ProviderEventError> for ApiError {
-    fn from(error: crate::usecases::payments::ProviderEventError) -> Self {
-        use crate::usecases::payments::ProviderEventError;
+impl From<crate::usecases::provider_events::ProviderEventError> for ApiError {
+    fn from(error: crate::usecases::provider_events::ProviderEventError) -> Self {
+        use crate::usecases::provider_events::ProviderEventError;
         match error {
             ProviderEventError::InFlight => Self::new(
                 StatusCode::CONFLICT,
                 "EVENT_IN_FLIGHT",
                 "this event is being applied; retry later",
+            ),
+            // Any answer but 2xx makes Stripe deliver the event again, with backoff, for up
+            // to three days (docs.stripe.com/webhooks#retries): it is applied once known.
+            ProviderEventError::NotYet => Self::new(
+                StatusCode::CONFLICT,
+                "EVENT_NOT_YET_APPLICABLE",
+                error.to_string(),
             ),
             ProviderEventError::Reused => Self::bad_request(
                 "EVENT_REUSED",

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{finish, json, ApiError, HttpResult};
 use crate::adapters::stripe;
-use crate::usecases::payments;
+use crate::usecases::provider_events;
 use crate::App;
 
 /// The webhook: 200 once an event is applied (or was before, or is not one the shop acts
@@ -41,7 +41,9 @@ pub async fn webhook(app: &App, req: Request) -> HttpResult {
                 ApiError::bad_request("EVENT_INVALID", "the body is not a Stripe event")
             })?;
             let fingerprint = super::request::fingerprint(&[payload]);
-            let outcome = payments::provider_event(app.shop(), &event, &fingerprint).await?;
+            let stack = app.config.payments.stack();
+            let outcome =
+                provider_events::provider_event(app.shop(), &event, &fingerprint, stack).await?;
             Ok(json(
                 StatusCode::OK,
                 &json!({ "received": true, "outcome": outcome }),

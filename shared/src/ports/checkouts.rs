@@ -89,11 +89,13 @@ pub trait Checkouts: Send + Sync {
         reference: &str,
     ) -> Result<bool, StoreError>;
     /// Put the held stock back on sale, once: `Ok(true)` only for the call that did it.
-    /// Conditioned on the payment attempt `checkout` shows (none, or that one).
+    /// Conditioned on the payment attempt `checkout` shows (none, or that one); `now` is
+    /// when it was released.
     async fn release(
         &self,
         checkout: &crate::domain::Checkout,
         reason: crate::domain::ReleaseReason,
+        now: crate::domain::Timestamp,
     ) -> Result<bool, StoreError>;
     /// The TTL path: the hold record is already deleted; release from its last image, once.
     async fn release_deleted(&self, checkout: &crate::domain::Checkout)

@@ -165,6 +165,8 @@ pub struct ProviderEvent {
     pub kind: ProviderEventKind,
     /// The charge key the shop created the charge under, when the charge is the shop's.
     pub charge_key: Option<String>,
+    /// The stack that made the charge (its tag), when one did.
+    pub stack: Option<String>,
 }
 
 /// The kinds of provider event the shop tells apart.

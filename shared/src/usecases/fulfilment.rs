@@ -976,9 +976,16 @@ pub async fn reconcile(
             if expected == recorded {
                 continue;
             }
+            // Each repair stands alone: one that fails is reported unrepaired (the next run
+            // tries again) and the others go on.
             let repaired = repair
                 && expected >= 0
-                && repair_drift(shop, id, &s.total, expected - recorded).await?;
+                && repair_drift(shop, id, &s.total, expected - recorded)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(item_id = %id, error = %e, "drift not repaired");
+                        false
+                    });
             tracing::warn!(item_id = %id, recorded, expected, repaired, "stock drift");
             report.drifts.push(Drift {
                 item_id: id,

@@ -10,6 +10,7 @@ pub mod live;
 pub mod notices;
 pub mod orders;
 pub mod payments;
+pub mod provider_events;
 pub mod search;
 pub mod shop;
 pub mod stock;

@@ -112,7 +112,7 @@ pub async fn cancel(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order,
             if let Some(checkout) = shop.checkouts.get(order.checkout_id).await? {
                 if checkout.state == HoldState::Held {
                     shop.checkouts
-                        .release(&checkout, ReleaseReason::Cancelled)
+                        .release(&checkout, ReleaseReason::Cancelled, now)
                         .await?;
                 }
             }

@@ -11,10 +11,7 @@
 
 use super::Shop;
 use crate::domain::{CheckoutId, DueKind, MoneyDue, Order, PaymentState, Timestamp};
-use crate::ports::{
-    ChargeRef, HeldCharge, ProviderEvent, ProviderEventKind, Receipt, RequestClaim, StockEffect,
-    StoreError, Transition,
-};
+use crate::ports::{ChargeRef, HeldCharge, StockEffect, StoreError, Transition};
 use crate::retry::Policy;
 
 /// Ask the provider for one entry.
@@ -107,86 +104,6 @@ pub async fn settle_dues(shop: Shop<'_>, order: Order) -> Order {
     order
 }
 
-/// Why a provider event was not applied.
-#[derive(Debug, thiserror::Error)]
-pub enum ProviderEventError {
-    /// The same event is being applied by another instance right now: the provider retries.
-    #[error("this event is being applied already")]
-    InFlight,
-    /// An event id seen before with another body: not the provider's.
-    #[error("this event id came before with another body")]
-    Reused,
-    /// The store or the provider could not be reached: the provider retries.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// What applying a provider event did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum EventOutcome {
-    /// The checkout or order it concerns was settled with the provider's word.
-    Settled,
-    /// Nothing for the shop to do (not its charge, or an event kind it does not act on).
-    Ignored,
-    /// Applied before: nothing done again.
-    AlreadyApplied,
-}
-
-/// Apply one provider event (its webhook), once per event id: a payment that succeeded or
-/// failed settles its checkout or order through the same steps as the timer and the sweeper
-/// ([`crate::usecases::checkout::provider_news`]), so an outcome that arrives by webhook and
-/// one found by asking end the same way. Settling is idempotent in itself, so an event
-/// redelivered after its record expired changes nothing either. A refund event is
-/// acknowledged: the shop's own refunds are confirmed when they are made (the outbox).
-#[tracing::instrument(name = "provider_event", skip_all, fields(event_id = %event.id))]
-pub async fn provider_event(
-    shop: Shop<'_>,
-    event: &ProviderEvent,
-    fingerprint: &str,
-) -> Result<EventOutcome, ProviderEventError> {
-    let now = shop.clock.now();
-    let key = format!("provider-event:{}", event.id);
-    match shop.requests.claim(&key, fingerprint, now).await? {
-        RequestClaim::Fresh => {}
-        RequestClaim::Replay(_) => return Ok(EventOutcome::AlreadyApplied),
-        RequestClaim::InFlight => return Err(ProviderEventError::InFlight),
-        RequestClaim::Reused => return Err(ProviderEventError::Reused),
-    }
-    let checkout = event
-        .charge_key
-        .as_deref()
-        .and_then(|key| key.rsplit_once('-'))
-        .and_then(|(checkout, _attempt)| CheckoutId::try_from(checkout).ok());
-    let applied = match (&event.kind, checkout) {
-        (ProviderEventKind::Succeeded | ProviderEventKind::Failed, Some(checkout)) => {
-            super::checkout::provider_news(shop, checkout, now)
-                .await
-                .map(|_| EventOutcome::Settled)
-        }
-        _ => Ok(EventOutcome::Ignored),
-    };
-    match applied {
-        Ok(outcome) => {
-            tracing::info!(kind = ?event.kind, ?outcome, "provider event applied");
-            let receipt = Receipt {
-                key,
-                fingerprint: fingerprint.to_owned(),
-                outcome: serde_json::json!({ "outcome": outcome }),
-            };
-            shop.requests.finish(&receipt).await?;
-            Ok(outcome)
-        }
-        Err(e) => {
-            // Not applied: free the id so the provider's retry applies it.
-            if let Err(abandon) = shop.requests.abandon(&key, fingerprint).await {
-                tracing::warn!(error = %abandon, "event claim not released; it expires");
-            }
-            Err(e.into())
-        }
-    }
-}
-
 /// How old a charge must be before reconciliation judges it: a submit still running (its
 /// order not yet written) is not a stray.
 pub const STRAY_GRACE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
@@ -222,14 +139,20 @@ pub async fn strays(shop: Shop<'_>, since: Timestamp) -> Result<Vec<Stray>, Stor
             .and_then(|(checkout, _)| CheckoutId::try_from(checkout).ok());
         let why = match checkout {
             None => Some("not created under a checkout attempt's key".to_owned()),
-            Some(checkout) => match shop.orders.get(Order::id_for(checkout)).await? {
-                None => Some(format!("checkout {checkout} has no order")),
-                Some(order) if Some(order.charge_key()) != charge.key => Some(format!(
+            Some(checkout) => match shop.orders.get(Order::id_for(checkout)).await {
+                // One charge that cannot be judged now does not stop the others: the next
+                // hourly run (its window overlaps this one) judges it again.
+                Err(e) => {
+                    tracing::warn!(reference = %charge.reference, error = %e, "charge not judged this run");
+                    continue;
+                }
+                Ok(None) => Some(format!("checkout {checkout} has no order")),
+                Ok(Some(order)) if Some(order.charge_key()) != charge.key => Some(format!(
                     "order {} was paid under {}, not this attempt",
                     order.order_id,
                     order.charge_key()
                 )),
-                Some(order)
+                Ok(Some(order))
                     if !order.status.holds_stock()
                         && order.status != crate::domain::OrderStatus::PaymentPending
                         && order.money_due.is_empty()
@@ -240,7 +163,7 @@ pub async fn strays(shop: Shop<'_>, since: Timestamp) -> Result<Vec<Stray>, Stor
                         order.order_id, order.status
                     ))
                 }
-                Some(_) => None,
+                Ok(Some(_)) => None,
             },
         };
         if let Some(why) = why {

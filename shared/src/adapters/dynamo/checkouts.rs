@@ -141,6 +141,7 @@ impl DynamoCheckouts {
         &self,
         checkout: &Checkout,
         why: ReleaseReason,
+        at: Timestamp,
     ) -> Result<TransactWriteItem, StoreError> {
         self.leave_held(
             checkout,
@@ -148,7 +149,7 @@ impl DynamoCheckouts {
             vec![
                 (":released", state(HoldState::Released)),
                 (":why", s(reason(why))),
-                (":now", s(Timestamp::now().to_string())),
+                (":now", s(at.to_string())),
                 // Kept a day past its hold time, so a repeated cancel (or a look) still
                 // reads what ended it instead of a hold that seems to have expired. TTL's
                 // later deletion of a released record releases nothing (it is not held).
@@ -274,7 +275,11 @@ impl Checkouts for DynamoCheckouts {
             )?,
         );
         if let Some((old, why)) = previous {
-            tx.add(Part::PreviousHold, self.release_item(old, why)?);
+            // Released the moment the new checkout replaced it.
+            tx.add(
+                Part::PreviousHold,
+                self.release_item(old, why, checkout.created_at)?,
+            );
             let marker = release_marker(old.checkout_id);
             tx.add(
                 Part::PreviousMarker,
@@ -347,7 +352,7 @@ impl Checkouts for DynamoCheckouts {
             return Ok(None);
         };
         // The record's own expiry, not only TTL's eventual deletion, ends it.
-        if (super::counter(&record, "ttl")? as i64) < Timestamp::now().unix_seconds() {
+        if (super::counter(&record, "ttl")? as i64) < super::ttl_now() {
             return Ok(None);
         }
         let raw = record
@@ -446,9 +451,14 @@ impl Checkouts for DynamoCheckouts {
         }
     }
 
-    async fn release(&self, checkout: &Checkout, why: ReleaseReason) -> Result<bool, StoreError> {
+    async fn release(
+        &self,
+        checkout: &Checkout,
+        why: ReleaseReason,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut tx = Tx::new();
-        tx.add("hold", self.release_item(checkout, why)?);
+        tx.add("hold", self.release_item(checkout, why, now)?);
         self.add_release(&mut tx, checkout)?;
         self.gated(tx).await
     }

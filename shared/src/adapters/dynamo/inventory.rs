@@ -18,7 +18,7 @@ use super::transact::{
     check, give_back, put, update, Faults, TransactFailure, Transactor, Tx, MARKER_TTL_SECONDS,
 };
 use super::{batch_get, counter, n, number, read_string, s, Record};
-use crate::domain::{ItemId, SaleSettings, StockReceipt, Timestamp, WarehouseId};
+use crate::domain::{ItemId, SaleSettings, StockReceipt, WarehouseId};
 use crate::ports::{
     Inventory, ItemStock, ReceiptRejected, StockLevels, StockTotal, StoreError, WarehouseStock,
 };
@@ -481,7 +481,7 @@ impl DynamoInventory {
         let fingerprint = format!("{item_id}:{}", quantity.get());
         let record_key = idempotency_key.map(|k| receipt_key(warehouse_id, k));
         if let Some(key) = &record_key {
-            let expires = Timestamp::now().unix_seconds() + MARKER_TTL_SECONDS;
+            let expires = super::ttl_now() + MARKER_TTL_SECONDS;
             let mut record = idempotency_key_record(key);
             record.insert("fingerprint".into(), s(fingerprint.as_str()));
             record.insert("ttl".into(), n(expires));

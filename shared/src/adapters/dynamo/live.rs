@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::Client;
 use super::inventory::build;
 use super::keys::{connection_key, item_pk, watch_key};
 use super::{classify, decode, encode, n, s, Record};
-use crate::domain::{ItemId, Ticket, Timestamp};
+use crate::domain::{ItemId, Ticket};
 use crate::ports::{ConnectionId, StoreError, Watch, Watchers, MAX_WATCHED};
 
 /// How long a watch is kept without its connection saying goodbye.
@@ -52,7 +52,7 @@ impl Watchers for DynamoWatchers {
         if items.is_empty() {
             return Ok(());
         }
-        let ttl = Timestamp::now().unix_seconds() + KEEP_HOURS * 3600;
+        let ttl = super::ttl_now() + KEEP_HOURS * 3600;
         let names: Vec<String> = items.iter().map(ItemId::to_string).collect();
         self.client
             .update_item()

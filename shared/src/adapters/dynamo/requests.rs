@@ -52,7 +52,7 @@ impl DynamoRequests {
             ("fingerprint".to_owned(), s(fingerprint)),
             ("state".to_owned(), s(IN_FLIGHT)),
             ("leaseUntil".to_owned(), n(now.unix_millis() + LEASE_MILLIS)),
-            ("ttl".to_owned(), n(now.unix_seconds() + MARKER_TTL_SECONDS)),
+            ("ttl".to_owned(), n(super::ttl_now() + MARKER_TTL_SECONDS)),
         ]);
         let mut put = self
             .client
@@ -84,13 +84,12 @@ impl DynamoRequests {
 
 /// The `DONE` record of a receipt (also written inside the effect's own transaction).
 pub(crate) fn done_record(receipt: &Receipt) -> Record {
-    let now = Timestamp::now();
     HashMap::from([
         ("key".to_owned(), s(&receipt.key)),
         ("fingerprint".to_owned(), s(&receipt.fingerprint)),
         ("state".to_owned(), s(DONE)),
         ("outcome".to_owned(), s(receipt.outcome.to_string())),
-        ("ttl".to_owned(), n(now.unix_seconds() + MARKER_TTL_SECONDS)),
+        ("ttl".to_owned(), n(super::ttl_now() + MARKER_TTL_SECONDS)),
     ])
 }
 
@@ -146,7 +145,7 @@ impl Requests for DynamoRequests {
                 ("fingerprint".to_owned(), s(fingerprint)),
                 ("state".to_owned(), s(IN_FLIGHT)),
                 ("leaseUntil".to_owned(), n(now.unix_millis() + LEASE_MILLIS)),
-                ("ttl".to_owned(), n(now.unix_seconds() + MARKER_TTL_SECONDS)),
+                ("ttl".to_owned(), n(super::ttl_now() + MARKER_TTL_SECONDS)),
             ])))
             .condition_expression(take_over)
             .expression_attribute_names("#state", "state")

@@ -30,7 +30,7 @@ use aws_sdk_dynamodb::Client;
 use super::inventory::build;
 use super::keys::shard_key;
 use super::{classify, n, s, Record};
-use crate::domain::{ItemId, Timestamp};
+use crate::domain::ItemId;
 use crate::ports::StoreError;
 use crate::retry::Policy;
 
@@ -418,7 +418,7 @@ pub(crate) fn once(
     key: &str,
     value: &str,
 ) -> Result<TransactWriteItem, StoreError> {
-    let expires = Timestamp::now().unix_seconds() + MARKER_TTL_SECONDS;
+    let expires = super::ttl_now() + MARKER_TTL_SECONDS;
     let record = HashMap::from([
         ("key".to_owned(), s(key)),
         ("value".to_owned(), s(value)),
@@ -431,7 +431,7 @@ pub(crate) fn once(
         record,
         Some("attribute_not_exists(#k) OR #ttl < :now"),
         &[("#k", "key"), ("#ttl", "ttl")],
-        vec![(":now", n(Timestamp::now().unix_seconds()))],
+        vec![(":now", n(super::ttl_now()))],
     )
 }
 
