@@ -726,6 +726,17 @@ async fn poisoned_records_fail_alone_the_healthy_ones_settle_in_the_same_sweep_a
     );
     let dead = shop.drain("TimerDeadLetters").await;
     assert_eq!(dead.len(), 3, "{dead:?}");
+    // Each parked as the timer message that re-drives it once the cause is fixed.
+    let mut kinds: Vec<&str> = dead
+        .iter()
+        .map(|(body, _)| match serde_json::from_str(body).unwrap() {
+            aisle::ports::TimerMessage::Expire { .. } => "expire",
+            aisle::ports::TimerMessage::Settle { .. } => "settle",
+            aisle::ports::TimerMessage::PayDues { .. } => "payDues",
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["expire", "payDues", "settle"]);
     for (body, reason) in &dead {
         let message: aisle::ports::TimerMessage = serde_json::from_str(body).unwrap();
         let reason = reason.clone().unwrap_or_default();

@@ -23,6 +23,15 @@ pub enum TimerMessage {
         /// The order whose payment to settle.
         order_id: crate::domain::OrderId,
     },
+    /// Pay out what an order still owes (refunds and voids of the payment outbox): how an
+    /// operator re-drives an owed refund the sweeper parked.
+    #[serde(rename_all = "camelCase")]
+    PayDues {
+        /// Message format version.
+        v: u32,
+        /// The order that owes.
+        order_id: crate::domain::OrderId,
+    },
 }
 
 /// Schedules [`TimerMessage`]s.

@@ -32,6 +32,7 @@ async fn on_timer(app: &App, body: &str) -> Result<(), StoreError> {
             Ok(())
         }
         TimerMessage::Settle { order_id, .. } => checkout::settle(app.shop(), order_id, now).await,
+        TimerMessage::PayDues { order_id, .. } => checkout::pay_dues(app.shop(), order_id).await,
     }
 }
 

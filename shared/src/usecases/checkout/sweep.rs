@@ -52,9 +52,8 @@ impl Sweepable {
     fn message(self) -> String {
         let message = match self {
             Self::Hold(checkout_id) => TimerMessage::Expire { v: 1, checkout_id },
-            Self::Pending(order_id) | Self::Dues(order_id) => {
-                TimerMessage::Settle { v: 1, order_id }
-            }
+            Self::Pending(order_id) => TimerMessage::Settle { v: 1, order_id },
+            Self::Dues(order_id) => TimerMessage::PayDues { v: 1, order_id },
         };
         serde_json::to_string(&message).unwrap_or_default()
     }
@@ -89,22 +88,25 @@ pub(super) async fn sweep_one(
                 _ => Ok(Swept::Nothing),
             }
         }
-        Sweepable::Dues(id) => {
-            let Some(order) = shop.orders.get(id).await? else {
-                return Ok(Swept::Nothing);
-            };
-            let after = crate::usecases::payments::settle_dues(shop, order).await;
-            if after.money_due.is_empty() {
-                Ok(Swept::PaidOut)
-            } else {
-                let keys: Vec<&str> = after.money_due.iter().map(|d| d.key.as_str()).collect();
-                Err(StoreError::Unavailable(format!(
-                    "still owed after paying out: {}",
-                    keys.join(", ")
-                )))
-            }
-        }
+        Sweepable::Dues(id) => pay_dues(shop, id).await.map(|()| Swept::PaidOut),
     }
+}
+
+/// Pay out everything `order_id` owes; `Err` names what is still owed after trying (the
+/// sweeper's outbox record, and a re-driven `PayDues` timer message).
+pub async fn pay_dues(shop: Shop<'_>, order_id: crate::domain::OrderId) -> Result<(), StoreError> {
+    let Some(order) = shop.orders.get(order_id).await? else {
+        return Ok(());
+    };
+    let after = crate::usecases::payments::settle_dues(shop, order).await;
+    if after.money_due.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = after.money_due.iter().map(|d| d.key.as_str()).collect();
+    Err(StoreError::Unavailable(format!(
+        "still owed after paying out: {}",
+        keys.join(", ")
+    )))
 }
 
 /// Work on `records` until `deadline`, each on its own: a failure is counted on the record
