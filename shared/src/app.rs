@@ -216,7 +216,8 @@ pub struct App {
     pub search: SearchHandle,
     /// First pages of popular queries, kept for `SEARCH_CACHE_MS`.
     pub search_cache: Arc<QueryCache>,
-    /// The time use cases see (the system clock; tests may swap in a `TestClock`).
+    /// The time use cases and adapters see (the system clock; tests build the app
+    /// [`App::with_clock`] a `TestClock`).
     pub clock: Arc<dyn Clock>,
     /// Warehouse reach by ZIP area for search's delivery promise, read on first use.
     pub delivery: DeliverySites,
@@ -281,6 +282,22 @@ impl App {
     /// [`App::new`] sharing `faults` with other apps: tests that act as several functions at
     /// once arm a fault once for all of them.
     pub fn with_faults(config: &Config, clients: Clients, faults: Arc<Faults>) -> Self {
+        Self::with_clock(
+            config,
+            clients,
+            faults,
+            Arc::new(crate::adapters::clock::SystemClock),
+        )
+    }
+
+    /// [`App::with_faults`] whose use cases and adapters all read the time from `clock` (tests
+    /// pass a `TestClock`): the one source of time.
+    pub fn with_clock(
+        config: &Config,
+        clients: Clients,
+        faults: Arc<Faults>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let Clients {
             dynamo,
             sqs,
@@ -303,12 +320,29 @@ impl App {
                     idempotency: t.idempotency.clone(),
                 },
                 faults.clone(),
+                clock.clone(),
             ),
             warehouses: DynamoWarehouses::new(dynamo.clone(), &t.warehouses),
             carts: DynamoCarts::new(dynamo.clone(), &t.shoppers),
-            checkouts: DynamoCheckouts::new(dynamo.clone(), t.clone(), faults.clone()),
-            fulfilment: DynamoFulfilment::new(dynamo.clone(), t.clone(), faults.clone()),
-            orders: DynamoOrders::new(dynamo.clone(), &t.orders, &t.stock, faults.clone()),
+            checkouts: DynamoCheckouts::new(
+                dynamo.clone(),
+                t.clone(),
+                faults.clone(),
+                clock.clone(),
+            ),
+            fulfilment: DynamoFulfilment::new(
+                dynamo.clone(),
+                t.clone(),
+                faults.clone(),
+                clock.clone(),
+            ),
+            orders: DynamoOrders::new(
+                dynamo.clone(),
+                &t.orders,
+                &t.stock,
+                faults.clone(),
+                clock.clone(),
+            ),
             payments: match &config.payments {
                 PaymentSettings::Stripe {
                     api_base,
@@ -322,7 +356,7 @@ impl App {
                 ))),
                 PaymentSettings::Test => PaymentProvider::Test(TestPayments::default()),
             },
-            requests: DynamoRequests::new(dynamo.clone(), &t.idempotency),
+            requests: DynamoRequests::new(dynamo.clone(), &t.idempotency, clock.clone()),
             parking: DynamoParking::new(
                 dynamo.clone(),
                 &t.idempotency,
@@ -334,7 +368,7 @@ impl App {
             notice_dead_letters: DeadLetters::new(sqs.clone(), &config.seller_notices_dlq_url),
             notices: DynamoSellerNotices::new(dynamo.clone(), &t.shoppers),
             waiting_room: DynamoWaitingRoom::new(dynamo.clone(), &t.stock, &t.shoppers, &t.live),
-            watchers: DynamoWatchers::new(dynamo.clone(), &t.live),
+            watchers: DynamoWatchers::new(dynamo.clone(), &t.live, clock.clone()),
             live_push: ApiGatewayPush::new(&sdk, &config.live_endpoint),
             dead_letters: DeadLetters::new(sqs, &config.timer_dlq_url),
             events: EventBridgePublisher::new(events, &config.event_bus),
@@ -346,7 +380,7 @@ impl App {
                 opened: Arc::new(OnceLock::new()),
             },
             search_cache: Arc::new(QueryCache::new(config.search.cache_ttl, 512)),
-            clock: Arc::new(crate::adapters::clock::SystemClock),
+            clock,
             delivery: DeliverySites::default(),
         }
     }

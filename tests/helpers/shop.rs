@@ -132,14 +132,18 @@ impl Shop {
                 .expect("moto reachable (`make stack-up`)");
         }
         let sqs = clients.sqs.clone();
-        let mut app = App::new(&config, clients);
+        let clock = Arc::new(aisle::adapters::clock::TestClock::new());
+        let mut app = App::with_clock(
+            &config,
+            clients,
+            Arc::new(aisle::adapters::dynamo::Faults::default()),
+            clock.clone(),
+        );
         if !stripe {
             // One process sees every charge here: the provider's ledger is the whole truth.
             app.payments =
                 aisle::PaymentProvider::Test(aisle::adapters::payments::TestPayments::strict());
         }
-        let clock = Arc::new(aisle::adapters::clock::TestClock::new());
-        app.clock = clock.clone();
         let iam = iam_proxies(&prefix, &dynamo_endpoint).await;
         for (id, city, lat, lon) in [
             (WAREHOUSE_A, "Bloomington", 44.85, -93.24),
@@ -195,13 +199,17 @@ impl Shop {
         }
         let sdk = local_sdk_config().await;
         let clients = aisle_local::named_clients(&sdk, binary, &self.iam.0, &self.iam.1);
-        let mut app = App::with_faults(&self.config, clients, self.app.faults.clone());
+        let mut app = App::with_clock(
+            &self.config,
+            clients,
+            self.app.faults.clone(),
+            self.app.clock.clone(),
+        );
         // The test provider's ledger is shared; a Stripe shop's functions each read the keys
         // themselves, through their own grants.
         if self.app.payments.test().is_some() {
             app.payments = self.app.payments.clone();
         }
-        app.clock = self.app.clock.clone();
         app.search = self.app.search.clone();
         let app = Arc::new(app);
         self.functions

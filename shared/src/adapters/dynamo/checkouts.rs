@@ -32,7 +32,7 @@ use crate::domain::{
     UserId,
 };
 use crate::ports::{
-    Checkouts, HoldRefused, PaymentClaim, Receipt, Replacing, StoreError, Transition,
+    Checkouts, Clock, HoldRefused, PaymentClaim, Receipt, Replacing, StoreError, Transition,
 };
 
 /// Checkout holds in DynamoDB.
@@ -65,8 +65,8 @@ fn reason(value: ReleaseReason) -> &'static str {
 
 impl DynamoCheckouts {
     /// An adapter over `client` on the named table, queue or bus.
-    pub fn new(client: Client, tables: Tables, faults: Arc<Faults>) -> Self {
-        let transactor = Transactor::new(client.clone(), faults);
+    pub fn new(client: Client, tables: Tables, faults: Arc<Faults>, clock: Arc<dyn Clock>) -> Self {
+        let transactor = Transactor::new(client.clone(), faults, clock);
         Self {
             client,
             tables,
@@ -95,6 +95,7 @@ impl DynamoCheckouts {
                 &self.tables.idempotency,
                 &release_marker(checkout.checkout_id),
                 "released",
+                self.transactor.now(),
             )?,
         );
         for (item, units) in checkout.demand() {
@@ -164,7 +165,10 @@ impl DynamoCheckouts {
     /// The request's recorded answer, when it came with an `Idempotency-Key`.
     fn add_receipt(&self, tx: &mut Tx, r: Option<&Receipt>) -> Result<(), StoreError> {
         if let Some(r) = r {
-            tx.add("request receipt", receipt(&self.tables.idempotency, r)?);
+            tx.add(
+                "request receipt",
+                receipt(&self.tables.idempotency, r, self.transactor.now())?,
+            );
         }
         Ok(())
     }
@@ -263,6 +267,7 @@ impl Checkouts for DynamoCheckouts {
                 &self.tables.idempotency,
                 &begin_key(&checkout.user_id, idempotency_key),
                 &checkout.checkout_id.to_string(),
+                self.transactor.now(),
             )?,
         );
         tx.add(
@@ -283,7 +288,12 @@ impl Checkouts for DynamoCheckouts {
             let marker = release_marker(old.checkout_id);
             tx.add(
                 Part::PreviousMarker,
-                once(&self.tables.idempotency, &marker, "released")?,
+                once(
+                    &self.tables.idempotency,
+                    &marker,
+                    "released",
+                    self.transactor.now(),
+                )?,
             );
         }
 
@@ -352,7 +362,7 @@ impl Checkouts for DynamoCheckouts {
             return Ok(None);
         };
         // The record's own expiry, not only TTL's eventual deletion, ends it.
-        if (super::counter(&record, "ttl")? as i64) < super::ttl_now() {
+        if (super::counter(&record, "ttl")? as i64) < self.transactor.now().unix_seconds() {
             return Ok(None);
         }
         let raw = record

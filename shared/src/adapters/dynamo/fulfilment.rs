@@ -17,7 +17,9 @@ use super::transact::{once, put, update, Faults, TransactFailure, Transactor, Tx
 use super::{classify, decode, encode, n, newest_first, s};
 use crate::config::Tables;
 use crate::domain::{ItemId, OrderId, Page, PageRequest, WarehouseId, WarehouseOrder};
-use crate::ports::{Applied, Fulfilment, FulfilmentChange, ItemStock, StockMove, StoreError};
+use crate::ports::{
+    Applied, Clock, Fulfilment, FulfilmentChange, ItemStock, StockMove, StoreError,
+};
 
 /// Warehouse orders and per-warehouse stock.
 #[derive(Debug, Clone)]
@@ -29,9 +31,9 @@ pub struct DynamoFulfilment {
 
 impl DynamoFulfilment {
     /// An adapter over `client` on the named table, queue or bus.
-    pub fn new(client: Client, tables: Tables, faults: Arc<Faults>) -> Self {
+    pub fn new(client: Client, tables: Tables, faults: Arc<Faults>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            transactor: Transactor::new(client.clone(), faults),
+            transactor: Transactor::new(client.clone(), faults, clock),
             client,
             tables,
         }
@@ -215,7 +217,12 @@ impl DynamoFulfilment {
         if let Some(key) = &change.once {
             tx.add(
                 Part::Once,
-                once(&self.tables.idempotency, &once_marker(key), "applied")?,
+                once(
+                    &self.tables.idempotency,
+                    &once_marker(key),
+                    "applied",
+                    self.transactor.now(),
+                )?,
             );
         }
         if tx.len() > 100 {

@@ -56,8 +56,13 @@ const SALES_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl DynamoInventory {
     /// An adapter over `client` on the named table, queue or bus.
-    pub fn new(client: Client, tables: InventoryTables, faults: Arc<Faults>) -> Self {
-        let transactor = Transactor::new(client.clone(), faults);
+    pub fn new(
+        client: Client,
+        tables: InventoryTables,
+        faults: Arc<Faults>,
+        clock: Arc<dyn crate::ports::Clock>,
+    ) -> Self {
+        let transactor = Transactor::new(client.clone(), faults, clock);
         Self {
             client,
             tables,
@@ -481,7 +486,7 @@ impl DynamoInventory {
         let fingerprint = format!("{item_id}:{}", quantity.get());
         let record_key = idempotency_key.map(|k| receipt_key(warehouse_id, k));
         if let Some(key) = &record_key {
-            let expires = super::ttl_now() + MARKER_TTL_SECONDS;
+            let expires = self.transactor.now().unix_seconds() + MARKER_TTL_SECONDS;
             let mut record = idempotency_key_record(key);
             record.insert("fingerprint".into(), s(fingerprint.as_str()));
             record.insert("ttl".into(), n(expires));

@@ -24,14 +24,20 @@ pub const KEEP_HOURS: i64 = 3;
 pub struct DynamoWatchers {
     client: Client,
     table: String,
+    clock: std::sync::Arc<dyn crate::ports::Clock>,
 }
 
 impl DynamoWatchers {
-    /// An adapter over `client` on the named table.
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    /// An adapter over `client` on the named table, reading the time from `clock`.
+    pub fn new(
+        client: Client,
+        table: impl Into<String>,
+        clock: std::sync::Arc<dyn crate::ports::Clock>,
+    ) -> Self {
         Self {
             client,
             table: table.into(),
+            clock,
         }
     }
 
@@ -52,7 +58,7 @@ impl Watchers for DynamoWatchers {
         if items.is_empty() {
             return Ok(());
         }
-        let ttl = super::ttl_now() + KEEP_HOURS * 3600;
+        let ttl = self.clock.now().unix_seconds() + KEEP_HOURS * 3600;
         let names: Vec<String> = items.iter().map(ItemId::to_string).collect();
         self.client
             .update_item()

@@ -45,16 +45,6 @@ pub(crate) type Record = HashMap<String, AttributeValue>;
 pub(crate) use super::classify;
 use aws_sdk_dynamodb::error::SdkError;
 
-/// Now, in seconds since the epoch by the wall clock: for DynamoDB TTL attributes (record
-/// lifetimes: idempotency markers, receipts, watches) and the checks made against them.
-/// DynamoDB deletes expired items by its own real clock
-/// (docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html), so a lifetime is
-/// measured on that clock; everything the shop decides by (expiries, timelines) comes from
-/// the use cases' `Clock`. The one place an adapter reads the time.
-pub(crate) fn ttl_now() -> i64 {
-    crate::domain::Timestamp::now().unix_seconds()
-}
-
 /// Read records by key with `BatchGetItem`, 100 keys a call, following `UnprocessedKeys`
 /// with backoff (they mean throttling). Missing records are simply absent.
 pub(crate) async fn batch_get(

@@ -38,8 +38,9 @@ impl DynamoOrders {
         orders: impl Into<String>,
         stock: impl Into<String>,
         faults: Arc<Faults>,
+        clock: Arc<dyn crate::ports::Clock>,
     ) -> Self {
-        let transactor = Transactor::new(client.clone(), faults);
+        let transactor = Transactor::new(client.clone(), faults, clock);
         Self {
             client,
             orders: orders.into(),

@@ -7,6 +7,7 @@
 //! forever, and a record past its own expiry counts as absent before TTL removes it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -16,7 +17,7 @@ use aws_sdk_dynamodb::Client;
 use super::transact::MARKER_TTL_SECONDS;
 use super::{classify, n, s, Record};
 use crate::domain::Timestamp;
-use crate::ports::{Receipt, RequestClaim, Requests, StoreError};
+use crate::ports::{Clock, Receipt, RequestClaim, Requests, StoreError};
 
 /// How long an in-flight claim keeps its key from others: longer than any request runs.
 const LEASE_MILLIS: i64 = 60_000;
@@ -28,14 +29,16 @@ const DONE: &str = "DONE";
 pub struct DynamoRequests {
     client: Client,
     table: String,
+    clock: Arc<dyn Clock>,
 }
 
 impl DynamoRequests {
-    /// An adapter over `client` on the named table, queue or bus.
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    /// An adapter over `client` on the named table, reading the time from `clock`.
+    pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         Self {
             client,
             table: table.into(),
+            clock,
         }
     }
 
@@ -52,7 +55,7 @@ impl DynamoRequests {
             ("fingerprint".to_owned(), s(fingerprint)),
             ("state".to_owned(), s(IN_FLIGHT)),
             ("leaseUntil".to_owned(), n(now.unix_millis() + LEASE_MILLIS)),
-            ("ttl".to_owned(), n(super::ttl_now() + MARKER_TTL_SECONDS)),
+            ("ttl".to_owned(), n(now.unix_seconds() + MARKER_TTL_SECONDS)),
         ]);
         let mut put = self
             .client
@@ -83,13 +86,13 @@ impl DynamoRequests {
 }
 
 /// The `DONE` record of a receipt (also written inside the effect's own transaction).
-pub(crate) fn done_record(receipt: &Receipt) -> Record {
+pub(crate) fn done_record(receipt: &Receipt, now: Timestamp) -> Record {
     HashMap::from([
         ("key".to_owned(), s(&receipt.key)),
         ("fingerprint".to_owned(), s(&receipt.fingerprint)),
         ("state".to_owned(), s(DONE)),
         ("outcome".to_owned(), s(receipt.outcome.to_string())),
-        ("ttl".to_owned(), n(super::ttl_now() + MARKER_TTL_SECONDS)),
+        ("ttl".to_owned(), n(now.unix_seconds() + MARKER_TTL_SECONDS)),
     ])
 }
 
@@ -145,7 +148,7 @@ impl Requests for DynamoRequests {
                 ("fingerprint".to_owned(), s(fingerprint)),
                 ("state".to_owned(), s(IN_FLIGHT)),
                 ("leaseUntil".to_owned(), n(now.unix_millis() + LEASE_MILLIS)),
-                ("ttl".to_owned(), n(super::ttl_now() + MARKER_TTL_SECONDS)),
+                ("ttl".to_owned(), n(now.unix_seconds() + MARKER_TTL_SECONDS)),
             ])))
             .condition_expression(take_over)
             .expression_attribute_names("#state", "state")
@@ -165,7 +168,7 @@ impl Requests for DynamoRequests {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(done_record(receipt)))
+            .set_item(Some(done_record(receipt, self.clock.now())))
             .condition_expression("attribute_not_exists(#k) OR fingerprint = :fp")
             .expression_attribute_names("#k", "key")
             .expression_attribute_values(":fp", s(&receipt.fingerprint))

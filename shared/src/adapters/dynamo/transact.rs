@@ -30,7 +30,8 @@ use aws_sdk_dynamodb::Client;
 use super::inventory::build;
 use super::keys::shard_key;
 use super::{classify, n, s, Record};
-use crate::domain::ItemId;
+use crate::domain::{ItemId, Timestamp};
+use crate::ports::Clock;
 use crate::ports::StoreError;
 use crate::retry::Policy;
 
@@ -183,16 +184,27 @@ impl Faults {
     }
 }
 
-/// Sends transactions, retrying conflicts.
+/// Sends transactions, retrying conflicts; and tells the adapters that use it the time
+/// (the use cases' [`Clock`]: record lifetimes and once-only markers are measured on it).
 #[derive(Debug, Clone)]
 pub(crate) struct Transactor {
     client: Client,
     faults: Arc<Faults>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Transactor {
-    pub(crate) fn new(client: Client, faults: Arc<Faults>) -> Self {
-        Self { client, faults }
+    pub(crate) fn new(client: Client, faults: Arc<Faults>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            client,
+            faults,
+            clock,
+        }
+    }
+
+    /// Now, by the shop's clock.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     /// Commit `tx`, retrying while it only conflicts with other transactions.
@@ -417,8 +429,9 @@ pub(crate) fn once(
     idempotency_table: &str,
     key: &str,
     value: &str,
+    now: Timestamp,
 ) -> Result<TransactWriteItem, StoreError> {
-    let expires = super::ttl_now() + MARKER_TTL_SECONDS;
+    let expires = now.unix_seconds() + MARKER_TTL_SECONDS;
     let record = HashMap::from([
         ("key".to_owned(), s(key)),
         ("value".to_owned(), s(value)),
@@ -431,7 +444,7 @@ pub(crate) fn once(
         record,
         Some("attribute_not_exists(#k) OR #ttl < :now"),
         &[("#k", "key"), ("#ttl", "ttl")],
-        vec![(":now", n(super::ttl_now()))],
+        vec![(":now", n(now.unix_seconds()))],
     )
 }
 
@@ -440,10 +453,11 @@ pub(crate) fn once(
 pub(crate) fn receipt(
     idempotency_table: &str,
     receipt: &crate::ports::Receipt,
+    now: Timestamp,
 ) -> Result<TransactWriteItem, StoreError> {
     put(
         idempotency_table,
-        super::requests::done_record(receipt),
+        super::requests::done_record(receipt, now),
         Some("attribute_not_exists(#k) OR fingerprint = :fp"),
         &[("#k", "key")],
         vec![(":fp", s(&receipt.fingerprint))],
