@@ -18,5 +18,6 @@ mod payments;
 mod races;
 mod search;
 mod shopping;
+mod streams;
 mod template;
 mod warehouse;

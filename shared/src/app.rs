@@ -200,6 +200,8 @@ pub struct App {
     pub update_dead_letters: DeadLetters,
     /// Parked messages that are not seller notices.
     pub notice_dead_letters: DeadLetters,
+    /// Parked stream records that do not decode (the streams' failure destination).
+    pub stream_dead_letters: DeadLetters,
     /// Sellers' notices.
     pub notices: DynamoSellerNotices,
     /// Hot items' waiting rooms.
@@ -366,6 +368,7 @@ impl App {
             assignment_dead_letters: DeadLetters::new(sqs.clone(), &config.assignment_dlq_url),
             update_dead_letters: DeadLetters::new(sqs.clone(), &config.warehouse_updates_dlq_url),
             notice_dead_letters: DeadLetters::new(sqs.clone(), &config.seller_notices_dlq_url),
+            stream_dead_letters: DeadLetters::new(sqs.clone(), &config.stream_failures_url),
             notices: DynamoSellerNotices::new(dynamo.clone(), &t.shoppers),
             waiting_room: DynamoWaitingRoom::new(dynamo.clone(), &t.stock, &t.shoppers, &t.live),
             watchers: DynamoWatchers::new(dynamo.clone(), &t.live, clock.clone()),

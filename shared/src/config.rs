@@ -102,6 +102,9 @@ pub struct Config {
     pub warehouse_updates_dlq_url: String,
     /// Where messages that are not seller notices are parked with their reason.
     pub seller_notices_dlq_url: String,
+    /// Where stream records that cannot be read are parked, with their reason (the streams'
+    /// failure destination too).
+    pub stream_failures_url: String,
     /// The live-stock WebSocket API's management endpoint (`LIVE_ENDPOINT`,
     /// `https://<api>.execute-api.<region>.amazonaws.com/<stage>`) pushes are posted to.
     pub live_endpoint: String,
@@ -206,6 +209,7 @@ impl Config {
         let assignment_dlq_url = var("ASSIGNMENT_DLQ_URL");
         let warehouse_updates_dlq_url = var("WAREHOUSE_UPDATES_DLQ_URL");
         let seller_notices_dlq_url = var("SELLER_NOTIFICATIONS_DLQ_URL");
+        let stream_failures_url = var("STREAM_FAILURES_URL");
         if !missing.is_empty() {
             return Err(ConfigError(format!(
                 "missing environment variables: {}",
@@ -250,6 +254,7 @@ impl Config {
             assignment_dlq_url,
             warehouse_updates_dlq_url,
             seller_notices_dlq_url,
+            stream_failures_url,
             live_endpoint,
             hold,
             search,

@@ -89,7 +89,7 @@ pub enum Change {
     },
     /// A catalogue listing.
     Item(ItemId),
-    /// Something no use case reads (a parcel, an unparsable image).
+    /// Something no use case reads (a parcel; a record that did not decode, once parked).
     Other,
 }
 

@@ -8,7 +8,6 @@ use aws_lambda_events::streams::DynamoDbEventResponse;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::json;
 
-use crate::adapters::dynamo::stream;
 use crate::ports::{ConnectionId, Push};
 use crate::usecases::live;
 use crate::App;
@@ -97,18 +96,12 @@ pub async fn push_live_stock(
     event: LambdaEvent<StreamEvent>,
 ) -> Result<DynamoDbEventResponse, Error> {
     let records = &event.payload.records;
-    let items: Vec<_> = records.iter().filter_map(stream::item_of).collect();
-    if items.is_empty() {
-        return Ok(DynamoDbEventResponse::default());
-    }
-    match live::push_stock(app.live(), &items, app.clock.now()).await {
-        Ok(delivered) => {
+    Ok(
+        super::streams::per_item(app, records, "live push", |items| async move {
+            let delivered = live::push_stock(app.live(), &items, app.clock.now()).await?;
             tracing::info!(items = items.len(), delivered, "live stock pushed");
-            Ok(DynamoDbEventResponse::default())
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "live push failed; the stream will redeliver");
-            Ok(super::streams::stream_failure(&records[0]))
-        }
-    }
+            Ok(())
+        })
+        .await,
+    )
 }

@@ -22,11 +22,16 @@ pub fn removed_hold(record: &EventRecord) -> Result<Checkout, String> {
     serde_dynamo::from_item(record.change.old_image.clone()).map_err(|e| e.to_string())
 }
 
-fn image<T: serde::de::DeserializeOwned>(item: &Item) -> Option<T> {
+/// A record's image: `None` when the record has none (a creation's old image, a deletion's
+/// new one), an error when it has one that does not decode. The two must never be confused:
+/// an unreadable hold read as "gone" would announce a false `CheckoutExpired`.
+fn image<T: serde::de::DeserializeOwned>(item: &Item, side: &str) -> Result<Option<T>, String> {
     if item.is_empty() {
-        return None;
+        return Ok(None);
     }
-    serde_dynamo::from_item(item.clone()).ok()
+    serde_dynamo::from_item(item.clone())
+        .map(Some)
+        .map_err(|e| format!("{side} image does not decode: {e}"))
 }
 
 fn key_text<'a>(record: &'a EventRecord, name: &str) -> Option<&'a str> {
@@ -36,18 +41,30 @@ fn key_text<'a>(record: &'a EventRecord, name: &str) -> Option<&'a str> {
     }
 }
 
-/// A stock row's counters as a stream image shows them.
-fn stock_image(item: &Item) -> StockImage {
-    let number = |name: &str| match item.get(name) {
-        Some(AttributeValue::N(raw)) => raw.parse::<u64>().unwrap_or(0),
-        _ => 0,
-    };
-    StockImage {
-        available: number("available") as u32,
-        shortfall: number("shortfall") as u32,
-        version: number("stockVersion"),
-        shards: number("shards").max(1) as u16,
+/// A stock row's counters as a stream image shows them. A counter the row does not have yet
+/// is 0 (rows gain `shortfall` and `shards` only when first needed); one that is there but is
+/// not a number in range is an error, never 0.
+fn stock_image(item: &Item, side: &str) -> Result<StockImage, String> {
+    fn number<T: TryFrom<u64>>(item: &Item, side: &str, name: &str) -> Result<T, String> {
+        let bad = |raw: &dyn std::fmt::Debug| {
+            format!("{side} image: counter {name} is not a count in range: {raw:?}")
+        };
+        match item.get(name) {
+            None => T::try_from(0).map_err(|_| bad(&0)),
+            Some(AttributeValue::N(raw)) => raw
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| T::try_from(n).ok())
+                .ok_or_else(|| bad(raw)),
+            Some(other) => Err(bad(other)),
+        }
     }
+    Ok(StockImage {
+        available: number(item, side, "available")?,
+        shortfall: number(item, side, "shortfall")?,
+        version: number(item, side, "stockVersion")?,
+        shards: number::<u16>(item, side, "shards")?.max(1),
+    })
 }
 
 /// The item a catalogue or stock stream record is about: `itemId` on the items table,
@@ -62,19 +79,23 @@ pub fn item_of(record: &EventRecord) -> Option<ItemId> {
     }
 }
 
-/// What one record of the orders, holds, stock or items stream changed.
-pub fn decode(record: &EventRecord) -> Change {
+/// What one record of the orders, holds, stock or items stream changed, or why it cannot be
+/// read (the reason an operator finds with the parked record).
+pub fn decode(record: &EventRecord) -> Result<Change, String> {
     let change = &record.change;
     let keyed = |name: &str| change.keys.contains_key(name);
     if let Some(sk) = key_text(record, "sk") {
         let Some(item) = item_of(record) else {
-            return Change::Other;
+            return Err(format!(
+                "stock row key names no item: {:?}",
+                key_text(record, "pk")
+            ));
         };
         let (old, new) = (
-            stock_image(&change.old_image),
-            stock_image(&change.new_image),
+            stock_image(&change.old_image, "old")?,
+            stock_image(&change.new_image, "new")?,
         );
-        return match warehouse_of_sk(sk) {
+        return Ok(match warehouse_of_sk(sk) {
             Some(warehouse) => Change::StockWarehouse {
                 item,
                 warehouse: warehouse.to_owned(),
@@ -89,23 +110,28 @@ pub fn decode(record: &EventRecord) -> Change {
             },
             None if sk == SHARD => Change::StockShard { item, old, new },
             None => Change::Other,
-        };
+        });
     }
-    if keyed("orderId") && !keyed("warehouseId") {
+    Ok(if keyed("orderId") && !keyed("warehouseId") {
         Change::Order {
-            old: image::<Order>(&change.old_image),
-            new: image::<Order>(&change.new_image),
+            old: image::<Order>(&change.old_image, "old")?,
+            new: image::<Order>(&change.new_image, "new")?,
         }
     } else if keyed("checkoutId") {
         Change::Hold {
-            old: image::<Checkout>(&change.old_image),
-            new: image::<Checkout>(&change.new_image),
+            old: image::<Checkout>(&change.old_image, "old")?,
+            new: image::<Checkout>(&change.new_image, "new")?,
         }
     } else if keyed("itemId") {
-        item_of(record).map_or(Change::Other, Change::Item)
+        Change::Item(item_of(record).ok_or_else(|| {
+            format!(
+                "item key is not an item id: {:?}",
+                key_text(record, "itemId")
+            )
+        })?)
     } else {
         Change::Other
-    }
+    })
 }
 
 #[cfg(test)]
@@ -141,7 +167,7 @@ mod tests {
             serde_json::json!({ "available": { "N": "2" }, "stockVersion": { "N": "8" } }),
         );
         let item = ItemId::try_from(ITEM).unwrap();
-        match decode(&total) {
+        match decode(&total).unwrap() {
             Change::StockTotal {
                 item: i,
                 old,
@@ -161,7 +187,7 @@ mod tests {
             serde_json::json!({ "available": { "N": "5" } }),
         );
         assert!(matches!(
-            decode(&first),
+            decode(&first).unwrap(),
             Change::StockTotal { created: true, .. }
         ));
         let row = record(
@@ -169,7 +195,7 @@ mod tests {
             serde_json::json!({ "shortfall": { "N": "0" } }),
             serde_json::json!({ "shortfall": { "N": "2" } }),
         );
-        match decode(&row) {
+        match decode(&row).unwrap() {
             Change::StockWarehouse { warehouse, new, .. } => {
                 assert_eq!((warehouse.as_str(), new.shortfall), ("wh-1000", 2))
             }
@@ -185,12 +211,47 @@ mod tests {
             serde_json::json!({}),
             serde_json::json!({}),
         );
-        assert_eq!(decode(&parcel), Change::Other);
+        assert_eq!(decode(&parcel), Ok(Change::Other));
         let odd = record(
             serde_json::json!({ "x": { "S": "y" } }),
             serde_json::json!({}),
             serde_json::json!({}),
         );
-        assert_eq!(decode(&odd), Change::Other);
+        assert_eq!(decode(&odd), Ok(Change::Other));
+    }
+
+    #[test]
+    fn an_image_that_does_not_decode_is_an_error_never_a_deletion_or_a_zero() {
+        let hold = record(
+            serde_json::json!({ "checkoutId": { "S": "c" } }),
+            serde_json::json!({ "checkoutId": { "S": "c" }, "state": { "N": "7" } }),
+            serde_json::json!({}),
+        );
+        let reason = decode(&hold).unwrap_err();
+        assert!(reason.starts_with("old image does not decode"), "{reason}");
+        let order = record(
+            serde_json::json!({ "orderId": { "S": "o" } }),
+            serde_json::json!({}),
+            serde_json::json!({ "orderId": { "BOOL": true } }),
+        );
+        assert!(decode(&order).unwrap_err().starts_with("new image"));
+        let keys =
+            serde_json::json!({ "pk": { "S": format!("ITEM#{ITEM}") }, "sk": { "S": "TOTAL" } });
+        for bad in [
+            serde_json::json!({ "available": { "N": "lots" } }),
+            serde_json::json!({ "available": { "N": "-1" } }),
+            serde_json::json!({ "available": { "S": "3" } }),
+            serde_json::json!({ "available": { "N": "4294967296" } }),
+        ] {
+            let stock = record(keys.clone(), serde_json::json!({}), bad.clone());
+            let reason = decode(&stock).unwrap_err();
+            assert!(reason.contains("counter available"), "{bad}: {reason}");
+        }
+        let bad_item = record(
+            serde_json::json!({ "itemId": { "S": "not-an-id" } }),
+            serde_json::json!({}),
+            serde_json::json!({}),
+        );
+        assert!(decode(&bad_item).is_err());
     }
 }

@@ -307,6 +307,9 @@ pub fn parse_bulk(status: u16, body: &[u8]) -> Result<usize, StoreError> {
     }
     let mut changed = 0;
     let mut failures = Vec::new();
+    // A document refused with a 4xx other than 429 (a mapping conflict, a bad field) will be
+    // refused again: that is permanent. Rejections for load (429, 5xx) are worth retrying.
+    let mut transient = false;
     for entry in body["items"].as_array().into_iter().flatten() {
         let Some((action, result)) = entry.as_object().and_then(|o| o.iter().next()) else {
             continue;
@@ -316,22 +319,29 @@ pub fn parse_bulk(status: u16, body: &[u8]) -> Result<usize, StoreError> {
             Some("created" | "updated" | "deleted") => changed += 1,
             Some("noop") => {}
             Some("not_found") if action == "delete" => {}
-            _ => failures.push(format!(
-                "{action} {}: {status} {}",
-                result["_id"].as_str().unwrap_or("?"),
-                result["error"]["type"].as_str().unwrap_or("unknown")
-            )),
+            _ => {
+                transient |= !(400..500).contains(&status) || status == 429;
+                failures.push(format!(
+                    "{action} {}: {status} {}",
+                    result["_id"].as_str().unwrap_or("?"),
+                    result["error"]["type"].as_str().unwrap_or("unknown")
+                ))
+            }
         }
     }
     if failures.is_empty() {
-        Ok(changed)
-    } else {
-        Err(StoreError::Unavailable(format!(
-            "opensearch bulk: {} item(s) failed: {}",
-            failures.len(),
-            failures.join("; ")
-        )))
+        return Ok(changed);
     }
+    let message = format!(
+        "opensearch bulk: {} item(s) failed: {}",
+        failures.len(),
+        failures.join("; ")
+    );
+    Err(if transient {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Bug(message)
+    })
 }
 
 /// `_aliases` actions moving `alias` from its current indices to `target`, in one step.
@@ -779,6 +789,17 @@ mod tests {
                     "{message}"
                 );
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_document_the_index_refuses_for_good_is_a_bug_not_a_retry() {
+        let refused = br#"{"errors": true, "items": [
+            {"index": {"_id": "a", "status": 201, "result": "created"}},
+            {"index": {"_id": "b", "status": 400, "error": {"type": "mapper_parsing_exception"}}}]}"#;
+        match parse_bulk(200, refused) {
+            Err(StoreError::Bug(message)) => assert!(message.contains("mapper_parsing_exception")),
             other => panic!("{other:?}"),
         }
     }
