@@ -29,6 +29,7 @@ async fn dispatch(app: &App, route: &str, request: lambda_http::Request) -> Repl
 #[tokio::test]
 async fn every_event_fixture_reaches_its_handler_and_gets_the_empty_shop_answer() {
     let shop = Shop::open().await;
+    bind_fixture_warehouse(&shop).await;
     let expected = [
         ("create-item.json", 201),
         ("update-item.json", 404),
@@ -69,6 +70,7 @@ async fn every_event_fixture_reaches_its_handler_and_gets_the_empty_shop_answer(
 #[tokio::test]
 async fn sqs_fixtures_reach_their_workers_and_report_only_retryable_failures() {
     let shop = Shop::open().await;
+    bind_fixture_warehouse(&shop).await;
     let dir = aisle_local::template::repo_root().join("events/sqs");
     let event = |file: &str| -> lambda_runtime::LambdaEvent<aws_lambda_events::sqs::SqsEvent> {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
@@ -119,4 +121,19 @@ async fn sqs_fixtures_reach_their_workers_and_report_only_retryable_failures() {
             .contains("does not exist"),
         "{parked:?}"
     );
+}
+
+/// The fixtures' warehouse system (client `aisle-local-wh-wh-1000`, role of wh-1000) bound to
+/// wh-1000, a site the empty shop does not have: its calls get past who-is-calling and meet
+/// the empty shop.
+async fn bind_fixture_warehouse(shop: &Shop) {
+    use aisle::domain::MachineIdentity;
+    use aisle::ports::WarehouseIdentities;
+    let wh = aisle::domain::WarehouseId::try_from("wh-1000").unwrap();
+    for identity in [
+        MachineIdentity::Client(aisle_local::token::warehouse_client("wh-1000")),
+        MachineIdentity::IamPrincipal(aisle_local::iam::warehouse_role_id("wh-1000")),
+    ] {
+        shop.app.identities.bind(&identity, &wh).await.unwrap();
+    }
 }

@@ -337,8 +337,8 @@ async fn a_malformed_message_lands_in_the_dead_letter_queue_with_a_reason_and_th
         "{reasons:?}"
     );
     assert!(
-        reasons.iter().any(|r| r.contains("no such warehouse")),
-        "{reasons:?}"
+        reasons.iter().any(|r| r.starts_with("SENDER_MISMATCH")),
+        "a warehouse no identity is bound to speaks for nobody: {reasons:?}"
     );
 }
 

@@ -28,6 +28,9 @@ cargo build --quiet -p aisle-local --bins
 cargo build --quiet -p aisle-functions --bins
 local_cli="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/aisle-local"
 "$local_cli" seed
+# The demo warehouse's system, onboarded as a deployer onboards one (its app client and IAM
+# role bound to wh-1000): the WAREHOUSE token below and `aisle-local warehouse wh-1000 ...`.
+"$local_cli" onboard-warehouse wh-1000 >/dev/null
 # The functions reach DynamoDB Local and moto only through the IAM proxies (AISLE_IAM=audit
 # logs denials without refusing them; AISLE_IAM=off talks to the stand-ins directly).
 : "${AISLE_IAM:=enforce}"
@@ -99,7 +102,8 @@ curl -sf -o /dev/null -X POST "http://127.0.0.1:$AISLE_LOCALSTRIPE_PORT/_config/
 
 shopper="$("$local_cli" token --user demo-shopper)"
 seller="$("$local_cli" token --user demo-seller --groups sellers)"
-warehouse="$("$local_cli" token --user demo-warehouse --groups warehouses --warehouse wh-1000)"
+# wh-1000's system: a client-credentials access token of its app client (scope aisle/warehouse).
+warehouse="$("$local_cli" token --warehouse wh-1000)"
 cat <<MSG
 [dev] Aisle is up: http://127.0.0.1:$AISLE_PORT   (logs: $AISLE_STATE/gateway.log, lambda.log)
 [dev] Storefront: http://127.0.0.1:$AISLE_STOREFRONT_PORT/   (sign in with any name, as shopper or seller)

@@ -6,9 +6,9 @@ use std::sync::{Arc, OnceLock};
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::adapters::dynamo::{
-    DynamoCarts, DynamoCatalog, DynamoCheckouts, DynamoFulfilment, DynamoInventory, DynamoOrders,
-    DynamoParking, DynamoRequests, DynamoSellerNotices, DynamoWaitingRoom, DynamoWarehouses,
-    DynamoWatchers, Faults, InventoryTables,
+    DynamoCarts, DynamoCatalog, DynamoCheckouts, DynamoFulfilment, DynamoIdentities,
+    DynamoInventory, DynamoOrders, DynamoParking, DynamoRequests, DynamoSellerNotices,
+    DynamoWaitingRoom, DynamoWarehouses, DynamoWatchers, Faults, InventoryTables,
 };
 use crate::adapters::eventbridge::EventBridgePublisher;
 use crate::adapters::live_push::ApiGatewayPush;
@@ -176,6 +176,8 @@ pub struct App {
     pub inventory: DynamoInventory,
     /// Warehouse sites.
     pub warehouses: DynamoWarehouses,
+    /// Which machine identity speaks for which warehouse.
+    pub identities: DynamoIdentities,
     /// Carts and wishlists.
     pub carts: DynamoCarts,
     /// Checkout holds.
@@ -325,6 +327,7 @@ impl App {
                 clock.clone(),
             ),
             warehouses: DynamoWarehouses::new(dynamo.clone(), &t.warehouses),
+            identities: DynamoIdentities::new(dynamo.clone(), &t.warehouse_identities),
             carts: DynamoCarts::new(dynamo.clone(), &t.shoppers),
             checkouts: DynamoCheckouts::new(
                 dynamo.clone(),

@@ -13,6 +13,8 @@ pub struct Tables {
     pub stock: String,
     /// Warehouse sites (`WAREHOUSES_TABLE`).
     pub warehouses: String,
+    /// Which machine identity speaks for which warehouse (`WAREHOUSE_IDENTITIES_TABLE`).
+    pub warehouse_identities: String,
     /// Carts, wishlists, checkout pointers (`SHOPPERS_TABLE`).
     pub shoppers: String,
     /// Checkout holds (`HOLDS_TABLE`).
@@ -195,6 +197,7 @@ impl Config {
             items: var("ITEMS_TABLE"),
             stock: var("STOCK_TABLE"),
             warehouses: var("WAREHOUSES_TABLE"),
+            warehouse_identities: var("WAREHOUSE_IDENTITIES_TABLE"),
             shoppers: var("SHOPPERS_TABLE"),
             holds: var("HOLDS_TABLE"),
             orders: var("ORDERS_TABLE"),

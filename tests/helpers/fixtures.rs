@@ -125,6 +125,14 @@ pub async fn listed_by(shop: &Shop, seller: &Caller, name: &str, category: &str)
 
 /// `bodies` as one SQS batch, as Lambda's SQS mapping hands it over (message ids `m0`, `m1`, ...).
 pub fn sqs_batch(bodies: &[String]) -> LambdaEvent<aws_lambda_events::sqs::SqsEvent> {
+    sqs_batch_from(bodies, |_| None)
+}
+
+/// [`sqs_batch`] with each message's `SenderId` as SQS sets it (`sender` of its body).
+pub fn sqs_batch_from(
+    bodies: &[String],
+    sender: impl Fn(&str) -> Option<String>,
+) -> LambdaEvent<aws_lambda_events::sqs::SqsEvent> {
     let records = bodies
         .iter()
         .enumerate()
@@ -132,6 +140,9 @@ pub fn sqs_batch(bodies: &[String]) -> LambdaEvent<aws_lambda_events::sqs::SqsEv
             let mut m = aws_lambda_events::sqs::SqsMessage::default();
             m.message_id = Some(format!("m{i}"));
             m.body = Some(body.clone());
+            if let Some(id) = sender(body) {
+                m.attributes.insert("SenderId".into(), id);
+            }
             m
         })
         .collect();
@@ -140,12 +151,27 @@ pub fn sqs_batch(bodies: &[String]) -> LambdaEvent<aws_lambda_events::sqs::SqsEv
     LambdaEvent::new(event, super::shop::lambda_context())
 }
 
-/// Hand messages to the warehouse-updates consumer as one SQS batch; the failed message ids.
+/// The `SenderId` SQS gives a message sent by `warehouse`'s onboarded IAM role.
+pub fn sent_by(warehouse: &str) -> String {
+    format!(
+        "{}:warehouse-system",
+        aisle_local::iam::warehouse_role_id(warehouse)
+    )
+}
+
+/// Hand messages to the warehouse-updates consumer as one SQS batch, each sent by the
+/// warehouse it names; the failed message ids.
 pub async fn deliver(shop: &Shop, bodies: &[Value]) -> Vec<String> {
     let bodies: Vec<String> = bodies.iter().map(Value::to_string).collect();
-    let response = aisle::workers::apply_warehouse_updates(&shop.app, sqs_batch(&bodies))
-        .await
-        .unwrap();
+    let named = |body: &str| {
+        serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|b| b["warehouseId"].as_str().map(sent_by))
+    };
+    let response =
+        aisle::workers::apply_warehouse_updates(&shop.app, sqs_batch_from(&bodies, named))
+            .await
+            .unwrap();
     response
         .batch_item_failures
         .into_iter()

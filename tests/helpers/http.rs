@@ -19,8 +19,10 @@ impl Caller {
     pub fn seller() -> Self {
         Self::Seller(uuid::Uuid::new_v4().to_string())
     }
+    /// The system of warehouse `id`: its app client (client-credentials grant), which
+    /// [`Shop`](super::Shop) onboards for the test warehouses.
     pub fn warehouse(id: &str) -> Self {
-        Self::Warehouse(uuid::Uuid::new_v4().to_string(), id.to_owned())
+        Self::Warehouse(aisle_local::token::warehouse_client(id), id.to_owned())
     }
 
     /// The caller's user id (the `sub` claim).
@@ -39,8 +41,10 @@ impl Caller {
             Self::Anonymous => None,
             Self::Shopper(sub) => Some(json!({ "sub": sub })),
             Self::Seller(sub) => Some(json!({ "sub": sub, "cognito:groups": "[sellers]" })),
-            Self::Warehouse(sub, wh) => Some(
-                json!({ "sub": sub, "cognito:groups": "[warehouses]", "custom:warehouseId": wh }),
+            // A client-credentials access token as Cognito issues it: the client is its own
+            // subject; a scope, no user, no groups, nothing naming the warehouse.
+            Self::Warehouse(client, _) => Some(
+                json!({ "sub": client, "client_id": client, "token_use": "access", "scope": "aisle/warehouse" }),
             ),
         }
     }

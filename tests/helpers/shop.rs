@@ -159,6 +159,10 @@ impl Shop {
                 lon,
             };
             app.warehouses.put(&site).await.unwrap();
+            // Each test warehouse's system onboarded, as `aisle-local onboard-warehouse` does.
+            aisle_local::seed::onboard_warehouse(&app, id)
+                .await
+                .unwrap();
         }
         Self {
             app: Arc::new(app),
@@ -276,10 +280,34 @@ impl Shop {
     }
 
     /// Put `body` on one of the template's queues, as a producer (or SQS redelivering) would.
+    /// On the warehouse-updates queue the producer is the warehouse the body names, sending
+    /// as its own onboarded role ([`Shop::send_as_warehouse`]).
     pub async fn enqueue(&self, logical: &str, body: &str) {
+        if logical == "WarehouseUpdatesQueue" {
+            let named = serde_json::from_str::<Value>(body)
+                .ok()
+                .and_then(|b| b["warehouseId"].as_str().map(str::to_owned));
+            if let Some(warehouse) = named {
+                return self.send_as_warehouse(&warehouse, body).await;
+            }
+        }
         self.sqs
             .send_message()
             .queue_url(self.queue_url(logical))
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Send `body` to the warehouse-updates queue as `warehouse`'s system does: with its IAM
+    /// role's credentials, through the IAM proxy in front of moto, which records the sender
+    /// as SQS's `SenderId` (whatever warehouse the body names).
+    pub async fn send_as_warehouse(&self, warehouse: &str, body: &str) {
+        let sdk = aisle_local::warehouse_sdk(warehouse);
+        aisle_local::sqs_client(&sdk, &self.iam.1)
+            .send_message()
+            .queue_url(self.queue_url("WarehouseUpdatesQueue"))
             .message_body(body)
             .send()
             .await
@@ -393,6 +421,8 @@ impl Shop {
                     .clone()
                     .unwrap_or_default()
                     .into_iter()
+                    // The local stand-in for SQS's own SenderId is not the sender's attribute.
+                    .filter(|(k, _)| k != aisle_local::iam::SENDER_ATTRIBUTE)
                     .filter_map(|(k, v)| Some((k, v.string_value?)))
                     .collect();
                 found.push((m.body.clone().unwrap_or_default(), attributes));

@@ -122,7 +122,12 @@ pub fn http_api_event(
         "time": "", "timeEpoch": now.as_millis() as u64,
     });
     if let Some(claims) = claims {
-        context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
+        // API Gateway lists an access token's scopes beside its claims.
+        let scopes = claims
+            .get("scope")
+            .map(|s| json!(s.split(' ').collect::<Vec<_>>()))
+            .unwrap_or(Value::Null);
+        context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": scopes } });
     }
     let mut event = json!({
         "version": "2.0", "routeKey": route_key, "rawPath": raw_path, "rawQueryString": raw_query,
@@ -290,6 +295,15 @@ impl Gateway {
                 json!({ "gateway": "http", "method": method, "path": path, "status": 401, "function": route.binary }),
             );
             return Ok(plain(401, "Unauthorized"));
+        }
+        // A route with authorization scopes takes only a token whose `scope` claim holds one
+        // of them; API Gateway answers any other 403 without invoking the function
+        // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html).
+        if !route.public && !crate::token::has_scope(claims.as_ref(), &route.scopes) {
+            log(
+                json!({ "gateway": "http", "method": method, "path": path, "status": 403, "function": route.binary, "scopes": route.scopes }),
+            );
+            return Ok(plain(403, "Forbidden"));
         }
         let body = request
             .into_body()

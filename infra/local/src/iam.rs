@@ -764,7 +764,71 @@ async fn handle(
                 .unwrap_or_else(|_| crate::proxy::plain(500, "response build"));
         }
     }
+    let body = match target {
+        "AmazonSQS.SendMessage" | "AmazonSQS.SendMessageBatch" => {
+            let sender = sender_id(function, header("authorization"));
+            stamp_sender(json, &sender).map_or(body, Bytes::from)
+        }
+        _ => body,
+    };
     crate::proxy::forward(client, upstream, &parts, body).await
+}
+
+/// The message attribute under which the proxy records each message's sender, for the local
+/// SQS event source to hand on as the `SenderId` attribute SQS itself sets (moto names one
+/// fixed sender for every message). A sender's own attribute of this name is overwritten, so
+/// it cannot be forged through the proxy.
+pub const SENDER_ATTRIBUTE: &str = "AisleLocalSenderId";
+
+/// The local IAM role id of a warehouse system's role (`AROA` and 17 characters, as IAM's
+/// are): what onboarding binds and what the warehouse's local credentials are named by.
+pub fn warehouse_role_id(warehouse: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("aisle-warehouse-role:{warehouse}"));
+    let hex: String = digest.iter().map(|b| format!("{b:02X}")).collect();
+    format!("AROA{}", &hex[..17])
+}
+
+/// Who SQS would name as the sender of a call
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html>:
+/// an IAM user's id, or `<role id>:<session name>` for a role). A function runs as its own
+/// role (`AROA…:<function>`); a caller whose access key id is a role id (how local warehouse
+/// credentials are named, `aisle-local warehouse`) is that role's session; any other key is
+/// read as an IAM user's id.
+pub fn sender_id(function: Option<&str>, authorization: &str) -> String {
+    if let Some(f) = function {
+        return format!("{}:{f}", warehouse_role_id(&format!("function/{f}")));
+    }
+    let key = authorization
+        .split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split('/').next())
+        .unwrap_or_default();
+    if key.starts_with("AROA") {
+        format!("{key}:warehouse-system")
+    } else {
+        key.to_owned()
+    }
+}
+
+/// A `SendMessage` or `SendMessageBatch` body with every message stamped with `sender`.
+fn stamp_sender(mut body: Json, sender: &str) -> Option<Vec<u8>> {
+    let stamp = |message: &mut Json| {
+        if let Some(m) = message.as_object_mut() {
+            let attributes = m.entry("MessageAttributes").or_insert_with(|| json!({}));
+            if let Some(a) = attributes.as_object_mut() {
+                a.insert(
+                    SENDER_ATTRIBUTE.to_owned(),
+                    json!({ "DataType": "String", "StringValue": sender }),
+                );
+            }
+        }
+    };
+    match body.get_mut("Entries").and_then(Json::as_array_mut) {
+        Some(entries) => entries.iter_mut().for_each(stamp),
+        None => stamp(&mut body),
+    }
+    serde_json::to_vec(&body).ok()
 }
 
 /// Per function: actions used (from the decision log) against actions granted, the grants

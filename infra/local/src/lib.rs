@@ -94,6 +94,22 @@ pub fn dynamo_client(sdk: &SdkConfig, endpoint: &str) -> aws_sdk_dynamodb::Clien
     )
 }
 
+/// The SDK configuration of `warehouse`'s system acting as its onboarded IAM role: local
+/// credentials named by the role's id ([`iam::warehouse_role_id`]), which the IAM proxy in
+/// front of moto reads as the sender SQS would name (`SenderId`).
+pub fn warehouse_sdk(warehouse: &str) -> SdkConfig {
+    let role = iam::warehouse_role_id(warehouse);
+    SdkConfig::builder()
+        .region(Region::new(
+            std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+        ))
+        .behavior_version(BehaviorVersion::latest())
+        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
+            aws_sdk_sqs::config::Credentials::new(role, "local", None, None, "warehouse"),
+        ))
+        .build()
+}
+
 /// An SQS client on `endpoint`.
 pub fn sqs_client(sdk: &SdkConfig, endpoint: &str) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(

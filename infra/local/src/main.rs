@@ -94,6 +94,16 @@ async fn main() -> Result<()> {
             let sites = seed::seed_warehouses(&app.warehouses).await?;
             eprintln!("[aisle-local] seeded {sites} warehouse sites");
         }
+        Some("onboard-warehouse") => {
+            // The local counterpart of infra/scripts/onboard-warehouse.sh.
+            let warehouse = args.get(1).context("usage: aisle-local onboard-warehouse <warehouseId>")?;
+            let env = template.local_env(&prefix)?;
+            let config = Config::from_lookup(|k| env.get(k).cloned())?;
+            let app = App::new(&config, local_clients(&sdk));
+            let (client, role) = seed::onboard_warehouse(&app, warehouse).await?;
+            println!("{}", serde_json::json!({ "warehouseId": warehouse, "clientId": client, "roleId": role }));
+            eprintln!("[aisle-local] {warehouse}: app client {client} and IAM role {role} bound; a token: aisle-local token --warehouse {warehouse}; updates: aisle-local warehouse {warehouse} ...");
+        }
         Some("storefront") => {
             let port: u16 = flag(&args, "--port").map(|p| p.parse()).transpose()?.unwrap_or(3001);
             let api = flag(&args, "--api").unwrap_or_else(|| "http://127.0.0.1:3000".into());
@@ -148,10 +158,22 @@ async fn main() -> Result<()> {
             print!("{}", aisle_local::iam::report(&policies, &log));
         }
         Some("token") => {
-            let user = flag(&args, "--user").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            let groups: Vec<String> = flag(&args, "--groups").map(|g| g.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default();
+            // People: `--user NAME [--groups sellers] [--kind id|access]` (access by default).
+            // Warehouse systems: `--warehouse wh-1000`, the client-credentials access token of
+            // the app client onboarding made for it (`--kind client --user CLIENT --groups SCOPES`
+            // for any other client).
+            use aisle_local::token::{mint, warehouse_client, Kind};
             let ttl = flag(&args, "--ttl").map(|t| t.parse()).transpose()?.unwrap_or(12 * 3600);
-            println!("{}", aisle_local::token::mint(&user, &groups, flag(&args, "--warehouse").as_deref(), ttl));
+            let list = |name: &str| -> Vec<String> { flag(&args, name).map(|g| g.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default() };
+            let token = match flag(&args, "--warehouse") {
+                Some(warehouse) => mint(Kind::Client, &warehouse_client(&warehouse), &[aisle::domain::principal::WAREHOUSE_SCOPE.to_owned()], ttl),
+                None => {
+                    let kind = flag(&args, "--kind").map(|k| Kind::parse(&k).with_context(|| format!("--kind must be id, access or client, not {k:?}"))).transpose()?.unwrap_or(Kind::Access);
+                    let user = flag(&args, "--user").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                    mint(kind, &user, &list("--groups"), ttl)
+                }
+            };
+            println!("{token}");
         }
         Some("bench") if args.get(1).map(String::as_str) == Some("checkout") => {
             aisle_local::bench::checkout(50, 10).await?;
@@ -169,8 +191,13 @@ async fn main() -> Result<()> {
             let env = template.local_env(&prefix)?;
             let config = Config::from_lookup(|k| env.get(k).cloned())?;
             let clients = local_clients(&sdk);
-            let sqs = clients.sqs.clone();
             let app = App::new(&config, clients);
+            // As the warehouse's own IAM role would: its credentials (named by its role id)
+            // through the IAM proxy in front of moto, which records the sender as SQS does.
+            let warehouse_id = args.get(1).cloned().unwrap_or_default();
+            let as_role = aisle_local::warehouse_sdk(&warehouse_id);
+            let proxy = format!("http://127.0.0.1:{}", std::env::var("AISLE_IAM_MOTO_PORT").unwrap_or_else(|_| "5001".into()));
+            let sqs = sqs_client(&as_role, &proxy);
             let queue = flag(&args, "--queue-url")
                 .unwrap_or_else(|| aisle_local::template::queue_url(&prefix, "WarehouseUpdatesQueue"));
             let warehouse = args.get(1).cloned().unwrap_or_default();

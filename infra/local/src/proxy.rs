@@ -91,7 +91,12 @@ pub async fn forward(
     let mut request = hyper::Request::builder()
         .method(parts.method.clone())
         .uri(uri);
-    for (name, value) in &parts.headers {
+    // The body may have been rewritten (see `iam::stamp_sender`): hyper sets its length.
+    for (name, value) in parts
+        .headers
+        .iter()
+        .filter(|(n, _)| *n != http::header::CONTENT_LENGTH)
+    {
         request = request.header(name, value);
     }
     let Ok(request) = request.body(Full::new(body)) else {

@@ -40,12 +40,30 @@ pub async fn receive(
         .map(|m| {
             let id = m.message_id.clone().unwrap_or_default();
             handles.push((id.clone(), m.receipt_handle.clone().unwrap_or_default()));
+            let mut attributes: std::collections::HashMap<String, String> = m
+                .attributes
+                .as_ref()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            // SQS's own record of who sent it, as the IAM proxy in front of moto saw it.
+            if let Some(sender) = m
+                .message_attributes
+                .as_ref()
+                .and_then(|a| a.get(crate::iam::SENDER_ATTRIBUTE))
+                .and_then(|v| v.string_value.clone())
+            {
+                attributes.insert("SenderId".into(), sender);
+            }
             json!({
                 "messageId": id,
                 "receiptHandle": m.receipt_handle,
                 "body": m.body,
                 "md5OfBody": m.md5_of_body,
-                "attributes": m.attributes.as_ref().map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect::<std::collections::HashMap<_, _>>()).unwrap_or_default(),
+                "attributes": attributes,
                 "messageAttributes": {},
                 "eventSource": "aws:sqs",
                 "eventSourceARN": arn,

@@ -83,7 +83,12 @@ impl Storefront {
                     Some("shopper") | None => vec![],
                     Some(_) => return problem(400, "role is shopper or seller"),
                 };
-                let token = crate::token::mint(&format!("dev-{user}"), &groups, None, 12 * 3600);
+                let token = crate::token::mint(
+                    crate::token::Kind::Access,
+                    &format!("dev-{user}"),
+                    &groups,
+                    12 * 3600,
+                );
                 respond(
                     200,
                     "application/json",

@@ -104,6 +104,8 @@ pub struct Route {
     pub binary: String,
     /// `Auth.Authorizer: NONE`: no token needed.
     pub public: bool,
+    /// `Auth.AuthorizationScopes`: the token's `scope` must hold one of them (none: any token).
+    pub scopes: Vec<String>,
 }
 
 /// The parts of the template local tooling uses.
@@ -487,7 +489,18 @@ impl Template {
                             .context("HttpApi event without Properties")?;
                         let public =
                             p.get("Auth").and_then(|a| str_at(a, "Authorizer")) == Some("NONE");
+                        let scopes = p
+                            .get("Auth")
+                            .and_then(|a| a.get("AuthorizationScopes"))
+                            .and_then(Value::as_sequence)
+                            .map(|list| {
+                                list.iter()
+                                    .filter_map(|s| s.as_str().map(str::to_owned))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
                         self.routes.push(Route {
+                            scopes,
                             method: str_at(p, "Method").context("Method")?.to_ascii_uppercase(),
                             path: str_at(p, "Path").context("Path")?.to_owned(),
                             function: id.clone(),

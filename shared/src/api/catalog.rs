@@ -6,11 +6,11 @@ use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use super::request::{if_match, json_body, page, path, principal, query};
+use super::request::{if_match, json_body, page, path, principal_with, query};
 use super::{finish, json, with_header, HttpResult};
 use crate::domain::item::{MAX_IMAGES, MAX_LOW_STOCK_THRESHOLD};
 use crate::domain::{
-    Attributes, Category, ImageUrl, ItemId, ItemPatch, Money, NewItem, Text, ValidationErrors,
+    Attributes, Category, ImageUrl, ItemId, ItemPatch, Money, NewItem, Role, Text, ValidationErrors,
 };
 use crate::usecases::catalog::{self, ItemView};
 use crate::App;
@@ -137,7 +137,7 @@ fn item_response(status: StatusCode, view: &ItemView) -> Response<Body> {
 pub async fn create_item(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = principal_with(&req, Role::Seller)?;
             let new = json_body::<ItemBody>(&req)?.into_new_item()?;
             let view = catalog::create_item(&app.catalog, &who, new, app.clock.now()).await?;
             Ok(item_response(StatusCode::CREATED, &view))
@@ -150,7 +150,7 @@ pub async fn create_item(app: &App, req: Request) -> HttpResult {
 pub async fn update_item(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = principal_with(&req, Role::Seller)?;
             let id: ItemId = path(&req, "itemId")?;
             let expected = if_match(&req)?;
             let patch = json_body::<ItemBody>(&req)?.into_patch()?;
@@ -174,7 +174,7 @@ pub async fn update_item(app: &App, req: Request) -> HttpResult {
 pub async fn list_seller_items(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = principal_with(&req, Role::Seller)?;
             let page = page(&query(&req, &["limit", "cursor"])?)?;
             let listing = catalog::seller_items(&app.catalog, &app.inventory, &who, &page).await?;
             Ok(json(StatusCode::OK, &listing))
@@ -187,7 +187,7 @@ pub async fn list_seller_items(app: &App, req: Request) -> HttpResult {
 pub async fn list_seller_notifications(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = principal_with(&req, Role::Seller)?;
             let page = page(&query(&req, &["limit", "cursor"])?)?;
             let notices = crate::usecases::notices::list(&app.notices, &who, &page).await?;
             Ok(json(StatusCode::OK, &notices))
@@ -227,7 +227,7 @@ struct SaleBody {
 pub async fn configure_sale(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = principal_with(&req, Role::Seller)?;
             let id: ItemId = path(&req, "itemId")?;
             let body: SaleBody = json_body(&req)?;
             let mut errors = crate::domain::ValidationErrors::default();

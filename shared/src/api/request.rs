@@ -9,7 +9,9 @@ use lambda_http::{Body, Request, RequestExt};
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
-use crate::domain::{PageRequest, Principal, Role, UserId, WarehouseId};
+use crate::domain::principal::WAREHOUSE_SCOPE;
+use crate::domain::{MachineIdentity, PageRequest, Principal, Role, UserId, WarehouseId};
+use crate::ports::WarehouseIdentities;
 
 /// Largest request body accepted; API Gateway allows more, but nothing here needs it.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -24,8 +26,16 @@ pub fn request_id(req: &Request) -> String {
 
 /// The caller, from the claims the HTTP API's JWT authorizer verified, or 401. The authorizer
 /// already refused requests without a valid token; this refuses again if a route was
-/// deployed without it. Groups are read exactly as API Gateway renders Cognito's
-/// `cognito:groups` array claim ([`parse_groups`]).
+/// deployed without it.
+///
+/// Two kinds of caller, as Cognito issues their tokens
+/// (<https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-the-access-token.html>):
+/// - people (shoppers, sellers): an ID or access token of a user; roles from the
+///   `cognito:groups` claim, read exactly as API Gateway renders it ([`parse_groups`]);
+/// - warehouse systems: an access token of the OAuth 2.0 client-credentials grant, whose
+///   claims are `sub` = `client_id`, `scope` and no user at all (no `username`, no groups).
+///   Its scope [`WAREHOUSE_SCOPE`] grants [`Role::Warehouse`]; *which* warehouse is not in
+///   the token but bound to the client by onboarding ([`warehouse_caller`]).
 pub fn principal(req: &Request) -> Result<Principal, ApiError> {
     let unauthorized = || {
         ApiError::new(
@@ -48,22 +58,66 @@ pub fn principal(req: &Request) -> Result<Principal, ApiError> {
         .ok_or_else(unauthorized)?;
     // Every log line of this request carries who made it (see `crate::lambda::request_span`).
     tracing::Span::current().record("user_id", tracing::field::display(&user_id));
-    let groups = claims
-        .get("cognito:groups")
-        .map(|g| parse_groups(g))
-        .unwrap_or_default();
-    let roles = [Role::Seller, Role::Warehouse]
-        .into_iter()
-        .filter(|r| groups.iter().any(|g| g == r.group()))
-        .collect();
-    let warehouse_id = claims
-        .get("custom:warehouseId")
-        .and_then(|w| WarehouseId::try_from(w.as_str()).ok());
+    let claim = |name: &str| claims.get(name).map(String::as_str);
+    // A client-credentials token: an access token whose subject is the client itself.
+    let machine = claim("token_use") == Some("access")
+        && claim("username").is_none()
+        && claim("client_id") == Some(user_id.as_str());
+    let roles = if machine {
+        let scopes = claim("scope").unwrap_or_default().split(' ');
+        scopes
+            .filter(|s| *s == WAREHOUSE_SCOPE)
+            .map(|_| Role::Warehouse)
+            .take(1)
+            .collect()
+    } else {
+        let groups = claims
+            .get("cognito:groups")
+            .map(|g| parse_groups(g))
+            .unwrap_or_default();
+        [Role::Seller]
+            .into_iter()
+            .filter(|r| groups.iter().any(|g| g == r.group()))
+            .collect()
+    };
     Ok(Principal {
         user_id,
         roles,
-        warehouse_id,
+        warehouse_id: None,
     })
+}
+
+/// The caller, who must hold `role`: 403 before anything else of the request (path, query,
+/// body) is read, so a caller without the role learns nothing of the route's rules.
+pub fn principal_with(req: &Request, role: Role) -> Result<Principal, ApiError> {
+    let who = principal(req)?;
+    if !who.has(role) {
+        return Err(ApiError::forbidden(format!(
+            "this route is for {}",
+            role.group()
+        )));
+    }
+    Ok(who)
+}
+
+/// The warehouse system calling a `/v1/warehouses/{warehouseId}/...` route, acting for that
+/// warehouse: it must hold [`Role::Warehouse`] and its client must be bound to exactly the
+/// warehouse in the path, else 403, all before the body is read. The principal comes back
+/// with its bound warehouse filled in.
+pub async fn warehouse_caller(
+    identities: &dyn WarehouseIdentities,
+    req: &Request,
+) -> Result<(Principal, WarehouseId), ApiError> {
+    let mut who = principal_with(req, Role::Warehouse)?;
+    let client = MachineIdentity::Client(who.user_id.as_str().to_owned());
+    who.warehouse_id = identities.warehouse_of(&client).await?;
+    let warehouse: WarehouseId = path(req, "warehouseId")?;
+    if !who.acts_for(&warehouse) {
+        return Err(ApiError::forbidden(
+            "this client may act only for the warehouse it is bound to",
+        ));
+    }
+    Ok((who, warehouse))
 }
 
 /// Cognito's `cognito:groups` claim as an HTTP API's JWT authorizer hands it on: the JSON

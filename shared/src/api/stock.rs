@@ -4,9 +4,9 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde::Deserialize;
 
-use super::request::{idempotency_key, json_body, path, principal};
+use super::request::{idempotency_key, json_body, warehouse_caller};
 use super::{finish, json, HttpResult};
-use crate::domain::{ItemId, Quantity, StockReceipt, ValidationErrors, WarehouseId};
+use crate::domain::{ItemId, Quantity, StockReceipt, ValidationErrors};
 use crate::usecases::stock;
 use crate::App;
 
@@ -21,8 +21,7 @@ struct ReceiveBody {
 pub async fn receive_stock(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
-            let warehouse_id: WarehouseId = path(&req, "warehouseId")?;
+            let (who, warehouse_id) = warehouse_caller(&app.identities, &req).await?;
             let key = idempotency_key(&req)?;
             let body: ReceiveBody = json_body(&req)?;
             let mut errors = ValidationErrors::default();

@@ -37,7 +37,7 @@ pub use order::{
 };
 pub use page::{Cursor, Page, PageRequest};
 pub use parking::Failures;
-pub use principal::{Principal, Role};
+pub use principal::{MachineIdentity, Principal, Role};
 pub use quantity::Quantity;
 pub use search::{Facets, SearchCursor, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder};
 pub use stock::{

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod events;
 pub mod fulfilment;
+pub mod identities;
 pub mod live;
 pub mod notices;
 pub mod orders;

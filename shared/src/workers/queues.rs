@@ -36,6 +36,17 @@ async fn on_timer(app: &App, body: &str) -> Result<(), StoreError> {
     }
 }
 
+/// One message of a batch as a handler sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    /// The message body.
+    pub body: String,
+    /// How often SQS has delivered this message, this delivery included.
+    pub receives: u32,
+    /// Who sent it, as SQS tells (`SenderId`: an IAM user id, or `<role id>:<session>`).
+    pub sender: Option<String>,
+}
+
 /// Handle the messages of an SQS batch, `concurrency` at a time, within the function's
 /// time (less [`RUN_MARGIN`]); the response names only the messages whose handling failed
 /// or was cut off by the deadline, so SQS redelivers just those (the rest are deleted), and
@@ -46,35 +57,35 @@ async fn each_message<F, Fut>(
     handle: F,
 ) -> SqsBatchResponse
 where
-    F: Fn(String, u32) -> Fut,
+    F: Fn(Delivery) -> Fut,
     Fut: std::future::Future<Output = Result<(), StoreError>>,
 {
     let deadline = crate::batch::budget(event.context.deadline(), RUN_MARGIN);
-    let records: Vec<(String, String, u32)> = event
+    let records: Vec<(String, Delivery)> = event
         .payload
         .records
         .into_iter()
-        .map(|record| {
-            // How often SQS has delivered this message, this delivery included.
+        .map(|mut record| {
             let receives = record
                 .attributes
                 .get("ApproximateReceiveCount")
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(1);
-            (
-                record.message_id.unwrap_or_default(),
-                record.body.unwrap_or_default(),
+            let delivery = Delivery {
+                body: record.body.unwrap_or_default(),
                 receives,
-            )
+                sender: record.attributes.remove("SenderId"),
+            };
+            (record.message_id.unwrap_or_default(), delivery)
         })
         .collect();
     let handle = &handle;
-    let handled = crate::batch::each(records, concurrency, deadline, |(_, body, receives)| {
-        handle(body, receives)
+    let handled = crate::batch::each(records, concurrency, deadline, |(_, delivery)| {
+        handle(delivery)
     })
     .await;
     let mut response = SqsBatchResponse::default();
-    for ((id, _, _), outcome) in handled {
+    for ((id, _), outcome) in handled {
         match outcome {
             crate::batch::Handled::Done(()) => continue,
             crate::batch::Handled::Failed(e) => {
@@ -100,12 +111,10 @@ pub async fn hold_timer(
     app: &App,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    Ok(
-        each_message(event, TIMER_CONCURRENCY, |body, _| async move {
-            on_timer(app, &body).await
-        })
-        .await,
-    )
+    Ok(each_message(event, TIMER_CONCURRENCY, |d| async move {
+        on_timer(app, &d.body).await
+    })
+    .await)
 }
 
 /// The order an assignment message is about: an EventBridge `OrderPlaced` envelope (as the
@@ -130,7 +139,7 @@ pub async fn assign_orders(
     let sites = crate::ports::Warehouses::list(&app.warehouses).await?;
     let sites = &sites;
     let now = app.clock.now();
-    Ok(each_message(event, 1, |body, _| async move {
+    Ok(each_message(event, 1, |Delivery { body, .. }| async move {
         let order = match order_of(&body) {
             Ok(order) => order,
             Err(reason) => return app.assignment_dead_letters.park(&body, &reason).await,
@@ -161,11 +170,22 @@ pub async fn apply_warehouse_updates(
 ) -> Result<SqsBatchResponse, Error> {
     use crate::domain::warehouse_update::WarehouseMessage;
     use crate::usecases::fulfilment::{apply_update, UpdateError};
-    Ok(each_message(event, 1, |body, receives| async move {
+    Ok(each_message(event, 1, |d| async move {
+        let (body, receives) = (d.body, d.receives);
         let message = match WarehouseMessage::parse(&body) {
             Ok(message) => message,
             Err(reason) => return app.update_dead_letters.park(&body, &reason).await,
         };
+        // Only the warehouse's own identity speaks for it, whatever the body says.
+        if let Err(mismatch) = crate::usecases::identities::sender_speaks_for(
+            &app.identities,
+            d.sender.as_deref(),
+            &message.warehouse_id,
+        )
+        .await?
+        {
+            return app.update_dead_letters.park(&body, &mismatch.to_string()).await;
+        }
         match apply_update(app.shop(), &message, app.clock.now()).await {
             Ok(outcome) => {
                 tracing::info!(event_id = %message.event_id, kind = message.update.kind(), warehouse_id = %message.warehouse_id, ?outcome, "warehouse update");
@@ -193,7 +213,7 @@ pub async fn keep_seller_notices(
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     use crate::usecases::notices::{keep, Kept};
-    Ok(each_message(event, 1, |body, _| async move {
+    Ok(each_message(event, 1, |Delivery { body, .. }| async move {
         match keep(&app.notices, &body).await? {
             Kept::New | Kept::Again => Ok(()),
             Kept::Refused(reason) => app.notice_dead_letters.park(&body, &reason).await,
