@@ -4,7 +4,7 @@
 use crate::helpers;
 
 use aisle::api::{catalog, search, stock};
-use helpers::{listing, Call, Caller, Shop, WAREHOUSE_A};
+use helpers::{listing, Call, Caller, Shop, WAREHOUSE_A, WAREHOUSE_B};
 use serde_json::json;
 
 #[tokio::test]
@@ -460,4 +460,91 @@ async fn thirty_malformed_requests_each_get_a_4xx_json_error_and_change_nothing(
         1,
         "no rejected listing was stored"
     );
+}
+
+#[tokio::test]
+async fn a_caller_without_the_role_gets_403_before_any_field_of_a_bad_body_is_judged() {
+    let shop = Shop::open().await;
+    let item = helpers::listed(&shop, "Guarded").await.to_string();
+    let bad = json!({ "name": 42, "price": "free", "shards": -1, "quantity": "lots" });
+    let sellers_only = |caller: &Caller| {
+        vec![
+            (
+                "POST /v1/seller/items",
+                Call::new("POST /v1/seller/items", &[])
+                    .by(caller)
+                    .json(bad.clone()),
+            ),
+            (
+                "PATCH /v1/seller/items/{itemId}",
+                Call::new(
+                    "PATCH /v1/seller/items/{itemId}",
+                    &[("itemId", "not-an-id")],
+                )
+                .by(caller)
+                .json(bad.clone()),
+            ),
+            (
+                "PUT /v1/seller/items/{itemId}/sale",
+                Call::new("PUT /v1/seller/items/{itemId}/sale", &[("itemId", &item)])
+                    .by(caller)
+                    .json(bad.clone()),
+            ),
+            (
+                "GET /v1/seller/items",
+                Call::new("GET /v1/seller/items", &[])
+                    .by(caller)
+                    .query("limit=0&cursor=%%"),
+            ),
+            (
+                "GET /v1/seller/notifications",
+                Call::new("GET /v1/seller/notifications", &[])
+                    .by(caller)
+                    .query("limit=-1"),
+            ),
+        ]
+    };
+    let mut refused = 0;
+    for caller in [Caller::shopper(), Caller::warehouse(WAREHOUSE_A)] {
+        for (route, call) in sellers_only(&caller) {
+            let reply = match route {
+                "POST /v1/seller/items" => send!(catalog::create_item, shop, call),
+                "PATCH /v1/seller/items/{itemId}" => send!(catalog::update_item, shop, call),
+                "PUT /v1/seller/items/{itemId}/sale" => send!(catalog::configure_sale, shop, call),
+                "GET /v1/seller/items" => send!(catalog::list_seller_items, shop, call),
+                _ => send!(catalog::list_seller_notifications, shop, call),
+            };
+            assert_eq!(
+                (reply.status, reply.code()),
+                (403, "FORBIDDEN"),
+                "{route} as {caller:?}: {:?}",
+                reply.body
+            );
+            refused += 1;
+        }
+    }
+    for caller in [
+        Caller::shopper(),
+        Caller::seller(),
+        Caller::warehouse(WAREHOUSE_B),
+    ] {
+        let reply = send!(
+            stock::receive_stock,
+            shop,
+            Call::new(
+                "POST /v1/warehouses/{warehouseId}/stock",
+                &[("warehouseId", WAREHOUSE_A)]
+            )
+            .by(&caller)
+            .raw_body("{\"itemId\": ")
+        );
+        assert_eq!(
+            (reply.status, reply.code()),
+            (403, "FORBIDDEN"),
+            "as {caller:?}: {:?}",
+            reply.body
+        );
+        refused += 1;
+    }
+    assert_eq!(refused, 13);
 }

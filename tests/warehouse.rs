@@ -923,3 +923,79 @@ async fn one_alert_taken_by_two_consumers_at_once_is_kept_once() {
     );
     assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn warehouse_a_speaking_for_b_is_refused_over_http_and_parked_from_the_queue_and_b_is_untouched(
+) {
+    let shop = Shop::open().await;
+    let a = listed(&shop, "Held by B").await;
+    assert!(deliver(&shop, &[received(WAREHOUSE_B, a, 5)])
+        .await
+        .is_empty());
+    let order = place_order(&shop, &[(a, 1)]).await;
+    assert!(matches!(
+        assign(&shop, order).await,
+        Assignment::Assigned(_)
+    ));
+    let before = (levels(&shop, a).await, status(&shop, order).await);
+
+    // Over HTTP: A's client-credentials token on B's route. 403 before the body is read.
+    let as_a = send!(
+        aisle::api::stock::receive_stock,
+        shop,
+        helpers::Call::new(
+            "POST /v1/warehouses/{warehouseId}/stock",
+            &[("warehouseId", WAREHOUSE_B)],
+        )
+        .by(&helpers::Caller::warehouse(WAREHOUSE_A))
+        .json(json!({ "itemId": a, "quantity": 5 }))
+    );
+    assert_eq!((as_a.status, as_a.code()), (403, "FORBIDDEN"));
+    // A person (even a seller) is never a warehouse, whatever their token says.
+    let person = send!(
+        aisle::api::stock::receive_stock,
+        shop,
+        helpers::Call::new(
+            "POST /v1/warehouses/{warehouseId}/stock",
+            &[("warehouseId", WAREHOUSE_B)],
+        )
+        .by(&helpers::Caller::seller())
+        .json(json!({ "itemId": a, "quantity": 5 }))
+    );
+    assert_eq!(person.status, 403);
+
+    // Over the queue: A's own role sends messages naming B (a receipt and a shipment).
+    for body in [
+        received(WAREHOUSE_B, a, 5),
+        message(
+            WAREHOUSE_B,
+            "WarehouseOrderShipped",
+            json!({ "orderId": order, "trackingNumber": "1ZFORGED0000000001" }),
+        ),
+    ] {
+        shop.send_as_warehouse(WAREHOUSE_A, &body.to_string()).await;
+    }
+    assert_eq!(shop.pump_queue("WarehouseUpdatesQueue").await, 2);
+    let parked = shop.drain("WarehouseUpdatesDeadLetters").await;
+    assert_eq!(parked.len(), 2, "{parked:?}");
+    assert!(
+        parked
+            .iter()
+            .all(|(_, r)| r.as_deref().unwrap_or("").starts_with("SENDER_MISMATCH")),
+        "{parked:?}"
+    );
+
+    assert_eq!(
+        (levels(&shop, a).await, status(&shop, order).await),
+        before,
+        "B's stock and parcels are as they were"
+    );
+    let shipments = shop.app.fulfilment.shipments(order).await.unwrap();
+    assert!(shipments.iter().all(|s| s.state != ShipmentState::Shipped));
+
+    // And B's own role is believed.
+    shop.send_as_warehouse(WAREHOUSE_B, &received(WAREHOUSE_B, a, 1).to_string())
+        .await;
+    assert_eq!(shop.pump_queue("WarehouseUpdatesQueue").await, 1);
+    assert_eq!(levels(&shop, a).await.1, before.0 .1 + 1);
+}
