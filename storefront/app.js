@@ -574,7 +574,7 @@ async function cancelCheckout(id) {
 // ------------------------------------------------------------------ orders
 
 const cancellable = ["PAYMENT_PENDING", "PLACED", "PROCESSING", "BACKORDERED"];
-const returnable = ["DELIVERED", "PARTIALLY_REFUNDED"];
+const returnable = ["DELIVERED", "RETURN_REQUESTED", "PARTIALLY_REFUNDED"];
 
 async function ordersPage() {
   if (needSignIn()) return;
@@ -597,23 +597,33 @@ async function orderPage(id) {
   const o = r.body;
   const act = async (method, path, body, done) => {
     const a = await api(method, path, body);
-    say(a.status === 200 ? done : errorText(a), a.status !== 200);
+    const ok = a.status === 200 || a.status === 201;
+    say(ok ? done : errorText(a), !ok);
     orderPage(id);
   };
   const canCancel = cancellable.includes(o.status);
-  const returned = Object.fromEntries((o.returned || []).map(x => [x.itemId, x.quantity]));
+  // Units neither refunded nor already authorised for return (what the shop lets you return).
+  const returned = {};
+  const count = (lines, sign) => (lines || []).forEach(x => { returned[x.itemId] = (returned[x.itemId] || 0) + sign * x.quantity; });
+  count(o.returned, 1);
+  (o.returns || []).forEach(r => { count(r.lines, 1); count(r.received, -1); });
   const lines = o.lines.map(l => h("tr", { "data-test": "order-line" },
     h("td", {}, l.name), h("td", {}, l.quantity), h("td", {}, money(l.unitPrice)),
     h("td", {},
       canCancel && o.lines.length > 1 ? h("button", { class: "danger", "data-test": "cancel-line", onclick: () => act("POST", `/v1/orders/${id}/lines/${l.itemId}/cancel`, { reason: "changed my mind" }, `${l.name} is cancelled; its amount is refunded.`) }, "Cancel this item") : null,
       returnable.includes(o.status) && l.quantity - (returned[l.itemId] || 0) > 0
-        ? h("button", { "data-test": "return-line", onclick: () => act("POST", `/v1/orders/${id}/returns`, { lines: [{ itemId: l.itemId, quantity: l.quantity - (returned[l.itemId] || 0) }], reason: "not as expected" }, "Return requested: send the parcel back; we refund when it arrives.") }, "Return") : null)));
+        ? h("button", { "data-test": "return-line", onclick: () => act("POST", `/v1/orders/${id}/returns`, { lines: [{ itemId: l.itemId, quantity: l.quantity - (returned[l.itemId] || 0) }], reason: "not as expected" }, "Return authorised: print the label below, send the parcel; we refund when it arrives.") }, "Return") : null)));
   show(h("div", { class: "panel" },
     h("h2", {}, "Order ", h("span", { class: "status", "data-test": "order-status" }, o.status)),
     h("p", { class: "muted" }, `Placed ${when(o.createdAt)} · ${money(o.total)} · payment ${o.payment}`),
     o.eta ? h("p", { "data-test": "eta" }, `Arrives by ${day(o.eta)}`) : null,
     h("div", { class: "table-wrap" }, h("table", {}, h("tr", {}, h("th", {}, "Item"), h("th", {}, "Qty"), h("th", {}, "Price"), h("th", {}, "")), lines)),
     (o.cancelledLines || []).length ? h("p", { class: "muted" }, "Cancelled: ", o.cancelledLines.map(c => `${c.quantity} × ${c.itemId.slice(0, 8)} (${c.reason})`).join(", ")) : null,
+    (o.returns || []).length ? h("div", {}, h("h3", {}, "Returns"), h("ul", {}, o.returns.map(r => h("li", { "data-test": "return" },
+      `${r.state}: ${r.lines.map(l => `${l.quantity} × ${l.itemId.slice(0, 8)}`).join(", ")} · send to ${r.label.returnTo} · label `,
+      h("code", { "data-test": "return-label" }, r.label.barcode))))) : null,
+    (o.reviews || []).filter(v => v.state === "PENDING").length ? h("p", { class: "muted", "data-test": "return-review" },
+      "Some returned units are being checked by the seller before a refund.") : null,
     (o.shipments || []).length ? h("div", {}, h("h3", {}, "Parcels"), h("ul", {}, o.shipments.map(s => h("li", { "data-test": "parcel" },
       `From ${s.warehouseId}: ${s.state}`, s.trackingNumber ? ` · tracking ${s.trackingNumber}` : "", s.eta ? ` · arrives ${day(s.eta)}` : "")))) : null,
     h("h3", {}, "History"),

@@ -13,7 +13,8 @@ use aisle::domain::{Checkout, ItemId, Order, OrderId, OrderStatus, ShipmentState
 use aisle::ports::{Fulfilment, Orders, Warehouses};
 use aisle::usecases::{fulfilment, orders};
 use helpers::{
-    deliver, dynamo, hold, listed, message, place_order, received, scan, Call, Caller, Shop,
+    authorise_return, deliver, dynamo, hold, listed, message, place_order, received, scan, Call,
+    Caller, Shop,
 };
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -288,11 +289,14 @@ async fn two_thousand_random_warehouse_steps_keep_physical_and_aggregated_stock_
                     .unwrap();
                 let line = wo.lines[0];
                 let resellable = rng.gen_bool(0.6);
+                let rma =
+                    authorise_return(&shop, order, &[(line.item_id, line.quantity.get())]).await;
                 let body = message(
                     wo.warehouse_id.as_str(),
                     "ReturnReceived",
                     json!({
-                        "orderId": order, "lines": [{ "itemId": line.item_id, "quantity": line.quantity }],
+                        "orderId": order, "returnId": rma,
+                        "lines": [{ "itemId": line.item_id, "quantity": line.quantity }],
                         "condition": if resellable { "RESELLABLE" } else { "DAMAGED" }
                     }),
                 );

@@ -8,6 +8,7 @@ mod helpers;
 
 mod catalog;
 mod checkout;
+mod events;
 mod fixtures;
 mod fulfilment_invariant;
 mod hot_items;
@@ -16,6 +17,7 @@ mod invariant;
 mod malformed;
 mod payments;
 mod races;
+mod returns;
 mod search;
 mod shopping;
 mod streams;

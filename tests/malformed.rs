@@ -502,6 +502,15 @@ async fn a_caller_without_the_role_gets_403_before_any_field_of_a_bad_body_is_ju
                     .by(caller)
                     .query("limit=-1"),
             ),
+            (
+                "POST /v1/seller/orders/{orderId}/return-reviews/{reviewId}",
+                Call::new(
+                    "POST /v1/seller/orders/{orderId}/return-reviews/{reviewId}",
+                    &[("orderId", "not-an-id"), ("reviewId", "nor-this")],
+                )
+                .by(caller)
+                .json(bad.clone()),
+            ),
         ]
     };
     let mut refused = 0;
@@ -512,7 +521,10 @@ async fn a_caller_without_the_role_gets_403_before_any_field_of_a_bad_body_is_ju
                 "PATCH /v1/seller/items/{itemId}" => send!(catalog::update_item, shop, call),
                 "PUT /v1/seller/items/{itemId}/sale" => send!(catalog::configure_sale, shop, call),
                 "GET /v1/seller/items" => send!(catalog::list_seller_items, shop, call),
-                _ => send!(catalog::list_seller_notifications, shop, call),
+                "GET /v1/seller/notifications" => {
+                    send!(catalog::list_seller_notifications, shop, call)
+                }
+                _ => send!(aisle::api::returns::decide_return_review, shop, call),
             };
             assert_eq!(
                 (reply.status, reply.code()),
@@ -546,5 +558,5 @@ async fn a_caller_without_the_role_gets_403_before_any_field_of_a_bad_body_is_ju
         );
         refused += 1;
     }
-    assert_eq!(refused, 13);
+    assert_eq!(refused, 15);
 }

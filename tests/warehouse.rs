@@ -10,7 +10,8 @@ use aisle::domain::{ItemId, OrderId, OrderStatus, ShipmentState, Timestamp};
 use aisle::ports::{Fulfilment, Orders, Warehouses};
 use aisle::usecases::fulfilment::{self, Assignment};
 use helpers::{
-    deliver, listed, message, place_order, received, Call, Caller, Shop, WAREHOUSE_A, WAREHOUSE_B,
+    authorise_return, deliver, listed, message, place_order, received, Call, Caller, Shop,
+    WAREHOUSE_A, WAREHOUSE_B,
 };
 use serde_json::json;
 
@@ -211,10 +212,11 @@ async fn each_message_type_delivered_twice_is_applied_once() {
         .is_empty());
     assert_eq!(status(&shop, order).await, OrderStatus::Delivered);
 
+    let rma = authorise_return(&shop, order, &[(a, 3)]).await;
     let back = message(
         WAREHOUSE_A,
         "ReturnReceived",
-        json!({ "orderId": order, "lines": [{ "itemId": a, "quantity": 2 }], "condition": "RESELLABLE" }),
+        json!({ "orderId": order, "returnId": rma, "lines": [{ "itemId": a, "quantity": 2 }], "condition": "RESELLABLE" }),
     );
     assert!(deliver(&shop, &[back.clone(), back]).await.is_empty());
     let order_now = shop.app.orders.get(order).await.unwrap().unwrap();
@@ -230,7 +232,7 @@ async fn each_message_type_delivered_twice_is_applied_once() {
     let rest = message(
         WAREHOUSE_A,
         "ReturnReceived",
-        json!({ "orderId": order, "lines": [{ "itemId": a, "quantity": 1 }], "condition": "DAMAGED" }),
+        json!({ "orderId": order, "returnId": rma, "lines": [{ "itemId": a, "quantity": 1 }], "condition": "DAMAGED" }),
     );
     assert!(deliver(&shop, &[rest.clone(), rest]).await.is_empty());
     let order_now = shop.app.orders.get(order).await.unwrap().unwrap();
@@ -485,10 +487,11 @@ async fn a_resellable_return_restocks_and_refunds_and_a_damaged_one_only_refunds
             .await
             .is_empty());
         }
+        let rma = authorise_return(&shop, order, &[(a, 1)]).await;
         let back = message(
             WAREHOUSE_A,
             "ReturnReceived",
-            json!({ "orderId": order, "lines": [{ "itemId": a, "quantity": 1 }], "condition": condition }),
+            json!({ "orderId": order, "returnId": rma, "lines": [{ "itemId": a, "quantity": 1 }], "condition": condition }),
         );
         assert!(deliver(&shop, &[back]).await.is_empty());
         let after = shop.app.orders.get(order).await.unwrap().unwrap();
@@ -845,7 +848,7 @@ async fn a_partial_return_leaves_the_rest_returnable_and_the_rest_comes_back_lat
     let order = shop.app.orders.get(id).await.unwrap().unwrap();
     let price = order.lines[0].unit_price.amount;
     let ask = |units: u32| {
-        aisle::usecases::orders::request_return(
+        aisle::usecases::returns::request(
             shop.app.shop(),
             &order.user_id,
             id,
@@ -853,25 +856,28 @@ async fn a_partial_return_leaves_the_rest_returnable_and_the_rest_comes_back_lat
                 item_id: a,
                 quantity: aisle::domain::Quantity::try_from(i64::from(units)).unwrap(),
             }],
-            "too heavy".into(),
+            format!("too heavy ({units})"),
+            None,
         )
     };
-    assert_eq!(ask(1).await.unwrap().status, OrderStatus::ReturnRequested);
+    let first = ask(1).await.unwrap().authorisation.return_id;
+    assert_eq!(status(&shop, id).await, OrderStatus::ReturnRequested);
     let one_back = message(
         WAREHOUSE_A,
         "ReturnReceived",
-        json!({ "orderId": id, "lines": [{ "itemId": a, "quantity": 1 }], "condition": "RESELLABLE" }),
+        json!({ "orderId": id, "returnId": first, "lines": [{ "itemId": a, "quantity": 1 }], "condition": "RESELLABLE" }),
     );
     assert!(deliver(&shop, &[one_back]).await.is_empty());
     assert_eq!(status(&shop, id).await, OrderStatus::PartiallyRefunded);
     assert_eq!(kept(&shop, &order), 2 * price);
 
     assert!(ask(3).await.is_err(), "only 2 units are left to return");
-    assert_eq!(ask(2).await.unwrap().status, OrderStatus::ReturnRequested);
+    let second = ask(2).await.unwrap().authorisation.return_id;
+    assert_eq!(status(&shop, id).await, OrderStatus::ReturnRequested);
     let rest_back = message(
         WAREHOUSE_A,
         "ReturnReceived",
-        json!({ "orderId": id, "lines": [{ "itemId": a, "quantity": 2 }], "condition": "RESELLABLE" }),
+        json!({ "orderId": id, "returnId": second, "lines": [{ "itemId": a, "quantity": 2 }], "condition": "RESELLABLE" }),
     );
     assert!(deliver(&shop, &[rest_back.clone(), rest_back])
         .await

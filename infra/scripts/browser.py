@@ -298,6 +298,8 @@ def main():
         d.find_element(By.CSS_SELECTOR, "[data-test=return-line]").click()
         wait_for(d, text_in("[data-test=order-status]", "RETURN_REQUESTED"))
         check("a return is requested from the order page", True)
+        label = wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=return-label]"))).text
+        check("the return authorisation shows the label's code", len(label) == 36, label)
         shot(d, "order-return-requested")
 
         # --- a second order, cancelled whole

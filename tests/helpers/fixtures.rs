@@ -256,3 +256,37 @@ pub async fn place_order(shop: &Shop, lines: &[(ItemId, u32)]) -> aisle::domain:
     assert_eq!(placed.status, 201, "{:?}", placed.body);
     aisle::domain::OrderId::try_from(placed.body["orderId"].as_str().unwrap()).unwrap()
 }
+
+/// The order's shopper is authorised to return `lines` (`returns::request`, as the
+/// `request-return` function): the return id a warehouse names in `ReturnReceived`.
+pub async fn authorise_return(
+    shop: &Shop,
+    order: aisle::domain::OrderId,
+    lines: &[(ItemId, u32)],
+) -> aisle::domain::ReturnId {
+    let user = aisle::ports::Orders::get(&shop.app.orders, order)
+        .await
+        .unwrap()
+        .unwrap()
+        .user_id;
+    let lines = lines
+        .iter()
+        .map(|(item, units)| aisle::domain::ReturnLine {
+            item_id: *item,
+            quantity: aisle::domain::Quantity::try_from(i64::from(*units)).unwrap(),
+        })
+        .collect();
+    let app = shop.app_for("POST /v1/orders/{orderId}/returns").await;
+    aisle::usecases::returns::request(
+        app.shop(),
+        &user,
+        order,
+        lines,
+        "not as expected".into(),
+        None,
+    )
+    .await
+    .unwrap()
+    .authorisation
+    .return_id
+}

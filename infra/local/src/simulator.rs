@@ -9,7 +9,13 @@
 //! aisle-local warehouse wh-1000 adjust <itemId> <signed units> LOSS|DAMAGE|FOUND
 //! aisle-local warehouse wh-1000 ship <orderId> [trackingNumber]
 //! aisle-local warehouse wh-1000 deliver <orderId>
-//! aisle-local warehouse wh-1000 return <orderId> <itemId> <units> [RESELLABLE|DAMAGED]
+//! aisle-local warehouse wh-1000 return <orderId> <itemId> <units> [RESELLABLE|DAMAGED] [returnId]
+//! ```
+//!
+//! `returnId` is the label's barcode (the shopper's return authorisation); a parcel without
+//! one is held for the seller's review, never refunded on the warehouse's word.
+//!
+//! ```text
 //! ```
 
 use aisle::domain::{PageRequest, WarehouseId};
@@ -48,11 +54,17 @@ pub fn message(warehouse: &WarehouseId, args: &[String]) -> Result<Option<Value>
             json!({ "type": "WarehouseOrderShipped", "orderId": arg(1, "orderId")?, "trackingNumber": tracking })
         }
         "deliver" => json!({ "type": "WarehouseOrderDelivered", "orderId": arg(1, "orderId")? }),
-        "return" => json!({
-            "type": "ReturnReceived", "orderId": arg(1, "orderId")?,
-            "lines": [{ "itemId": arg(2, "itemId")?, "quantity": number(3, "units")? }],
-            "condition": args.get(4).map(String::as_str).unwrap_or("RESELLABLE"),
-        }),
+        "return" => {
+            let mut fields = json!({
+                "type": "ReturnReceived", "orderId": arg(1, "orderId")?,
+                "lines": [{ "itemId": arg(2, "itemId")?, "quantity": number(3, "units")? }],
+                "condition": args.get(4).map(String::as_str).unwrap_or("RESELLABLE"),
+            });
+            if let Some(label) = args.get(5) {
+                fields["returnId"] = label.as_str().into();
+            }
+            fields
+        }
         other => bail!(
             "unknown warehouse command {other:?} (orders, receive, adjust, ship, deliver, return)"
         ),

@@ -29,9 +29,9 @@ impl EventBridgePublisher {
     fn entry(&self, event: &DomainEvent) -> PutEventsRequestEntry {
         PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
-            .source(event.source)
-            .detail_type(event.detail_type)
-            .detail(event.detail.to_string())
+            .source(event.source())
+            .detail_type(event.detail_type())
+            .detail(event.event.detail().to_string())
             .resources(format!("aisle:event:{}", event.id))
             .build()
     }
@@ -88,7 +88,7 @@ impl EventPublisher for EventBridgePublisher {
             }
         }
         for event in events {
-            tracing::info!(event_id = %event.id, detail_type = event.detail_type, "event published");
+            tracing::info!(event_id = %event.id, detail_type = event.detail_type(), "event published");
         }
         Ok(())
     }

@@ -353,6 +353,47 @@ impl From<crate::usecases::orders::OrderError> for ApiError {
     }
 }
 
+impl From<crate::usecases::returns::ReturnError> for ApiError {
+    fn from(error: crate::usecases::returns::ReturnError) -> Self {
+        use crate::usecases::returns::ReturnError;
+        match error {
+            ReturnError::NotFound => Self::not_found(error.to_string()),
+            ReturnError::NotReturnable(_) => {
+                Self::new(StatusCode::CONFLICT, "NOT_RETURNABLE", error.to_string())
+            }
+            ReturnError::Invalid(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_RETURN",
+                error.to_string(),
+            ),
+            ReturnError::KeyReused => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "IDEMPOTENCY_KEY_REUSED",
+                error.to_string(),
+            ),
+            ReturnError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::usecases::returns::ReviewError> for ApiError {
+    fn from(error: crate::usecases::returns::ReviewError) -> Self {
+        use crate::usecases::returns::ReviewError;
+        match error {
+            ReviewError::NotASeller => Self::forbidden(error.to_string()),
+            ReviewError::NotFound => Self::not_found(error.to_string()),
+            ReviewError::AlreadyDecided(_) => {
+                Self::new(StatusCode::CONFLICT, "ALREADY_DECIDED", error.to_string())
+            }
+            ReviewError::TooMany { acceptable } => {
+                Self::new(StatusCode::CONFLICT, "NOTHING_TO_REFUND", error.to_string())
+                    .with_details(json!({ "acceptable": acceptable }))
+            }
+            ReviewError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::usecases::provider_events::ProviderEventError> for ApiError {
     fn from(error: crate::usecases::provider_events::ProviderEventError) -> Self {
         use crate::usecases::provider_events::ProviderEventError;

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod error;
 pub mod payments;
 pub mod request;
+pub mod returns;
 pub mod search;
 pub mod shopping;
 pub mod stock;

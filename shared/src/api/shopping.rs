@@ -11,7 +11,7 @@ use super::request::{
 use super::{finish, json, with_header, ApiError, HttpResult};
 use crate::domain::{
     Address, CheckoutId, HoldLine, ItemId, Money, Order, OrderId, OrderStatus, PaymentState,
-    Quantity, ReturnLine, ReturnRequest, StatusChange, Timestamp, ValidationErrors,
+    StatusChange, Timestamp, ValidationErrors,
 };
 use crate::usecases::cart::{self, CartView};
 use crate::usecases::checkout::{self, CheckoutView, Submitted};
@@ -225,8 +225,12 @@ pub struct OrderView {
     created_at: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     eta: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    return_request: Option<ReturnRequest>,
+    /// Return authorisations, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    returns: Vec<crate::domain::ReturnAuthorisation>,
+    /// Returned units waiting for (or given) a decision.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    reviews: Vec<super::returns::ReviewView>,
     /// Units received back and refunded.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     returned: Vec<crate::domain::ReturnLine>,
@@ -277,7 +281,8 @@ impl From<Order> for OrderView {
             timeline: o.timeline,
             created_at: o.created_at,
             eta: o.eta,
-            return_request: o.return_request,
+            returns: o.returns,
+            reviews: o.reviews.into_iter().map(Into::into).collect(),
             returned: o.returned,
             cancelled_lines: o.cancelled_lines,
             refunded: Money {
@@ -484,57 +489,6 @@ pub async fn cancel_order(app: &App, req: Request) -> HttpResult {
                 StatusCode::OK,
                 orders::cancel(app.shop(), &who.user_id, id).await?,
             ))
-        }
-        .await,
-    )
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ReturnBody {
-    lines: Vec<ReturnLineBody>,
-    reason: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ReturnLineBody {
-    item_id: String,
-    quantity: i64,
-}
-
-/// `POST /v1/orders/{orderId}/returns` `{lines: [{itemId, quantity}], reason}`
-pub async fn request_return(app: &App, req: Request) -> HttpResult {
-    finish(
-        async {
-            let who = principal(&req)?;
-            let id: OrderId = path(&req, "orderId")?;
-            let body: ReturnBody = json_body(&req)?;
-            let mut errors = ValidationErrors::default();
-            let lines: Vec<Option<ReturnLine>> = body
-                .lines
-                .into_iter()
-                .enumerate()
-                .map(|(i, l)| {
-                    let item_id =
-                        errors.check(&format!("lines[{i}].itemId"), ItemId::try_from(l.item_id));
-                    let quantity = errors.check(
-                        &format!("lines[{i}].quantity"),
-                        Quantity::try_from(l.quantity),
-                    );
-                    Some(ReturnLine {
-                        item_id: item_id?,
-                        quantity: quantity?,
-                    })
-                })
-                .collect();
-            let reason = errors.check("reason", crate::domain::Text::<500>::try_from(body.reason));
-            let (lines, reason) = errors
-                .finish(|| Some((lines.into_iter().collect::<Option<Vec<_>>>()?, reason?)))?;
-            let order =
-                orders::request_return(app.shop(), &who.user_id, id, lines, reason.to_string())
-                    .await?;
-            Ok(order_response(StatusCode::OK, order))
         }
         .await,
     )

@@ -83,6 +83,20 @@ uuid_id!(
     "order id"
 );
 
+uuid_id!(
+    /// A return authorisation: what a shopper may send back, and the label the warehouse
+    /// scans when it arrives.
+    ReturnId,
+    "return id"
+);
+
+uuid_id!(
+    /// Returned units held for a person to decide on (beyond what was authorised, or sent
+    /// without an authorisation).
+    ReviewId,
+    "review id"
+);
+
 /// Declares a slug-like id supplied by an identity provider or an operator.
 macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, $allowed:expr) => {

@@ -5,6 +5,7 @@ pub mod address;
 pub mod cart;
 pub mod checkout;
 pub mod delivery;
+pub mod event;
 pub mod fulfilment;
 pub mod ids;
 pub mod item;
@@ -15,6 +16,7 @@ pub mod page;
 pub mod parking;
 pub mod principal;
 pub mod quantity;
+pub mod returns;
 pub mod search;
 pub mod stock;
 pub mod text;
@@ -27,18 +29,22 @@ pub use cart::{Cart, CartRule, Wishlist};
 pub use checkout::{Checkout, CheckoutStatus, HoldLine, HoldState, PaymentAttempt, ReleaseReason};
 pub use delivery::{DeliveryMap, DeliveryPromise, Zip};
 pub use fulfilment::{ShipmentLine, ShipmentState, WarehouseOrder};
-pub use ids::{CheckoutId, ItemId, OrderId, UserId, WarehouseId};
+pub use ids::{CheckoutId, ItemId, OrderId, ReturnId, ReviewId, UserId, WarehouseId};
 pub use item::{Attributes, Category, ImageUrl, Item, ItemPatch, NewItem};
 pub use money::{Currency, Money};
 pub use notice::{NoticeKind, SellerNotice};
 pub use order::{
     CancelledLine, DueKind, MoneyDue, NewOrder, Order, OrderStatus, Payment, PaymentState,
-    ReturnLine, ReturnRequest, StatusChange,
+    StatusChange,
 };
 pub use page::{Cursor, Page, PageRequest};
 pub use parking::Failures;
 pub use principal::{MachineIdentity, Principal, Role};
 pub use quantity::Quantity;
+pub use returns::{
+    ReturnAuthorisation, ReturnLabel, ReturnLine, ReturnReview, ReturnState, ReviewCause,
+    ReviewDecision, ReviewState,
+};
 pub use search::{Facets, SearchCursor, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder};
 pub use stock::{
     Availability, SaleSettings, StockReceipt, Ticket, TicketView, ADMISSION_WINDOW_MS, MAX_SHARDS,

@@ -1,9 +1,11 @@
-//! Seller notices: what a seller is told about their items' stock (low stock, back in stock,
-//! units lost while promised), kept so `GET /v1/seller/notifications` can list them.
+//! Seller notices: what a seller is told about their items (low stock, back in stock, units
+//! lost while promised, returned units waiting for their decision), kept so
+//! `GET /v1/seller/notifications` can list them. Each is read from its typed domain event.
 
 use serde::{Deserialize, Serialize};
 
-use super::{ItemId, Timestamp, UserId, WarehouseId};
+use super::event::{Envelope, Event, EventKind, StockAlert};
+use super::{ItemId, OrderId, ReviewId, Timestamp, UserId, WarehouseId};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,18 +17,9 @@ pub enum NoticeKind {
     BackInStock,
     /// A warehouse lost units that were already promised to shoppers.
     StockShortfall,
-}
-
-impl NoticeKind {
-    /// The domain event (EventBridge `detail-type`) this notice stands for.
-    pub fn of_event(detail_type: &str) -> Option<Self> {
-        match detail_type {
-            "LowStock" => Some(Self::LowStock),
-            "BackInStock" => Some(Self::BackInStock),
-            "StockShortfall" => Some(Self::StockShortfall),
-            _ => None,
-        }
-    }
+    /// Returned units of the seller's item wait for them to accept or refuse
+    /// (`POST /v1/seller/orders/{orderId}/return-reviews/{reviewId}`).
+    ReturnReview,
 }
 
 /// One notice to one seller.
@@ -47,10 +40,10 @@ pub struct SellerNotice {
     /// The item's low-stock threshold (stock alerts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<u32>,
-    /// The warehouse that lost units (shortfalls).
+    /// The warehouse that lost units (shortfalls) or holds returned ones (reviews).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warehouse_id: Option<WarehouseId>,
-    /// Units lost while promised (shortfalls).
+    /// Units lost while promised (shortfalls), or held for review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub units: Option<u32>,
     /// When the event happened (whole seconds: EventBridge's envelope time).
@@ -59,6 +52,12 @@ pub struct SellerNotice {
     /// within the same second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stock_version: Option<u64>,
+    /// The order whose returned units wait (reviews).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<OrderId>,
+    /// The review to decide (reviews).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_id: Option<ReviewId>,
 }
 
 /// Why a queued message is not a seller notice (it goes to the dead-letter queue with this).
@@ -67,39 +66,70 @@ pub type NotANotice = String;
 impl SellerNotice {
     /// Read a notice from the EventBridge envelope the rule puts on the queue.
     pub fn from_envelope(body: &str) -> Result<Self, NotANotice> {
-        let v: serde_json::Value =
-            serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
-        let detail_type = v["detail-type"].as_str().ok_or("no detail-type")?;
-        let kind = NoticeKind::of_event(detail_type)
-            .ok_or_else(|| format!("not a seller notice: {detail_type}"))?;
-        // The publisher names the domain event in `resources` (stable across republishes,
-        // unlike EventBridge's own `id`).
-        let notice_id = v["resources"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.as_str()?.strip_prefix("aisle:event:"))
-            .next()
-            .ok_or("no aisle:event: resource")?
-            .to_owned();
-        let at = Timestamp::try_from(v["time"].as_str().ok_or("no time")?.to_owned())?;
-        let d = &v["detail"];
-        let text = |name: &str| d[name].as_str().ok_or(format!("no detail.{name}"));
-        let count = |name: &str| d[name].as_u64().and_then(|n| u32::try_from(n).ok());
-        Ok(Self {
-            notice_id,
+        let Envelope {
+            event_id,
+            time,
+            event,
+        } = Envelope::parse_only(
+            body,
+            &[
+                EventKind::LowStock,
+                EventKind::BackInStock,
+                EventKind::StockShortfall,
+                EventKind::ReturnHeldForReview,
+            ],
+            "a seller notice",
+        )?;
+        let notice = |kind, seller_id, item_id| SellerNotice {
+            notice_id: event_id.clone(),
             kind,
-            seller_id: UserId::try_from(text("sellerId")?)?,
-            item_id: ItemId::try_from(text("itemId")?)?,
-            available: count("available"),
-            threshold: count("threshold"),
-            warehouse_id: d["warehouseId"]
-                .as_str()
-                .map(WarehouseId::try_from)
-                .transpose()?,
-            units: count("units"),
-            at,
-            stock_version: d["stockVersion"].as_u64(),
+            seller_id,
+            item_id,
+            available: None,
+            threshold: None,
+            warehouse_id: None,
+            units: None,
+            at: time,
+            stock_version: None,
+            order_id: None,
+            review_id: None,
+        };
+        let alert = |kind, a: StockAlert| SellerNotice {
+            available: Some(a.available),
+            threshold: Some(a.threshold),
+            stock_version: Some(a.stock_version),
+            ..notice(kind, a.seller_id, a.item_id)
+        };
+        Ok(match event {
+            Event::LowStock(a) => alert(NoticeKind::LowStock, a),
+            Event::BackInStock(a) => alert(NoticeKind::BackInStock, a),
+            Event::StockShortfall(s) => SellerNotice {
+                warehouse_id: Some(s.warehouse_id),
+                units: Some(s.units),
+                ..notice(
+                    NoticeKind::StockShortfall,
+                    s.seller_id.ok_or("no detail.sellerId")?,
+                    s.item_id,
+                )
+            },
+            Event::ReturnHeldForReview(r) => SellerNotice {
+                warehouse_id: Some(r.warehouse_id),
+                units: Some(r.units.get()),
+                order_id: Some(r.order_id),
+                review_id: Some(r.review_id),
+                ..notice(
+                    NoticeKind::ReturnReview,
+                    r.seller_id
+                        .ok_or("no detail.sellerId: an operator decides")?,
+                    r.item_id,
+                )
+            },
+            other => {
+                return Err(format!(
+                    "not a seller notice: {}",
+                    other.kind().detail_type()
+                ))
+            }
         })
     }
 }
@@ -123,7 +153,7 @@ mod tests {
         let item = "5f0c6a52-4c1e-4c57-9d51-0b8f1f1c2a01";
         let notice = SellerNotice::from_envelope(&envelope(
             "LowStock",
-            json!({ "version": 1, "itemId": item, "sellerId": "seller-1", "available": 2, "threshold": 3 }),
+            json!({ "version": 1, "itemId": item, "sellerId": "seller-1", "available": 2, "threshold": 3, "stockVersion": 7 }),
         ))
         .unwrap();
         assert_eq!(notice.notice_id, "stock/x/LowStock/7");
@@ -132,14 +162,28 @@ mod tests {
     }
 
     #[test]
+    fn returned_units_held_for_review_become_a_notice_naming_the_order_and_review() {
+        let held = super::super::event::samples()
+            .into_iter()
+            .find(|e| matches!(e, Event::ReturnHeldForReview(_)))
+            .unwrap();
+        let notice =
+            SellerNotice::from_envelope(&envelope("ReturnHeldForReview", held.detail())).unwrap();
+        assert_eq!(notice.kind, NoticeKind::ReturnReview);
+        assert!(notice.order_id.is_some() && notice.review_id.is_some());
+        assert_eq!(notice.units, Some(1));
+    }
+
+    #[test]
     fn other_messages_are_refused_with_a_reason() {
         assert!(SellerNotice::from_envelope("{")
             .unwrap_err()
             .contains("not JSON"));
+        let placed = super::super::event::samples().remove(0);
         assert!(
-            SellerNotice::from_envelope(&envelope("OrderPlaced", json!({})))
+            SellerNotice::from_envelope(&envelope("OrderPlaced", placed.detail()))
                 .unwrap_err()
-                .contains("not a seller notice")
+                .contains("not a seller notice: OrderPlaced")
         );
         assert!(
             SellerNotice::from_envelope(&envelope("LowStock", json!({ "itemId": "x" }))).is_err()

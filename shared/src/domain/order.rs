@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::returns::{ReturnAuthorisation, ReturnLine, ReturnReview};
 use super::{Address, CheckoutId, HoldLine, Money, OrderId, Timestamp, UserId};
 
 /// The order life cycle. Stock belongs to the order (counted as sold) in the
@@ -27,7 +28,7 @@ pub enum OrderStatus {
     Rejected,
     /// The payment failed; nothing is owed and no stock is kept.
     PaymentFailed,
-    /// The shopper asked to return lines.
+    /// The shopper was authorised to return units (nothing refunded yet).
     ReturnRequested,
     /// The returned units arrived at a warehouse.
     Returned,
@@ -53,9 +54,13 @@ impl OrderStatus {
         )
     }
 
-    /// Whether the shopper may ask to return (some of) what was delivered.
+    /// Whether the shopper may ask to return (some of) what was delivered: also while an
+    /// earlier return is open or after one was refunded, for the units they still hold.
     pub fn returnable(self) -> bool {
-        matches!(self, Self::Delivered | Self::PartiallyRefunded)
+        matches!(
+            self,
+            Self::Delivered | Self::ReturnRequested | Self::PartiallyRefunded
+        )
     }
 
     /// Whether a shopper may still cancel (nothing has left a warehouse).
@@ -181,28 +186,6 @@ pub struct CancelledLine {
     pub refund: i64,
 }
 
-/// Units of one item the shopper sends back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReturnLine {
-    /// The item's id.
-    pub item_id: super::ItemId,
-    /// How many units.
-    pub quantity: super::Quantity,
-}
-
-/// A return request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReturnRequest {
-    /// The lines, one per item.
-    pub lines: Vec<ReturnLine>,
-    /// Why, as the caller gave it.
-    pub reason: String,
-    /// When it was requested.
-    pub requested_at: Timestamp,
-}
-
 /// An order as stored and shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -232,10 +215,14 @@ pub struct Order {
     /// The estimated delivery date, once warehouses are assigned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eta: Option<Timestamp>,
-    /// The shopper's return request, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub return_request: Option<ReturnRequest>,
-    /// Units received back by a warehouse and refunded, per item (summed over returns).
+    /// The shopper's return authorisations, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub returns: Vec<ReturnAuthorisation>,
+    /// Returned units held for a person to decide on, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviews: Vec<ReturnReview>,
+    /// Units received back and refunded, per item (against authorisations, and accepted
+    /// reviews).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub returned: Vec<ReturnLine>,
     /// Lines cancelled after placing (their units went back to stock, their amount back).
@@ -288,7 +275,8 @@ impl Order {
             created_at: now,
             updated_at: now,
             eta: None,
-            return_request: None,
+            returns: Vec::new(),
+            reviews: Vec::new(),
             returned: Vec::new(),
             cancelled_lines: Vec::new(),
             money_due: Vec::new(),
@@ -312,11 +300,49 @@ impl Order {
 
     /// Units of `item` received back so far.
     pub fn returned_units(&self, item: super::ItemId) -> u32 {
-        self.returned
+        super::returns::units_of(&self.returned, item)
+    }
+
+    /// Units of `item` on the order's live lines.
+    pub fn ordered_units(&self, item: super::ItemId) -> u32 {
+        self.lines
             .iter()
             .filter(|l| l.item_id == item)
             .map(|l| l.quantity.get())
             .sum()
+    }
+
+    /// Units of `item` authorised for return and not arrived yet.
+    pub fn outstanding_units(&self, item: super::ItemId) -> u32 {
+        self.returns.iter().map(|r| r.outstanding(item)).sum()
+    }
+
+    /// Units of `item` the shopper still holds and may ask to return: neither back nor
+    /// already authorised.
+    pub fn returnable_units(&self, item: super::ItemId) -> u32 {
+        self.ordered_units(item)
+            .saturating_sub(self.returned_units(item))
+            .saturating_sub(self.outstanding_units(item))
+    }
+
+    /// The authorisation `id`, if it is this order's.
+    pub fn return_auth(&self, id: super::ReturnId) -> Option<&ReturnAuthorisation> {
+        self.returns.iter().find(|r| r.return_id == id)
+    }
+
+    /// The status after returned units were refunded: `REFUNDED` (through `RETURNED`) once
+    /// every unit is back, `PARTIALLY_REFUNDED` before that.
+    pub fn after_refunded_return(&self, now: Timestamp, note: String) -> Order {
+        if self.kept_value() == 0 {
+            self.moved_to(OrderStatus::Returned, now, Some(note))
+                .moved_to(
+                    OrderStatus::Refunded,
+                    now,
+                    Some("every unit came back and was refunded".into()),
+                )
+        } else {
+            self.moved_to(OrderStatus::PartiallyRefunded, now, Some(note))
+        }
     }
 
     /// What the shopper keeps and has paid for: live lines minus returned units, in minor

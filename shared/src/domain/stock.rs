@@ -293,3 +293,17 @@ impl Ticket {
         (self.wait_millis(now) as u64 * u64::from(self.rate.max(1))).div_ceil(1000)
     }
 }
+
+/// One item whose aggregated stock disagrees with what warehouses, holds and orders imply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    /// The item's id.
+    pub item_id: super::ItemId,
+    /// What the aggregated row says.
+    pub recorded: i64,
+    /// Σ warehouse available − held − placed-but-unassigned.
+    pub expected: i64,
+    /// Whether this drift was corrected.
+    pub repaired: bool,
+}

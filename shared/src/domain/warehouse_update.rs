@@ -6,12 +6,12 @@
 //! {"version": 1, ..., "type": "StockAdjusted", "itemId": "...", "quantity": -2, "reason": "LOSS"}
 //! {"version": 1, ..., "type": "WarehouseOrderShipped", "orderId": "...", "trackingNumber": "1Z999AA10123456784"}
 //! {"version": 1, ..., "type": "WarehouseOrderDelivered", "orderId": "..."}
-//! {"version": 1, ..., "type": "ReturnReceived", "orderId": "...", "lines": [{"itemId": "...", "quantity": 1}], "condition": "RESELLABLE"}
+//! {"version": 1, ..., "type": "ReturnReceived", "orderId": "...", "returnId": "...", "lines": [{"itemId": "...", "quantity": 1}], "condition": "RESELLABLE"}
 //! ```
 
 use serde::Deserialize;
 
-use super::{ItemId, OrderId, Quantity, ShipmentLine, WarehouseId};
+use super::{ItemId, OrderId, Quantity, ReturnId, ShipmentLine, WarehouseId};
 
 /// The message schema version this code reads.
 pub const UPDATE_VERSION: u32 = 1;
@@ -29,7 +29,7 @@ pub enum AdjustReason {
 }
 
 /// The state returned goods arrive in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ReturnCondition {
     /// Back on sale.
@@ -74,6 +74,10 @@ pub enum Update {
     ReturnReceived {
         /// The order.
         order_id: OrderId,
+        /// The return authorisation on the parcel's label (the code the warehouse scanned);
+        /// absent for a parcel that came back without one, whose units are held for review.
+        #[serde(default)]
+        return_id: Option<ReturnId>,
         /// The units returned, per item.
         lines: Vec<ShipmentLine>,
         /// Whether they can be sold again.

@@ -1,21 +1,30 @@
 //! Domain events for the event bus.
 
 use super::StoreError;
+use crate::domain::event::Event;
 use crate::domain::{Checkout, ItemId, Order};
 use async_trait::async_trait;
 
-/// A domain event for the event bus: a deterministic id (consumers dedupe on it), a type
-/// and a versioned JSON detail.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// A domain event for the event bus: a deterministic id (consumers dedupe on it) and the
+/// typed event (`domain::event`), whose kind gives the EventBridge source and detail type.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DomainEvent {
     /// Its id.
     pub id: String,
+    /// The event.
+    pub event: Event,
+}
+
+impl DomainEvent {
     /// The EventBridge source.
-    pub source: &'static str,
+    pub fn source(&self) -> &'static str {
+        self.event.kind().source()
+    }
+
     /// The EventBridge detail type.
-    pub detail_type: &'static str,
-    /// The event's payload.
-    pub detail: serde_json::Value,
+    pub fn detail_type(&self) -> &'static str {
+        self.event.kind().detail_type()
+    }
 }
 
 /// Publishes domain events; a failed entry is retried, never silently dropped.
@@ -81,7 +90,7 @@ pub enum Change {
         /// The item.
         item: ItemId,
         /// The warehouse.
-        warehouse: String,
+        warehouse: crate::domain::WarehouseId,
         /// Counts before.
         old: StockImage,
         /// Counts after.

@@ -2,32 +2,42 @@
 //! (a transactional outbox: an event exists only if its change was written, and the stream
 //! redelivers until the event is published). Ids are deterministic so consumers can dedupe.
 
-use serde_json::json;
-
 use std::collections::HashMap;
 
+use crate::domain::event::{self, Event, Version};
 use crate::domain::{Checkout, HoldState, ItemId, Order, OrderStatus, ReleaseReason, UserId};
 use crate::ports::{Catalog, Change, DomainEvent, EventPublisher};
 
-/// The schema version of every `detail`.
-pub const DETAIL_VERSION: u32 = 1;
+pub use crate::domain::event::DETAIL_VERSION;
 
-fn order_event(detail_type: &'static str, order: &Order) -> DomainEvent {
+fn lines_of(lines: &[crate::domain::HoldLine]) -> Vec<event::Line> {
+    lines
+        .iter()
+        .map(|l| event::Line {
+            item_id: l.item_id,
+            quantity: l.quantity,
+        })
+        .collect()
+}
+
+fn order_changed(order: &Order) -> event::OrderChanged {
+    event::OrderChanged {
+        version: Version,
+        order_id: order.order_id,
+        user_id: order.user_id.clone(),
+        checkout_id: order.checkout_id,
+        status: order.status,
+        lines: lines_of(&order.lines),
+        total: order.total,
+        ship_to_zip: order.shipping_address.zip5().to_owned(),
+        at: order.updated_at,
+    }
+}
+
+fn order_event(event: Event, order: &Order) -> DomainEvent {
     DomainEvent {
         id: format!("order/{}/{}", order.order_id, order.status.as_str()),
-        source: "aisle.orders",
-        detail_type,
-        detail: json!({
-            "version": DETAIL_VERSION,
-            "orderId": order.order_id,
-            "userId": order.user_id,
-            "checkoutId": order.checkout_id,
-            "status": order.status,
-            "lines": order.lines.iter().map(|l| json!({ "itemId": l.item_id, "quantity": l.quantity })).collect::<Vec<_>>(),
-            "total": order.total,
-            "shipToZip": order.shipping_address.zip5(),
-            "at": order.updated_at,
-        }),
+        event,
     }
 }
 
@@ -39,20 +49,55 @@ fn line_events(old: Option<&Order>, new: &Order) -> Vec<DomainEvent> {
         .skip(before)
         .map(|line| DomainEvent {
             id: format!("order/{}/line-cancelled/{}", new.order_id, line.item_id),
-            source: "aisle.orders",
-            detail_type: "OrderLineCancelled",
-            detail: json!({
-                "version": DETAIL_VERSION,
-                "orderId": new.order_id,
-                "userId": new.user_id,
-                "itemId": line.item_id,
-                "quantity": line.quantity,
-                "reason": line.reason,
-                "refund": { "amount": line.refund, "currency": new.total.currency },
-                "at": line.at,
+            event: Event::OrderLineCancelled(event::LineCancelled {
+                version: Version,
+                order_id: new.order_id,
+                user_id: new.user_id.clone(),
+                item_id: line.item_id,
+                quantity: line.quantity,
+                reason: line.reason.clone(),
+                refund: crate::domain::Money {
+                    amount: line.refund,
+                    currency: new.total.currency,
+                },
+                at: line.at,
             }),
         })
         .collect()
+}
+
+/// `ReturnAuthorised` for each authorisation and `ReturnHeldForReview` for each review
+/// added between `old` and `new` (both lists only grow).
+fn return_events(old: Option<&Order>, new: &Order) -> Vec<DomainEvent> {
+    let (returns, reviews) = old.map_or((0, 0), |o| (o.returns.len(), o.reviews.len()));
+    let authorised = new.returns.iter().skip(returns).map(|r| DomainEvent {
+        id: format!("order/{}/return/{}", new.order_id, r.return_id),
+        event: Event::ReturnAuthorised(event::ReturnAuthorised {
+            version: Version,
+            order_id: new.order_id,
+            user_id: new.user_id.clone(),
+            return_id: r.return_id,
+            lines: r.lines.clone(),
+            return_to: r.label.return_to.clone(),
+            at: r.authorised_at,
+        }),
+    });
+    let held = new.reviews.iter().skip(reviews).map(|r| DomainEvent {
+        id: format!("order/{}/review/{}", new.order_id, r.review_id),
+        event: Event::ReturnHeldForReview(event::ReturnHeld {
+            version: Version,
+            order_id: new.order_id,
+            review_id: r.review_id,
+            return_id: r.return_id,
+            item_id: r.item_id,
+            seller_id: r.seller_id.clone(),
+            warehouse_id: r.warehouse_id.clone(),
+            units: r.units,
+            cause: r.cause,
+            at: r.held_at,
+        }),
+    });
+    authorised.chain(held).collect()
 }
 
 /// `StockDrift`, when a reconciliation found aggregated stock that did not match the
@@ -67,12 +112,10 @@ pub fn stock_drift(
     }
     Some(DomainEvent {
         id: format!("reconcile/{}", at.unix_millis()),
-        source: "aisle.stock",
-        detail_type: "StockDrift",
-        detail: json!({
-            "version": DETAIL_VERSION,
-            "repaired": repaired,
-            "drifts": report.drifts,
+        event: Event::StockDrift(event::StockDrift {
+            version: Version,
+            repaired,
+            drifts: report.drifts.clone(),
         }),
     })
 }
@@ -81,7 +124,13 @@ pub fn stock_drift(
 pub fn from_order_change(old: Option<&Order>, new: Option<&Order>) -> Vec<DomainEvent> {
     let Some(new) = new else { return vec![] };
     let mut events = line_events(old, new);
-    if old.is_some_and(|o| o.status == new.status) {
+    events.extend(return_events(old, new));
+    // A partly refunded order can be refunded again while it stays `PARTIALLY_REFUNDED`: a
+    // refund is known by the returned units growing.
+    let refunded_more = old.is_some_and(|o| o.returned != new.returned);
+    if old.is_some_and(|o| o.status == new.status)
+        && !(refunded_more && new.status == OrderStatus::PartiallyRefunded)
+    {
         return events;
     }
     events.extend(status_events(new));
@@ -89,25 +138,28 @@ pub fn from_order_change(old: Option<&Order>, new: Option<&Order>) -> Vec<Domain
 }
 
 fn status_events(new: &Order) -> Vec<DomainEvent> {
-    match new.status {
-        OrderStatus::Placed => vec![order_event("OrderPlaced", new)],
-        OrderStatus::Cancelled => vec![order_event("OrderCancelled", new)],
-        OrderStatus::Rejected => vec![order_event("OrderRejected", new)],
-        OrderStatus::PaymentFailed => vec![order_event("OrderPaymentFailed", new)],
-        OrderStatus::ReturnRequested => vec![order_event("ReturnRequested", new)],
-        OrderStatus::Processing => vec![order_event("OrderProcessing", new)],
-        OrderStatus::Backordered => vec![order_event("OrderBackordered", new)],
-        OrderStatus::Shipped => vec![order_event("OrderShipped", new)],
-        OrderStatus::Delivered => vec![order_event("OrderDelivered", new)],
-        OrderStatus::Refunded => vec![order_event("OrderRefunded", new)],
+    let d = order_changed(new);
+    let event = match new.status {
+        OrderStatus::Placed => Event::OrderPlaced(d),
+        OrderStatus::Cancelled => Event::OrderCancelled(d),
+        OrderStatus::Rejected => Event::OrderRejected(d),
+        OrderStatus::PaymentFailed => Event::OrderPaymentFailed(d),
+        OrderStatus::ReturnRequested => Event::ReturnRequested(d),
+        OrderStatus::Processing => Event::OrderProcessing(d),
+        OrderStatus::Backordered => Event::OrderBackordered(d),
+        OrderStatus::Shipped => Event::OrderShipped(d),
+        OrderStatus::Delivered => Event::OrderDelivered(d),
+        OrderStatus::Refunded => Event::OrderRefunded(d),
         OrderStatus::PartiallyRefunded => {
-            // An order can be partly refunded more than once: one event per return.
-            let mut event = order_event("OrderPartiallyRefunded", new);
+            // An order can be partly refunded more than once: one event per refund.
+            let mut event = order_event(Event::OrderPartiallyRefunded(d), new);
             event.id = format!("{}/{}", event.id, new.version);
-            vec![event]
+            return vec![event];
         }
-        _ => vec![],
-    }
+        // Passed through on the way to REFUNDED, in the same write.
+        OrderStatus::Returned | OrderStatus::PaymentPending => return vec![],
+    };
+    vec![order_event(event, new)]
 }
 
 /// Events for a hold record going from `old` to `new` (`new` is `None` for a deletion).
@@ -115,14 +167,12 @@ pub fn from_checkout_change(old: Option<&Checkout>, new: Option<&Checkout>) -> V
     let mut events = Vec::new();
     let expired = |c: &Checkout| DomainEvent {
         id: format!("checkout/{}/expired", c.checkout_id),
-        source: "aisle.checkout",
-        detail_type: "CheckoutExpired",
-        detail: json!({
-            "version": DETAIL_VERSION,
-            "checkoutId": c.checkout_id,
-            "userId": c.user_id,
-            "lines": c.lines.iter().map(|l| json!({ "itemId": l.item_id, "quantity": l.quantity })).collect::<Vec<_>>(),
-            "expiresAt": c.expires_at,
+        event: Event::CheckoutExpired(event::CheckoutExpired {
+            version: Version,
+            checkout_id: c.checkout_id,
+            user_id: c.user_id.clone(),
+            lines: lines_of(&c.lines),
+            expires_at: c.expires_at,
         }),
     };
     match (old, new) {
@@ -130,15 +180,13 @@ pub fn from_checkout_change(old: Option<&Checkout>, new: Option<&Checkout>) -> V
             if new.declines > old.declines {
                 events.push(DomainEvent {
                     id: format!("checkout/{}/decline/{}", new.checkout_id, new.declines),
-                    source: "aisle.checkout",
-                    detail_type: "PaymentFailed",
-                    detail: json!({
-                        "version": DETAIL_VERSION,
-                        "checkoutId": new.checkout_id,
-                        "userId": new.user_id,
-                        "attempt": new.declines,
-                        "reason": new.last_decline,
-                        "total": new.total,
+                    event: Event::PaymentFailed(event::PaymentDeclined {
+                        version: Version,
+                        checkout_id: new.checkout_id,
+                        user_id: new.user_id.clone(),
+                        attempt: new.declines,
+                        reason: new.last_decline.clone(),
+                        total: new.total,
                     }),
                 });
             }
@@ -290,7 +338,7 @@ async fn sharded_alerts(
         for event in &mut found {
             event.id = format!(
                 "stock/{item}/{}/sharded/{}",
-                event.detail_type,
+                event.detail_type(),
                 state.seq + 1
             );
         }
@@ -316,25 +364,26 @@ pub fn from_total_change(
     new: StockImage,
 ) -> Vec<DomainEvent> {
     let (was_low, is_low) = (old.available < threshold, new.available < threshold);
-    let kind = match (was_low, is_low) {
-        (false, true) => "LowStock",
-        (true, false) if new.available > 0 || threshold == 0 => "BackInStock",
+    let alert = event::StockAlert {
+        version: Version,
+        item_id: item,
+        seller_id: seller.clone(),
+        available: new.available,
+        threshold,
+        stock_version: new.version,
+    };
+    let event = match (was_low, is_low) {
+        (false, true) => Event::LowStock(alert),
+        (true, false) if new.available > 0 || threshold == 0 => Event::BackInStock(alert),
         _ => return vec![],
     };
     vec![DomainEvent {
-        id: format!("stock/{item}/{kind}/{}", new.version),
-        source: "aisle.stock",
-        detail_type: kind,
-        detail: json!({
-            "version": DETAIL_VERSION,
-            "itemId": item,
-            "sellerId": seller,
-            "available": new.available,
-            "threshold": threshold,
-            // The aggregated row's version: orders one item's alerts within a second (the
-            // envelope's time has whole seconds only).
-            "stockVersion": new.version,
-        }),
+        id: format!(
+            "stock/{item}/{}/{}",
+            event.kind().detail_type(),
+            new.version
+        ),
+        event,
     }]
 }
 
@@ -343,7 +392,7 @@ pub fn from_total_change(
 pub fn from_warehouse_row_change(
     item: crate::domain::ItemId,
     seller: Option<&crate::domain::UserId>,
-    warehouse: &str,
+    warehouse: &crate::domain::WarehouseId,
     old: StockImage,
     new: StockImage,
 ) -> Vec<DomainEvent> {
@@ -352,14 +401,12 @@ pub fn from_warehouse_row_change(
     }
     vec![DomainEvent {
         id: format!("stock/{item}/{warehouse}/shortfall/{}", new.shortfall),
-        source: "aisle.stock",
-        detail_type: "StockShortfall",
-        detail: json!({
-            "version": DETAIL_VERSION,
-            "itemId": item,
-            "warehouseId": warehouse,
-            "sellerId": seller,
-            "units": new.shortfall - old.shortfall,
+        event: Event::StockShortfall(event::Shortfall {
+            version: Version,
+            item_id: item,
+            warehouse_id: warehouse.clone(),
+            seller_id: seller.cloned(),
+            units: new.shortfall - old.shortfall,
         }),
     }]
 }

@@ -19,10 +19,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::Shop;
 use crate::domain::fulfilment::{distance_km, eta, locate, plan, Plan, Site};
-use crate::domain::warehouse_update::{AdjustReason, ReturnCondition, Update, WarehouseMessage};
+use crate::domain::warehouse_update::{AdjustReason, Update, WarehouseMessage};
 use crate::domain::{
-    ItemId, Money, Order, OrderId, OrderStatus, Principal, Role, ShipmentLine, ShipmentState,
-    StockReceipt, Timestamp, UserId, Warehouse, WarehouseId, WarehouseOrder,
+    ItemId, Order, OrderId, OrderStatus, Principal, Role, ShipmentState, StockReceipt, Timestamp,
+    UserId, Warehouse, WarehouseId, WarehouseOrder,
 };
 use crate::ports::{
     Applied, FulfilmentChange, ReceiptRejected, ShipmentWrite, StockMove, StoreError,
@@ -291,9 +291,15 @@ pub async fn apply_update(
         }
         Update::ReturnReceived {
             order_id,
+            return_id,
             lines,
             condition,
-        } => returned(shop, warehouse, *order_id, lines, *condition, &key, now).await,
+        } => {
+            crate::usecases::returns::receive(
+                shop, warehouse, *order_id, *return_id, lines, *condition, &key, now,
+            )
+            .await
+        }
     }
 }
 
@@ -564,153 +570,6 @@ async fn progress(
     Err(StoreError::Contention(format!("order {order_id} kept changing")).into())
 }
 
-/// Returned goods arrive: resellable units go back on sale at this warehouse; the shopper is
-/// refunded for every returned unit (through the payment outbox, in the same transaction
-/// as the order's change). The order ends `REFUNDED` (through `RETURNED`) once every unit
-/// came back, `PARTIALLY_REFUNDED` before that, and the rest stays returnable.
-async fn returned(
-    shop: Shop<'_>,
-    warehouse: &WarehouseId,
-    order_id: OrderId,
-    lines: &[ShipmentLine],
-    condition: ReturnCondition,
-    key: &str,
-    now: Timestamp,
-) -> Result<UpdateOutcome, UpdateError> {
-    let mut tries = Policy::OPTIMISTIC.tries();
-    while tries.next().await {
-        let order = shop
-            .orders
-            .get(order_id)
-            .await?
-            .ok_or_else(|| UpdateError::Invalid(format!("no such order {order_id}")))?;
-        match order.status {
-            OrderStatus::ReturnRequested
-            | OrderStatus::Delivered
-            | OrderStatus::PartiallyRefunded => {}
-            OrderStatus::Returned | OrderStatus::Refunded => return Ok(UpdateOutcome::Duplicate),
-            other => {
-                return Err(UpdateError::Invalid(format!(
-                    "order {order_id} is {}: nothing was delivered to return",
-                    other.as_str()
-                )))
-            }
-        }
-        let shipments = shop.fulfilment.shipments(order_id).await?;
-        let mut refund = Vec::new();
-        let mut next = order.clone();
-        for line in lines {
-            let sent_from_here = shipments
-                .iter()
-                .filter(|s| &s.warehouse_id == warehouse && s.state != ShipmentState::Cancelled)
-                .map(|s| s.units_of(line.item_id))
-                .sum::<u32>();
-            let shipped_at_all: u32 = shipments
-                .iter()
-                .filter(|s| s.state != ShipmentState::Cancelled)
-                .map(|s| s.units_of(line.item_id))
-                .sum();
-            let left = shipped_at_all.saturating_sub(next.returned_units(line.item_id));
-            if line.quantity.get() > left || (sent_from_here == 0 && shipped_at_all == 0) {
-                return Err(UpdateError::Invalid(format!(
-                    "order {order_id} has {left} unreturned unit(s) of {}, not {}",
-                    line.item_id,
-                    line.quantity.get()
-                )));
-            }
-            let price = order
-                .lines
-                .iter()
-                .find(|l| l.item_id == line.item_id)
-                .map(|l| l.unit_price)
-                .unwrap_or(Money {
-                    amount: 0,
-                    currency: order.total.currency,
-                });
-            refund.push(price.times(line.quantity.get()).amount);
-            next.returned.push(crate::domain::ReturnLine {
-                item_id: line.item_id,
-                quantity: line.quantity,
-            });
-        }
-        let amount = Money::sum(order.total.currency, refund);
-        let condition_note = match condition {
-            ReturnCondition::Resellable => "restocked",
-            ReturnCondition::Damaged => "damaged, not restocked",
-        };
-        let everything_back = next.kept_value() == 0;
-        let received = format!("received at {warehouse}, {condition_note}");
-        next = if everything_back {
-            next.moved_to(OrderStatus::Returned, now, Some(received))
-                .moved_to(
-                    OrderStatus::Refunded,
-                    now,
-                    Some(format!("refunded {} minor units", amount.amount)),
-                )
-        } else {
-            next.moved_to(
-                OrderStatus::PartiallyRefunded,
-                now,
-                Some(format!(
-                    "{received}; refunded {} minor units",
-                    amount.amount
-                )),
-            )
-        };
-        next.version = order.version + 1;
-        // A partly returned order may be asked to return more: the request is answered.
-        next.return_request = None;
-        if amount.amount > 0 {
-            next.owe(crate::domain::MoneyDue {
-                key: format!("return-{key}"),
-                kind: crate::domain::DueKind::Refund,
-                amount: amount.amount,
-            });
-        }
-        let stock = match condition {
-            ReturnCondition::Damaged => Vec::new(),
-            ReturnCondition::Resellable => lines
-                .iter()
-                .flat_map(|l| {
-                    let q = i64::from(l.quantity.get());
-                    [
-                        StockMove {
-                            item: l.item_id,
-                            warehouse: Some(warehouse.clone()),
-                            physical: q,
-                            available: q,
-                            shortfall: 0,
-                            expect_version: None,
-                        },
-                        StockMove {
-                            item: l.item_id,
-                            warehouse: None,
-                            physical: 0,
-                            available: q,
-                            shortfall: 0,
-                            expect_version: None,
-                        },
-                    ]
-                })
-                .collect(),
-        };
-        let change = FulfilmentChange {
-            order: Some((&order, &next)),
-            shipments: Vec::new(),
-            stock,
-            once: Some(key.to_owned()),
-        };
-        let applied = shop.fulfilment.apply(&change).await?;
-        if applied == Applied::Done {
-            super::payments::settle_dues(shop, next).await;
-        }
-        if let Some(result) = outcome(applied) {
-            return result;
-        }
-    }
-    Err(StoreError::Contention(format!("order {order_id} kept changing")).into())
-}
-
 /// Cancel an order already assigned to warehouses (none shipped): its warehouse orders are
 /// cancelled, each warehouse's available stock and the aggregate are restored, in one
 /// transaction with the order's own change. `None` if a parcel has left already (the
@@ -851,19 +710,7 @@ async fn restore(
     shop.fulfilment.apply(&change).await
 }
 
-/// One item whose aggregated stock disagrees with what warehouses, holds and orders imply.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Drift {
-    /// The item's id.
-    pub item_id: ItemId,
-    /// What the aggregated row says.
-    pub recorded: i64,
-    /// Σ warehouse available − held − placed-but-unassigned.
-    pub expected: i64,
-    /// Whether this drift was corrected.
-    pub repaired: bool,
-}
+pub use crate::domain::stock::Drift;
 
 /// What a reconciliation found.
 #[derive(Debug, Clone, Default, serde::Serialize)]

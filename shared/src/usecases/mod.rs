@@ -12,6 +12,7 @@ pub mod notices;
 pub mod orders;
 pub mod payments;
 pub mod provider_events;
+pub mod returns;
 pub mod search;
 pub mod shop;
 pub mod stock;

@@ -3,7 +3,7 @@
 use super::Shop;
 use crate::domain::{
     CancelledLine, DueKind, HoldState, ItemId, Money, MoneyDue, Order, OrderId, OrderStatus, Page,
-    PageRequest, PaymentState, ReleaseReason, ReturnLine, ReturnRequest, Timestamp, UserId,
+    PageRequest, PaymentState, ReleaseReason, Timestamp, UserId,
 };
 use crate::ports::{Applied, ChargeRef, ChargeStatus, StockEffect, StoreError, Transition};
 use crate::retry::Policy;
@@ -226,60 +226,4 @@ pub async fn cancel_line(
         }
     }
     Err(StoreError::Contention(format!("order {id} kept changing")).into())
-}
-
-/// Ask to return delivered items: the lines must be items of the order, in at most the
-/// units delivered and not returned yet (a partly refunded order can return the rest).
-#[tracing::instrument(name = "request_return", skip_all, fields(user_id = %user, order_id = %id))]
-pub async fn request_return(
-    shop: Shop<'_>,
-    user: &UserId,
-    id: OrderId,
-    lines: Vec<ReturnLine>,
-    reason: String,
-) -> Result<Order, OrderError> {
-    let order = get(shop, user, id).await?;
-    if !order.status.returnable() {
-        return Err(OrderError::NotReturnable(order.status));
-    }
-    if lines.is_empty() {
-        return Err(OrderError::InvalidReturn(
-            "name at least one line to return".into(),
-        ));
-    }
-    for line in &lines {
-        let ordered = order
-            .lines
-            .iter()
-            .filter(|l| l.item_id == line.item_id)
-            .map(|l| l.quantity.get())
-            .sum::<u32>();
-        let left = ordered.saturating_sub(order.returned_units(line.item_id));
-        let asked = lines
-            .iter()
-            .filter(|l| l.item_id == line.item_id)
-            .map(|l| l.quantity.get())
-            .sum::<u32>();
-        if asked > left {
-            return Err(OrderError::InvalidReturn(format!(
-                "item {}: {left} unit(s) can still be returned",
-                line.item_id
-            )));
-        }
-    }
-    let now = shop.clock.now();
-    let mut next = order.moved_to(OrderStatus::ReturnRequested, now, Some(reason.clone()));
-    next.return_request = Some(ReturnRequest {
-        lines,
-        reason,
-        requested_at: now,
-    });
-    match shop
-        .orders
-        .transition(&order, &next, StockEffect::None)
-        .await?
-    {
-        Transition::Done => Ok(next),
-        _ => Err(StoreError::Contention(format!("order {id} changed; retry")).into()),
-    }
 }

@@ -120,13 +120,32 @@ pub async fn hold_timer(
 /// The order an assignment message is about: an EventBridge `OrderPlaced` envelope (as the
 /// rule delivers it) or a bare `{"orderId": ...}` (a manual re-drive).
 fn order_of(body: &str) -> Result<crate::domain::OrderId, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
-    let raw = value["detail"]["orderId"]
-        .as_str()
-        .or_else(|| value["orderId"].as_str())
-        .ok_or("no detail.orderId")?;
-    crate::domain::OrderId::try_from(raw)
+    use crate::domain::event::{Envelope, Event, EventKind};
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Redrive {
+        order_id: crate::domain::OrderId,
+    }
+    if let Ok(Redrive { order_id }) = serde_json::from_str(body) {
+        return Ok(order_id);
+    }
+    if let Ok(bare) = serde_json::from_str::<serde_json::Value>(body) {
+        if bare.get("detail-type").is_none() {
+            // Neither an envelope nor a clean re-drive: say what is wrong with the id.
+            let raw = bare["detail"]["orderId"]
+                .as_str()
+                .or_else(|| bare["orderId"].as_str())
+                .ok_or("neither an OrderPlaced envelope nor {\"orderId\": ...}")?;
+            return crate::domain::OrderId::try_from(raw);
+        }
+    }
+    match Envelope::parse_only(body, &[EventKind::OrderPlaced], "an OrderPlaced event")?.event {
+        Event::OrderPlaced(placed) => Ok(placed.order_id),
+        other => Err(format!(
+            "not an OrderPlaced event: {}",
+            other.kind().detail_type()
+        )),
+    }
 }
 
 /// `assign-orders`: `OrderPlaced` events (EventBridge rule → SQS) become warehouse orders.

@@ -98,7 +98,8 @@ pub fn decode(record: &EventRecord) -> Result<Change, String> {
         return Ok(match warehouse_of_sk(sk) {
             Some(warehouse) => Change::StockWarehouse {
                 item,
-                warehouse: warehouse.to_owned(),
+                warehouse: crate::domain::WarehouseId::try_from(warehouse)
+                    .map_err(|e| format!("stock row {sk}: {e}"))?,
                 old,
                 new,
             },
