@@ -1,5 +1,5 @@
 //! Publisher and consumers share one event type (`aisle::domain::event`): every event has an
-//! entry in the catalogue consumers outside this code read (`events/domain-events.schema.json`,
+//! entry in the catalogue consumers outside this code read (`events/bus/domain-events.schema.json`,
 //! current), every rule in the template listens for events that are published, and every
 //! consumer the code declares has a rule delivering the event to its queue.
 
@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::template;
 
-const CATALOGUE: &str = "events/domain-events.schema.json";
+const CATALOGUE: &str = "events/bus/domain-events.schema.json";
 
 /// The catalogue as the code defines it: per `detail-type`, its source, its consumers here
 /// and the JSON Schema of its detail (from a sample with every optional field filled).

@@ -567,3 +567,33 @@ async fn a_submits_log_lines_carry_the_api_gateway_request_id_the_user_and_the_c
         "no payment token or address in the logs: {text}"
     );
 }
+
+#[tokio::test]
+async fn a_systems_client_credentials_token_is_refused_on_a_shoppers_routes_before_the_body() {
+    let shop = Shop::open().await;
+    let system = Caller::warehouse(WAREHOUSE_A);
+    let cart = send!(
+        shopping::get_cart,
+        shop,
+        Call::new("GET /v1/cart", &[]).by(&system)
+    );
+    assert_eq!(
+        (cart.status, cart.code()),
+        (403, "FORBIDDEN"),
+        "{:?}",
+        cart.body
+    );
+    let put = send!(
+        shopping::put_cart_item,
+        shop,
+        Call::new("PUT /v1/cart/items/{itemId}", &[("itemId", "not-an-id")])
+            .by(&system)
+            .raw_body("{\"quantity\": ")
+    );
+    assert_eq!(
+        (put.status, put.code()),
+        (403, "FORBIDDEN"),
+        "{:?}",
+        put.body
+    );
+}

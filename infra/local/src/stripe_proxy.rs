@@ -20,6 +20,11 @@
 //! - `GET /v1/payment_intents?created[gt]=...`, the list filtered by creation time and
 //!   newest first, as Stripe lists (docs.stripe.com/api/payment_intents/list).
 //!
+//! Both read a cache of localstripe's intents (kept current in the background: new intents
+//! listed from the newest known, those changed through the proxy or waiting for 3-D Secure
+//! read again by id), because localstripe serialises every listed intent anew and a suite's
+//! worth of them made each full read take seconds.
+//!
 //! And, each with the Stripe page that documents it, what Stripe does and localstripe never
 //! does, so the tests see the adapter survive it:
 //!
@@ -139,12 +144,38 @@ struct State {
     /// PaymentIntent id → its payment method, from the creates that passed through (a
     /// confirm names only the intent).
     methods: std::sync::Mutex<HashMap<String, String>>,
+    /// The intents as last read, for search and the time-filtered list.
+    intents: Mutex<IntentCache>,
+    /// Intents changed through the proxy since the cache last looked.
+    changed: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The last API key seen, which the background catch-up reads with.
+    account: std::sync::Mutex<Option<String>>,
 }
+
+/// How often the intent cache catches up with localstripe in the background, so a search
+/// or list finds it warm (each catch-up reads only what is new or may have changed).
+const CACHE_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Serve on `listener`, forwarding to localstripe at `upstream`.
 pub async fn serve(listener: TcpListener, upstream: String) {
     let client = forwarder();
     let state = Arc::new(State::default());
+    {
+        let (client, upstream, state) = (client.clone(), upstream.clone(), state.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(CACHE_REFRESH).await;
+                let account = state
+                    .account
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                if let Some(account) = account {
+                    let _ = all_intents(&client, &upstream, &account, &state).await;
+                }
+            }
+        });
+    }
     crate::proxy::serve(listener, move |parts, body| {
         let (client, upstream, state) = (client.clone(), upstream.clone(), state.clone());
         async move { handle(parts, body, &client, &upstream, &state).await }
@@ -249,11 +280,15 @@ async fn handle(
         let query: HashMap<String, String> = form(parts.uri.query().unwrap_or_default().as_bytes());
         let account = header("authorization").unwrap_or_default();
         if path == "/v1/payment_intents/search" {
-            return Some(search_intents(client, upstream, &account, &query).await);
+            return Some(search_intents(client, upstream, &account, &query, state).await);
         }
         if path == "/v1/payment_intents" && query.contains_key("created[gt]") {
-            return Some(list_intents_since(client, upstream, &account, &query).await);
+            return Some(list_intents_since(client, upstream, &account, &query, state).await);
         }
+    }
+    note_change(state, &parts.method, &path, &body);
+    if let Some(account) = header("authorization") {
+        *state.account.lock().unwrap_or_else(|p| p.into_inner()) = Some(account);
     }
     let confirmed = path
         .strip_prefix("/v1/payment_intents/")
@@ -393,44 +428,152 @@ async fn handle(
     (!lost).then_some(answer)
 }
 
-/// Every PaymentIntent localstripe holds for `account` (it lists oldest first, 100 a page).
+/// What the proxy knows of localstripe's PaymentIntents, so search and the time-filtered
+/// list do not re-read every intent on every call: localstripe serialises each listed
+/// intent anew (about 5 ms apiece), and a suite's worth of intents made a full read
+/// outlast the adapter's per-call deadline.
+#[derive(Default)]
+struct IntentCache {
+    /// Every intent localstripe holds, in its list order (oldest first).
+    order: Vec<String>,
+    /// Each intent as last read.
+    objects: HashMap<String, serde_json::Value>,
+    /// Intents a request through this proxy may have changed since they were read.
+    stale: std::collections::HashSet<String>,
+}
+
+/// Whether an intent read once can be kept as read until a request through this proxy
+/// changes it (a confirm, cancel, update or refund marks it stale): all but those waiting
+/// for 3-D Secure, which the shopper (a test) completes at localstripe directly, and those
+/// still processing.
+fn settled(intent: &serde_json::Value) -> bool {
+    !matches!(
+        intent["status"].as_str(),
+        Some("requires_action" | "processing")
+    )
+}
+
+/// Mark the intent a POST through the proxy is about as stale (a confirm, cancel or update
+/// by path; a refund by its `payment_intent`).
+fn note_change(state: &State, method: &http::Method, path: &str, body: &[u8]) {
+    if method != http::Method::POST {
+        return;
+    }
+    let id = match path.strip_prefix("/v1/payment_intents/") {
+        Some(rest) => rest.split('/').next().map(str::to_owned),
+        None if path == "/v1/refunds" => form(body).remove("payment_intent"),
+        None => None,
+    };
+    if let Some(id) = id {
+        state
+            .changed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id);
+    }
+}
+
+async fn get_json(
+    client: &Forwarder,
+    uri: String,
+    account: &str,
+) -> Result<(u16, serde_json::Value), Answer> {
+    let request = hyper::Request::builder()
+        .method("GET")
+        .uri(uri)
+        .header("authorization", account)
+        .body(http_body_util::Full::new(Bytes::new()))
+        .map_err(|_| plain(500, "request build"))?;
+    let response = client
+        .request(request)
+        .await
+        .map_err(|e| plain(502, &format!("localstripe: {e}")))?;
+    let status = response.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    Ok((status, serde_json::from_slice(&bytes).unwrap_or_default()))
+}
+
+/// Every PaymentIntent localstripe holds (it lists oldest first, 100 a page), as it stands
+/// now: the intents new since the last call are listed from the newest one known; those
+/// changed through the proxy, or not settled, are read again by id (16 at a time).
 async fn all_intents(
     client: &Forwarder,
     upstream: &str,
     account: &str,
+    state: &State,
 ) -> Result<Vec<serde_json::Value>, Answer> {
-    let mut all = Vec::new();
-    let mut after: Option<String> = None;
+    use futures_util::StreamExt;
+    let mut cache = state.intents.lock().await;
+    let changed: Vec<String> = state
+        .changed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .drain()
+        .collect();
+    cache.stale.extend(changed);
+    let mut restarted = false;
     loop {
         let mut uri = format!("{upstream}/v1/payment_intents?limit=100");
-        if let Some(after) = &after {
+        if let Some(after) = cache.order.last() {
             uri.push_str(&format!("&starting_after={after}"));
         }
-        let request = hyper::Request::builder()
-            .method("GET")
-            .uri(uri)
-            .header("authorization", account)
-            .body(http_body_util::Full::new(Bytes::new()))
-            .map_err(|_| plain(500, "request build"))?;
-        let response = client
-            .request(request)
-            .await
-            .map_err(|e| plain(502, &format!("localstripe: {e}")))?;
-        let bytes = http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let page: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let (status, page) = get_json(client, uri, account).await?;
+        if status != 200 {
+            // localstripe restarted and forgot the intent listed after: read all again.
+            if restarted || cache.order.is_empty() {
+                return Err(plain(502, &format!("localstripe list: {status} {page}")));
+            }
+            *cache = IntentCache::default();
+            restarted = true;
+            continue;
+        }
         let data = page["data"].as_array().cloned().unwrap_or_default();
-        after = data
-            .last()
-            .and_then(|pi| pi["id"].as_str())
-            .map(str::to_owned);
-        all.extend(data);
-        if page["has_more"] != true || after.is_none() {
-            return Ok(all);
+        for intent in &data {
+            if let Some(id) = intent["id"].as_str() {
+                if !cache.objects.contains_key(id) {
+                    cache.order.push(id.to_owned());
+                }
+                cache.objects.insert(id.to_owned(), intent.clone());
+                cache.stale.remove(id);
+            }
+        }
+        if page["has_more"] != true || data.is_empty() {
+            break;
         }
     }
+    let again: Vec<String> = cache
+        .order
+        .iter()
+        .filter(|id| cache.stale.contains(*id) || !settled(&cache.objects[*id]))
+        .cloned()
+        .collect();
+    let read: Vec<Result<(u16, serde_json::Value), Answer>> = futures_util::stream::iter(
+        again
+            .iter()
+            .map(|id| format!("{upstream}/v1/payment_intents/{id}"))
+            .collect::<Vec<String>>()
+            .into_iter()
+            .map(|uri| get_json(client, uri, account)),
+    )
+    .buffered(16)
+    .collect()
+    .await;
+    for (id, answer) in again.iter().zip(read) {
+        let (status, intent) = answer?;
+        if status != 200 {
+            return Err(plain(502, &format!("localstripe get {id}: {status}")));
+        }
+        cache.objects.insert(id.clone(), intent);
+        cache.stale.remove(id);
+    }
+    Ok(cache
+        .order
+        .iter()
+        .map(|id| cache.objects[id].clone())
+        .collect())
 }
 
 fn json_answer(body: serde_json::Value) -> Answer {
@@ -447,6 +590,7 @@ async fn search_intents(
     upstream: &str,
     account: &str,
     query: &HashMap<String, String>,
+    state: &State,
 ) -> Answer {
     let q = query.get("query").map(String::as_str).unwrap_or_default();
     let parsed = q
@@ -461,7 +605,7 @@ async fn search_intents(
             "this stand-in searches only metadata['key']:'value'",
         );
     };
-    match all_intents(client, upstream, account).await {
+    match all_intents(client, upstream, account, state).await {
         Ok(all) => {
             let data: Vec<_> = all
                 .into_iter()
@@ -482,6 +626,7 @@ async fn list_intents_since(
     upstream: &str,
     account: &str,
     query: &HashMap<String, String>,
+    state: &State,
 ) -> Answer {
     let since: i64 = query
         .get("created[gt]")
@@ -492,7 +637,7 @@ async fn list_intents_since(
         .and_then(|v| v.parse().ok())
         .unwrap_or(10)
         .clamp(1, 100);
-    match all_intents(client, upstream, account).await {
+    match all_intents(client, upstream, account, state).await {
         Ok(all) => {
             let mut matching: Vec<_> = all
                 .into_iter()

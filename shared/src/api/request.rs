@@ -37,6 +37,23 @@ pub fn request_id(req: &Request) -> String {
 ///   Its scope [`WAREHOUSE_SCOPE`] grants [`Role::Warehouse`]; *which* warehouse is not in
 ///   the token but bound to the client by onboarding ([`warehouse_caller`]).
 pub fn principal(req: &Request) -> Result<Principal, ApiError> {
+    caller(req).map(|(who, _)| who)
+}
+
+/// The caller, who must be a person (a shopper or a seller signed in to a user pool app
+/// client): a warehouse system's client-credentials token gets 403 on a shopper's route
+/// before anything else of the request is read, so a machine never keeps a cart or orders.
+pub fn person(req: &Request) -> Result<Principal, ApiError> {
+    match caller(req)? {
+        (_, true) => Err(ApiError::forbidden(
+            "this route is for people (shoppers and sellers), not a system's client-credentials token",
+        )),
+        (who, false) => Ok(who),
+    }
+}
+
+/// The caller and whether it is a machine (a client-credentials token).
+fn caller(req: &Request) -> Result<(Principal, bool), ApiError> {
     let unauthorized = || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -80,11 +97,14 @@ pub fn principal(req: &Request) -> Result<Principal, ApiError> {
             .filter(|r| groups.iter().any(|g| g == r.group()))
             .collect()
     };
-    Ok(Principal {
-        user_id,
-        roles,
-        warehouse_id: None,
-    })
+    Ok((
+        Principal {
+            user_id,
+            roles,
+            warehouse_id: None,
+        },
+        machine,
+    ))
 }
 
 /// The caller, who must hold `role`: 403 before anything else of the request (path, query,

@@ -5,7 +5,7 @@ use lambda_http::http::{header, StatusCode};
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 
-use super::request::{idempotency_key, json_body, path, principal, principal_with};
+use super::request::{idempotency_key, json_body, path, person, principal_with};
 use super::{finish, json, with_header, HttpResult};
 use crate::domain::{
     ItemId, OrderId, Quantity, ReturnId, ReturnLine, ReturnReview, ReviewCause, ReviewDecision,
@@ -72,7 +72,7 @@ struct ReturnLineBody {
 pub async fn request_return(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let id: OrderId = path(&req, "orderId")?;
             let key = idempotency_key(&req)?;
             let body: ReturnBody = json_body(&req)?;
@@ -126,7 +126,7 @@ pub async fn request_return(app: &App, req: Request) -> HttpResult {
 pub async fn get_return(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let order: OrderId = path(&req, "orderId")?;
             let id: ReturnId = path(&req, "returnId")?;
             let found = returns::get(app.shop(), &who.user_id, order, id).await?;

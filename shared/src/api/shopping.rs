@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
 use super::request::{
-    fingerprint, idempotency_key, if_match, json_body, page, path, principal, query,
+    fingerprint, idempotency_key, if_match, json_body, page, path, person, query,
 };
 use super::{finish, json, with_header, ApiError, HttpResult};
 use crate::domain::{
@@ -30,7 +30,7 @@ fn cart_response(view: &CartView) -> Response<Body> {
 pub async fn get_cart(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             Ok(cart_response(&cart::view(app.shop(), &who.user_id).await?))
         }
         .await,
@@ -47,7 +47,7 @@ struct QuantityBody {
 pub async fn put_cart_item(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let item: ItemId = path(&req, "itemId")?;
             let expected = if_match(&req)?;
             let body: QuantityBody = json_body(&req)?;
@@ -77,7 +77,7 @@ pub async fn put_cart_item(app: &App, req: Request) -> HttpResult {
 pub async fn delete_cart_item(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let item: ItemId = path(&req, "itemId")?;
             let expected = if_match(&req)?;
             Ok(cart_response(
@@ -92,7 +92,7 @@ pub async fn delete_cart_item(app: &App, req: Request) -> HttpResult {
 pub async fn get_wishlist(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             Ok(json(
                 StatusCode::OK,
                 &cart::wishlist(app.shop(), &who.user_id).await?,
@@ -116,7 +116,7 @@ pub async fn delete_wishlist_item(app: &App, req: Request) -> HttpResult {
 async fn set_wished(app: &App, req: Request, wished: bool) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let item: ItemId = path(&req, "itemId")?;
             let list = cart::set_wished(app.shop(), &who.user_id, item, wished).await?;
             Ok(json(StatusCode::OK, &list))
@@ -129,7 +129,7 @@ async fn set_wished(app: &App, req: Request, wished: bool) -> HttpResult {
 pub async fn move_to_cart(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let item: ItemId = path(&req, "itemId")?;
             Ok(cart_response(
                 &cart::move_to_cart(app.shop(), &who.user_id, item).await?,
@@ -153,7 +153,7 @@ fn required_key(req: &Request) -> Result<String, ApiError> {
 pub async fn begin_checkout(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let key = required_key(&req)?;
             let begun = match checkout::begin(app.shop(), &who.user_id, &key).await {
                 Err(checkout::BeginError::Waiting(ticket)) => {
@@ -192,7 +192,7 @@ fn waiting(ticket: &crate::domain::Ticket, now: crate::domain::Timestamp) -> Res
 pub async fn cancel_checkout(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let id: CheckoutId = path(&req, "checkoutId")?;
             Ok(json(
                 StatusCode::OK,
@@ -343,7 +343,7 @@ fn checked_address(
 pub async fn put_default_address(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let body: Address = json_body(&req)?;
             let mut errors = ValidationErrors::default();
             let address = checked_address(body, "", &mut errors);
@@ -364,7 +364,7 @@ pub async fn put_default_address(app: &App, req: Request) -> HttpResult {
 pub async fn submit_order(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let id: CheckoutId = path(&req, "checkoutId")?;
             let key = required_key(&req)?;
             let fingerprint = fingerprint(&[id.to_string().as_bytes(), req.body().as_ref()]);
@@ -405,7 +405,7 @@ pub async fn submit_order(app: &App, req: Request) -> HttpResult {
 pub async fn list_orders(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let query = query(&req, &["limit", "cursor", "from", "to"])?;
             let page = page(&query)?;
             let mut errors = ValidationErrors::default();
@@ -440,7 +440,7 @@ pub async fn list_orders(app: &App, req: Request) -> HttpResult {
 pub async fn get_order(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let id: OrderId = path(&req, "orderId")?;
             let order = orders::get(app.shop(), &who.user_id, id).await?;
             let shipments = crate::ports::Fulfilment::shipments(&app.fulfilment, id)
@@ -465,7 +465,7 @@ struct LineCancelBody {
 pub async fn cancel_order_line(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let id: OrderId = path(&req, "orderId")?;
             let item: ItemId = path(&req, "itemId")?;
             let body: LineCancelBody = json_body(&req)?;
@@ -483,7 +483,7 @@ pub async fn cancel_order_line(app: &App, req: Request) -> HttpResult {
 pub async fn cancel_order(app: &App, req: Request) -> HttpResult {
     finish(
         async {
-            let who = principal(&req)?;
+            let who = person(&req)?;
             let id: OrderId = path(&req, "orderId")?;
             Ok(order_response(
                 StatusCode::OK,

@@ -4,7 +4,7 @@
 //!
 //! An [`Event`] serialises as the envelope's two fields `{"detail-type": ..., "detail": ...}`;
 //! every `detail` carries `"version": 1` ([`DETAIL_VERSION`]) and a consumer refuses any
-//! other version instead of guessing. `docs/events.schema.json` is the catalogue for
+//! other version instead of guessing. `events/bus/domain-events.schema.json` is the catalogue for
 //! consumers outside this code (source, detail schema, who consumes each event inside);
 //! a test regenerates it and fails when it is stale.
 
