@@ -43,3 +43,6 @@ echo "== checkov (baseline infra/checks/checkov.yaml)"
 
 echo "== Spectral on openapi.yaml (baseline .spectral.yaml)"
 "$spectral" lint openapi.yaml --ruleset .spectral.yaml --fail-severity warn
+
+echo "== fresh account: what a new account or a second stack would refuse (infra/checks/fresh_account.py)"
+"$lint/bin/python" infra/checks/fresh_account.py

@@ -101,6 +101,8 @@ curl -sf -o /dev/null -X POST "http://127.0.0.1:$AISLE_LOCALSTRIPE_PORT/_config/
   -d "url=http://127.0.0.1:$AISLE_PORT/v1/payments/webhook" -d "secret=whsec_aisle_local"
 
 shopper="$("$local_cli" token --user demo-shopper)"
+# A second shopper (e2e's waiting room: the shopper behind the first).
+shopper2="$("$local_cli" token --user demo-shopper-2)"
 seller="$("$local_cli" token --user demo-seller --groups sellers)"
 # wh-1000's system: a client-credentials access token of its app client (scope aisle/warehouse).
 warehouse="$("$local_cli" token --warehouse wh-1000)"
@@ -112,6 +114,7 @@ export AISLE=http://127.0.0.1:$AISLE_PORT
 export STOREFRONT=http://127.0.0.1:$AISLE_STOREFRONT_PORT
 export LIVE=ws://127.0.0.1:${AISLE_LIVE_PORT:-3002}/
 export SHOPPER=$shopper
+export SHOPPER2=$shopper2
 export SELLER=$seller
 export WAREHOUSE=$warehouse
 export AISLE_LOCAL=$local_cli

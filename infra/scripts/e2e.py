@@ -20,7 +20,7 @@ import uuid
 
 BASE = os.environ["AISLE"]
 LOCALSTRIPE = os.environ["LOCALSTRIPE"]
-TOKENS = {k: os.environ[k] for k in ("SHOPPER", "SELLER", "WAREHOUSE")}
+TOKENS = {k: os.environ[k] for k in ("SHOPPER", "SHOPPER2", "SELLER", "WAREHOUSE")}
 STATE = os.environ.get("AISLE_STATE", ".local")
 results = []
 
@@ -375,11 +375,11 @@ live.send({"action": "watch", "items": [hot["itemId"]]})
 first = live.until(20, lambda m: m.get("type") == "stock" and m.get("itemId") == hot["itemId"])
 check("a watcher is told the stock at once over the WebSocket API", first is not None and first["available"] == 2, first)
 call("PUT", f"/v1/cart/items/{hot['itemId']}", "SHOPPER", {"quantity": 1})
-call("PUT", f"/v1/cart/items/{hot['itemId']}", "WAREHOUSE", {"quantity": 1})
+call("PUT", f"/v1/cart/items/{hot['itemId']}", "SHOPPER2", {"quantity": 1})
 status, admitted = call("POST", "/v1/checkout", "SHOPPER", headers={"Idempotency-Key": uuid.uuid4().hex})
 check("the first shopper at an idle waiting room is admitted and holds", status == 201, (status, admitted))
 # Right behind (one admission a second): queued.
-status, queued = call("POST", "/v1/checkout", "WAREHOUSE", headers={"Idempotency-Key": uuid.uuid4().hex})
+status, queued = call("POST", "/v1/checkout", "SHOPPER2", headers={"Idempotency-Key": uuid.uuid4().hex})
 ticket = (queued or {}).get("waitingRoom") or {}
 check("the next shopper gets 202 with a ticket, a place and a wait", status == 202 and ticket.get("state") == "WAITING" and ticket.get("estimatedWaitSeconds", 0) >= 1, (status, queued))
 pushed = live.until(30, lambda m: m.get("type") == "stock" and m.get("available") == 1)
@@ -390,7 +390,7 @@ place = follower.until(20, lambda m: m.get("type") == "queue")
 check("a watcher naming its ticket is pushed its place in line at once", place is not None and place.get("ticketId") == ticket.get("ticketId") and place.get("state") in ("WAITING", "ADMITTED") and place.get("soldOut") is False, place)
 # Its turn comes (one a second): the ticket's holder takes the last unit, and the sale is
 # pushed to the follower as stock and as its place (sold out now).
-late = poll(20, lambda: call("POST", "/v1/checkout", "WAREHOUSE", headers={"Idempotency-Key": uuid.uuid4().hex})[0] == 201)
+late = poll(20, lambda: call("POST", "/v1/checkout", "SHOPPER2", headers={"Idempotency-Key": uuid.uuid4().hex})[0] == 201)
 check("the ticket's holder is admitted at its time and holds the last unit", late, late)
 ended = follower.until(30, lambda m: m.get("type") == "queue" and m.get("soldOut") is True)
 check("each stock change pushes the place again: sold out now", ended is not None and ended.get("state") == "ADMITTED", ended)

@@ -4,6 +4,7 @@
 //! hears at once that the item sold out. A watcher that names its waiting-room ticket is also
 //! pushed its place in line (`queue`) with each push, and at once.
 
+use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::domain::{ItemId, Ticket, TicketView, Timestamp};
@@ -141,22 +142,38 @@ pub async fn push_stock(
         }
         let units = available.get(&item).copied().unwrap_or(0);
         let message = stock_message(item, units);
-        for watch in watching {
-            let mut messages = vec![message.clone()];
-            if let Some(ticket) = watch.ticket.as_ref().filter(|t| now < t.expires_at) {
-                messages.push(queue_message(ticket, now, units == 0));
-            }
-            for m in &messages {
-                if !live.push.push(&watch.connection, m).await? {
-                    live.watchers.forget(&watch.connection).await?;
-                    break;
+        // Each watcher is one HTTPS call to the management API: a few hundred watchers one
+        // at a time would outlast the function, so they are sent PUSH_CONCURRENCY at once.
+        let sent: Vec<Result<usize, StoreError>> =
+            futures_util::stream::iter(watching.into_iter().map(|watch| {
+                let mut messages = vec![message.clone()];
+                if let Some(ticket) = watch.ticket.as_ref().filter(|t| now < t.expires_at) {
+                    messages.push(queue_message(ticket, now, units == 0));
                 }
-                delivered += 1;
-            }
+                async move {
+                    let mut sent = 0;
+                    for m in &messages {
+                        if !live.push.push(&watch.connection, m).await? {
+                            live.watchers.forget(&watch.connection).await?;
+                            break;
+                        }
+                        sent += 1;
+                    }
+                    Ok(sent)
+                }
+            }))
+            .buffer_unordered(PUSH_CONCURRENCY)
+            .collect()
+            .await;
+        for outcome in sent {
+            delivered += outcome?;
         }
     }
     Ok(delivered)
 }
+
+/// Pushes in flight at once per item (each a call to the WebSocket management API).
+pub const PUSH_CONCURRENCY: usize = 32;
 
 #[cfg(test)]
 mod tests {

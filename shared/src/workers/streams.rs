@@ -1,4 +1,5 @@
-//! DynamoDB Streams handlers: the TTL backstop, the event publisher and the search indexer.
+//! DynamoDB Streams handlers: the TTL backstop, the event publisher (which also indexes stock
+//! changes: a stream has at most two readers) and the search indexer.
 //! Each reports the first failed sequence number, so the batch is retried from there in order.
 
 use crate::adapters::dynamo::stream;
@@ -90,12 +91,81 @@ pub async fn publish_events(
             }
         }
     }
-    match events::publish_changes(&app.catalog, &app.inventory, &app.events, &changes).await {
-        Ok(()) => Ok(unparked.map_or_else(DynamoDbEventResponse::default, |i| {
-            stream_failure(&records[i])
-        })),
-        Err(first_unpublished) => Ok(stream_failure(&records[first_unpublished])),
+    let published =
+        match events::publish_changes(&app.catalog, &app.inventory, &app.events, &changes).await {
+            Ok(()) => unparked,
+            Err(first_unpublished) => Some(first_unpublished),
+        };
+    let decoded = unparked.unwrap_or(records.len()).min(changes.len());
+    let indexed = index_stock_changes(app, &records[..decoded], &changes[..decoded]).await;
+    // The stream is retried from the earlier of the two failures (both passes are idempotent:
+    // events carry deterministic ids, the index merges current state).
+    Ok(match (published, indexed) {
+        (Some(a), Some(b)) => stream_failure(&records[a.min(b)]),
+        (Some(i), None) | (None, Some(i)) => stream_failure(&records[i]),
+        (None, None) => DynamoDbEventResponse::default(),
+    })
+}
+
+/// The search index's share of the stock stream: `publish-events` is the stock stream's
+/// durable reader (push-live-stock is the other), and DynamoDB Streams documents at most two
+/// readers per shard, so the indexer does not read it too. Records whose change is an
+/// item's stock (its total, a shard, a warehouse row) are indexed as `index-items` would;
+/// returns the position of the record to retry from, if any.
+async fn index_stock_changes(
+    app: &App,
+    records: &[EventRecord],
+    changes: &[Change],
+) -> Option<usize> {
+    let stock: Vec<(usize, EventRecord)> = records
+        .iter()
+        .zip(changes)
+        .enumerate()
+        .filter(|(_, (_, c))| {
+            matches!(
+                c,
+                Change::StockTotal { .. }
+                    | Change::StockShard { .. }
+                    | Change::StockWarehouse { .. }
+            )
+        })
+        .map(|(i, (r, _))| (i, r.clone()))
+        .collect();
+    if stock.is_empty() {
+        return None;
     }
+    let only: Vec<EventRecord> = stock.iter().map(|(_, r)| r.clone()).collect();
+    let response = index_records(app, &only).await;
+    let failed = response.batch_item_failures.first()?;
+    stock
+        .iter()
+        .find(|(_, r)| r.change.sequence_number == failed.item_identifier)
+        .map(|(i, _)| *i)
+}
+
+/// Index the items `records` touch (see [`per_item`]).
+async fn index_records(app: &App, records: &[EventRecord]) -> DynamoDbEventResponse {
+    per_item(app, records, "indexing", |ids| async move {
+        let index = app.search.index()?;
+        let report = crate::usecases::search::index_items(
+            &app.catalog,
+            &app.inventory,
+            &*app.clock,
+            index,
+            crate::ports::IndexTarget::Live,
+            &ids,
+        )
+        .await?;
+        tracing::info!(
+            records = records.len(),
+            items = ids.len(),
+            changed = report.changed,
+            removed = report.removed,
+            "indexed"
+        );
+        Ok(())
+    })
+    .await
 }
 
 /// Run `pass` over the items a batch of item or stock records touches, each item once.
@@ -160,7 +230,8 @@ where
     DynamoDbEventResponse::default()
 }
 
-/// `index-items`: keep the search index current from the items and stock streams.
+/// `index-items`: keep the search index current from the items stream (the stock stream's
+/// share is indexed by `publish-events`, see `index_stock_changes`).
 ///
 /// The batch is reduced to the set of items it touches and indexed in one pass (current
 /// state, versioned merge), so a redelivered batch rewrites nothing; a failing pass falls
@@ -169,26 +240,5 @@ pub async fn index_items(
     app: &App,
     event: LambdaEvent<StreamEvent>,
 ) -> Result<DynamoDbEventResponse, Error> {
-    let records = &event.payload.records;
-    Ok(per_item(app, records, "indexing", |ids| async move {
-        let index = app.search.index()?;
-        let report = crate::usecases::search::index_items(
-            &app.catalog,
-            &app.inventory,
-            &*app.clock,
-            index,
-            crate::ports::IndexTarget::Live,
-            &ids,
-        )
-        .await?;
-        tracing::info!(
-            records = records.len(),
-            items = ids.len(),
-            changed = report.changed,
-            removed = report.removed,
-            "indexed"
-        );
-        Ok(())
-    })
-    .await)
+    Ok(index_records(app, &event.payload.records).await)
 }
