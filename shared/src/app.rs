@@ -259,7 +259,7 @@ impl App {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(crate::adapters::http::https_client());
         // The function's name as the SDK app name (`app/<name>` in the user agent): harmless
-        // in AWS, and how the local IAM check (`infra/local/src/iam.rs`) knows who calls.
+        // in AWS, and how the local IAM check (`infra/local/src/emulate/iam.rs`) knows who calls.
         if let Some(name) = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
             .ok()
             .and_then(|n| aws_config::AppName::new(n).ok())

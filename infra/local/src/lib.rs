@@ -1,26 +1,22 @@
 //! Local tooling for Aisle: everything derives from `template.yaml` ([`template`]), is created
 //! on DynamoDB Local and moto ([`resources`]) and filled with demo data ([`seed`]).
-//! Used by the `aisle-local` CLI and by the integration tests.
+//! Used by the `aisle-local` CLI and by the integration tests. By job:
+//!
+//! - [`emulate`]: the AWS services played locally (gateway, IAM check, queues, streams,
+//!   rules, WebSocket, tokens, Stripe proxy, storefront hosting, warehouse simulator);
+//! - [`provision`]: the template read, resources created, demo data;
+//! - [`bench`]: the benchmarks.
 
 pub mod bench;
-pub mod flash_bench;
-pub mod gateway;
-pub mod iam;
-pub mod init_bench;
-pub mod live;
-pub mod products;
-pub mod proxy;
-pub mod queues;
-pub mod resources;
-pub mod rules;
-pub mod search_bench;
-pub mod seed;
-pub mod simulator;
-pub mod storefront;
-pub mod streams;
-pub mod stripe_proxy;
-pub mod template;
-pub mod token;
+pub mod emulate;
+pub mod provision;
+
+// The modules by their old flat names, so callers (the CLI, the tests) read as before.
+pub use bench::{flash as flash_bench, init as init_bench, search as search_bench};
+pub use emulate::{
+    gateway, iam, live, proxy, queues, rules, simulator, storefront, streams, stripe_proxy, token,
+};
+pub use provision::{products, resources, seed, template};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 

@@ -125,6 +125,32 @@ pub struct Template {
     resources: BTreeMap<String, Value>,
 }
 
+/// One route's throttle: a token bucket refilled at `rate` a second holding at most `burst`
+/// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throttle {
+    /// Requests per second, steady.
+    pub rate: f64,
+    /// Requests at once.
+    pub burst: f64,
+}
+
+/// The HTTP API's throttles: per route key, else the stage default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Throttles {
+    /// `DefaultRouteSettings`.
+    pub default: Option<Throttle>,
+    /// `RouteSettings`, by route key.
+    pub routes: BTreeMap<String, Throttle>,
+}
+
+impl Throttles {
+    /// The throttle of route `key` (`"GET /v1/items"`).
+    pub fn of(&self, key: &str) -> Option<Throttle> {
+        self.routes.get(key).copied().or(self.default)
+    }
+}
+
 /// An HTTP API's CORS settings (`CorsConfiguration`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cors {
@@ -573,6 +599,40 @@ impl Template {
         })
     }
 
+    /// The HTTP API's throttles: `DefaultRouteSettings` and, per route key (`"POST
+    /// /v1/checkout"`), `RouteSettings`, each as (requests per second, burst).
+    pub fn throttles(&self) -> Throttles {
+        let settings = self.resources.values().find_map(|r| {
+            (r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::HttpApi"))
+                .then(|| r.get("Properties").cloned())
+                .flatten()
+        });
+        let limit = |v: Option<&Value>| -> Option<Throttle> {
+            let v = v?;
+            let number = |name: &str| v.get(name).and_then(|n| n.as_f64());
+            Some(Throttle {
+                rate: number("ThrottlingRateLimit")?,
+                burst: number("ThrottlingBurstLimit")?,
+            })
+        };
+        let Some(settings) = settings else {
+            return Throttles::default();
+        };
+        Throttles {
+            default: limit(settings.get("DefaultRouteSettings")),
+            routes: settings
+                .get("RouteSettings")
+                .and_then(Value::as_mapping)
+                .map(|routes| {
+                    routes
+                        .iter()
+                        .filter_map(|(key, v)| Some((scalar(Some(key))?, limit(Some(v))?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
     /// A function's `Policies` as written: policy-template entries and inline `Statement`s
     /// (what [`crate::iam`] expands and enforces).
     pub fn function_policies(&self, logical_id: &str) -> Vec<Value> {
@@ -906,6 +966,15 @@ fn table(id: &str, props: &Value) -> Result<TableDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throttles_come_from_the_templates_route_settings_else_its_default() {
+        let throttles = Template::load_repo().unwrap().throttles();
+        let checkout = throttles.of("POST /v1/checkout").unwrap();
+        let other = throttles.of("GET /v1/orders").unwrap();
+        assert!(checkout.rate > other.rate, "{checkout:?} {other:?}");
+        assert_eq!(Some(other), throttles.default);
+    }
 
     #[test]
     fn cors_comes_from_the_templates_http_api_and_answers_preflights_as_api_gateway() {

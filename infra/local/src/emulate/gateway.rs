@@ -35,6 +35,10 @@ pub struct Gateway {
     template: Template,
     /// The HTTP API's CORS settings, read from the template once.
     cors: Option<crate::template::Cors>,
+    /// The HTTP API's route throttles, read from the template once.
+    throttles: crate::template::Throttles,
+    /// Each route's token bucket: (tokens left, when last refilled).
+    buckets: std::sync::Mutex<BTreeMap<String, (f64, Instant)>>,
     prefix: String,
     lambda_url: String,
     client: HttpClient,
@@ -171,6 +175,8 @@ impl Gateway {
         let client = Client::builder(TokioExecutor::new()).build_http();
         Self {
             cors: template.cors(),
+            throttles: template.throttles(),
+            buckets: std::sync::Mutex::new(BTreeMap::new()),
             template,
             prefix: prefix.to_owned(),
             lambda_url: lambda_url.trim_end_matches('/').to_owned(),
@@ -286,8 +292,28 @@ impl Gateway {
                 .and_modify(|v: &mut String| v.push_str(&format!(",{value}")))
                 .or_insert(value);
         }
+        // Throttling comes first, as API Gateway applies it before the authorizer: 429
+        // `{"message":"Too Many Requests"}` without invoking anything.
+        let key = format!("{} {}", route.method, route.path);
+        if !self.admit(&key) {
+            log(
+                json!({ "gateway": "http", "method": method, "path": path, "status": 429, "function": route.binary }),
+            );
+            let mut response = Response::new(Full::new(Bytes::from_static(
+                br#"{"message":"Too Many Requests"}"#,
+            )));
+            *response.status_mut() = hyper::StatusCode::TOO_MANY_REQUESTS;
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/json"),
+            );
+            return Ok(response);
+        }
+        // A route without an authorizer is given no claims, token or not (API Gateway runs no
+        // authorizer for it).
         let claims = headers
             .get("authorization")
+            .filter(|_| !route.public)
             .and_then(|h| bearer(h))
             .and_then(crate::token::verify);
         if !route.public && claims.is_none() {
@@ -341,6 +367,29 @@ impl Gateway {
             "status": response.status().as_u16(), "ms": started.elapsed().as_millis() as u64,
         }));
         Ok(response)
+    }
+
+    /// Take one request from route `key`'s token bucket (the template's throttle for it);
+    /// `false` when it is empty. `AISLE_THROTTLES=off` turns throttling off (benchmarks that
+    /// measure the functions themselves).
+    fn admit(&self, key: &str) -> bool {
+        if std::env::var("AISLE_THROTTLES").is_ok_and(|v| v == "off") {
+            return true;
+        }
+        let Some(limit) = self.throttles.of(key) else {
+            return true;
+        };
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, at) = buckets.entry(key.to_owned()).or_insert((limit.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * limit.rate).min(limit.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 
     /// Serve the HTTP API on `port` until the process ends.
