@@ -368,25 +368,26 @@ impl Envelope {
     /// Read an envelope; the reason when it is not one of ours (unknown type, other
     /// version, a field missing or malformed).
     pub fn parse(body: &str) -> Result<Self, String> {
-        Self::parse_if(body, |_| true)
+        Self::parse_if(body, None)
     }
 
     /// [`Envelope::parse`] for a consumer of some events only: an envelope of another
     /// `detail-type` is refused as `not <what>: <detail-type>` before anything else is read.
     pub fn parse_only(body: &str, kinds: &[EventKind], what: &str) -> Result<Self, String> {
-        Self::parse_if(body, |t| kinds.iter().any(|k| k.detail_type() == t))
-            .map_err(|e| e.replace("not wanted", &format!("not {what}")))
+        Self::parse_if(body, Some((kinds, what)))
     }
 
-    fn parse_if(body: &str, wanted: impl Fn(&str) -> bool) -> Result<Self, String> {
+    fn parse_if(body: &str, only: Option<(&[EventKind], &str)>) -> Result<Self, String> {
         let value: serde_json::Value =
             serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
         let kind = value["detail-type"]
             .as_str()
             .ok_or("no detail-type")?
             .to_owned();
-        if !wanted(&kind) {
-            return Err(format!("not wanted: {kind}"));
+        if let Some((kinds, what)) = only {
+            if !kinds.iter().any(|k| k.detail_type() == kind) {
+                return Err(format!("not {what}: {kind}"));
+            }
         }
         let event_id = value["resources"]
             .as_array()
