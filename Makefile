@@ -1,6 +1,6 @@
 # Aisle's commands. Everything local runs on loopback with dummy credentials (infra/scripts/env.sh).
 SHELL := /bin/bash
-.PHONY: test e2e browser package api-fuzz stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-flash bench-init iam-report checks
+.PHONY: test e2e smoke browser package api-fuzz stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-flash bench-init iam-report checks
 
 ## Run every test against DynamoDB Local and moto (starts and stops them as needed).
 test:
@@ -17,6 +17,12 @@ stack-up:
 ## Stop what stack-up started.
 stack-down:
 	infra/scripts/stack.sh down
+
+## The smoke walk (seller lists, warehouse stocks, shopper searches, pays in Stripe test mode,
+## the order reaches assignment, is cancelled and refunded) over the public API: against a
+## deployed stack with STACK=<name> (README "Deploying"), else against make dev.
+smoke:
+	infra/scripts/smoke.sh
 
 ## The storefront in headless Chromium against a running `make dev` (screenshots in .local/screenshots/).
 browser:

@@ -269,6 +269,15 @@ intent = intent_for(f"{begun['checkoutId']}-1")
 refunded_at_stripe = ((intent or {}).get("latest_charge") or {}).get("amount_refunded")
 check(f"the cancelled line is refunded in part at Stripe ({refunded_at_stripe} of {both['total']['amount']})", shrunk.get("refunded", {}).get("amount") == 1000 and refunded_at_stripe == 1000, (shrunk.get("refunded"), intent and intent.get("id")))
 
+# API Gateway's throttles: a route with the stage's default (50/s, burst 100) takes its
+# burst, then answers 429 before the authorizer runs (these carry no token, so what gets
+# through is the authorizer's 401 and no function runs).
+burst = together(*[lambda: raw("GET", "/v1/seller/notifications")[0] for _ in range(160)])
+counts = {code: burst.count(code) for code in set(burst)}
+check(f"a burst beyond a route's throttle gets 429 before the authorizer ({counts})", counts.get(429, 0) >= 30 and set(counts) <= {401, 429}, counts)
+status, head, body = raw("GET", "/v1/seller/notifications")
+check("the same route answers again once its bucket refills", poll(5, lambda: raw("GET", "/v1/seller/notifications")[0] == 401), (status, body))
+
 # HTTP caching and CORS, as a browser on the storefront's origin sees them through the gateway.
 site = "http://127.0.0.1:3001"
 status, head, _ = raw("GET", f"/v1/items/{kettle['itemId']}", {"Origin": site})

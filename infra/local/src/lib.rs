@@ -14,7 +14,8 @@ pub mod provision;
 // The modules by their old flat names, so callers (the CLI, the tests) read as before.
 pub use bench::{flash as flash_bench, init as init_bench, search as search_bench};
 pub use emulate::{
-    gateway, iam, live, proxy, queues, rules, simulator, storefront, streams, stripe_proxy, token,
+    gateway, iam, limits, live, proxy, queues, rules, simulator, storefront, streams, stripe_proxy,
+    token,
 };
 pub use provision::{products, resources, seed, template};
 

@@ -9,6 +9,13 @@
 //! DynamoDB's price for it (a transactional item 2 units per KB, a plain write 1; all these
 //! items are under 1 KB), per key per wall-clock second. A share of transaction tries is
 //! failed with `TransactionConflict` (DynamoDB Local never raises it) to measure the retries.
+//!
+//! In front of the function stands the route's throttle as the template sets it for
+//! `POST /v1/checkout` (API Gateway's token bucket, [`crate::limits::Bucket`]), so the
+//! figures count the 429s a shopper would get. Shoppers behave as a storefront makes them:
+//! a 429 is tried again after 1, 2 then 4 s (then the shopper gives up); a waiting-room
+//! ticket (202) is followed by a new begin-checkout after its `Retry-After`; a hold (201) or
+//! sold out (409) ends the visit. `AISLE_THROTTLES=off` removes the throttle.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -161,6 +168,12 @@ impl Intercept for WriteMeter {
 
 /// One mode's figures.
 struct Run {
+    /// Begin-checkout requests sent (arrivals, retries after a 429, returns with a ticket).
+    requests: usize,
+    /// Requests API Gateway's throttle refused (429).
+    throttled: usize,
+    /// Shoppers who gave up after their last 429.
+    gave_up: usize,
     /// Why the errors failed, with counts.
     error_kinds: std::collections::BTreeMap<String, usize>,
     /// p50 / p99 of the time spent in the function (without waiting for a free instance).
@@ -179,6 +192,19 @@ struct Run {
     peak: (String, f64),
     retries_per_hold: f64,
     left: u32,
+}
+
+/// One shopper's visit: every request until a hold, sold out, an error or giving up.
+#[derive(Default)]
+struct Visit {
+    requests: usize,
+    throttled: usize,
+    tickets: usize,
+    gave_up: bool,
+    latencies: Vec<Duration>,
+    service: Vec<Duration>,
+    /// When and how it ended (none: gave up).
+    ended: Option<(Instant, Result<(), checkout::BeginError>)>,
 }
 
 /// Run the flash-sale benchmark at `rate` attempts a second for `seconds`, `conflict_ppm`
@@ -211,6 +237,17 @@ pub async fn flash(rate: usize, seconds: usize, conflict_ppm: u32, instances: us
     app.warehouses.put(&site).await?;
 
     let attempts = rate * seconds;
+    let throttle = template
+        .throttles()
+        .of("POST /v1/checkout")
+        .filter(|_| crate::limits::throttles_on());
+    match throttle {
+        Some(t) => println!(
+            "POST /v1/checkout is throttled as the template sets it: {} requests/s, burst {} (429 beyond; AISLE_THROTTLES=off removes it)",
+            t.rate, t.burst
+        ),
+        None => println!("POST /v1/checkout is not throttled"),
+    }
     println!(
         "flash sale on DynamoDB Local: 1,000 units, {attempts} shoppers arriving at {rate}/s for {seconds} s, \
          served by at most {instances} function instances at once (each serves one request at a time, \
@@ -240,17 +277,18 @@ pub async fn flash(rate: usize, seconds: usize, conflict_ppm: u32, instances: us
                 attempts,
                 conflict_ppm,
                 instances,
+                throttle,
             )
             .await?,
         );
     }
     println!();
-    println!("| mode | attempts | holds | tickets (202) | sold out (409) | errors | holds/s | answer p50 / p99 (from arrival) | in the function p50 / p99 | peak write units in one second on one key, measured | write units per attempt on the busiest key | the same at {rate} attempts/s | conflict retries per hold | units left |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| mode | shoppers | requests | throttled (429) | gave up | holds | tickets (202) | sold out (409) | errors | holds/s | answer p50 / p99 (from arrival) | in the function p50 / p99 | peak write units in one second on one key, measured | write units per attempt on the busiest key | the same at {rate} attempts/s | conflict retries per hold | units left |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &runs {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} / {:.0} ms | {:.1} / {:.1} ms | {:.0} | {:.3} | {:.0} | {:.2} | {} |",
-            r.label, r.attempts, r.holds, r.tickets, r.sold_out, r.errors, r.holds_per_second,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} / {:.0} ms | {:.1} / {:.1} ms | {:.0} | {:.3} | {:.0} | {:.2} | {} |",
+            r.label, r.attempts, r.requests, r.throttled, r.gave_up, r.holds, r.tickets, r.sold_out, r.errors, r.holds_per_second,
             r.p50, r.p99, r.service.0, r.service.1, r.peak.1, r.per_attempt.1, r.per_attempt.1 * rate as f64,
             r.retries_per_hold, r.left
         );
@@ -265,7 +303,7 @@ pub async fn flash(rate: usize, seconds: usize, conflict_ppm: u32, instances: us
         }
     }
     for r in &runs {
-        let answered = r.holds + r.tickets + r.sold_out + r.errors;
+        let answered = r.holds + r.sold_out + r.errors + r.gave_up;
         println!(
             "{}: {} units sold, {} oversold, {answered} of {} shoppers answered",
             r.label,
@@ -288,6 +326,7 @@ async fn run(
     attempts: usize,
     conflict_ppm: u32,
     instances: usize,
+    throttle: Option<crate::template::Throttle>,
 ) -> Result<Run> {
     let item =
         crate::bench::list_bench_item(app, "flash-seller", "Flash console".into(), 49_999).await?;
@@ -330,40 +369,79 @@ async fn run(
     app.faults.conflict_rate(conflict_ppm);
     let started = Instant::now();
     let pool = Arc::new(tokio::sync::Semaphore::new(instances));
+    let door = throttle.map(|t| Arc::new(Mutex::new(crate::limits::Bucket::new(t, started))));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, user) in users.into_iter().enumerate() {
-        let (app, pool) = (app.clone(), pool.clone());
-        let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+        let (app, pool, door) = (app.clone(), pool.clone(), door.clone());
+        let arrival = started + Duration::from_secs_f64(i as f64 / rate as f64);
         tasks.spawn(async move {
-            tokio::time::sleep_until(due.into()).await;
-            // An arrival waits for a free instance; its latency counts from its arrival.
-            let _instance = pool.acquire().await.expect("open semaphore");
-            let served = Instant::now();
-            let outcome = checkout::begin(app.shop(), &user, "flash").await;
-            (due.elapsed(), served.elapsed(), Instant::now(), outcome)
+            let mut visit = Visit::default();
+            let mut due = arrival;
+            let mut refusals = 0u32;
+            loop {
+                tokio::time::sleep_until(due.into()).await;
+                visit.requests += 1;
+                let admitted = door
+                    .as_ref()
+                    .is_none_or(|b| b.lock().unwrap().take(Instant::now()));
+                if !admitted {
+                    visit.throttled += 1;
+                    if refusals == 3 {
+                        visit.gave_up = true;
+                        return visit;
+                    }
+                    due = Instant::now() + Duration::from_secs(1 << refusals);
+                    refusals += 1;
+                    continue;
+                }
+                // A request waits for a free instance; its latency counts from when it was sent.
+                let _instance = pool.acquire().await.expect("open semaphore");
+                let served = Instant::now();
+                let outcome = checkout::begin(app.shop(), &user, "flash").await;
+                visit.latencies.push(due.elapsed());
+                visit.service.push(served.elapsed());
+                match outcome {
+                    Err(checkout::BeginError::Waiting(ticket)) => {
+                        visit.tickets += 1;
+                        let wait = aisle::domain::TicketView::of(&ticket, app.clock.now())
+                            .estimated_wait_seconds()
+                            .max(1);
+                        due = Instant::now() + Duration::from_secs(wait);
+                    }
+                    other => {
+                        visit.ended = Some((Instant::now(), other.map(|_| ())));
+                        return visit;
+                    }
+                }
+            }
         });
     }
     let (mut holds, mut tickets, mut sold_out, mut errors) = (0, 0, 0, 0);
+    let (mut requests, mut throttled, mut gave_up) = (0, 0, 0);
     let mut error_kinds: std::collections::BTreeMap<String, usize> = Default::default();
     let mut latencies = Vec::with_capacity(attempts);
     let mut service = Vec::with_capacity(attempts);
     let mut last_hold = started;
     while let Some(done) = tasks.join_next().await {
-        let (latency, in_function, at, outcome) = done?;
-        latencies.push(latency);
-        service.push(in_function);
-        match outcome {
-            Ok(_) => {
+        let visit = done?;
+        latencies.extend(visit.latencies);
+        service.extend(visit.service);
+        requests += visit.requests;
+        throttled += visit.throttled;
+        tickets += visit.tickets;
+        gave_up += usize::from(visit.gave_up);
+        match visit.ended {
+            Some((at, Ok(()))) => {
                 holds += 1;
                 last_hold = last_hold.max(at);
             }
-            Err(checkout::BeginError::Waiting(_)) => tickets += 1,
-            Err(checkout::BeginError::OutOfStock(_)) => sold_out += 1,
-            Err(e) => {
+            Some((_, Err(checkout::BeginError::OutOfStock(_)))) => sold_out += 1,
+            Some((_, Err(e))) => {
                 errors += 1;
                 let kind: String = e.to_string().chars().take(60).collect();
                 *error_kinds.entry(kind).or_default() += 1;
             }
+            None => {}
         }
     }
     app.faults.conflict_rate(0);
@@ -379,6 +457,9 @@ async fn run(
         .unwrap_or(0);
     let busiest = meter.busiest();
     Ok(Run {
+        requests,
+        throttled,
+        gave_up,
         error_kinds,
         per_attempt: (busiest.0, busiest.1 / attempts.max(1) as f64),
         label,

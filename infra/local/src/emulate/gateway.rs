@@ -37,8 +37,10 @@ pub struct Gateway {
     cors: Option<crate::template::Cors>,
     /// The HTTP API's route throttles, read from the template once.
     throttles: crate::template::Throttles,
-    /// Each route's token bucket: (tokens left, when last refilled).
-    buckets: std::sync::Mutex<BTreeMap<String, (f64, Instant)>>,
+    /// Each route's token bucket.
+    buckets: crate::limits::Buckets,
+    /// Lambda's limits per function: reservations and timeouts.
+    runner: crate::limits::Runner,
     prefix: String,
     lambda_url: String,
     client: HttpClient,
@@ -176,7 +178,8 @@ impl Gateway {
         Self {
             cors: template.cors(),
             throttles: template.throttles(),
-            buckets: std::sync::Mutex::new(BTreeMap::new()),
+            buckets: crate::limits::Buckets::default(),
+            runner: crate::limits::Runner::new(template.function_limits()),
             template,
             prefix: prefix.to_owned(),
             lambda_url: lambda_url.trim_end_matches('/').to_owned(),
@@ -184,8 +187,29 @@ impl Gateway {
         }
     }
 
-    /// Invoke `binary` through cargo lambda's invoke endpoint with `event`; its JSON answer.
-    pub async fn invoke(&self, binary: &str, event: &Value) -> Result<Value> {
+    /// Invoke `binary` with `event` as Lambda would for `caller`: within the function's
+    /// reserved concurrency ([`crate::limits::Throttled`] when a synchronous call finds it all
+    /// in use) and its timeout ([`crate::limits::TimedOut`]; the function's own runtime stops
+    /// the handler at the same moment, see `aisle::lambda`). Its JSON answer.
+    pub async fn invoke(
+        &self,
+        binary: &str,
+        event: &Value,
+        caller: crate::limits::Caller,
+    ) -> Result<Value> {
+        let _slot = self.runner.slot(binary, caller).await?;
+        let timeout = self.runner.timeout(binary);
+        // A little longer than the function's own deadline, so the answer it sends when it
+        // stops itself arrives; the runner gives up only on a function that never answers.
+        match tokio::time::timeout(timeout + Duration::from_secs(2), self.call(binary, event)).await
+        {
+            Ok(answer) => answer,
+            Err(_) => Err(crate::limits::TimedOut(timeout).into()),
+        }
+    }
+
+    /// One call to cargo lambda's invoke endpoint.
+    async fn call(&self, binary: &str, event: &Value) -> Result<Value> {
         let uri = format!(
             "{}/2015-03-31/functions/{binary}/invocations",
             self.lambda_url
@@ -208,6 +232,15 @@ impl Gateway {
         }
         let value: Value = serde_json::from_slice(&bytes)
             .with_context(|| format!("{binary} answered non-JSON"))?;
+        if let Some(message) = value.get("errorMessage").and_then(Value::as_str) {
+            if let Some(seconds) = message
+                .strip_prefix("Task timed out after ")
+                .and_then(|rest| rest.strip_suffix(" seconds"))
+                .and_then(|n| n.parse::<f64>().ok())
+            {
+                return Err(crate::limits::TimedOut(Duration::from_secs_f64(seconds)).into());
+            }
+        }
         if value.get("errorType").is_some() || value.get("errorMessage").is_some() {
             anyhow::bail!("{binary} failed: {value}");
         }
@@ -355,11 +388,14 @@ impl Gateway {
             claims.as_ref(),
             body,
         );
-        let response = match self.invoke(&route.binary, &event).await {
+        let response = match self
+            .invoke(&route.binary, &event, crate::limits::Caller::Synchronous)
+            .await
+        {
             Ok(answer) => to_http(&answer),
             Err(e) => {
                 log(json!({ "gateway": "http", "function": route.binary, "error": e.to_string() }));
-                plain(500, "Internal Server Error")
+                failed_invocation(&e)
             }
         };
         log(json!({
@@ -373,22 +409,9 @@ impl Gateway {
     /// `false` when it is empty. `AISLE_THROTTLES=off` turns throttling off (benchmarks that
     /// measure the functions themselves).
     fn admit(&self, key: &str) -> bool {
-        if std::env::var("AISLE_THROTTLES").is_ok_and(|v| v == "off") {
-            return true;
-        }
-        let Some(limit) = self.throttles.of(key) else {
-            return true;
-        };
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let (tokens, at) = buckets.entry(key.to_owned()).or_insert((limit.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * limit.rate).min(limit.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
+        match self.throttles.of(key) {
+            Some(limit) if crate::limits::throttles_on() => self.buckets.take(key, limit),
+            _ => true,
         }
     }
 
@@ -503,7 +526,11 @@ impl Gateway {
             let take = queue.len().min(source.batch_size.max(1) as usize);
             let batch: Vec<Value> = queue[..take].to_vec();
             let outcome = self
-                .invoke(&source.binary, &json!({ "Records": batch }))
+                .invoke(
+                    &source.binary,
+                    &json!({ "Records": batch }),
+                    crate::limits::Caller::Poller,
+                )
                 .await;
             let failed_at = match &outcome {
                 Ok(answer) => answer["batchItemFailures"]
@@ -551,7 +578,10 @@ impl Gateway {
             match queues::receive(&sqs, &url, source.batch_size as i32, 1).await {
                 Ok(Some((event, handles))) => {
                     let event_json = serde_json::to_value(&event).unwrap_or(Value::Null);
-                    match self.invoke(&source.binary, &event_json).await {
+                    match self
+                        .invoke(&source.binary, &event_json, crate::limits::Caller::Poller)
+                        .await
+                    {
                         Ok(answer) => {
                             let response: aws_lambda_events::sqs::SqsBatchResponse =
                                 serde_json::from_value(answer).unwrap_or_default();
@@ -587,10 +617,25 @@ impl Gateway {
                 "source": "aws.events", "account": crate::template::MOTO_ACCOUNT, "region": "us-east-1",
                 "resources": [format!("local:{}", source.name)], "detail": {},
             });
-            let outcome = self.invoke(&source.binary, &event).await;
+            let outcome = self
+                .invoke(&source.binary, &event, crate::limits::Caller::Poller)
+                .await;
             log(json!({ "gateway": "schedule", "function": source.binary, "ok": outcome.is_ok() }));
         }
     }
+}
+
+/// What API Gateway answers when the invocation failed: 500 when Lambda refused it
+/// (throttled), 502 when the function ran and failed or timed out, both with
+/// `{"message":"Internal server error"}`
+/// (https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway-errors.html).
+fn failed_invocation(error: &anyhow::Error) -> Response<Full<Bytes>> {
+    let status = if error.downcast_ref::<crate::limits::Throttled>().is_some() {
+        500
+    } else {
+        502
+    };
+    plain(status, "Internal server error")
 }
 
 /// An API Gateway proxy answer (`statusCode`, `headers`, `body`, ...) as an HTTP response.

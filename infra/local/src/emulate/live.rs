@@ -3,6 +3,11 @@
 //! routes name (messages routed by `RouteSelectionExpression`, `$request.body.action`), and
 //! functions push with the management API on the same port (`POST /@connections/{id}`,
 //! `410 GoneException` for a connection that is gone), as API Gateway's would answer.
+//!
+//! What API Gateway refuses is refused here ([`crate::limits`]): a connection beyond the
+//! account's new connections a second, or beyond the stage's route throttle, gets 429 before
+//! `$connect` runs; a message beyond the stage's throttle is answered
+//! `{"message":"Too Many Requests"}` on the socket without invoking anything.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -32,6 +37,10 @@ pub struct Live {
     iam: Option<ManageCheck>,
     /// Open connections: their outgoing channel.
     open: Mutex<HashMap<String, mpsc::UnboundedSender<String>>>,
+    /// The stage's `DefaultRouteSettings` throttle.
+    stage: Option<crate::template::Throttle>,
+    /// Token buckets: per route key, and the account's connect rate (`account:connect`).
+    buckets: crate::limits::Buckets,
 }
 
 fn log(fields: Value) {
@@ -147,7 +156,25 @@ impl Live {
             routes,
             iam,
             open: Mutex::default(),
+            stage: template.live_throttle(),
+            buckets: crate::limits::Buckets::default(),
         }))
+    }
+
+    /// Whether a request on route `key` gets through the stage's throttle (and, for
+    /// `$connect`, the account's connect rate first).
+    fn admit(&self, key: &str) -> bool {
+        if !crate::limits::throttles_on() {
+            return true;
+        }
+        if key == "$connect"
+            && !self
+                .buckets
+                .take("account:connect", crate::limits::websocket_connects())
+        {
+            return false;
+        }
+        self.stage.is_none_or(|t| self.buckets.take(key, t))
     }
 
     fn route(&self, key: &str) -> Option<&LiveRoute> {
@@ -165,7 +192,11 @@ impl Live {
         let route = self.route(key)?;
         match self
             .gateway
-            .invoke(&route.binary, &event(key, kind, connection, body))
+            .invoke(
+                &route.binary,
+                &event(key, kind, connection, body),
+                crate::limits::Caller::Synchronous,
+            )
             .await
         {
             Ok(answer) => {
@@ -255,6 +286,10 @@ impl Live {
         let Some(key) = key else {
             return Ok(answer(426, None, "connect with a WebSocket"));
         };
+        if !self.admit("$connect") {
+            log(json!({ "live": "CONNECT", "status": 429, "throttled": true }));
+            return Ok(answer(429, None, "Too Many Requests"));
+        }
         let connection = format!("L{}=", &uuid::Uuid::new_v4().simple().to_string()[..14]);
         // `$connect` decides whether the connection is accepted, before the handshake ends.
         if let Some(status) = self.call("$connect", "CONNECT", &connection, None).await {
@@ -325,6 +360,15 @@ impl Live {
                     continue;
                 }
             };
+            if !self.admit(&key) {
+                let sender = self.open.lock().unwrap().get(&id).cloned();
+                if let Some(s) = sender {
+                    let _ = s.send(
+                        json!({ "message": "Too Many Requests", "connectionId": id }).to_string(),
+                    );
+                }
+                continue;
+            }
             self.call(&key, "MESSAGE", &id, Some(&text)).await;
         }
         self.open.lock().unwrap().remove(&id);

@@ -1,5 +1,6 @@
 //! The AWS services `make dev` and the tests run against, played locally from `template.yaml`:
-//! the HTTP API gateway with its JWT authorizer and the Lambda runner ([`gateway`]), the IAM
+//! the HTTP API gateway with its JWT authorizer and the Lambda runner ([`gateway`]), what AWS
+//! refuses (throttles, reserved concurrency, timeouts: [`limits`]), the IAM
 //! check in front of DynamoDB Local and moto ([`iam`], over the plain [`proxy`]), the SQS,
 //! DynamoDB Streams and EventBridge deliveries Lambda and EventBridge would make ([`queues`],
 //! [`streams`], [`rules`]), the WebSocket API ([`live`]), Cognito's tokens ([`token`]),
@@ -8,6 +9,7 @@
 
 pub mod gateway;
 pub mod iam;
+pub mod limits;
 pub mod live;
 pub mod proxy;
 pub mod queues;

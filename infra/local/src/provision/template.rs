@@ -122,7 +122,24 @@ pub struct Template {
     /// `Globals.Function.Environment.Variables`, unresolved.
     pub env: BTreeMap<String, Value>,
     parameters: BTreeMap<String, Value>,
+    /// `Conditions`, unevaluated.
+    conditions: BTreeMap<String, Value>,
+    /// `Globals.Function` (a function's own properties override it).
+    globals_function: Value,
     resources: BTreeMap<String, Value>,
+}
+
+/// What Lambda enforces on one function, as the template sets it: its `Timeout` (the
+/// function's, else `Globals`, else Lambda's default of 3 s;
+/// https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html) and its
+/// `ReservedConcurrentExecutions` (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html),
+/// with parameters at their defaults and conditions evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FunctionLimits {
+    /// How long one invocation may run before Lambda stops it.
+    pub timeout: std::time::Duration,
+    /// At most this many invocations at once (`None`: the account's unreserved pool).
+    pub reserved: Option<u32>,
 }
 
 /// One route's throttle: a token bucket refilled at `rate` a second holding at most `burst`
@@ -409,7 +426,20 @@ impl Template {
             .map(serde_yaml::from_value)
             .transpose()?
             .unwrap_or_default();
+        let conditions: BTreeMap<String, Value> = doc
+            .get("Conditions")
+            .cloned()
+            .map(serde_yaml::from_value)
+            .transpose()?
+            .unwrap_or_default();
+        let globals_function = doc
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .cloned()
+            .unwrap_or(Value::Null);
         let mut template = Self {
+            conditions,
+            globals_function,
             tables: vec![],
             queues: vec![],
             buses: vec![],
@@ -567,6 +597,94 @@ impl Template {
         scalar(self.parameters.get(name).and_then(|p| p.get("Default")))
     }
 
+    /// A parameter's value for a local run: `AISLE_PARAM_<Name>` if set (a deployer's
+    /// `--parameter-overrides`), else its `Default`.
+    pub fn parameter(&self, name: &str) -> Option<String> {
+        std::env::var(format!("AISLE_PARAM_{name}"))
+            .ok()
+            .or_else(|| self.parameter_default(name))
+    }
+
+    /// A value with its intrinsic functions worked out as CloudFormation would for this run:
+    /// `Ref` to a parameter, `AWS::NoValue` (`None`), `If`, `Equals`, `Not`, `And`, `Or` and
+    /// `Condition`. Other intrinsics are not evaluated (`None`).
+    pub fn evaluate(&self, value: &Value) -> Option<Value> {
+        let Value::Tagged(t) = value else {
+            if let Some(name) = reference(value) {
+                return self.evaluate(&Value::Tagged(Box::new(serde_yaml::value::TaggedValue {
+                    tag: serde_yaml::value::Tag::new("Ref"),
+                    value: Value::String(name.to_owned()),
+                })));
+            }
+            return Some(value.clone());
+        };
+        let list = t.value.as_sequence().map(Vec::as_slice).unwrap_or(&[]);
+        let truth = |v: Option<&Value>| v.and_then(|v| self.evaluate(v)) == Some(Value::Bool(true));
+        if t.tag == "Ref" {
+            let name = t.value.as_str()?;
+            return match name {
+                "AWS::NoValue" => None,
+                _ => self.parameter(name).map(Value::String),
+            };
+        }
+        if t.tag == "If" {
+            let chosen = if self.condition(list.first()?.as_str()?) {
+                list.get(1)?
+            } else {
+                list.get(2)?
+            };
+            return self.evaluate(chosen);
+        }
+        if t.tag == "Equals" {
+            let side = |i: usize| scalar(list.get(i).and_then(|v| self.evaluate(v)).as_ref());
+            return Some(Value::Bool(side(0) == side(1)));
+        }
+        if t.tag == "Not" {
+            return Some(Value::Bool(!truth(list.first())));
+        }
+        if t.tag == "And" {
+            return Some(Value::Bool(list.iter().all(|v| truth(Some(v)))));
+        }
+        if t.tag == "Or" {
+            return Some(Value::Bool(list.iter().any(|v| truth(Some(v)))));
+        }
+        if t.tag == "Condition" {
+            return Some(Value::Bool(self.condition(t.value.as_str()?)));
+        }
+        None
+    }
+
+    /// Whether the template's condition `name` holds for this run (unknown: false).
+    pub fn condition(&self, name: &str) -> bool {
+        self.conditions
+            .get(name)
+            .and_then(|c| self.evaluate(c))
+            .is_some_and(|v| v == Value::Bool(true))
+    }
+
+    /// Every function's [`FunctionLimits`], by cargo binary.
+    pub fn function_limits(&self) -> BTreeMap<String, FunctionLimits> {
+        let global_timeout = number(self.globals_function.get("Timeout")).unwrap_or(3);
+        self.function_binaries
+            .iter()
+            .map(|(id, binary)| {
+                let props = self.resource_properties(id);
+                let setting = |name: &str| {
+                    props
+                        .and_then(|p| p.get(name))
+                        .and_then(|v| self.evaluate(v))
+                };
+                let limits = FunctionLimits {
+                    timeout: std::time::Duration::from_secs(u64::from(
+                        number(setting("Timeout").as_ref()).unwrap_or(global_timeout),
+                    )),
+                    reserved: number(setting("ReservedConcurrentExecutions").as_ref()),
+                };
+                (binary.clone(), limits)
+            })
+            .collect()
+    }
+
     /// The HTTP API's `CorsConfiguration`, with parameters at their defaults (the local
     /// gateway answers preflights and sets the headers as API Gateway does).
     pub fn cors(&self) -> Option<Cors> {
@@ -631,6 +749,21 @@ impl Template {
                 })
                 .unwrap_or_default(),
         }
+    }
+
+    /// The WebSocket API stage's `DefaultRouteSettings` throttle, which every WebSocket route
+    /// (`$connect` and messages) draws on.
+    pub fn live_throttle(&self) -> Option<Throttle> {
+        let settings = self.resources.values().find_map(|r| {
+            (r.get("Type").and_then(Value::as_str) == Some("AWS::ApiGatewayV2::Stage"))
+                .then(|| r.get("Properties")?.get("DefaultRouteSettings").cloned())
+                .flatten()
+        })?;
+        let number = |name: &str| settings.get(name).and_then(|n| n.as_f64());
+        Some(Throttle {
+            rate: number("ThrottlingRateLimit")?,
+            burst: number("ThrottlingBurstLimit")?,
+        })
     }
 
     /// A function's `Policies` as written: policy-template entries and inline `Statement`s
@@ -733,7 +866,8 @@ impl Template {
     /// The functions' environment for a local run whose resources carry `prefix`: a `!Ref` to
     /// a table, queue or bus becomes its local name, a `!Ref` to a parameter its default.
     /// Plus `SEARCH_INDEX_DIR`: OpenSearch is not emulated, the embedded index (one directory
-    /// per prefix under `$AISLE_STATE/search/`, `.local/search/` by default) stands in for it.
+    /// per prefix under `$AISLE_STATE/search/`, `.local/search/` by default) stands in for it;
+    /// and `AISLE_LOCAL_TIMEOUTS`, each function's timeout.
     pub fn local_env(&self, prefix: &str) -> Result<BTreeMap<String, String>> {
         let state = std::env::var("AISLE_STATE")
             .map(std::path::PathBuf::from)
@@ -744,6 +878,14 @@ impl Template {
             "SEARCH_INDEX_DIR".into(),
             index_dir.to_string_lossy().into_owned(),
         );
+        // cargo lambda watch gives each invocation no real deadline: the functions' runtime
+        // takes each one's template timeout from here (see `aisle::lambda::Deadline`).
+        let timeouts: Vec<String> = self
+            .function_limits()
+            .iter()
+            .map(|(binary, l)| format!("{binary}={}", l.timeout.as_secs()))
+            .collect();
+        env.insert("AISLE_LOCAL_TIMEOUTS".into(), timeouts.join(","));
         // Stripe's API is a parameter (StripeApiBase); locally it is the stand-in, as every
         // AWS endpoint is (AWS_ENDPOINT_URL_*).
         if env.contains_key("STRIPE_API_BASE") {
@@ -974,6 +1116,62 @@ mod tests {
         let other = throttles.of("GET /v1/orders").unwrap();
         assert!(checkout.rate > other.rate, "{checkout:?} {other:?}");
         assert_eq!(Some(other), throttles.default);
+    }
+
+    #[test]
+    fn function_limits_take_the_functions_timeout_else_the_globals_and_resolve_reservations() {
+        let template = Template::load_repo().unwrap();
+        let limits = template.function_limits();
+        assert_eq!(
+            limits["get-item"].timeout,
+            std::time::Duration::from_secs(10)
+        );
+        assert_eq!(
+            limits["reconcile-stock"].timeout,
+            std::time::Duration::from_secs(300)
+        );
+        assert_eq!(limits.len(), template.function_binaries.len());
+        // IndexItemsReservedConcurrency defaults to 0: the condition is false, so NoValue.
+        assert_eq!(limits["index-items"].reserved, None);
+        assert!(limits.values().all(|l| l.reserved.is_none()));
+        assert!(!template.condition("ReservesIndexConcurrency"));
+        assert!(template.condition("ManageApiGatewayAccount"));
+    }
+
+    #[test]
+    fn conditions_and_ifs_follow_the_parameters_given() {
+        let template = Template::parse(
+            r#"
+Parameters:
+  Reserve: {Type: Number, Default: 0}
+Conditions:
+  Reserves: !Not [!Equals [!Ref Reserve, 0]]
+Resources:
+  F:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: f}}
+    Properties:
+      Timeout: 5
+      ReservedConcurrentExecutions: !If [Reserves, !Ref Reserve, !Ref AWS::NoValue]
+"#,
+        )
+        .unwrap();
+        assert_eq!(template.function_limits()["f"].reserved, None);
+        assert_eq!(
+            template.function_limits()["f"].timeout,
+            std::time::Duration::from_secs(5)
+        );
+        let two = serde_yaml::from_str::<Value>("!If [Reserves, 2, 7]").unwrap();
+        assert_eq!(template.evaluate(&two), Some(Value::from(7)));
+    }
+
+    #[test]
+    fn the_websocket_stage_has_a_default_route_throttle() {
+        let throttle = Template::load_repo().unwrap().live_throttle().unwrap();
+        assert!(
+            throttle.rate >= 1.0 && throttle.burst >= 1.0,
+            "{throttle:?}"
+        );
     }
 
     #[test]
