@@ -188,7 +188,9 @@ function header() {
   who.textContent = token() ? `${store.getItem("aisle.user")} · sign out` : "Sign in";
   who.onclick = token() ? (e) => { e.preventDefault(); signOut(); say("Signed out."); location.hash = "#/"; } : null;
   document.getElementById("nav-seller").hidden = role() !== "seller";
+  document.getElementById("nav-mailbox").hidden = cfg.signIn !== "dev";
   refreshCartCount();
+  refreshUnread();
 }
 
 async function refreshCartCount() {
@@ -686,7 +688,7 @@ async function sellerPage() {
     sellerPage();
   };
   const list = items.status === 200 ? items.body.items : [];
-  const kinds = { LOW_STOCK: "Low stock", BACK_IN_STOCK: "Back in stock", STOCK_SHORTFALL: "Units lost" };
+  const kinds = { LOW_STOCK: "Low stock", BACK_IN_STOCK: "Back in stock", STOCK_SHORTFALL: "Units lost", RETURN_REVIEW: "Return to review", NEW_ORDER: "New order" };
   const names = Object.fromEntries(list.map(i => [i.itemId, i.name]));
   show(h("div", { class: "layout" },
     h("section", { class: "panel" }, form),
@@ -699,11 +701,69 @@ async function sellerPage() {
             h("td", {}, money(i.price)),
             h("td", {}, availability(i.availability), i.availability.lowStock ? h("div", { class: "stock-low" }, `below ${i.lowStockThreshold}`) : null),
             h("td", {}, h("button", { onclick: edit(i) }, "Edit")))))) : h("p", {}, "Nothing listed yet.")),
-      h("div", { class: "panel" }, h("h2", {}, "Stock alerts"),
+      h("div", { class: "panel" }, h("h2", {}, "Orders and stock alerts"),
         notes.status === 200 && notes.body.items.length ? h("ul", {}, notes.body.items.map(n => h("li", { "data-test": "seller-notice" },
           h("strong", {}, kinds[n.kind] || n.kind), ` — ${names[n.itemId] || n.itemId}`,
-          n.available !== undefined ? `: ${n.available} left` : "", n.units ? `: ${n.units} units lost at ${n.warehouseId}` : "",
+          n.available !== undefined ? `: ${n.available} left` : "",
+          n.kind === "NEW_ORDER" ? `: ${(n.lines || []).map(l => `${l.quantity} × ${names[l.itemId] || l.itemId}`).join(", ")}` : n.units ? `: ${n.units} units ${n.kind === "RETURN_REVIEW" ? "held" : "lost"} at ${n.warehouseId}` : "",
           h("span", { class: "muted" }, ` · ${when(n.at)}`)))) : h("p", {}, "No alerts.")))));
+}
+
+// ------------------------------------------------------------------ notifications
+
+async function refreshUnread() {
+  const badge = document.getElementById("inbox-count");
+  if (!token()) { badge.textContent = ""; return; }
+  const page = await api("GET", "/v1/me/notifications?limit=20");
+  if (page.status !== 200) return;
+  const unread = page.body.items.filter(n => n.unread).length;
+  badge.textContent = unread ? String(unread) : "";
+}
+
+async function inboxPage() {
+  if (needSignIn()) return;
+  const [page, settings] = await Promise.all([api("GET", "/v1/me/notifications?limit=50"), api("GET", "/v1/me/notification-settings")]);
+  if (page.status !== 200) { show(h("div", { class: "panel" }, errorText(page))); return; }
+  const s = settings.status === 200 ? settings.body : {};
+  const optional = h("input", { type: "checkbox", id: "back-in-stock-mail", checked: s.backInStockMail !== false, "data-test": "back-in-stock-mail" });
+  optional.onchange = async () => {
+    const r = await api("PUT", "/v1/me/notification-settings", { backInStockMail: optional.checked });
+    say(r.status === 200 ? "Saved." : errorText(r), r.status !== 200);
+  };
+  show(h("div", { class: "panel" }, h("h2", {}, "Notifications"),
+    page.body.items.length ? h("ul", { class: "notices", "data-test": "inbox" },
+      page.body.items.map(n => h("li", { "data-test": "notice", class: n.unread ? "unread" : "" },
+        n.unread ? h("strong", {}, "New: ") : null,
+        h("a", { href: `#/order/${n.orderId}` }, n.title),
+        n.refund ? ` (${money(n.refund)} refunded)` : "",
+        h("span", { class: "muted" }, ` · ${when(n.at)}`)))) : h("p", {}, "Nothing yet: we tell you here (and by mail) when your orders move."),
+    h("h3", {}, "Mail"),
+    h("p", {}, s.email ? `Mail goes to ${s.email}.` : "No verified address yet: sign in with an account whose address is verified to get mail."),
+    h("p", {}, "Order mail (placed, shipped, delivered, refunds) is always sent: it is your receipt."),
+    h("label", {}, optional, " Mail me when an item I wished for is back in stock")));
+  // Seen: everything shown is read from now on.
+  if (page.body.items.some(n => n.unread)) await api("PUT", "/v1/me/notification-settings", { markRead: true });
+  document.getElementById("inbox-count").textContent = "";
+}
+
+// The local shop's mailbox (make dev only): what SES was asked to send, as the shopper's
+// mail client would show it.
+async function mailboxPage() {
+  if (cfg.signIn !== "dev") { show(h("div", { class: "panel" }, "The dev mailbox exists only in make dev.")); return; }
+  const r = await fetch("/_dev/mailbox").then(x => x.json()).catch(() => ({ mails: [] }));
+  const mails = r.mails || [];
+  const reader = h("div", { class: "mail-reader" });
+  const open = (m) => {
+    const frame = h("iframe", { title: `Mail: ${m.subject}`, sandbox: "", class: "mail-html" });
+    frame.srcdoc = m.html;
+    reader.replaceChildren(h("h3", {}, m.subject), h("p", { class: "muted" }, `From ${m.from} to ${m.to.join(", ")}`), frame,
+      h("details", {}, h("summary", {}, "Plain text"), h("pre", {}, m.text)));
+  };
+  show(h("div", { class: "panel" }, h("h2", {}, "Dev mailbox"),
+    mails.length ? h("ul", { class: "notices", "data-test": "mailbox" }, mails.map(m => h("li", { "data-test": "mail" },
+      h("button", { type: "button", class: "link", onclick: () => open(m) }, m.subject), h("span", { class: "muted" }, ` · to ${m.to.join(", ")}`)))) : h("p", {}, "No mail sent yet."),
+    reader));
+  if (mails.length) open(mails[0]);
 }
 
 // ------------------------------------------------------------------ routing
@@ -724,6 +784,8 @@ async function route() {
     case "order": return orderPage(parts[1]);
     case "wishlist": return wishlistPage();
     case "seller": return sellerPage();
+    case "inbox": return inboxPage();
+    case "mailbox": return mailboxPage();
     case "signin": return signInPage();
     default: show(h("div", { class: "panel" }, "No such page. ", h("a", { href: "#/" }, "Go to the shop")));
   }

@@ -15,6 +15,7 @@ mod hot_items;
 mod iam;
 mod invariant;
 mod malformed;
+mod notifications;
 mod payments;
 mod races;
 mod returns;

@@ -917,7 +917,10 @@ async fn one_alert_taken_by_two_consumers_at_once_is_kept_once() {
         "detail": { "version": 1, "itemId": item, "sellerId": "seller-twice", "available": 2, "threshold": 3, "stockVersion": 7 }
     })
     .to_string();
-    let (first, second) = tokio::join!(keep(&app.notices, &body), keep(&app.notices, &body));
+    let (first, second) = tokio::join!(
+        keep(&app.notices, &app.catalog, &body),
+        keep(&app.notices, &app.catalog, &body)
+    );
     let mut outcomes = vec![first.unwrap(), second.unwrap()];
     outcomes.sort_by_key(|k| format!("{k:?}"));
     assert_eq!(outcomes, [Kept::Again, Kept::New]);

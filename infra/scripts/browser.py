@@ -319,6 +319,25 @@ def main():
         shot(d, "orders")
         collect_console(d, ["409"])
 
+        # --- what the shop told the shopper: the inbox, and each mail as the dev mailbox
+        # shows it (HTML in a sandboxed frame, the text part beside it)
+        told = reload_until(d, "/inbox", lambda d: len([n for n in d.find_elements(By.CSS_SELECTOR, "[data-test=notice]") if order_a[:8] in n.text]) >= 5)
+        check("the inbox lists the order's notices (placed, line cancelled, shipped, delivered, return)", told, d.find_element(By.CSS_SELECTOR, "main").text[:400])
+        shot(d, "inbox")
+        mail_steps = [("is placed", "mail-order-placed"), ("Part of your", "mail-line-cancelled"), ("Your return for", "mail-return-authorised")]
+        for words, name in mail_steps:
+            found = reload_until(d, "/mailbox", lambda d: any(order_a[:8] in m.text and words in m.text for m in d.find_elements(By.CSS_SELECTOR, "[data-test=mail]")))
+            check(f"the dev mailbox has the '{words}' mail", found)
+            if not found:
+                continue
+            mail = next(m for m in d.find_elements(By.CSS_SELECTOR, "[data-test=mail]") if order_a[:8] in m.text and words in m.text)
+            mail.find_element(By.CSS_SELECTOR, "button").click()
+            wait_for(d, text_in(".mail-reader h3", words))
+            frame = d.find_element(By.CSS_SELECTOR, ".mail-reader iframe")
+            check(f"the '{words}' mail shows its HTML", order_a[:8] in (frame.get_attribute("srcdoc") or ""))
+            shot(d, name)
+        collect_console(d, [])
+
         # --- a hot item's waiting room: ten shoppers arrive first at one admission a second,
         # so the page waits its turn (its place pushed over the WebSocket API), then checkout
         # begins by itself

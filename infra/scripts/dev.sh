@@ -40,7 +40,14 @@ else
   ddb="http://127.0.0.1:$AISLE_IAM_DDB_PORT"; moto="http://127.0.0.1:$AISLE_IAM_MOTO_PORT"
 fi
 {
-  "$local_cli" env
+  # AISLE_LOCAL_TIMEOUTS (name=seconds,...) replaces the template's timeouts, to watch a
+  # function being stopped at its deadline by hand (README, "Deploying").
+  if [ -n "${AISLE_LOCAL_TIMEOUTS:-}" ]; then
+    "$local_cli" env | grep -v '^AISLE_LOCAL_TIMEOUTS='
+    echo "AISLE_LOCAL_TIMEOUTS=$AISLE_LOCAL_TIMEOUTS"
+  else
+    "$local_cli" env
+  fi
   [ -n "${AISLE_HOLD_SECONDS:-}" ] && echo "HOLD_SECONDS=$AISLE_HOLD_SECONDS"
   env | grep -E '^(AWS_REGION|AWS_EC2_METADATA_DISABLED|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY)='
   echo "AWS_ENDPOINT_URL_DYNAMODB=$ddb"
@@ -48,6 +55,7 @@ fi
   echo "AWS_ENDPOINT_URL_SQS=$moto"
   echo "AWS_ENDPOINT_URL_EVENTBRIDGE=$moto"
   echo "AWS_ENDPOINT_URL_SECRETS_MANAGER=$moto"
+  echo "AWS_ENDPOINT_URL_SESV2=$moto"
 } > "$AISLE_STATE/functions.env"
 
 pids=()
@@ -100,10 +108,12 @@ done
 curl -sf -o /dev/null -X POST "http://127.0.0.1:$AISLE_LOCALSTRIPE_PORT/_config/webhooks/aisle" \
   -d "url=http://127.0.0.1:$AISLE_PORT/v1/payments/webhook" -d "secret=whsec_aisle_local"
 
-shopper="$("$local_cli" token --user demo-shopper)"
+# People get ID tokens, as the deployed storefront keeps after Cognito's sign-in: they carry
+# the verified address the shop mails.
+shopper="$("$local_cli" token --user demo-shopper --kind id)"
 # A second shopper (e2e's waiting room: the shopper behind the first).
-shopper2="$("$local_cli" token --user demo-shopper-2)"
-seller="$("$local_cli" token --user demo-seller --groups sellers)"
+shopper2="$("$local_cli" token --user demo-shopper-2 --kind id)"
+seller="$("$local_cli" token --user demo-seller --groups sellers --kind id)"
 # wh-1000's system: a client-credentials access token of its app client (scope aisle/warehouse).
 warehouse="$("$local_cli" token --warehouse wh-1000)"
 cat <<MSG

@@ -194,6 +194,31 @@ check("the warehouse ships it: SHIPPED", warehouse("ship", placed["orderId"]) an
 detail = call("GET", f"/v1/orders/{placed['orderId']}", "SHOPPER")[1]
 check("the order detail shows the parcel with its tracking number", detail.get("shipments", [{}])[0].get("trackingNumber", "").startswith("AISLE"), detail)
 check("and delivers it: DELIVERED", warehouse("deliver", placed["orderId"]) and poll(30, lambda: order_status() == "DELIVERED"))
+status, rma = call("POST", f"/v1/orders/{placed['orderId']}/returns", "SHOPPER", {"lines": [{"itemId": kettle["itemId"], "quantity": 1}], "reason": "too small"})
+check("the shopper is authorised to return it", status == 201 and rma.get("label", {}).get("barcode") == rma.get("returnId"), (status, rma))
+check("the warehouse scans the label: refunded", warehouse("return", placed["orderId"], kettle["itemId"], "1", "RESELLABLE", rma.get("returnId", "")) and poll(60, lambda: order_status() == "REFUNDED"), order_status())
+
+
+def mailbox(to):
+    """What SES sent to `to`, newest first, as the storefront's dev mailbox shows it."""
+    url = os.environ.get("STOREFRONT", "http://127.0.0.1:3001") + "/_dev/mailbox?" + urllib.parse.urlencode({"to": to})
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())["mails"]
+
+
+# The shopper's mail about this order, as the dev mailbox shows it, against their inbox: one
+# mail per notice (per event), for each step (ID tokens carry the address Cognito verified;
+# the demo shopper's is demo-shopper@example.com).
+short = placed["orderId"][:8]
+steps = {"is placed": "ORDER_PLACED", "has shipped": "ORDER_SHIPPED", "was delivered": "ORDER_DELIVERED", "Your return for": "RETURN_AUTHORISED", "A refund for": "REFUND_ISSUED"}
+def tally():
+    subjects = [m["subject"] for m in mailbox("demo-shopper@example.com") if short in m["subject"]]
+    notices = [n["kind"] for n in call("GET", "/v1/me/notifications?limit=100", "SHOPPER")[1].get("items", []) if n.get("orderId") == placed["orderId"]]
+    return {words: (sum(words in sub for sub in subjects), notices.count(kind)) for words, kind in steps.items()}
+check("the order's mail arrived: placed, shipped, delivered, return, refund, one mail per inbox notice", poll(90, lambda: all(m == n and m >= 1 for m, n in tally().values())), tally())
+mails = [m for m in mailbox("demo-shopper@example.com") if short in m["subject"]]
+placed_mail = next((m for m in mails if "is placed" in m["subject"]), {})
+check("the placed mail has a text and an HTML part with the total, and no unsubscribe (transactional)", "Total" in placed_mail.get("text", "") and "<table" in placed_mail.get("html", "") and "listUnsubscribe" not in placed_mail, placed_mail.get("subject"))
 
 # Races as Lambda has them: make dev runs several instances of each function at once
 # (cargo lambda watch --concurrency), so two requests for one checkout really overlap.

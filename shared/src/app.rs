@@ -8,12 +8,14 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use crate::adapters::dynamo::{
     DynamoCarts, DynamoCatalog, DynamoCheckouts, DynamoFulfilment, DynamoIdentities,
     DynamoInventory, DynamoOrders, DynamoParking, DynamoRequests, DynamoSellerNotices,
-    DynamoWaitingRoom, DynamoWarehouses, DynamoWatchers, Faults, InventoryTables,
+    DynamoShopperNotices, DynamoWaitingRoom, DynamoWarehouses, DynamoWatchers, Faults,
+    InventoryTables,
 };
 use crate::adapters::eventbridge::EventBridgePublisher;
 use crate::adapters::live_push::ApiGatewayPush;
 use crate::adapters::payments::TestPayments;
 use crate::adapters::search::{EmbeddedIndex, OpenSearchIndex};
+use crate::adapters::ses::SesMailer;
 use crate::adapters::sqs::{DeadLetters, SqsTimer};
 use crate::adapters::stripe::StripeAccount;
 use crate::config::PaymentSettings;
@@ -35,6 +37,8 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     /// Secrets Manager (the payment provider's keys).
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// SES v2 (shoppers' mail).
+    pub ses: aws_sdk_sesv2::Client,
     /// Region and credentials for requests signed by hand (OpenSearch).
     pub region: String,
     /// Credentials for signing by hand.
@@ -52,6 +56,7 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
+            ses: aws_sdk_sesv2::Client::new(sdk),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             credentials: sdk.credentials_provider(),
             sdk: sdk.clone(),
@@ -206,6 +211,12 @@ pub struct App {
     pub stream_dead_letters: DeadLetters,
     /// Sellers' notices.
     pub notices: DynamoSellerNotices,
+    /// Shoppers' inboxes, notification settings and mail outbox.
+    pub shopper_notices: DynamoShopperNotices,
+    /// Shoppers' mail.
+    pub mailer: SesMailer,
+    /// Parked messages the shoppers' notifier cannot use.
+    pub shopper_notice_dead_letters: DeadLetters,
     /// Hot items' waiting rooms.
     pub waiting_room: DynamoWaitingRoom,
     /// Who watches which item's live stock.
@@ -307,6 +318,7 @@ impl App {
             sqs,
             events,
             secrets,
+            ses,
             region,
             credentials,
             sdk,
@@ -373,6 +385,16 @@ impl App {
             notice_dead_letters: DeadLetters::new(sqs.clone(), &config.seller_notices_dlq_url),
             stream_dead_letters: DeadLetters::new(sqs.clone(), &config.stream_failures_url),
             notices: DynamoSellerNotices::new(dynamo.clone(), &t.shoppers),
+            shopper_notices: DynamoShopperNotices::new(dynamo.clone(), &t.shoppers),
+            mailer: SesMailer::new(
+                ses,
+                &config.mail.from,
+                config.mail.configuration_set.clone(),
+            ),
+            shopper_notice_dead_letters: DeadLetters::new(
+                sqs.clone(),
+                &config.mail.dead_letters_url,
+            ),
             waiting_room: DynamoWaitingRoom::new(dynamo.clone(), &t.stock, &t.shoppers, &t.live),
             watchers: DynamoWatchers::new(dynamo.clone(), &t.live, clock.clone()),
             live_push: ApiGatewayPush::new(&sdk, &config.live_endpoint),
@@ -388,6 +410,19 @@ impl App {
             search_cache: Arc::new(QueryCache::new(config.search.cache_ttl, 512)),
             clock,
             delivery: DeliverySites::default(),
+        }
+    }
+
+    /// The ports the shoppers' notifier needs, borrowed from this app.
+    pub fn notifier(&self) -> crate::usecases::notifications::Notifier<'_> {
+        crate::usecases::notifications::Notifier {
+            orders: &self.orders,
+            fulfilment: &self.fulfilment,
+            catalog: &self.catalog,
+            notices: &self.shopper_notices,
+            mailer: &self.mailer,
+            clock: self.clock.as_ref(),
+            store_url: &self.config.mail.store_url,
         }
     }
 

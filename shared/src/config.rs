@@ -119,6 +119,22 @@ pub struct Config {
     /// How long browsers and CDNs may reuse a public answer (catalog, item, search), in
     /// seconds (`CACHE_MAX_AGE_SECONDS`, default 30): short, since availability is live.
     pub cache_max_age: u32,
+    /// Shoppers' mail.
+    pub mail: MailSettings,
+}
+
+/// How shoppers' mail is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// The sender (`MAIL_FROM`, an SES-verified identity's address, with a display name).
+    pub from: String,
+    /// The SES configuration set whose event destinations report bounces and complaints
+    /// (`SES_CONFIGURATION_SET`, optional).
+    pub configuration_set: Option<String>,
+    /// The storefront's address, for links in mail (`STORE_URL`).
+    pub store_url: String,
+    /// Where messages the notifier cannot use are parked (`SHOPPER_NOTICES_DLQ_URL`).
+    pub dead_letters_url: String,
 }
 
 /// Which payment provider takes the money (`PAYMENT_PROVIDER`, required: the test provider
@@ -213,6 +229,12 @@ impl Config {
         let warehouse_updates_dlq_url = var("WAREHOUSE_UPDATES_DLQ_URL");
         let seller_notices_dlq_url = var("SELLER_NOTIFICATIONS_DLQ_URL");
         let stream_failures_url = var("STREAM_FAILURES_URL");
+        let mail = MailSettings {
+            from: var("MAIL_FROM"),
+            configuration_set: get("SES_CONFIGURATION_SET").filter(|v| !v.is_empty()),
+            store_url: var("STORE_URL"),
+            dead_letters_url: var("SHOPPER_NOTICES_DLQ_URL"),
+        };
         if !missing.is_empty() {
             return Err(ConfigError(format!(
                 "missing environment variables: {}",
@@ -258,6 +280,7 @@ impl Config {
             warehouse_updates_dlq_url,
             seller_notices_dlq_url,
             stream_failures_url,
+            mail,
             live_endpoint,
             hold,
             search,
@@ -281,6 +304,7 @@ mod tests {
                 .or_else(|| name.ends_with("_URL").then(|| "u".into()))
                 .or_else(|| (name == "EVENT_BUS_NAME").then(|| "b".into()))
                 .or_else(|| (name == "LIVE_ENDPOINT").then(|| "http://127.0.0.1:1".into()))
+                .or_else(|| (name == "MAIL_FROM").then(|| "Aisle <orders@aisle.test>".into()))
         }
     }
 

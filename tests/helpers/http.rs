@@ -39,7 +39,10 @@ impl Caller {
     fn claims(&self) -> Option<Value> {
         match self {
             Self::Anonymous => None,
-            Self::Shopper(sub) => Some(json!({ "sub": sub })),
+            // A shopper's ID token: the address Cognito verified comes with it.
+            Self::Shopper(sub) => Some(
+                json!({ "sub": sub, "token_use": "id", "email": format!("{sub}@shoppers.test"), "email_verified": "true" }),
+            ),
             Self::Seller(sub) => Some(json!({ "sub": sub, "cognito:groups": "[sellers]" })),
             // A client-credentials access token as Cognito issues it: the client is its own
             // subject; a scope, no user, no groups, nothing naming the warehouse.

@@ -120,6 +120,9 @@ impl Shop {
         resources::create_rules(&clients.events, &prefix, template())
             .await
             .unwrap();
+        resources::create_mail_identity(&clients.ses, template())
+            .await
+            .expect("moto reachable (`make stack-up`)");
         let event_sink = subscribe_to_events(&clients, &prefix).await;
         let env = template().local_env(&prefix).unwrap();
         let mut config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
@@ -335,6 +338,13 @@ impl Shop {
                 "WarehouseUpdatesQueue" => {
                     aisle::workers::apply_warehouse_updates(
                         &*self.as_function("apply-warehouse-updates").await,
+                        event,
+                    )
+                    .await
+                }
+                "ShopperNoticesQueue" => {
+                    aisle::workers::notify_shoppers(
+                        &*self.as_function("notify-shoppers").await,
                         event,
                     )
                     .await

@@ -14,8 +14,8 @@ pub mod provision;
 // The modules by their old flat names, so callers (the CLI, the tests) read as before.
 pub use bench::{flash as flash_bench, init as init_bench, search as search_bench};
 pub use emulate::{
-    gateway, iam, limits, live, proxy, queues, rules, simulator, storefront, streams, stripe_proxy,
-    token,
+    gateway, iam, limits, live, mailbox, proxy, queues, rules, simulator, storefront, streams,
+    stripe_proxy, token,
 };
 pub use provision::{products, resources, seed, template};
 
@@ -72,6 +72,12 @@ pub fn named_clients(sdk: &SdkConfig, app_name: &str, dynamo: &str, moto: &str) 
         ),
         secrets: aws_sdk_secretsmanager::Client::from_conf(
             aws_sdk_secretsmanager::config::Builder::from(sdk)
+                .endpoint_url(moto)
+                .app_name(name())
+                .build(),
+        ),
+        ses: aws_sdk_sesv2::Client::from_conf(
+            aws_sdk_sesv2::config::Builder::from(sdk)
                 .endpoint_url(moto)
                 .app_name(name())
                 .build(),
@@ -166,6 +172,11 @@ pub fn local_clients(sdk: &SdkConfig) -> aisle::Clients {
         sqs: sqs_client(sdk, &endpoint("AWS_ENDPOINT_URL_SQS", 5000)),
         events: events_client(sdk, &endpoint("AWS_ENDPOINT_URL_EVENTBRIDGE", 5000)),
         secrets: secrets_client(sdk, &endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", 5000)),
+        ses: aws_sdk_sesv2::Client::from_conf(
+            aws_sdk_sesv2::config::Builder::from(sdk)
+                .endpoint_url(endpoint("AWS_ENDPOINT_URL_SESV2", 5000))
+                .build(),
+        ),
         region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
         credentials: sdk.credentials_provider(),
         sdk: sdk.clone(),

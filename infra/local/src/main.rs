@@ -74,6 +74,12 @@ async fn main() -> Result<()> {
             resources::create_rules(&events, &prefix, &template).await?;
             let secrets = secrets_client(&sdk, &endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER", 5000));
             resources::create_stripe_secret(&secrets, &template).await?;
+            let ses = aws_sdk_sesv2::Client::from_conf(
+                aws_sdk_sesv2::config::Builder::from(&sdk)
+                    .endpoint_url(endpoint("AWS_ENDPOINT_URL_SESV2", 5000))
+                    .build(),
+            );
+            resources::create_mail_identity(&ses, &template).await?;
             eprintln!(
                 "[aisle-local] {} tables, {} queues, {} event buses, {} rules ready (prefix {prefix:?})",
                 tables.len(),

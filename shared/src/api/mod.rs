@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod notifications;
 pub mod payments;
 pub mod request;
 pub mod returns;

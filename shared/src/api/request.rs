@@ -107,6 +107,23 @@ fn caller(req: &Request) -> Result<(Principal, bool), ApiError> {
     ))
 }
 
+/// The caller's mail address as Cognito verified it: an ID token's `email` with
+/// `email_verified` true. Access tokens carry none (`None`); an unverified address is never
+/// used, so mail cannot be pointed at someone else's inbox.
+pub fn verified_email(req: &Request) -> Option<crate::domain::EmailAddress> {
+    let claims = match req.request_context_ref() {
+        Some(ctx @ RequestContext::ApiGatewayV2(_)) => ctx
+            .authorizer()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|j| &j.claims),
+        _ => None,
+    }?;
+    (claims.get("email_verified").map(String::as_str) == Some("true"))
+        .then(|| claims.get("email").cloned())
+        .flatten()
+        .and_then(|e| crate::domain::EmailAddress::try_from(e).ok())
+}
+
 /// The caller, who must hold `role`: 403 before anything else of the request (path, query,
 /// body) is read, so a caller without the role learns nothing of the route's rules.
 pub fn principal_with(req: &Request, role: Role) -> Result<Principal, ApiError> {

@@ -367,6 +367,20 @@ pub async fn submit_order(app: &App, req: Request) -> HttpResult {
             let who = person(&req)?;
             let id: CheckoutId = path(&req, "checkoutId")?;
             let key = required_key(&req)?;
+            // Where this order's mail goes: the address the shopper's token verified, kept
+            // before the order exists so its first mail finds it. Mail is not worth failing
+            // an order for: a store error here is logged and the order goes ahead.
+            if let Some(email) = super::request::verified_email(&req) {
+                let kept = crate::usecases::notifications::settings(
+                    &app.shopper_notices,
+                    &who.user_id,
+                    Some(&email),
+                )
+                .await;
+                if let Err(e) = kept {
+                    tracing::warn!(error = %e, "could not record the shopper's mail address");
+                }
+            }
             let fingerprint = fingerprint(&[id.to_string().as_bytes(), req.body().as_ref()]);
             let body: SubmitBody = json_body(&req)?;
             let mut errors = ValidationErrors::default();

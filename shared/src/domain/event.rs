@@ -317,23 +317,27 @@ impl EventKind {
     /// checks the template's rules against this list, both ways.
     pub fn consumers(self) -> &'static [&'static str] {
         match self {
-            Self::OrderPlaced => &["AssignOrdersFunction"],
+            Self::OrderPlaced => &[
+                "AssignOrdersFunction",
+                "NotifyShoppersFunction",
+                "KeepSellerNoticesFunction",
+            ],
+            Self::OrderShipped
+            | Self::OrderDelivered
+            | Self::OrderCancelled
+            | Self::OrderLineCancelled
+            | Self::ReturnAuthorised
+            | Self::OrderRefunded
+            | Self::OrderPartiallyRefunded
+            | Self::OrderPaymentFailed
+            | Self::OrderRejected => &["NotifyShoppersFunction"],
             Self::LowStock
             | Self::BackInStock
             | Self::StockShortfall
             | Self::ReturnHeldForReview => &["KeepSellerNoticesFunction"],
             Self::OrderProcessing
             | Self::OrderBackordered
-            | Self::OrderShipped
-            | Self::OrderDelivered
-            | Self::OrderCancelled
-            | Self::OrderRejected
-            | Self::OrderPaymentFailed
             | Self::ReturnRequested
-            | Self::OrderRefunded
-            | Self::OrderPartiallyRefunded
-            | Self::OrderLineCancelled
-            | Self::ReturnAuthorised
             | Self::CheckoutExpired
             | Self::PaymentFailed
             | Self::StockDrift => &[],

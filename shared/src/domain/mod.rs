@@ -9,8 +9,10 @@ pub mod event;
 pub mod fulfilment;
 pub mod ids;
 pub mod item;
+pub mod mail;
 pub mod money;
 pub mod notice;
+pub mod notification;
 pub mod order;
 pub mod page;
 pub mod parking;
@@ -33,6 +35,7 @@ pub use ids::{CheckoutId, ItemId, OrderId, ReturnId, ReviewId, UserId, Warehouse
 pub use item::{Attributes, Category, ImageUrl, Item, ItemPatch, NewItem};
 pub use money::{Currency, Money};
 pub use notice::{NoticeKind, SellerNotice};
+pub use notification::{EmailAddress, Mail, MessageKind, Notice, NotificationSettings, Plan};
 pub use order::{
     CancelledLine, DueKind, MoneyDue, NewOrder, Order, OrderStatus, Payment, PaymentState,
     StatusChange,

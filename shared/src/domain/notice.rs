@@ -20,6 +20,8 @@ pub enum NoticeKind {
     /// Returned units of the seller's item wait for them to accept or refuse
     /// (`POST /v1/seller/orders/{orderId}/return-reviews/{reviewId}`).
     ReturnReview,
+    /// A shopper ordered the seller's items (their lines only).
+    NewOrder,
 }
 
 /// One notice to one seller.
@@ -58,12 +60,55 @@ pub struct SellerNotice {
     /// The review to decide (reviews).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_id: Option<ReviewId>,
+    /// The seller's own lines of a new order (new orders): never another seller's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<super::event::Line>>,
 }
 
 /// Why a queued message is not a seller notice (it goes to the dead-letter queue with this).
 pub type NotANotice = String;
 
 impl SellerNotice {
+    /// One notice per seller of a new order's items, each with that seller's lines only
+    /// (`seller_of` names an item's seller; an item it does not know is left out). The
+    /// notice id is the event's and the seller's, so a redelivery keeps nothing twice.
+    pub fn new_orders(
+        event_id: &str,
+        at: Timestamp,
+        order: &super::event::OrderChanged,
+        seller_of: impl Fn(ItemId) -> Option<UserId>,
+    ) -> Vec<SellerNotice> {
+        let mut by_seller: std::collections::BTreeMap<String, (UserId, Vec<super::event::Line>)> =
+            std::collections::BTreeMap::new();
+        for line in &order.lines {
+            if let Some(seller) = seller_of(line.item_id) {
+                by_seller
+                    .entry(seller.as_str().to_owned())
+                    .or_insert_with(|| (seller.clone(), Vec::new()))
+                    .1
+                    .push(line.clone());
+            }
+        }
+        by_seller
+            .into_values()
+            .map(|(seller, lines)| SellerNotice {
+                notice_id: format!("{event_id}#{seller}"),
+                kind: NoticeKind::NewOrder,
+                item_id: lines[0].item_id,
+                seller_id: seller,
+                available: None,
+                threshold: None,
+                warehouse_id: None,
+                units: Some(lines.iter().map(|l| l.quantity.get()).sum()),
+                at,
+                stock_version: None,
+                order_id: Some(order.order_id),
+                review_id: None,
+                lines: Some(lines),
+            })
+            .collect()
+    }
+
     /// Read a notice from the EventBridge envelope the rule puts on the queue.
     pub fn from_envelope(body: &str) -> Result<Self, NotANotice> {
         let Envelope {
@@ -93,6 +138,7 @@ impl SellerNotice {
             stock_version: None,
             order_id: None,
             review_id: None,
+            lines: None,
         };
         let alert = |kind, a: StockAlert| SellerNotice {
             available: Some(a.available),
@@ -175,15 +221,62 @@ mod tests {
     }
 
     #[test]
+    fn a_new_order_tells_each_seller_of_their_own_lines_only() {
+        let Some(Event::OrderPlaced(mut order)) = super::super::event::samples().into_iter().next()
+        else {
+            panic!("the first sample is OrderPlaced");
+        };
+        let (a, b, c) = (
+            ItemId::derived_from("a"),
+            ItemId::derived_from("b"),
+            ItemId::derived_from("c"),
+        );
+        let two = crate::domain::Quantity::try_from(2i64).unwrap();
+        order.lines = [a, b, c]
+            .into_iter()
+            .map(|item_id| super::super::event::Line {
+                item_id,
+                quantity: two,
+            })
+            .collect();
+        let seller = |item: ItemId| {
+            let name = if item == b {
+                "seller-2"
+            } else if item == c {
+                return None;
+            } else {
+                "seller-1"
+            };
+            Some(UserId::try_from(name).unwrap())
+        };
+        let notices = SellerNotice::new_orders("ev-1", order.at, &order, seller);
+        assert_eq!(
+            notices.len(),
+            2,
+            "one per seller; an unknown item is left out"
+        );
+        let first = &notices[0];
+        assert_eq!(first.seller_id.as_str(), "seller-1");
+        assert_eq!(first.notice_id, "ev-1#seller-1");
+        assert_eq!(first.lines.as_ref().unwrap().len(), 1);
+        assert_eq!(first.lines.as_ref().unwrap()[0].item_id, a);
+        assert_eq!(notices[1].lines.as_ref().unwrap()[0].item_id, b);
+        assert_eq!(first.kind, NoticeKind::NewOrder);
+    }
+
+    #[test]
     fn other_messages_are_refused_with_a_reason() {
         assert!(SellerNotice::from_envelope("{")
             .unwrap_err()
             .contains("not JSON"));
-        let placed = super::super::event::samples().remove(0);
+        let expired = super::super::event::samples()
+            .into_iter()
+            .find(|e| matches!(e, Event::CheckoutExpired(_)))
+            .unwrap();
         assert!(
-            SellerNotice::from_envelope(&envelope("OrderPlaced", placed.detail()))
+            SellerNotice::from_envelope(&envelope("CheckoutExpired", expired.detail()))
                 .unwrap_err()
-                .contains("not a seller notice: OrderPlaced")
+                .contains("not a seller notice: CheckoutExpired")
         );
         assert!(
             SellerNotice::from_envelope(&envelope("LowStock", json!({ "itemId": "x" }))).is_err()

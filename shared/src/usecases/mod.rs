@@ -9,6 +9,7 @@ pub mod fulfilment;
 pub mod identities;
 pub mod live;
 pub mod notices;
+pub mod notifications;
 pub mod orders;
 pub mod payments;
 pub mod provider_events;

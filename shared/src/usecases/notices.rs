@@ -1,7 +1,8 @@
 //! Sellers' notices: kept from the seller-notifications queue, listed by their seller.
 
+use crate::domain::event::{Envelope, Event, EventKind};
 use crate::domain::{Page, PageRequest, Principal, SellerNotice};
-use crate::ports::{SellerNotices, StoreError};
+use crate::ports::{Catalog, SellerNotices, StoreError};
 use crate::usecases::catalog::SellerItemsError;
 
 /// What keeping one queued message did.
@@ -15,19 +16,39 @@ pub enum Kept {
     Refused(String),
 }
 
-/// Keep the notice a queued EventBridge envelope carries, once.
+/// Keep the notice(s) a queued EventBridge envelope carries, once: a stock alert or review
+/// is one notice; a new order is one per seller of its items, with their lines only.
 #[tracing::instrument(name = "keep_notice", skip_all)]
-pub async fn keep(notices: &dyn SellerNotices, body: &str) -> Result<Kept, StoreError> {
-    let notice = match SellerNotice::from_envelope(body) {
-        Ok(n) => n,
-        Err(reason) => return Ok(Kept::Refused(reason)),
+pub async fn keep(
+    notices: &dyn SellerNotices,
+    catalog: &dyn Catalog,
+    body: &str,
+) -> Result<Kept, StoreError> {
+    let kept = match Envelope::parse_only(body, &[EventKind::OrderPlaced], "a new order") {
+        Ok(Envelope {
+            event_id,
+            time,
+            event: Event::OrderPlaced(order),
+        }) => {
+            let ids: Vec<_> = order.lines.iter().map(|l| l.item_id).collect();
+            let items = catalog.get_many(&ids).await?;
+            SellerNotice::new_orders(&event_id, time, &order, |id| {
+                items.get(&id).map(|item| item.seller_id.clone())
+            })
+        }
+        _ => match SellerNotice::from_envelope(body) {
+            Ok(n) => vec![n],
+            Err(reason) => return Ok(Kept::Refused(reason)),
+        },
     };
-    Ok(if notices.keep(&notice).await? {
-        tracing::info!(notice_id = %notice.notice_id, seller_id = %notice.seller_id, kind = ?notice.kind, "seller notice kept");
-        Kept::New
-    } else {
-        Kept::Again
-    })
+    let mut any_new = false;
+    for notice in &kept {
+        if notices.keep(notice).await? {
+            tracing::info!(notice_id = %notice.notice_id, seller_id = %notice.seller_id, kind = ?notice.kind, "seller notice kept");
+            any_new = true;
+        }
+    }
+    Ok(if any_new { Kept::New } else { Kept::Again })
 }
 
 /// The signed-in seller's own notices, newest first (sellers only: the same refusals as

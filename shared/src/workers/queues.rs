@@ -224,6 +224,27 @@ pub async fn apply_warehouse_updates(
     .await)
 }
 
+/// `notify-shoppers` (SQS, fed by the `ShopperNotices` rule): each order event becomes the
+/// shopper's inbox notice and mail, once ([`crate::usecases::notifications::deliver`]). A
+/// message whose mail must wait (another consumer holds it, SES is busy) fails alone and SQS
+/// brings it back after the visibility timeout; one that is not an order event is parked.
+pub async fn notify_shoppers(
+    app: &App,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    use crate::usecases::notifications::{deliver, Delivered};
+    Ok(each_message(event, 4, |Delivery { body, .. }| async move {
+        match deliver(&app.notifier(), &body).await? {
+            Delivered::Silent | Delivered::Done(_) => Ok(()),
+            Delivered::Later(reason) => Err(StoreError::Unavailable(reason)),
+            Delivered::Refused(reason) => {
+                app.shopper_notice_dead_letters.park(&body, &reason).await
+            }
+        }
+    })
+    .await)
+}
+
 /// `keep-seller-notices`: stock alerts (EventBridge rule → SQS) kept per seller for
 /// `GET /v1/seller/notifications`; a redelivery keeps nothing twice, and a message that is not
 /// a seller notice is parked with the reason.
@@ -233,7 +254,7 @@ pub async fn keep_seller_notices(
 ) -> Result<SqsBatchResponse, Error> {
     use crate::usecases::notices::{keep, Kept};
     Ok(each_message(event, 1, |Delivery { body, .. }| async move {
-        match keep(&app.notices, &body).await? {
+        match keep(&app.notices, &app.catalog, &body).await? {
             Kept::New | Kept::Again => Ok(()),
             Kept::Refused(reason) => app.notice_dead_letters.park(&body, &reason).await,
         }

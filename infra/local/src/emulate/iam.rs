@@ -437,8 +437,26 @@ impl Resolver<'_> {
         }
     }
 
-    /// A template value: text, `!Ref`, `!GetAtt`, `!Sub`.
+    /// A template value: text, `!Ref`, `!GetAtt`, `!Sub`, and `!If` (its condition evaluated
+    /// with the parameters as this run has them).
     fn yaml(&self, v: &Value) -> Result<String> {
+        if let Value::Tagged(t) = v {
+            if t.tag == "If" {
+                let list = t.value.as_sequence().context("!If list")?;
+                let condition = list
+                    .first()
+                    .and_then(Value::as_str)
+                    .context("!If condition")?;
+                let chosen = list
+                    .get(if self.template.condition(condition) {
+                        1
+                    } else {
+                        2
+                    })
+                    .context("!If branch")?;
+                return self.yaml(chosen);
+            }
+        }
         if let Some(name) = reference(v) {
             return self.reference(name);
         }
@@ -654,6 +672,37 @@ pub fn needs(policies: &Policies, target: &str, body: &Json) -> Vec<(String, Str
     }
 }
 
+/// What a REST-JSON call needs (services whose operation is in the path, not in
+/// `x-amz-target`): SES v2's `SendEmail` (`POST /v2/email/outbound-emails`) on the sender's
+/// identity (its domain's) and, if named, the configuration set
+/// (https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html).
+pub fn needs_rest(
+    policies: &Policies,
+    method: &str,
+    path: &str,
+    body: &Json,
+) -> Vec<(String, String)> {
+    if method != "POST" || path != "/v2/email/outbound-emails" {
+        return vec![];
+    }
+    let from = body["FromEmailAddress"].as_str().unwrap_or_default();
+    let address = from
+        .rsplit_once('<')
+        .map_or(from, |(_, rest)| rest.trim_end_matches('>'));
+    let domain = address.rsplit_once('@').map_or(address, |(_, d)| d);
+    let mut needs = vec![(
+        "ses:SendEmail".to_owned(),
+        policies.arn("ses", &format!("identity/{domain}")),
+    )];
+    if let Some(set) = body["ConfigurationSetName"].as_str() {
+        needs.push((
+            "ses:SendEmail".to_owned(),
+            policies.arn("ses", &format!("configuration-set/{set}")),
+        ));
+    }
+    needs
+}
+
 /// The function named in an SDK user agent (`app/<name>`), if any.
 pub fn caller(user_agent: &str) -> Option<&str> {
     user_agent
@@ -743,7 +792,16 @@ async fn handle(
     let function = caller(header("x-amz-user-agent")).or_else(|| caller(header("user-agent")));
     let target = header("x-amz-target");
     let json: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
-    for (action, resource) in needs(policies, target, &json) {
+    let mut required = needs(policies, target, &json);
+    if target.is_empty() {
+        required.extend(needs_rest(
+            policies,
+            parts.method.as_str(),
+            parts.uri.path(),
+            &json,
+        ));
+    }
+    for (action, resource) in required {
         let decision = match function {
             Some(f) => policies.decide(f, &action, &resource),
             None => Decision::Unchecked,

@@ -3,7 +3,7 @@
 //! refuses (throttles, reserved concurrency, timeouts: [`limits`]), the IAM
 //! check in front of DynamoDB Local and moto ([`iam`], over the plain [`proxy`]), the SQS,
 //! DynamoDB Streams and EventBridge deliveries Lambda and EventBridge would make ([`queues`],
-//! [`streams`], [`rules`]), the WebSocket API ([`live`]), Cognito's tokens ([`token`]),
+//! [`streams`], [`rules`]), the WebSocket API ([`live`]), what SES sent ([`mailbox`]), Cognito's tokens ([`token`]),
 //! Stripe's behaviours localstripe lacks ([`stripe_proxy`]), the storefront's static hosting
 //! ([`storefront`]) and a warehouse's own system ([`simulator`]).
 
@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod iam;
 pub mod limits;
 pub mod live;
+pub mod mailbox;
 pub mod proxy;
 pub mod queues;
 pub mod rules;

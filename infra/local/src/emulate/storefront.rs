@@ -9,7 +9,9 @@
 //!   made on localstripe, as Stripe.js makes one on Stripe (localstripe's own fake Stripe.js
 //!   has no `createPaymentMethod`);
 //! - `POST /_dev/authenticate` `{"clientSecret", "success"}`: the shopper's answer to a 3-D
-//!   Secure challenge, as Stripe.js's `handleNextAction` would send it.
+//!   Secure challenge, as Stripe.js's `handleNextAction` would send it;
+//! - `GET /_dev/mailbox[?to=<address>]`: the mail moto's SES sent, newest first, decoded
+//!   (subject, text, HTML), for the storefront's dev mailbox page.
 //!
 //! Local use only: in AWS the same files are served by CloudFront from S3 (template
 //! `StorefrontBucket`/`StorefrontDistribution`) with `signIn: "cognito"`.
@@ -83,8 +85,10 @@ impl Storefront {
                     Some("shopper") | None => vec![],
                     Some(_) => return problem(400, "role is shopper or seller"),
                 };
+                // An ID token, as the deployed storefront keeps after Cognito's sign-in: it
+                // carries the verified address the shop mails.
                 let token = crate::token::mint(
-                    crate::token::Kind::Access,
+                    crate::token::Kind::Id,
                     &format!("dev-{user}"),
                     &groups,
                     12 * 3600,
@@ -136,6 +140,31 @@ impl Storefront {
                     form,
                 )
                 .await
+            }
+            // What moto's SES sent, newest first, as a mail client shows it (`?to=` one
+            // recipient): the dev mailbox page reads it.
+            ("GET", "/_dev/mailbox") => {
+                let to = parts
+                    .uri
+                    .query()
+                    .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "to"))
+                    .map(|(_, v)| v.into_owned());
+                match crate::mailbox::sent().await {
+                    Ok(sent) => {
+                        let mails: Vec<_> = sent
+                            .iter()
+                            .rev()
+                            .filter(|m| to.as_ref().is_none_or(|t| m.to.contains(t)))
+                            .map(crate::mailbox::Sent::read)
+                            .collect();
+                        respond(
+                            200,
+                            "application/json",
+                            json!({ "mails": mails }).to_string(),
+                        )
+                    }
+                    Err(e) => problem(502, &format!("moto: {e:#}")),
+                }
             }
             ("GET", _) => self.file(path),
             _ => problem(405, "not here"),

@@ -277,6 +277,37 @@ pub async fn create_stripe_secret(
     Ok(name)
 }
 
+/// Verify the domain of the template's `MailFrom` in moto's SES (moto, as SES, refuses mail
+/// from an unverified sender); the domain, for the caller's message. Idempotent.
+pub async fn create_mail_identity(
+    client: &aws_sdk_sesv2::Client,
+    template: &Template,
+) -> Result<String> {
+    let from = template
+        .parameter("MailFrom")
+        .ok_or_else(|| anyhow::anyhow!("template.yaml has no MailFrom default"))?;
+    let address = from
+        .rsplit_once('<')
+        .map_or(from.as_str(), |(_, rest)| rest.trim_end_matches('>'));
+    let domain = address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_owned())
+        .ok_or_else(|| anyhow::anyhow!("MailFrom {from:?} has no domain"))?;
+    match client
+        .create_email_identity()
+        .email_identity(&domain)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_already_exists_exception()) => {}
+        Err(e) => return Err(e).with_context(|| format!("verifying {domain} in SES")),
+    }
+    Ok(domain)
+}
+
 /// Create every EventBridge rule (rules and targets are upserts). moto's one target per rule
 /// is the rule's staging queue: moto delivers to any queue unconditionally, so the local
 /// gateway takes the deliveries from there to the template's targets as EventBridge does,

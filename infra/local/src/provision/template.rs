@@ -923,6 +923,19 @@ impl Template {
                     {
                         crate::live_endpoint()
                     }
+                    // The storefront's CloudFront address: locally the storefront's own.
+                    (Value::Tagged(t), None)
+                        if t.tag == "Sub"
+                            && t.value.as_str().is_some_and(|s| {
+                                s.contains("StorefrontDistribution.DomainName")
+                            }) =>
+                    {
+                        format!(
+                            "http://127.0.0.1:{}",
+                            std::env::var("AISLE_STOREFRONT_PORT")
+                                .unwrap_or_else(|_| "3001".into())
+                        )
+                    }
                     (value, None) => scalar(Some(value))
                         .ok_or_else(|| anyhow!("{name}: unsupported value {value:?}"))?,
                 };
