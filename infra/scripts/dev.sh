@@ -44,7 +44,7 @@ fi
   # function being stopped at its deadline by hand (README, "Deploying").
   if [ -n "${AISLE_LOCAL_TIMEOUTS:-}" ]; then
     "$local_cli" env | grep -v '^AISLE_LOCAL_TIMEOUTS='
-    echo "AISLE_LOCAL_TIMEOUTS=$AISLE_LOCAL_TIMEOUTS"
+    echo "AISLE_LOCAL_TIMEOUTS='$AISLE_LOCAL_TIMEOUTS'"
   else
     "$local_cli" env
   fi

@@ -89,9 +89,7 @@ async fn main() -> Result<()> {
             );
         }
         Some("env") => {
-            for (name, value) in template.local_env(&prefix)? {
-                println!("{name}={value}");
-            }
+            print!("{}", aisle_local::template::env_file(&template.local_env(&prefix)?)?);
         }
         Some("seed") => {
             let env = template.local_env(&prefix)?;

@@ -1039,6 +1039,28 @@ fn scalar(value: Option<&Value>) -> Option<String> {
     }
 }
 
+/// `env` as the env file cargo lambda watch reads (`--env-file`, parsed by the
+/// env-file-reader crate): a bare value may hold no whitespace, quote, `#` or `=` and may not
+/// be empty; any other value is single-quoted, which that format takes literally. A value
+/// with a single quote in it cannot be written (an error, never a silently broken file).
+pub fn env_file(env: &BTreeMap<String, String>) -> Result<String> {
+    let mut out = String::new();
+    for (name, value) in env {
+        let bare = !value.is_empty()
+            && !value
+                .chars()
+                .any(|c| c.is_whitespace() || "'`\"#=".contains(c));
+        if bare {
+            out.push_str(&format!("{name}={value}\n"));
+        } else if !value.contains('\'') {
+            out.push_str(&format!("{name}='{value}'\n"));
+        } else {
+            anyhow::bail!("{name}: a value with a single quote cannot be written to the env file");
+        }
+    }
+    Ok(out)
+}
+
 /// The account id moto uses for every resource.
 pub const MOTO_ACCOUNT: &str = "123456789012";
 
@@ -1121,6 +1143,35 @@ fn table(id: &str, props: &Value) -> Result<TableDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_env_file_quotes_what_its_format_would_misread() {
+        let env: BTreeMap<String, String> = [
+            ("PLAIN", "aisle-ItemsTable"),
+            ("SPACED", "Aisle <orders@aisle.example>"),
+            ("EMPTY", ""),
+            ("LISTED", "get-item=10,index-items=300"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let file = env_file(&env).unwrap();
+        assert!(file.contains("PLAIN=aisle-ItemsTable\n"), "{file}");
+        assert!(
+            file.contains("SPACED='Aisle <orders@aisle.example>'\n"),
+            "{file}"
+        );
+        assert!(file.contains("EMPTY=''\n"), "{file}");
+        assert!(
+            file.contains("LISTED='get-item=10,index-items=300'\n"),
+            "{file}"
+        );
+        let quoted = BTreeMap::from([("Q".to_owned(), "it's".to_owned())]);
+        assert!(env_file(&quoted).is_err());
+        // What the repository's template gives the functions is all writable.
+        let local = Template::load_repo().unwrap().local_env("aisle-").unwrap();
+        assert!(env_file(&local).is_ok());
+    }
 
     #[test]
     fn throttles_come_from_the_templates_route_settings_else_its_default() {
