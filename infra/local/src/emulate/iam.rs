@@ -686,10 +686,7 @@ pub fn needs_rest(
         return vec![];
     }
     let from = body["FromEmailAddress"].as_str().unwrap_or_default();
-    let address = from
-        .rsplit_once('<')
-        .map_or(from, |(_, rest)| rest.trim_end_matches('>'));
-    let domain = address.rsplit_once('@').map_or(address, |(_, d)| d);
+    let domain = crate::mailbox::sender_domain(from).unwrap_or(from);
     let mut needs = vec![(
         "ses:SendEmail".to_owned(),
         policies.arn("ses", &format!("identity/{domain}")),

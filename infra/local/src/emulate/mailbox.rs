@@ -7,6 +7,15 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use serde::Serialize;
 
+/// The domain of a sender as SES reads `From` (`Aisle <orders@aisle.example>` or a bare
+/// address): the identity SES checks it against.
+pub fn sender_domain(from: &str) -> Option<&str> {
+    let address = from
+        .rsplit_once('<')
+        .map_or(from, |(_, rest)| rest.trim_end_matches('>'));
+    address.rsplit_once('@').map(|(_, domain)| domain.trim())
+}
+
 /// One message SES accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -109,6 +118,22 @@ pub async fn sent() -> Result<Vec<Sent>> {
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_senders_domain_is_read_with_or_without_a_display_name() {
+        assert_eq!(
+            super::sender_domain("Aisle <orders@aisle.example>"),
+            Some("aisle.example")
+        );
+        assert_eq!(
+            super::sender_domain("orders@aisle.example"),
+            Some("aisle.example")
+        );
+        assert_eq!(super::sender_domain("nobody"), None);
+    }
 }
 
 /// The messages sent to `address`.

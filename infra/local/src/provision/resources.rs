@@ -286,12 +286,8 @@ pub async fn create_mail_identity(
     let from = template
         .parameter("MailFrom")
         .ok_or_else(|| anyhow::anyhow!("template.yaml has no MailFrom default"))?;
-    let address = from
-        .rsplit_once('<')
-        .map_or(from.as_str(), |(_, rest)| rest.trim_end_matches('>'));
-    let domain = address
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_owned())
+    let domain = crate::mailbox::sender_domain(&from)
+        .map(str::to_owned)
         .ok_or_else(|| anyhow::anyhow!("MailFrom {from:?} has no domain"))?;
     match client
         .create_email_identity()
