@@ -224,15 +224,14 @@ impl Gateway {
             .with_context(|| format!("invoking {binary} at {uri}"))?;
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();
-        if !status.is_success() {
-            anyhow::bail!(
-                "{binary} failed ({status}): {}",
-                String::from_utf8_lossy(&bytes)
-            );
-        }
-        let value: Value = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{binary} answered non-JSON"))?;
-        if let Some(message) = value.get("errorMessage").and_then(Value::as_str) {
+        // A function that stopped at its deadline reports Lambda's own message (cargo lambda
+        // answers it with a 500).
+        let answer: Option<Value> = serde_json::from_slice(&bytes).ok();
+        if let Some(message) = answer
+            .as_ref()
+            .and_then(|v| v.get("errorMessage"))
+            .and_then(Value::as_str)
+        {
             if let Some(seconds) = message
                 .strip_prefix("Task timed out after ")
                 .and_then(|rest| rest.strip_suffix(" seconds"))
@@ -241,6 +240,13 @@ impl Gateway {
                 return Err(crate::limits::TimedOut(Duration::from_secs_f64(seconds)).into());
             }
         }
+        if !status.is_success() {
+            anyhow::bail!(
+                "{binary} failed ({status}): {}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        let value = answer.with_context(|| format!("{binary} answered non-JSON"))?;
         if value.get("errorType").is_some() || value.get("errorMessage").is_some() {
             anyhow::bail!("{binary} failed: {value}");
         }
