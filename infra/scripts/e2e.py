@@ -298,9 +298,13 @@ check(f"the cancelled line is refunded in part at Stripe ({refunded_at_stripe} o
 # API Gateway's throttles: a route with the stage's default (50/s, burst 100) takes its
 # burst, then answers 429 before the authorizer runs (these carry no token, so what gets
 # through is the authorizer's 401 and no function runs).
-burst = together(*[lambda: raw("GET", "/v1/seller/notifications")[0] for _ in range(160)])
+started = time.time()
+burst = together(*[lambda: raw("GET", "/v1/seller/notifications")[0] for _ in range(300)])
+elapsed = time.time() - started
 counts = {code: burst.count(code) for code in set(burst)}
-check(f"a burst beyond a route's throttle gets 429 before the authorizer ({counts})", counts.get(429, 0) >= 30 and set(counts) <= {401, 429}, counts)
+# At most the burst plus what refilled while the requests arrived got through.
+admitted_at_most = 100 + 50 * elapsed + 2
+check(f"a burst beyond a route's throttle gets 429 before the authorizer ({counts} in {elapsed:.2f} s)", counts.get(429, 0) >= 1 and counts.get(401, 0) <= admitted_at_most and set(counts) <= {401, 429}, counts)
 status, head, body = raw("GET", "/v1/seller/notifications")
 check("the same route answers again once its bucket refills", poll(5, lambda: raw("GET", "/v1/seller/notifications")[0] == 401), (status, body))
 
