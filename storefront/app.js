@@ -759,10 +759,12 @@ async function mailboxPage() {
     reader.replaceChildren(h("h3", {}, m.subject), h("p", { class: "muted" }, `From ${m.from} to ${m.to.join(", ")}`), frame,
       h("details", {}, h("summary", {}, "Plain text"), h("pre", {}, m.text)));
   };
+  // As a mail client: the list beside the open message (one column on a phone).
   show(h("div", { class: "panel" }, h("h2", {}, "Dev mailbox"),
-    mails.length ? h("ul", { class: "notices", "data-test": "mailbox" }, mails.map(m => h("li", { "data-test": "mail" },
-      h("button", { type: "button", class: "link", onclick: () => open(m) }, m.subject), h("span", { class: "muted" }, ` · to ${m.to.join(", ")}`)))) : h("p", {}, "No mail sent yet."),
-    reader));
+    mails.length ? h("div", { class: "mailbox" },
+      h("ul", { class: "notices mail-list", "data-test": "mailbox" }, mails.map(m => h("li", { "data-test": "mail" },
+        h("button", { type: "button", class: "link", onclick: () => open(m) }, m.subject), h("div", { class: "muted" }, `to ${m.to.join(", ")}`)))),
+      reader) : h("p", {}, "No mail sent yet.")));
   if (mails.length) open(mails[0]);
 }
 
