@@ -30,6 +30,10 @@ use crate::{dynamo_client, endpoint, local_sdk_config, queues, sqs_client, strea
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
+/// How long the runner waits beyond a function's timeout before it gives up on an
+/// invocation: the time `cargo lambda watch` may take to start an instance.
+const INSTANCE_START_ALLOWANCE: Duration = Duration::from_secs(120);
+
 /// What the gateway needs to run.
 pub struct Gateway {
     template: Template,
@@ -199,10 +203,13 @@ impl Gateway {
     ) -> Result<Value> {
         let _slot = self.runner.slot(binary, caller).await?;
         let timeout = self.runner.timeout(binary);
-        // A little longer than the function's own deadline, so the answer it sends when it
-        // stops itself arrives; the runner gives up only on a function that never answers.
-        match tokio::time::timeout(timeout + Duration::from_secs(2), self.call(binary, event)).await
-        {
+        // The function enforces its own timeout from when it receives the invocation, as
+        // Lambda counts it (init is not part of it). Here, an instance's first invocation
+        // also waits for `cargo lambda watch` to start it through `cargo run`, which took
+        // over 10 s on a loaded CI machine: the runner gives up only on a function that never
+        // answers, after that start-up allowance.
+        let cut_off = timeout + INSTANCE_START_ALLOWANCE;
+        match tokio::time::timeout(cut_off, self.call(binary, event)).await {
             Ok(answer) => answer,
             Err(_) => Err(crate::limits::TimedOut(timeout).into()),
         }
