@@ -755,6 +755,7 @@ async function mailboxPage() {
   const reader = h("div", { class: "mail-reader" });
   const open = (m) => {
     const frame = h("iframe", { title: `Mail: ${m.subject}`, sandbox: "", class: "mail-html" });
+    // The sandbox keeps the mail's document from the page's (no scripts, no origin).
     frame.srcdoc = m.html;
     reader.replaceChildren(h("h3", {}, m.subject), h("p", { class: "muted" }, `From ${m.from} to ${m.to.join(", ")}`), frame,
       h("details", {}, h("summary", {}, "Plain text"), h("pre", {}, m.text)));

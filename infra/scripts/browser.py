@@ -20,7 +20,7 @@ import urllib.request
 import uuid
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -134,6 +134,17 @@ def reload_until(d, hash_route, probe, timeout=40):
             pass
         time.sleep(0.5)  # between reloads of a page whose data another process is changing
     return False
+
+
+def frame_text(d):
+    """The text the dev mailbox's open mail shows (inside its sandboxed frame)."""
+    try:
+        d.switch_to.frame(d.find_element(By.CSS_SELECTOR, ".mail-reader iframe"))
+        return d.find_element(By.TAG_NAME, "body").text
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+    finally:
+        d.switch_to.default_content()
 
 
 def sign_in(d, user, role):
@@ -335,6 +346,11 @@ def main():
             wait_for(d, text_in(".mail-reader h3", words))
             frame = d.find_element(By.CSS_SELECTOR, ".mail-reader iframe")
             check(f"the '{words}' mail shows its HTML", order_a[:8] in (frame.get_attribute("srcdoc") or ""))
+            try:
+                shown = wait_for(d, lambda d: (lambda text: text if "Total" in text else False)(frame_text(d)))
+            except TimeoutException:
+                shown = frame_text(d)
+            check(f"the '{words}' mail's HTML is rendered in its frame (total and link)", "Total" in shown and "Your order" in shown, shown[:200])
             shot(d, name)
         collect_console(d, [])
 
