@@ -52,6 +52,17 @@ pub fn person(req: &Request) -> Result<Principal, ApiError> {
     }
 }
 
+/// The claims the HTTP API's JWT authorizer verified, if the request carries any.
+fn jwt_claims(req: &Request) -> Option<&std::collections::HashMap<String, String>> {
+    match req.request_context_ref() {
+        Some(ctx @ RequestContext::ApiGatewayV2(_)) => ctx
+            .authorizer()
+            .and_then(|a| a.jwt.as_ref())
+            .map(|j| &j.claims),
+        _ => None,
+    }
+}
+
 /// The caller and whether it is a machine (a client-credentials token).
 fn caller(req: &Request) -> Result<(Principal, bool), ApiError> {
     let unauthorized = || {
@@ -61,14 +72,7 @@ fn caller(req: &Request) -> Result<(Principal, bool), ApiError> {
             "a valid bearer token is required",
         )
     };
-    let claims = match req.request_context_ref() {
-        Some(ctx @ RequestContext::ApiGatewayV2(_)) => ctx
-            .authorizer()
-            .and_then(|a| a.jwt.as_ref())
-            .map(|j| &j.claims),
-        _ => None,
-    }
-    .ok_or_else(unauthorized)?;
+    let claims = jwt_claims(req).ok_or_else(unauthorized)?;
     let user_id = claims
         .get("sub")
         .and_then(|s| UserId::try_from(s.as_str()).ok())
@@ -111,13 +115,7 @@ fn caller(req: &Request) -> Result<(Principal, bool), ApiError> {
 /// `email_verified` true. Access tokens carry none (`None`); an unverified address is never
 /// used, so mail cannot be pointed at someone else's inbox.
 pub fn verified_email(req: &Request) -> Option<crate::domain::EmailAddress> {
-    let claims = match req.request_context_ref() {
-        Some(ctx @ RequestContext::ApiGatewayV2(_)) => ctx
-            .authorizer()
-            .and_then(|a| a.jwt.as_ref())
-            .map(|j| &j.claims),
-        _ => None,
-    }?;
+    let claims = jwt_claims(req)?;
     (claims.get("email_verified").map(String::as_str) == Some("true"))
         .then(|| claims.get("email").cloned())
         .flatten()

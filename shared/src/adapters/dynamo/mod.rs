@@ -117,6 +117,58 @@ pub(crate) async fn batch_write(
     Ok(())
 }
 
+/// A page of one user's records (`userId`) whose sort key (`sk`) starts with `prefix`,
+/// newest (greatest key) first, decoded without their keys and TTL: the listings kept per
+/// user in the shoppers table (sellers' notices, shoppers' inboxes). A cursor from another
+/// user or listing is [`StoreError::BadCursor`].
+pub(crate) async fn users_newest_first<T: serde::de::DeserializeOwned>(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    user: &str,
+    prefix: &str,
+    page: &crate::domain::PageRequest,
+) -> Result<crate::domain::Page<T>, StoreError> {
+    let start = match &page.cursor {
+        Some(c) => {
+            let key = cursor::decode(c, &["userId", "sk"], ("userId", user))?;
+            let in_listing = key
+                .get("sk")
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|sk| sk.starts_with(prefix));
+            if !in_listing {
+                return Err(StoreError::BadCursor);
+            }
+            Some(key)
+        }
+        None => None,
+    };
+    let out = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("userId = :u AND begins_with(sk, :p)")
+        .expression_attribute_values(":u", s(user))
+        .expression_attribute_values(":p", s(prefix))
+        .scan_index_forward(false)
+        .limit(page.limit as i32)
+        .set_exclusive_start_key(start)
+        .send()
+        .await
+        .map_err(|e| classify("Query", e))?;
+    let next_cursor = cursor::encode(out.last_evaluated_key());
+    let items = out
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut r| {
+            for k in ["userId", "sk", "ttl"] {
+                r.remove(k);
+            }
+            decode(r)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(crate::domain::Page { items, next_cursor })
+}
+
 /// The outcome of a conditional `PutItem`: `Ok(false)` when its condition failed (someone
 /// else wrote first), a classified error for anything else.
 pub(crate) fn conditional_put<O>(

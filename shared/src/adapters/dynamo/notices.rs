@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
 use super::keys::{notice_sk, NOTICE_PREFIX};
-use super::{classify, conditional_put, cursor, decode, encode, n, s};
+use super::{conditional_put, encode, n, s};
 use crate::domain::{Page, PageRequest, SellerNotice, UserId};
 use crate::ports::{SellerNotices, StoreError};
 
@@ -62,45 +62,13 @@ impl SellerNotices for DynamoSellerNotices {
         seller: &UserId,
         page: &PageRequest,
     ) -> Result<Page<SellerNotice>, StoreError> {
-        let start = match &page.cursor {
-            Some(c) => {
-                let key = cursor::decode(c, &["userId", "sk"], ("userId", seller.as_str()))?;
-                let in_listing = key
-                    .get("sk")
-                    .and_then(|v| v.as_s().ok())
-                    .is_some_and(|sk| sk.starts_with(NOTICE_PREFIX));
-                if !in_listing {
-                    return Err(StoreError::BadCursor);
-                }
-                Some(key)
-            }
-            None => None,
-        };
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("userId = :u AND begins_with(sk, :p)")
-            .expression_attribute_values(":u", s(seller.as_str()))
-            .expression_attribute_values(":p", s(NOTICE_PREFIX))
-            .scan_index_forward(false)
-            .limit(page.limit as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| classify("Query", e))?;
-        let next_cursor = cursor::encode(out.last_evaluated_key());
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|mut r| {
-                for k in ["userId", "sk", "ttl"] {
-                    r.remove(k);
-                }
-                decode(r)
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        super::users_newest_first(
+            &self.client,
+            &self.table,
+            seller.as_str(),
+            NOTICE_PREFIX,
+            page,
+        )
+        .await
     }
 }

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
-use super::{classify, conditional_put, cursor, decode, encode, n, s};
+use super::{classify, conditional_put, encode, n, s};
 use crate::domain::{
     EmailAddress, Notice, NotificationSettings, Page, PageRequest, Timestamp, UserId,
 };
@@ -86,46 +86,7 @@ impl ShopperNotices for DynamoShopperNotices {
     }
 
     async fn list(&self, user: &UserId, page: &PageRequest) -> Result<Page<Notice>, StoreError> {
-        let start = match &page.cursor {
-            Some(c) => {
-                let key = cursor::decode(c, &["userId", "sk"], ("userId", user.as_str()))?;
-                let in_listing = key
-                    .get("sk")
-                    .and_then(|v| v.as_s().ok())
-                    .is_some_and(|sk| sk.starts_with(INBOX));
-                if !in_listing {
-                    return Err(StoreError::BadCursor);
-                }
-                Some(key)
-            }
-            None => None,
-        };
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("userId = :u AND begins_with(sk, :p)")
-            .expression_attribute_values(":u", s(user.as_str()))
-            .expression_attribute_values(":p", s(INBOX))
-            .scan_index_forward(false)
-            .limit(page.limit as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| classify("Query", e))?;
-        let next_cursor = cursor::encode(out.last_evaluated_key());
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|mut r| {
-                for k in ["userId", "sk", "ttl"] {
-                    r.remove(k);
-                }
-                decode(r)
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        super::users_newest_first(&self.client, &self.table, user.as_str(), INBOX, page).await
     }
 
     async fn settings(&self, user: &UserId) -> Result<NotificationSettings, StoreError> {
