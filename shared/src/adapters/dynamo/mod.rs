@@ -117,6 +117,24 @@ pub(crate) async fn batch_write(
     Ok(())
 }
 
+/// Write a kept record once: a conditional `PutItem` on its key not existing, so a
+/// redelivery (the key is the event's) meets its own record; `false` if it did.
+pub(crate) async fn keep_once(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    record: Record,
+) -> Result<bool, StoreError> {
+    conditional_put(
+        client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(record))
+            .condition_expression("attribute_not_exists(sk)")
+            .send()
+            .await,
+    )
+}
+
 /// A page of one user's records (`userId`) whose sort key (`sk`) starts with `prefix`,
 /// newest (greatest key) first, decoded without their keys and TTL: the listings kept per
 /// user in the shoppers table (sellers' notices, shoppers' inboxes). A cursor from another

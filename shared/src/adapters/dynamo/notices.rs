@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 
 use super::keys::{notice_sk, NOTICE_PREFIX};
-use super::{conditional_put, encode, n, s};
+use super::{encode, n, s};
 use crate::domain::{Page, PageRequest, SellerNotice, UserId};
 use crate::ports::{SellerNotices, StoreError};
 
@@ -46,15 +46,7 @@ impl SellerNotices for DynamoSellerNotices {
         let expires = notice.at.unix_seconds() + KEEP_DAYS * 24 * 3600;
         record.insert("ttl".into(), n(expires));
         // The key is the event's time and id: a redelivery meets its own record.
-        conditional_put(
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(record))
-                .condition_expression("attribute_not_exists(sk)")
-                .send()
-                .await,
-        )
+        super::keep_once(&self.client, &self.table, record).await
     }
 
     async fn list(

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
-use super::{classify, conditional_put, encode, n, s};
+use super::{classify, encode, n, s};
 use crate::domain::{
     EmailAddress, Notice, NotificationSettings, Page, PageRequest, Timestamp, UserId,
 };
@@ -74,15 +74,7 @@ impl ShopperNotices for DynamoShopperNotices {
         );
         record.insert("ttl".into(), expiry(notice.at));
         // The key is the event's time and id: a redelivery meets its own record.
-        conditional_put(
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(record))
-                .condition_expression("attribute_not_exists(sk)")
-                .send()
-                .await,
-        )
+        super::keep_once(&self.client, &self.table, record).await
     }
 
     async fn list(&self, user: &UserId, page: &PageRequest) -> Result<Page<Notice>, StoreError> {
