@@ -25,6 +25,7 @@ async fn as_function(shop: &Shop, binary: &str, policies: Policies) -> (App, std
         Arc::new(policies),
         log,
         true,
+        Arc::new(aisle_local::ses_events::MailFeedback::default()),
     ));
     let sdk = local_sdk_config().await;
     let mut clients = local_clients(&sdk);

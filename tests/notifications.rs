@@ -144,7 +144,7 @@ async fn the_same_event_delivered_to_several_consumers_at_once_sends_one_mail() 
     assert!(
         outcomes
             .iter()
-            .all(|o| matches!(o, Delivered::Done(_) | Delivered::Later(_))),
+            .all(|o| matches!(o, Delivered::Done(_) | Delivered::Later { .. })),
         "{outcomes:?}"
     );
     // The ones told "later" come back (SQS redelivers them) and find it settled.
@@ -289,5 +289,346 @@ async fn each_seller_hears_of_a_new_order_with_their_own_lines_only() {
             !notice.to_string().contains(&theirs.to_string()),
             "nothing of the other seller's"
         );
+    }
+}
+
+/// `who` asks to be told when `item` is back (`PUT /v1/me/restock-alerts/{itemId}`).
+async fn watch(shop: &Shop, who: &Caller, item: aisle::domain::ItemId) -> Reply {
+    send!(
+        aisle::api::notifications::put_restock_alert,
+        shop,
+        Call::new(
+            "PUT /v1/me/restock-alerts/{itemId}",
+            &[("itemId", &item.to_string())]
+        )
+        .by(who)
+    )
+}
+
+/// `who`'s inbox notices.
+async fn inbox(shop: &Shop, who: &Caller) -> Vec<serde_json::Value> {
+    let reply = send!(
+        aisle::api::notifications::list_notifications,
+        shop,
+        Call::new("GET /v1/me/notifications", &[]).by(who)
+    );
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.body["items"].as_array().unwrap().clone()
+}
+
+/// Record the verified address of `who` as their settings page would.
+async fn settings_seen(shop: &Shop, who: &Caller) {
+    let read = send!(
+        aisle::api::notifications::get_notification_settings,
+        shop,
+        Call::new("GET /v1/me/notification-settings", &[]).by(who)
+    );
+    assert_eq!(read.status, 200, "{:?}", read.body);
+}
+
+#[tokio::test]
+async fn a_restock_is_told_once_to_each_waiting_shopper_with_one_click_unsubscribe_and_their_alerts_end(
+) {
+    let shop = Shop::open().await;
+    let item = listed(&shop, "Restocked teapot").await;
+    let waiting: Vec<Caller> = (0..8).map(|_| Caller::shopper()).collect();
+    for who in &waiting {
+        settings_seen(&shop, who).await;
+        let reply = watch(&shop, who, item).await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        assert_eq!(reply.body["itemId"], item.to_string());
+    }
+    // One shopper changes their mind, one turns optional mail off.
+    let (cancelled, quiet) = (&waiting[0], &waiting[1]);
+    let gone = send!(
+        aisle::api::notifications::delete_restock_alert,
+        shop,
+        Call::new(
+            "DELETE /v1/me/restock-alerts/{itemId}",
+            &[("itemId", &item.to_string())]
+        )
+        .by(cancelled)
+    );
+    assert_eq!(gone.status, 200, "{:?}", gone.body);
+    assert_eq!(gone.body["items"].as_array().unwrap().len(), 0);
+    let off = send!(
+        aisle::api::notifications::put_notification_settings,
+        shop,
+        Call::new("PUT /v1/me/notification-settings", &[])
+            .by(quiet)
+            .json(json!({ "backInStockMail": false }))
+    );
+    assert_eq!(off.status, 200, "{:?}", off.body);
+
+    receive(&shop, WAREHOUSE_A, item, 4).await;
+    shop.pump_streams_of(&["StockTable"]).await;
+    // ItemRestocked → RestocksToShoppers → the fan-out (as its function, with its grants) →
+    // one message per waiting shopper → the notifier.
+    assert_eq!(shop.pump_queue("RestockFanOutQueue").await, 1);
+    let queued: Vec<String> = shop
+        .drain("ShopperNoticesQueue")
+        .await
+        .into_iter()
+        .map(|(body, _)| body)
+        .collect();
+    assert_eq!(
+        queued.len(),
+        waiting.len() - 1,
+        "one per shopper still waiting"
+    );
+    // Each message delivered twice at once (SQS is at least once): one notice, one mail.
+    let notifier = shop.as_function("notify-shoppers").await;
+    let runs: Vec<_> = queued
+        .iter()
+        .chain(queued.iter())
+        .map(|body| {
+            let (notifier, body) = (notifier.clone(), body.clone());
+            tokio::spawn(async move { deliver(&notifier.notifier(), &body).await.unwrap() })
+        })
+        .collect();
+    for run in runs {
+        let outcome = run.await.unwrap();
+        assert!(
+            matches!(outcome, Delivered::Done(_) | Delivered::Later { .. }),
+            "{outcome:?}"
+        );
+    }
+
+    for who in &waiting[2..] {
+        let notices = inbox(&shop, who).await;
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert_eq!(notices[0]["kind"], "BACK_IN_STOCK");
+        assert_eq!(notices[0]["itemId"], item.to_string());
+        let sent = mails(who).await;
+        assert_eq!(sent.len(), 1, "one mail each");
+        let raw = &sent[0].raw;
+        assert!(raw.contains("List-Unsubscribe: <http"), "{raw}");
+        assert!(raw.contains("/v1/unsubscribe/"), "{raw}");
+        assert!(
+            raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{raw}"
+        );
+        let left = send!(
+            aisle::api::notifications::list_restock_alerts,
+            shop,
+            Call::new("GET /v1/me/restock-alerts", &[]).by(who)
+        );
+        assert_eq!(
+            left.body["items"].as_array().unwrap().len(),
+            0,
+            "the alert ended once told"
+        );
+    }
+    assert!(
+        inbox(&shop, cancelled).await.is_empty(),
+        "cancelled: nothing"
+    );
+    assert!(mails(cancelled).await.is_empty());
+    assert_eq!(
+        inbox(&shop, quiet).await.len(),
+        1,
+        "mail off: still a notice"
+    );
+    assert!(mails(quiet).await.is_empty(), "mail off: no mail");
+    assert!(shop.drain("ShopperNoticesDeadLetters").await.is_empty());
+
+    // The fan-out redelivered finds nobody left to tell.
+    let fan_out = shop.as_function("fan-out-restocks").await;
+    let replay = aisle::usecases::notifications::fan_out::fan_out(
+        &fan_out.shopper_notices,
+        &fan_out.shopper_notice_queue,
+        &aisle::domain::FanOut {
+            event_id: inbox(&shop, &waiting[2]).await[0]["noticeId"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            item_id: item,
+            at: shop.now(),
+            after: None,
+        },
+        aisle::usecases::notifications::fan_out::PAGING,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        replay.queued, 0,
+        "every told alert ended: nobody left to queue"
+    );
+}
+
+#[tokio::test]
+async fn a_long_fan_out_continues_in_later_runs_and_queues_each_waiting_shopper_once() {
+    use aisle::usecases::notifications::fan_out::{fan_out, Paging};
+    let shop = Shop::open().await;
+    let item = listed(&shop, "Hot console").await;
+    // Pages of 100 and two pages a run: 450 shoppers take three runs (moto's SQS slows with
+    // every message a queue holds, so the test stays small; the paging is what it checks).
+    let waiting = 450;
+    let alerts = Arc::new(shop.app.shopper_notices.clone());
+    let now = shop.now();
+    let writes: Vec<_> = (0..waiting)
+        .map(|i| {
+            let alerts = alerts.clone();
+            tokio::spawn(async move {
+                let user = aisle::domain::UserId::try_from(format!("fan-{i:05}")).unwrap();
+                aisle::ports::RestockAlerts::watch(&*alerts, &user, item, now, 100)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for w in writes {
+        assert_eq!(w.await.unwrap(), aisle::ports::Watched::New);
+    }
+    let function = shop.as_function("fan-out-restocks").await;
+    let paging = Paging {
+        page: 100,
+        pages_per_run: 2,
+    };
+    let mut job = aisle::domain::FanOut {
+        event_id: format!("stock/{item}/ItemRestocked/1"),
+        item_id: item,
+        at: now,
+        after: None,
+    };
+    let mut runs = Vec::new();
+    loop {
+        let done = fan_out(
+            &function.shopper_notices,
+            &function.shopper_notice_queue,
+            &job,
+            paging,
+        )
+        .await
+        .unwrap();
+        runs.push(done.queued);
+        match done.rest {
+            // What the worker queues for the next run, read back as the next run would.
+            Some(after) => job = aisle::domain::FanOut::parse(&job.continuation(after)).unwrap(),
+            None => break,
+        }
+    }
+    assert_eq!(runs, [200, 200, 50]);
+    let queued = shop.drain("ShopperNoticesQueue").await;
+    let users: std::collections::BTreeSet<String> = queued
+        .iter()
+        .map(
+            |(body, _)| match aisle::domain::NoticeMessage::parse(body).unwrap() {
+                aisle::domain::NoticeMessage::Restock(r) => r.user_id.to_string(),
+                other => panic!("{other:?}"),
+            },
+        )
+        .collect();
+    assert_eq!(queued.len(), waiting, "one message per waiting shopper");
+    assert_eq!(users.len(), waiting, "and no shopper twice");
+}
+
+#[tokio::test]
+async fn notify_me_is_for_sold_out_items_and_asking_twice_is_one_alert() {
+    let shop = Shop::open().await;
+    let who = Caller::shopper();
+    let in_stock = seed_item(&shop, "Plenty of mugs", 3).await;
+    let refused = watch(&shop, &who, in_stock).await;
+    assert_eq!((refused.status, refused.code()), (409, "IN_STOCK"));
+    let sold_out = listed(&shop, "Rare mug").await;
+    let first = watch(&shop, &who, sold_out).await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let second = watch(&shop, &who, sold_out).await;
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    assert_eq!(second.body["created"], false);
+    assert_eq!(second.body["since"], first.body["since"]);
+    let unknown = watch(&shop, &who, aisle::domain::ItemId::derived_from("nope")).await;
+    assert_eq!(unknown.status, 404);
+    let mine = send!(
+        aisle::api::notifications::list_restock_alerts,
+        shop,
+        Call::new("GET /v1/me/restock-alerts", &[]).by(&who)
+    );
+    assert_eq!(mine.body["items"].as_array().unwrap().len(), 1);
+    let theirs = send!(
+        aisle::api::notifications::list_restock_alerts,
+        shop,
+        Call::new("GET /v1/me/restock-alerts", &[]).by(&Caller::shopper())
+    );
+    assert_eq!(theirs.body["items"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn one_click_unsubscribe_turns_optional_mail_off_and_a_made_up_token_is_not_found() {
+    let shop = Shop::open().await;
+    let who = Caller::shopper();
+    let token = aisle::ports::Unsubscribes::token(&shop.app.shopper_notices, &who.user_id())
+        .await
+        .unwrap();
+    let same = aisle::ports::Unsubscribes::token(&shop.app.shopper_notices, &who.user_id())
+        .await
+        .unwrap();
+    assert_eq!(token, same, "one token per shopper");
+    for _ in 0..2 {
+        let reply = send!(
+            aisle::api::notifications::unsubscribe,
+            shop,
+            Call::new("POST /v1/unsubscribe/{token}", &[("token", &token)])
+                .header("content-type", "application/x-www-form-urlencoded")
+                .raw_body("List-Unsubscribe=One-Click")
+        );
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        assert_eq!(reply.body["unsubscribed"], true);
+    }
+    let settings =
+        aisle::ports::ShopperNotices::settings(&shop.app.shopper_notices, &who.user_id())
+            .await
+            .unwrap();
+    assert!(!settings.back_in_stock_mail);
+    let made_up = "A".repeat(43);
+    let reply = send!(
+        aisle::api::notifications::unsubscribe,
+        shop,
+        Call::new("POST /v1/unsubscribe/{token}", &[("token", &made_up)])
+    );
+    assert_eq!(reply.status, 404, "{:?}", reply.body);
+    let malformed = send!(
+        aisle::api::notifications::unsubscribe,
+        shop,
+        Call::new("POST /v1/unsubscribe/{token}", &[("token", "short")])
+    );
+    assert_eq!(malformed.status, 400, "{:?}", malformed.body);
+}
+
+#[tokio::test]
+async fn a_hard_bounce_puts_the_address_on_the_suppression_list_and_later_mail_to_it_is_skipped() {
+    let shop = Shop::open().await;
+    let (who, _, body) = placed(&shop).await;
+    let bouncing =
+        aisle::domain::EmailAddress::try_from(aisle_local::ses_events::BOUNCE.to_owned()).unwrap();
+    aisle::ports::ShopperNotices::remember_email(
+        &shop.app.shopper_notices,
+        &who.user_id(),
+        &bouncing,
+    )
+    .await
+    .unwrap();
+    let notifier = shop.as_function("notify-shoppers").await;
+    let first = deliver(&notifier.notifier(), &body).await.unwrap();
+    assert!(
+        matches!(first, Delivered::Done(MailOutcome::Sent(_))),
+        "{first:?}"
+    );
+    // SES's bounce → the default bus → MailFeedbackToSuppressions → the feedback queue →
+    // record-mail-feedback, with its grants.
+    assert_eq!(shop.pump_queue("MailFeedbackQueue").await, 1);
+    assert!(shop.drain("MailFeedbackDeadLetters").await.is_empty());
+    let reason = aisle::ports::Suppressions::suppressed(&shop.app.shopper_notices, &bouncing)
+        .await
+        .unwrap();
+    assert!(reason.unwrap().contains("permanent bounce"));
+    // A later message (another event) to the same address is not sent.
+    let later = body.replace("aisle:event:", "aisle:event:later-");
+    let second = deliver(&notifier.notifier(), &later).await.unwrap();
+    match second {
+        Delivered::Done(MailOutcome::Skipped(why)) => {
+            assert!(why.contains("suppression list"), "{why}")
+        }
+        other => panic!("{other:?}"),
     }
 }

@@ -16,7 +16,7 @@ use crate::adapters::live_push::ApiGatewayPush;
 use crate::adapters::payments::TestPayments;
 use crate::adapters::search::{EmbeddedIndex, OpenSearchIndex};
 use crate::adapters::ses::SesMailer;
-use crate::adapters::sqs::{DeadLetters, SqsTimer};
+use crate::adapters::sqs::{DeadLetters, SqsQueue, SqsTimer};
 use crate::adapters::stripe::StripeAccount;
 use crate::config::PaymentSettings;
 use crate::config::{Config, SearchBackend};
@@ -217,6 +217,14 @@ pub struct App {
     pub mailer: SesMailer,
     /// Parked messages the shoppers' notifier cannot use.
     pub shopper_notice_dead_letters: DeadLetters,
+    /// The shoppers' notices queue (restock messages in, retries delayed).
+    pub shopper_notice_queue: SqsQueue,
+    /// The restock fan-out's own queue (continuations).
+    pub fan_out_queue: SqsQueue,
+    /// Parked fan-out messages that are not restocks.
+    pub fan_out_dead_letters: DeadLetters,
+    /// Parked SES reports that cannot be read.
+    pub feedback_dead_letters: DeadLetters,
     /// Hot items' waiting rooms.
     pub waiting_room: DynamoWaitingRoom,
     /// Who watches which item's live stock.
@@ -395,6 +403,16 @@ impl App {
                 sqs.clone(),
                 &config.mail.dead_letters_url,
             ),
+            shopper_notice_queue: SqsQueue::new(sqs.clone(), &config.mail.queue_url),
+            fan_out_queue: SqsQueue::new(sqs.clone(), &config.mail.fan_out_queue_url),
+            fan_out_dead_letters: DeadLetters::new(
+                sqs.clone(),
+                &config.mail.fan_out_dead_letters_url,
+            ),
+            feedback_dead_letters: DeadLetters::new(
+                sqs.clone(),
+                &config.mail.feedback_dead_letters_url,
+            ),
             waiting_room: DynamoWaitingRoom::new(dynamo.clone(), &t.stock, &t.shoppers, &t.live),
             watchers: DynamoWatchers::new(dynamo.clone(), &t.live, clock.clone()),
             live_push: ApiGatewayPush::new(&sdk, &config.live_endpoint),
@@ -419,10 +437,15 @@ impl App {
             orders: &self.orders,
             fulfilment: &self.fulfilment,
             catalog: &self.catalog,
+            inventory: &self.inventory,
             notices: &self.shopper_notices,
+            alerts: &self.shopper_notices,
+            suppressions: &self.shopper_notices,
+            unsubscribes: &self.shopper_notices,
             mailer: &self.mailer,
             clock: self.clock.as_ref(),
             store_url: &self.config.mail.store_url,
+            api_url: self.config.mail.api_url.as_deref(),
         }
     }
 

@@ -135,6 +135,20 @@ pub struct MailSettings {
     pub store_url: String,
     /// Where messages the notifier cannot use are parked (`SHOPPER_NOTICES_DLQ_URL`).
     pub dead_letters_url: String,
+    /// The notices queue, where the restock fan-out puts one message per shopper
+    /// (`SHOPPER_NOTICES_QUEUE_URL`) and the notifier delays what it retries.
+    pub queue_url: String,
+    /// The restock fan-out's queue, where a long fan-out continues
+    /// (`RESTOCK_FANOUT_QUEUE_URL`).
+    pub fan_out_queue_url: String,
+    /// Where fan-out messages that are not restocks are parked (`RESTOCK_FANOUT_DLQ_URL`).
+    pub fan_out_dead_letters_url: String,
+    /// Where SES reports that cannot be read are parked (`MAIL_FEEDBACK_DLQ_URL`).
+    pub feedback_dead_letters_url: String,
+    /// The API's own address, for the one-click unsubscribe in optional mail (`API_URL`;
+    /// set on the notifier only: an HTTP function cannot name its own API in CloudFormation
+    /// without a cycle).
+    pub api_url: Option<String>,
 }
 
 /// Which payment provider takes the money (`PAYMENT_PROVIDER`, required: the test provider
@@ -234,6 +248,11 @@ impl Config {
             configuration_set: get("SES_CONFIGURATION_SET").filter(|v| !v.is_empty()),
             store_url: var("STORE_URL"),
             dead_letters_url: var("SHOPPER_NOTICES_DLQ_URL"),
+            queue_url: var("SHOPPER_NOTICES_QUEUE_URL"),
+            fan_out_queue_url: var("RESTOCK_FANOUT_QUEUE_URL"),
+            fan_out_dead_letters_url: var("RESTOCK_FANOUT_DLQ_URL"),
+            feedback_dead_letters_url: var("MAIL_FEEDBACK_DLQ_URL"),
+            api_url: get("API_URL").filter(|v| !v.is_empty()),
         };
         if !missing.is_empty() {
             return Err(ConfigError(format!(

@@ -123,6 +123,9 @@ impl Shop {
         resources::create_mail_identity(&clients.ses, template())
             .await
             .expect("moto reachable (`make stack-up`)");
+        resources::create_mail_configuration_sets(&clients.ses, &prefix, template())
+            .await
+            .expect("moto reachable (`make stack-up`)");
         let event_sink = subscribe_to_events(&clients, &prefix).await;
         let env = template().local_env(&prefix).unwrap();
         let mut config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
@@ -345,6 +348,20 @@ impl Shop {
                 "ShopperNoticesQueue" => {
                     aisle::workers::notify_shoppers(
                         &*self.as_function("notify-shoppers").await,
+                        event,
+                    )
+                    .await
+                }
+                "RestockFanOutQueue" => {
+                    aisle::workers::fan_out_restocks(
+                        &*self.as_function("fan-out-restocks").await,
+                        event,
+                    )
+                    .await
+                }
+                "MailFeedbackQueue" => {
+                    aisle::workers::record_mail_feedback(
+                        &*self.as_function("record-mail-feedback").await,
                         event,
                     )
                     .await
@@ -664,6 +681,9 @@ async fn iam_proxies(prefix: &str, dynamo_endpoint: &str) -> (String, String) {
             policies.clone(),
             log.clone(),
             true,
+            Arc::new(aisle_local::ses_events::MailFeedback::from_template(
+                template(),
+            )),
         ));
     }
     (endpoints[0].clone(), endpoints[1].clone())

@@ -14,8 +14,8 @@ pub mod provision;
 // The modules by their old flat names, so callers (the CLI, the tests) read as before.
 pub use bench::{flash as flash_bench, init as init_bench, search as search_bench};
 pub use emulate::{
-    gateway, iam, limits, live, mailbox, proxy, queues, rules, simulator, storefront, streams,
-    stripe_proxy, token,
+    gateway, iam, limits, live, mailbox, proxy, queues, rules, ses_events, simulator, storefront,
+    streams, stripe_proxy, token,
 };
 pub use provision::{products, resources, seed, template};
 
@@ -142,6 +142,12 @@ pub fn secrets_client(sdk: &SdkConfig, endpoint: &str) -> aws_sdk_secretsmanager
 
 /// Where the functions reach Stripe locally: `aisle-local stripe-proxy` (Stripe's idempotent
 /// replays) in front of localstripe (`AISLE_STRIPE_PORT`, default 8421).
+/// The local gateway's HTTP API (`AISLE_PORT`, default 3000): what `API_URL` is locally.
+pub fn api_endpoint() -> String {
+    let port = std::env::var("AISLE_PORT").unwrap_or_else(|_| "3000".into());
+    format!("http://127.0.0.1:{port}")
+}
+
 /// The local gateway's WebSocket API (`AISLE_LIVE_PORT`, default 3002): browsers connect
 /// to `ws://` on it, and functions post pushes to its management API (`http://`).
 pub fn live_endpoint() -> String {

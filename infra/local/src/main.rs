@@ -80,6 +80,7 @@ async fn main() -> Result<()> {
                     .build(),
             );
             resources::create_mail_identity(&ses, &template).await?;
+            resources::create_mail_configuration_sets(&ses, &prefix, &template).await?;
             eprintln!(
                 "[aisle-local] {} tables, {} queues, {} event buses, {} rules ready (prefix {prefix:?})",
                 tables.len(),
@@ -147,7 +148,8 @@ async fn main() -> Result<()> {
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
             let enforce = !args.iter().any(|a| a == "--audit");
             println!("{}", serde_json::json!({ "iam": "ready", "port": port, "upstream": upstream, "enforce": enforce }));
-            aisle_local::iam::serve(listener, upstream, policies, log, enforce).await;
+            let feedback = std::sync::Arc::new(aisle_local::ses_events::MailFeedback::from_template(&template));
+            aisle_local::iam::serve(listener, upstream, policies, log, enforce, feedback).await;
         }
         Some("stripe-proxy") => {
             let port: u16 = flag(&args, "--port").context("--port")?.parse()?;

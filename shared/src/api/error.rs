@@ -435,3 +435,20 @@ impl From<crate::usecases::catalog::ConfigureSaleError> for ApiError {
         }
     }
 }
+
+impl From<crate::usecases::notifications::alerts::WatchError> for ApiError {
+    fn from(error: crate::usecases::notifications::alerts::WatchError) -> Self {
+        use crate::usecases::notifications::alerts::WatchError;
+        match error {
+            WatchError::UnknownItem(_) => Self::not_found(error.to_string()),
+            WatchError::InStock { available, .. } => {
+                Self::new(StatusCode::CONFLICT, "IN_STOCK", error.to_string())
+                    .with_details(json!({ "available": available }))
+            }
+            WatchError::TooMany => {
+                Self::new(StatusCode::CONFLICT, "TOO_MANY_ALERTS", error.to_string())
+            }
+            WatchError::Store(e) => e.into(),
+        }
+    }
+}

@@ -179,6 +179,21 @@ pub struct PaymentDeclined {
     pub total: Money,
 }
 
+/// A sold-out item has units on sale again (`ItemRestocked`): what shoppers' stock alerts
+/// wait for, whatever the seller's low-stock threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Restocked {
+    /// Always [`DETAIL_VERSION`].
+    pub version: Version,
+    /// The item.
+    pub item_id: ItemId,
+    /// Units on sale now (more than 0).
+    pub available: u32,
+    /// The aggregated row's version (or the sharded item's announcement number).
+    pub stock_version: u64,
+}
+
 /// An item's units on sale crossed its low-stock threshold (`LowStock`, `BackInStock`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -305,6 +320,8 @@ events! {
     LowStock(StockAlert) from "aisle.stock";
     /// Units on sale climbed back.
     BackInStock(StockAlert) from "aisle.stock";
+    /// A sold-out item is on sale again.
+    ItemRestocked(Restocked) from "aisle.stock";
     /// Units lost while promised.
     StockShortfall(Shortfall) from "aisle.stock";
     /// Aggregated stock disagreed with the warehouses.
@@ -335,6 +352,7 @@ impl EventKind {
             | Self::BackInStock
             | Self::StockShortfall
             | Self::ReturnHeldForReview => &["KeepSellerNoticesFunction"],
+            Self::ItemRestocked => &["FanOutStockAlertsFunction"],
             Self::OrderProcessing
             | Self::OrderBackordered
             | Self::ReturnRequested
@@ -521,6 +539,12 @@ pub fn samples() -> Vec<Event> {
             }),
             EventKind::LowStock => Event::LowStock(alert.clone()),
             EventKind::BackInStock => Event::BackInStock(alert.clone()),
+            EventKind::ItemRestocked => Event::ItemRestocked(Restocked {
+                version: Version,
+                item_id: item,
+                available: 3,
+                stock_version: 7,
+            }),
             EventKind::StockShortfall => Event::StockShortfall(Shortfall {
                 version: Version,
                 item_id: item,

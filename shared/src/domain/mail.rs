@@ -70,11 +70,7 @@ fn escape(text: &str) -> String {
 /// The mail of `kind` about `order`; `store` is the storefront's address (links).
 pub fn render(kind: MessageKind, order: &Order, extras: &Extras, store: &str) -> Mail {
     let short = &order.order_id.to_string()[..8];
-    let link = format!(
-        "{}/#/orders/{}",
-        store.trim_end_matches('/'),
-        order.order_id
-    );
+    let link = format!("{}/#/order/{}", store.trim_end_matches('/'), order.order_id);
     let lines: Vec<(String, String)> = order
         .lines
         .iter()
@@ -148,6 +144,12 @@ pub fn render(kind: MessageKind, order: &Order, extras: &Extras, store: &str) ->
             format!("The payment for your Aisle order {short} failed"),
             vec!["Your card was not charged and the order will not ship. You can order again from your cart.".into()],
         ),
+        // Not an order message: written by [`render_back_in_stock`]; this is only what an
+        // order's page would say if asked.
+        MessageKind::BackInStock => (
+            format!("About your Aisle order {short}"),
+            vec!["An item you asked about is back in stock.".into()],
+        ),
         MessageKind::OrderRejected => (
             format!("Your Aisle order {short} could not be completed"),
             vec![format!(
@@ -156,43 +158,117 @@ pub fn render(kind: MessageKind, order: &Order, extras: &Extras, store: &str) ->
             )],
         ),
     };
+    compose(Compose {
+        subject,
+        paragraphs,
+        lines,
+        total: Some(money(order.total)),
+        link: ("Your order", link),
+        footer: None,
+    })
+}
+
+/// The parts of one mail, before they are written as text and HTML.
+struct Compose {
+    subject: String,
+    paragraphs: Vec<String>,
+    /// Rows of a table: what, and its cost.
+    lines: Vec<(String, String)>,
+    /// The table's total row.
+    total: Option<String>,
+    /// The one link: its words and where it goes.
+    link: (&'static str, String),
+    /// A last line with a link (why the shopper gets it and how to stop it).
+    footer: Option<(String, String)>,
+}
+
+/// One mail's text and HTML parts from its [`Compose`]: the same words in both.
+fn compose(c: Compose) -> Mail {
     let mut text = String::new();
-    for p in &paragraphs {
+    for p in &c.paragraphs {
         text.push_str(p);
         text.push_str("\n\n");
     }
-    for (what, cost) in &lines {
+    for (what, cost) in &c.lines {
         text.push_str(&format!("  {what}  {cost}\n"));
     }
-    text.push_str(&format!(
-        "  Total  {}\n\nYour order: {link}\n\nAisle\n",
-        money(order.total)
-    ));
+    if let Some(total) = &c.total {
+        text.push_str(&format!("  Total  {total}\n\n"));
+    }
+    text.push_str(&format!("{}: {}\n\n", c.link.0, c.link.1));
+    if let Some((words, url)) = &c.footer {
+        text.push_str(&format!("{words}: {url}\n\n"));
+    }
+    text.push_str("Aisle\n");
     let mut html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title></head><body style=\"font-family:sans-serif;max-width:36em\">",
-        escape(&subject)
+        escape(&c.subject)
     );
-    for p in &paragraphs {
+    for p in &c.paragraphs {
         html.push_str(&format!("<p>{}</p>", escape(p)));
     }
-    html.push_str("<table role=\"presentation\">");
-    for (what, cost) in &lines {
-        html.push_str(&format!(
-            "<tr><td>{}</td><td style=\"text-align:right\">{}</td></tr>",
-            escape(what),
-            escape(cost)
-        ));
+    if !c.lines.is_empty() || c.total.is_some() {
+        html.push_str("<table role=\"presentation\">");
+        for (what, cost) in &c.lines {
+            html.push_str(&format!(
+                "<tr><td>{}</td><td style=\"text-align:right\">{}</td></tr>",
+                escape(what),
+                escape(cost)
+            ));
+        }
+        if let Some(total) = &c.total {
+            html.push_str(&format!(
+                "<tr><th scope=\"row\" style=\"text-align:left\">Total</th><td style=\"text-align:right\">{}</td></tr>",
+                escape(total)
+            ));
+        }
+        html.push_str("</table>");
     }
     html.push_str(&format!(
-        "<tr><th scope=\"row\" style=\"text-align:left\">Total</th><td style=\"text-align:right\">{}</td></tr></table><p><a href=\"{}\">Your order</a></p><p>Aisle</p></body></html>",
-        escape(&money(order.total)),
-        escape(&link)
+        "<p><a href=\"{}\">{}</a></p>",
+        escape(&c.link.1),
+        c.link.0
     ));
+    if let Some((words, url)) = &c.footer {
+        html.push_str(&format!(
+            "<p style=\"font-size:small\"><a href=\"{}\">{}</a></p>",
+            escape(url),
+            escape(words)
+        ));
+    }
+    html.push_str("<p>Aisle</p></body></html>");
     Mail {
-        subject,
+        subject: c.subject,
         text,
         html,
     }
+}
+
+/// The back-in-stock mail: `name` at `price` is on sale again. `store` is the storefront's
+/// address; `unsubscribe_page` the storefront page that turns this kind of mail off (the
+/// one-click header's URL is the API's, [`crate::ports::Unsubscribe`]).
+pub fn render_back_in_stock(
+    name: &str,
+    item_id: crate::domain::ItemId,
+    price: Money,
+    store: &str,
+    unsubscribe_page: &str,
+) -> Mail {
+    let link = format!("{}/#/item/{item_id}", store.trim_end_matches('/'));
+    compose(Compose {
+        subject: format!("Back in stock: {name}"),
+        paragraphs: vec![
+            format!("{name} is on sale again at {}.", money(price)),
+            "You asked us to tell you once; this was that message. Stock is not held for you, so it may sell out again.".into(),
+        ],
+        lines: vec![],
+        total: None,
+        link: ("See the item", link),
+        footer: Some((
+            "You get this because you asked to be told when it was back. Stop back-in-stock mail".into(),
+            unsubscribe_page.to_owned(),
+        )),
+    })
 }
 
 #[cfg(test)]
@@ -210,6 +286,24 @@ mod tests {
         assert_eq!(money(money_of(1_300, Currency::Jpy)), "¥1,300");
         assert_eq!(money(money_of(100_000_000, Currency::Gbp)), "£1,000,000.00");
         assert_eq!(money(money_of(-250, Currency::Cad)), "-CA$2.50");
+    }
+
+    #[test]
+    fn back_in_stock_mail_names_the_item_its_price_and_how_to_stop_it() {
+        let mail = render_back_in_stock(
+            "Tea <pot>",
+            crate::domain::ItemId::derived_from("x"),
+            money_of(1_999, Currency::Usd),
+            "https://shop.test/",
+            "https://shop.test/#/unsubscribe?token=t",
+        );
+        assert_eq!(mail.subject, "Back in stock: Tea <pot>");
+        assert!(mail.text.contains("$19.99"), "{}", mail.text);
+        assert!(mail
+            .text
+            .contains("https://shop.test/#/unsubscribe?token=t"));
+        assert!(mail.html.contains("Tea &lt;pot&gt;"), "{}", mail.html);
+        assert!(!mail.html.contains("<pot>"));
     }
 
     #[test]

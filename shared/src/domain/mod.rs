@@ -35,7 +35,10 @@ pub use ids::{CheckoutId, ItemId, OrderId, ReturnId, ReviewId, UserId, Warehouse
 pub use item::{Attributes, Category, ImageUrl, Item, ItemPatch, NewItem};
 pub use money::{Currency, Money};
 pub use notice::{NoticeKind, SellerNotice};
-pub use notification::{EmailAddress, Mail, MessageKind, Notice, NotificationSettings, Plan};
+pub use notification::{
+    EmailAddress, FanOut, Mail, MessageKind, Notice, NoticeMessage, NotificationSettings, Plan,
+    RestockAlert, RestockNotice,
+};
 pub use order::{
     CancelledLine, DueKind, MoneyDue, NewOrder, Order, OrderStatus, Payment, PaymentState,
     StatusChange,

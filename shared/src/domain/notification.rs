@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, EventKind};
-use super::{Money, OrderId, Timestamp, UserId};
+use super::{ItemId, Money, OrderId, Timestamp, UserId};
 
 /// A message a shopper is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -30,11 +30,14 @@ pub enum MessageKind {
     PaymentFailed,
     /// Paid too late, after the hold ended: refunded in full.
     OrderRejected,
+    /// A sold-out item the shopper asked about is on sale again (optional mail).
+    BackInStock,
 }
 
 impl MessageKind {
     /// Every kind.
-    pub const ALL: [MessageKind; 9] = [
+    pub const ALL: [MessageKind; 10] = [
+        Self::BackInStock,
         Self::OrderPlaced,
         Self::OrderShipped,
         Self::OrderDelivered,
@@ -50,7 +53,7 @@ impl MessageKind {
     /// Order mail is transactional: it is sent whatever the settings say, as the receipt of
     /// what the shopper did, and carries no unsubscribe (RFC 8058 is for optional mail).
     pub fn optional(self) -> bool {
-        false
+        matches!(self, Self::BackInStock)
     }
 }
 
@@ -95,6 +98,9 @@ pub fn plan(kind: EventKind) -> Plan {
         K::LowStock | K::BackInStock | K::StockShortfall | K::StockDrift => {
             Plan::Silent("stock events are for sellers and operators")
         }
+        K::ItemRestocked => Plan::Silent(
+            "a restock reaches the shoppers who asked for it through their restock alerts",
+        ),
     }
 }
 
@@ -126,8 +132,12 @@ pub struct Notice {
     pub notice_id: String,
     /// What it says.
     pub kind: MessageKind,
-    /// The order it is about.
-    pub order_id: OrderId,
+    /// The order it is about (order messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<OrderId>,
+    /// The item it is about (back in stock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<ItemId>,
     /// One line, as the mail's subject.
     pub title: String,
     /// When the event happened.
@@ -135,6 +145,120 @@ pub struct Notice {
     /// A refund it reports, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refund: Option<Money>,
+}
+
+/// A shopper's "notify me" on a sold-out item: one message when it is on sale again, then
+/// it ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestockAlert {
+    /// The item.
+    pub item_id: ItemId,
+    /// When the shopper asked.
+    pub since: Timestamp,
+}
+
+/// At most this many restock alerts per shopper (a wishlist is capped too).
+pub const MAX_RESTOCK_ALERTS: usize = 100;
+
+/// One restock told to one shopper: what the fan-out puts on the notices queue for each
+/// shopper waiting on the item (typed once for the fan-out and the notifier).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RestockNotice {
+    /// The `ItemRestocked` event's id (the notice's and the mail's key).
+    pub event_id: String,
+    /// The item.
+    pub item_id: ItemId,
+    /// The shopper.
+    pub user_id: UserId,
+    /// When it came back.
+    pub at: Timestamp,
+}
+
+/// A message on the shoppers' notices queue: an order event (as its rule delivers it) or
+/// one shopper's restock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticeMessage {
+    /// An EventBridge envelope.
+    Event(super::event::Envelope),
+    /// A restock for one shopper.
+    Restock(RestockNotice),
+}
+
+impl NoticeMessage {
+    /// Read a queued body; the reason when it is neither.
+    pub fn parse(body: &str) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Wrapped {
+            restock: RestockNotice,
+        }
+        if let Ok(Wrapped { restock }) = serde_json::from_str(body) {
+            return Ok(Self::Restock(restock));
+        }
+        super::event::Envelope::parse(body).map(Self::Event)
+    }
+
+    /// The body of a restock message.
+    pub fn restock_body(notice: &RestockNotice) -> String {
+        serde_json::json!({ "restock": notice }).to_string()
+    }
+}
+
+/// Where the restock fan-out of one event has got to: the event, and the last shopper
+/// already queued (the fan-out goes on from there in another run when one run's time is
+/// not enough).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FanOut {
+    /// The `ItemRestocked` event's id.
+    pub event_id: String,
+    /// The item.
+    pub item_id: ItemId,
+    /// When it came back.
+    pub at: Timestamp,
+    /// The cursor after the last shopper queued; `None` from the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+impl FanOut {
+    /// Read a fan-out queue body: an `ItemRestocked` envelope (as its rule delivers it) or
+    /// a continuation.
+    pub fn parse(body: &str) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Wrapped {
+            fan_out: FanOut,
+        }
+        if let Ok(Wrapped { fan_out }) = serde_json::from_str(body) {
+            return Ok(fan_out);
+        }
+        let envelope = super::event::Envelope::parse_only(
+            body,
+            &[EventKind::ItemRestocked],
+            "an ItemRestocked event",
+        )?;
+        match envelope.event {
+            Event::ItemRestocked(r) => Ok(Self {
+                event_id: envelope.event_id,
+                item_id: r.item_id,
+                at: envelope.time,
+                after: None,
+            }),
+            other => Err(format!("not ItemRestocked: {}", other.kind().detail_type())),
+        }
+    }
+
+    /// The body that continues this fan-out from `after`.
+    pub fn continuation(&self, after: String) -> String {
+        let next = Self {
+            after: Some(after),
+            ..self.clone()
+        };
+        serde_json::json!({ "fanOut": next }).to_string()
+    }
 }
 
 /// A shopper's notification preferences and the address mail goes to.
@@ -209,6 +333,12 @@ impl EmailAddress {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The address as a suppression list keys it: the domain is case-insensitive
+    /// (RFC 5321 §2.4) and so, in practice, is every mailbox a bounce names.
+    pub fn normalised(&self) -> String {
+        self.0.to_lowercase()
+    }
 }
 
 /// A rendered message, ready to send.
@@ -238,8 +368,10 @@ mod tests {
                 Plan::Silent(reason) => assert!(reason.len() > 10, "{kind:?}: say why"),
             }
         }
-        // Every message kind is sent by some event: none is written and never used.
-        assert_eq!(sent.len(), MessageKind::ALL.len(), "{sent:?}");
+        // Every order message kind is sent by some event: none is written and never used
+        // (the one optional kind is sent by the restock alerts).
+        let order_kinds = MessageKind::ALL.iter().filter(|k| !k.optional()).count();
+        assert_eq!(sent.len(), order_kinds, "{sent:?}");
     }
 
     #[test]
@@ -250,6 +382,37 @@ mod tests {
                 assert!(order_of(&event).is_some(), "{kind:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_queued_restock_and_an_order_event_are_told_apart() {
+        let notice = RestockNotice {
+            event_id: "stock/x/ItemRestocked/3".into(),
+            item_id: ItemId::derived_from("x"),
+            user_id: UserId::try_from("shopper-1").unwrap(),
+            at: Timestamp::from_unix_millis(1_000),
+        };
+        let body = NoticeMessage::restock_body(&notice);
+        assert_eq!(
+            NoticeMessage::parse(&body).unwrap(),
+            NoticeMessage::Restock(notice)
+        );
+        assert!(NoticeMessage::parse("{\"restock\": {}}").is_err());
+        assert!(NoticeMessage::parse("not json").is_err());
+    }
+
+    #[test]
+    fn a_fan_out_continues_from_where_it_stopped() {
+        let start = FanOut {
+            event_id: "e-1".into(),
+            item_id: ItemId::derived_from("x"),
+            at: Timestamp::from_unix_millis(5_000),
+            after: None,
+        };
+        let next = FanOut::parse(&start.continuation("cursor-9".into())).unwrap();
+        assert_eq!(next.after.as_deref(), Some("cursor-9"));
+        assert_eq!(next.event_id, "e-1");
+        assert!(FanOut::parse("{}").is_err());
     }
 
     #[test]

@@ -75,7 +75,12 @@ pub trait Inventory: Send + Sync {
         items: &[ItemId],
     ) -> Result<HashMap<ItemId, AlertState>, StoreError>;
     /// Record that `low` was announced for `item`, if its state is still at `seq`.
-    async fn record_alert(&self, item: ItemId, seq: u64, low: bool) -> Result<bool, StoreError>;
+    async fn record_alert(
+        &self,
+        item: ItemId,
+        seq: u64,
+        announced: Announced,
+    ) -> Result<bool, StoreError>;
     /// Apply a receipt atomically to the warehouse row and the item's aggregate.
     /// With an idempotency key, a repeat of the same receipt is applied once and reports
     /// `replayed = true`.
@@ -98,6 +103,15 @@ pub struct StockTotal {
     pub sale: crate::domain::SaleSettings,
 }
 
+/// The stock state a sharded item's alerts were last announced (or recorded) in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Announced {
+    /// Below the low-stock threshold (`LowStock` was the last of its kind).
+    pub low: bool,
+    /// None on sale.
+    pub sold_out: bool,
+}
+
 /// A sharded item's low-stock state: what is on sale over all shards, and what was last
 /// announced (`low`, at announcement number `seq`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -106,6 +120,8 @@ pub struct AlertState {
     pub available: u32,
     /// Whether `LowStock` was the last announcement.
     pub low: bool,
+    /// Whether the sum was last recorded at 0 (the next units on sale are a restock).
+    pub sold_out: bool,
     /// Announcements made so far.
     pub seq: u64,
 }

@@ -1,4 +1,5 @@
-//! Seller notices, kept per seller.
+//! Seller notices, shoppers' inboxes and mail outbox, restock alerts and the mail
+//! suppression list.
 
 use super::StoreError;
 use crate::domain::{Page, PageRequest, SellerNotice, UserId};
@@ -97,4 +98,88 @@ pub trait ShopperNotices: Send + Sync {
         outcome: &MailOutcome,
         now: crate::domain::Timestamp,
     ) -> Result<(), StoreError>;
+}
+
+/// How asking for a restock alert went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watched {
+    /// Recorded now.
+    New,
+    /// The shopper had asked before (kept as it was).
+    Already,
+    /// The shopper has [`crate::domain::notification::MAX_RESTOCK_ALERTS`] already.
+    TooMany,
+}
+
+/// How ending one shopper's restock alert with its notice went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertEnd {
+    /// The alert ended and the notice was kept, in one transaction.
+    Ended,
+    /// The notice was kept before (a redelivery): the alert ended then.
+    ToldBefore,
+    /// The shopper had no alert on the item (never asked, or cancelled it).
+    NotWaiting,
+}
+
+/// Shoppers' "notify me" on sold-out items.
+#[async_trait]
+pub trait RestockAlerts: Send + Sync {
+    /// Start the shopper's alert on `item` (at most `limit` per shopper).
+    async fn watch(
+        &self,
+        user: &UserId,
+        item: crate::domain::ItemId,
+        now: crate::domain::Timestamp,
+        limit: usize,
+    ) -> Result<Watched, StoreError>;
+    /// Cancel it; `false` if there was none.
+    async fn unwatch(&self, user: &UserId, item: crate::domain::ItemId)
+        -> Result<bool, StoreError>;
+    /// The shopper's alerts, newest first.
+    async fn watching(&self, user: &UserId)
+        -> Result<Vec<crate::domain::RestockAlert>, StoreError>;
+    /// The shoppers waiting on `item`, a page at a time (`after`: the cursor of the last
+    /// page).
+    async fn watchers(
+        &self,
+        item: crate::domain::ItemId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<UserId>, StoreError>;
+    /// End the shopper's alert on `item` and keep `notice` in their inbox, both or neither.
+    async fn end_with_notice(
+        &self,
+        user: &UserId,
+        item: crate::domain::ItemId,
+        notice: &crate::domain::Notice,
+    ) -> Result<AlertEnd, StoreError>;
+}
+
+/// Addresses mail must not go to: a permanent bounce or a complaint put them here.
+#[async_trait]
+pub trait Suppressions: Send + Sync {
+    /// Why `address` is suppressed, if it is.
+    async fn suppressed(
+        &self,
+        address: &crate::domain::EmailAddress,
+    ) -> Result<Option<String>, StoreError>;
+    /// Suppress `address` with `reason` (the first reason is kept); `false` if it was
+    /// suppressed before.
+    async fn suppress(
+        &self,
+        address: &crate::domain::EmailAddress,
+        reason: &str,
+        at: crate::domain::Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The one-click unsubscribe of a shopper's optional mail: a token per shopper.
+#[async_trait]
+pub trait Unsubscribes: Send + Sync {
+    /// The shopper's token (made on first use, the same afterwards).
+    async fn token(&self, user: &UserId) -> Result<String, StoreError>;
+    /// Turn off optional mail for the token's shopper; who it was, `None` for an unknown
+    /// token.
+    async fn unsubscribe(&self, token: &str) -> Result<Option<UserId>, StoreError>;
 }

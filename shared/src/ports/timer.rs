@@ -44,3 +44,11 @@ pub trait Timer: Send + Sync {
         delay: std::time::Duration,
     ) -> Result<(), StoreError>;
 }
+
+/// A queue work is put on for other consumers (the restock fan-out's per-shopper messages).
+#[async_trait]
+pub trait MessageQueue: Send + Sync {
+    /// Put every body on the queue (in batches; all or an error, after which a retry may
+    /// send some twice: consumers are idempotent).
+    async fn send_all(&self, bodies: &[String]) -> Result<(), StoreError>;
+}

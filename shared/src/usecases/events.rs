@@ -224,15 +224,28 @@ pub fn from_change(change: &Change, sellers: &HashMap<ItemId, (UserId, u32)>) ->
             *old,
             *new,
         ),
-        // A first receipt creates the row: that is new stock, not a recovery.
+        // A first receipt creates the row: that is new stock, not a recovery (for the
+        // seller); for a shopper waiting on an item never stocked before, it is a restock.
+        Change::StockTotal {
+            created: true,
+            item,
+            old,
+            new,
+        } if new.shards <= 1 => restocked(*item, *old, *new).into_iter().collect(),
         Change::StockTotal { created: true, .. } => vec![],
         // A sharded item has no one row whose stream tells a crossing: see
         // [`sharded_alerts`], called once per batch.
         Change::StockTotal { old, new, .. } if new.shards > 1 || old.shards > 1 => vec![],
-        Change::StockTotal { item, old, new, .. } => match sellers.get(item) {
-            Some((seller, threshold)) => from_total_change(*item, seller, *threshold, *old, *new),
-            None => vec![],
-        },
+        Change::StockTotal { item, old, new, .. } => {
+            let mut found = match sellers.get(item) {
+                Some((seller, threshold)) => {
+                    from_total_change(*item, seller, *threshold, *old, *new)
+                }
+                None => vec![],
+            };
+            found.extend(restocked(*item, *old, *new));
+            found
+        }
         Change::StockShard { .. } | Change::Item(_) | Change::Other => vec![],
     }
 }
@@ -321,36 +334,77 @@ async fn sharded_alerts(
             continue;
         };
         let low = state.available < *threshold;
-        if low == state.low || (!low && state.available == 0 && *threshold > 0) {
+        let sold_out = state.available == 0;
+        if low == state.low && sold_out == state.sold_out {
             continue;
         }
-        let (before, after) = if low {
-            (*threshold, state.available)
-        } else {
-            (0, state.available)
-        };
-        let image = |available| StockImage {
-            available,
-            version: state.seq + 1,
-            ..Default::default()
-        };
-        let mut found = from_total_change(item, seller, *threshold, image(before), image(after));
-        for event in &mut found {
-            event.id = format!(
-                "stock/{item}/{}/sharded/{}",
-                event.detail_type(),
-                state.seq + 1
-            );
+        let mut found = Vec::new();
+        if low != state.low {
+            let (before, after) = if low {
+                (*threshold, state.available)
+            } else {
+                (0, state.available)
+            };
+            let image = |available| StockImage {
+                available,
+                version: state.seq + 1,
+                ..Default::default()
+            };
+            found = from_total_change(item, seller, *threshold, image(before), image(after));
+            for event in &mut found {
+                event.id = format!(
+                    "stock/{item}/{}/sharded/{}",
+                    event.detail_type(),
+                    state.seq + 1
+                );
+            }
         }
-        publisher.publish(&found).await.map_err(|e| {
-            tracing::warn!(error = %e, "publishing failed; the stream will redeliver");
-        })?;
-        if let Err(e) = inventory.record_alert(item, state.seq, low).await {
+        // Sold out is recorded silently; the way back out of it is what shoppers wait for.
+        if state.sold_out && !sold_out {
+            found.push(restock_event(
+                item,
+                state.available,
+                state.seq + 1,
+                "sharded/",
+            ));
+        }
+        if !found.is_empty() {
+            publisher.publish(&found).await.map_err(|e| {
+                tracing::warn!(error = %e, "publishing failed; the stream will redeliver");
+            })?;
+        }
+        let announced = crate::ports::Announced { low, sold_out };
+        if let Err(e) = inventory.record_alert(item, state.seq, announced).await {
             tracing::warn!(item_id = %item, error = %e, "alert state not recorded; a redelivery re-announces it under the same id");
             return Err(());
         }
     }
     Ok(())
+}
+
+/// `ItemRestocked` when an aggregated stock row (`TOTAL`) moves from none on sale to some:
+/// once per crossing, under the id of the row's version.
+pub fn restocked(
+    item: crate::domain::ItemId,
+    old: StockImage,
+    new: StockImage,
+) -> Option<DomainEvent> {
+    (old.available == 0 && new.available > 0)
+        .then(|| restock_event(item, new.available, new.version, ""))
+}
+
+/// The `ItemRestocked` event of `item` with `available` units, numbered `version` (`scope`
+/// tells a sharded item's announcement numbers from a row's versions in the id).
+fn restock_event(item: ItemId, available: u32, version: u64, scope: &str) -> DomainEvent {
+    DomainEvent {
+        id: format!("stock/{item}/ItemRestocked/{scope}{version}"),
+        event: Event::ItemRestocked(event::Restocked {
+            version: Version,
+            item_id: item,
+            available,
+            stock_version: version,
+        }),
+    }
 }
 
 /// Events for an aggregated stock row (`TOTAL`) moving from `old` to `new`, given the item's

@@ -45,6 +45,8 @@ pub(crate) struct Delivery {
     pub receives: u32,
     /// Who sent it, as SQS tells (`SenderId`: an IAM user id, or `<role id>:<session>`).
     pub sender: Option<String>,
+    /// Its receipt handle (to delay its redelivery).
+    pub receipt: Option<String>,
 }
 
 /// Handle the messages of an SQS batch, `concurrency` at a time, within the function's
@@ -75,6 +77,7 @@ where
                 body: record.body.unwrap_or_default(),
                 receives,
                 sender: record.attributes.remove("SenderId"),
+                receipt: record.receipt_handle.take(),
             };
             (record.message_id.unwrap_or_default(), delivery)
         })
@@ -224,22 +227,85 @@ pub async fn apply_warehouse_updates(
     .await)
 }
 
-/// `notify-shoppers` (SQS, fed by the `ShopperNotices` rule): each order event becomes the
-/// shopper's inbox notice and mail, once ([`crate::usecases::notifications::deliver`]). A
-/// message whose mail must wait (another consumer holds it, SES is busy) fails alone and SQS
-/// brings it back after the visibility timeout; one that is not an order event is parked.
+/// `notify-shoppers` (SQS, fed by the `OrderEventsToShoppers` rule and the restock
+/// fan-out): each order event becomes the shopper's inbox notice and mail, once, and so does
+/// each shopper's restock ([`crate::usecases::notifications::deliver`]). A message whose mail
+/// must wait (another consumer holds it, SES is busy) fails alone, its redelivery delayed by
+/// the notifier's backoff (its visibility timeout is set to the wait, with up to a fifth
+/// more at random so retries of one burst spread out); one that is neither is parked.
 pub async fn notify_shoppers(
     app: &App,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     use crate::usecases::notifications::{deliver, Delivered};
-    Ok(each_message(event, 4, |Delivery { body, .. }| async move {
-        match deliver(&app.notifier(), &body).await? {
+    Ok(each_message(event, 4, |d| async move {
+        match deliver(&app.notifier(), &d.body).await? {
             Delivered::Silent | Delivered::Done(_) => Ok(()),
-            Delivered::Later(reason) => Err(StoreError::Unavailable(reason)),
-            Delivered::Refused(reason) => {
-                app.shopper_notice_dead_letters.park(&body, &reason).await
+            Delivered::Later { reason, retry_in } => {
+                if let Some(receipt) = &d.receipt {
+                    use rand::Rng;
+                    let spread = rand::thread_rng().gen_range(0..=retry_in.as_millis() as u64 / 5);
+                    let wait = retry_in + std::time::Duration::from_millis(spread);
+                    if let Err(e) = app.shopper_notice_queue.delay(receipt, wait).await {
+                        // The queue's own visibility timeout still brings it back.
+                        tracing::warn!(error = %e, "retry delay not set");
+                    }
+                }
+                Err(StoreError::Unavailable(reason))
             }
+            Delivered::Refused(reason) => {
+                app.shopper_notice_dead_letters.park(&d.body, &reason).await
+            }
+        }
+    })
+    .await)
+}
+
+/// `fan-out-restocks` (SQS, fed by the `RestocksToShoppers` rule): each `ItemRestocked`
+/// becomes one message per waiting shopper on the notices queue; a fan-out too long for one
+/// run continues from a message it puts on its own queue.
+pub async fn fan_out_restocks(
+    app: &App,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    use crate::domain::FanOut;
+    use crate::usecases::notifications::fan_out::{fan_out, PAGING};
+    Ok(each_message(event, 1, |Delivery { body, .. }| async move {
+        let job = match FanOut::parse(&body) {
+            Ok(job) => job,
+            Err(reason) => return app.fan_out_dead_letters.park(&body, &reason).await,
+        };
+        let done = fan_out(
+            &app.shopper_notices,
+            &app.shopper_notice_queue,
+            &job,
+            PAGING,
+        )
+        .await?;
+        if let Some(after) = done.rest {
+            app.fan_out_queue.send(&job.continuation(after)).await?;
+        }
+        Ok(())
+    })
+    .await)
+}
+
+/// `record-mail-feedback` (SQS, fed by the `MailFeedbackToSuppressions` rule on the default
+/// bus): SES's bounces and complaints put addresses on the suppression list.
+pub async fn record_mail_feedback(
+    app: &App,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    use crate::usecases::notifications::feedback::{record, Feedback};
+    let now = app.clock.now();
+    Ok(each_message(event, 4, |Delivery { body, .. }| async move {
+        match record(&app.shopper_notices, &body, now).await? {
+            Feedback::Suppressed(_) => Ok(()),
+            Feedback::Ignored(why) => {
+                tracing::info!(%why, "mail feedback ignored");
+                Ok(())
+            }
+            Feedback::Refused(reason) => app.feedback_dead_letters.park(&body, &reason).await,
         }
     })
     .await)

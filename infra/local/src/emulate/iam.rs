@@ -756,20 +756,30 @@ pub async fn serve(
     policies: Arc<Policies>,
     log: DecisionLog,
     enforce: bool,
+    feedback: Arc<crate::ses_events::MailFeedback>,
 ) {
     let client = crate::proxy::forwarder();
     crate::proxy::serve(listener, move |parts, body| {
-        let (client, upstream, policies, log) = (
+        let (client, upstream, policies, log, feedback) = (
             client.clone(),
             upstream.clone(),
             policies.clone(),
             log.clone(),
+            feedback.clone(),
         );
-        async move { Some(handle(parts, body, &client, &upstream, &policies, &log, enforce).await) }
+        async move {
+            Some(
+                handle(
+                    parts, body, &client, &upstream, &policies, &log, enforce, &feedback,
+                )
+                .await,
+            )
+        }
     })
     .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn handle(
     parts: http::request::Parts,
     body: Bytes,
@@ -778,6 +788,7 @@ async fn handle(
     policies: &Policies,
     log: &DecisionLog,
     enforce: bool,
+    feedback: &crate::ses_events::MailFeedback,
 ) -> crate::proxy::Answer {
     let header = |name: &str| {
         parts
@@ -819,14 +830,69 @@ async fn handle(
                 .unwrap_or_else(|_| crate::proxy::plain(500, "response build"));
         }
     }
+    let sends_mail = target.is_empty()
+        && parts.method == http::Method::POST
+        && parts.uri.path() == "/v2/email/outbound-emails";
     let body = match target {
         "AmazonSQS.SendMessage" | "AmazonSQS.SendMessageBatch" => {
             let sender = sender_id(function, header("authorization"));
-            stamp_sender(json, &sender).map_or(body, Bytes::from)
+            stamp_sender(json.clone(), &sender).map_or(body, Bytes::from)
         }
         _ => body,
     };
-    crate::proxy::forward(client, upstream, &parts, body).await
+    let answer = crate::proxy::forward(client, upstream, &parts, body).await;
+    if sends_mail && answer.status().is_success() {
+        return report_mail(client, upstream, feedback, &json, answer).await;
+    }
+    answer
+}
+
+/// After SES accepted a message: publish what SES would report about it (the mailbox
+/// simulator's bounce or complaint, [`crate::ses_events`]) to moto's default bus, then
+/// answer the sender as SES did.
+async fn report_mail(
+    client: &crate::proxy::Forwarder,
+    upstream: &str,
+    feedback: &crate::ses_events::MailFeedback,
+    request: &Json,
+    answer: crate::proxy::Answer,
+) -> crate::proxy::Answer {
+    use http_body_util::BodyExt;
+    let (head, body) = answer.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let message_id = serde_json::from_slice::<Json>(&bytes)
+        .ok()
+        .and_then(|a| a["MessageId"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    if let Some(put) = feedback.event_for(request, &message_id, &now) {
+        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+        let request = hyper::Request::builder()
+            .method("POST")
+            .uri(format!("{upstream}/"))
+            .header("x-amz-target", "AWSEvents.PutEvents")
+            .header("content-type", "application/x-amz-json-1.1")
+            .header(
+                "authorization",
+                format!("AWS4-HMAC-SHA256 Credential=ses/20260101/{region}/events/aws4_request, SignedHeaders=host, Signature=0"),
+            )
+            .body(Full::new(Bytes::from(put.to_string())));
+        match request {
+            Ok(request) => match client.request(request).await {
+                Ok(r) if r.status().is_success() => tracing::info!("SES feedback published"),
+                Ok(r) => tracing::warn!(status = %r.status(), "SES feedback refused by moto"),
+                Err(e) => tracing::warn!(error = %e, "SES feedback not published"),
+            },
+            Err(e) => tracing::warn!(error = %e, "SES feedback not built"),
+        }
+    }
+    hyper::Response::from_parts(head, Full::new(bytes))
 }
 
 /// The message attribute under which the proxy records each message's sender, for the local

@@ -304,6 +304,36 @@ pub async fn create_mail_identity(
     Ok(domain)
 }
 
+/// Create the template's SES configuration sets (those whose condition holds with the
+/// parameters at their defaults) in moto, named with `prefix`. Their event destinations are
+/// not moto's to keep: the IAM proxy plays them ([`crate::ses_events`]).
+pub async fn create_mail_configuration_sets(
+    client: &aws_sdk_sesv2::Client,
+    prefix: &str,
+    template: &Template,
+) -> Result<usize> {
+    let mut made = 0;
+    for id in template.resources_of_type("AWS::SES::ConfigurationSet") {
+        if !template.resource_condition_holds(&id) {
+            continue;
+        }
+        let name = local_name(prefix, &id);
+        match client
+            .create_configuration_set()
+            .configuration_set_name(&name)
+            .send()
+            .await
+        {
+            Ok(_) => made += 1,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_already_exists_exception()) => {}
+            Err(e) => return Err(e).with_context(|| format!("creating configuration set {name}")),
+        }
+    }
+    Ok(made)
+}
+
 /// Create every EventBridge rule (rules and targets are upserts). moto's one target per rule
 /// is the rule's staging queue: moto delivers to any queue unconditionally, so the local
 /// gateway takes the deliveries from there to the template's targets as EventBridge does,

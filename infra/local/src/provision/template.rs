@@ -417,7 +417,7 @@ impl Template {
             .map(serde_yaml::from_value)
             .transpose()?
             .unwrap_or_default();
-        let env: BTreeMap<String, Value> = doc
+        let mut env: BTreeMap<String, Value> = doc
             .get("Globals")
             .and_then(|g| g.get("Function"))
             .and_then(|f| f.get("Environment"))
@@ -426,6 +426,37 @@ impl Template {
             .map(serde_yaml::from_value)
             .transpose()?
             .unwrap_or_default();
+        // A function's own variables join the one environment every local function shares
+        // (cargo lambda watch reads one env file): two functions may not give one name two
+        // values, which would make a local run differ from AWS.
+        for (id, resource) in &resources {
+            if str_at(resource, "Type") != Some("AWS::Serverless::Function") {
+                continue;
+            }
+            let own: BTreeMap<String, Value> = resource
+                .get("Properties")
+                .and_then(|p| p.get("Environment"))
+                .and_then(|e| e.get("Variables"))
+                .cloned()
+                .map(serde_yaml::from_value)
+                .transpose()?
+                .unwrap_or_default();
+            for (name, value) in own {
+                // OpenSearch is not emulated: the embedded index stands in for it
+                // (`SEARCH_INDEX_DIR`, see `local_env`), so its settings stay out.
+                if name.starts_with("OPENSEARCH_") {
+                    continue;
+                }
+                match env.get(&name) {
+                    Some(existing) if *existing != value => {
+                        bail!("{id} sets {name} to another value than the other functions")
+                    }
+                    _ => {
+                        env.insert(name, value);
+                    }
+                }
+            }
+        }
         let conditions: BTreeMap<String, Value> = doc
             .get("Conditions")
             .cloned()
@@ -585,6 +616,20 @@ impl Template {
             .filter(|(_, r)| str_at(r, "Type") == Some(kind))
             .map(|(id, _)| id.clone())
             .collect()
+    }
+
+    /// Whether a resource exists with the parameters at their defaults (no `Condition`, or
+    /// one that holds).
+    pub fn resource_condition_holds(&self, logical_id: &str) -> bool {
+        match self
+            .resources
+            .get(logical_id)
+            .and_then(|r| r.get("Condition"))
+            .and_then(Value::as_str)
+        {
+            Some(condition) => self.condition(condition),
+            None => self.resources.contains_key(logical_id),
+        }
     }
 
     /// A resource's `Properties`.
@@ -897,7 +942,31 @@ impl Template {
     fn globals_env(&self, prefix: &str) -> Result<BTreeMap<String, String>> {
         self.env
             .iter()
-            .map(|(name, value)| {
+            .map(|(name, value)| Ok((name.clone(), self.resolve_env(prefix, name, value)?)))
+            .collect()
+    }
+
+    /// One environment value as a local run sees it.
+    fn resolve_env(&self, prefix: &str, name: &str, value: &Value) -> Result<String> {
+        // `!If [Condition, a, b]`: the branch the template's conditions choose.
+        if let Value::Tagged(t) = value {
+            if t.tag == "If" {
+                let list = t.value.as_sequence().map(Vec::as_slice).unwrap_or(&[]);
+                let condition = list
+                    .first()
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| anyhow!("{name}: !If without a condition"))?;
+                let chosen = if self.condition(condition) {
+                    list.get(1)
+                } else {
+                    list.get(2)
+                };
+                let chosen = chosen.ok_or_else(|| anyhow!("{name}: !If without two branches"))?;
+                return self.resolve_env(prefix, name, chosen);
+            }
+        }
+        {
+            {
                 let resolved = match (value, reference(value)) {
                     // A queue's Ref is its URL; moto's URLs are <endpoint>/<account>/<name>.
                     (_, Some(target)) if self.resource_type(target) == Some("AWS::SQS::Queue") => {
@@ -923,6 +992,15 @@ impl Template {
                     {
                         crate::live_endpoint()
                     }
+                    // The HTTP API's own address: locally the gateway's.
+                    (Value::Tagged(t), None)
+                        if t.tag == "Sub"
+                            && t.value
+                                .as_str()
+                                .is_some_and(|s| s.contains("${HttpApi}.execute-api.")) =>
+                    {
+                        crate::api_endpoint()
+                    }
                     // The storefront's CloudFront address: locally the storefront's own.
                     (Value::Tagged(t), None)
                         if t.tag == "Sub"
@@ -939,9 +1017,9 @@ impl Template {
                     (value, None) => scalar(Some(value))
                         .ok_or_else(|| anyhow!("{name}: unsupported value {value:?}"))?,
                 };
-                Ok((name.clone(), resolved))
-            })
-            .collect()
+                Ok(resolved)
+            }
+        }
     }
 }
 

@@ -270,8 +270,13 @@ impl Inventory for DynamoInventory {
         )
     }
 
-    async fn record_alert(&self, item: ItemId, seq: u64, low: bool) -> Result<bool, StoreError> {
-        super::shards::record_alert(&self.client, &self.tables.stock, item, seq, low).await
+    async fn record_alert(
+        &self,
+        item: ItemId,
+        seq: u64,
+        announced: crate::ports::Announced,
+    ) -> Result<bool, StoreError> {
+        super::shards::record_alert(&self.client, &self.tables.stock, item, seq, announced).await
     }
 
     async fn concentrate(&self, item: ItemId, shard: u16, units: u32) -> Result<bool, StoreError> {

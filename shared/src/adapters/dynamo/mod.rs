@@ -14,6 +14,7 @@ mod notices;
 mod orders;
 mod parking;
 mod requests;
+mod restock_alerts;
 mod shards;
 mod shopper_notices;
 pub mod stream;

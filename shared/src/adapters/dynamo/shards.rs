@@ -85,6 +85,11 @@ pub(crate) async fn read(
                         .and_then(|v| v.as_bool().ok())
                         .copied()
                         .unwrap_or(false),
+                    sold_out: row
+                        .get("soldOutAlerted")
+                        .and_then(|v| v.as_bool().ok())
+                        .copied()
+                        .unwrap_or(false),
                     seq: counter(&row, "alertSeq")?,
                 },
             },
@@ -115,22 +120,29 @@ pub(crate) async fn read(
     Ok(found)
 }
 
-/// Record that the low-stock state `low` was announced for `item`, if the state is still
+/// Record that the stock state `announced` was announced for `item`, if the state is still
 /// at `seq` (another relay instance may have announced it first: `Ok(false)`).
 pub(crate) async fn record_alert(
     client: &Client,
     table: &str,
     item: ItemId,
     seq: u64,
-    low: bool,
+    announced: crate::ports::Announced,
 ) -> Result<bool, StoreError> {
     let out = client
         .update_item()
         .table_name(table)
         .set_key(Some(total_key(item)))
-        .update_expression("SET lowAlerted = :low, alertSeq = :next")
+        .update_expression("SET lowAlerted = :low, soldOutAlerted = :out, alertSeq = :next")
         .condition_expression("attribute_exists(pk) AND (attribute_not_exists(alertSeq) AND :seq = :zero OR alertSeq = :seq)")
-        .expression_attribute_values(":low", aws_sdk_dynamodb::types::AttributeValue::Bool(low))
+        .expression_attribute_values(
+            ":low",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(announced.low),
+        )
+        .expression_attribute_values(
+            ":out",
+            aws_sdk_dynamodb::types::AttributeValue::Bool(announced.sold_out),
+        )
         .expression_attribute_values(":next", n(seq + 1))
         .expression_attribute_values(":seq", n(seq))
         .expression_attribute_values(":zero", n(0))

@@ -23,14 +23,14 @@ use crate::ports::{MailClaim, MailOutcome, ShopperNotices, StoreError};
 pub const KEEP_DAYS: i64 = 180;
 
 const INBOX: &str = "INBOX#";
-const SETTINGS: &str = "NOTIFY#SETTINGS";
+pub(super) const SETTINGS: &str = "NOTIFY#SETTINGS";
 const MAIL: &str = "MAIL#";
 
 /// Shopper notices in the shoppers table.
 #[derive(Debug, Clone)]
 pub struct DynamoShopperNotices {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 impl DynamoShopperNotices {
@@ -42,7 +42,7 @@ impl DynamoShopperNotices {
         }
     }
 
-    fn update(
+    pub(super) fn update(
         &self,
         user: &UserId,
         sk: &str,
@@ -55,6 +55,22 @@ impl DynamoShopperNotices {
     }
 }
 
+/// A notice as its inbox record.
+pub(super) fn inbox_record(user: &UserId, notice: &Notice) -> Result<super::Record, StoreError> {
+    let mut record = encode(notice)?;
+    record.insert("userId".into(), s(user.as_str()));
+    record.insert(
+        "sk".into(),
+        s(format!(
+            "{INBOX}{:013}#{}",
+            notice.at.unix_millis(),
+            notice.notice_id
+        )),
+    );
+    record.insert("ttl".into(), expiry(notice.at));
+    Ok(record)
+}
+
 fn expiry(at: Timestamp) -> AttributeValue {
     n(at.unix_seconds() + KEEP_DAYS * 24 * 3600)
 }
@@ -62,19 +78,8 @@ fn expiry(at: Timestamp) -> AttributeValue {
 #[async_trait]
 impl ShopperNotices for DynamoShopperNotices {
     async fn keep(&self, user: &UserId, notice: &Notice) -> Result<bool, StoreError> {
-        let mut record = encode(notice)?;
-        record.insert("userId".into(), s(user.as_str()));
-        record.insert(
-            "sk".into(),
-            s(format!(
-                "{INBOX}{:013}#{}",
-                notice.at.unix_millis(),
-                notice.notice_id
-            )),
-        );
-        record.insert("ttl".into(), expiry(notice.at));
         // The key is the event's time and id: a redelivery meets its own record.
-        super::keep_once(&self.client, &self.table, record).await
+        super::keep_once(&self.client, &self.table, inbox_record(user, notice)?).await
     }
 
     async fn list(&self, user: &UserId, page: &PageRequest) -> Result<Page<Notice>, StoreError> {

@@ -1,14 +1,19 @@
 //! Shoppers' notifications: order mail and inbox notices from the domain events
-//! ([`deliver`]), the inbox and the settings a shopper reads and sets.
+//! ([`deliver`]), restock alerts ([`alerts`], told through [`fan_out`]), the suppression
+//! list fed by SES's reports ([`feedback`]), the inbox and the settings a shopper reads and
+//! sets.
 
+pub mod alerts;
 pub mod deliver;
+pub mod fan_out;
+pub mod feedback;
 
 use crate::domain::{
     EmailAddress, Notice, NotificationSettings, Page, PageRequest, Timestamp, UserId,
 };
 use crate::ports::{ShopperNotices, StoreError};
 
-pub use deliver::{deliver, Delivered, Notifier};
+pub use deliver::{backoff, deliver, Delivered, Notifier};
 
 /// What a shopper sees of their inbox: notices newest first and how many of this page they
 /// have not seen.
