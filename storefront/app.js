@@ -303,12 +303,53 @@ async function searchPage(params) {
       more)));
 }
 
+/// The shopper's restock alerts (item ids), read once per page that shows "Notify me".
+async function restockAlerts() {
+  if (!token()) return new Set();
+  const r = await api("GET", "/v1/me/restock-alerts");
+  return new Set(r.status === 200 ? r.body.items.map(a => a.itemId) : []);
+}
+
+/// "Notify me" for a sold-out item in `box`: ask, or show that we will tell, with a way to
+/// stop; nothing while it is in stock.
+async function notifyMe(box, itemId, inStock) {
+  if (inStock) { box.replaceChildren(); return; }
+  if (!token()) {
+    box.replaceChildren(h("a", { href: "#/signin" }, "Sign in"), " to be told when it is back.");
+    return;
+  }
+  const waiting = (await restockAlerts()).has(itemId);
+  const render = (on) => box.replaceChildren(on
+    ? h("span", { "data-test": "notify-on" }, "We will tell you when it is back. ",
+        h("button", { type: "button", onclick: async () => {
+          const r = await api("DELETE", `/v1/me/restock-alerts/${itemId}`);
+          say(r.status === 200 ? "You will not be told." : errorText(r), r.status !== 200);
+          if (r.status === 200) render(false);
+        } }, "Stop"))
+    : h("button", { type: "button", "data-test": "notify-me", onclick: async () => {
+        const r = await api("PUT", `/v1/me/restock-alerts/${itemId}`);
+        const ok = r.status === 201 || r.status === 200;
+        say(ok ? "We will tell you once when it is back (inbox, and mail if it is on)." : errorText(r), !ok);
+        if (ok) render(true);
+      } }, "Notify me when it is back"));
+  render(waiting);
+}
+
 async function itemPage(id) {
   const r = await api("GET", `/v1/items/${id}`);
   if (r.status !== 200) { show(h("div", { class: "panel" }, errorText(r))); return; }
   const item = r.body;
   const stock = h("div", {}, availability(item.availability));
   const qty = h("select", { "aria-label": "Quantity" }, [1, 2, 3, 4, 5].map(n => h("option", { value: n }, n)));
+  const notify = h("div", { class: "actions", "data-test": "restock" });
+  // Redrawn only when the item goes in or out of stock, not on every live push.
+  let shownInStock = null;
+  const showNotify = (inStock) => {
+    if (Boolean(inStock) === shownInStock) return;
+    shownInStock = Boolean(inStock);
+    notifyMe(notify, item.itemId, shownInStock);
+  };
+  showNotify(item.availability && item.availability.inStock);
   show(h("div", { class: "panel" },
     h("h2", {}, item.name),
     h("div", { class: "muted" }, `${item.brand} · ${item.category}`),
@@ -320,13 +361,15 @@ async function itemPage(id) {
     h("div", { class: "actions" },
       h("label", {}, "Qty ", qty),
       h("button", { class: "primary", onclick: () => addToCart(item.itemId, Number(qty.value)) }, "Add to cart"),
-      h("button", { onclick: () => addToWishlist(item.itemId) }, "♡ Save"))));
+      h("button", { onclick: () => addToWishlist(item.itemId) }, "♡ Save")),
+    notify));
   const threshold = item.lowStockThreshold || 0;
   const liveState = document.querySelector('[data-test="live-state"]');
   // Live stock: pushed over the WebSocket API on every change; without it (no liveUrl, or
   // the socket closes) the page revalidates every 5 s (the API answers 304 meanwhile).
   watchLive([id], (m) => {
     stock.replaceChildren(availability({ available: m.available, inStock: m.inStock, lowStock: m.inStock && m.available <= threshold }));
+    showNotify(m.inStock);
     stock.setAttribute("data-live", String(m.available));
     liveState.textContent = "Stock updates live (pushed).";
   }, () => {
@@ -637,7 +680,7 @@ async function orderPage(id) {
 
 async function wishlistPage() {
   if (needSignIn()) return;
-  const r = await api("GET", "/v1/wishlist");
+  const [r, alerts] = await Promise.all([api("GET", "/v1/wishlist"), restockAlerts()]);
   if (r.status !== 200) { show(h("div", { class: "panel" }, errorText(r))); return; }
   const act = async (method, path, done) => {
     const a = await api(method, path);
@@ -653,6 +696,14 @@ async function wishlistPage() {
         h("td", {}, w.available > 0 ? `${w.available} in stock` : h("span", { class: "stock-out" }, "Sold out")),
         h("td", {}, h("div", { class: "actions" },
           h("button", { class: "primary", disabled: !(w.available > 0), onclick: () => act("POST", `/v1/wishlist/items/${w.itemId}/move-to-cart`, "Moved to your cart."), "data-test": "move-to-cart" }, "Move to cart"),
+          w.available > 0 ? null : alerts.has(w.itemId)
+            ? h("button", { onclick: () => act("DELETE", `/v1/me/restock-alerts/${w.itemId}`, "You will not be told."), "data-test": "wish-notify-off" }, "Stop notifying")
+            : h("button", { onclick: async () => {
+                const a = await api("PUT", `/v1/me/restock-alerts/${w.itemId}`);
+                const ok = a.status === 201 || a.status === 200;
+                say(ok ? "We will tell you once when it is back." : errorText(a), !ok);
+                wishlistPage();
+              }, "data-test": "wish-notify-me" }, "Notify me"),
           h("button", { class: "danger", onclick: () => act("DELETE", `/v1/wishlist/items/${w.itemId}`, "Removed.") }, "Remove"))))))) : h("p", {}, "Nothing saved yet.")));
 }
 
@@ -734,13 +785,13 @@ async function inboxPage() {
     page.body.items.length ? h("ul", { class: "notices", "data-test": "inbox" },
       page.body.items.map(n => h("li", { "data-test": "notice", class: n.unread ? "unread" : "" },
         n.unread ? h("strong", {}, "New: ") : null,
-        h("a", { href: `#/order/${n.orderId}` }, n.title),
+        h("a", { href: n.orderId ? `#/order/${n.orderId}` : `#/item/${n.itemId}` }, n.title),
         n.refund ? ` (${money(n.refund)} refunded)` : "",
         h("span", { class: "muted" }, ` · ${when(n.at)}`)))) : h("p", {}, "Nothing yet: we tell you here (and by mail) when your orders move."),
     h("h3", {}, "Mail"),
     h("p", {}, s.email ? `Mail goes to ${s.email}.` : "No verified address yet: sign in with an account whose address is verified to get mail."),
     h("p", {}, "Order mail (placed, shipped, delivered, refunds) is always sent: it is your receipt."),
-    h("label", {}, optional, " Mail me when an item I wished for is back in stock")));
+    h("label", {}, optional, " Mail me when an item I asked about is back in stock")));
   // Seen: everything shown is read from now on.
   if (page.body.items.some(n => n.unread)) await api("PUT", "/v1/me/notification-settings", { markRead: true });
   document.getElementById("inbox-count").textContent = "";
@@ -757,7 +808,13 @@ async function mailboxPage() {
     const frame = h("iframe", { title: `Mail: ${m.subject}`, sandbox: "", class: "mail-html" });
     // The sandbox keeps the mail's document from the page's (no scripts, no origin).
     frame.srcdoc = m.html;
-    reader.replaceChildren(h("h3", {}, m.subject), h("p", { class: "muted" }, `From ${m.from} to ${m.to.join(", ")}`), frame,
+    // A mail client's one-click unsubscribe (RFC 8058): a POST to the header's URL.
+    const url = (m.listUnsubscribe || "").replace(/^<|>$/g, "");
+    const oneClick = url ? h("button", { type: "button", "data-test": "one-click-unsubscribe", onclick: async () => {
+      const r = await fetch(url, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "List-Unsubscribe=One-Click" }).catch(() => null);
+      say(r && r.ok ? "Unsubscribed, as a mail client's one-click button would." : "The unsubscribe did not go through.", !(r && r.ok));
+    } }, "Unsubscribe (one click)") : null;
+    reader.replaceChildren(h("h3", {}, m.subject), h("p", { class: "muted" }, `From ${m.from} to ${m.to.join(", ")}`), oneClick, frame,
       h("details", {}, h("summary", {}, "Plain text"), h("pre", {}, m.text)));
   };
   // As a mail client: the list beside the open message (one column on a phone).
@@ -767,6 +824,20 @@ async function mailboxPage() {
         h("button", { type: "button", class: "link", onclick: () => open(m) }, m.subject), h("div", { class: "muted" }, `to ${m.to.join(", ")}`)))),
       reader) : h("p", {}, "No mail sent yet.")));
   if (mails.length) open(mails[0]);
+}
+
+// The page a mail's "stop" link opens: a GET never unsubscribes (link scanners follow
+// links); the shopper confirms with a button, which POSTs as the one-click header does.
+function unsubscribePage(query) {
+  const t = new URLSearchParams(query || "").get("token") || "";
+  const button = h("button", { class: "primary", "data-test": "unsubscribe", onclick: async () => {
+    const r = await api("POST", `/v1/unsubscribe/${encodeURIComponent(t)}`);
+    say(r.status === 200 ? "Done: no more back-in-stock mail. Order mail still comes." : errorText(r), r.status !== 200);
+    if (r.status === 200) button.disabled = true;
+  } }, "Stop back-in-stock mail");
+  show(h("div", { class: "panel" }, h("h2", {}, "Back-in-stock mail"),
+    h("p", {}, "You get a mail when an item you asked about is back in stock. Order mail (placed, shipped, refunds) is your receipt and is always sent."),
+    t ? button : h("p", {}, "This link has no token: open it from the mail again.")));
 }
 
 // ------------------------------------------------------------------ routing
@@ -789,6 +860,7 @@ async function route() {
     case "seller": return sellerPage();
     case "inbox": return inboxPage();
     case "mailbox": return mailboxPage();
+    case "unsubscribe": return unsubscribePage(query);
     case "signin": return signInPage();
     default: show(h("div", { class: "panel" }, "No such page. ", h("a", { href: "#/" }, "Go to the shop")));
   }

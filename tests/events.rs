@@ -97,6 +97,9 @@ fn every_rule_listens_for_published_events_and_every_declared_consumer_has_its_r
         let Some(types) = rule.pattern["detail-type"].as_array() else {
             continue; // a schedule or a rule on other fields: not a domain event's
         };
+        if rule.bus.is_none() {
+            continue; // the default bus: AWS services' events (SES's reports), not ours
+        }
         let sources: Vec<&str> = rule.pattern["source"]
             .as_array()
             .into_iter()

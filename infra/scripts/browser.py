@@ -265,6 +265,11 @@ def main():
         gone = wait_for(d, lambda d: d.find_element(By.CSS_SELECTOR, "[data-live]").get_attribute("data-live") == "0", 30)
         check("the item page shows it sold out as soon as it is pushed", gone and "Sold out" in d.find_element(By.CSS_SELECTOR, "main").text)
         shot(d, "item-live-sold-out")
+        # Sold out: the page offers "notify me"; asked, it says it will tell.
+        wait_for(d, EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-test=notify-me]"))).click()
+        asked = wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=notify-on]")))
+        check("a sold-out item page takes a 'notify me'", bool(asked))
+        shot(d, "item-notify-me")
         go(d, "/cart")
         wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=checkout]"))).click()
         wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=sold-out]")))
@@ -352,6 +357,34 @@ def main():
                 shown = frame_text(d)
             check(f"the '{words}' mail's HTML is rendered in its frame (total and link)", "Total" in shown and "Your order" in shown, shown[:200])
             shot(d, name)
+        collect_console(d, [])
+
+        # --- the shade is back: one notice and one mail, with a one-click unsubscribe
+        status, _ = api("POST", "/v1/warehouses/wh-1000/stock", os.environ["WAREHOUSE"], {"itemId": ids["shade"], "quantity": 2})
+        check("the warehouse receives shades again", status == 200, status)
+        back = f"Back in stock: {names['shade']}"
+        told = reload_until(d, "/inbox", lambda d: any(back in n.text for n in d.find_elements(By.CSS_SELECTOR, "[data-test=notice]")))
+        check("the inbox says the shade is back", told)
+        found = reload_until(d, "/mailbox", lambda d: any(back in m.text for m in d.find_elements(By.CSS_SELECTOR, "[data-test=mail]")))
+        check("the dev mailbox has the back-in-stock mail", found)
+        if found:
+            mail = next(m for m in d.find_elements(By.CSS_SELECTOR, "[data-test=mail]") if back in m.text)
+            mail.find_element(By.CSS_SELECTOR, "button").click()
+            wait_for(d, text_in(".mail-reader h3", back))
+            check("optional mail carries a one-click unsubscribe", bool(d.find_elements(By.CSS_SELECTOR, "[data-test=one-click-unsubscribe]")))
+            try:
+                shown = wait_for(d, lambda d: (lambda text: text if "on sale again" in text else False)(frame_text(d)))
+            except TimeoutException:
+                shown = frame_text(d)
+            check("the back-in-stock mail's HTML is rendered (price, link, how to stop it)", "on sale again" in shown and "Stop back-in-stock mail" in shown, shown[:200])
+            shot(d, "mail-back-in-stock")
+            d.find_element(By.CSS_SELECTOR, "[data-test=one-click-unsubscribe]").click()
+            wait_for(d, text_in("#notice", "Unsubscribed"))
+            go(d, "/inbox")
+            off = wait_for(d, lambda d: not d.find_element(By.CSS_SELECTOR, "[data-test=back-in-stock-mail]").is_selected())
+            check("one click turned back-in-stock mail off in the settings", off)
+            d.find_element(By.CSS_SELECTOR, "[data-test=back-in-stock-mail]").click()
+            wait_for(d, text_in("#notice", "Saved"))
         collect_console(d, [])
 
         # --- a hot item's waiting room: ten shoppers arrive first at one admission a second,

@@ -221,6 +221,30 @@ mails = [m for m in mailbox("demo-shopper@example.com") if short in m["subject"]
 placed_mail = next((m for m in mails if "is placed" in m["subject"]), {})
 check("the placed mail has a text and an HTML part with the total, and no unsubscribe (transactional)", "Total" in placed_mail.get("text", "") and "<table" in placed_mail.get("html", "") and "listUnsubscribe" not in placed_mail, placed_mail.get("subject"))
 
+# Back in stock: the second shopper asks about a sold-out item; a receipt makes it sellable;
+# one notice and one mail (with RFC 8058's one-click unsubscribe) follow, and the alert ends.
+status, rare = call("POST", "/v1/seller/items", "SELLER", {"name": "E2E rare teapot", "category": category, "brand": "Acme", "price": {"amount": 4500, "currency": "USD"}})
+status, alert = call("PUT", f"/v1/me/restock-alerts/{rare['itemId']}", "SHOPPER2")
+check("notify me on a sold-out item: 201, and asking again is one alert (200)", status == 201 and call("PUT", f"/v1/me/restock-alerts/{rare['itemId']}", "SHOPPER2")[0] == 200, (status, alert))
+address2 = call("GET", "/v1/me/notification-settings", "SHOPPER2")[1].get("email", "")
+call("PUT", "/v1/me/notification-settings", "SHOPPER2", {"backInStockMail": True})
+check("the warehouse receives it", warehouse("receive", rare["itemId"], "3"))
+restock_notice = lambda: [n for n in call("GET", "/v1/me/notifications?limit=100", "SHOPPER2")[1].get("items", []) if n.get("itemId") == rare["itemId"]]
+check("the waiting shopper gets one BACK_IN_STOCK notice", poll(60, lambda: len(restock_notice()) == 1) and restock_notice()[0]["kind"] == "BACK_IN_STOCK", restock_notice())
+restock_mails = lambda: [m for m in mailbox(address2) if "E2E rare teapot" in m["subject"]]
+check("and one mail, with List-Unsubscribe pointing at the API", poll(60, lambda: len(restock_mails()) == 1) and "/v1/unsubscribe/" in (restock_mails()[0].get("listUnsubscribe") or ""), restock_mails())
+check("the alert ended once told", call("GET", "/v1/me/restock-alerts", "SHOPPER2")[1].get("items") == [])
+one_click = (restock_mails() or [{}])[0].get("listUnsubscribe", "").strip("<>")
+if one_click:
+    request = urllib.request.Request(one_click, data=b"List-Unsubscribe=One-Click", method="POST")
+    request.add_header("content-type", "application/x-www-form-urlencoded")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        clicked = response.status
+else:
+    clicked = None
+check("a mail client's one-click POST turns back-in-stock mail off (no sign-in)", clicked == 200 and call("GET", "/v1/me/notification-settings", "SHOPPER2")[1].get("backInStockMail") is False, clicked)
+call("PUT", "/v1/me/notification-settings", "SHOPPER2", {"backInStockMail": True})
+
 # Races as Lambda has them: make dev runs several instances of each function at once
 # (cargo lambda watch --concurrency), so two requests for one checkout really overlap.
 def together(*requests):

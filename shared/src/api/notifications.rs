@@ -112,6 +112,10 @@ pub async fn put_restock_alert(app: &App, req: Request) -> HttpResult {
         async {
             let who = person(&req)?;
             let item: crate::domain::ItemId = path(&req, "itemId")?;
+            // The restock mail needs the address the shopper's token verified: recorded here
+            // too, for a shopper who has not ordered yet.
+            let email = verified_email(&req);
+            notifications::settings(&app.shopper_notices, &who.user_id, email.as_ref()).await?;
             let watching = alerts::watch(
                 &app.shopper_notices,
                 &app.catalog,

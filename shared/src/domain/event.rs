@@ -352,7 +352,7 @@ impl EventKind {
             | Self::BackInStock
             | Self::StockShortfall
             | Self::ReturnHeldForReview => &["KeepSellerNoticesFunction"],
-            Self::ItemRestocked => &["FanOutStockAlertsFunction"],
+            Self::ItemRestocked => &["FanOutRestocksFunction"],
             Self::OrderProcessing
             | Self::OrderBackordered
             | Self::ReturnRequested
