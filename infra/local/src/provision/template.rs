@@ -982,6 +982,15 @@ impl Template {
                         scalar(default)
                             .ok_or_else(|| anyhow!("{name}: parameter {target} has no default"))?
                     }
+                    // The HTTP API's own address: locally the gateway's.
+                    (Value::Tagged(t), None)
+                        if t.tag == "Sub"
+                            && t.value
+                                .as_str()
+                                .is_some_and(|s| s.contains("${HttpApi}.execute-api.")) =>
+                    {
+                        crate::api_endpoint()
+                    }
                     // A WebSocket API's management endpoint (`!Sub https://${Api}.execute-api...`):
                     // locally the gateway's own (as every AWS endpoint is a stand-in's).
                     (Value::Tagged(t), None)
@@ -991,15 +1000,6 @@ impl Template {
                                 .is_some_and(|s| s.contains(".execute-api.")) =>
                     {
                         crate::live_endpoint()
-                    }
-                    // The HTTP API's own address: locally the gateway's.
-                    (Value::Tagged(t), None)
-                        if t.tag == "Sub"
-                            && t.value
-                                .as_str()
-                                .is_some_and(|s| s.contains("${HttpApi}.execute-api.")) =>
-                    {
-                        crate::api_endpoint()
                     }
                     // The storefront's CloudFront address: locally the storefront's own.
                     (Value::Tagged(t), None)
@@ -1388,5 +1388,11 @@ Resources:
         let env = t.local_env("aisle-").unwrap();
         assert_eq!(env["ITEMS_TABLE"], "aisle-ItemsTable");
         assert_eq!(env["HOLD_MINUTES"], "10");
+        // A function's own variable, naming the HTTP API: the local gateway.
+        assert_eq!(env["API_URL"], crate::api_endpoint());
+        assert_eq!(env["LIVE_ENDPOINT"], crate::live_endpoint());
+        // `!If` on a condition: the stack's own configuration set.
+        assert_eq!(env["SES_CONFIGURATION_SET"], "aisle-MailConfigurationSet");
+        assert!(!env.contains_key("OPENSEARCH_ENDPOINT"), "the embedded index stands in");
     }
 }
