@@ -632,3 +632,82 @@ async fn a_hard_bounce_puts_the_address_on_the_suppression_list_and_later_mail_t
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_mail_that_must_wait_fails_alone_and_the_notifier_sets_when_sqs_brings_it_back() {
+    use aisle::usecases::notifications::deliver::LEASE_MS;
+    let shop = Shop::open().await;
+    let (who, _, body) = placed(&shop).await;
+    let event_id = aisle::domain::event::Envelope::parse(&body)
+        .unwrap()
+        .event_id;
+    // Another consumer is sending this mail (its lease holds).
+    let held = aisle::ports::ShopperNotices::claim_mail(
+        &shop.app.shopper_notices,
+        &who.user_id(),
+        &event_id,
+        shop.now(),
+        LEASE_MS,
+    )
+    .await
+    .unwrap();
+    assert_eq!(held, aisle::ports::MailClaim::Mine { attempt: 1 });
+    let url = shop.queue_url("ShopperNoticesQueue");
+    shop.sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body(&body)
+        .send()
+        .await
+        .unwrap();
+    let (event, _) = aisle_local::queues::receive(&shop.sqs, &url, 10, 1)
+        .await
+        .unwrap()
+        .expect("the message is on the queue");
+    let notifier = shop.as_function("notify-shoppers").await;
+    let response = aisle::workers::notify_shoppers(
+        &notifier,
+        lambda_runtime::LambdaEvent::new(event, lambda_context()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.batch_item_failures.len(), 1, "it waits, alone");
+    assert!(
+        mails(&who).await.is_empty(),
+        "nothing sent while another holds it"
+    );
+
+    // The delay itself, as the notifier's grants allow it on the notices queue: a message
+    // delayed by one second is back long before the queue's own 180 s.
+    shop.sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body("probe")
+        .send()
+        .await
+        .unwrap();
+    let (event, handles) = aisle_local::queues::receive(&shop.sqs, &url, 10, 1)
+        .await
+        .unwrap()
+        .expect("the probe is on the queue");
+    assert_eq!(event.records[0].body.as_deref(), Some("probe"));
+    notifier
+        .shopper_notice_queue
+        .delay(&handles[0].1, std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut back = false;
+    while std::time::Instant::now() < deadline && !back {
+        if let Some((event, _)) = aisle_local::queues::receive(&shop.sqs, &url, 10, 2)
+            .await
+            .unwrap()
+        {
+            back = event
+                .records
+                .iter()
+                .any(|r| r.body.as_deref() == Some("probe"));
+        }
+    }
+    assert!(back, "the delayed message came back after its delay");
+}

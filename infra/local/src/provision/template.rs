@@ -1393,6 +1393,9 @@ Resources:
         assert_eq!(env["LIVE_ENDPOINT"], crate::live_endpoint());
         // `!If` on a condition: the stack's own configuration set.
         assert_eq!(env["SES_CONFIGURATION_SET"], "aisle-MailConfigurationSet");
-        assert!(!env.contains_key("OPENSEARCH_ENDPOINT"), "the embedded index stands in");
+        assert!(
+            !env.contains_key("OPENSEARCH_ENDPOINT"),
+            "the embedded index stands in"
+        );
     }
 }
