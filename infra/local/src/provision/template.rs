@@ -931,6 +931,19 @@ impl Template {
             .map(|(binary, l)| format!("{binary}={}", l.timeout.as_secs()))
             .collect();
         env.insert("AISLE_LOCAL_TIMEOUTS".into(), timeouts.join(","));
+        // AISLE_SEARCH=opensearch: the real node `stack.sh` runs (infra/opensearch) instead of
+        // the embedded index, one alias per prefix (index names are lowercase).
+        if std::env::var("AISLE_SEARCH").as_deref() == Ok("opensearch") {
+            let port = std::env::var("AISLE_OPENSEARCH_PORT").unwrap_or_else(|_| "9200".into());
+            env.insert(
+                "OPENSEARCH_ENDPOINT".into(),
+                format!("http://127.0.0.1:{port}"),
+            );
+            env.insert(
+                "OPENSEARCH_INDEX".into(),
+                format!("{}items", prefix.to_lowercase()),
+            );
+        }
         // Stripe's API is a parameter (StripeApiBase); locally it is the stand-in, as every
         // AWS endpoint is (AWS_ENDPOINT_URL_*).
         if env.contains_key("STRIPE_API_BASE") {
