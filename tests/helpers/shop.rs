@@ -150,6 +150,17 @@ impl Shop {
             app.payments =
                 aisle::PaymentProvider::Test(aisle::adapters::payments::TestPayments::strict());
         }
+        if matches!(
+            config.search.backend,
+            aisle::config::SearchBackend::OpenSearch { .. }
+        ) {
+            // As a deploy's first step does: the index and its alias exist before the indexer
+            // writes through the alias (the embedded index makes its first generation itself).
+            let index = app.search.index().unwrap();
+            aisle::usecases::search::rebuild(&app.catalog, &app.inventory, &*app.clock, index)
+                .await
+                .expect("OpenSearch reachable (`AISLE_SEARCH=opensearch make stack-up`)");
+        }
         let iam = iam_proxies(&prefix, &dynamo_endpoint).await;
         for (id, city, lat, lon) in [
             (WAREHOUSE_A, "Bloomington", 44.85, -93.24),

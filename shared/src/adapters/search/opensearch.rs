@@ -431,7 +431,7 @@ impl OpenSearchIndex {
             StoreError::Unavailable(format!("opensearch {method} {path}: {e}"))
         };
         let uri = format!("{}{}", self.endpoint, path);
-        let content_type = if path.ends_with("_bulk") {
+        let content_type = if path.split('?').next().unwrap_or(path).ends_with("_bulk") {
             "application/x-ndjson"
         } else {
             "application/json"
@@ -527,8 +527,18 @@ impl SearchIndex for OpenSearchIndex {
             return Ok(0);
         }
         let index = self.index_of(target)?;
-        let body = bulk_upsert_body(&index, target == IndexTarget::Live, docs);
-        let answer = self.call("POST", "/_bulk", Some(body)).await?;
+        let live = target == IndexTarget::Live;
+        let body = bulk_upsert_body(&index, live, docs);
+        // OpenSearch shows writes at its next refresh (1 s). A live write returns once they
+        // are searchable (`refresh=wait_for`), as the embedded index's commit does, so "sold
+        // out" leaves in-stock results when the indexer says so; a rebuild's bulk writes do
+        // not wait: the generation is refreshed once before it goes live.
+        let path = if live {
+            "/_bulk?refresh=wait_for"
+        } else {
+            "/_bulk"
+        };
+        let answer = self.call("POST", path, Some(body)).await?;
         parse_bulk(answer.status, &answer.body)
     }
 
@@ -537,7 +547,11 @@ impl SearchIndex for OpenSearchIndex {
             return Ok(());
         }
         let answer = self
-            .call("POST", "/_bulk", Some(bulk_delete_body(&self.alias, ids)))
+            .call(
+                "POST",
+                "/_bulk?refresh=wait_for",
+                Some(bulk_delete_body(&self.alias, ids)),
+            )
             .await?;
         parse_bulk(answer.status, &answer.body).map(|_| ())
     }
@@ -560,6 +574,14 @@ impl SearchIndex for OpenSearchIndex {
 
     async fn publish_generation(&self, name: &str) -> Result<(), StoreError> {
         let name = self.index_of(IndexTarget::Generation(name))?;
+        // Everything written to the generation is searchable before it goes live.
+        let refreshed = self
+            .call("POST", &format!("/{name}/_refresh"), None)
+            .await?;
+        if !(200..300).contains(&refreshed.status) {
+            let body: Value = serde_json::from_slice(&refreshed.body).unwrap_or(Value::Null);
+            return Err(error_of(refreshed.status, &body));
+        }
         let current = self
             .call("GET", &format!("/_alias/{}", self.alias), None)
             .await?;
@@ -850,6 +872,10 @@ mod tests {
         let ok = br#"{"acknowledged":true}"#.to_vec();
         let (url, seen) = replay(vec![
             (200, br#"{"acknowledged":true,"index":"x"}"#.to_vec()),
+            (
+                200,
+                br#"{"_shards":{"total":2,"successful":1,"failed":0}}"#.to_vec(),
+            ),
             (200, recorded("alias.json")),
             (200, ok.clone()),
             (200, ok),
@@ -868,6 +894,7 @@ mod tests {
             calls,
             [
                 ("PUT", format!("/{name}").as_str()),
+                ("POST", format!("/{name}/_refresh").as_str()),
                 ("GET", "/_alias/aisle-items"),
                 ("POST", "/_aliases"),
                 ("DELETE", "/aisle-items-g1795300000000"),
@@ -878,7 +905,7 @@ mod tests {
             mapping()
         );
         assert_eq!(
-            serde_json::from_str::<Value>(&seen[2].2).unwrap(),
+            serde_json::from_str::<Value>(&seen[3].2).unwrap(),
             alias_switch_body("aisle-items", &["aisle-items-g1795300000000".into()], &name)
         );
         assert!(seen[0].3.is_empty(), "no credentials, no signature");

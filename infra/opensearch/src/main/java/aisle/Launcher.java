@@ -51,7 +51,7 @@ public final class Launcher {
             .put("http.port", port)
             .put("transport.port", "9300-9399")
             .put("discovery.type", "single-node")
-            // One node: replicas would leave every index yellow for ever.
+            // A developer's nearly full disk must not stop shards from being allocated.
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
             .build();
     List<Class<? extends Plugin>> plugins =
