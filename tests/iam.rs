@@ -257,3 +257,39 @@ async fn a_rule_delivery_the_target_queue_does_not_allow_goes_to_the_dead_letter
     assert_eq!(kept[0].1["ERROR_CODE"], "NO_RESOURCE");
     assert!(kept[0].1["TARGET_ARN"].ends_with("SellerNotificationsQueue"));
 }
+
+#[test]
+fn the_search_role_may_only_search_and_the_indexers_may_write() {
+    // As the template grants OpenSearch (`es:ESHttp*` on paths of the domain): the public
+    // search reads `aisle-items/_search` and nothing else; the indexer and the rebuild write.
+    let policies = Policies::from_template(template(), "p-").unwrap();
+    let domain = |path: &str| policies.arn("es", &format!("domain/aisle-search/{path}"));
+    let search = |action: &str, path: &str| policies.decide("search-items", action, &domain(path));
+    assert_eq!(search("es:ESHttpPost", "aisle-items/_search"), Decision::Allowed);
+    for (action, path) in [
+        ("es:ESHttpPost", "_bulk"),
+        ("es:ESHttpPost", "aisle-items/_update/x"),
+        ("es:ESHttpPut", "aisle-items-g1"),
+        ("es:ESHttpPost", "_aliases"),
+        ("es:ESHttpDelete", "aisle-items-g1"),
+        ("es:ESHttpGet", "aisle-items/_doc/x"),
+    ] {
+        assert_eq!(search(action, path), Decision::Denied, "{action} {path}");
+    }
+    assert_eq!(
+        policies.decide("index-items", "es:ESHttpPost", &domain("_bulk")),
+        Decision::Allowed
+    );
+    for (action, path) in [
+        ("es:ESHttpPut", "aisle-items-g1"),
+        ("es:ESHttpPost", "aisle-items-g1/_refresh"),
+        ("es:ESHttpPost", "_aliases"),
+        ("es:ESHttpDelete", "aisle-items-g0"),
+    ] {
+        assert_eq!(
+            policies.decide("rebuild-search-index", action, &domain(path)),
+            Decision::Allowed,
+            "{action} {path}"
+        );
+    }
+}
