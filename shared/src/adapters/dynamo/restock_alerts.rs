@@ -143,7 +143,7 @@ impl RestockAlerts for DynamoShopperNotices {
                 break;
             }
         }
-        alerts.sort_by(|a, b| b.since.cmp(&a.since));
+        alerts.sort_by_key(|a| std::cmp::Reverse(a.since));
         Ok(alerts)
     }
 
