@@ -28,6 +28,9 @@ cargo build --quiet -p aisle-local --bins
 cargo build --quiet -p aisle-functions --bins
 local_cli="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/aisle-local"
 "$local_cli" seed
+# AISLE_SEARCH=opensearch: the real node stack.sh started serves search; its index and alias
+# exist before the indexer writes, as a deploy's first rebuild makes them.
+if [ "$AISLE_SEARCH" = opensearch ]; then "$local_cli" search rebuild; fi
 # The demo warehouse's system, onboarded as a deployer onboards one (its app client and IAM
 # role bound to wh-1000): the WAREHOUSE token below and `aisle-local warehouse wh-1000 ...`.
 "$local_cli" onboard-warehouse wh-1000 >/dev/null
