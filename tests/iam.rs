@@ -265,7 +265,10 @@ fn the_search_role_may_only_search_and_the_indexers_may_write() {
     let policies = Policies::from_template(template(), "p-").unwrap();
     let domain = |path: &str| policies.arn("es", &format!("domain/aisle-search/{path}"));
     let search = |action: &str, path: &str| policies.decide("search-items", action, &domain(path));
-    assert_eq!(search("es:ESHttpPost", "aisle-items/_search"), Decision::Allowed);
+    assert_eq!(
+        search("es:ESHttpPost", "aisle-items/_search"),
+        Decision::Allowed
+    );
     for (action, path) in [
         ("es:ESHttpPost", "_bulk"),
         ("es:ESHttpPost", "aisle-items/_update/x"),

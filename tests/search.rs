@@ -724,3 +724,76 @@ async fn a_signed_in_search_dates_deliveries_to_the_shoppers_saved_address() {
     );
     assert_eq!(anonymous.status, 401);
 }
+
+/// On OpenSearch (`AISLE_SEARCH=opensearch`, the second pass of `make test`), each function
+/// reaches the node through the local IAM check for `es`: the public search may search but
+/// not write, the indexer may write. On the embedded index there is no `es` to check.
+#[tokio::test]
+async fn on_opensearch_the_search_function_may_search_but_not_write() {
+    let shop = helpers::Shop::open().await;
+    let aisle::config::SearchBackend::OpenSearch { .. } = &shop.config.search.backend else {
+        eprintln!("embedded index: no es calls to check");
+        return;
+    };
+    let item = seed_item(&shop, "Guarded lantern", 2).await;
+    let indexer = shop.as_function("index-items").await;
+    let reader = shop.as_function("search-items").await;
+    let doc = shop
+        .app
+        .search
+        .index()
+        .unwrap()
+        .search(&SearchQuery::all())
+        .await
+        .unwrap()
+        .hits
+        .into_iter()
+        .map(|h| h.doc)
+        .next();
+    let doc = match doc {
+        Some(doc) => doc,
+        None => {
+            // Not indexed yet: index it as the indexer does.
+            shop.pump_index().await;
+            shop.app
+                .search
+                .index()
+                .unwrap()
+                .search(&SearchQuery::all())
+                .await
+                .unwrap()
+                .hits
+                .remove(0)
+                .doc
+        }
+    };
+    assert_eq!(doc.item.item_id, item);
+    let refused = reader
+        .search
+        .index()
+        .unwrap()
+        .upsert(IndexTarget::Live, std::slice::from_ref(&doc))
+        .await;
+    let error = refused
+        .expect_err("the search role cannot write")
+        .to_string();
+    assert!(
+        error.contains("403") && error.contains("not authorized to perform: es:ESHttpPost"),
+        "{error}"
+    );
+    let found = reader
+        .search
+        .index()
+        .unwrap()
+        .search(&SearchQuery::all())
+        .await
+        .unwrap();
+    assert_eq!(found.total, 1, "the search role searches");
+    indexer
+        .search
+        .index()
+        .unwrap()
+        .upsert(IndexTarget::Live, &[doc])
+        .await
+        .expect("the indexer writes");
+}

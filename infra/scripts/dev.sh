@@ -37,10 +37,12 @@ if [ "$AISLE_SEARCH" = opensearch ]; then "$local_cli" search rebuild; fi
 # The functions reach DynamoDB Local and moto only through the IAM proxies (AISLE_IAM=audit
 # logs denials without refusing them; AISLE_IAM=off talks to the stand-ins directly).
 : "${AISLE_IAM:=enforce}"
+opensearch="http://127.0.0.1:$AISLE_OPENSEARCH_PORT"
 if [ "$AISLE_IAM" = off ]; then
   ddb="$AWS_ENDPOINT_URL_DYNAMODB"; moto="$AWS_ENDPOINT_URL_SQS"
 else
   ddb="http://127.0.0.1:$AISLE_IAM_DDB_PORT"; moto="http://127.0.0.1:$AISLE_IAM_MOTO_PORT"
+  [ "$AISLE_SEARCH" = opensearch ] && opensearch="http://127.0.0.1:$AISLE_IAM_OPENSEARCH_PORT"
 fi
 {
   # AISLE_LOCAL_TIMEOUTS (name=seconds,...) replaces the template's timeouts, to watch a
@@ -50,7 +52,9 @@ fi
     echo "AISLE_LOCAL_TIMEOUTS='$AISLE_LOCAL_TIMEOUTS'"
   else
     "$local_cli" env
-  fi
+  fi | grep -v '^OPENSEARCH_ENDPOINT='
+  # AISLE_SEARCH=opensearch: the node, through its IAM proxy (the template's es grants).
+  [ "$AISLE_SEARCH" = opensearch ] && echo "OPENSEARCH_ENDPOINT=$opensearch"
   [ -n "${AISLE_HOLD_SECONDS:-}" ] && echo "HOLD_SECONDS=$AISLE_HOLD_SECONDS"
   env | grep -E '^(AWS_REGION|AWS_EC2_METADATA_DISABLED|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY)='
   echo "AWS_ENDPOINT_URL_DYNAMODB=$ddb"
@@ -73,12 +77,14 @@ trap cleanup EXIT INT TERM
 if [ "$AISLE_IAM" != off ]; then
   audit=(); [ "$AISLE_IAM" = audit ] && audit=(--audit)
   : > "$AISLE_STATE/iam.jsonl"
-  for pair in "$AISLE_IAM_DDB_PORT $AWS_ENDPOINT_URL_DYNAMODB" "$AISLE_IAM_MOTO_PORT $AWS_ENDPOINT_URL_SQS"; do
+  proxies=("$AISLE_IAM_DDB_PORT $AWS_ENDPOINT_URL_DYNAMODB" "$AISLE_IAM_MOTO_PORT $AWS_ENDPOINT_URL_SQS")
+  [ "$AISLE_SEARCH" = opensearch ] && proxies+=("$AISLE_IAM_OPENSEARCH_PORT http://127.0.0.1:$AISLE_OPENSEARCH_PORT")
+  for pair in "${proxies[@]}"; do
     set -- $pair
     AISLE_IAM_LOG="$AISLE_STATE/iam.jsonl" setsid "$local_cli" iam-proxy --port "$1" --upstream "$2" "${audit[@]}" >>"$AISLE_STATE/iam-proxy.log" 2>&1 &
     pids+=($!)
   done
-  until [ "$(grep -c '"iam":"ready"' "$AISLE_STATE/iam-proxy.log" 2>/dev/null)" -ge 2 ]; do sleep 0.2; done
+  until [ "$(grep -c '"iam":"ready"' "$AISLE_STATE/iam-proxy.log" 2>/dev/null)" -ge "${#proxies[@]}" ]; do sleep 0.2; done
 fi
 
 # Several instances of one function at once, as Lambda scales out (AISLE_CONCURRENCY, default 8).

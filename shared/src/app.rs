@@ -137,6 +137,8 @@ pub struct SearchHandle {
     config: Config,
     region: String,
     credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    /// The function's name, as its SDK clients give it (the local IAM check reads it).
+    app_name: Option<String>,
     opened: Arc<OnceLock<Result<Arc<dyn SearchIndex>, String>>>,
 }
 
@@ -158,7 +160,8 @@ impl SearchHandle {
                 }
                 SearchBackend::OpenSearch { endpoint, alias } => Arc::new(
                     OpenSearchIndex::new(endpoint, alias, &self.region, self.credentials.clone())
-                        .map_err(|e| e.to_string())?,
+                        .map_err(|e| e.to_string())?
+                        .with_app_name(self.app_name.as_deref()),
                 ),
             };
             Ok(index)
@@ -332,6 +335,7 @@ impl App {
             sdk,
         } = clients;
         let t = &config.tables;
+        let app_name = dynamo.config().app_name().map(|n| n.to_string());
         Self {
             config: config.clone(),
             catalog: DynamoCatalog::new(dynamo.clone(), &t.items),
@@ -423,6 +427,7 @@ impl App {
                 config: config.clone(),
                 region,
                 credentials,
+                app_name,
                 opened: Arc::new(OnceLock::new()),
             },
             search_cache: Arc::new(QueryCache::new(config.search.cache_ttl, 512)),

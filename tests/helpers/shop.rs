@@ -41,7 +41,7 @@ pub struct Shop {
     functions: std::sync::Mutex<std::collections::HashMap<String, Arc<App>>>,
     /// The IAM proxies' endpoints: DynamoDB, moto.
     iam: (String, String),
-    config: Config,
+    pub config: Config,
     dynamo_endpoint: String,
     pub sqs: aws_sdk_sqs::Client,
     event_sink: String,
@@ -162,6 +162,14 @@ impl Shop {
                 .expect("OpenSearch reachable (`AISLE_SEARCH=opensearch make stack-up`)");
         }
         let iam = iam_proxies(&prefix, &dynamo_endpoint).await;
+        // The functions reach OpenSearch through its own enforcing proxy, as they reach
+        // DynamoDB and moto (the shop itself, the test's harness, goes direct).
+        let mut config = config;
+        if let aisle::config::SearchBackend::OpenSearch { endpoint, .. } =
+            &mut config.search.backend
+        {
+            *endpoint = iam_proxy(&prefix, endpoint.clone()).await;
+        }
         for (id, city, lat, lon) in [
             (WAREHOUSE_A, "Bloomington", 44.85, -93.24),
             (WAREHOUSE_B, "Tempe", 33.43, -111.90),
@@ -231,7 +239,14 @@ impl Shop {
         if self.app.payments.test().is_some() {
             app.payments = self.app.payments.clone();
         }
-        app.search = self.app.search.clone();
+        // One embedded index per process (its directory is locked); OpenSearch is reached
+        // by each function itself, named, through the IAM proxy.
+        if !matches!(
+            self.config.search.backend,
+            aisle::config::SearchBackend::OpenSearch { .. }
+        ) {
+            app.search = self.app.search.clone();
+        }
         let app = Arc::new(app);
         self.functions
             .lock()
@@ -672,6 +687,27 @@ impl Drop for PrivateDynamo {
 /// IAM proxies (enforcing, `aisle_local::iam`) in front of DynamoDB Local and moto for the
 /// tables and queues under `prefix`; their decisions are appended to
 /// `.local/iam-tests.jsonl` (`aisle-local iam-report` reads it with `AISLE_IAM_LOG`).
+/// One more enforcing IAM proxy, in front of `upstream` (OpenSearch).
+async fn iam_proxy(prefix: &str, upstream: String) -> String {
+    use aisle_local::iam::{serve, DecisionLog, Policies};
+    let policies = Arc::new(Policies::from_template(template(), prefix).unwrap());
+    let log = DecisionLog::open(Some(
+        aisle_local::template::repo_root().join(".local/iam-tests.jsonl"),
+    ))
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(serve(
+        listener,
+        upstream,
+        policies,
+        log,
+        true,
+        Arc::new(aisle_local::ses_events::MailFeedback::default()),
+    ));
+    endpoint
+}
+
 async fn iam_proxies(prefix: &str, dynamo_endpoint: &str) -> (String, String) {
     use aisle_local::iam::{serve, DecisionLog, Policies};
     let policies = Arc::new(Policies::from_template(template(), prefix).unwrap());

@@ -69,6 +69,17 @@ pub struct Policies {
     /// Binary name → (logical id, statements).
     functions: BTreeMap<String, (String, Vec<Statement>)>,
     region: String,
+    /// OpenSearch: the domain's name and the alias as the template names it, and the
+    /// run's local alias (its prefix's), which requests name instead.
+    search: Option<SearchNames>,
+}
+
+/// How an OpenSearch request's path becomes the resource the template's grants name.
+#[derive(Debug, Clone)]
+struct SearchNames {
+    domain: String,
+    template_index: String,
+    local_index: String,
 }
 
 /// The repository's copy of SAM's policy-template definitions.
@@ -104,7 +115,19 @@ impl Policies {
             }
             functions.insert(binary.clone(), (logical.clone(), statements));
         }
-        Ok(Self { functions, region })
+        let search = template
+            .parameter_default("SearchDomainName")
+            .zip(template.function_env_literal("OPENSEARCH_INDEX"))
+            .map(|(domain, template_index)| SearchNames {
+                domain,
+                template_index,
+                local_index: crate::template::local_search_index(prefix),
+            });
+        Ok(Self {
+            functions,
+            region,
+            search,
+        })
     }
 
     /// Whether `function` (a binary name) may perform `action` on `resource`.
@@ -700,6 +723,39 @@ pub fn needs_rest(
     needs
 }
 
+/// What an OpenSearch call needs (a request signed for `es`): `es:ESHttp<Method>` on the
+/// domain's path, the local alias read as the template's
+/// (https://docs.aws.amazon.com/opensearch-service/latest/developerguide/ac.html).
+pub fn needs_es(policies: &Policies, method: &str, path: &str) -> Vec<(String, String)> {
+    let Some(names) = &policies.search else {
+        return vec![];
+    };
+    let path = path
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches('/');
+    let path = path.replace(&names.local_index, &names.template_index);
+    let verb = match method {
+        "GET" => "Get",
+        "POST" => "Post",
+        "PUT" => "Put",
+        "DELETE" => "Delete",
+        "HEAD" => "Head",
+        "PATCH" => "Patch",
+        other => other,
+    };
+    vec![(
+        format!("es:ESHttp{verb}"),
+        policies.arn("es", &format!("domain/{}/{path}", names.domain)),
+    )]
+}
+
+/// Whether a request is signed for OpenSearch (`.../es/aws4_request` in its credential scope).
+fn signed_for_es(authorization: &str) -> bool {
+    authorization.contains("/es/aws4_request")
+}
+
 /// The function named in an SDK user agent (`app/<name>`), if any.
 pub fn caller(user_agent: &str) -> Option<&str> {
     user_agent
@@ -800,8 +856,13 @@ async fn handle(
     let function = caller(header("x-amz-user-agent")).or_else(|| caller(header("user-agent")));
     let target = header("x-amz-target");
     let json: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
-    let mut required = needs(policies, target, &json);
-    if target.is_empty() {
+    let es = signed_for_es(header("authorization"));
+    let mut required = if es {
+        needs_es(policies, parts.method.as_str(), parts.uri.path())
+    } else {
+        needs(policies, target, &json)
+    };
+    if target.is_empty() && !es {
         required.extend(needs_rest(
             policies,
             parts.method.as_str(),
@@ -821,6 +882,16 @@ async fn handle(
                 "User: arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/{f}-role/{f} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action"
             );
             tracing::warn!(function = f, %action, %resource, "IAM denied");
+            if es {
+                // As an OpenSearch Service domain answers a request its access policy refuses.
+                return hyper::Response::builder()
+                    .status(403)
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from(
+                        json!({ "Message": message }).to_string(),
+                    )))
+                    .unwrap_or_else(|_| crate::proxy::plain(500, "response build"));
+            }
             let error = json!({ "__type": "com.amazon.coral.service#AccessDeniedException", "message": message });
             return hyper::Response::builder()
                 .status(400)

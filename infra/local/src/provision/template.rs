@@ -632,6 +632,19 @@ impl Template {
         }
     }
 
+    /// A literal value some function's own `Environment.Variables` give `name` (the same in
+    /// every function that sets it), e.g. the OpenSearch alias `aisle-items`.
+    pub fn function_env_literal(&self, name: &str) -> Option<String> {
+        self.resources.values().find_map(|r| {
+            scalar(
+                r.get("Properties")?
+                    .get("Environment")?
+                    .get("Variables")?
+                    .get(name),
+            )
+        })
+    }
+
     /// A resource's `Properties`.
     pub fn resource_properties(&self, logical_id: &str) -> Option<&Value> {
         self.resources.get(logical_id)?.get("Properties")
@@ -939,10 +952,7 @@ impl Template {
                 "OPENSEARCH_ENDPOINT".into(),
                 format!("http://127.0.0.1:{port}"),
             );
-            env.insert(
-                "OPENSEARCH_INDEX".into(),
-                format!("{}items", prefix.to_lowercase()),
-            );
+            env.insert("OPENSEARCH_INDEX".into(), local_search_index(prefix));
         }
         // Stripe's API is a parameter (StripeApiBase); locally it is the stand-in, as every
         // AWS endpoint is (AWS_ENDPOINT_URL_*).
@@ -1150,6 +1160,12 @@ pub fn env_file(env: &BTreeMap<String, String>) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// The OpenSearch alias of a local run whose resources carry `prefix` (index names are
+/// lowercase): `aisle-items` for `make dev`'s prefix, as the template names it.
+pub fn local_search_index(prefix: &str) -> String {
+    format!("{}items", prefix.to_lowercase())
 }
 
 /// The account id moto uses for every resource.

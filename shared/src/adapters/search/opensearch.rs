@@ -197,7 +197,12 @@ pub fn search_body(q: &SearchQuery) -> Value {
 /// other refusal is a request we built wrong, which no retry fixes.
 fn error_of(status: u16, body: &Value) -> StoreError {
     let kind = body["error"]["type"].as_str().unwrap_or("unknown");
-    let reason = body["error"]["reason"].as_str().unwrap_or("");
+    // OpenSearch's own errors, or the service's refusal (`{"Message": ...}`: an access
+    // policy that does not allow the call).
+    let reason = body["error"]["reason"]
+        .as_str()
+        .or(body["Message"].as_str())
+        .unwrap_or("");
     let message = format!("opensearch {status} {kind}: {reason}");
     match status {
         404 | 408 | 429 | 500..=599 => StoreError::Unavailable(message),
@@ -383,6 +388,9 @@ pub struct OpenSearchIndex {
     region: String,
     credentials: Option<SharedCredentialsProvider>,
     client: crate::adapters::http::WebClient,
+    /// `aisle app/<function>` (as the AWS SDK's clients name their app): how the local IAM
+    /// check knows which function calls, as it does for the SDK's calls.
+    user_agent: Option<String>,
 }
 
 impl std::fmt::Debug for OpenSearchIndex {
@@ -417,7 +425,14 @@ impl OpenSearchIndex {
             region: region.to_owned(),
             credentials,
             client: crate::adapters::http::web_client()?,
+            user_agent: None,
         })
+    }
+
+    /// Name the calling function in each request's user agent (`app/<name>`).
+    pub fn with_app_name(mut self, name: Option<&str>) -> Self {
+        self.user_agent = name.map(|n| format!("aisle app/{n}"));
+        self
     }
 
     /// Send one request, signed, and read the whole answer.
@@ -443,6 +458,13 @@ impl OpenSearchIndex {
             .header("content-type", content_type)
             .body(Full::new(Bytes::from(bytes.clone())))
             .map_err(|e| unavailable(&e))?;
+        if let Some(agent) = &self.user_agent {
+            if let Ok(value) = http::HeaderValue::from_str(agent) {
+                request
+                    .headers_mut()
+                    .insert(http::header::USER_AGENT, value);
+            }
+        }
         if let Some(provider) = &self.credentials {
             let credentials = provider
                 .provide_credentials()
