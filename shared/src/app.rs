@@ -397,7 +397,12 @@ impl App {
             notice_dead_letters: DeadLetters::new(sqs.clone(), &config.seller_notices_dlq_url),
             stream_dead_letters: DeadLetters::new(sqs.clone(), &config.stream_failures_url),
             notices: DynamoSellerNotices::new(dynamo.clone(), &t.shoppers),
-            shopper_notices: DynamoShopperNotices::new(dynamo.clone(), &t.shoppers),
+            shopper_notices: DynamoShopperNotices::new(
+                dynamo.clone(),
+                &t.shoppers,
+                faults.clone(),
+                clock.clone(),
+            ),
             mailer: SesMailer::new(
                 ses,
                 &config.mail.from,

@@ -11,12 +11,10 @@
 //!   (the token is also on the shopper's settings record, `unsubscribeToken`).
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
-use super::inventory::build;
 use super::keys::user_key;
 use super::shopper_notices::{inbox_record, SETTINGS};
+use super::transact::{self, TransactFailure, Tx};
 use super::{classify, cursor, n, s, DynamoShopperNotices};
 use crate::domain::{Cursor, EmailAddress, ItemId, Notice, Page, RestockAlert, Timestamp, UserId};
 use crate::ports::{AlertEnd, RestockAlerts, StoreError, Suppressions, Unsubscribes, Watched};
@@ -46,20 +44,17 @@ fn token_key(token: &str) -> super::Record {
     ])
 }
 
-/// Which items of a transaction had their condition fail (`None` if it was not cancelled
-/// for conditions).
-fn failed_conditions(
-    error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
-) -> Option<Vec<bool>> {
-    match error.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(c)) => Some(
-            c.cancellation_reasons()
-                .iter()
-                .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                .collect(),
-        ),
-        _ => None,
-    }
+/// The parts of this adapter's transactions, by which a cancellation is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// The shopper's restock alert (ended).
+    Alert,
+    /// The inbox notice (kept once).
+    Notice,
+    /// The settings record's unsubscribe token (set once).
+    Settings,
+    /// The token's owner record (written once).
+    Owner,
 }
 
 #[async_trait]
@@ -192,38 +187,39 @@ impl RestockAlerts for DynamoShopperNotices {
         item: ItemId,
         notice: &Notice,
     ) -> Result<AlertEnd, StoreError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(alert_key(user, item)))
-            .condition_expression("attribute_exists(sk)");
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(inbox_record(user, notice)?))
-            .condition_expression("attribute_not_exists(sk)");
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .delete(build(delete.build())?)
-                    .build(),
-            )
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(build(put.build())?)
-                    .build(),
-            )
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(AlertEnd::Ended),
-            Err(e) => match failed_conditions(&e).as_deref() {
-                // The notice is there: this event was told before (the alert ended then, or
-                // is a new one the shopper asked for since, which stays).
-                Some([_, true]) => Ok(AlertEnd::ToldBefore),
-                Some([true, false]) => Ok(AlertEnd::NotWaiting),
-                _ => Err(classify("TransactWriteItems", e)),
-            },
+        let mut tx = Tx::new();
+        tx.add(
+            Part::Alert,
+            transact::delete_if(
+                &self.table,
+                alert_key(user, item),
+                Some("attribute_exists(sk)"),
+            )?,
+        );
+        tx.add(
+            Part::Notice,
+            transact::put(
+                &self.table,
+                inbox_record(user, notice)?,
+                Some("attribute_not_exists(sk)"),
+                &[],
+                vec![],
+            )?,
+        );
+        match self.transactor.write(tx).await {
+            Ok(()) => Ok(AlertEnd::Ended),
+            // The notice is there: this event was told before (the alert ended then, or is
+            // a new one the shopper asked for since, which stays).
+            Err(TransactFailure::Cancelled(why)) if why.failed_on(&Part::Notice) => {
+                Ok(AlertEnd::ToldBefore)
+            }
+            Err(TransactFailure::Cancelled(why)) if why.failed_on(&Part::Alert) => {
+                Ok(AlertEnd::NotWaiting)
+            }
+            Err(TransactFailure::Cancelled(why)) => {
+                Err(TransactFailure::unexpected(&why, "a restock notice"))
+            }
+            Err(TransactFailure::Store(e)) => Err(e),
         }
     }
 }
@@ -271,36 +267,36 @@ impl Unsubscribes for DynamoShopperNotices {
             let token = new_token();
             let mut owner = token_key(&token);
             owner.insert("owner".into(), s(user.as_str()));
-            let set = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(settings.clone()))
-                .update_expression("SET unsubscribeToken = :t")
-                .condition_expression("attribute_not_exists(unsubscribeToken)")
-                .expression_attribute_values(":t", s(&token));
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(owner))
-                .condition_expression("attribute_not_exists(sk)");
-            let result = self
-                .client
-                .transact_write_items()
-                .transact_items(
-                    TransactWriteItem::builder()
-                        .update(build(set.build())?)
-                        .build(),
-                )
-                .transact_items(
-                    TransactWriteItem::builder()
-                        .put(build(put.build())?)
-                        .build(),
-                )
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(token),
+            let mut tx = Tx::new();
+            tx.add(
+                Part::Settings,
+                transact::update(
+                    &self.table,
+                    settings.clone(),
+                    "SET unsubscribeToken = :t",
+                    Some("attribute_not_exists(unsubscribeToken)"),
+                    &[],
+                    vec![(":t", s(&token))],
+                )?,
+            );
+            tx.add(
+                Part::Owner,
+                transact::put(
+                    &self.table,
+                    owner,
+                    Some("attribute_not_exists(sk)"),
+                    &[],
+                    vec![],
+                )?,
+            );
+            match self.transactor.write(tx).await {
+                Ok(()) => return Ok(token),
                 // Another delivery made the shopper's token first: read it.
-                Err(e) if failed_conditions(&e).is_some_and(|f| f.iter().any(|x| *x)) => continue,
-                Err(e) => return Err(classify("TransactWriteItems", e)),
+                Err(TransactFailure::Cancelled(why)) if why.only_conditions() => continue,
+                Err(TransactFailure::Cancelled(why)) => {
+                    return Err(TransactFailure::unexpected(&why, "an unsubscribe token"))
+                }
+                Err(TransactFailure::Store(e)) => return Err(e),
             }
         }
         Err(StoreError::Contention(

@@ -31,12 +31,25 @@ const MAIL: &str = "MAIL#";
 pub struct DynamoShopperNotices {
     pub(super) client: Client,
     pub(super) table: String,
+    /// Transactions (a told restock: the alert's end and its notice together).
+    pub(super) transactor: std::sync::Arc<super::transact::Transactor>,
 }
 
 impl DynamoShopperNotices {
-    /// An adapter over `client` on the named table.
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    /// An adapter over `client` on the named table; `faults` and `clock` as every adapter
+    /// that writes transactions takes them.
+    pub fn new(
+        client: Client,
+        table: impl Into<String>,
+        faults: std::sync::Arc<super::Faults>,
+        clock: std::sync::Arc<dyn crate::ports::Clock>,
+    ) -> Self {
         Self {
+            transactor: std::sync::Arc::new(super::transact::Transactor::new(
+                client.clone(),
+                faults,
+                clock,
+            )),
             client,
             table: table.into(),
         }

@@ -413,11 +413,21 @@ pub(crate) fn check(
 
 /// Delete a record unconditionally.
 pub(crate) fn delete(table: &str, key: Record) -> Result<TransactWriteItem, StoreError> {
+    delete_if(table, key, None)
+}
+
+/// Delete a record, under `condition` if given.
+pub(crate) fn delete_if(
+    table: &str,
+    key: Record,
+    condition: Option<&str>,
+) -> Result<TransactWriteItem, StoreError> {
     Ok(TransactWriteItem::builder()
         .delete(build(
             Delete::builder()
                 .table_name(table)
                 .set_key(Some(key))
+                .set_condition_expression(condition.map(str::to_owned))
                 .build(),
         )?)
         .build())
