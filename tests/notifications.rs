@@ -711,3 +711,86 @@ async fn a_mail_that_must_wait_fails_alone_and_the_notifier_sets_when_sqs_brings
     }
     assert!(back, "the delayed message came back after its delay");
 }
+
+#[tokio::test]
+async fn an_unreadable_ses_report_is_parked_with_its_reason_and_the_rest_of_its_batch_is_recorded()
+{
+    let shop = Shop::open().await;
+    let bounce = json!({
+        "source": "aws.ses",
+        "detail-type": "Email Bounced",
+        "detail": {
+            "eventType": "Bounce",
+            "mail": { "messageId": "m-1" },
+            "bounce": {
+                "bounceType": "Permanent",
+                "bounceSubType": "NoEmail",
+                "bouncedRecipients": [
+                    { "emailAddress": "gone@shoppers.test" },
+                    { "emailAddress": "not an address" }
+                ]
+            }
+        }
+    })
+    .to_string();
+    let transient = bounce.replace("Permanent", "Transient");
+    let function = shop.as_function("record-mail-feedback").await;
+    let batch = sqs_batch(&[
+        "{\"source\": \"aws.ses\", \"detail\": {\"eventType\": \"Bounce\"}}".to_owned(),
+        bounce,
+        transient,
+    ]);
+    let response = aisle::workers::record_mail_feedback(&function, batch)
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let parked = shop.drain("MailFeedbackDeadLetters").await;
+    assert_eq!(parked.len(), 1, "{parked:?}");
+    assert!(
+        parked[0]
+            .1
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Bounce"),
+        "{parked:?}"
+    );
+    let gone = aisle::domain::EmailAddress::try_from("Gone@Shoppers.test".to_owned()).unwrap();
+    let reason = aisle::ports::Suppressions::suppressed(&shop.app.shopper_notices, &gone)
+        .await
+        .unwrap();
+    assert_eq!(
+        reason.as_deref(),
+        Some("permanent bounce (NoEmail)"),
+        "suppressed, whatever the case of the address"
+    );
+}
+
+#[tokio::test]
+async fn a_fan_out_message_that_is_no_restock_is_parked_and_the_rest_of_its_batch_goes_on() {
+    let shop = Shop::open().await;
+    let item = listed(&shop, "Parked teapot").await;
+    let who = Caller::shopper();
+    assert_eq!(watch(&shop, &who, item).await.status, 201);
+    let job = aisle::domain::FanOut {
+        event_id: format!("stock/{item}/ItemRestocked/9"),
+        item_id: item,
+        at: shop.now(),
+        after: None,
+    };
+    let function = shop.as_function("fan-out-restocks").await;
+    let batch = sqs_batch(&[
+        "{\"detail-type\": \"OrderPlaced\"}".to_owned(),
+        json!({ "fanOut": job }).to_string(),
+    ]);
+    let response = aisle::workers::fan_out_restocks(&function, batch)
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(shop.drain("RestockFanOutDeadLetters").await.len(), 1);
+    let queued = shop.drain("ShopperNoticesQueue").await;
+    assert_eq!(
+        queued.len(),
+        1,
+        "the good message beside it fanned out: {queued:?}"
+    );
+}
