@@ -127,38 +127,30 @@ impl Watchers for DynamoWatchers {
     }
 
     async fn watching(&self, item: ItemId) -> Result<Vec<Watch>, StoreError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
+        let rows = super::every_page(
+            self.client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(item_pk(item)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for row in out.items.unwrap_or_default() {
-                let Some(Ok(connection)) = row
-                    .get("sk")
-                    .and_then(|v| v.as_s().ok())
-                    .map(|raw| ConnectionId::try_from(raw.as_str()))
-                else {
-                    continue;
-                };
-                let ticket = if row.contains_key("ticketId") {
-                    Some(decode::<Ticket>(row)?)
-                } else {
-                    None
-                };
-                found.push(Watch { connection, ticket });
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(found);
-            }
+                .expression_attribute_values(":pk", s(item_pk(item))),
+        )
+        .await?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some(Ok(connection)) = row
+                .get("sk")
+                .and_then(|v| v.as_s().ok())
+                .map(|raw| ConnectionId::try_from(raw.as_str()))
+            else {
+                continue;
+            };
+            let ticket = if row.contains_key("ticketId") {
+                Some(decode::<Ticket>(row)?)
+            } else {
+                None
+            };
+            found.push(Watch { connection, ticket });
         }
+        Ok(found)
     }
 }

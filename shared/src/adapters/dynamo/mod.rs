@@ -274,6 +274,21 @@ pub(crate) async fn newest_first<T: serde::de::DeserializeOwned>(
     Ok(crate::domain::Page { items, next_cursor })
 }
 
+/// Every record a `Query` matches, page after page (the SDK's own paginator follows
+/// `LastEvaluatedKey`): for listings that are small by design (one shopper's alerts, one
+/// item's live watchers) and are wanted whole.
+pub(crate) async fn every_page(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<Record>, StoreError> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| classify("Query", e))
+}
+
 /// The record at `key`, read strongly consistent; `None` if absent.
 pub(crate) async fn read_record(
     client: &aws_sdk_dynamodb::Client,

@@ -103,39 +103,30 @@ impl RestockAlerts for DynamoShopperNotices {
     }
 
     async fn watching(&self, user: &UserId) -> Result<Vec<RestockAlert>, StoreError> {
-        let mut alerts = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
+        let records = super::every_page(
+            self.client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("userId = :u AND begins_with(sk, :p)")
                 .expression_attribute_values(":u", s(user.as_str()))
                 .expression_attribute_values(":p", s(RESTOCK))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for record in out.items() {
-                let item = record
-                    .get("restockItem")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|v| ItemId::try_from(v.as_str()).ok());
-                let since = record
-                    .get("since")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse().ok())
-                    .map(Timestamp::from_unix_millis);
-                match (item, since) {
-                    (Some(item_id), Some(since)) => alerts.push(RestockAlert { item_id, since }),
-                    _ => return Err(StoreError::Corrupt("restock alert record".into())),
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
+                .consistent_read(true),
+        )
+        .await?;
+        let mut alerts = Vec::with_capacity(records.len());
+        for record in &records {
+            let item = record
+                .get("restockItem")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|v| ItemId::try_from(v.as_str()).ok());
+            let since = record
+                .get("since")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok())
+                .map(Timestamp::from_unix_millis);
+            match (item, since) {
+                (Some(item_id), Some(since)) => alerts.push(RestockAlert { item_id, since }),
+                _ => return Err(StoreError::Corrupt("restock alert record".into())),
             }
         }
         alerts.sort_by_key(|a| std::cmp::Reverse(a.since));
