@@ -296,7 +296,7 @@ async function searchPage(params) {
       facet("Brand", "brand", page.facets.brand || [])),
     h("section", {},
       h("div", { class: "controls" },
-        h("strong", { "data-test": "total" }, `${page.total} ${page.total === 1 ? "result" : "results"}`),
+        h("strong", { "data-test": "total" }, `${page.countsEstimated ? "About " : ""}${page.total} ${page.total === 1 ? "result" : "results"}`),
         sort, toggle("inStock", "In stock"), toggle("deliverable", "Deliverable only"),
         q.get("category") || q.get("brand") ? h("button", { onclick: () => { const next = new URLSearchParams(params); next.delete("category"); next.delete("brand"); location.hash = "#/search?" + next; } }, "Clear filters") : null),
       page.items.length ? h("div", { class: "grid" }, page.items.map(i => itemCard(i, dateZip))) : h("p", {}, "Nothing matches. Try fewer words."),

@@ -23,6 +23,9 @@ use super::{Category, Item, ItemId, WarehouseId};
 pub const MAX_QUERY_WORDS: usize = 10;
 /// The longest query text accepted.
 pub const MAX_QUERY_CHARS: usize = 200;
+/// Matches a backend must count one by one; past this it may estimate facet counts from a
+/// sample and say so ([`SearchHits::estimated`]). OpenSearch's default `track_total_hits`.
+pub const EXACT_COUNTS: u64 = 10_000;
 /// How many values the category and brand facets list.
 pub const FACET_SIZE: usize = 20;
 
@@ -440,6 +443,9 @@ pub struct SearchHits {
     pub facets: Facets,
     /// Where the next page starts; absent on the last page.
     pub next: Option<SearchCursor>,
+    /// Whether the facet counts (and a price-filtered total) are estimates from a sample, as
+    /// the embedded index gives them past [`EXACT_COUNTS`] matches; the hits never are.
+    pub estimated: bool,
 }
 
 impl SearchHits {
@@ -459,6 +465,7 @@ impl SearchHits {
             total,
             facets,
             next,
+            estimated: false,
         }
     }
 }

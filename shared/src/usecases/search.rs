@@ -31,6 +31,10 @@ pub struct SearchPage {
     pub facets: Facets,
     /// Where the next page starts, if there is one.
     pub next_cursor: Option<String>,
+    /// Set when `total` (under a price filter) and the facet counts are estimates: past
+    /// 10,000 matches the embedded index counts a sample (README, "Search").
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub counts_estimated: bool,
     /// The ZIP the delivery dates are for (given, or the signed-in shopper's saved one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_zip: Option<String>,
@@ -230,6 +234,7 @@ pub async fn search(
         total: hits.total,
         facets: hits.facets.clone(),
         next_cursor,
+        counts_estimated: hits.estimated,
         delivery_zip: ask.map(|a| a.zip.as_str().to_owned()),
     })
 }
@@ -329,6 +334,7 @@ async fn by_delivery(
         total: overview.total,
         facets: overview.facets.clone(),
         next: None,
+        estimated: overview.estimated,
     };
     Ok((Arc::new(page), next.map(|c| c.encode())))
 }
@@ -469,6 +475,7 @@ mod tests {
             total,
             facets: Facets::default(),
             next: None,
+            estimated: false,
         })
     }
 

@@ -1,18 +1,22 @@
-//! `aisle-local bench search`: build the embedded index from a generated catalogue and time a
-//! query mix against it (single words, phrases, typos, filters, sorts, deep pages), printing
-//! the build time and per-query latency percentiles; then the search handler's whole path
-//! (index, live stock read from DynamoDB Local, delivery promise) without and with `zip`,
-//! and with `sort=delivery`, at each catalogue size asked for.
+//! `aisle-local bench search`: for each catalogue size and each engine (the embedded tantivy
+//! index, and OpenSearch when a node answers on `AISLE_OPENSEARCH_PORT`), index a generated
+//! catalogue and time a query mix against it (single words, phrases, typos, filters, sorts,
+//! deep pages), printing the build time, memory and per-query latency percentiles; then the
+//! search handler's whole path (index, live stock read from DynamoDB Local, delivery promise)
+//! without and with `zip`, and with `sort=delivery`, with the live-stock read timed on its own;
+//! and at the end one table with both engines side by side.
 //!
-//! Needs the local stack (DynamoDB Local: `make bench-search` starts it). Build with
-//! optimisations: `make bench-search` uses cargo's `bench` profile.
+//! Needs the local stack (DynamoDB Local, and the OpenSearch node for its column:
+//! `make bench-search` starts both). Build with optimisations: `make bench-search` uses
+//! cargo's `bench` profile.
 
 use std::time::{Duration, Instant};
 
-use aisle::adapters::search::EmbeddedIndex;
+use aisle::adapters::search::{EmbeddedIndex, OpenSearchIndex};
 use aisle::domain::search::words;
 use aisle::domain::{DeliveryPromise, SearchDoc, SearchQuery, SortOrder, Zip};
-use aisle::ports::{IndexTarget, SearchIndex};
+use aisle::domain::ItemId;
+use aisle::ports::{IndexTarget, Inventory, SearchIndex};
 use aisle::usecases::search::{self as usecase, DeliveryAsk, QueryCache, SearchContext};
 use anyhow::Result;
 use rand::rngs::StdRng;
@@ -92,31 +96,104 @@ fn mix(docs: &[SearchDoc], count: usize, seed: u64) -> Vec<Probe> {
         .collect()
 }
 
-/// For each catalogue size: index that many generated items and run `queries` queries, the
-/// index alone and then the handler's path; print the figures.
+/// A search engine under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Embedded,
+    OpenSearch,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Embedded => "embedded",
+            Engine::OpenSearch => "opensearch",
+        }
+    }
+}
+
+/// The local OpenSearch node, if one answers (`AISLE_SEARCH=opensearch stack.sh up`).
+async fn opensearch_node() -> Option<String> {
+    let port = std::env::var("AISLE_OPENSEARCH_PORT").unwrap_or_else(|_| "9200".into());
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let probe = OpenSearchIndex::new(&endpoint, "bench-probe", "us-east-1", None).ok()?;
+    match probe.call("GET", "/", None).await {
+        Ok(answer) if answer.status == 200 => Some(endpoint),
+        _ => None,
+    }
+}
+
+/// One engine at one size: what the summary table prints.
+struct Row {
+    engine: Engine,
+    items: usize,
+    build_s: f64,
+    memory_mb: f64,
+    disk_mb: f64,
+    index: [f64; 3],
+    path: PathFigures,
+}
+
+/// For each catalogue size: index that many generated items in each engine, run `queries`
+/// queries, the engine alone and then the handler's path; print the figures and a summary.
 pub async fn search(sizes: &[usize], queries: usize) -> Result<()> {
     let (app, _meter) = crate::bench::metered_app().await?;
     crate::seed::seed_warehouses(&app.warehouses).await?;
     let delivery = app.delivery.get(&app.warehouses).await?;
-    let mut summary = Vec::new();
-    for &items in sizes {
-        let row = one_size(&app, &delivery, items, queries).await?;
-        summary.push((items, row));
+    let node = opensearch_node().await;
+    let mut engines = vec![Engine::Embedded];
+    match &node {
+        Some(endpoint) => {
+            engines.push(Engine::OpenSearch);
+            println!("OpenSearch node at {endpoint}: both engines");
+        }
+        None => println!(
+            "no OpenSearch node answered (AISLE_SEARCH=opensearch infra/scripts/stack.sh up): embedded only"
+        ),
     }
-    println!("\nsearch handler path (index + stock read + delivery promise), ms:");
+    let mut rows = Vec::new();
+    for &items in sizes {
+        let generated = Instant::now();
+        let docs = crate::products::generate(items, 42);
+        println!(
+            "\n== {items} items == generated in {:.2} s",
+            generated.elapsed().as_secs_f64()
+        );
+        write_stock_rows(&app, &docs).await?;
+        for &engine in &engines {
+            rows.push(one_size(&app, &delivery, engine, node.as_deref(), &docs, queries).await?);
+        }
+    }
+    println!("\nsearch, both engines side by side (ms; memory is what the engine holds beyond the OS page cache):");
     println!(
-        "{:>10} | {:>20} | {:>20} | {:>20} | {:>9}",
-        "items", "no zip p50/p95/p99", "zip p50/p95/p99", "sort=delivery", "promise p99"
+        "{:<10} {:>9} | {:>8} {:>8} {:>8} | {:>18} | {:>18} | {:>18} | {:>8} | {:>8}",
+        "engine", "items", "build s", "mem MB", "disk MB", "engine p50/p95/p99", "handler no zip", "handler zip", "stock p99", "promise"
     );
-    for (items, r) in summary {
+    for r in &rows {
         let f = |p: [f64; 3]| format!("{:.2}/{:.2}/{:.2}", p[0], p[1], p[2]);
         println!(
-            "{items:>10} | {:>20} | {:>20} | {:>20} | {:>9.3}",
-            f(r.plain),
-            f(r.zip),
-            f(r.sorted),
-            r.promise_p99
+            "{:<10} {:>9} | {:>8.1} {:>8.0} {:>8.0} | {:>18} | {:>18} | {:>18} | {:>8.2} | {:>8.3}",
+            r.engine.name(),
+            r.items,
+            r.build_s,
+            r.memory_mb,
+            r.disk_mb,
+            f(r.index),
+            f(r.path.plain),
+            f(r.path.zip),
+            r.path.stock_p99,
+            r.path.promise_p99
         );
+    }
+    for engine in &engines {
+        let of = |items: usize| rows.iter().find(|r| r.engine == *engine && r.items == items);
+        if let (Some(small), Some(large)) = (of(100_000), of(1_000_000)) {
+            println!(
+                "{}: engine p99 at 1,000,000 is {:.2}x its 100,000-item figure",
+                engine.name(),
+                large.index[2] / small.index[2]
+            );
+        }
     }
     Ok(())
 }
@@ -126,6 +203,7 @@ struct PathFigures {
     plain: [f64; 3],
     zip: [f64; 3],
     sorted: [f64; 3],
+    stock_p99: f64,
     promise_p99: f64,
 }
 
@@ -144,36 +222,159 @@ fn shopper_zips() -> Vec<Zip> {
     zips
 }
 
+/// Stock rows for the in-stock items among the first 20,000 (a batch read costs the same per
+/// key whether the row exists or not).
+async fn write_stock_rows(app: &aisle::App, docs: &[SearchDoc]) -> Result<()> {
+    let started = Instant::now();
+    let rows: Vec<(ItemId, u32)> = docs
+        .iter()
+        .take(20_000)
+        .filter(|d| d.in_stock)
+        .map(|d| (d.item.item_id, 10))
+        .collect();
+    let mut loads = tokio::task::JoinSet::new();
+    for chunk in rows.chunks(rows.len().div_ceil(8).max(1)) {
+        let (inventory, chunk) = (app.inventory.clone(), chunk.to_vec());
+        loads.spawn(async move { inventory.load_totals(&chunk).await });
+    }
+    while let Some(done) = loads.join_next().await {
+        done??;
+    }
+    println!(
+        "stock rows: {} written to DynamoDB Local in {:.1} s",
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// An engine filled with `docs`, and how to read its size and clean it up.
+enum Built {
+    Embedded(EmbeddedIndex, std::path::PathBuf),
+    OpenSearch(OpenSearchIndex, String),
+}
+
+impl Built {
+    fn index(&self) -> &dyn SearchIndex {
+        match self {
+            Built::Embedded(index, _) => index,
+            Built::OpenSearch(index, _) => index,
+        }
+    }
+
+    /// (memory MB, disk MB): the embedded engine's in-memory columns and cached bitsets and
+    /// its files; the OpenSearch node's JVM heap in use and the index's store.
+    async fn sizes(&self) -> Result<(f64, f64)> {
+        match self {
+            Built::Embedded(index, dir) => Ok((
+                index.resident_bytes() as f64 / 1e6,
+                dir_size(dir) as f64 / 1e6,
+            )),
+            Built::OpenSearch(index, generation) => {
+                let stats = index.call("GET", "/_nodes/_local/stats/jvm", None).await?;
+                let stats: serde_json::Value = serde_json::from_slice(&stats.body)?;
+                let heap = stats["nodes"]
+                    .as_object()
+                    .and_then(|nodes| nodes.values().next())
+                    .and_then(|node| node["jvm"]["mem"]["heap_used_in_bytes"].as_f64())
+                    .unwrap_or(0.0);
+                let store = index
+                    .call("GET", &format!("/{generation}/_stats/store"), None)
+                    .await?;
+                let store: serde_json::Value = serde_json::from_slice(&store.body)?;
+                let disk = store["_all"]["primaries"]["store"]["size_in_bytes"]
+                    .as_f64()
+                    .unwrap_or(0.0);
+                Ok((heap / 1e6, disk / 1e6))
+            }
+        }
+    }
+
+    async fn remove(self) {
+        match self {
+            Built::Embedded(index, dir) => {
+                drop(index);
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            Built::OpenSearch(index, generation) => {
+                let _ = index.call("DELETE", &format!("/{generation}"), None).await;
+            }
+        }
+    }
+}
+
+/// Index `docs` into a fresh index of `engine`, as a rebuild does (in batches, then live).
+async fn build(engine: Engine, node: Option<&str>, docs: &[SearchDoc]) -> Result<Built> {
+    let tag = format!("{}-{}", std::process::id(), docs.len());
+    match engine {
+        Engine::Embedded => {
+            let dir = std::env::temp_dir().join(format!("aisle-search-bench-{tag}"));
+            let index = EmbeddedIndex::open(&dir)?;
+            for chunk in docs.chunks(10_000) {
+                index.upsert(IndexTarget::Live, chunk).await?;
+            }
+            Ok(Built::Embedded(index, dir))
+        }
+        Engine::OpenSearch => {
+            let endpoint = node.expect("a node for the OpenSearch engine");
+            let index =
+                OpenSearchIndex::new(endpoint, &format!("bench-{tag}"), "us-east-1", None)?;
+            let generation = index.create_generation().await?;
+            // Two bulk requests in flight, 2,000 documents each (a few MB, as AWS advises).
+            let index = std::sync::Arc::new(index);
+            let mut chunks = docs.chunks(2_000);
+            let mut flight = tokio::task::JoinSet::new();
+            loop {
+                while flight.len() < 2 {
+                    let Some(chunk) = chunks.next() else { break };
+                    let (index, chunk, generation) =
+                        (index.clone(), chunk.to_vec(), generation.clone());
+                    flight.spawn(async move {
+                        index
+                            .upsert(IndexTarget::Generation(&generation), &chunk)
+                            .await
+                    });
+                }
+                match flight.join_next().await {
+                    Some(done) => {
+                        done??;
+                    }
+                    None => break,
+                }
+            }
+            index.publish_generation(&generation).await?;
+            // Merge to one segment as a rebuilt, read-only generation may be.
+            index
+                .call("POST", &format!("/{generation}/_forcemerge?max_num_segments=1"), None)
+                .await?;
+            let index = std::sync::Arc::try_unwrap(index)
+                .map_err(|_| anyhow::anyhow!("bulk tasks still hold the index"))?;
+            Ok(Built::OpenSearch(index, generation))
+        }
+    }
+}
+
 async fn one_size(
     app: &aisle::App,
     delivery: &aisle::domain::DeliveryMap,
-    items: usize,
+    engine: Engine,
+    node: Option<&str>,
+    docs: &[SearchDoc],
     queries: usize,
-) -> Result<PathFigures> {
-    println!("\n== {items} items ==");
-    let dir =
-        std::env::temp_dir().join(format!("aisle-search-bench-{}-{items}", std::process::id()));
-    let index = EmbeddedIndex::open(&dir)?;
-    let generated = Instant::now();
-    let docs = crate::products::generate(items, 42);
+) -> Result<Row> {
+    let items = docs.len();
+    let built_at = Instant::now();
+    let built = build(engine, node, docs).await?;
+    let build = built_at.elapsed();
+    let index = built.index();
     println!(
-        "generated {items} items in {:.2} s",
-        generated.elapsed().as_secs_f64()
-    );
-
-    let built = Instant::now();
-    for chunk in docs.chunks(10_000) {
-        index.upsert(IndexTarget::Live, chunk).await?;
-    }
-    let build = built.elapsed();
-    println!(
-        "index build: {:.2} s ({:.0} items/s), {} MB on disk",
+        "[{}] index build: {:.2} s ({:.0} items/s)",
+        engine.name(),
         build.as_secs_f64(),
         items as f64 / build.as_secs_f64(),
-        dir_size(&dir) / 1_000_000
     );
 
-    let probes = mix(&docs, queries, 7);
+    let probes = mix(docs, queries, 7);
     // Warm the page cache and the reader (a warm Lambda's state), then measure.
     for probe in probes.iter().take(50) {
         index.search(&probe.query).await?;
@@ -197,13 +398,19 @@ async fn one_size(
         }
     }
     all.sort();
-    println!(
-        "{} searches ({} probes, deep pages followed): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {hits} hits returned",
-        all.len(),
-        probes.len(),
+    let index_figures = [
         percentile(&all, 0.5),
         percentile(&all, 0.95),
         percentile(&all, 0.99),
+    ];
+    println!(
+        "[{}] {} searches ({} probes, deep pages followed): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {hits} hits returned",
+        engine.name(),
+        all.len(),
+        probes.len(),
+        index_figures[0],
+        index_figures[1],
+        index_figures[2],
         all.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     );
     for (kind, mut times) in by_kind {
@@ -215,37 +422,20 @@ async fn one_size(
             percentile(&times, 0.99)
         );
     }
-
-    // The handler's path. Stock rows for the in-stock items among the first 20,000 (a
-    // batch read costs the same per key whether the row exists or not).
-    let started = Instant::now();
-    let rows: Vec<(aisle::domain::ItemId, u32)> = docs
-        .iter()
-        .take(20_000)
-        .filter(|d| d.in_stock)
-        .map(|d| (d.item.item_id, 10))
-        .collect();
-    let mut loads = tokio::task::JoinSet::new();
-    for chunk in rows.chunks(rows.len().div_ceil(8).max(1)) {
-        let (inventory, chunk) = (app.inventory.clone(), chunk.to_vec());
-        loads.spawn(async move { inventory.load_totals(&chunk).await });
-    }
-    while let Some(done) = loads.join_next().await {
-        done??;
-    }
+    let (memory_mb, disk_mb) = built.sizes().await?;
     println!(
-        "stock rows: {} written to DynamoDB Local in {:.1} s",
-        rows.len(),
-        started.elapsed().as_secs_f64()
+        "[{}] memory {memory_mb:.0} MB, disk {disk_mb:.0} MB",
+        engine.name()
     );
+
     // No page cache: every search goes to the index, as a cold query would.
     let cache = QueryCache::new(Duration::ZERO, 1);
     let zips = shopper_zips();
     let mut rng = StdRng::seed_from_u64(9);
     let now = aisle::domain::Timestamp::now();
     let context = SearchContext { delivery, now };
-    let (mut plain, mut zip, mut sorted, mut promise) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut plain, mut zip, mut sorted, mut promise, mut stock) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let path_probes: Vec<&Probe> = probes.iter().take(queries.min(1_000)).collect();
     for (i, probe) in path_probes.iter().enumerate() {
         let ask = DeliveryAsk {
@@ -267,7 +457,7 @@ async fn one_size(
         for (asked, slot) in variants {
             let started = Instant::now();
             let page = usecase::search(
-                &index,
+                index,
                 &app.inventory,
                 &cache,
                 context,
@@ -283,8 +473,13 @@ async fn one_size(
                 _ => sorted.push(took),
             }
             if slot == 1 {
-                // The promise alone, for this page's hits, as the handler computes it.
+                // The live-stock batch read and the promise alone, for this page's hits, as
+                // the handler does them.
                 let hits = index.search(&probe.query).await?;
+                let ids: Vec<ItemId> = hits.hits.iter().map(|h| h.doc.item.item_id).collect();
+                let started = Instant::now();
+                std::hint::black_box(app.inventory.available(&ids).await?);
+                stock.push(started.elapsed());
                 let started = Instant::now();
                 let area = delivery.area(&ask.zip);
                 for hit in &hits.hits {
@@ -299,27 +494,34 @@ async fn one_size(
         v.sort();
         [percentile(v, 0.5), percentile(v, 0.95), percentile(v, 0.99)]
     };
-    let figures = PathFigures {
+    let path = PathFigures {
         plain: pcts(&mut plain),
         zip: pcts(&mut zip),
         sorted: pcts(&mut sorted),
-        promise_p99: {
-            promise.sort();
-            percentile(&promise, 0.99)
-        },
+        stock_p99: pcts(&mut stock)[2],
+        promise_p99: pcts(&mut promise)[2],
     };
     println!(
-        "handler path, {} first pages each: no zip p99 {:.2} ms, zip p99 {:.2} ms (+{:.2}), sort=delivery p99 {:.2} ms; promise computation p99 {:.3} ms per page",
+        "[{}] handler path, {} first pages each: no zip p99 {:.2} ms, zip p99 {:.2} ms (+{:.2}), sort=delivery p99 {:.2} ms; live-stock read p99 {:.2} ms; promise p99 {:.3} ms per page",
+        engine.name(),
         path_probes.len(),
-        figures.plain[2],
-        figures.zip[2],
-        figures.zip[2] - figures.plain[2],
-        figures.sorted[2],
-        figures.promise_p99
+        path.plain[2],
+        path.zip[2],
+        path.zip[2] - path.plain[2],
+        path.sorted[2],
+        path.stock_p99,
+        path.promise_p99
     );
-    drop(index);
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(figures)
+    built.remove().await;
+    Ok(Row {
+        engine,
+        items,
+        build_s: build.as_secs_f64(),
+        memory_mb,
+        disk_mb,
+        index: index_figures,
+        path,
+    })
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {

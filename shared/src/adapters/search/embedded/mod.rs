@@ -12,20 +12,16 @@
 //! a busy lock is retried for a few seconds.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::ops::Bound;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use tantivy::collector::{Collector, DocSetCollector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::collector::DocSetCollector;
 use tantivy::directory::error::LockError;
-use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, Query,
-    RangeQuery, TermQuery,
-};
+use tantivy::index::{IndexSettings, IndexSortByField, Order as IndexOrder};
+use tantivy::query::TermQuery;
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
@@ -34,13 +30,17 @@ use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
 };
 use tantivy::{
-    DocAddress, DocId, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentOrdinal,
-    SegmentReader, TantivyDocument, TantivyError, Term,
+    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentOrdinal,
+    TantivyDocument, TantivyError, Term,
 };
 
-use crate::domain::search::{fuzziness, price_band, Facets, PRICE_BANDS};
+use crate::domain::search::{Facets, EXACT_COUNTS, PRICE_BANDS};
 use crate::domain::{ItemId, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder};
 use crate::ports::{IndexTarget, SearchIndex, StoreError};
+
+mod matching;
+
+use matching::{Fruit, Plan, Views, Weights};
 
 /// The analyzer both the documents and the query words go through.
 const ANALYZER: &str = "aisle";
@@ -93,6 +93,18 @@ fn schema() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
+/// Documents sorted by the tie-break (the item id's high 64 bits) in every segment, so equal
+/// sort values rank in document order (see `matching`).
+fn settings() -> IndexSettings {
+    IndexSettings {
+        sort_by_field: Some(IndexSortByField {
+            field: "tie_high".into(),
+            order: IndexOrder::Asc,
+        }),
+        ..IndexSettings::default()
+    }
+}
+
 fn analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(41))
@@ -118,6 +130,8 @@ struct Opened {
     reader: IndexReader,
     fields: Fields,
     meta_modified: Option<SystemTime>,
+    /// Segment columns and leaf bitsets, kept across searches.
+    views: Mutex<Views>,
 }
 
 impl Opened {
@@ -125,16 +139,35 @@ impl Opened {
         let dir = root.join(name);
         let (schema, fields) = schema();
         std::fs::create_dir_all(&dir).map_err(failed)?;
+        let create = || -> Result<Index, StoreError> {
+            let directory = tantivy::directory::MmapDirectory::open(&dir).map_err(failed)?;
+            Index::builder()
+                .schema(schema.clone())
+                .settings(settings())
+                .open_or_create(directory)
+                .map_err(failed)
+        };
         let directory = tantivy::directory::MmapDirectory::open(&dir).map_err(failed)?;
-        let index = match Index::open_or_create(directory, schema.clone()) {
-            // An index written by an older version with other fields: it holds derived data
-            // only, so start it empty (the streams and `search rebuild` fill it again).
+        let opened = Index::builder()
+            .schema(schema.clone())
+            .settings(settings())
+            .open_or_create(directory);
+        let index = match opened {
+            // An index written by an older version (other fields, or documents not in tie
+            // order): it holds derived data only, so start it empty (the streams and
+            // `search rebuild` fill it again).
             Err(TantivyError::SchemaError(reason)) => {
                 tracing::warn!(%reason, dir = %dir.display(), "search index has an older schema; starting it empty");
                 std::fs::remove_dir_all(&dir).map_err(failed)?;
                 std::fs::create_dir_all(&dir).map_err(failed)?;
-                let directory = tantivy::directory::MmapDirectory::open(&dir).map_err(failed)?;
-                Index::open_or_create(directory, schema).map_err(failed)?
+                create()?
+            }
+            Ok(index) if index.settings().sort_by_field != settings().sort_by_field => {
+                tracing::warn!(dir = %dir.display(), "search index is not sorted by tie-break; starting it empty");
+                drop(index);
+                std::fs::remove_dir_all(&dir).map_err(failed)?;
+                std::fs::create_dir_all(&dir).map_err(failed)?;
+                create()?
             }
             opened => opened.map_err(failed)?,
         };
@@ -150,6 +183,7 @@ impl Opened {
             reader,
             fields,
             meta_modified: modified(&dir.join("meta.json")),
+            views: Mutex::default(),
         })
     }
 
@@ -162,6 +196,10 @@ impl Opened {
         }
         Ok(())
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -197,6 +235,14 @@ impl EmbeddedIndex {
             index.point_alias(&name)?;
         }
         Ok(index)
+    }
+
+    /// Memory the search side holds beyond the memory-mapped files: the live generation's
+    /// in-memory columns and cached leaf bitsets (what the benchmark reports).
+    pub fn resident_bytes(&self) -> usize {
+        lock(&self.live)
+            .as_ref()
+            .map_or(0, |opened| lock(&opened.views).bytes())
     }
 
     /// The directory the index generations live in.
@@ -236,7 +282,7 @@ impl EmbeddedIndex {
         let name = self
             .alias()
             .ok_or_else(|| failed("no live generation (ALIAS missing)"))?;
-        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        let mut live = lock(&self.live);
         match live.as_mut() {
             Some(opened) if opened.name == name => opened.refresh(&self.root)?,
             _ => *live = Some(Opened::open(&self.root, &name)?),
@@ -331,18 +377,65 @@ impl EmbeddedIndex {
                 .tokenizers()
                 .get(ANALYZER)
                 .ok_or_else(|| failed("analyzer not registered"))?;
-            let tantivy_query = build_query(f, &mut analyzer, query);
+            let t0 = std::time::Instant::now();
+            let words = analyzed(&mut analyzer, query);
             let searcher = opened.reader.searcher();
-            let collector = PageCollector {
-                sort: query.sort,
-                after: query
-                    .after
-                    .map(|c| (rank_value(query.sort, c.value), tiebreak(c.item_id))),
-                want: query.limit as usize + 1,
-            };
-            let page = searcher
-                .search(tantivy_query.as_ref(), &collector)
+            let plan = Plan::new(f, &searcher, query, &words).map_err(failed)?;
+            let views = lock(&opened.views)
+                .for_searcher(&searcher, &[f.name, f.brand, f.all])
                 .map_err(failed)?;
+            let mut weights = Weights::new(&searcher);
+            let readers = searcher.segment_readers();
+            let mut matched = Vec::with_capacity(readers.len());
+            for (reader, view) in readers.iter().zip(&views) {
+                matched.push(view.matched(reader, &plan, &mut weights).map_err(failed)?);
+            }
+            // Too many matches to count one by one: count a systematic sample of about
+            // EXACT_COUNTS of them instead, in every segment alike.
+            let all: u64 = matched.iter().map(|m| m.count()).sum();
+            let sample = (all > EXACT_COUNTS).then(|| all.div_ceil(EXACT_COUNTS) as usize);
+            let mut page = Fruit {
+                top: Vec::new(),
+                total: 0,
+                categories: HashMap::new(),
+                brands: HashMap::new(),
+                bands: [0; PRICE_BANDS.len()],
+                estimated: false,
+            };
+            for (ordinal, ((reader, view), matched)) in
+                readers.iter().zip(&views).zip(&matched).enumerate()
+            {
+                let mut norms = HashMap::new();
+                for field in [f.name, f.brand, f.all] {
+                    norms.insert(field, reader.get_fieldnorms_reader(field).map_err(failed)?);
+                }
+                let fruit = view
+                    .run(
+                        ordinal as SegmentOrdinal,
+                        reader,
+                        &norms,
+                        &plan,
+                        matched,
+                        sample,
+                        &mut weights,
+                    )
+                    .map_err(failed)?;
+                page.top.extend(fruit.top);
+                page.total += fruit.total;
+                page.estimated |= fruit.estimated;
+                for (k, v) in fruit.categories {
+                    *page.categories.entry(k).or_default() += v;
+                }
+                for (k, v) in fruit.brands {
+                    *page.brands.entry(k).or_default() += v;
+                }
+                for (band, n) in fruit.bands.iter().enumerate() {
+                    page.bands[band] += n;
+                }
+            }
+            page.top.sort_by(Entry::rank);
+            page.top.truncate(query.limit as usize + 1);
+            let t_pass = t0.elapsed();
             let mut hits = Vec::with_capacity(page.top.len());
             for entry in &page.top {
                 let doc: TantivyDocument = searcher.doc(entry.address).map_err(failed)?;
@@ -359,7 +452,12 @@ impl EmbeddedIndex {
                 hits.push(SearchHit { doc, sort_value });
             }
             let facets = Facets::from_counts(page.categories, page.brands, page.bands);
-            Ok(SearchHits::page(query, hits, page.total, facets))
+            if std::env::var("AISLE_TRACE_SEARCH").is_ok() {
+                eprintln!("TRACE segs={} pass={:?} all={:?} total={} sample={sample:?} sort={:?} words={}", searcher.segment_readers().len(), t_pass, t0.elapsed(), page.total, query.sort, query.words.len());
+            }
+            let mut hits = SearchHits::page(query, hits, page.total, facets);
+            hits.estimated = page.estimated;
+            Ok(hits)
         })
     }
 }
@@ -414,10 +512,8 @@ fn to_document(f: Fields, doc: &SearchDoc) -> Result<TantivyDocument, StoreError
     Ok(d)
 }
 
-/// The tantivy query for a search: every word fuzzily in `all` (must), exact words in name,
-/// brand and `all` for ranking (should), filters scoring nothing.
-fn build_query(f: Fields, analyzer: &mut TextAnalyzer, q: &SearchQuery) -> Box<dyn Query> {
-    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+/// The query's words through the index's analyzer (the same one the documents went through).
+fn analyzed(analyzer: &mut TextAnalyzer, q: &SearchQuery) -> Vec<String> {
     let mut words = Vec::new();
     for word in &q.words {
         let mut stream = analyzer.token_stream(word);
@@ -425,86 +521,7 @@ fn build_query(f: Fields, analyzer: &mut TextAnalyzer, q: &SearchQuery) -> Box<d
             words.push(stream.token().text.clone());
         }
     }
-    for word in &words {
-        let fuzzy = FuzzyTermQuery::new(Term::from_field_text(f.all, word), fuzziness(word), true);
-        clauses.push((Occur::Must, Box::new(fuzzy)));
-        for (field, boost) in [(f.name, 3.0), (f.brand, 2.0), (f.all, 1.0)] {
-            let exact = TermQuery::new(
-                Term::from_field_text(field, word),
-                IndexRecordOption::WithFreqs,
-            );
-            clauses.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(Box::new(exact), boost)),
-            ));
-        }
-    }
-    let mut filter = |query: Box<dyn Query>| {
-        clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(query, 0.0))));
-    };
-    let raw = |field: Field, value: &str| -> Box<dyn Query> {
-        Box::new(TermQuery::new(
-            Term::from_field_text(field, value),
-            IndexRecordOption::Basic,
-        ))
-    };
-    if let Some(category) = &q.category {
-        filter(raw(f.category, category.as_str()));
-    }
-    if let Some(brand) = &q.brand {
-        filter(raw(f.brand_key, brand));
-    }
-    for (name, value) in &q.attributes {
-        filter(raw(f.attrs, &format!("{name}={value}")));
-    }
-    if q.in_stock_only {
-        filter(Box::new(TermQuery::new(
-            Term::from_field_u64(f.in_stock, 1),
-            IndexRecordOption::Basic,
-        )));
-    }
-    if let Some(any) = &q.sites_any {
-        let held: Vec<(Occur, Box<dyn Query>)> = any
-            .iter()
-            .map(|w| (Occur::Should, raw(f.sites, w.as_str())))
-            .collect();
-        // An empty set matches nothing: a must-clause that no document has.
-        filter(if held.is_empty() {
-            Box::new(EmptyQuery)
-        } else {
-            Box::new(BooleanQuery::new(held))
-        });
-    }
-    if !q.sites_none.is_empty() {
-        let mut none: Vec<(Occur, Box<dyn Query>)> = q
-            .sites_none
-            .iter()
-            .map(|w| (Occur::MustNot, raw(f.sites, w.as_str())))
-            .collect();
-        none.push((Occur::Must, Box::new(AllQuery)));
-        filter(Box::new(BooleanQuery::new(none)));
-    }
-    if q.min_price.is_some() || q.max_price.is_some() {
-        let bound = |v: Option<u64>| match v {
-            Some(v) => Bound::Included(Term::from_field_u64(f.price, v)),
-            None => Bound::Unbounded,
-        };
-        filter(Box::new(RangeQuery::new(
-            bound(q.min_price),
-            bound(q.max_price),
-        )));
-    }
-    if clauses.is_empty() {
-        return Box::new(AllQuery);
-    }
-    if words.is_empty() {
-        // Filters only: keep a scoring clause so every document scores the same.
-        clauses.push((
-            Occur::Must,
-            Box::new(ConstScoreQuery::new(Box::new(AllQuery), 1.0)),
-        ));
-    }
-    Box::new(BooleanQuery::new(clauses))
+    words
 }
 
 /// The value ranked on, oriented so that larger is always better.
@@ -550,166 +567,6 @@ impl Ord for Entry {
     /// The heap keeps the worst-ranked entry on top, to be evicted first.
     fn cmp(&self, other: &Self) -> Ordering {
         self.rank(other)
-    }
-}
-
-/// One pass over the matches: the page after the cursor (top `want`), the total, and facets.
-struct PageCollector {
-    sort: SortOrder,
-    after: Option<(f64, u128)>,
-    want: usize,
-}
-
-struct PageFruit {
-    top: Vec<Entry>,
-    total: u64,
-    categories: HashMap<String, u64>,
-    brands: HashMap<String, u64>,
-    bands: [u64; PRICE_BANDS.len()],
-}
-
-struct PageSegment {
-    segment: SegmentOrdinal,
-    sort: SortOrder,
-    after: Option<(f64, u128)>,
-    want: usize,
-    heap: BinaryHeap<Entry>,
-    total: u64,
-    tie_high: Column<u64>,
-    tie_low: Column<u64>,
-    price: Column<u64>,
-    created: Column<i64>,
-    category: Option<StrColumn>,
-    brand: Option<StrColumn>,
-    category_counts: Vec<u64>,
-    brand_counts: Vec<u64>,
-    bands: [u64; PRICE_BANDS.len()],
-}
-
-impl Collector for PageCollector {
-    type Fruit = PageFruit;
-    type Child = PageSegment;
-
-    fn for_segment(
-        &self,
-        segment: SegmentOrdinal,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<PageSegment> {
-        let fast = reader.fast_fields();
-        let category = fast.str("category")?;
-        let brand = fast.str("brand_key")?;
-        Ok(PageSegment {
-            segment,
-            sort: self.sort,
-            after: self.after,
-            want: self.want,
-            heap: BinaryHeap::with_capacity(self.want + 1),
-            total: 0,
-            tie_high: fast.u64("tie_high")?,
-            tie_low: fast.u64("tie_low")?,
-            price: fast.u64("price")?,
-            created: fast.i64("created")?,
-            category_counts: vec![0; category.as_ref().map_or(0, |c| c.num_terms())],
-            brand_counts: vec![0; brand.as_ref().map_or(0, |c| c.num_terms())],
-            category,
-            brand,
-            bands: [0; PRICE_BANDS.len()],
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        self.sort == SortOrder::Relevance
-    }
-
-    fn merge_fruits(&self, fruits: Vec<PageFruit>) -> tantivy::Result<PageFruit> {
-        let mut merged = PageFruit {
-            top: Vec::new(),
-            total: 0,
-            categories: HashMap::new(),
-            brands: HashMap::new(),
-            bands: [0; PRICE_BANDS.len()],
-        };
-        for fruit in fruits {
-            merged.top.extend(fruit.top);
-            merged.total += fruit.total;
-            for (k, v) in fruit.categories {
-                *merged.categories.entry(k).or_default() += v;
-            }
-            for (k, v) in fruit.brands {
-                *merged.brands.entry(k).or_default() += v;
-            }
-            for (band, n) in fruit.bands.iter().enumerate() {
-                merged.bands[band] += n;
-            }
-        }
-        merged.top.sort_by(Entry::rank);
-        merged.top.truncate(self.want);
-        Ok(merged)
-    }
-}
-
-impl SegmentCollector for PageSegment {
-    type Fruit = PageFruit;
-
-    fn collect(&mut self, doc: DocId, score: Score) {
-        self.total += 1;
-        let price = self.price.first(doc).unwrap_or(0);
-        self.bands[price_band(price)] += 1;
-        if let Some(ord) = self.category.as_ref().and_then(|c| c.ords().first(doc)) {
-            self.category_counts[ord as usize] += 1;
-        }
-        if let Some(ord) = self.brand.as_ref().and_then(|c| c.ords().first(doc)) {
-            self.brand_counts[ord as usize] += 1;
-        }
-        let raw = match self.sort {
-            SortOrder::Relevance => f64::from(score),
-            SortOrder::PriceAsc | SortOrder::PriceDesc => price as f64,
-            SortOrder::Newest => self.created.first(doc).unwrap_or(0) as f64,
-        };
-        let entry = Entry {
-            value: rank_value(self.sort, raw),
-            tie: (u128::from(self.tie_high.first(doc).unwrap_or(0)) << 64)
-                | u128::from(self.tie_low.first(doc).unwrap_or(0)),
-            score,
-            address: DocAddress::new(self.segment, doc),
-        };
-        if let Some((value, tie)) = self.after {
-            // search_after: only what ranks strictly after the cursor.
-            let cursor = Entry {
-                value,
-                tie,
-                ..entry
-            };
-            if entry.rank(&cursor) != Ordering::Greater {
-                return;
-            }
-        }
-        self.heap.push(entry);
-        if self.heap.len() > self.want {
-            self.heap.pop();
-        }
-    }
-
-    fn harvest(self) -> PageFruit {
-        let names = |column: &Option<StrColumn>, counts: Vec<u64>| {
-            let mut out = HashMap::new();
-            if let Some(column) = column {
-                for (ord, count) in counts.into_iter().enumerate().filter(|(_, n)| *n > 0) {
-                    let mut name = String::new();
-                    if column.ord_to_str(ord as u64, &mut name).unwrap_or(false) {
-                        out.insert(name, count);
-                    }
-                }
-            }
-            out
-        };
-        PageFruit {
-            categories: names(&self.category, self.category_counts),
-            brands: names(&self.brand, self.brand_counts),
-            top: self.heap.into_vec(),
-            total: self.total,
-            bands: self.bands,
-        }
     }
 }
 

@@ -1,0 +1,937 @@
+//! How the embedded index answers a query in time that barely grows with the catalogue.
+//!
+//! - **Matching is bitset arithmetic.** A query is a conjunction of a few *leaves* (a word's
+//!   fuzzy expansion, a category, a brand, a warehouse, …). Each dictionary term's documents
+//!   in a segment are kept as a bitset (one bit per document) in a bounded per-segment cache,
+//!   as Lucene's query cache keeps the bitsets of frequent filters; a fuzzy word is the union
+//!   of the bitsets of the terms its automaton accepts. A query then costs a handful of
+//!   word-wide `AND`s (1,000,000 documents are 15,625 machine words).
+//! - **Documents are stored in tie-break order** (the index is sorted by the item id's high
+//!   64 bits), so among equal sort values the earlier document wins and no tie-break needs
+//!   reading while ranking; a cursor becomes a document position found by binary search.
+//! - **Ranking touches few documents when many match.** Price and date orders walk a
+//!   per-segment permutation sorted by that value from the cursor and stop after a page;
+//!   "relevance" without words is document order. Relevance with words reads each match's
+//!   field-length norms (one byte per field) and its exact-word bits: BM25 per field as
+//!   tantivy computes it (`Bm25Weight`: idf over the index, length norm; name ×3, brand ×2,
+//!   all text ×1), with each word's term frequency taken as 1 (names and brands rarely
+//!   repeat a word, and presence reads from the cached bitsets without walking postings).
+//! - **Counts are exact up to [`EXACT_COUNTS`] matches**; beyond, facet counts (and a
+//!   price-filtered total) are estimated from a systematic sample of about that many matches
+//!   and the answer says so, as OpenSearch reports a lower bound past its `track_total_hits`
+//!   limit. An unfiltered total is always exact (a population count).
+
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use fixedbitset::FixedBitSet;
+use tantivy::columnar::Column;
+use tantivy::fieldnorm::FieldNormReader;
+use tantivy::index::SegmentId;
+use tantivy::query::{Bm25Weight, EnableScoring, FuzzyTermQuery, Query, TermQuery, Weight};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocAddress, DocId, Opstamp, SegmentOrdinal, SegmentReader, Term};
+
+use super::{lock, rank_value, tiebreak, Entry, Fields};
+use crate::domain::search::{fuzziness, price_band, PRICE_BANDS};
+use crate::domain::{SearchQuery, SortOrder};
+
+/// Leaf bitsets a segment keeps, in bytes: 32 MB, so 256 terms of a 1,000,000-document
+/// segment (each 125 kB) or many more of a small one.
+const LEAF_BUDGET_BYTES: usize = 32 << 20;
+/// Field boosts for exact words, as the OpenSearch query states them.
+const BOOSTS: [f32; 3] = [3.0, 2.0, 1.0];
+/// The relevance value of every hit when a query has no words (all rank the same, so the
+/// tie-break orders them).
+const UNSCORED: f64 = 1.0;
+/// A sort permutation is walked instead of the matches when at least one document in this
+/// many matches (the walk then meets a page's worth within a few hundred steps).
+const WALK_DENSITY: u64 = 16;
+
+/// One condition whose matches are cached as a bitset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Leaf {
+    /// Documents holding the term.
+    Term(Term),
+    /// Documents holding a term within `distance` edits (a swap counts as one).
+    Fuzzy { term: Term, distance: u8 },
+}
+
+impl Leaf {
+    fn query(&self) -> Box<dyn Query> {
+        match self {
+            Leaf::Term(term) => Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)),
+            Leaf::Fuzzy { term, distance } => {
+                Box::new(FuzzyTermQuery::new(term.clone(), *distance, true))
+            }
+        }
+    }
+}
+
+/// One query word: it must match fuzzily in the whole text; exact hits in name, brand and
+/// the whole text add their BM25 share (a table by field-length norm id).
+struct Word {
+    fuzzy: Leaf,
+    exact: Vec<(Leaf, Field, Box<[f32; 256]>)>,
+}
+
+/// A search, resolved against one searcher: leaves to intersect and how to rank.
+pub(super) struct Plan {
+    words: Vec<Word>,
+    must: Vec<Leaf>,
+    /// `Some(empty)` matches nothing: held at one of no warehouses.
+    any_of: Option<Vec<Leaf>>,
+    none_of: Vec<Leaf>,
+    price: Option<(u64, u64)>,
+    sort: SortOrder,
+    after: Option<(f64, u128)>,
+    want: usize,
+}
+
+impl Plan {
+    /// Resolve `query` (its words already analyzed) with the searcher's statistics.
+    pub(super) fn new(
+        f: Fields,
+        searcher: &tantivy::Searcher,
+        query: &SearchQuery,
+        words: &[String],
+    ) -> tantivy::Result<Self> {
+        let mut planned = Vec::with_capacity(words.len());
+        for word in words {
+            let mut exact = Vec::with_capacity(3);
+            if query.sort == SortOrder::Relevance {
+                for (field, boost) in [f.name, f.brand, f.all].into_iter().zip(BOOSTS) {
+                    let term = Term::from_field_text(field, word);
+                    let weight = Bm25Weight::for_terms(searcher, std::slice::from_ref(&term))?
+                        .boost_by(boost);
+                    let mut table = Box::new([0f32; 256]);
+                    for (id, score) in table.iter_mut().enumerate() {
+                        *score = weight.score(id as u8, 1);
+                    }
+                    exact.push((Leaf::Term(term), field, table));
+                }
+            }
+            planned.push(Word {
+                fuzzy: Leaf::Fuzzy {
+                    term: Term::from_field_text(f.all, word),
+                    distance: fuzziness(word),
+                },
+                exact,
+            });
+        }
+        let text = |field: Field, value: &str| Leaf::Term(Term::from_field_text(field, value));
+        let mut must = Vec::new();
+        if let Some(category) = &query.category {
+            must.push(text(f.category, category.as_str()));
+        }
+        if let Some(brand) = &query.brand {
+            must.push(text(f.brand_key, brand));
+        }
+        for (name, value) in &query.attributes {
+            must.push(text(f.attrs, &format!("{name}={value}")));
+        }
+        if query.in_stock_only {
+            must.push(Leaf::Term(Term::from_field_u64(f.in_stock, 1)));
+        }
+        let price = (query.min_price.is_some() || query.max_price.is_some()).then(|| {
+            (
+                query.min_price.unwrap_or(0),
+                query.max_price.unwrap_or(u64::MAX),
+            )
+        });
+        Ok(Self {
+            words: planned,
+            must,
+            any_of: query
+                .sites_any
+                .as_ref()
+                .map(|any| any.iter().map(|w| text(f.sites, w.as_str())).collect()),
+            none_of: query
+                .sites_none
+                .iter()
+                .map(|w| text(f.sites, w.as_str()))
+                .collect(),
+            price,
+            sort: query.sort,
+            after: query
+                .after
+                .map(|c| (rank_value(query.sort, c.value), tiebreak(c.item_id))),
+            want: query.limit as usize + 1,
+        })
+    }
+
+    fn price_ok(&self, price: u64) -> bool {
+        self.price
+            .is_none_or(|(min, max)| (min..=max).contains(&price))
+    }
+}
+
+/// A segment's matches before counting: the bitset and how many it holds.
+pub(super) struct Matched {
+    bits: FixedBitSet,
+    count: u64,
+}
+
+impl Matched {
+    /// Matches of the words and filters, before the price range.
+    pub(super) fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+/// What one segment contributes: its best entries, and its counts (exact, or scaled from a
+/// sample).
+pub(super) struct Fruit {
+    pub top: Vec<Entry>,
+    pub total: u64,
+    pub categories: HashMap<String, u64>,
+    pub brands: HashMap<String, u64>,
+    pub bands: [u64; PRICE_BANDS.len()],
+    pub estimated: bool,
+}
+
+/// A segment's dense columns, sort permutations and leaf cache, built on first use.
+/// Segments never change (deletes aside, tracked by opstamp), so the view lives as long as
+/// the segment does.
+pub(super) struct SegmentView {
+    max_doc: u32,
+    price: Vec<u64>,
+    created: Vec<i64>,
+    /// Each document's price band, category and brand, packed in one word (see [`Packing`]):
+    /// what counting a match reads.
+    facet: Vec<u32>,
+    packing: Packing,
+    /// Per text field, each 64-document block's shortest length norm id (see `load`).
+    block_norms: HashMap<Field, Vec<u8>>,
+    category_names: Vec<String>,
+    brand_names: Vec<String>,
+    tie_high: Column<u64>,
+    tie_low: Column<u64>,
+    /// Whether documents are in tie-break order (every segment the sorted index writes).
+    sorted: bool,
+    by_price_asc: OnceLock<Vec<(u32, f64)>>,
+    by_price_desc: OnceLock<Vec<(u32, f64)>>,
+    by_newest: OnceLock<Vec<(u32, f64)>>,
+    alive: Mutex<(Option<Opstamp>, Arc<FixedBitSet>)>,
+    leaves: Mutex<LeafCache>,
+}
+
+#[derive(Default)]
+struct LeafCache {
+    bitsets: HashMap<Leaf, Arc<FixedBitSet>>,
+    bytes: usize,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl SegmentView {
+    /// Read a segment's columns into memory (tens of milliseconds per million documents, once).
+    pub(super) fn load(reader: &SegmentReader, text_fields: &[Field]) -> tantivy::Result<Self> {
+        let fast = reader.fast_fields();
+        let max_doc = reader.max_doc();
+        let docs = 0..max_doc;
+        let price_column = fast.u64("price")?;
+        let price: Vec<u64> = docs
+            .clone()
+            .map(|d| price_column.first(d).unwrap_or(0))
+            .collect();
+        let created_column = fast.i64("created")?;
+        let created = docs
+            .clone()
+            .map(|d| created_column.first(d).unwrap_or(0))
+            .collect();
+        let strings = |name: &str| -> tantivy::Result<(Vec<u32>, Vec<String>)> {
+            let Some(column) = fast.str(name)? else {
+                return Ok((vec![NONE; max_doc as usize], Vec::new()));
+            };
+            let ords = docs
+                .clone()
+                .map(|d| column.ords().first(d).map_or(NONE, |o| o as u32))
+                .collect();
+            let mut names = Vec::with_capacity(column.num_terms());
+            for ord in 0..column.num_terms() as u64 {
+                let mut name = String::new();
+                column.ord_to_str(ord, &mut name)?;
+                names.push(name);
+            }
+            Ok((ords, names))
+        };
+        let (category, category_names) = strings("category")?;
+        let (brand, brand_names) = strings("brand_key")?;
+        let packing = Packing::new(category_names.len(), brand_names.len());
+        if packing.brand_bits == 0 && !brand_names.is_empty() {
+            tracing::warn!(brands = brand_names.len(), "too many brands to pack: brand facet not counted");
+        }
+        let facet = (0..max_doc as usize)
+            .map(|d| packing.pack(price_band(price[d]), category[d], brand[d]))
+            .collect();
+        // Per block of 64 documents (a bitset word) and text field, the shortest length norm:
+        // the most any document of the block can score for a word in that field.
+        let mut block_norms = HashMap::new();
+        for &field in text_fields {
+            let norms = reader.get_fieldnorms_reader(field)?;
+            let blocks = (0..max_doc as usize)
+                .step_by(64)
+                .map(|start| {
+                    (start..(start + 64).min(max_doc as usize))
+                        .map(|d| norms.fieldnorm_id(d as DocId))
+                        .min()
+                        .unwrap_or(0)
+                })
+                .collect();
+            block_norms.insert(field, blocks);
+        }
+        let tie_high = fast.u64("tie_high")?;
+        let tie_low = fast.u64("tie_low")?;
+        let tie = |d: DocId| {
+            (u128::from(tie_high.first(d).unwrap_or(0)) << 64)
+                | u128::from(tie_low.first(d).unwrap_or(0))
+        };
+        let sorted = (1..max_doc).all(|d| tie(d - 1) < tie(d));
+        if !sorted {
+            tracing::warn!(
+                segment = %reader.segment_id().uuid_string(),
+                "search segment is not in tie-break order (an older index): ranking reads every tie"
+            );
+        }
+        Ok(Self {
+            max_doc,
+            price,
+            created,
+            facet,
+            packing,
+            block_norms,
+            category_names,
+            brand_names,
+            tie_high,
+            tie_low,
+            sorted,
+            by_price_asc: OnceLock::new(),
+            by_price_desc: OnceLock::new(),
+            by_newest: OnceLock::new(),
+            alive: Mutex::new((None, Arc::new(FixedBitSet::new()))),
+            leaves: Mutex::default(),
+        })
+    }
+
+    /// Bytes held: columns, permutations built so far and cached leaves (for the benchmark).
+    pub(super) fn bytes(&self) -> usize {
+        let columns = self.max_doc as usize * (8 + 8 + 4) + self.max_doc as usize / 64 * 3;
+        let perms: usize = [&self.by_price_asc, &self.by_price_desc, &self.by_newest]
+            .iter()
+            .filter_map(|p| p.get())
+            .map(|p| p.len() * 16)
+            .sum();
+        columns + perms + lock(&self.leaves).bytes
+    }
+
+    fn tie(&self, doc: DocId) -> u128 {
+        (u128::from(self.tie_high.first(doc).unwrap_or(0)) << 64)
+            | u128::from(self.tie_low.first(doc).unwrap_or(0))
+    }
+
+    fn alive(&self, reader: &SegmentReader) -> Arc<FixedBitSet> {
+        let mut alive = lock(&self.alive);
+        let stamp = reader.delete_opstamp();
+        if alive.1.len() != self.max_doc as usize || alive.0 != stamp {
+            let mut bits = FixedBitSet::with_capacity(self.max_doc as usize);
+            match reader.alive_bitset() {
+                Some(set) => (0..self.max_doc)
+                    .filter(|d| set.is_alive(*d))
+                    .for_each(|d| bits.insert(d as usize)),
+                None => bits.insert_range(..),
+            }
+            *alive = (stamp, Arc::new(bits));
+        }
+        alive.1.clone()
+    }
+
+    /// The leaf's bitset: from the cache, or read from the postings once.
+    fn leaf(
+        &self,
+        leaf: &Leaf,
+        reader: &SegmentReader,
+        weights: &mut Weights<'_>,
+    ) -> tantivy::Result<Arc<FixedBitSet>> {
+        if let Some(bits) = lock(&self.leaves).bitsets.get(leaf) {
+            return Ok(bits.clone());
+        }
+        let mut bits = FixedBitSet::with_capacity(self.max_doc as usize);
+        weights
+            .get(leaf)?
+            .for_each_no_score(reader, &mut |docs: &[DocId]| {
+                docs.iter().for_each(|d| bits.insert(*d as usize))
+            })?;
+        let bits = Arc::new(bits);
+        let size = self.max_doc as usize / 8 + 64;
+        let mut cache = lock(&self.leaves);
+        if cache.bytes + size > LEAF_BUDGET_BYTES {
+            // Start over rather than track recency: refilling costs one postings read each.
+            cache.bitsets.clear();
+            cache.bytes = 0;
+        }
+        cache.bytes += size;
+        cache.bitsets.insert(leaf.clone(), bits.clone());
+        Ok(bits)
+    }
+
+    /// The documents matching the plan's words and filters (all but the price range).
+    pub(super) fn matched(
+        &self,
+        reader: &SegmentReader,
+        plan: &Plan,
+        weights: &mut Weights<'_>,
+    ) -> tantivy::Result<Matched> {
+        let mut bits = (*self.alive(reader)).clone();
+        for word in &plan.words {
+            bits.intersect_with(&*self.leaf(&word.fuzzy, reader, weights)?);
+        }
+        for leaf in &plan.must {
+            bits.intersect_with(&*self.leaf(leaf, reader, weights)?);
+        }
+        if let Some(any) = &plan.any_of {
+            let mut held = FixedBitSet::with_capacity(self.max_doc as usize);
+            for leaf in any {
+                held.union_with(&*self.leaf(leaf, reader, weights)?);
+            }
+            bits.intersect_with(&held);
+        }
+        for leaf in &plan.none_of {
+            bits.difference_with(&*self.leaf(leaf, reader, weights)?);
+        }
+        let count = bits.count_ones(..) as u64;
+        Ok(Matched { bits, count })
+    }
+
+    /// Count and rank one segment's matches. `sample` is `Some(stride)` when the query's
+    /// matches are too many to count one by one: then only every `stride`-th 64-document
+    /// block is counted and the counts are scaled.
+    pub(super) fn run(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+        norms: &HashMap<Field, FieldNormReader>,
+        plan: &Plan,
+        matched: &Matched,
+        sample: Option<usize>,
+        weights: &mut Weights<'_>,
+    ) -> tantivy::Result<Fruit> {
+        let m = &matched.bits;
+        // Where the cursor falls among this segment's documents: those ranking at or before it
+        // are skipped. With documents in tie order, "tie after the cursor's" is "at or after
+        // this position".
+        let cursor_position = match plan.after {
+            Some((_, tie)) if self.sorted => {
+                partition_point(self.max_doc, |d| self.tie(d) <= tie)
+            }
+            _ => 0,
+        };
+        let mut heap = Heap::new(plan.want, self.sorted, plan.after, cursor_position);
+        // In a sorted segment equal values rank by document, so an entry's tie is read only
+        // once it is on the page (below); otherwise the heap compares ties as it goes.
+        let entry = |value: f64, raw: f64, doc: usize| Entry {
+            value,
+            tie: if self.sorted { 0 } else { self.tie(doc as DocId) },
+            score: raw as f32,
+            address: DocAddress::new(segment, doc as DocId),
+        };
+
+        // Counting: every match, or every `stride`-th block of them.
+        let mut counts = Counts::new(self);
+        let sampled_words = sampled_blocks(m, sample);
+        let mut scoring = Vec::new();
+        let ranks_words = plan.sort == SortOrder::Relevance && !plan.words.is_empty();
+        if ranks_words {
+            for word in &plan.words {
+                for (leaf, field, table) in &word.exact {
+                    let norms = norms.get(field).expect("a norm reader per text field");
+                    let blocks = &self.block_norms[field];
+                    scoring.push((self.leaf(leaf, reader, weights)?, norms, table, blocks));
+                }
+            }
+        }
+        let score = |doc: usize| -> f64 {
+            let mut score = 0f32;
+            for (bits, norms, table, _) in &scoring {
+                if bits.contains(doc) {
+                    score += table[norms.fieldnorm_id(doc as DocId) as usize];
+                }
+            }
+            f64::from(score)
+        };
+        // Ranking by relevance with words reads every match's norms (see the module docs);
+        // the other orders walk a permutation when matches are many or only sampled (in
+        // document order only when that is tie order), and rank during the count otherwise.
+        let dense = matched.count * WALK_DENSITY >= u64::from(self.max_doc);
+        let walk = !ranks_words
+            && (sample.is_some() || dense)
+            && (self.sorted || plan.sort != SortOrder::Relevance);
+        let rank = |heap: &mut Heap, doc: usize| {
+            let raw = match plan.sort {
+                SortOrder::Relevance if ranks_words => score(doc),
+                SortOrder::Relevance => UNSCORED,
+                SortOrder::PriceAsc | SortOrder::PriceDesc => self.price[doc] as f64,
+                SortOrder::Newest => self.created[doc] as f64,
+            };
+            let value = rank_value(plan.sort, raw);
+            if heap.admits(value, doc as DocId, || self.tie(doc as DocId)) {
+                heap.push(entry(value, raw, doc));
+            }
+        };
+        // The price column is read only under a price range (memory, not arithmetic, is what a
+        // pass over many matches costs).
+        let in_range = |doc: usize| plan.price.is_none() || plan.price_ok(self.price[doc]);
+        match sample {
+            None => {
+                for doc in m.ones().filter(|&d| in_range(d)) {
+                    counts.add(self.facet[doc]);
+                    if !walk {
+                        rank(&mut heap, doc);
+                    }
+                }
+            }
+            Some(_) => {
+                let sampled = sampled_words.iter().flat_map(|&block| ones_in(m, block));
+                for doc in sampled.filter(|&d| in_range(d)) {
+                    counts.add(self.facet[doc]);
+                }
+                if ranks_words {
+                    // Block-max pruning: a block whose best possible score cannot beat the
+                    // page's worst entry is skipped unread (ties lose to earlier documents
+                    // in a sorted segment). Many equal top scores fill the page early, so a
+                    // broad word reads few blocks.
+                    for (block, &word) in m.as_slice().iter().enumerate() {
+                        if word == 0 {
+                            continue;
+                        }
+                        if let Some(floor) = heap.floor() {
+                            let mut best = 0f32;
+                            for (bits, _, table, blocks) in &scoring {
+                                if bits.as_slice()[block] & word != 0 {
+                                    best += table[blocks[block] as usize];
+                                }
+                            }
+                            let best = f64::from(best);
+                            if best < floor || (best == floor && self.sorted) {
+                                continue;
+                            }
+                        }
+                        for doc in ones_in(m, block).filter(|&d| in_range(d)) {
+                            rank(&mut heap, doc);
+                        }
+                    }
+                } else if !walk {
+                    for doc in m.ones().filter(|&d| in_range(d)) {
+                        rank(&mut heap, doc);
+                    }
+                }
+            }
+        }
+        if walk {
+            self.walk(plan, m, &mut heap, &entry);
+        }
+        let mut top = heap.into_vec();
+        if self.sorted {
+            for found in &mut top {
+                found.tie = self.tie(found.address.doc_id);
+            }
+        }
+        Ok(counts.fruit(self, top, matched, sample))
+    }
+    /// Rank by walking the sort's permutation from the cursor, keeping matches, until a page
+    /// is full: for price and date orders, and for relevance without words (document order).
+    fn walk(
+        &self,
+        plan: &Plan,
+        m: &FixedBitSet,
+        heap: &mut Heap,
+        entry: &dyn Fn(f64, f64, usize) -> Entry,
+    ) {
+        if plan.sort == SortOrder::Relevance {
+            let value = rank_value(plan.sort, UNSCORED);
+            for doc in heap.start_doc()..self.max_doc {
+                if heap.is_full() {
+                    break;
+                }
+                let d = doc as usize;
+                if m.contains(d)
+                    && (plan.price.is_none() || plan.price_ok(self.price[d]))
+                    && heap.admits(value, doc, || self.tie(doc))
+                {
+                    heap.push(entry(value, UNSCORED, d));
+                }
+            }
+            return;
+        }
+        let order = self.permutation(plan.sort);
+        // Skip what ranks at or before the cursor: a binary search on (value, tie).
+        let start = match plan.after {
+            Some((value, tie)) => order.partition_point(|&(d, v)| {
+                v > value || (v == value && self.tie(d) <= tie)
+            }),
+            None => 0,
+        };
+        let by_price = matches!(plan.sort, SortOrder::PriceAsc | SortOrder::PriceDesc);
+        for &(doc, value) in &order[start..] {
+            if heap.is_full() {
+                break;
+            }
+            let raw = rank_value(plan.sort, value);
+            if let Some((min, max)) = plan.price {
+                if by_price {
+                    // Past the range in a price order: nothing further can match.
+                    let price = raw as u64;
+                    match plan.sort {
+                        SortOrder::PriceAsc if price > max => break,
+                        SortOrder::PriceDesc if price < min => break,
+                        _ => {}
+                    }
+                    if !(min..=max).contains(&price) {
+                        continue;
+                    }
+                }
+            }
+            let d = doc as usize;
+            if !m.contains(d) || (!by_price && !in_price(plan, self.price[d])) {
+                continue;
+            }
+            if heap.admits(value, doc, || self.tie(doc)) {
+                heap.push(entry(value, raw, d));
+            }
+        }
+    }
+
+    /// Documents with their rank values in `sort` order, ties in document (= tie-break)
+    /// order; built on first use (a sort of the segment, once).
+    fn permutation(&self, sort: SortOrder) -> &[(u32, f64)] {
+        let build = |raw: &dyn Fn(usize) -> f64| {
+            let mut docs: Vec<(u32, f64)> = (0..self.max_doc)
+                .map(|d| (d, rank_value(sort, raw(d as usize))))
+                .collect();
+            // Best first: larger rank values, then ties ascending.
+            if self.sorted {
+                docs.sort_by(|a, b| b.1.total_cmp(&a.1)); // stable: equal values keep tie order
+            } else {
+                docs.sort_by(|a, b| b.1.total_cmp(&a.1).then(self.tie(a.0).cmp(&self.tie(b.0))));
+            }
+            docs
+        };
+        let price = |d: usize| self.price[d] as f64;
+        match sort {
+            SortOrder::PriceDesc => self.by_price_desc.get_or_init(|| build(&price)),
+            SortOrder::Newest => self
+                .by_newest
+                .get_or_init(|| build(&|d| self.created[d] as f64)),
+            _ => self.by_price_asc.get_or_init(|| build(&price)),
+        }
+    }
+}
+
+fn in_price(plan: &Plan, price: u64) -> bool {
+    plan.price_ok(price)
+}
+
+/// The first document in `0..len` for which `before` is false (`before` holds for a prefix).
+fn partition_point(len: u32, before: impl Fn(DocId) -> bool) -> DocId {
+    let (mut low, mut high) = (0, len);
+    while low < high {
+        let mid = low + (high - low) / 2;
+        if before(mid) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    low
+}
+
+/// The blocks (machine words of the bitset) to count: none, or every `stride`-th.
+fn sampled_blocks(m: &FixedBitSet, sample: Option<usize>) -> Vec<usize> {
+    let blocks = m.as_slice().len();
+    match sample {
+        Some(stride) => (0..blocks).step_by(stride.max(1)).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The set documents of one block (a machine word: 64 documents).
+fn ones_in(m: &FixedBitSet, block: usize) -> impl Iterator<Item = usize> + '_ {
+    let mut word = m.as_slice()[block];
+    let start = block * usize::BITS as usize;
+    std::iter::from_fn(move || {
+        (word != 0).then(|| {
+            let bit = word.trailing_zeros() as usize;
+            word &= word - 1;
+            start + bit
+        })
+    })
+}
+
+/// How a document's price band, category and brand share one `u32`: the band in the low 3
+/// bits, then the category ordinal plus one (0 for none), then the brand's; widths from the
+/// segment's dictionaries. A segment with more brands than fit (over 2^22 with a few
+/// categories) leaves the brand out of the word, and its brand facet uncounted.
+#[derive(Debug, Clone, Copy)]
+struct Packing {
+    category_bits: u32,
+    brand_bits: u32,
+}
+
+impl Packing {
+    const BAND_BITS: u32 = 3;
+
+    fn new(categories: usize, brands: usize) -> Self {
+        let bits = |n: usize| usize::BITS - n.leading_zeros();
+        let category_bits = bits(categories);
+        let brand_bits = bits(brands);
+        Self {
+            category_bits,
+            brand_bits: if Self::BAND_BITS + category_bits + brand_bits <= 32 {
+                brand_bits
+            } else {
+                0
+            },
+        }
+    }
+
+    fn pack(self, band: usize, category: u32, brand: u32) -> u32 {
+        let plus_one = |ord: u32| if ord == NONE { 0 } else { ord + 1 };
+        let mut word = band as u32;
+        word |= plus_one(category) << Self::BAND_BITS;
+        if self.brand_bits > 0 {
+            word |= plus_one(brand) << (Self::BAND_BITS + self.category_bits);
+        }
+        word
+    }
+
+    /// (band, category ordinal + 1, brand ordinal + 1).
+    fn unpack(self, word: u32) -> (usize, usize, usize) {
+        let mask = |bits: u32| (1u32 << bits) - 1;
+        (
+            (word & mask(Self::BAND_BITS)) as usize,
+            ((word >> Self::BAND_BITS) & mask(self.category_bits)) as usize,
+            if self.brand_bits == 0 {
+                0
+            } else {
+                ((word >> (Self::BAND_BITS + self.category_bits)) & mask(self.brand_bits)) as usize
+            },
+        )
+    }
+}
+
+/// Facet and total counters for one segment (slot 0 of each ordinal list counts "none").
+struct Counts {
+    packing: Packing,
+    total: u64,
+    bands: [u64; PRICE_BANDS.len()],
+    categories: Vec<u64>,
+    brands: Vec<u64>,
+}
+
+impl Counts {
+    fn new(view: &SegmentView) -> Self {
+        Self {
+            packing: view.packing,
+            total: 0,
+            bands: [0; PRICE_BANDS.len()],
+            categories: vec![0; view.category_names.len() + 1],
+            brands: vec![0; view.brand_names.len() + 1],
+        }
+    }
+
+    fn add(&mut self, facet: u32) {
+        let (band, category, brand) = self.packing.unpack(facet);
+        self.total += 1;
+        self.bands[band] += 1;
+        self.categories[category] += 1;
+        self.brands[brand] += 1;
+    }
+
+    /// Exact counts, or sample counts scaled to the segment's matches.
+    fn fruit(
+        self,
+        view: &SegmentView,
+        top: Vec<Entry>,
+        matched: &Matched,
+        sample: Option<usize>,
+    ) -> Fruit {
+        let seen: u64 = match sample {
+            Some(_) => {
+                let m = &matched.bits;
+                sampled_blocks(m, sample)
+                    .iter()
+                    .map(|&b| u64::from(m.as_slice()[b].count_ones()))
+                    .sum()
+            }
+            None => 0,
+        };
+        // Ratio estimate: what the sample saw, times matches per sampled match.
+        let scale = |n: u64| -> u64 {
+            match sample {
+                Some(_) if seen > 0 => {
+                    ((n as f64) * (matched.count as f64) / (seen as f64)).round() as u64
+                }
+                Some(_) => 0,
+                None => n,
+            }
+        };
+        let named = |names: &[String], counts: Vec<u64>| -> HashMap<String, u64> {
+            counts
+                .into_iter()
+                .skip(1)
+                .enumerate()
+                .filter(|(_, n)| *n > 0)
+                .map(|(ord, n)| (names[ord].clone(), scale(n)))
+                .collect()
+        };
+        Fruit {
+            top,
+            total: scale(self.total),
+            categories: named(&view.category_names, self.categories),
+            brands: named(&view.brand_names, self.brands),
+            bands: self.bands.map(scale),
+            estimated: sample.is_some(),
+        }
+    }
+}
+
+/// The page's best entries within one segment, worst on top of a max-heap.
+struct Heap {
+    want: usize,
+    entries: BinaryHeap<Entry>,
+    /// Documents are in tie order: a later document never beats an equal earlier one.
+    sorted: bool,
+    after: Option<(f64, u128)>,
+    cursor_position: DocId,
+}
+
+impl Heap {
+    fn new(want: usize, sorted: bool, after: Option<(f64, u128)>, cursor_position: DocId) -> Self {
+        Self {
+            want,
+            entries: BinaryHeap::with_capacity(want + 1),
+            sorted,
+            after,
+            cursor_position,
+        }
+    }
+
+    /// The value a match must beat once the page is full.
+    fn floor(&self) -> Option<f64> {
+        self.entries
+            .peek()
+            .filter(|_| self.is_full())
+            .map(|worst| worst.value)
+    }
+
+    fn is_full(&self) -> bool {
+        self.entries.len() >= self.want
+    }
+
+    /// Where a document-order walk starts: at the cursor's position when it is in this order.
+    fn start_doc(&self) -> DocId {
+        if self.sorted {
+            self.cursor_position
+        } else {
+            0
+        }
+    }
+
+    /// Whether a match with this (oriented) value belongs on the page so far. Documents
+    /// arrive in document order; the tie is read only when the order needs it.
+    fn admits(&self, value: f64, doc: DocId, tie: impl Fn() -> u128) -> bool {
+        if let Some((after_value, after_tie)) = self.after {
+            // search_after: only what ranks strictly after the cursor.
+            if value > after_value {
+                return false;
+            }
+            if value == after_value {
+                let after = if self.sorted {
+                    doc >= self.cursor_position
+                } else {
+                    tie() > after_tie
+                };
+                if !after {
+                    return false;
+                }
+            }
+        }
+        match self.entries.peek() {
+            Some(worst) if self.is_full() => {
+                value > worst.value
+                    || (value == worst.value && !self.sorted && tie() < worst.tie)
+            }
+            _ => true,
+        }
+    }
+
+    fn push(&mut self, entry: Entry) {
+        if self.is_full() {
+            self.entries.pop();
+        }
+        self.entries.push(entry);
+    }
+
+    fn into_vec(self) -> Vec<Entry> {
+        self.entries.into_vec()
+    }
+}
+
+/// Leaf weights built at most once per query, and only for leaves some segment lacks.
+pub(super) struct Weights<'a> {
+    searcher: &'a tantivy::Searcher,
+    built: HashMap<Leaf, Box<dyn Weight>>,
+}
+
+impl<'a> Weights<'a> {
+    pub(super) fn new(searcher: &'a tantivy::Searcher) -> Self {
+        Self {
+            searcher,
+            built: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, leaf: &Leaf) -> tantivy::Result<&dyn Weight> {
+        if !self.built.contains_key(leaf) {
+            let weight = leaf
+                .query()
+                .weight(EnableScoring::disabled_from_searcher(self.searcher))?;
+            self.built.insert(leaf.clone(), weight);
+        }
+        Ok(self.built[leaf].as_ref())
+    }
+}
+
+/// The views of a searcher's segments, kept across queries and dropped with their segments.
+#[derive(Default)]
+pub(super) struct Views {
+    by_segment: HashMap<SegmentId, Arc<SegmentView>>,
+}
+
+impl Views {
+    /// The view of each segment of `searcher`, loading the new ones and forgetting the gone.
+    pub(super) fn for_searcher(
+        &mut self,
+        searcher: &tantivy::Searcher,
+        text_fields: &[Field],
+    ) -> tantivy::Result<Vec<Arc<SegmentView>>> {
+        let mut views = Vec::with_capacity(searcher.segment_readers().len());
+        let mut kept = HashMap::new();
+        for reader in searcher.segment_readers() {
+            let id = reader.segment_id();
+            let view = match self.by_segment.remove(&id) {
+                Some(view) => view,
+                None => Arc::new(SegmentView::load(reader, text_fields)?),
+            };
+            kept.insert(id, view.clone());
+            views.push(view);
+        }
+        self.by_segment = kept;
+        Ok(views)
+    }
+
+    /// Bytes held by every view.
+    pub(super) fn bytes(&self) -> usize {
+        self.by_segment.values().map(|v| v.bytes()).sum()
+    }
+}
