@@ -183,7 +183,14 @@ async fn every_contract_case_agrees_with_brute_force_hits_totals_facets_and_orde
         let unique: HashSet<ItemId> = ids.iter().copied().collect();
         assert_eq!(unique.len(), ids.len(), "{name}: a hit came twice");
         let wanted: HashSet<ItemId> = expected.iter().map(|d| d.item.item_id).collect();
-        assert_eq!(unique, wanted, "{name}: hits differ from brute force");
+        assert!(
+            unique == wanted,
+            "{name}: hits differ from brute force: {} found, {} expected; missing {:?}, extra {:?}",
+            unique.len(),
+            wanted.len(),
+            wanted.difference(&unique).take(5).collect::<Vec<_>>(),
+            unique.difference(&wanted).take(5).collect::<Vec<_>>()
+        );
         assert_eq!(total, expected.len() as u64, "{name}: total");
         assert_eq!(facets, brute_facets(&expected), "{name}: facets");
         // Order: by the sort value (best first), ties by id.

@@ -313,6 +313,7 @@ pub fn generate(n: usize, seed: u64) -> Vec<SearchDoc> {
         .map(|w| w.warehouse_id)
         .collect();
     let mut rng = StdRng::seed_from_u64(seed);
+    let mut ids = StdRng::seed_from_u64(seed ^ 0x5eed_1d5);
     let seller = uuid::Uuid::from_u64_pair(seed, 1).to_string();
     let start = Timestamp::from_unix_millis(1_735_689_600_000); // 2025-01-01
     (0..n)
@@ -326,8 +327,11 @@ pub fn generate(n: usize, seed: u64) -> Vec<SearchDoc> {
             let lead = attributes.values().next().and_then(|v| v.as_str()).unwrap_or("");
             let name = format!("{} {model} {lead} {}", line.brand, line.noun);
             let price = rng.gen_range(line.price.0..=line.price.1) / 100 * 100 - 1;
-            let id = ItemId::try_from(uuid::Uuid::from_u64_pair(seed, i as u64 + 2).to_string())
-                .expect("uuid");
+            // Random (version 4) ids as the shop makes them, from their own seeded stream.
+            let id = ItemId::try_from(
+                uuid::Builder::from_random_bytes(ids.gen()).into_uuid().to_string(),
+            )
+            .expect("uuid");
             let created = start.plus_millis(rng.gen_range(0..60_000_000_000));
             let item: Item = serde_json::from_value(json!({
                 "itemId": id,

@@ -201,8 +201,6 @@ pub(super) struct SegmentView {
     /// what counting a match reads.
     facet: Vec<u32>,
     packing: Packing,
-    /// Per text field, each 64-document block's shortest length norm id (see `load`).
-    block_norms: HashMap<Field, Vec<u8>>,
     category_names: Vec<String>,
     brand_names: Vec<String>,
     tie_high: Column<u64>,
@@ -216,9 +214,29 @@ pub(super) struct SegmentView {
     leaves: Mutex<LeafCache>,
 }
 
+/// A leaf's documents, and (for a scored word) the shortest length norm among them per
+/// 64-document block: the most a block can score for it.
+struct LeafBits {
+    bits: FixedBitSet,
+    block_norms: OnceLock<Vec<u8>>,
+}
+
+impl LeafBits {
+    fn block_norms(&self, norms: &FieldNormReader) -> &[u8] {
+        self.block_norms.get_or_init(|| {
+            let mut best = vec![u8::MAX; self.bits.as_slice().len()];
+            for doc in self.bits.ones() {
+                let slot = &mut best[doc / 64];
+                *slot = (*slot).min(norms.fieldnorm_id(doc as DocId));
+            }
+            best
+        })
+    }
+}
+
 #[derive(Default)]
 struct LeafCache {
-    bitsets: HashMap<Leaf, Arc<FixedBitSet>>,
+    bitsets: HashMap<Leaf, Arc<LeafBits>>,
     bytes: usize,
 }
 
@@ -226,7 +244,7 @@ const NONE: u32 = u32::MAX;
 
 impl SegmentView {
     /// Read a segment's columns into memory (tens of milliseconds per million documents, once).
-    pub(super) fn load(reader: &SegmentReader, text_fields: &[Field]) -> tantivy::Result<Self> {
+    pub(super) fn load(reader: &SegmentReader) -> tantivy::Result<Self> {
         let fast = reader.fast_fields();
         let max_doc = reader.max_doc();
         let docs = 0..max_doc;
@@ -265,22 +283,6 @@ impl SegmentView {
         let facet = (0..max_doc as usize)
             .map(|d| packing.pack(price_band(price[d]), category[d], brand[d]))
             .collect();
-        // Per block of 64 documents (a bitset word) and text field, the shortest length norm:
-        // the most any document of the block can score for a word in that field.
-        let mut block_norms = HashMap::new();
-        for &field in text_fields {
-            let norms = reader.get_fieldnorms_reader(field)?;
-            let blocks = (0..max_doc as usize)
-                .step_by(64)
-                .map(|start| {
-                    (start..(start + 64).min(max_doc as usize))
-                        .map(|d| norms.fieldnorm_id(d as DocId))
-                        .min()
-                        .unwrap_or(0)
-                })
-                .collect();
-            block_norms.insert(field, blocks);
-        }
         let tie_high = fast.u64("tie_high")?;
         let tie_low = fast.u64("tie_low")?;
         let tie = |d: DocId| {
@@ -300,7 +302,6 @@ impl SegmentView {
             created,
             facet,
             packing,
-            block_norms,
             category_names,
             brand_names,
             tie_high,
@@ -316,7 +317,7 @@ impl SegmentView {
 
     /// Bytes held: columns, permutations built so far and cached leaves (for the benchmark).
     pub(super) fn bytes(&self) -> usize {
-        let columns = self.max_doc as usize * (8 + 8 + 4) + self.max_doc as usize / 64 * 3;
+        let columns = self.max_doc as usize * (8 + 8 + 4);
         let perms: usize = [&self.by_price_asc, &self.by_price_desc, &self.by_newest]
             .iter()
             .filter_map(|p| p.get())
@@ -352,7 +353,7 @@ impl SegmentView {
         leaf: &Leaf,
         reader: &SegmentReader,
         weights: &mut Weights<'_>,
-    ) -> tantivy::Result<Arc<FixedBitSet>> {
+    ) -> tantivy::Result<Arc<LeafBits>> {
         if let Some(bits) = lock(&self.leaves).bitsets.get(leaf) {
             return Ok(bits.clone());
         }
@@ -362,8 +363,11 @@ impl SegmentView {
             .for_each_no_score(reader, &mut |docs: &[DocId]| {
                 docs.iter().for_each(|d| bits.insert(*d as usize))
             })?;
-        let bits = Arc::new(bits);
-        let size = self.max_doc as usize / 8 + 64;
+        let bits = Arc::new(LeafBits {
+            bits,
+            block_norms: OnceLock::new(),
+        });
+        let size = self.max_doc as usize / 8 * 9 / 8 + 64;
         let mut cache = lock(&self.leaves);
         if cache.bytes + size > LEAF_BUDGET_BYTES {
             // Start over rather than track recency: refilling costs one postings read each.
@@ -384,20 +388,20 @@ impl SegmentView {
     ) -> tantivy::Result<Matched> {
         let mut bits = (*self.alive(reader)).clone();
         for word in &plan.words {
-            bits.intersect_with(&*self.leaf(&word.fuzzy, reader, weights)?);
+            bits.intersect_with(&self.leaf(&word.fuzzy, reader, weights)?.bits);
         }
         for leaf in &plan.must {
-            bits.intersect_with(&*self.leaf(leaf, reader, weights)?);
+            bits.intersect_with(&self.leaf(leaf, reader, weights)?.bits);
         }
         if let Some(any) = &plan.any_of {
             let mut held = FixedBitSet::with_capacity(self.max_doc as usize);
             for leaf in any {
-                held.union_with(&*self.leaf(leaf, reader, weights)?);
+                held.union_with(&self.leaf(leaf, reader, weights)?.bits);
             }
             bits.intersect_with(&held);
         }
         for leaf in &plan.none_of {
-            bits.difference_with(&*self.leaf(leaf, reader, weights)?);
+            bits.difference_with(&self.leaf(leaf, reader, weights)?.bits);
         }
         let count = bits.count_ones(..) as u64;
         Ok(Matched { bits, count })
@@ -427,11 +431,16 @@ impl SegmentView {
             _ => 0,
         };
         let mut heap = Heap::new(plan.want, self.sorted, plan.after, cursor_position);
-        // In a sorted segment equal values rank by document, so an entry's tie is read only
-        // once it is on the page (below); otherwise the heap compares ties as it goes.
+        // In a sorted segment equal values rank by document, so the heap orders by document
+        // and an entry's real tie is read only once it is on the page (below); otherwise the
+        // heap compares ties as it goes.
         let entry = |value: f64, raw: f64, doc: usize| Entry {
             value,
-            tie: if self.sorted { 0 } else { self.tie(doc as DocId) },
+            tie: if self.sorted {
+                doc as u128
+            } else {
+                self.tie(doc as DocId)
+            },
             score: raw as f32,
             address: DocAddress::new(segment, doc as DocId),
         };
@@ -445,15 +454,14 @@ impl SegmentView {
             for word in &plan.words {
                 for (leaf, field, table) in &word.exact {
                     let norms = norms.get(field).expect("a norm reader per text field");
-                    let blocks = &self.block_norms[field];
-                    scoring.push((self.leaf(leaf, reader, weights)?, norms, table, blocks));
+                    scoring.push((self.leaf(leaf, reader, weights)?, norms, table));
                 }
             }
         }
         let score = |doc: usize| -> f64 {
             let mut score = 0f32;
-            for (bits, norms, table, _) in &scoring {
-                if bits.contains(doc) {
+            for (leaf, norms, table) in &scoring {
+                if leaf.bits.contains(doc) {
                     score += table[norms.fieldnorm_id(doc as DocId) as usize];
                 }
             }
@@ -491,7 +499,7 @@ impl SegmentView {
                 }
             }
             Some(_) => {
-                let sampled = sampled_words.iter().flat_map(|&block| ones_in(m, block));
+                let sampled = sampled_words.clone().flat_map(|block| ones_in(m, block));
                 for doc in sampled.filter(|&d| in_range(d)) {
                     counts.add(self.facet[doc]);
                 }
@@ -500,14 +508,20 @@ impl SegmentView {
                     // page's worst entry is skipped unread (ties lose to earlier documents
                     // in a sorted segment). Many equal top scores fill the page early, so a
                     // broad word reads few blocks.
+                    let bounds: Vec<(&[usize], &[u8], &[f32; 256])> = scoring
+                        .iter()
+                        .map(|(leaf, norms, table)| {
+                            (leaf.bits.as_slice(), leaf.block_norms(norms), &***table)
+                        })
+                        .collect();
                     for (block, &word) in m.as_slice().iter().enumerate() {
                         if word == 0 {
                             continue;
                         }
                         if let Some(floor) = heap.floor() {
                             let mut best = 0f32;
-                            for (bits, _, table, blocks) in &scoring {
-                                if bits.as_slice()[block] & word != 0 {
+                            for (bits, blocks, table) in &bounds {
+                                if bits[block] & word != 0 {
                                     best += table[blocks[block] as usize];
                                 }
                             }
@@ -645,12 +659,15 @@ fn partition_point(len: u32, before: impl Fn(DocId) -> bool) -> DocId {
     low
 }
 
-/// The blocks (machine words of the bitset) to count: none, or every `stride`-th.
-fn sampled_blocks(m: &FixedBitSet, sample: Option<usize>) -> Vec<usize> {
+/// The blocks (machine words of the bitset) to count when sampling one in `stride`: the
+/// segment's first blocks, one `stride`-th of them. Documents are in item-id order and ids are
+/// random, so a run of documents is a uniform sample, and reading it sequentially is what
+/// memory does fastest.
+fn sampled_blocks(m: &FixedBitSet, sample: Option<usize>) -> std::ops::Range<usize> {
     let blocks = m.as_slice().len();
     match sample {
-        Some(stride) => (0..blocks).step_by(stride.max(1)).collect(),
-        None => Vec::new(),
+        Some(stride) => 0..blocks.div_ceil(stride.max(1)),
+        None => 0..0,
     }
 }
 
@@ -759,8 +776,7 @@ impl Counts {
             Some(_) => {
                 let m = &matched.bits;
                 sampled_blocks(m, sample)
-                    .iter()
-                    .map(|&b| u64::from(m.as_slice()[b].count_ones()))
+                    .map(|b| u64::from(m.as_slice()[b].count_ones()))
                     .sum()
             }
             None => 0,
@@ -913,7 +929,6 @@ impl Views {
     pub(super) fn for_searcher(
         &mut self,
         searcher: &tantivy::Searcher,
-        text_fields: &[Field],
     ) -> tantivy::Result<Vec<Arc<SegmentView>>> {
         let mut views = Vec::with_capacity(searcher.segment_readers().len());
         let mut kept = HashMap::new();
@@ -921,7 +936,7 @@ impl Views {
             let id = reader.segment_id();
             let view = match self.by_segment.remove(&id) {
                 Some(view) => view,
-                None => Arc::new(SegmentView::load(reader, text_fields)?),
+                None => Arc::new(SegmentView::load(reader)?),
             };
             kept.insert(id, view.clone());
             views.push(view);

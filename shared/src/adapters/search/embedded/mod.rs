@@ -382,7 +382,7 @@ impl EmbeddedIndex {
             let searcher = opened.reader.searcher();
             let plan = Plan::new(f, &searcher, query, &words).map_err(failed)?;
             let views = lock(&opened.views)
-                .for_searcher(&searcher, &[f.name, f.brand, f.all])
+                .for_searcher(&searcher)
                 .map_err(failed)?;
             let mut weights = Weights::new(&searcher);
             let readers = searcher.segment_readers();
