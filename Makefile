@@ -64,13 +64,15 @@ bench-flash:
 	  cargo run -q --release --bin aisle-local -- bench flash --rate $${RATE:-5000} --seconds $${DURATION:-3}; rc=$$?; \
 	  if [ $$started = 1 ]; then infra/scripts/stack.sh down; fi; exit $$rc
 
-## Search benchmark: index 100,000 and 1,000,000 generated products in the embedded index,
-## run a 2,000-query mix (index alone: build time, p50/p95/p99), then the handler's path
-## (index + live stock read from DynamoDB Local + delivery promise) without and with `zip`.
-## Starts the local stack if it is not running (and stops it after). Cargo's bench profile.
+## Search benchmark, both engines side by side: index 100,000 and 1,000,000 generated
+## products in the embedded index and in the local OpenSearch node (as a rebuild does), run a
+## 2,000-query mix (engine alone: build time, memory, p50/p95/p99), then the handler's path
+## (engine + live stock read from DynamoDB Local + delivery promise) without and with `zip`.
+## Starts the stack with OpenSearch (1 GB heap) if it is not running, and stops it after.
+## About 15 minutes; cargo's bench profile.
 bench-search:
 	source infra/scripts/env.sh && started=0 && \
-	  if ! infra/scripts/stack.sh status | grep -q "dynamodb: running"; then infra/scripts/stack.sh up --no-resources && started=1; fi; \
+	  if ! infra/scripts/stack.sh status | grep -q "opensearch: running"; then AISLE_SEARCH=opensearch AISLE_OPENSEARCH_HEAP=$${AISLE_OPENSEARCH_HEAP:-1g} infra/scripts/stack.sh up --no-resources && started=1; fi; \
 	  cargo run -q --profile bench --bin aisle-local -- bench search --items $${ITEMS:-100000,1000000}; rc=$$?; \
 	  if [ $$started = 1 ]; then infra/scripts/stack.sh down; fi; exit $$rc
 

@@ -18,14 +18,23 @@ use helpers::{
 };
 use serde_json::json;
 
+/// The OpenSearch node this run searches with (`AISLE_SEARCH=opensearch`, the second pass of
+/// `make test`), as the local environment names it.
+fn opensearch_node() -> Option<String> {
+    (std::env::var("AISLE_SEARCH").as_deref() == Ok("opensearch")).then(|| {
+        let port = std::env::var("AISLE_OPENSEARCH_PORT").unwrap_or_else(|_| "9200".into());
+        format!("http://127.0.0.1:{port}")
+    })
+}
+
 /// A fresh, empty index on the engine this run searches with: with `AISLE_SEARCH=opensearch`
 /// (the environment then names the node) an index of its own behind its own alias on the
 /// node, as a deploy's first rebuild makes it; otherwise the embedded index in its own
 /// temporary directory. The contract cases below run unchanged on either.
 async fn fresh_index() -> Box<dyn SearchIndex> {
     let unique = uuid::Uuid::new_v4();
-    match std::env::var("OPENSEARCH_ENDPOINT") {
-        Ok(endpoint) if !endpoint.is_empty() => {
+    match opensearch_node() {
+        Some(endpoint) => {
             let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
             let alias = format!("contract-{unique}");
             let index = opensearch::OpenSearchIndex::new(&endpoint, &alias, &region, None).unwrap();
@@ -33,7 +42,7 @@ async fn fresh_index() -> Box<dyn SearchIndex> {
             index.publish_generation(&generation).await.unwrap();
             Box::new(index)
         }
-        _ => {
+        None => {
             let dir = std::env::temp_dir().join(format!("aisle-search-{unique}"));
             Box::new(EmbeddedIndex::open(dir).unwrap())
         }
@@ -235,7 +244,10 @@ async fn past_ten_thousand_matches_the_hits_stay_exact_and_estimated_counts_are_
         }),
     ] {
         let expected: Vec<&SearchDoc> = docs.iter().filter(|d| matches(&q, d)).collect();
-        assert!(expected.len() > 10_000, "{name}: the case must pass the limit");
+        assert!(
+            expected.len() > 10_000,
+            "{name}: the case must pass the limit"
+        );
         let first = index.search(&q).await.unwrap();
         // A sample of about 10,000 matches: a value holding a tenth of them has a relative
         // standard error near 3%, so 10% is over three of them.
@@ -245,23 +257,38 @@ async fn past_ten_thousand_matches_the_hits_stay_exact_and_estimated_counts_are_
         };
         let truth = brute_facets(&expected);
         let tenth = expected.len() as u64 / 10;
-        let on_opensearch = std::env::var("OPENSEARCH_ENDPOINT").is_ok_and(|e| !e.is_empty());
-        assert!(first.estimated || on_opensearch, "{name}: the embedded index samples past the limit");
+        let on_opensearch = opensearch_node().is_some();
+        assert!(
+            first.estimated || on_opensearch,
+            "{name}: the embedded index samples past the limit"
+        );
         if first.estimated {
             close(first.total, expected.len() as u64, "total");
             for want in truth.category.iter().filter(|c| c.count >= tenth) {
                 let got = first.facets.category.iter().find(|c| c.value == want.value);
-                close(got.map_or(0, |c| c.count), want.count, &format!("category {}", want.value));
+                close(
+                    got.map_or(0, |c| c.count),
+                    want.count,
+                    &format!("category {}", want.value),
+                );
             }
             for want in truth.price.iter().filter(|b| b.count >= tenth) {
                 let got = first.facets.price.iter().find(|b| b.from == want.from);
-                close(got.map_or(0, |b| b.count), want.count, &format!("price band {}", want.from));
+                close(
+                    got.map_or(0, |b| b.count),
+                    want.count,
+                    &format!("price band {}", want.from),
+                );
             }
         } else {
             assert_eq!(first.facets, truth, "{name}: exact facets");
         }
         if q.min_price.is_none() && q.max_price.is_none() {
-            assert_eq!(first.total, expected.len() as u64, "{name}: an unfiltered total is exact");
+            assert_eq!(
+                first.total,
+                expected.len() as u64,
+                "{name}: an unfiltered total is exact"
+            );
         }
         // The first pages are exactly the best hits, in order; relevance is checked for
         // order only (its scores are the engine's).
@@ -296,18 +323,29 @@ async fn past_ten_thousand_matches_the_hits_stay_exact_and_estimated_counts_are_
             assert_eq!(unique, wanted, "{name}: every match, once");
             for pair in all.windows(2) {
                 let ((a, va), (b, vb)) = (pair[0], pair[1]);
-                assert!(va > vb || (va == vb && a < b), "{name}: {a} ({va}) before {b} ({vb})");
+                assert!(
+                    va > vb || (va == vb && a < b),
+                    "{name}: {a} ({va}) before {b} ({vb})"
+                );
             }
         } else {
             let mut best: Vec<(ItemId, f64)> = expected
                 .iter()
                 .map(|d| {
-                    let value = if q.sort == SortOrder::Relevance { 1.0 } else { d.sort_value(q.sort) };
+                    let value = if q.sort == SortOrder::Relevance {
+                        1.0
+                    } else {
+                        d.sort_value(q.sort)
+                    };
                     (d.item.item_id, value)
                 })
                 .collect();
             best.sort_by(|(a, va), (b, vb)| {
-                let by_value = if q.sort.descending() { vb.total_cmp(va) } else { va.total_cmp(vb) };
+                let by_value = if q.sort.descending() {
+                    vb.total_cmp(va)
+                } else {
+                    va.total_cmp(vb)
+                };
                 by_value.then(a.cmp(b))
             });
             best.truncate(seen.len());
@@ -940,9 +978,9 @@ async fn on_opensearch_the_search_function_may_search_but_not_write() {
 /// (throttling, a failed shard, a rejected bulk item) stay hand-written.
 #[tokio::test]
 async fn the_adapters_recorded_answers_are_what_a_real_node_answers() {
-    let endpoint = match std::env::var("OPENSEARCH_ENDPOINT") {
-        Ok(endpoint) if !endpoint.is_empty() => endpoint,
-        _ => {
+    let endpoint = match opensearch_node() {
+        Some(endpoint) => endpoint,
+        None => {
             eprintln!("embedded index: no node to record from");
             return;
         }
@@ -975,7 +1013,9 @@ async fn the_adapters_recorded_answers_are_what_a_real_node_answers() {
         }
         std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
     };
-    let id = |n: u8| ItemId::try_from(format!("5f0c6a52-4c1e-4c57-9d51-0b8f1f1c2a{n:02}").as_str()).unwrap();
+    let id = |n: u8| {
+        ItemId::try_from(format!("5f0c6a52-4c1e-4c57-9d51-0b8f1f1c2a{n:02}").as_str()).unwrap()
+    };
     let tv = |n: u8, name: &str, amount: u64, created: &str, stock_version: u64| -> SearchDoc {
         SearchDoc {
             item: serde_json::from_value(json!({
@@ -992,9 +1032,27 @@ async fn the_adapters_recorded_answers_are_what_a_real_node_answers() {
         }
     };
     let docs = [
-        tv(1, "Samsung Neo QLED 65 in Smart TV", 149_999, "2026-11-01T10:00:00.000Z", 12),
-        tv(2, "Samsung Crystal UHD DU7200 65 in Smart TV", 49_999, "2026-10-01T10:00:00.000Z", 4),
-        tv(3, "Samsung The Frame LS03D 65 in Smart TV with a matte display", 129_999, "2026-09-01T10:00:00.000Z", 7),
+        tv(
+            1,
+            "Samsung Neo QLED 65 in Smart TV",
+            149_999,
+            "2026-11-01T10:00:00.000Z",
+            12,
+        ),
+        tv(
+            2,
+            "Samsung Crystal UHD DU7200 65 in Smart TV",
+            49_999,
+            "2026-10-01T10:00:00.000Z",
+            4,
+        ),
+        tv(
+            3,
+            "Samsung The Frame LS03D 65 in Smart TV with a matte display",
+            129_999,
+            "2026-09-01T10:00:00.000Z",
+            7,
+        ),
     ];
     index.upsert(IndexTarget::Live, &docs).await.unwrap();
 
@@ -1009,19 +1067,31 @@ async fn the_adapters_recorded_answers_are_what_a_real_node_answers() {
     q.attributes = vec![("size".into(), "65 in".into())];
     q.sort = SortOrder::Relevance;
     let live = index
-        .call("POST", &format!("/{alias}/_search"), Some(opensearch::search_body(&q).to_string()))
+        .call(
+            "POST",
+            &format!("/{alias}/_search"),
+            Some(opensearch::search_body(&q).to_string()),
+        )
         .await
         .unwrap();
     let recorded = recording("search-hits.json", &normalise(&live.body));
     for limit in [1, 20] {
         q.limit = limit;
         let read = |body: &[u8]| opensearch::parse_search(&q, 200, body).unwrap();
-        assert_eq!(read(&live.body), read(&recorded), "search-hits.json, limit {limit}");
+        assert_eq!(
+            read(&live.body),
+            read(&recorded),
+            "search-hits.json, limit {limit}"
+        );
     }
 
     // A search on an index that is not there.
     let missing = index
-        .call("POST", &format!("/missing-{unique}/_search"), Some("{}".into()))
+        .call(
+            "POST",
+            &format!("/missing-{unique}/_search"),
+            Some("{}".into()),
+        )
         .await
         .unwrap();
     assert_eq!(missing.status, 404);
@@ -1033,7 +1103,10 @@ async fn the_adapters_recorded_answers_are_what_a_real_node_answers() {
     );
 
     // Which index the alias points at.
-    let aliases = index.call("GET", &format!("/_alias/{alias}"), None).await.unwrap();
+    let aliases = index
+        .call("GET", &format!("/_alias/{alias}"), None)
+        .await
+        .unwrap();
     let recorded = recording("alias.json", &normalise(&aliases.body));
     assert_eq!(
         opensearch::parse_alias(200, &aliases.body).unwrap(),
@@ -1048,7 +1121,13 @@ async fn the_adapters_recorded_answers_are_what_a_real_node_answers() {
     let mut newer = docs[0].clone();
     newer.stock_version += 1;
     newer.in_stock = false;
-    let created = tv(4, "Samsung OLED S90D 65 in Smart TV", 179_999, "2026-11-02T10:00:00.000Z", 1);
+    let created = tv(
+        4,
+        "Samsung OLED S90D 65 in Smart TV",
+        179_999,
+        "2026-11-02T10:00:00.000Z",
+        1,
+    );
     let body = opensearch::bulk_upsert_body(&alias, true, &[created, newer, docs[1].clone()]);
     let bulk = index
         .call("POST", "/_bulk?refresh=wait_for", Some(body))

@@ -134,7 +134,7 @@ up() {
       log "OpenSearch already running (pid $(cat "$AISLE_STATE/opensearch.pid"))"
     else
       rm -rf "$AISLE_STATE/opensearch"
-      java -Xms256m -Xmx512m -cp "$OPENSEARCH_DIR/classes:$OPENSEARCH_DIR/lib/*" aisle.Launcher \
+      java -Xms256m -Xmx"${AISLE_OPENSEARCH_HEAP:-512m}" -cp "$OPENSEARCH_DIR/classes:$OPENSEARCH_DIR/lib/*" aisle.Launcher \
         "$AISLE_STATE/opensearch" "$AISLE_OPENSEARCH_PORT" >"$AISLE_STATE/opensearch.log" 2>&1 &
       echo $! >"$AISLE_STATE/opensearch.pid"
     fi

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use aisle::adapters::search::{EmbeddedIndex, OpenSearchIndex};
 use aisle::domain::search::words;
-use aisle::domain::{DeliveryPromise, SearchDoc, SearchQuery, SortOrder, Zip};
 use aisle::domain::ItemId;
+use aisle::domain::{DeliveryPromise, SearchDoc, SearchQuery, SortOrder, Zip};
 use aisle::ports::{IndexTarget, Inventory, SearchIndex};
 use aisle::usecases::search::{self as usecase, DeliveryAsk, QueryCache, SearchContext};
 use anyhow::Result;
@@ -167,7 +167,16 @@ pub async fn search(sizes: &[usize], queries: usize) -> Result<()> {
     println!("\nsearch, both engines side by side (ms; memory is what the engine holds beyond the OS page cache):");
     println!(
         "{:<10} {:>9} | {:>8} {:>8} {:>8} | {:>18} | {:>18} | {:>18} | {:>8} | {:>8}",
-        "engine", "items", "build s", "mem MB", "disk MB", "engine p50/p95/p99", "handler no zip", "handler zip", "stock p99", "promise"
+        "engine",
+        "items",
+        "build s",
+        "mem MB",
+        "disk MB",
+        "engine p50/p95/p99",
+        "handler no zip",
+        "handler zip",
+        "stock p99",
+        "promise"
     );
     for r in &rows {
         let f = |p: [f64; 3]| format!("{:.2}/{:.2}/{:.2}", p[0], p[1], p[2]);
@@ -186,7 +195,10 @@ pub async fn search(sizes: &[usize], queries: usize) -> Result<()> {
         );
     }
     for engine in &engines {
-        let of = |items: usize| rows.iter().find(|r| r.engine == *engine && r.items == items);
+        let of = |items: usize| {
+            rows.iter()
+                .find(|r| r.engine == *engine && r.items == items)
+        };
         if let (Some(small), Some(large)) = (of(100_000), of(1_000_000)) {
             println!(
                 "{}: engine p99 at 1,000,000 is {:.2}x its 100,000-item figure",
@@ -303,22 +315,26 @@ impl Built {
     }
 }
 
-/// Index `docs` into a fresh index of `engine`, as a rebuild does (in batches, then live).
+/// Index `docs` into a fresh index of `engine` as a rebuild does: batches into a new
+/// generation, which then goes live (each engine merges it to one segment on the way).
 async fn build(engine: Engine, node: Option<&str>, docs: &[SearchDoc]) -> Result<Built> {
     let tag = format!("{}-{}", std::process::id(), docs.len());
     match engine {
         Engine::Embedded => {
             let dir = std::env::temp_dir().join(format!("aisle-search-bench-{tag}"));
             let index = EmbeddedIndex::open(&dir)?;
+            let generation = index.create_generation().await?;
             for chunk in docs.chunks(10_000) {
-                index.upsert(IndexTarget::Live, chunk).await?;
+                index
+                    .upsert(IndexTarget::Generation(&generation), chunk)
+                    .await?;
             }
+            index.publish_generation(&generation).await?;
             Ok(Built::Embedded(index, dir))
         }
         Engine::OpenSearch => {
             let endpoint = node.expect("a node for the OpenSearch engine");
-            let index =
-                OpenSearchIndex::new(endpoint, &format!("bench-{tag}"), "us-east-1", None)?;
+            let index = OpenSearchIndex::new(endpoint, &format!("bench-{tag}"), "us-east-1", None)?;
             let generation = index.create_generation().await?;
             // Two bulk requests in flight, 2,000 documents each (a few MB, as AWS advises).
             let index = std::sync::Arc::new(index);
@@ -345,7 +361,11 @@ async fn build(engine: Engine, node: Option<&str>, docs: &[SearchDoc]) -> Result
             index.publish_generation(&generation).await?;
             // Merge to one segment as a rebuilt, read-only generation may be.
             index
-                .call("POST", &format!("/{generation}/_forcemerge?max_num_segments=1"), None)
+                .call(
+                    "POST",
+                    &format!("/{generation}/_forcemerge?max_num_segments=1"),
+                    None,
+                )
                 .await?;
             let index = std::sync::Arc::try_unwrap(index)
                 .map_err(|_| anyhow::anyhow!("bulk tasks still hold the index"))?;

@@ -317,7 +317,7 @@ pub fn generate(n: usize, seed: u64) -> Vec<SearchDoc> {
     let seller = uuid::Uuid::from_u64_pair(seed, 1).to_string();
     let start = Timestamp::from_unix_millis(1_735_689_600_000); // 2025-01-01
     (0..n)
-        .map(|i| {
+        .map(|_| {
             let line = &LINES[rng.gen_range(0..LINES.len())];
             let model = line.models.choose(&mut rng).expect("models");
             let mut attributes = serde_json::Map::new();

@@ -28,7 +28,9 @@ use fixedbitset::FixedBitSet;
 use tantivy::columnar::Column;
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::index::SegmentId;
-use tantivy::query::{Bm25Weight, EnableScoring, FuzzyTermQuery, Query, TermQuery, Weight};
+use tantivy::query::{
+    Bm25Weight, DfaWrapper, EnableScoring, FuzzyTermQuery, Query, TermQuery, Weight,
+};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocId, Opstamp, SegmentOrdinal, SegmentReader, Term};
 
@@ -36,9 +38,10 @@ use super::{lock, rank_value, tiebreak, Entry, Fields};
 use crate::domain::search::{fuzziness, price_band, PRICE_BANDS};
 use crate::domain::{SearchQuery, SortOrder};
 
-/// Leaf bitsets a segment keeps, in bytes: 32 MB, so 256 terms of a 1,000,000-document
-/// segment (each 125 kB) or many more of a small one.
-const LEAF_BUDGET_BYTES: usize = 32 << 20;
+/// Leaf bitsets a segment keeps, in bytes: 64 MB, so about 450 terms of a 1,000,000-document
+/// segment (each 125 kB plus its block norms) or many more of a small one; terms no document
+/// holds cost nothing.
+const LEAF_BUDGET_BYTES: usize = 64 << 20;
 /// Field boosts for exact words, as the OpenSearch query states them.
 const BOOSTS: [f32; 3] = [3.0, 2.0, 1.0];
 /// The relevance value of every hit when a query has no words (all rank the same, so the
@@ -48,36 +51,28 @@ const UNSCORED: f64 = 1.0;
 /// many matches (the walk then meets a page's worth within a few hundred steps).
 const WALK_DENSITY: u64 = 16;
 
-/// One condition whose matches are cached as a bitset.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(super) enum Leaf {
-    /// Documents holding the term.
-    Term(Term),
-    /// Documents holding a term within `distance` edits (a swap counts as one).
-    Fuzzy { term: Term, distance: u8 },
+/// One condition whose matches are cached as a bitset: documents holding a term.
+pub(super) type Leaf = Term;
+
+/// The query that reads a leaf from the postings.
+fn leaf_query(leaf: &Leaf) -> Box<dyn Query> {
+    Box::new(TermQuery::new(leaf.clone(), IndexRecordOption::Basic))
 }
 
-impl Leaf {
-    fn query(&self) -> Box<dyn Query> {
-        match self {
-            Leaf::Term(term) => Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)),
-            Leaf::Fuzzy { term, distance } => {
-                Box::new(FuzzyTermQuery::new(term.clone(), *distance, true))
-            }
-        }
-    }
-}
-
-/// One query word: it must match fuzzily in the whole text; exact hits in name, brand and
-/// the whole text add their BM25 share (a table by field-length norm id).
+/// One query word: it must match fuzzily in the whole text (the union of the dictionary
+/// terms its Levenshtein automaton accepts, each a cached leaf, so a typo costs no postings
+/// read once its corrections were seen); exact hits in name, brand and the whole text add
+/// their BM25 share (a table by field-length norm id).
 struct Word {
-    fuzzy: Leaf,
+    fuzzy: DfaWrapper,
     exact: Vec<(Leaf, Field, Box<[f32; 256]>)>,
 }
 
 /// A search, resolved against one searcher: leaves to intersect and how to rank.
 pub(super) struct Plan {
     words: Vec<Word>,
+    /// The field words are matched in.
+    text: Field,
     must: Vec<Leaf>,
     /// `Some(empty)` matches nothing: held at one of no warehouses.
     any_of: Option<Vec<Leaf>>,
@@ -108,18 +103,18 @@ impl Plan {
                     for (id, score) in table.iter_mut().enumerate() {
                         *score = weight.score(id as u8, 1);
                     }
-                    exact.push((Leaf::Term(term), field, table));
+                    exact.push((term, field, table));
                 }
             }
+            let automaton =
+                FuzzyTermQuery::new(Term::from_field_text(f.all, word), fuzziness(word), true)
+                    .automaton()?;
             planned.push(Word {
-                fuzzy: Leaf::Fuzzy {
-                    term: Term::from_field_text(f.all, word),
-                    distance: fuzziness(word),
-                },
+                fuzzy: automaton,
                 exact,
             });
         }
-        let text = |field: Field, value: &str| Leaf::Term(Term::from_field_text(field, value));
+        let text = |field: Field, value: &str| Term::from_field_text(field, value);
         let mut must = Vec::new();
         if let Some(category) = &query.category {
             must.push(text(f.category, category.as_str()));
@@ -131,7 +126,7 @@ impl Plan {
             must.push(text(f.attrs, &format!("{name}={value}")));
         }
         if query.in_stock_only {
-            must.push(Leaf::Term(Term::from_field_u64(f.in_stock, 1)));
+            must.push(Term::from_field_u64(f.in_stock, 1));
         }
         let price = (query.min_price.is_some() || query.max_price.is_some()).then(|| {
             (
@@ -141,6 +136,7 @@ impl Plan {
         });
         Ok(Self {
             words: planned,
+            text: f.all,
             must,
             any_of: query
                 .sites_any
@@ -236,7 +232,8 @@ impl LeafBits {
 
 #[derive(Default)]
 struct LeafCache {
-    bitsets: HashMap<Leaf, Arc<LeafBits>>,
+    /// Each leaf with whether it was used since the last sweep.
+    bitsets: HashMap<Leaf, (Arc<LeafBits>, bool)>,
     bytes: usize,
 }
 
@@ -278,7 +275,10 @@ impl SegmentView {
         let (brand, brand_names) = strings("brand_key")?;
         let packing = Packing::new(category_names.len(), brand_names.len());
         if packing.brand_bits == 0 && !brand_names.is_empty() {
-            tracing::warn!(brands = brand_names.len(), "too many brands to pack: brand facet not counted");
+            tracing::warn!(
+                brands = brand_names.len(),
+                "too many brands to pack: brand facet not counted"
+            );
         }
         let facet = (0..max_doc as usize)
             .map(|d| packing.pack(price_band(price[d]), category[d], brand[d]))
@@ -354,7 +354,8 @@ impl SegmentView {
         reader: &SegmentReader,
         weights: &mut Weights<'_>,
     ) -> tantivy::Result<Arc<LeafBits>> {
-        if let Some(bits) = lock(&self.leaves).bitsets.get(leaf) {
+        if let Some((bits, used)) = lock(&self.leaves).bitsets.get_mut(leaf) {
+            *used = true;
             return Ok(bits.clone());
         }
         let mut bits = FixedBitSet::with_capacity(self.max_doc as usize);
@@ -363,20 +364,63 @@ impl SegmentView {
             .for_each_no_score(reader, &mut |docs: &[DocId]| {
                 docs.iter().for_each(|d| bits.insert(*d as usize))
             })?;
+        // A term no document of the segment holds (a brand word looked up in names, …)
+        // keeps no bits: bitset operations treat missing bits as unset.
+        let bits = if bits.is_clear() {
+            FixedBitSet::new()
+        } else {
+            bits
+        };
+        let size = leaf_bytes(&bits);
         let bits = Arc::new(LeafBits {
             bits,
             block_norms: OnceLock::new(),
         });
-        let size = self.max_doc as usize / 8 * 9 / 8 + 64;
         let mut cache = lock(&self.leaves);
         if cache.bytes + size > LEAF_BUDGET_BYTES {
-            // Start over rather than track recency: refilling costs one postings read each.
-            cache.bitsets.clear();
-            cache.bytes = 0;
+            // Second chance: keep what was used since the last sweep, drop the rest (and all
+            // of it if everything was); refilling costs one postings read each.
+            cache.bitsets.retain(|_, (_, used)| std::mem::take(used));
+            if cache
+                .bitsets
+                .values()
+                .map(|(b, _)| leaf_bytes(&b.bits))
+                .sum::<usize>()
+                + size
+                > LEAF_BUDGET_BYTES
+            {
+                cache.bitsets.clear();
+            }
+            cache.bytes = cache
+                .bitsets
+                .values()
+                .map(|(b, _)| leaf_bytes(&b.bits))
+                .sum();
         }
         cache.bytes += size;
-        cache.bitsets.insert(leaf.clone(), bits.clone());
+        cache.bitsets.insert(leaf.clone(), (bits.clone(), false));
         Ok(bits)
+    }
+
+    /// The documents holding any term of `field` the automaton accepts.
+    fn expanded(
+        &self,
+        automaton: &DfaWrapper,
+        field: Field,
+        reader: &SegmentReader,
+        weights: &mut Weights<'_>,
+    ) -> tantivy::Result<FixedBitSet> {
+        let index = reader.inverted_index(field)?;
+        let mut terms = index.terms().search(automaton).into_stream()?;
+        let mut union = FixedBitSet::with_capacity(self.max_doc as usize);
+        while terms.advance() {
+            let Ok(text) = std::str::from_utf8(terms.key()) else {
+                continue;
+            };
+            let term = Term::from_field_text(field, text);
+            union.union_with(&self.leaf(&term, reader, weights)?.bits);
+        }
+        Ok(union)
     }
 
     /// The documents matching the plan's words and filters (all but the price range).
@@ -388,7 +432,7 @@ impl SegmentView {
     ) -> tantivy::Result<Matched> {
         let mut bits = (*self.alive(reader)).clone();
         for word in &plan.words {
-            bits.intersect_with(&self.leaf(&word.fuzzy, reader, weights)?.bits);
+            bits.intersect_with(&self.expanded(&word.fuzzy, plan.text, reader, weights)?);
         }
         for leaf in &plan.must {
             bits.intersect_with(&self.leaf(leaf, reader, weights)?.bits);
@@ -425,9 +469,7 @@ impl SegmentView {
         // are skipped. With documents in tie order, "tie after the cursor's" is "at or after
         // this position".
         let cursor_position = match plan.after {
-            Some((_, tie)) if self.sorted => {
-                partition_point(self.max_doc, |d| self.tie(d) <= tie)
-            }
+            Some((_, tie)) if self.sorted => partition_point(self.max_doc, |d| self.tie(d) <= tie),
             _ => 0,
         };
         let mut heap = Heap::new(plan.want, self.sorted, plan.after, cursor_position);
@@ -491,10 +533,40 @@ impl SegmentView {
         let in_range = |doc: usize| plan.price.is_none() || plan.price_ok(self.price[doc]);
         match sample {
             None => {
-                for doc in m.ones().filter(|&d| in_range(d)) {
+                // Column by column over the matches (at most EXACT_COUNTS of them, spread
+                // over the segment): each loop's reads are independent, so the processor
+                // keeps many cache misses in flight instead of one per document.
+                let mut docs: Vec<usize> = m.ones().collect();
+                if plan.price.is_some() {
+                    docs.retain(|&d| in_range(d));
+                }
+                for &doc in &docs {
                     counts.add(self.facet[doc]);
-                    if !walk {
-                        rank(&mut heap, doc);
+                }
+                if !walk {
+                    let raw: Vec<f64> = match plan.sort {
+                        SortOrder::Relevance if ranks_words => {
+                            let mut scores = vec![0f32; docs.len()];
+                            for (leaf, norms, table) in &scoring {
+                                for (score, &doc) in scores.iter_mut().zip(&docs) {
+                                    if leaf.bits.contains(doc) {
+                                        *score += table[norms.fieldnorm_id(doc as DocId) as usize];
+                                    }
+                                }
+                            }
+                            scores.into_iter().map(f64::from).collect()
+                        }
+                        SortOrder::Relevance => vec![UNSCORED; docs.len()],
+                        SortOrder::PriceAsc | SortOrder::PriceDesc => {
+                            docs.iter().map(|&d| self.price[d] as f64).collect()
+                        }
+                        SortOrder::Newest => docs.iter().map(|&d| self.created[d] as f64).collect(),
+                    };
+                    for (&doc, raw) in docs.iter().zip(raw) {
+                        let value = rank_value(plan.sort, raw);
+                        if heap.admits(value, doc as DocId, || self.tie(doc as DocId)) {
+                            heap.push(entry(value, raw, doc));
+                        }
                     }
                 }
             }
@@ -521,7 +593,7 @@ impl SegmentView {
                         if let Some(floor) = heap.floor() {
                             let mut best = 0f32;
                             for (bits, blocks, table) in &bounds {
-                                if bits[block] & word != 0 {
+                                if bits.get(block).is_some_and(|b| b & word != 0) {
                                     best += table[blocks[block] as usize];
                                 }
                             }
@@ -580,9 +652,9 @@ impl SegmentView {
         let order = self.permutation(plan.sort);
         // Skip what ranks at or before the cursor: a binary search on (value, tie).
         let start = match plan.after {
-            Some((value, tie)) => order.partition_point(|&(d, v)| {
-                v > value || (v == value && self.tie(d) <= tie)
-            }),
+            Some((value, tie)) => {
+                order.partition_point(|&(d, v)| v > value || (v == value && self.tie(d) <= tie))
+            }
             None => 0,
         };
         let by_price = matches!(plan.sort, SortOrder::PriceAsc | SortOrder::PriceDesc);
@@ -643,6 +715,11 @@ impl SegmentView {
 
 fn in_price(plan: &Plan, price: u64) -> bool {
     plan.price_ok(price)
+}
+
+/// What a cached leaf holds: its bits and, once scored, a byte per 64 documents.
+fn leaf_bytes(bits: &FixedBitSet) -> usize {
+    bits.len() / 8 + bits.len() / 64 + 64
 }
 
 /// The first document in `0..len` for which `before` is false (`before` holds for a prefix).
@@ -874,8 +951,7 @@ impl Heap {
         }
         match self.entries.peek() {
             Some(worst) if self.is_full() => {
-                value > worst.value
-                    || (value == worst.value && !self.sorted && tie() < worst.tie)
+                value > worst.value || (value == worst.value && !self.sorted && tie() < worst.tie)
             }
             _ => true,
         }
@@ -909,9 +985,8 @@ impl<'a> Weights<'a> {
 
     fn get(&mut self, leaf: &Leaf) -> tantivy::Result<&dyn Weight> {
         if !self.built.contains_key(leaf) {
-            let weight = leaf
-                .query()
-                .weight(EnableScoring::disabled_from_searcher(self.searcher))?;
+            let weight =
+                leaf_query(leaf).weight(EnableScoring::disabled_from_searcher(self.searcher))?;
             self.built.insert(leaf.clone(), weight);
         }
         Ok(self.built[leaf].as_ref())

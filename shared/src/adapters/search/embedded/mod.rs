@@ -352,6 +352,20 @@ impl EmbeddedIndex {
         Ok(changed)
     }
 
+    /// Merge a filled generation into one segment before it goes live: it is read-only until
+    /// the streams write to it, and one segment answers with the least per-segment work (as a
+    /// force merge serves a read-only OpenSearch index). Later writes add small segments that
+    /// the merge policy folds in.
+    fn merge_all(opened: &Opened) -> Result<(), StoreError> {
+        let segments = opened.index.searchable_segment_ids().map_err(failed)?;
+        if segments.len() <= 1 {
+            return Ok(());
+        }
+        let mut writer = Self::writer(opened)?;
+        writer.merge(&segments).wait().map_err(failed)?;
+        writer.wait_merging_threads().map_err(failed)
+    }
+
     fn generation_or_live(&self, target: IndexTarget<'_>) -> Result<String, StoreError> {
         match target {
             IndexTarget::Live => self
@@ -392,6 +406,7 @@ impl EmbeddedIndex {
             }
             // Too many matches to count one by one: count a systematic sample of about
             // EXACT_COUNTS of them instead, in every segment alike.
+            let t_match = t0.elapsed();
             let all: u64 = matched.iter().map(|m| m.count()).sum();
             let sample = (all > EXACT_COUNTS).then(|| all.div_ceil(EXACT_COUNTS) as usize);
             let mut page = Fruit {
@@ -453,7 +468,7 @@ impl EmbeddedIndex {
             }
             let facets = Facets::from_counts(page.categories, page.brands, page.bands);
             if std::env::var("AISLE_TRACE_SEARCH").is_ok() {
-                eprintln!("TRACE segs={} pass={:?} all={:?} total={} sample={sample:?} sort={:?} words={}", searcher.segment_readers().len(), t_pass, t0.elapsed(), page.total, query.sort, query.words.len());
+                eprintln!("TRACE segs={} match={:?} pass={:?} all={:?} total={} sample={sample:?} sort={:?} words={} all_matched={all}", searcher.segment_readers().len(), t_match, t_pass, t0.elapsed(), page.total, query.sort, query.words.len());
             }
             let mut hits = SearchHits::page(query, hits, page.total, facets);
             hits.estimated = page.estimated;
@@ -606,6 +621,7 @@ impl SearchIndex for EmbeddedIndex {
 
     async fn publish_generation(&self, name: &str) -> Result<(), StoreError> {
         let name = self.generation_or_live(IndexTarget::Generation(name))?;
+        Self::merge_all(&Opened::open(&self.root, &name)?)?;
         let previous = self.alias();
         self.point_alias(&name)?;
         // Older generations go once nobody is pointed at them; a reader still holding one
