@@ -1034,7 +1034,7 @@ async fn the_adapters_recorded_answers_are_what_a_real_node_answers() {
     let docs = [
         tv(
             1,
-            "Samsung Neo QLED 65 in Smart TV",
+            "Samsung Neo QLED QN90D 65 in Smart TV",
             149_999,
             "2026-11-01T10:00:00.000Z",
             12,

@@ -630,6 +630,8 @@ mod tests {
     //! `recorded/`; `AISLE_RECORD=1` rewrites them after a deliberate change, to be reviewed in
     //! the diff), the parsing of recorded answers, and the transport against a loopback server
     //! that checks what arrives (path, body, SigV4 signature) and replays recorded answers.
+    //! The answers were recorded from a real node, except the faults it cannot produce
+    //! (`recorded/README.md` says which); the suite checks them against the node.
 
     use super::*;
     use crate::domain::{Category, Item, SearchCursor};
@@ -760,7 +762,7 @@ mod tests {
             hits.next,
             Some(SearchCursor {
                 sort: SortOrder::Relevance,
-                value: 7.315,
+                value: 0.8658433,
                 item_id: id(1)
             })
         );
@@ -778,9 +780,12 @@ mod tests {
         let all = parse_search(&q, 200, &recorded("search-hits.json")).unwrap();
         assert_eq!(
             (all.hits.len(), all.next),
-            (2, None),
+            (3, None),
             "last page: no cursor"
         );
+        // The node scored the first two alike; the sort's second key, the id, ordered them.
+        assert_eq!(all.hits[0].sort_value, all.hits[1].sort_value);
+        assert!(all.hits[0].doc.item.item_id < all.hits[1].doc.item.item_id);
     }
 
     #[test]
@@ -871,7 +876,7 @@ mod tests {
         let index = OpenSearchIndex::new(&url, "aisle-items", "us-east-1", credentials()).unwrap();
         let q = words_and_filters();
         let hits = index.search(&q).await.unwrap();
-        assert_eq!(hits.hits.len(), 2);
+        assert_eq!(hits.hits.len(), 3);
         let seen = seen.lock().unwrap();
         let (method, path, body, auth, _) = &seen[0];
         assert_eq!(
