@@ -64,8 +64,29 @@ fn leaf_query(leaf: &Leaf) -> Box<dyn Query> {
 /// read once its corrections were seen); exact hits in name, brand and the whole text add
 /// their BM25 share (a table by field-length norm id).
 struct Word {
-    fuzzy: DfaWrapper,
+    fuzzy: Arc<DfaWrapper>,
     exact: Vec<(Leaf, Field, Box<[f32; 256]>)>,
+}
+
+/// Levenshtein automata built for words seen before: building one for two edits costs more
+/// than the rest of a query, and shoppers repeat words. Bounded; cleared when full.
+fn automaton(field: Field, word: &str) -> tantivy::Result<Arc<DfaWrapper>> {
+    const KEEP: usize = 4_096;
+    static BUILT: OnceLock<Mutex<HashMap<String, Arc<DfaWrapper>>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Mutex::default);
+    if let Some(found) = lock(built).get(word) {
+        return Ok(found.clone());
+    }
+    let automaton = Arc::new(
+        FuzzyTermQuery::new(Term::from_field_text(field, word), fuzziness(word), true)
+            .automaton()?,
+    );
+    let mut built = lock(built);
+    if built.len() >= KEEP {
+        built.clear();
+    }
+    built.insert(word.to_owned(), automaton.clone());
+    Ok(automaton)
 }
 
 /// A search, resolved against one searcher: leaves to intersect and how to rank.
@@ -106,9 +127,7 @@ impl Plan {
                     exact.push((term, field, table));
                 }
             }
-            let automaton =
-                FuzzyTermQuery::new(Term::from_field_text(f.all, word), fuzziness(word), true)
-                    .automaton()?;
+            let automaton = automaton(f.all, word)?;
             planned.push(Word {
                 fuzzy: automaton,
                 exact,
