@@ -299,7 +299,7 @@ async fn by_delivery(
     if query.sites_any.is_none() {
         rings.push((None, faster));
     }
-    let (mut ring, mut inner) = after.map_or((0, None), |a| (a.ring, a.inner.clone()));
+    let (mut ring, mut inner) = after.map_or((0, None), |a| (a.ring, a.inner));
     let mut hits = Vec::new();
     let mut next = None;
     while ring < rings.len() && hits.len() < query.limit as usize {

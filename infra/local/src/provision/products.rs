@@ -313,7 +313,7 @@ pub fn generate(n: usize, seed: u64) -> Vec<SearchDoc> {
         .map(|w| w.warehouse_id)
         .collect();
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut ids = StdRng::seed_from_u64(seed ^ 0x5eed_1d5);
+    let mut ids = StdRng::seed_from_u64(seed ^ 0x05ee_d1d5);
     let seller = uuid::Uuid::from_u64_pair(seed, 1).to_string();
     let start = Timestamp::from_unix_millis(1_735_689_600_000); // 2025-01-01
     (0..n)

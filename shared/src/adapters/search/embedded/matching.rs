@@ -477,7 +477,6 @@ impl SegmentView {
         &self,
         segment: SegmentOrdinal,
         reader: &SegmentReader,
-        norms: &HashMap<Field, FieldNormReader>,
         plan: &Plan,
         matched: &Matched,
         sample: Option<usize>,
@@ -514,7 +513,7 @@ impl SegmentView {
         if ranks_words {
             for word in &plan.words {
                 for (leaf, field, table) in &word.exact {
-                    let norms = norms.get(field).expect("a norm reader per text field");
+                    let norms = reader.get_fieldnorms_reader(*field)?;
                     scoring.push((self.leaf(leaf, reader, weights)?, norms, table));
                 }
             }

@@ -420,15 +420,10 @@ impl EmbeddedIndex {
             for (ordinal, ((reader, view), matched)) in
                 readers.iter().zip(&views).zip(&matched).enumerate()
             {
-                let mut norms = HashMap::new();
-                for field in [f.name, f.brand, f.all] {
-                    norms.insert(field, reader.get_fieldnorms_reader(field).map_err(failed)?);
-                }
                 let fruit = view
                     .run(
                         ordinal as SegmentOrdinal,
                         reader,
-                        &norms,
                         &plan,
                         matched,
                         sample,
