@@ -115,6 +115,19 @@ async fn all_pages(index: &dyn SearchIndex, q: &SearchQuery) -> (Vec<(ItemId, f6
     }
 }
 
+/// Hits in the sort's order (best first), ties by id.
+fn assert_in_order(name: &str, sort: SortOrder, hits: &[(ItemId, f64)]) {
+    for pair in hits.windows(2) {
+        let ((a, va), (b, vb)) = (pair[0], pair[1]);
+        let in_order = if sort.descending() {
+            va > vb || (va == vb && a < b)
+        } else {
+            va < vb || (va == vb && a < b)
+        };
+        assert!(in_order, "{name}: {a} ({va}) before {b} ({vb})");
+    }
+}
+
 fn query(words_text: &str) -> SearchQuery {
     let mut q = SearchQuery::all();
     q.words = words(words_text);
@@ -202,16 +215,7 @@ async fn every_contract_case_agrees_with_brute_force_hits_totals_facets_and_orde
         );
         assert_eq!(total, expected.len() as u64, "{name}: total");
         assert_eq!(facets, brute_facets(&expected), "{name}: facets");
-        // Order: by the sort value (best first), ties by id.
-        for pair in hits.windows(2) {
-            let ((a, va), (b, vb)) = (pair[0], pair[1]);
-            let in_order = if q.sort.descending() {
-                va > vb || (va == vb && a < b)
-            } else {
-                va < vb || (va == vb && a < b)
-            };
-            assert!(in_order, "{name}: {a} ({va}) before {b} ({vb})");
-        }
+        assert_in_order(name, q.sort, &hits);
     }
 }
 
@@ -301,15 +305,7 @@ async fn past_ten_thousand_matches_the_hits_stay_exact_and_estimated_counts_are_
             q.after = Some(next);
             page = index.search(&q).await.unwrap();
         }
-        for pair in seen.windows(2) {
-            let ((a, va), (b, vb)) = (pair[0], pair[1]);
-            let in_order = if q.sort.descending() {
-                va > vb || (va == vb && a < b)
-            } else {
-                va < vb || (va == vb && a < b)
-            };
-            assert!(in_order, "{name}: {a} ({va}) before {b} ({vb})");
-        }
+        assert_in_order(name, q.sort, &seen);
         if q.sort == SortOrder::Relevance && !q.words.is_empty() {
             // Scores are the engine's own, so check the whole listing instead: every match
             // exactly once, in order (a block skipped wrongly would be missing or late).
@@ -321,13 +317,7 @@ async fn past_ten_thousand_matches_the_hits_stay_exact_and_estimated_counts_are_
             assert_eq!(unique.len(), all.len(), "{name}: a hit came twice");
             let wanted: HashSet<ItemId> = expected.iter().map(|d| d.item.item_id).collect();
             assert_eq!(unique, wanted, "{name}: every match, once");
-            for pair in all.windows(2) {
-                let ((a, va), (b, vb)) = (pair[0], pair[1]);
-                assert!(
-                    va > vb || (va == vb && a < b),
-                    "{name}: {a} ({va}) before {b} ({vb})"
-                );
-            }
+            assert_in_order(name, q.sort, &all);
         } else {
             let mut best: Vec<(ItemId, f64)> = expected
                 .iter()
