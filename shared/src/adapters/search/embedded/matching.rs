@@ -696,7 +696,7 @@ impl SegmentView {
                 }
             }
             let d = doc as usize;
-            if !m.contains(d) || (!by_price && !in_price(plan, self.price[d])) {
+            if !m.contains(d) || (!by_price && !plan.price_ok(self.price[d])) {
                 continue;
             }
             if heap.admits(value, doc, || self.tie(doc)) {
@@ -729,10 +729,6 @@ impl SegmentView {
             _ => self.by_price_asc.get_or_init(|| build(&price)),
         }
     }
-}
-
-fn in_price(plan: &Plan, price: u64) -> bool {
-    plan.price_ok(price)
 }
 
 /// What a cached leaf holds: its bits and, once scored, a byte per 64 documents.
