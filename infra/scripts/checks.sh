@@ -27,7 +27,18 @@ fi
 spectral="$AISLE_CACHE/npm/node_modules/.bin/spectral"
 if ! "$spectral" --version >/dev/null 2>&1; then
   mkdir -p "$AISLE_CACHE/npm"
-  npm install --silent --no-audit --no-fund --prefix "$AISLE_CACHE/npm" "@stoplight/spectral-cli@6.16.3"
+  # Retried, with npm's own words on failure: a brand-new machine's first install once
+  # failed here silently and passed on the next try.
+  for attempt in 1 2 3; do
+    if npm install --no-audit --no-fund --loglevel=error --prefix "$AISLE_CACHE/npm" \
+        "@stoplight/spectral-cli@6.16.3" > "$AISLE_CACHE/npm-install.log" 2>&1 \
+        && "$spectral" --version >/dev/null 2>&1; then
+      break
+    fi
+    echo "Spectral install failed (attempt $attempt of 3):"
+    tail -20 "$AISLE_CACHE/npm-install.log"
+    [ "$attempt" = 3 ] && exit 1
+  done
 fi
 
 echo "== cfn-lint 1.53.3 + serverless rules"
