@@ -296,3 +296,64 @@ fn the_search_role_may_only_search_and_the_indexers_may_write() {
         );
     }
 }
+
+/// `shop`'s app as the function `binary` runs it, with S3 reached through an IAM proxy in
+/// front of moto holding it to `policies`.
+async fn with_s3_as(shop: &Shop, binary: &str, policies: Policies) -> App {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(iam::serve(
+        listener,
+        aisle_local::endpoint("AWS_ENDPOINT_URL_S3", 5000),
+        Arc::new(policies),
+        DecisionLog::open(None).unwrap(),
+        true,
+        Arc::new(aisle_local::ses_events::MailFeedback::default()),
+    ));
+    let sdk = local_sdk_config().await;
+    let mut clients = local_clients(&sdk);
+    clients.s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .endpoint_url(&proxy)
+            .force_path_style(true)
+            .app_name(aws_sdk_s3::config::AppName::new(binary.to_owned()).unwrap())
+            .build(),
+    );
+    App::new(&shop.app.config, clients)
+}
+
+#[tokio::test]
+async fn without_list_bucket_a_missing_archived_order_is_s3s_403_as_in_aws() {
+    let shop = Shop::with_test_provider().await;
+    let who = Caller::shopper();
+    let missing = uuid::Uuid::new_v4().to_string();
+    let ask = || Call::new("GET /v1/orders/{orderId}", &[("orderId", &missing)]).by(&who);
+
+    // As written: GetObject on orders/* and ListBucket, so S3 says 404 and so does the API.
+    let granted = Policies::from_template(template(), &shop.prefix).unwrap();
+    let app = with_s3_as(&shop, "get-order", granted).await;
+    let reply = Reply::from(
+        aisle::api::shopping::get_order(&app, ask().request())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(reply.status, 404, "{:?}", reply.body);
+
+    // Without the ListBucket statement (Policies[2]) S3 answers a missing key with 403: the
+    // local proxy plays it, so the missing grant shows here as it would in AWS (a 500).
+    let mut copy = template().clone();
+    copy.without_policy("GetOrderFunction", 2);
+    let policies = Policies::from_template(&copy, &shop.prefix).unwrap();
+    let app = with_s3_as(&shop, "get-order", policies).await;
+    let reply = Reply::from(
+        aisle::api::shopping::get_order(&app, ask().request())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        (reply.status, reply.code()),
+        (500, "INTERNAL"),
+        "{:?}",
+        reply.body
+    );
+}

@@ -6,6 +6,7 @@
 #[macro_use]
 mod helpers;
 
+mod archive;
 mod catalog;
 mod checkout;
 mod events;

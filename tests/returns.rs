@@ -14,7 +14,11 @@ use helpers::{
 use serde_json::json;
 
 /// An order of `units` of one item of `seller`'s, shipped from and delivered by warehouse A.
-async fn delivered(shop: &Shop, seller: &Caller, units: u32) -> (Caller, OrderId, ItemId) {
+pub(crate) async fn delivered(
+    shop: &Shop,
+    seller: &Caller,
+    units: u32,
+) -> (Caller, OrderId, ItemId) {
     let item = listed_by(shop, seller, "Kettle", "kitchen").await;
     assert!(deliver(shop, &[received(WAREHOUSE_A, item, 5)])
         .await

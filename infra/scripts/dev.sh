@@ -63,6 +63,7 @@ fi
   echo "AWS_ENDPOINT_URL_EVENTBRIDGE=$moto"
   echo "AWS_ENDPOINT_URL_SECRETS_MANAGER=$moto"
   echo "AWS_ENDPOINT_URL_SESV2=$moto"
+  echo "AWS_ENDPOINT_URL_S3=$moto"
 } > "$AISLE_STATE/functions.env"
 
 pids=()

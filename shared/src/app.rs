@@ -14,6 +14,7 @@ use crate::adapters::dynamo::{
 use crate::adapters::eventbridge::EventBridgePublisher;
 use crate::adapters::live_push::ApiGatewayPush;
 use crate::adapters::payments::TestPayments;
+use crate::adapters::s3_archive::S3OrderArchive;
 use crate::adapters::search::{EmbeddedIndex, OpenSearchIndex};
 use crate::adapters::ses::SesMailer;
 use crate::adapters::sqs::{DeadLetters, SqsQueue, SqsTimer};
@@ -39,6 +40,8 @@ pub struct Clients {
     pub secrets: aws_sdk_secretsmanager::Client,
     /// SES v2 (shoppers' mail).
     pub ses: aws_sdk_sesv2::Client,
+    /// S3 (the order archive).
+    pub s3: aws_sdk_s3::Client,
     /// Region and credentials for requests signed by hand (OpenSearch).
     pub region: String,
     /// Credentials for signing by hand.
@@ -57,11 +60,24 @@ impl Clients {
             events: aws_sdk_eventbridge::Client::new(sdk),
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
             ses: aws_sdk_sesv2::Client::new(sdk),
+            s3: s3_client(sdk, None),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             credentials: sdk.credentials_provider(),
             sdk: sdk.clone(),
         }
     }
+}
+
+/// An S3 client, on `endpoint` if given. A local endpoint (`AWS_ENDPOINT_URL_S3`, or one
+/// given here) is addressed path-style (`host/bucket/key`): a bucket name cannot be a
+/// subdomain of `127.0.0.1`.
+pub fn s3_client(sdk: &SdkConfig, endpoint: Option<&str>) -> aws_sdk_s3::Client {
+    let local = endpoint.is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let mut config = aws_sdk_s3::config::Builder::from(sdk).force_path_style(local);
+    if let Some(endpoint) = endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    aws_sdk_s3::Client::from_conf(config.build())
 }
 
 /// The payment provider a function was configured with (`PAYMENT_PROVIDER`).
@@ -192,6 +208,8 @@ pub struct App {
     pub checkouts: DynamoCheckouts,
     /// Orders.
     pub orders: DynamoOrders,
+    /// Orders that will never change again, moved out of `orders`.
+    pub archive: S3OrderArchive,
     /// Warehouse orders and per-warehouse stock.
     pub fulfilment: DynamoFulfilment,
     /// The payment provider.
@@ -330,6 +348,7 @@ impl App {
             events,
             secrets,
             ses,
+            s3,
             region,
             credentials,
             sdk,
@@ -372,6 +391,7 @@ impl App {
                 faults.clone(),
                 clock.clone(),
             ),
+            archive: S3OrderArchive::new(s3, &config.archive.bucket),
             payments: match &config.payments {
                 PaymentSettings::Stripe {
                     api_base,
@@ -477,6 +497,7 @@ impl App {
             carts: &self.carts,
             checkouts: &self.checkouts,
             orders: &self.orders,
+            archive: &self.archive,
             fulfilment: &self.fulfilment,
             warehouses: &self.warehouses,
             payments: &self.payments,

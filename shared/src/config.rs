@@ -121,6 +121,8 @@ pub struct Config {
     pub cache_max_age: u32,
     /// Shoppers' mail.
     pub mail: MailSettings,
+    /// Where orders that will never change again are archived.
+    pub archive: ArchiveSettings,
 }
 
 /// How shoppers' mail is sent.
@@ -149,6 +151,42 @@ pub struct MailSettings {
     /// set on the notifier only: an HTTP function cannot name its own API in CloudFormation
     /// without a cycle).
     pub api_url: Option<String>,
+}
+
+/// The order archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveSettings {
+    /// The S3 bucket (`ARCHIVE_BUCKET`).
+    pub bucket: String,
+    /// How long an order in a final state stays unchanged before it moves
+    /// (`ARCHIVE_AFTER_DAYS`, default 90; `ARCHIVE_AFTER_SECONDS` overrides it in local runs).
+    pub quiet: Duration,
+}
+
+impl ArchiveSettings {
+    fn from_lookup(
+        get: &impl Fn(&str) -> Option<String>,
+        bucket: String,
+    ) -> Result<Self, ConfigError> {
+        let set = |name: &str| get(name).filter(|v| !v.is_empty());
+        let number = |name: &str, max: u64| -> Result<Option<u64>, ConfigError> {
+            set(name)
+                .map(|raw| {
+                    raw.parse::<u64>()
+                        .ok()
+                        .filter(|v| *v <= max)
+                        .ok_or_else(|| {
+                            ConfigError(format!("{name} must be 0..={max}, got {raw:?}"))
+                        })
+                })
+                .transpose()
+        };
+        let quiet = match number("ARCHIVE_AFTER_SECONDS", 10 * 365 * 86_400)? {
+            Some(seconds) => Duration::from_secs(seconds),
+            None => Duration::from_secs(number("ARCHIVE_AFTER_DAYS", 3650)?.unwrap_or(90) * 86_400),
+        };
+        Ok(Self { bucket, quiet })
+    }
 }
 
 /// Which payment provider takes the money (`PAYMENT_PROVIDER`, required: the test provider
@@ -254,6 +292,7 @@ impl Config {
             feedback_dead_letters_url: var("MAIL_FEEDBACK_DLQ_URL"),
             api_url: get("API_URL").filter(|v| !v.is_empty()),
         };
+        let archive_bucket = var("ARCHIVE_BUCKET");
         if !missing.is_empty() {
             return Err(ConfigError(format!(
                 "missing environment variables: {}",
@@ -278,6 +317,7 @@ impl Config {
         };
         let search = SearchSettings::from_lookup(&get)?;
         let payments = PaymentSettings::from_lookup(&get)?;
+        let archive = ArchiveSettings::from_lookup(&get, archive_bucket)?;
         let cache_max_age = match get("CACHE_MAX_AGE_SECONDS").filter(|v| !v.is_empty()) {
             None => 30,
             Some(raw) => raw
@@ -305,6 +345,7 @@ impl Config {
             search,
             payments,
             cache_max_age,
+            archive,
         })
     }
 }
@@ -322,6 +363,7 @@ mod tests {
                 .or_else(|| name.ends_with("_TABLE").then(|| "t".into()))
                 .or_else(|| name.ends_with("_URL").then(|| "u".into()))
                 .or_else(|| (name == "EVENT_BUS_NAME").then(|| "b".into()))
+                .or_else(|| (name == "ARCHIVE_BUCKET").then(|| "archive".into()))
                 .or_else(|| (name == "LIVE_ENDPOINT").then(|| "http://127.0.0.1:1".into()))
                 .or_else(|| (name == "MAIL_FROM").then(|| "Aisle <orders@aisle.test>".into()))
         }

@@ -123,6 +123,9 @@ impl Shop {
         resources::create_mail_identity(&clients.ses, template())
             .await
             .expect("moto reachable (`make stack-up`)");
+        resources::create_buckets(&clients.s3, &prefix, template())
+            .await
+            .expect("moto reachable (`make stack-up`)");
         resources::create_mail_configuration_sets(&clients.ses, &prefix, template())
             .await
             .expect("moto reachable (`make stack-up`)");

@@ -82,6 +82,13 @@ pub fn named_clients(sdk: &SdkConfig, app_name: &str, dynamo: &str, moto: &str) 
                 .app_name(name())
                 .build(),
         ),
+        s3: aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(sdk)
+                .endpoint_url(moto)
+                .force_path_style(true)
+                .app_name(name())
+                .build(),
+        ),
         region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
         credentials: sdk.credentials_provider(),
         sdk: sdk.clone(),
@@ -183,6 +190,7 @@ pub fn local_clients(sdk: &SdkConfig) -> aisle::Clients {
                 .endpoint_url(endpoint("AWS_ENDPOINT_URL_SESV2", 5000))
                 .build(),
         ),
+        s3: aisle::app::s3_client(sdk, Some(&endpoint("AWS_ENDPOINT_URL_S3", 5000))),
         region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
         credentials: sdk.credentials_provider(),
         sdk: sdk.clone(),

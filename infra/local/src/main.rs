@@ -80,6 +80,8 @@ async fn main() -> Result<()> {
                     .build(),
             );
             resources::create_mail_identity(&ses, &template).await?;
+            let s3 = aisle::app::s3_client(&sdk, Some(&endpoint("AWS_ENDPOINT_URL_S3", 5000)));
+            resources::create_buckets(&s3, &prefix, &template).await?;
             resources::create_mail_configuration_sets(&ses, &prefix, &template).await?;
             eprintln!(
                 "[aisle-local] {} tables, {} queues, {} event buses, {} rules ready (prefix {prefix:?})",

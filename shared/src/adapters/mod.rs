@@ -8,6 +8,7 @@ pub mod live_push;
 pub mod payments;
 #[cfg(test)]
 pub(crate) mod replay;
+pub mod s3_archive;
 pub mod search;
 pub mod ses;
 pub mod sqs;
@@ -19,7 +20,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use crate::ports::StoreError;
 
 /// Error codes that mean "try again later", not "your request is wrong".
-const TRANSIENT: [&str; 8] = [
+const TRANSIENT: [&str; 11] = [
     "ThrottlingException",
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
@@ -28,6 +29,10 @@ const TRANSIENT: [&str; 8] = [
     "ServiceUnavailable",
     "RequestThrottled",
     "KMSThrottlingException",
+    // S3's (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+    "SlowDown",
+    "InternalError",
+    "RequestTimeout",
 ];
 
 /// Turn any SDK failure (DynamoDB, SQS, EventBridge) into a [`StoreError`]; callers first pick out the outcomes they expect

@@ -361,6 +361,11 @@ impl From<crate::usecases::returns::ReturnError> for ApiError {
             ReturnError::NotReturnable(_) => {
                 Self::new(StatusCode::CONFLICT, "NOT_RETURNABLE", error.to_string())
             }
+            ReturnError::WindowClosed(_) => Self::new(
+                StatusCode::CONFLICT,
+                "RETURN_WINDOW_CLOSED",
+                error.to_string(),
+            ),
             ReturnError::Invalid(_) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "INVALID_RETURN",

@@ -2,6 +2,7 @@
 //! validate"). Nothing here knows about HTTP, DynamoDB or any AWS service.
 
 pub mod address;
+pub mod archive;
 pub mod cart;
 pub mod checkout;
 pub mod delivery;
@@ -27,6 +28,7 @@ pub mod warehouse;
 pub mod warehouse_update;
 
 pub use address::Address;
+pub use archive::{HistoryPosition, Keep, RETURN_WINDOW};
 pub use cart::{Cart, CartRule, Wishlist};
 pub use checkout::{Checkout, CheckoutStatus, HoldLine, HoldState, PaymentAttempt, ReleaseReason};
 pub use delivery::{DeliveryMap, DeliveryPromise, Zip};

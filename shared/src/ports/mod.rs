@@ -6,6 +6,7 @@
 //! so callers name `crate::ports::Checkouts` whatever file it lives in.
 
 mod addresses;
+mod archive;
 mod carts;
 mod catalog;
 mod checkouts;
@@ -26,6 +27,7 @@ mod waiting_room;
 mod warehouses;
 
 pub use addresses::*;
+pub use archive::*;
 pub use carts::*;
 pub use catalog::*;
 pub use checkouts::*;

@@ -34,16 +34,17 @@ pub enum OrderError {
     Store(#[from] StoreError),
 }
 
-/// The caller's own order; anyone else's is indistinguishable from none.
+/// The caller's own order, live or archived; anyone else's is indistinguishable from none.
 #[tracing::instrument(name = "get_order", skip_all, fields(user_id = %user, order_id = %id))]
 pub async fn get(shop: Shop<'_>, user: &UserId, id: OrderId) -> Result<Order, OrderError> {
-    match shop.orders.get(id).await? {
+    match super::archive::find(shop, id).await? {
         Some(order) if &order.user_id == user => Ok(order),
         _ => Err(OrderError::NotFound),
     }
 }
 
-/// The caller's orders, newest first, optionally within a time range.
+/// The caller's orders, newest first, optionally within a time range: live and archived
+/// orders in one listing.
 #[tracing::instrument(name = "list_orders", skip_all, fields(user_id = %user))]
 pub async fn list(
     shop: Shop<'_>,
@@ -52,7 +53,7 @@ pub async fn list(
     to: Option<Timestamp>,
     page: &PageRequest,
 ) -> Result<Page<Order>, StoreError> {
-    shop.orders.for_user(user, from, to, page).await
+    super::archive::history(shop, user, from, to, page).await
 }
 
 /// What cancelling owes the shopper, on `next`: a refund of what is left of the capture,

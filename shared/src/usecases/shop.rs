@@ -2,8 +2,8 @@
 //! the caller has (the Lambda's `App`, or a test's).
 
 use crate::ports::{
-    Carts, Catalog, Checkouts, Clock, Fulfilment, Inventory, Orders, Parking, Payments, Requests,
-    Timer, WaitingRoom, Warehouses,
+    Carts, Catalog, Checkouts, Clock, Fulfilment, Inventory, OrderArchive, Orders, Parking,
+    Payments, Requests, Timer, WaitingRoom, Warehouses,
 };
 
 /// Borrowed ports for one use-case call.
@@ -19,6 +19,8 @@ pub struct Shop<'a> {
     pub checkouts: &'a dyn Checkouts,
     /// Orders.
     pub orders: &'a dyn Orders,
+    /// Orders that will never change again, moved out of `orders`.
+    pub archive: &'a dyn OrderArchive,
     /// Warehouse orders and stock.
     pub fulfilment: &'a dyn Fulfilment,
     /// Warehouse sites.

@@ -34,6 +34,33 @@ pub async fn sweep_holds(
     Ok(serde_json::to_value(&report)?)
 }
 
+/// `archive-orders`: daily, move orders that will never change again (a final status, no
+/// money owed, the return window closed, quiet for `ARCHIVE_AFTER_DAYS`) from the orders table
+/// to the archive bucket, within the function's time; answers what it did. A run that stops
+/// part-way is finished by the next one.
+pub async fn archive_orders(
+    app: &App,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Error> {
+    let deadline = crate::batch::budget(event.context.deadline(), RUN_MARGIN);
+    let report =
+        crate::usecases::archive::run(app.shop(), app.config.archive.quiet, 500, deadline).await?;
+    // Embedded metric format: CloudWatch turns this line into the OrdersArchived metrics.
+    println!(
+        "{}",
+        serde_json::json!({
+            "_aws": { "Timestamp": app.clock.now().unix_millis(), "CloudWatchMetrics": [{
+                "Namespace": "Aisle", "Dimensions": [[]],
+                "Metrics": [{ "Name": "OrdersArchived", "Unit": "Count" },
+                            { "Name": "OrdersArchiveFailed", "Unit": "Count" }]
+            }]},
+            "OrdersArchived": report.moved,
+            "OrdersArchiveFailed": report.failed,
+        })
+    );
+    Ok(serde_json::to_value(&report)?)
+}
+
 /// `rebuild-search-index`: a full rebuild with an alias switch (see
 /// [`crate::usecases::search::rebuild`]); answers what it did.
 pub async fn rebuild_search_index(

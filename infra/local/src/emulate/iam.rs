@@ -541,6 +541,7 @@ impl Resolver<'_> {
         }
         match self.template.resource_type(name) {
             Some("AWS::SQS::Queue") => Ok(crate::template::queue_url(self.prefix, name)),
+            Some("AWS::S3::Bucket") => Ok(crate::template::bucket_name(self.prefix, name)),
             Some(_) => Ok(local_name(self.prefix, name)),
             None => self
                 .template
@@ -582,6 +583,11 @@ impl Resolver<'_> {
             }
             (Some("AWS::Events::EventBus"), "Name") => name,
             (Some("AWS::Events::Rule"), "Arn") => self.rule_arn(resource),
+            // S3 ARNs name no region or account.
+            (Some("AWS::S3::Bucket"), "Arn") => format!(
+                "arn:aws:s3:::{}",
+                crate::template::bucket_name(self.prefix, resource)
+            ),
             (Some("AWS::OpenSearchService::Domain"), "Arn") => {
                 let domain = self
                     .template
@@ -751,6 +757,37 @@ pub fn needs_es(policies: &Policies, method: &str, path: &str) -> Vec<(String, S
     )]
 }
 
+/// What an S3 call needs (a request signed for `s3`, path-style: `/<bucket>[/<key>]`): the
+/// object actions on `arn:aws:s3:::<bucket>/<key>`, listing on the bucket
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html).
+pub fn needs_s3(method: &str, path: &str, query: &str) -> Vec<(String, String)> {
+    let path = path.trim_start_matches('/');
+    let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
+    if bucket.is_empty() {
+        return vec![("s3:ListAllMyBuckets".into(), "*".into())];
+    }
+    let action = match (method, key.is_empty()) {
+        ("GET", true) if query.contains("list-type=2") || query.is_empty() => "ListBucket",
+        ("PUT", true) => "CreateBucket",
+        ("GET" | "HEAD", false) => "GetObject",
+        ("PUT" | "POST", false) => "PutObject",
+        ("DELETE", false) => "DeleteObject",
+        ("DELETE", true) => "DeleteBucket",
+        _ => return vec![],
+    };
+    let resource = if key.is_empty() {
+        format!("arn:aws:s3:::{bucket}")
+    } else {
+        format!("arn:aws:s3:::{bucket}/{key}")
+    };
+    vec![(format!("s3:{action}"), resource)]
+}
+
+/// Whether a request is signed for S3 (`.../s3/aws4_request` in its credential scope).
+fn signed_for_s3(authorization: &str) -> bool {
+    authorization.contains("/s3/aws4_request")
+}
+
 /// Whether a request is signed for OpenSearch (`.../es/aws4_request` in its credential scope).
 fn signed_for_es(authorization: &str) -> bool {
     authorization.contains("/es/aws4_request")
@@ -857,12 +894,19 @@ async fn handle(
     let target = header("x-amz-target");
     let json: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
     let es = signed_for_es(header("authorization"));
+    let s3 = signed_for_s3(header("authorization"));
     let mut required = if es {
         needs_es(policies, parts.method.as_str(), parts.uri.path())
+    } else if s3 {
+        needs_s3(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query().unwrap_or_default(),
+        )
     } else {
         needs(policies, target, &json)
     };
-    if target.is_empty() && !es {
+    if target.is_empty() && !es && !s3 {
         required.extend(needs_rest(
             policies,
             parts.method.as_str(),
@@ -892,6 +936,17 @@ async fn handle(
                     )))
                     .unwrap_or_else(|_| crate::proxy::plain(500, "response build"));
             }
+            if s3 {
+                // As S3 answers: 403 with an XML error document.
+                let xml = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>{message}</Message></Error>"
+                );
+                return hyper::Response::builder()
+                    .status(403)
+                    .header("content-type", "application/xml")
+                    .body(Full::new(Bytes::from(xml)))
+                    .unwrap_or_else(|_| crate::proxy::plain(500, "response build"));
+            }
             let error = json!({ "__type": "com.amazon.coral.service#AccessDeniedException", "message": message });
             return hyper::Response::builder()
                 .status(400)
@@ -914,6 +969,29 @@ async fn handle(
     let answer = crate::proxy::forward(client, upstream, &parts, body).await;
     if sends_mail && answer.status().is_success() {
         return report_mail(client, upstream, feedback, &json, answer).await;
+    }
+    // S3 answers a missing key with 404 only to a caller that may list the bucket, and with
+    // 403 to one that may not (GetObject's and HeadObject's "Permissions" sections): moto
+    // always says 404, which would hide a missing `s3:ListBucket` grant.
+    if s3 && enforce && answer.status() == 404 {
+        let bucket = parts
+            .uri
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        let list = function
+            .map(|f| policies.decide(f, "s3:ListBucket", &format!("arn:aws:s3:::{bucket}")));
+        if list == Some(Decision::Denied) {
+            return hyper::Response::builder()
+                .status(403)
+                .header("content-type", "application/xml")
+                .body(Full::new(Bytes::from(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+                )))
+                .unwrap_or_else(|_| crate::proxy::plain(500, "response build"));
+        }
     }
     answer
 }

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::template::{local_name, IndexDef, TableDef, Template};
+use crate::template::{bucket_name, local_name, IndexDef, TableDef, Template};
 
 fn key_elements(key: &[(String, String)]) -> Result<Vec<KeySchemaElement>> {
     key.iter()
@@ -245,6 +245,42 @@ pub async fn create_buses(
         }
     }
     Ok(())
+}
+
+/// Create every bucket (moto's S3), named as [`bucket_name`] names them, versioned where the
+/// template versions it. Idempotent.
+pub async fn create_buckets(
+    client: &aws_sdk_s3::Client,
+    prefix: &str,
+    template: &Template,
+) -> Result<Vec<String>> {
+    let mut made = Vec::new();
+    for (bucket, versioned) in &template.buckets {
+        let name = bucket_name(prefix, bucket);
+        match client.create_bucket().bucket(&name).send().await {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()
+                }) => {}
+            Err(e) => return Err(e).with_context(|| format!("creating bucket {name}")),
+        }
+        if *versioned {
+            client
+                .put_bucket_versioning()
+                .bucket(&name)
+                .versioning_configuration(
+                    aws_sdk_s3::types::VersioningConfiguration::builder()
+                        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .with_context(|| format!("versioning bucket {name}"))?;
+        }
+        made.push(name);
+    }
+    Ok(made)
 }
 
 /// Store the local Stripe keys under the template's `StripeSecretName` (moto's Secrets

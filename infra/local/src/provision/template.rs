@@ -114,6 +114,8 @@ pub struct Template {
     pub tables: Vec<TableDef>,
     pub queues: Vec<QueueDef>,
     pub buses: Vec<String>,
+    /// The S3 buckets: logical id, and whether versioning is enabled.
+    pub buckets: Vec<(String, bool)>,
     pub routes: Vec<Route>,
     pub event_sources: Vec<EventSource>,
     pub rules: Vec<RuleDef>,
@@ -474,6 +476,7 @@ impl Template {
             tables: vec![],
             queues: vec![],
             buses: vec![],
+            buckets: vec![],
             routes: vec![],
             function_binaries: BTreeMap::new(),
             event_sources: vec![],
@@ -511,6 +514,13 @@ impl Template {
                     }),
                 }),
                 "AWS::Events::EventBus" => self.buses.push(id.clone()),
+                "AWS::S3::Bucket" => self.buckets.push((
+                    id.clone(),
+                    props
+                        .get("VersioningConfiguration")
+                        .and_then(|v| str_at(v, "Status"))
+                        == Some("Enabled"),
+                )),
                 "AWS::Events::Rule" => {
                     let pattern = props.get("EventPattern").cloned().unwrap_or(Value::Null);
                     let pattern = serde_json::to_value(&pattern)
@@ -872,7 +882,10 @@ impl Template {
     /// is stood in for by dev tokens and log groups need no local counterpart, so neither
     /// is listed.
     pub fn unemulated(&self) -> Vec<String> {
-        const HANDLED: [&str; 12] = [
+        const HANDLED: [&str; 13] = [
+            // Buckets are made in moto's S3 (the storefront's too, though the local gateway
+            // serves the storefront from the working tree).
+            "AWS::S3::Bucket",
             // Locally the embedded search index (SEARCH_INDEX_DIR) stands in for OpenSearch.
             "AWS::OpenSearchService::Domain",
             "AWS::Events::Rule",
@@ -994,6 +1007,9 @@ impl Template {
                     // A queue's Ref is its URL; moto's URLs are <endpoint>/<account>/<name>.
                     (_, Some(target)) if self.resource_type(target) == Some("AWS::SQS::Queue") => {
                         queue_url(prefix, target)
+                    }
+                    (_, Some(target)) if self.resource_type(target) == Some("AWS::S3::Bucket") => {
+                        bucket_name(prefix, target)
                     }
                     (_, Some(target)) if self.resources.contains_key(target) => {
                         local_name(prefix, target)
@@ -1174,6 +1190,12 @@ pub const MOTO_ACCOUNT: &str = "123456789012";
 /// The local name of a resource: the prefix and its logical id.
 pub fn local_name(prefix: &str, logical_id: &str) -> String {
     format!("{prefix}{logical_id}")
+}
+
+/// The local name of one of the template's buckets: its local name in lowercase, as S3
+/// bucket names must be.
+pub fn bucket_name(prefix: &str, logical_id: &str) -> String {
+    local_name(prefix, logical_id).to_lowercase()
 }
 
 /// The local URL of one of the template's queues: moto's URLs are

@@ -171,6 +171,61 @@ impl Orders for DynamoOrders {
             .await
     }
 
+    async fn created_before(
+        &self,
+        status: OrderStatus,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OrderId>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.orders)
+            .index_name("byStatus")
+            .key_condition_expression("#s = :s AND createdAt <= :before")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":s", s(status.as_str()))
+            .expression_attribute_values(":before", s(before.to_string()))
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(|row| {
+                let raw = row
+                    .get("orderId")
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str)
+                    .unwrap_or_default();
+                OrderId::try_from(raw).map_err(StoreError::Corrupt)
+            })
+            .collect()
+    }
+
+    async fn remove(&self, order: &Order) -> Result<bool, StoreError> {
+        match self
+            .client
+            .delete_item()
+            .table_name(&self.orders)
+            .set_key(Some(order_key(order.order_id)))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(order.version))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify("DeleteItem", e)),
+        }
+    }
+
     async fn owing(&self, limit: u32) -> Result<Vec<OrderId>, StoreError> {
         self.ids_in(
             "byPaymentDue",

@@ -31,6 +31,9 @@ pub enum ReturnError {
     /// Nothing was delivered yet (or the order ended otherwise).
     #[error("a return can be requested only after delivery (the order is {})", .0.as_str())]
     NotReturnable(OrderStatus),
+    /// The return window (30 days from delivery) closed then.
+    #[error("returns are accepted for 30 days after delivery; this order's window closed at {0}")]
+    WindowClosed(crate::domain::Timestamp),
     /// The request names lines or units the shopper does not hold.
     #[error("{0}")]
     Invalid(String),
@@ -51,7 +54,7 @@ pub async fn get(
     order_id: OrderId,
     return_id: ReturnId,
 ) -> Result<ReturnAuthorisation, ReturnError> {
-    match shop.orders.get(order_id).await? {
+    match crate::usecases::archive::find(shop, order_id).await? {
         Some(order) if &order.user_id == user => order
             .return_auth(return_id)
             .cloned()

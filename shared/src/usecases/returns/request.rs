@@ -47,7 +47,7 @@ pub async fn request(
     }
     let mut tries = Policy::OPTIMISTIC.tries();
     while tries.next().await {
-        let order = match shop.orders.get(id).await? {
+        let order = match crate::usecases::archive::find(shop, id).await? {
             Some(order) if &order.user_id == user => order,
             _ => return Err(ReturnError::NotFound),
         };
@@ -67,6 +67,10 @@ pub async fn request(
         }
         if !order.status.returnable() {
             return Err(ReturnError::NotReturnable(order.status));
+        }
+        if !order.return_window_open(shop.clock.now()) {
+            let closed = order.return_window_closes().unwrap_or(order.updated_at);
+            return Err(ReturnError::WindowClosed(closed));
         }
         let short = wanted
             .iter()
