@@ -154,6 +154,13 @@ pub async fn history(
         .as_ref()
         .map(|c| HistoryPosition::from_cursor(c).ok_or(StoreError::BadCursor))
         .transpose()?;
+    // A cursor is the last order of a page of this listing, so within its range: one outside
+    // was made for another listing.
+    if after.is_some_and(|p| {
+        from.is_some_and(|f| p.created_at < f) || to.is_some_and(|t| p.created_at > t)
+    }) {
+        return Err(StoreError::BadCursor);
+    }
     let limit = (page.limit as usize).max(1);
     let newest = match (to, after) {
         (Some(to), Some(p)) => Some(to.min(p.created_at)),
