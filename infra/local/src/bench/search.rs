@@ -96,6 +96,37 @@ fn mix(docs: &[SearchDoc], count: usize, seed: u64) -> Vec<Probe> {
         .collect()
 }
 
+/// Every probe's searches (deep pages followed): each one's time, the times by kind, and how
+/// many hits came back.
+async fn run_probes<'p>(
+    index: &dyn SearchIndex,
+    probes: &'p [Probe],
+) -> Result<(
+    Vec<Duration>,
+    std::collections::BTreeMap<&'p str, Vec<Duration>>,
+    u64,
+)> {
+    let mut all = Vec::new();
+    let mut by_kind: std::collections::BTreeMap<&str, Vec<Duration>> = Default::default();
+    let mut hits = 0u64;
+    for probe in probes {
+        let mut query = probe.query.clone();
+        for page in 0..=probe.pages {
+            let started = Instant::now();
+            let found = index.search(&query).await?;
+            let took = started.elapsed();
+            all.push(took);
+            by_kind.entry(probe.kind).or_default().push(took);
+            hits += found.hits.len() as u64;
+            match found.next {
+                Some(next) if page < probe.pages => query.after = Some(next),
+                _ => break,
+            }
+        }
+    }
+    Ok((all, by_kind, hits))
+}
+
 /// A search engine under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Engine {
@@ -131,6 +162,8 @@ struct Row {
     memory_mb: f64,
     disk_mb: f64,
     index: [f64; 3],
+    /// The engine's percentiles in steady state (after as many other queries first).
+    warm: [f64; 3],
     path: PathFigures,
 }
 
@@ -166,13 +199,14 @@ pub async fn search(sizes: &[usize], queries: usize) -> Result<()> {
     }
     println!("\nsearch, both engines side by side (ms; memory is what the engine holds beyond the OS page cache):");
     println!(
-        "{:<10} {:>9} | {:>8} {:>8} {:>8} | {:>18} | {:>18} | {:>18} | {:>8} | {:>8}",
+        "{:<10} {:>9} | {:>8} {:>8} {:>8} | {:>18} | {:>18} | {:>18} | {:>18} | {:>8} | {:>8}",
         "engine",
         "items",
         "build s",
         "mem MB",
         "disk MB",
         "engine p50/p95/p99",
+        "steady p50/p95/p99",
         "handler no zip",
         "handler zip",
         "stock p99",
@@ -181,13 +215,14 @@ pub async fn search(sizes: &[usize], queries: usize) -> Result<()> {
     for r in &rows {
         let f = |p: [f64; 3]| format!("{:.2}/{:.2}/{:.2}", p[0], p[1], p[2]);
         println!(
-            "{:<10} {:>9} | {:>8.1} {:>8.0} {:>8.0} | {:>18} | {:>18} | {:>18} | {:>8.2} | {:>8.3}",
+            "{:<10} {:>9} | {:>8.1} {:>8.0} {:>8.0} | {:>18} | {:>18} | {:>18} | {:>18} | {:>8.2} | {:>8.3}",
             r.engine.name(),
             r.items,
             r.build_s,
             r.memory_mb,
             r.disk_mb,
             f(r.index),
+            f(r.warm),
             f(r.path.plain),
             f(r.path.zip),
             r.path.stock_p99,
@@ -201,9 +236,10 @@ pub async fn search(sizes: &[usize], queries: usize) -> Result<()> {
         };
         if let (Some(small), Some(large)) = (of(100_000), of(1_000_000)) {
             println!(
-                "{}: engine p99 at 1,000,000 is {:.2}x its 100,000-item figure",
+                "{}: engine p99 at 1,000,000 is {:.2}x its 100,000-item figure ({:.2}x in steady state)",
                 engine.name(),
-                large.index[2] / small.index[2]
+                large.index[2] / small.index[2],
+                large.warm[2] / small.warm[2]
             );
         }
     }
@@ -399,21 +435,22 @@ async fn one_size(
     for probe in probes.iter().take(50) {
         index.search(&probe.query).await?;
     }
-    let mut all = Vec::new();
-    let mut by_kind: std::collections::BTreeMap<&str, Vec<Duration>> = Default::default();
-    let mut hits = 0u64;
-    for probe in &probes {
-        let mut query = probe.query.clone();
-        for page in 0..=probe.pages {
-            let started = Instant::now();
-            let found = index.search(&query).await?;
-            let took = started.elapsed();
-            all.push(took);
-            by_kind.entry(probe.kind).or_default().push(took);
-            hits += found.hits.len() as u64;
-            match found.next {
-                Some(next) if page < probe.pages => query.after = Some(next),
-                _ => break,
+    let (mut all, by_kind, hits) = run_probes(index, &probes).await?;
+    // AISLE_BENCH_LOOP_SECONDS: keep querying (unmeasured) for that long, for a profiler to
+    // attach to (`perf record -p`) after this line.
+    if let Some(seconds) = std::env::var("AISLE_BENCH_LOOP_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        println!(
+            "[{}] looping queries for {seconds} s (pid {})",
+            engine.name(),
+            std::process::id()
+        );
+        let until = Instant::now() + Duration::from_secs(seconds);
+        while Instant::now() < until {
+            for probe in &probes {
+                index.search(&probe.query).await?;
             }
         }
     }
@@ -442,6 +479,25 @@ async fn one_size(
             percentile(&times, 0.99)
         );
     }
+    // Steady state: after as many other queries of the same mix (an instance that has served
+    // traffic for a while), a fresh set of probes, none of them seen before.
+    run_probes(index, &mix(docs, queries, 8)).await?;
+    let (mut warm, _, _) = run_probes(index, &mix(docs, queries, 9)).await?;
+    warm.sort();
+    let warm_figures = [
+        percentile(&warm, 0.5),
+        percentile(&warm, 0.95),
+        percentile(&warm, 0.99),
+    ];
+    println!(
+        "[{}] steady state ({} other searches first, then {} fresh ones): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+        engine.name(),
+        all.len(),
+        warm.len(),
+        warm_figures[0],
+        warm_figures[1],
+        warm_figures[2],
+    );
     let (memory_mb, disk_mb) = built.sizes().await?;
     println!(
         "[{}] memory {memory_mb:.0} MB, disk {disk_mb:.0} MB",
@@ -540,6 +596,7 @@ async fn one_size(
         memory_mb,
         disk_mb,
         index: index_figures,
+        warm: warm_figures,
         path,
     })
 }

@@ -546,6 +546,28 @@ impl SegmentView {
                 heap.push(entry(value, raw, doc));
             }
         };
+        // Block-max pruning: the most a 64-document block's `word` of matches can score is
+        // what its words' shortest norms there give; a block that cannot beat the page's
+        // worst entry is skipped unscored (ties lose to earlier documents in a sorted
+        // segment). Many equal top scores fill the page early, so a broad word scores few
+        // blocks.
+        let bounds: Vec<(&[usize], &[u8], &[f32; 256])> = scoring
+            .iter()
+            .map(|(leaf, norms, table)| (leaf.bits.as_slice(), leaf.block_norms(norms), &***table))
+            .collect();
+        let hopeless = |heap: &Heap, block: usize, word: usize| -> bool {
+            let Some(floor) = heap.floor() else {
+                return false;
+            };
+            let mut best = 0f32;
+            for (bits, blocks, table) in &bounds {
+                if bits.get(block).is_some_and(|b| b & word != 0) {
+                    best += table[blocks[block] as usize];
+                }
+            }
+            let best = f64::from(best);
+            best < floor || (best == floor && self.sorted)
+        };
         // The price column is read only under a price range (memory, not arithmetic, is what a
         // pass over many matches costs).
         let in_range = |doc: usize| plan.price.is_none() || plan.price_ok(self.price[doc]);
@@ -561,19 +583,19 @@ impl SegmentView {
                 for &doc in &docs {
                     counts.add(self.facet[doc]);
                 }
-                if !walk {
-                    let raw: Vec<f64> = match plan.sort {
-                        SortOrder::Relevance if ranks_words => {
-                            let mut scores = vec![0f32; docs.len()];
-                            for (leaf, norms, table) in &scoring {
-                                for (score, &doc) in scores.iter_mut().zip(&docs) {
-                                    if leaf.bits.contains(doc) {
-                                        *score += table[norms.fieldnorm_id(doc as DocId) as usize];
-                                    }
-                                }
+                if ranks_words {
+                    // Block by block (the matches are in document order), pruned as below.
+                    for group in docs.chunk_by(|a, b| a / 64 == b / 64) {
+                        let word = group.iter().fold(0, |w, &d| w | 1 << (d % 64));
+                        if !hopeless(&heap, group[0] / 64, word) {
+                            for &doc in group {
+                                rank(&mut heap, doc);
                             }
-                            scores.into_iter().map(f64::from).collect()
                         }
+                    }
+                } else if !walk {
+                    let raw: Vec<f64> = match plan.sort {
+                        SortOrder::Relevance if ranks_words => unreachable!("ranked above"),
                         SortOrder::Relevance => vec![UNSCORED; docs.len()],
                         SortOrder::PriceAsc | SortOrder::PriceDesc => {
                             docs.iter().map(|&d| self.price[d] as f64).collect()
@@ -594,31 +616,9 @@ impl SegmentView {
                     counts.add(self.facet[doc]);
                 }
                 if ranks_words {
-                    // Block-max pruning: a block whose best possible score cannot beat the
-                    // page's worst entry is skipped unread (ties lose to earlier documents
-                    // in a sorted segment). Many equal top scores fill the page early, so a
-                    // broad word reads few blocks.
-                    let bounds: Vec<(&[usize], &[u8], &[f32; 256])> = scoring
-                        .iter()
-                        .map(|(leaf, norms, table)| {
-                            (leaf.bits.as_slice(), leaf.block_norms(norms), &***table)
-                        })
-                        .collect();
                     for (block, &word) in m.as_slice().iter().enumerate() {
-                        if word == 0 {
+                        if word == 0 || hopeless(&heap, block, word) {
                             continue;
-                        }
-                        if let Some(floor) = heap.floor() {
-                            let mut best = 0f32;
-                            for (bits, blocks, table) in &bounds {
-                                if bits.get(block).is_some_and(|b| b & word != 0) {
-                                    best += table[blocks[block] as usize];
-                                }
-                            }
-                            let best = f64::from(best);
-                            if best < floor || (best == floor && self.sorted) {
-                                continue;
-                            }
                         }
                         for doc in ones_in(m, block).filter(|&d| in_range(d)) {
                             rank(&mut heap, doc);
