@@ -49,6 +49,11 @@ build:
 bench:
 	source infra/scripts/env.sh && cargo run -q -p aisle-local -- bench checkout
 
+## Product image renditions: time to check and render one upload (a 12-megapixel phone photo
+## and a small one) into 160/400/800 px JPEG and WebP, and the renditions' sizes. No stack.
+bench-images:
+	cargo run -q --profile bench -p aisle-local -- bench images --runs 5
+
 ## Assignment benchmark against the running local stack (make stack-up first): orders
 ## assigned per second by one worker, DynamoDB calls and capacity per assigned order.
 bench-assign:

@@ -186,6 +186,10 @@ async fn main() -> Result<()> {
         Some("bench") if args.get(1).map(String::as_str) == Some("checkout") => {
             aisle_local::bench::checkout(50, 10).await?;
         }
+        Some("bench") if args.get(1).map(String::as_str) == Some("images") => {
+            let runs = flag(&args, "--runs").map(|n| n.parse()).transpose()?.unwrap_or(5);
+            aisle_local::bench::images::images(runs)?;
+        }
         Some("bench") if args.get(1).map(String::as_str) == Some("search") => {
             let sizes: Vec<usize> = flag(&args, "--items")
                 .unwrap_or_else(|| "100000".into())

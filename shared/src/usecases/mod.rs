@@ -8,6 +8,7 @@ pub mod checkout;
 pub mod events;
 pub mod fulfilment;
 pub mod identities;
+pub mod images;
 pub mod live;
 pub mod notices;
 pub mod notifications;

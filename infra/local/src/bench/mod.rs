@@ -1,9 +1,11 @@
 //! Benchmarks that print figures (never timed tests): begin-checkout throughput and cost
 //! ([`checkout`]), a flash sale with and without the waiting room ([`flash`]), cold starts
-//! ([`init`]) and search at catalogue scale ([`search`]).
+//! ([`init`]), search at catalogue scale ([`search`]) and product image renditions
+//! ([`images`]).
 
 pub mod checkout;
 pub mod flash;
+pub mod images;
 pub mod init;
 pub mod search;
 
