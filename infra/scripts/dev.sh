@@ -56,6 +56,8 @@ fi
   # AISLE_SEARCH=opensearch: the node, through its IAM proxy (the template's es grants).
   [ "$AISLE_SEARCH" = opensearch ] && echo "OPENSEARCH_ENDPOINT=$opensearch"
   [ -n "${AISLE_HOLD_SECONDS:-}" ] && echo "HOLD_SECONDS=$AISLE_HOLD_SECONDS"
+  # AISLE_ARCHIVE_AFTER_SECONDS: archive final orders after seconds, not 90 days (demos).
+  [ -n "${AISLE_ARCHIVE_AFTER_SECONDS:-}" ] && echo "ARCHIVE_AFTER_SECONDS=$AISLE_ARCHIVE_AFTER_SECONDS"
   env | grep -E '^(AWS_REGION|AWS_EC2_METADATA_DISABLED|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY)='
   echo "AWS_ENDPOINT_URL_DYNAMODB=$ddb"
   echo "AWS_ENDPOINT_URL_DYNAMODB_STREAMS=$ddb"
