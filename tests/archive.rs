@@ -85,10 +85,48 @@ async fn archive_run(shop: &Shop) -> archive::ArchiveReport {
 
 /// [`archive_run`] with orders archived after `quiet` instead of the template's 90 days.
 async fn archive_run_after(shop: &Shop, quiet: Duration) -> archive::ArchiveReport {
+    archive_run_with(shop, quiet, 500).await
+}
+
+/// [`archive_run_after`] reading candidates `batch` at a time.
+async fn archive_run_with(shop: &Shop, quiet: Duration, batch: usize) -> archive::ArchiveReport {
     let app = shop.as_function("archive-orders").await;
-    archive::run(app.shop(), quiet, 500, helpers::sweep_deadline())
+    archive::run(app.shop(), quiet, batch, helpers::sweep_deadline())
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn orders_that_must_stay_do_not_keep_later_ones_from_the_archive() {
+    let shop = Shop::with_test_provider().await;
+    let user = Caller::shopper().user_id();
+    let base = shop.now();
+    // The three oldest owe money (they stay); the two after them may go.
+    let mut made = Vec::new();
+    for minute in 0..5i64 {
+        let mut order = stored_cancelled(&user, base.plus_millis(minute * 60_000));
+        if minute < 3 {
+            order.money_due.push(aisle::domain::MoneyDue {
+                key: format!("owed-{minute}"),
+                kind: aisle::domain::DueKind::Refund,
+                amount: 1,
+            });
+        }
+        assert!(shop.app.orders.create(&order).await.unwrap());
+        made.push(order.order_id);
+    }
+    shop.clock.advance(shop.config.archive.quiet + DAY);
+    // Read one candidate at a time: the run pages past the three that stay.
+    let report = archive_run_with(&shop, shop.config.archive.quiet, 1).await;
+    assert_eq!(report.moved, 2, "{report:?}");
+    assert_eq!(report.kept.get("moneyOwed"), Some(&3), "{report:?}");
+    for (i, id) in made.iter().enumerate() {
+        assert_eq!(
+            shop.app.orders.get(*id).await.unwrap().is_some(),
+            i < 3,
+            "order {i}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -315,9 +353,9 @@ impl Orders for Faulty<'_> {
         &self,
         status: OrderStatus,
         before: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<OrderId>, StoreError> {
-        self.orders.created_before(status, before, limit).await
+        page: &PageRequest,
+    ) -> Result<Page<OrderId>, StoreError> {
+        self.orders.created_before(status, before, page).await
     }
     async fn remove(&self, order: &Order) -> Result<bool, StoreError> {
         self.step()?;

@@ -51,14 +51,14 @@ pub trait Orders: Send + Sync {
         &self,
         status: crate::domain::OrderStatus,
     ) -> Result<Vec<crate::domain::OrderId>, StoreError>;
-    /// Ids of up to `limit` orders in `status` created at or before `before` (the archive's
-    /// candidates: an order quiet since a time was created before it).
+    /// One page of the ids of orders in `status` created at or before `before`, oldest
+    /// first (the archive's candidates: an order quiet since a time was created before it).
     async fn created_before(
         &self,
         status: crate::domain::OrderStatus,
         before: crate::domain::Timestamp,
-        limit: usize,
-    ) -> Result<Vec<crate::domain::OrderId>, StoreError>;
+        page: &PageRequest,
+    ) -> Result<Page<crate::domain::OrderId>, StoreError>;
     /// Remove an archived order if it is still exactly `order` (same version); `Ok(false)`
     /// if it changed or is gone.
     async fn remove(&self, order: &crate::domain::Order) -> Result<bool, StoreError>;

@@ -98,8 +98,9 @@ pub async fn move_one(
 }
 
 /// Archive what may go: orders in a final status created at least `quiet` ago (an order quiet
-/// that long was created before), up to `batch` per status, until `deadline`. One order's
-/// failure is counted and the run goes on.
+/// that long was created before), read `batch` at a time, oldest first, until `deadline`.
+/// Orders kept (a return still open, say) do not stop the run from reaching later ones. One
+/// order's failure is counted and the run goes on.
 #[tracing::instrument(name = "archive_orders", skip_all)]
 pub async fn run(
     shop: Shop<'_>,
@@ -111,20 +112,31 @@ pub async fn run(
     let before = now.plus_millis(-(quiet.as_millis() as i64));
     let mut report = ArchiveReport::default();
     for status in FINAL {
-        for id in shop.orders.created_before(status, before, batch).await? {
-            if tokio::time::Instant::now() >= deadline {
-                report.unfinished = true;
-                return Ok(report);
-            }
-            match move_one(shop.orders, shop.archive, id, now, quiet).await {
-                Ok(Moved::Archived) => report.moved += 1,
-                Ok(Moved::Kept(keep)) => *report.kept.entry(reason(&keep)).or_default() += 1,
-                Ok(Moved::Changed) => *report.kept.entry("changed").or_default() += 1,
-                Ok(Moved::Gone) => {}
-                Err(e) => {
-                    tracing::warn!(order_id = %id, error = %e, "archiving failed; retried next run");
-                    report.failed += 1;
+        let mut page = PageRequest {
+            limit: batch as u32,
+            cursor: None,
+        };
+        loop {
+            let candidates = shop.orders.created_before(status, before, &page).await?;
+            for id in candidates.items {
+                if tokio::time::Instant::now() >= deadline {
+                    report.unfinished = true;
+                    return Ok(report);
                 }
+                match move_one(shop.orders, shop.archive, id, now, quiet).await {
+                    Ok(Moved::Archived) => report.moved += 1,
+                    Ok(Moved::Kept(keep)) => *report.kept.entry(reason(&keep)).or_default() += 1,
+                    Ok(Moved::Changed) => *report.kept.entry("changed").or_default() += 1,
+                    Ok(Moved::Gone) => {}
+                    Err(e) => {
+                        tracing::warn!(order_id = %id, error = %e, "archiving failed; retried next run");
+                        report.failed += 1;
+                    }
+                }
+            }
+            match candidates.next_cursor {
+                Some(next) => page.cursor = Some(Cursor(next)),
+                None => break,
             }
         }
     }

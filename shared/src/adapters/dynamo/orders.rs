@@ -175,8 +175,19 @@ impl Orders for DynamoOrders {
         &self,
         status: OrderStatus,
         before: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<OrderId>, StoreError> {
+        page: &PageRequest,
+    ) -> Result<Page<OrderId>, StoreError> {
+        let start = page
+            .cursor
+            .as_ref()
+            .map(|c| {
+                super::cursor::decode(
+                    c,
+                    &["orderId", "status", "createdAt"],
+                    ("status", status.as_str()),
+                )
+            })
+            .transpose()?;
         let out = self
             .client
             .query()
@@ -186,11 +197,14 @@ impl Orders for DynamoOrders {
             .expression_attribute_names("#s", "status")
             .expression_attribute_values(":s", s(status.as_str()))
             .expression_attribute_values(":before", s(before.to_string()))
-            .limit(limit.clamp(1, 1000) as i32)
+            .limit(page.limit.clamp(1, 1000) as i32)
+            .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| classify("Query", e))?;
-        out.items
+        let next_cursor = super::cursor::encode(out.last_evaluated_key());
+        let items = out
+            .items
             .unwrap_or_default()
             .iter()
             .map(|row| {
@@ -201,7 +215,8 @@ impl Orders for DynamoOrders {
                     .unwrap_or_default();
                 OrderId::try_from(raw).map_err(StoreError::Corrupt)
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
     }
 
     async fn remove(&self, order: &Order) -> Result<bool, StoreError> {
