@@ -475,6 +475,84 @@ async fn versions(shop: &Shop, order: OrderId, user: &UserId) -> usize {
     count
 }
 
+/// The archive, failing every copy of one order (a record that cannot be written).
+struct FailsFor<'a> {
+    archive: &'a dyn OrderArchive,
+    poisoned: OrderId,
+}
+
+#[async_trait]
+impl OrderArchive for FailsFor<'_> {
+    async fn copy(&self, order: &Order) -> Result<(), StoreError> {
+        if order.order_id == self.poisoned {
+            return Err(StoreError::Bug(
+                "injected: this order cannot be written".into(),
+            ));
+        }
+        self.archive.copy(order).await
+    }
+    async fn index(&self, order: &Order) -> Result<(), StoreError> {
+        self.archive.index(order).await
+    }
+    async fn holds(&self, order: &Order) -> Result<bool, StoreError> {
+        self.archive.holds(order).await
+    }
+    async fn get(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        self.archive.get(id).await
+    }
+    async fn history(
+        &self,
+        user: &UserId,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        after: Option<HistoryPosition>,
+        limit: usize,
+    ) -> Result<Vec<Order>, StoreError> {
+        self.archive.history(user, from, to, after, limit).await
+    }
+}
+
+#[tokio::test]
+async fn one_order_that_cannot_be_archived_fails_alone_and_the_run_moves_the_rest() {
+    let shop = Shop::with_test_provider().await;
+    let user = Caller::shopper().user_id();
+    let base = shop.now();
+    let mut made = Vec::new();
+    for minute in 0..3i64 {
+        let order = stored_cancelled(&user, base.plus_millis(minute * 60_000));
+        assert!(shop.app.orders.create(&order).await.unwrap());
+        made.push(order.order_id);
+    }
+    shop.clock.advance(shop.config.archive.quiet + DAY);
+    let app = shop.as_function("archive-orders").await;
+    let failing = FailsFor {
+        archive: &app.archive,
+        poisoned: made[0],
+    };
+    let mut ports = app.shop();
+    ports.archive = &failing;
+    let report = archive::run(
+        ports,
+        shop.config.archive.quiet,
+        500,
+        helpers::sweep_deadline(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.moved, report.failed), (2, 1), "{report:?}");
+    assert!(
+        shop.app.orders.get(made[0]).await.unwrap().is_some(),
+        "kept, to be retried"
+    );
+    assert!(
+        shop.app.orders.get(made[2]).await.unwrap().is_none(),
+        "the one after it moved"
+    );
+    // Once it can be written, the next run moves it.
+    let report = archive_run(&shop).await;
+    assert_eq!((report.moved, report.failed), (1, 0), "{report:?}");
+}
+
 #[tokio::test]
 async fn two_archivers_at_once_move_each_order_once() {
     let shop = Shop::with_test_provider().await;
