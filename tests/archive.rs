@@ -280,11 +280,13 @@ async fn an_order_that_can_still_change_is_never_archived() {
     assert!(shop.app.archive.get(owing).await.unwrap().is_none());
 }
 
-/// Which step of a move fails, once.
+/// The real ports with failures injected: the `fail_at`-th step of a move fails once (0:
+/// none), and every copy of the `poisoned` order fails (a record that cannot be written).
 struct Faulty<'a> {
     orders: &'a dyn Orders,
     archive: &'a dyn OrderArchive,
     fail_at: usize,
+    poisoned: Option<OrderId>,
     step: AtomicUsize,
 }
 
@@ -304,6 +306,11 @@ impl Faulty<'_> {
 impl OrderArchive for Faulty<'_> {
     async fn copy(&self, order: &Order) -> Result<(), StoreError> {
         self.step()?;
+        if self.poisoned == Some(order.order_id) {
+            return Err(StoreError::Bug(
+                "injected: this order cannot be written".into(),
+            ));
+        }
         self.archive.copy(order).await
     }
     async fn index(&self, order: &Order) -> Result<(), StoreError> {
@@ -390,6 +397,7 @@ async fn a_move_stopped_between_any_two_steps_loses_nothing_and_the_next_run_fin
             orders: &shop.app.orders,
             archive: &shop.app.archive,
             fail_at,
+            poisoned: None,
             step: AtomicUsize::new(0),
         };
         let now = shop.now();
@@ -475,43 +483,6 @@ async fn versions(shop: &Shop, order: OrderId, user: &UserId) -> usize {
     count
 }
 
-/// The archive, failing every copy of one order (a record that cannot be written).
-struct FailsFor<'a> {
-    archive: &'a dyn OrderArchive,
-    poisoned: OrderId,
-}
-
-#[async_trait]
-impl OrderArchive for FailsFor<'_> {
-    async fn copy(&self, order: &Order) -> Result<(), StoreError> {
-        if order.order_id == self.poisoned {
-            return Err(StoreError::Bug(
-                "injected: this order cannot be written".into(),
-            ));
-        }
-        self.archive.copy(order).await
-    }
-    async fn index(&self, order: &Order) -> Result<(), StoreError> {
-        self.archive.index(order).await
-    }
-    async fn holds(&self, order: &Order) -> Result<bool, StoreError> {
-        self.archive.holds(order).await
-    }
-    async fn get(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
-        self.archive.get(id).await
-    }
-    async fn history(
-        &self,
-        user: &UserId,
-        from: Option<Timestamp>,
-        to: Option<Timestamp>,
-        after: Option<HistoryPosition>,
-        limit: usize,
-    ) -> Result<Vec<Order>, StoreError> {
-        self.archive.history(user, from, to, after, limit).await
-    }
-}
-
 #[tokio::test]
 async fn one_order_that_cannot_be_archived_fails_alone_and_the_run_moves_the_rest() {
     let shop = Shop::with_test_provider().await;
@@ -525,9 +496,12 @@ async fn one_order_that_cannot_be_archived_fails_alone_and_the_run_moves_the_res
     }
     shop.clock.advance(shop.config.archive.quiet + DAY);
     let app = shop.as_function("archive-orders").await;
-    let failing = FailsFor {
+    let failing = Faulty {
+        orders: &app.orders,
         archive: &app.archive,
-        poisoned: made[0],
+        fail_at: 0,
+        poisoned: Some(made[0]),
+        step: AtomicUsize::new(0),
     };
     let mut ports = app.shop();
     ports.archive = &failing;
