@@ -177,7 +177,7 @@ async fn thirty_malformed_requests_each_get_a_4xx_json_error_and_change_nothing(
             ),
         ),
         (
-            "too many images",
+            "image URLs typed on a new listing (images are uploaded)",
             422,
             send!(
                 catalog::create_item,
@@ -186,7 +186,7 @@ async fn thirty_malformed_requests_each_get_a_4xx_json_error_and_change_nothing(
             ),
         ),
         (
-            "image not https",
+            "a script URL as an image",
             422,
             send!(
                 catalog::create_item,

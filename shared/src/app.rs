@@ -210,6 +210,8 @@ pub struct App {
     pub orders: DynamoOrders,
     /// Orders that will never change again, moved out of `orders`.
     pub archive: S3OrderArchive,
+    /// Sellers' image uploads and the published renditions.
+    pub images: crate::adapters::s3_images::S3Images,
     /// Warehouse orders and per-warehouse stock.
     pub fulfilment: DynamoFulfilment,
     /// The payment provider.
@@ -228,6 +230,8 @@ pub struct App {
     pub update_dead_letters: DeadLetters,
     /// Parked messages that are not seller notices.
     pub notice_dead_letters: DeadLetters,
+    /// Parked image-upload notifications that name no upload.
+    pub image_dead_letters: DeadLetters,
     /// Parked stream records that do not decode (the streams' failure destination).
     pub stream_dead_letters: DeadLetters,
     /// Sellers' notices.
@@ -391,7 +395,14 @@ impl App {
                 faults.clone(),
                 clock.clone(),
             ),
-            archive: S3OrderArchive::new(s3, &config.archive.bucket),
+            archive: S3OrderArchive::new(s3.clone(), &config.archive.bucket),
+            images: crate::adapters::s3_images::S3Images::new(
+                s3,
+                &config.images.uploads_bucket,
+                &config.images.images_bucket,
+                &region,
+                credentials.clone(),
+            ),
             payments: match &config.payments {
                 PaymentSettings::Stripe {
                     api_base,
@@ -415,6 +426,7 @@ impl App {
             assignment_dead_letters: DeadLetters::new(sqs.clone(), &config.assignment_dlq_url),
             update_dead_letters: DeadLetters::new(sqs.clone(), &config.warehouse_updates_dlq_url),
             notice_dead_letters: DeadLetters::new(sqs.clone(), &config.seller_notices_dlq_url),
+            image_dead_letters: DeadLetters::new(sqs.clone(), &config.images.dead_letters_url),
             stream_dead_letters: DeadLetters::new(sqs.clone(), &config.stream_failures_url),
             notices: DynamoSellerNotices::new(dynamo.clone(), &t.shoppers),
             shopper_notices: DynamoShopperNotices::new(

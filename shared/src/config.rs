@@ -123,6 +123,22 @@ pub struct Config {
     pub mail: MailSettings,
     /// Where orders that will never change again are archived.
     pub archive: ArchiveSettings,
+    /// Where product images are uploaded, published and served.
+    pub images: ImageSettings,
+}
+
+/// Product images.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSettings {
+    /// Sellers' uploads (`UPLOADS_BUCKET`).
+    pub uploads_bucket: String,
+    /// Published renditions (`IMAGES_BUCKET`).
+    pub images_bucket: String,
+    /// Where the CDN serves the images bucket (`IMAGES_URL`, the storefront's distribution:
+    /// a rendition is `<IMAGES_URL>/images/<itemId>/<imageId>-<width>.<ext>`).
+    pub base_url: String,
+    /// Where notifications that are not uploads are parked (`IMAGE_UPLOADS_DLQ_URL`).
+    pub dead_letters_url: String,
 }
 
 /// How shoppers' mail is sent.
@@ -293,6 +309,12 @@ impl Config {
             api_url: get("API_URL").filter(|v| !v.is_empty()),
         };
         let archive_bucket = var("ARCHIVE_BUCKET");
+        let images = ImageSettings {
+            uploads_bucket: var("UPLOADS_BUCKET"),
+            images_bucket: var("IMAGES_BUCKET"),
+            base_url: var("IMAGES_URL"),
+            dead_letters_url: var("IMAGE_UPLOADS_DLQ_URL"),
+        };
         if !missing.is_empty() {
             return Err(ConfigError(format!(
                 "missing environment variables: {}",
@@ -346,6 +368,7 @@ impl Config {
             payments,
             cache_max_age,
             archive,
+            images,
         })
     }
 }
@@ -364,6 +387,7 @@ mod tests {
                 .or_else(|| name.ends_with("_URL").then(|| "u".into()))
                 .or_else(|| (name == "EVENT_BUS_NAME").then(|| "b".into()))
                 .or_else(|| (name == "ARCHIVE_BUCKET").then(|| "archive".into()))
+                .or_else(|| name.ends_with("_BUCKET").then(|| "bucket".into()))
                 .or_else(|| (name == "LIVE_ENDPOINT").then(|| "http://127.0.0.1:1".into()))
                 .or_else(|| (name == "MAIL_FROM").then(|| "Aisle <orders@aisle.test>".into()))
         }

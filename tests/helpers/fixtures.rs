@@ -15,7 +15,6 @@ pub fn listing(name: &str, category: &str) -> Value {
         "brand": "Acme",
         "price": { "amount": 19999, "currency": "USD" },
         "attributes": { "colour": "black", "size": "55in" },
-        "images": ["https://images.aisle.test/a.jpg"],
         "lowStockThreshold": 3
     })
 }

@@ -707,6 +707,7 @@ async fn iam_proxy(prefix: &str, upstream: String) -> String {
         log,
         true,
         Arc::new(aisle_local::ses_events::MailFeedback::default()),
+        Arc::new(aisle_local::s3_uploads::Notifications::default()),
     ));
     endpoint
 }
@@ -718,6 +719,15 @@ async fn iam_proxies(prefix: &str, dynamo_endpoint: &str) -> (String, String) {
         aisle_local::template::repo_root().join(".local/iam-tests.jsonl"),
     ))
     .unwrap();
+    let sdk = local_sdk_config().await;
+    let notifications = Arc::new(
+        aisle_local::s3_uploads::Notifications::from_template(
+            template(),
+            prefix,
+            aisle_local::sqs_client(&sdk, &endpoint("AWS_ENDPOINT_URL_SQS", 5000)),
+        )
+        .unwrap(),
+    );
     let mut endpoints = Vec::new();
     for upstream in [
         dynamo_endpoint.to_owned(),
@@ -734,6 +744,7 @@ async fn iam_proxies(prefix: &str, dynamo_endpoint: &str) -> (String, String) {
             Arc::new(aisle_local::ses_events::MailFeedback::from_template(
                 template(),
             )),
+            notifications.clone(),
         ));
     }
     (endpoints[0].clone(), endpoints[1].clone())

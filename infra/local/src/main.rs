@@ -116,7 +116,8 @@ async fn main() -> Result<()> {
             let api = flag(&args, "--api").unwrap_or_else(|| "http://127.0.0.1:3000".into());
             let stripe = format!("http://127.0.0.1:{}", std::env::var("AISLE_LOCALSTRIPE_PORT").unwrap_or_else(|_| "8420".into()));
             let root = aisle_local::template::repo_root().join("storefront");
-            aisle_local::storefront::Storefront { root, api, stripe }.serve(port).await?;
+            let images = format!("{}/{}", endpoint("AWS_ENDPOINT_URL_S3", 5000).trim_end_matches('/'), aisle_local::template::bucket_name(&prefix, "ImagesBucket"));
+            aisle_local::storefront::Storefront { root, api, stripe, images }.serve(port).await?;
         }
         Some("gateway") => {
             let port: u16 = flag(&args, "--port").map(|p| p.parse()).transpose()?.unwrap_or(3000);
@@ -151,7 +152,9 @@ async fn main() -> Result<()> {
             let enforce = !args.iter().any(|a| a == "--audit");
             println!("{}", serde_json::json!({ "iam": "ready", "port": port, "upstream": upstream, "enforce": enforce }));
             let feedback = std::sync::Arc::new(aisle_local::ses_events::MailFeedback::from_template(&template));
-            aisle_local::iam::serve(listener, upstream, policies, log, enforce, feedback).await;
+            // S3's notifications of new objects, sent to moto's queues (the upstream is moto).
+            let notifications = std::sync::Arc::new(aisle_local::s3_uploads::Notifications::from_template(&template, &prefix, sqs_client(&sdk, &upstream))?);
+            aisle_local::iam::serve(listener, upstream, policies, log, enforce, feedback, notifications).await;
         }
         Some("stripe-proxy") => {
             let port: u16 = flag(&args, "--port").context("--port")?.parse()?;

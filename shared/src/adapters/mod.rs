@@ -9,6 +9,7 @@ pub mod payments;
 #[cfg(test)]
 pub(crate) mod replay;
 pub mod s3_archive;
+pub mod s3_images;
 pub mod search;
 pub mod ses;
 pub mod sqs;

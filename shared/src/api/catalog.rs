@@ -10,7 +10,7 @@ use super::request::{if_match, json_body, page, path, principal_with, query};
 use super::{finish, json, with_header, HttpResult};
 use crate::domain::item::{MAX_IMAGES, MAX_LOW_STOCK_THRESHOLD};
 use crate::domain::{
-    Attributes, Category, ImageUrl, ItemId, ItemPatch, Money, NewItem, Role, Text, ValidationErrors,
+    Attributes, Category, ImageId, ItemId, ItemPatch, Money, NewItem, Role, Text, ValidationErrors,
 };
 use crate::usecases::catalog::{self, ItemView};
 use crate::App;
@@ -25,6 +25,7 @@ struct ItemBody {
     brand: Option<String>,
     price: Option<PriceBody>,
     attributes: Option<BTreeMap<String, String>>,
+    /// Create: refused (images are uploaded). Edit: the item's image ids in their new order.
     images: Option<Vec<String>>,
     low_stock_threshold: Option<i64>,
 }
@@ -61,11 +62,20 @@ impl ItemBody {
             attributes: self
                 .attributes
                 .and_then(|a| errors.check("attributes", Attributes::try_from(a))),
-            images: self.images.and_then(|urls| {
-                let parsed = if urls.len() > MAX_IMAGES {
+            // A new order of the item's uploaded images (ids); one left out is deleted.
+            images: self.images.and_then(|ids| {
+                let parsed: Result<Vec<ImageId>, String> = if ids.len() > MAX_IMAGES {
                     Err(format!("at most {MAX_IMAGES} images"))
                 } else {
-                    urls.into_iter().map(ImageUrl::try_from).collect()
+                    ids.into_iter()
+                        .map(ImageId::try_from)
+                        .collect::<Result<Vec<_>, _>>()
+                        .and_then(|ids| {
+                            let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+                            (unique.len() == ids.len())
+                                .then_some(ids)
+                                .ok_or_else(|| "an image may be listed once".to_owned())
+                        })
                 };
                 errors.check("images", parsed)
             }),
@@ -79,7 +89,7 @@ impl ItemBody {
         }
     }
 
-    fn into_new_item(self) -> Result<NewItem, ValidationErrors> {
+    fn into_new_item(mut self) -> Result<NewItem, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let required = [
             ("name", self.name.is_none()),
@@ -87,6 +97,13 @@ impl ItemBody {
             ("brand", self.brand.is_none()),
             ("price", self.price.is_none()),
         ];
+        if self.images.take().is_some() {
+            // Images are uploaded once the item exists (POST /v1/seller/items/{itemId}/images).
+            errors.0.push(crate::domain::FieldError::new(
+                "images",
+                "images are uploaded after the item is listed: POST /v1/seller/items/{itemId}/images",
+            ));
+        }
         for (name, missing) in required {
             if missing {
                 errors
@@ -103,7 +120,6 @@ impl ItemBody {
                 brand: patch.brand?,
                 price: patch.price?,
                 attributes: patch.attributes.unwrap_or_default(),
-                images: patch.images.unwrap_or_default(),
                 low_stock_threshold: patch.low_stock_threshold.unwrap_or(5),
             })
         })
@@ -157,6 +173,7 @@ pub async fn update_item(app: &App, req: Request) -> HttpResult {
             let view = catalog::update_item(
                 &app.catalog,
                 &app.inventory,
+                &app.images,
                 &who,
                 id,
                 &patch,
@@ -165,6 +182,28 @@ pub async fn update_item(app: &App, req: Request) -> HttpResult {
             )
             .await?;
             Ok(item_response(StatusCode::OK, &view))
+        }
+        .await,
+    )
+}
+
+/// `POST /v1/seller/items/{itemId}/images` (sellers, their own items; no body): a form to
+/// post one image file straight to S3. The image worker then checks it; the item lists it
+/// under `imageId` once accepted, or the seller's notices say why it was refused.
+pub async fn begin_image_upload(app: &App, req: Request) -> HttpResult {
+    finish(
+        async {
+            let who = principal_with(&req, Role::Seller)?;
+            let id: ItemId = path(&req, "itemId")?;
+            let offer = crate::usecases::images::upload::begin_upload(
+                &app.catalog,
+                &app.images,
+                &who,
+                id,
+                app.clock.now(),
+            )
+            .await?;
+            Ok(json(StatusCode::CREATED, &offer))
         }
         .await,
     )

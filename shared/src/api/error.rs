@@ -158,7 +158,25 @@ impl From<UpdateItemError> for ApiError {
                 error.to_string(),
             )
             .with_details(json!({ "currentVersion": actual })),
+            UpdateItemError::UnknownImage(_) => {
+                Self::from(ValidationErrors(vec![crate::domain::FieldError::new(
+                    "images",
+                    error.to_string(),
+                )]))
+            }
             UpdateItemError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::usecases::images::upload::BeginUploadError> for ApiError {
+    fn from(error: crate::usecases::images::upload::BeginUploadError) -> Self {
+        use crate::usecases::images::upload::BeginUploadError as E;
+        match error {
+            E::NotASeller | E::NotOwner => Self::forbidden(error.to_string()),
+            E::NotFound => Self::not_found(error.to_string()),
+            E::Full(_) => Self::new(StatusCode::CONFLICT, "TOO_MANY_IMAGES", error.to_string()),
+            E::Store(e) => e.into(),
         }
     }
 }

@@ -72,6 +72,13 @@ uuid_id!(
 );
 
 uuid_id!(
+    /// One product image: a seller's upload and, once accepted, its renditions (it names
+    /// both the upload's key and every rendition's, so a new upload is always a new URL).
+    ImageId,
+    "image id"
+);
+
+uuid_id!(
     /// A checkout: the stock held for one shopper while they pay.
     CheckoutId,
     "checkout id"

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ItemId, Money, Text, Timestamp, UserId};
+use super::{ImageId, ItemId, ItemImage, Money, Text, Timestamp, UserId};
 
 /// A browsable category slug such as `tvs` or `laptops`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -37,33 +37,6 @@ impl TryFrom<String> for Category {
 impl From<Category> for String {
     fn from(c: Category) -> String {
         c.0
-    }
-}
-
-/// An image location: an absolute https URL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ImageUrl(String);
-
-impl TryFrom<String> for ImageUrl {
-    type Error = String;
-    fn try_from(raw: String) -> Result<Self, String> {
-        let host = raw.strip_prefix("https://").unwrap_or("");
-        if raw.len() <= 2048
-            && !host.is_empty()
-            && !host.starts_with('/')
-            && !raw.chars().any(char::is_whitespace)
-        {
-            Ok(Self(raw))
-        } else {
-            Err("image URLs must be https URLs of at most 2048 characters".into())
-        }
-    }
-}
-
-impl From<ImageUrl> for String {
-    fn from(u: ImageUrl) -> String {
-        u.0
     }
 }
 
@@ -166,9 +139,10 @@ pub struct Item {
     /// (no type), which the SDK cannot parse, and the items stream would stall locally.
     #[serde(default, skip_serializing_if = "Attributes::is_empty")]
     pub attributes: Attributes,
-    /// Image URLs, first is the main one.
-    #[serde(default)]
-    pub images: Vec<ImageUrl>,
+    /// Uploaded images with their renditions, first is the main one (see
+    /// [`super::image`]).
+    #[serde(default, deserialize_with = "super::image::read_images")]
+    pub images: Vec<ItemImage>,
     /// Available units at or below which the seller is told stock is low.
     pub low_stock_threshold: u32,
     /// When it was created.
@@ -194,8 +168,6 @@ pub struct NewItem {
     pub price: Money,
     /// Free-form attributes (colour, size, ...).
     pub attributes: Attributes,
-    /// Image URLs, first is the main one.
-    pub images: Vec<ImageUrl>,
     /// Available units at or below which the seller is told stock is low.
     pub low_stock_threshold: u32,
 }
@@ -212,7 +184,7 @@ impl NewItem {
             brand: self.brand,
             price: self.price,
             attributes: self.attributes,
-            images: self.images,
+            images: Vec::new(),
             low_stock_threshold: self.low_stock_threshold,
             created_at: now,
             updated_at: now,
@@ -236,8 +208,9 @@ pub struct ItemPatch {
     pub price: Option<Money>,
     /// Free-form attributes (colour, size, ...).
     pub attributes: Option<Attributes>,
-    /// Image URLs, first is the main one.
-    pub images: Option<Vec<ImageUrl>>,
+    /// The images to keep, in their new order (first is the main one); images left out are
+    /// deleted. Every id must be one of the item's (checked by [`ItemPatch::images_known`]).
+    pub images: Option<Vec<ImageId>>,
     /// Available units at or below which the seller is told stock is low.
     pub low_stock_threshold: Option<u32>,
 }
@@ -246,6 +219,20 @@ impl ItemPatch {
     /// Whether the patch changes nothing.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// The first image id the patch names that `item` does not have (uploaded images only
+    /// are listed; an id from elsewhere is a mistake to report, not to drop).
+    pub fn images_known(&self, item: &Item) -> Result<(), ImageId> {
+        match self
+            .images
+            .iter()
+            .flatten()
+            .find(|id| !item.images.iter().any(|i| i.image_id == **id))
+        {
+            Some(unknown) => Err(*unknown),
+            None => Ok(()),
+        }
     }
 
     /// The item after this edit (the pure part of an update; storage applies it atomically).
@@ -260,9 +247,14 @@ impl ItemPatch {
             brand,
             price,
             attributes,
-            images,
             low_stock_threshold
         );
+        if let Some(order) = &self.images {
+            next.images = order
+                .iter()
+                .filter_map(|id| item.images.iter().find(|i| i.image_id == *id).cloned())
+                .collect();
+        }
         if let Some(d) = &self.description {
             next.description = Some(d.clone());
         }

@@ -22,6 +22,8 @@ pub enum NoticeKind {
     ReturnReview,
     /// A shopper ordered the seller's items (their lines only).
     NewOrder,
+    /// An uploaded image was refused (`reason`); nothing of it was published.
+    ImageRefused,
 }
 
 /// One notice to one seller.
@@ -63,12 +65,40 @@ pub struct SellerNotice {
     /// The seller's own lines of a new order (new orders): never another seller's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lines: Option<Vec<super::event::Line>>,
+    /// The image refused (image notices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<super::ImageId>,
+    /// Why, in words for the seller (image notices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Why a queued message is not a seller notice (it goes to the dead-letter queue with this).
 pub type NotANotice = String;
 
 impl SellerNotice {
+    /// A notice of no kind yet about `item` of `seller` at `at`, every detail empty: the
+    /// base each kind fills in (`..SellerNotice::about(...)`).
+    pub fn about(seller_id: UserId, item_id: ItemId, at: Timestamp) -> Self {
+        Self {
+            notice_id: String::new(),
+            kind: NoticeKind::LowStock,
+            seller_id,
+            item_id,
+            available: None,
+            threshold: None,
+            warehouse_id: None,
+            units: None,
+            at,
+            stock_version: None,
+            order_id: None,
+            review_id: None,
+            lines: None,
+            image_id: None,
+            reason: None,
+        }
+    }
+
     /// One notice per seller of a new order's items, each with that seller's lines only
     /// (`seller_of` names an item's seller; an item it does not know is left out). The
     /// notice id is the event's and the seller's, so a redelivery keeps nothing twice.
@@ -91,22 +121,22 @@ impl SellerNotice {
         }
         by_seller
             .into_values()
-            .map(|(seller, lines)| SellerNotice {
-                notice_id: format!("{event_id}#{seller}"),
-                kind: NoticeKind::NewOrder,
-                item_id: lines[0].item_id,
-                seller_id: seller,
-                available: None,
-                threshold: None,
-                warehouse_id: None,
-                units: Some(lines.iter().map(|l| l.quantity.get()).sum()),
-                at,
-                stock_version: None,
-                order_id: Some(order.order_id),
-                review_id: None,
-                lines: Some(lines),
+            .map(|(seller, lines)| {
+                SellerNotice {
+                    notice_id: format!("{event_id}#{seller}"),
+                    kind: NoticeKind::NewOrder,
+                    units: Some(lines.iter().map(|l| l.quantity.get()).sum()),
+                    order_id: Some(order.order_id),
+                    ..SellerNotice::about(seller, lines[0].item_id, at)
+                }
+                .with_lines(lines)
             })
             .collect()
+    }
+
+    fn with_lines(mut self, lines: Vec<super::event::Line>) -> Self {
+        self.lines = Some(lines);
+        self
     }
 
     /// Read a notice from the EventBridge envelope the rule puts on the queue.
@@ -128,17 +158,7 @@ impl SellerNotice {
         let notice = |kind, seller_id, item_id| SellerNotice {
             notice_id: event_id.clone(),
             kind,
-            seller_id,
-            item_id,
-            available: None,
-            threshold: None,
-            warehouse_id: None,
-            units: None,
-            at: time,
-            stock_version: None,
-            order_id: None,
-            review_id: None,
-            lines: None,
+            ..SellerNotice::about(seller_id, item_id, time)
         };
         let alert = |kind, a: StockAlert| SellerNotice {
             available: Some(a.available),

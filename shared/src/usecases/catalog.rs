@@ -73,6 +73,9 @@ pub enum UpdateItemError {
         /// The item's version now.
         actual: u64,
     },
+    /// The edit names an image the item does not have.
+    #[error("the item has no image {0}")]
+    UnknownImage(crate::domain::ImageId),
     /// The store failed (see [`StoreError`]).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -80,11 +83,14 @@ pub enum UpdateItemError {
 
 /// A seller edits one of their own products. `expected_version` (from `If-Match`) makes the
 /// edit conditional; without it, concurrent edits are still never lost: the read-modify-write
-/// is retried on a version race.
+/// is retried on a version race. Images the edit leaves out are deleted from the images
+/// bucket after the item no longer lists them.
 #[tracing::instrument(name = "update_item", skip_all, fields(user_id = %who.user_id, item_id = %id))]
+#[allow(clippy::too_many_arguments)]
 pub async fn update_item(
     catalog: &impl Catalog,
     inventory: &impl Inventory,
+    images: &impl crate::ports::ImageStore,
     who: &Principal,
     id: ItemId,
     patch: &ItemPatch,
@@ -106,9 +112,24 @@ pub async fn update_item(
                 actual: current.version,
             });
         }
+        patch
+            .images_known(&current)
+            .map_err(UpdateItemError::UnknownImage)?;
         let next = patch.apply(&current, now);
         if catalog.replace(&current, &next).await? {
             tracing::info!(item_id = %id, version = next.version, "item updated");
+            let gone: Vec<_> = current
+                .images
+                .iter()
+                .filter(|old| !next.images.iter().any(|i| i.image_id == old.image_id))
+                .collect();
+            for image in gone {
+                // The item no longer lists it; its files go too. A failure leaves unlisted
+                // files behind (logged), never a listed image without files.
+                if let Err(e) = crate::usecases::images::unpublish(images, id, image).await {
+                    tracing::warn!(item_id = %id, image_id = %image.image_id, error = %e, "deleted image's files not removed");
+                }
+            }
             return view(inventory, next).await.map_err(Into::into);
         }
     }

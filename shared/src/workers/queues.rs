@@ -327,3 +327,71 @@ pub async fn keep_seller_notices(
     })
     .await)
 }
+
+/// `process-images`: S3's notifications of sellers' uploads (through the image uploads
+/// queue), each checked, rendered and listed on its item or refused with a reason (see
+/// [`crate::usecases::images::process`]). A message that is not an upload notification is
+/// parked with its reason; S3's own `s3:TestEvent` is dropped.
+pub async fn process_images(
+    app: &App,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    use crate::domain::UploadKey;
+    use crate::usecases::images::process::process_upload;
+    Ok(each_message(event, 2, |Delivery { body, .. }| async move {
+        let keys = match upload_keys(&body) {
+            Ok(keys) => keys,
+            Err(reason) => return app.image_dead_letters.park(&body, &reason).await,
+        };
+        for key in keys {
+            let key = match UploadKey::parse(&key) {
+                Ok(key) => key,
+                Err(reason) => return app.image_dead_letters.park(&body, &reason).await,
+            };
+            let outcome = process_upload(
+                &app.catalog,
+                &app.images,
+                &app.notices,
+                &app.config.images.base_url,
+                key,
+                app.clock.now(),
+            )
+            .await?;
+            tracing::info!(item_id = %key.item_id, image_id = %key.image_id, ?outcome, "upload handled");
+        }
+        Ok(())
+    })
+    .await)
+}
+
+/// The object keys an S3 event notification names (none for `s3:TestEvent`, which S3 sends
+/// when the notification is configured). Keys arrive URL-encoded
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html).
+pub fn upload_keys(body: &str) -> Result<Vec<String>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+    if value.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
+        return Ok(Vec::new());
+    }
+    let event: aws_lambda_events::s3::S3Event =
+        serde_json::from_value(value).map_err(|e| format!("not an S3 event notification: {e}"))?;
+    event
+        .records
+        .into_iter()
+        .filter(|r| {
+            r.event_name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("ObjectCreated:"))
+        })
+        .map(|r| {
+            let raw = r.s3.object.key.ok_or("a record without s3.object.key")?;
+            let plus_as_space = raw.replace('+', " ");
+            Ok(
+                form_urlencoded::parse(format!("k={plus_as_space}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}

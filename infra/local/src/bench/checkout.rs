@@ -195,7 +195,6 @@ pub(crate) async fn list_bench_item(
         brand: "Aisle".to_owned().try_into().unwrap(),
         price: aisle::domain::Money::price(price, "USD").map_err(anyhow::Error::msg)?,
         attributes: Default::default(),
-        images: vec![],
         low_stock_threshold: 5,
     };
     let seller: UserId = seller.try_into().map_err(anyhow::Error::msg)?;

@@ -225,7 +225,18 @@ impl QueuePolicies {
                 .unwrap_or_default();
             for st in statements {
                 let grant = || -> Result<QueueGrant> {
-                    let source_arns = match st.get("Condition") {
+                    // `StringEquals: {aws:SourceAccount: <this account>}` holds for every
+                    // local resource (one account); another account's never does.
+                    let account = st
+                        .get("Condition")
+                        .and_then(|c| c.get("StringEquals"))
+                        .and_then(|t| t.get("aws:SourceAccount"));
+                    if let Some(account) = account {
+                        if strings(Some(account))?.iter().any(|a| a != MOTO_ACCOUNT) {
+                            anyhow::bail!("{logical}: another account");
+                        }
+                    }
+                    let source_arns = match st.get("Condition").filter(|_| account.is_none()) {
                         None => None,
                         Some(c) => {
                             let test = c
@@ -760,11 +771,31 @@ pub fn needs_es(policies: &Policies, method: &str, path: &str) -> Vec<(String, S
 /// What an S3 call needs (a request signed for `s3`, path-style: `/<bucket>[/<key>]`): the
 /// object actions on `arn:aws:s3:::<bucket>/<key>`, listing on the bucket
 /// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html).
-pub fn needs_s3(method: &str, path: &str, query: &str) -> Vec<(String, String)> {
+pub fn needs_s3(method: &str, path: &str, query: &str, body: &[u8]) -> Vec<(String, String)> {
     let path = path.trim_start_matches('/');
     let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
     if bucket.is_empty() {
         return vec![("s3:ListAllMyBuckets".into(), "*".into())];
+    }
+    // DeleteObjects (`POST /<bucket>?delete`): s3:DeleteObject on every key it names.
+    if method == "POST"
+        && key.is_empty()
+        && query
+            .split('&')
+            .any(|p| p == "delete" || p.starts_with("delete="))
+    {
+        let text = String::from_utf8_lossy(body);
+        return text
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("</Key>"))
+            .map(|(k, _)| {
+                (
+                    "s3:DeleteObject".to_owned(),
+                    format!("arn:aws:s3:::{bucket}/{k}"),
+                )
+            })
+            .collect();
     }
     let action = match (method, key.is_empty()) {
         ("GET", true) if query.contains("list-type=2") || query.is_empty() => "ListBucket",
@@ -850,20 +881,30 @@ pub async fn serve(
     log: DecisionLog,
     enforce: bool,
     feedback: Arc<crate::ses_events::MailFeedback>,
+    notifications: Arc<crate::s3_uploads::Notifications>,
 ) {
     let client = crate::proxy::forwarder();
     crate::proxy::serve(listener, move |parts, body| {
-        let (client, upstream, policies, log, feedback) = (
+        let (client, upstream, policies, log, feedback, notifications) = (
             client.clone(),
             upstream.clone(),
             policies.clone(),
             log.clone(),
             feedback.clone(),
+            notifications.clone(),
         );
         async move {
             Some(
                 handle(
-                    parts, body, &client, &upstream, &policies, &log, enforce, &feedback,
+                    parts,
+                    body,
+                    &client,
+                    &upstream,
+                    &policies,
+                    &log,
+                    enforce,
+                    &feedback,
+                    &notifications,
                 )
                 .await,
             )
@@ -882,6 +923,7 @@ async fn handle(
     log: &DecisionLog,
     enforce: bool,
     feedback: &crate::ses_events::MailFeedback,
+    notifications: &crate::s3_uploads::Notifications,
 ) -> crate::proxy::Answer {
     let header = |name: &str| {
         parts
@@ -890,6 +932,14 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
     };
+    if crate::s3_uploads::is_post_form(
+        &parts.method,
+        parts.uri.path(),
+        header("content-type"),
+        header("authorization"),
+    ) {
+        return post_form(parts.clone(), body, client, upstream, notifications).await;
+    }
     let function = caller(header("x-amz-user-agent")).or_else(|| caller(header("user-agent")));
     let target = header("x-amz-target");
     let json: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
@@ -902,6 +952,7 @@ async fn handle(
             parts.method.as_str(),
             parts.uri.path(),
             parts.uri.query().unwrap_or_default(),
+            &body,
         )
     } else {
         needs(policies, target, &json)
@@ -966,7 +1017,11 @@ async fn handle(
         }
         _ => body,
     };
+    let created = s3.then(|| object_created(&parts, &body)).flatten();
     let answer = crate::proxy::forward(client, upstream, &parts, body).await;
+    if let Some((bucket, key, size, how)) = created.filter(|_| answer.status().is_success()) {
+        notifications.object_created(&bucket, &key, size, how).await;
+    }
     if sends_mail && answer.status().is_success() {
         return report_mail(client, upstream, feedback, &json, answer).await;
     }
@@ -994,6 +1049,75 @@ async fn handle(
         }
     }
     answer
+}
+
+/// A browser's form upload: checked against its signed policy as S3 checks it, then given to
+/// moto, then announced to the bucket's notification queues (see [`crate::s3_uploads`]).
+async fn post_form(
+    parts: http::request::Parts,
+    body: Bytes,
+    client: &crate::proxy::Forwarder,
+    upstream: &str,
+    notifications: &crate::s3_uploads::Notifications,
+) -> crate::proxy::Answer {
+    let bucket = parts.uri.path().trim_matches('/').to_owned();
+    let content_type = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let form = match crate::s3_uploads::parse_form(&content_type, body.clone()).await {
+        Ok(form) => form,
+        Err(refused) => return refused.answer(),
+    };
+    // Every local credential has the same dummy secret (infra/scripts/env.sh).
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "local".into());
+    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    if let Err(refused) = crate::s3_uploads::check_policy(&bucket, &form, &secret, now) {
+        tracing::info!(%bucket, code = refused.code, message = %refused.message, "S3 POST refused");
+        return refused.answer();
+    }
+    let answer = crate::proxy::forward(client, upstream, &parts, body).await;
+    if answer.status().is_success() {
+        let key = form.fields.get("key").cloned().unwrap_or_default();
+        notifications
+            .object_created(&bucket, &key, form.file.len() as u64, "Post")
+            .await;
+    }
+    answer
+}
+
+/// The object a signed S3 request creates, if it creates one: bucket, key, size and how
+/// (S3's event name suffix).
+fn object_created(
+    parts: &http::request::Parts,
+    body: &Bytes,
+) -> Option<(String, String, u64, &'static str)> {
+    let path = parts.uri.path().trim_start_matches('/');
+    let (bucket, key) = path.split_once('/')?;
+    if key.is_empty() {
+        return None;
+    }
+    let query = parts.uri.query().unwrap_or_default();
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let how = match parts.method.as_str() {
+        "PUT" if query.contains("partNumber") => return None,
+        "PUT" if header("x-amz-copy-source").is_some() => "Copy",
+        "PUT" => "Put",
+        "POST" if query.contains("uploadId") => "CompleteMultipartUpload",
+        _ => return None,
+    };
+    // An aws-chunked body (the SDK's checksum trailer) says its real length in a header.
+    let size = header("x-amz-decoded-content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(body.len() as u64);
+    Some((
+        bucket.to_owned(),
+        crate::gateway::percent_decode(key),
+        size,
+        how,
+    ))
 }
 
 /// After SES accepted a message: publish what SES would report about it (the mailbox

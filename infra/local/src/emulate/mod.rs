@@ -15,6 +15,7 @@ pub mod mailbox;
 pub mod proxy;
 pub mod queues;
 pub mod rules;
+pub mod s3_uploads;
 pub mod ses_events;
 pub mod simulator;
 pub mod storefront;

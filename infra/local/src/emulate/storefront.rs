@@ -33,6 +33,9 @@ pub struct Storefront {
     pub api: String,
     /// localstripe's base URL.
     pub stripe: String,
+    /// The images bucket's address on moto's S3 (`http://127.0.0.1:5000/<bucket>`), served
+    /// under `/images/` as the storefront's CloudFront distribution serves ImagesBucket.
+    pub images: String,
 }
 
 impl Storefront {
@@ -166,8 +169,51 @@ impl Storefront {
                     Err(e) => problem(502, &format!("moto: {e:#}")),
                 }
             }
+            ("GET" | "HEAD", p) if p.starts_with("/images/") => self.image(client, parts).await,
             ("GET", _) => self.file(path),
             _ => problem(405, "not here"),
+        }
+    }
+
+    /// A rendition from the images bucket, with the object's own `Cache-Control`, `ETag` and
+    /// type, as CloudFront passes them on (a conditional GET answers 304).
+    async fn image(&self, client: &Forwarder, parts: &http::request::Parts) -> Answer {
+        let mut request = hyper::Request::builder()
+            .method(parts.method.clone())
+            .uri(format!("{}{}", self.images, parts.uri.path()));
+        if let Some(tag) = parts.headers.get(http::header::IF_NONE_MATCH) {
+            request = request.header(http::header::IF_NONE_MATCH, tag);
+        }
+        let Ok(request) = request.body(Full::new(Bytes::new())) else {
+            return problem(500, "building the S3 request");
+        };
+        match client.request(request).await {
+            Ok(response) => {
+                use http_body_util::BodyExt;
+                let (head, body) = response.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                let mut answer = hyper::Response::builder().status(head.status);
+                for name in [
+                    http::header::CONTENT_TYPE,
+                    http::header::CACHE_CONTROL,
+                    http::header::ETAG,
+                    http::header::LAST_MODIFIED,
+                ] {
+                    if let Some(value) = head.headers.get(&name) {
+                        answer = answer.header(name, value);
+                    }
+                }
+                // S3 answers a missing key 403 to a reader without ListBucket (CloudFront's
+                // origin access): the page sees 403, as from CloudFront.
+                answer
+                    .body(Full::new(body))
+                    .unwrap_or_else(|_| problem(502, "S3 answer"))
+            }
+            Err(e) => problem(502, &format!("S3: {e}")),
         }
     }
 
@@ -280,6 +326,7 @@ mod tests {
             root: crate::template::repo_root().join("storefront"),
             api: "http://127.0.0.1:3000".into(),
             stripe: "http://127.0.0.1:1".into(),
+            images: "http://127.0.0.1:1/images-bucket".into(),
         }
     }
 

@@ -255,8 +255,8 @@ pub async fn create_buckets(
     template: &Template,
 ) -> Result<Vec<String>> {
     let mut made = Vec::new();
-    for (bucket, versioned) in &template.buckets {
-        let name = bucket_name(prefix, bucket);
+    for bucket in &template.buckets {
+        let name = bucket_name(prefix, &bucket.logical_id);
         match client.create_bucket().bucket(&name).send().await {
             Ok(_) => {}
             Err(e)
@@ -265,7 +265,33 @@ pub async fn create_buckets(
                 }) => {}
             Err(e) => return Err(e).with_context(|| format!("creating bucket {name}")),
         }
-        if *versioned {
+        if !bucket.cors.is_empty() {
+            // moto answers preflights and sets the allow-origin headers from this, as S3 does.
+            let rules = bucket
+                .cors
+                .iter()
+                .map(|(origins, methods)| {
+                    aws_sdk_s3::types::CorsRule::builder()
+                        .set_allowed_origins(Some(origins.clone()))
+                        .set_allowed_methods(Some(methods.clone()))
+                        .allowed_headers("*")
+                        .max_age_seconds(3000)
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            client
+                .put_bucket_cors()
+                .bucket(&name)
+                .cors_configuration(
+                    aws_sdk_s3::types::CorsConfiguration::builder()
+                        .set_cors_rules(Some(rules))
+                        .build()?,
+                )
+                .send()
+                .await
+                .with_context(|| format!("CORS of bucket {name}"))?;
+        }
+        if bucket.versioned {
             client
                 .put_bucket_versioning()
                 .bucket(&name)

@@ -108,14 +108,39 @@ pub struct Route {
     pub scopes: Vec<String>,
 }
 
+/// One S3 bucket as the template declares it.
+#[derive(Debug, Clone, Default)]
+pub struct BucketDef {
+    pub logical_id: String,
+    /// `VersioningConfiguration.Status: Enabled`.
+    pub versioned: bool,
+    /// `CorsConfiguration.CorsRules`: (origins, parameters at their defaults; methods).
+    pub cors: Vec<(Vec<String>, Vec<String>)>,
+    /// `NotificationConfiguration.QueueConfigurations`: S3 tells a queue of new objects.
+    pub notifications: Vec<BucketNotification>,
+}
+
+/// One `QueueConfigurations` entry: objects created under `prefix` are announced on `queue`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketNotification {
+    /// The queue's logical id.
+    pub queue: String,
+    /// `s3:ObjectCreated:*` and the like.
+    pub event: String,
+    /// `Filter.S3Key.Rules` prefix ("" for every key).
+    pub prefix: String,
+    /// `Filter.S3Key.Rules` suffix ("" for every key).
+    pub suffix: String,
+}
+
 /// The parts of the template local tooling uses.
 #[derive(Debug, Clone)]
 pub struct Template {
     pub tables: Vec<TableDef>,
     pub queues: Vec<QueueDef>,
     pub buses: Vec<String>,
-    /// The S3 buckets: logical id, and whether versioning is enabled.
-    pub buckets: Vec<(String, bool)>,
+    /// The S3 buckets.
+    pub buckets: Vec<BucketDef>,
     pub routes: Vec<Route>,
     pub event_sources: Vec<EventSource>,
     pub rules: Vec<RuleDef>,
@@ -514,13 +539,10 @@ impl Template {
                     }),
                 }),
                 "AWS::Events::EventBus" => self.buses.push(id.clone()),
-                "AWS::S3::Bucket" => self.buckets.push((
-                    id.clone(),
-                    props
-                        .get("VersioningConfiguration")
-                        .and_then(|v| str_at(v, "Status"))
-                        == Some("Enabled"),
-                )),
+                "AWS::S3::Bucket" => {
+                    let bucket = self.bucket_def(id, &props);
+                    self.buckets.push(bucket)
+                }
                 "AWS::Events::Rule" => {
                     let pattern = props.get("EventPattern").cloned().unwrap_or(Value::Null);
                     let pattern = serde_json::to_value(&pattern)
@@ -751,6 +773,75 @@ impl Template {
                 (binary.clone(), limits)
             })
             .collect()
+    }
+
+    /// A bucket's versioning, CORS rules and queue notifications.
+    fn bucket_def(&self, id: &str, props: &Value) -> BucketDef {
+        let list = |value: Option<&Value>| -> Vec<String> {
+            let Some(value) = value else {
+                return Vec::new();
+            };
+            if let Some(param) = reference(value) {
+                return self
+                    .parameter_default(param)
+                    .map(|d| d.split(',').map(|v| v.trim().to_owned()).collect())
+                    .unwrap_or_default();
+            }
+            value
+                .as_sequence()
+                .map(|items| items.iter().filter_map(|v| scalar(Some(v))).collect())
+                .unwrap_or_default()
+        };
+        let cors = props
+            .get("CorsConfiguration")
+            .and_then(|c| c.get("CorsRules"))
+            .and_then(Value::as_sequence)
+            .map(|rules| {
+                rules
+                    .iter()
+                    .map(|r| (list(r.get("AllowedOrigins")), list(r.get("AllowedMethods"))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let notifications = props
+            .get("NotificationConfiguration")
+            .and_then(|n| n.get("QueueConfigurations"))
+            .and_then(Value::as_sequence)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| {
+                        let rule = |name: &str| {
+                            e.get("Filter")
+                                .and_then(|f| f.get("S3Key"))
+                                .and_then(|k| k.get("Rules"))
+                                .and_then(Value::as_sequence)
+                                .and_then(|rules| {
+                                    rules.iter().find(|r| str_at(r, "Name") == Some(name))
+                                })
+                                .and_then(|r| str_at(r, "Value"))
+                                .unwrap_or_default()
+                                .to_owned()
+                        };
+                        Some(BucketNotification {
+                            queue: get_att(e.get("Queue")?)?.0,
+                            event: str_at(e, "Event")?.to_owned(),
+                            prefix: rule("prefix"),
+                            suffix: rule("suffix"),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        BucketDef {
+            logical_id: id.to_owned(),
+            versioned: props
+                .get("VersioningConfiguration")
+                .and_then(|v| str_at(v, "Status"))
+                == Some("Enabled"),
+            cors,
+            notifications,
+        }
     }
 
     /// The HTTP API's `CorsConfiguration`, with parameters at their defaults (the local
