@@ -14,6 +14,7 @@ mod fixtures;
 mod fulfilment_invariant;
 mod hot_items;
 mod iam;
+mod images;
 mod invariant;
 mod malformed;
 mod notifications;

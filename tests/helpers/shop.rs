@@ -402,6 +402,13 @@ impl Shop {
                     )
                     .await
                 }
+                "ImageUploadsQueue" => {
+                    aisle::workers::process_images(
+                        &*self.as_function("process-images").await,
+                        event,
+                    )
+                    .await
+                }
                 other => panic!("no consumer for {other} in tests"),
             }
             .unwrap();

@@ -17,7 +17,7 @@ pub use emulate::{
     gateway, iam, limits, live, mailbox, proxy, queues, rules, s3_uploads, ses_events, simulator,
     storefront, streams, stripe_proxy, token,
 };
-pub use provision::{products, resources, seed, template};
+pub use provision::{pictures, products, resources, seed, template};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 

@@ -2,6 +2,7 @@
 //! queues and bus created on DynamoDB Local and moto ([`resources`]), and demo data
 //! ([`seed`], from the product texts in [`products`] and the store locations Aisle copied).
 
+pub mod pictures;
 pub mod products;
 pub mod resources;
 pub mod seed;
