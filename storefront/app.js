@@ -242,8 +242,26 @@ async function addToWishlist(itemId) {
   say(r.status === 200 ? "Saved to your wishlist." : errorText(r), r.status !== 200);
 }
 
-function itemCard(item, zip) {
+/// An item's image in a box of fixed proportions (nothing moves when it loads): WebP where the
+/// browser takes it, JPEG otherwise, the width the layout needs from `srcset`. Below the fold
+/// (`eager` false) it loads only when scrolled near. No image: an empty box of the same size.
+function picture(image, alt, sizes, eager) {
+  if (!image || !image.renditions || !image.renditions.length) {
+    return h("div", { class: "pic empty", "aria-hidden": "true" });
+  }
+  const set = (kind) => image.renditions.map(r => `${r[kind]} ${r.width}w`).join(", ");
+  const middle = image.renditions[Math.min(1, image.renditions.length - 1)];
+  return h("div", { class: "pic" },
+    h("picture", {},
+      h("source", { type: "image/webp", srcset: set("webp"), sizes }),
+      h("img", { src: middle.jpeg, srcset: set("jpeg"), sizes, alt, width: image.width, height: image.height,
+        loading: eager ? "eager" : "lazy", decoding: "async", fetchpriority: eager ? "high" : undefined, "data-test": "pic" })));
+}
+
+function itemCard(item, zip, index) {
   return h("article", { class: "card", "data-test": "hit", "data-item": item.itemId },
+    h("a", { href: `#/item/${item.itemId}`, tabindex: "-1", "aria-hidden": "true" },
+      picture((item.images || [])[0], "", "(min-width: 760px) 220px, 45vw", index < 4)),
     h("h3", {}, h("a", { href: `#/item/${item.itemId}` }, item.name)),
     h("div", { class: "muted" }, `${item.brand} · ${item.category}`),
     h("div", { class: "price" }, money(item.price)),
@@ -299,7 +317,7 @@ async function searchPage(params) {
         h("strong", { "data-test": "total" }, `${page.countsEstimated ? "About " : ""}${page.total} ${page.total === 1 ? "result" : "results"}`),
         sort, toggle("inStock", "In stock"), toggle("deliverable", "Deliverable only"),
         q.get("category") || q.get("brand") ? h("button", { onclick: () => { const next = new URLSearchParams(params); next.delete("category"); next.delete("brand"); location.hash = "#/search?" + next; } }, "Clear filters") : null),
-      page.items.length ? h("div", { class: "grid" }, page.items.map(i => itemCard(i, dateZip))) : h("p", {}, "Nothing matches. Try fewer words."),
+      page.items.length ? h("div", { class: "grid" }, page.items.map((i, n) => itemCard(i, dateZip, n))) : h("p", {}, "Nothing matches. Try fewer words."),
       more)));
 }
 
@@ -350,7 +368,14 @@ async function itemPage(id) {
     notifyMe(notify, item.itemId, shownInStock);
   };
   showNotify(item.availability && item.availability.inStock);
-  show(h("div", { class: "panel" },
+  const images = item.images || [];
+  const main = h("div", { class: "gallery-main", "data-test": "item-picture" }, picture(images[0], item.name, "(min-width: 760px) 480px, 92vw", true));
+  const thumbs = images.length > 1 ? h("div", { class: "thumbs" }, images.map((im, n) =>
+    h("button", { type: "button", "aria-label": `Picture ${n + 1} of ${images.length}`, onclick: () => main.replaceChildren(picture(im, item.name, "(min-width: 760px) 480px, 92vw", true)) },
+      picture(im, "", "64px", false)))) : null;
+  show(h("div", { class: "panel item" },
+    h("div", { class: "gallery" }, main, thumbs),
+    h("div", {},
     h("h2", {}, item.name),
     h("div", { class: "muted" }, `${item.brand} · ${item.category}`),
     h("div", { class: "price" }, money(item.price)),
@@ -362,7 +387,7 @@ async function itemPage(id) {
       h("label", {}, "Qty ", qty),
       h("button", { class: "primary", onclick: () => addToCart(item.itemId, Number(qty.value)) }, "Add to cart"),
       h("button", { onclick: () => addToWishlist(item.itemId) }, "♡ Save")),
-    notify));
+    notify)));
   const threshold = item.lowStockThreshold || 0;
   const liveState = document.querySelector('[data-test="live-state"]');
   // Live stock: pushed over the WebSocket API on every change; without it (no liveUrl, or
@@ -739,7 +764,7 @@ async function sellerPage() {
     sellerPage();
   };
   const list = items.status === 200 ? items.body.items : [];
-  const kinds = { LOW_STOCK: "Low stock", BACK_IN_STOCK: "Back in stock", STOCK_SHORTFALL: "Units lost", RETURN_REVIEW: "Return to review", NEW_ORDER: "New order" };
+  const kinds = { LOW_STOCK: "Low stock", BACK_IN_STOCK: "Back in stock", STOCK_SHORTFALL: "Units lost", RETURN_REVIEW: "Return to review", NEW_ORDER: "New order", IMAGE_REFUSED: "Image refused" };
   const names = Object.fromEntries(list.map(i => [i.itemId, i.name]));
   show(h("div", { class: "layout" },
     h("section", { class: "panel" }, form),
@@ -751,13 +776,83 @@ async function sellerPage() {
             h("td", {}, h("a", { href: `#/item/${i.itemId}` }, i.name)),
             h("td", {}, money(i.price)),
             h("td", {}, availability(i.availability), i.availability.lowStock ? h("div", { class: "stock-low" }, `below ${i.lowStockThreshold}`) : null),
-            h("td", {}, h("button", { onclick: edit(i) }, "Edit")))))) : h("p", {}, "Nothing listed yet.")),
+            h("td", {}, h("button", { onclick: edit(i) }, "Edit"), " ", h("button", { onclick: () => imagesPanel(i), "data-test": "manage-images" }, "Images")))))) : h("p", {}, "Nothing listed yet.")),
       h("div", { class: "panel" }, h("h2", {}, "Orders and stock alerts"),
         notes.status === 200 && notes.body.items.length ? h("ul", {}, notes.body.items.map(n => h("li", { "data-test": "seller-notice" },
           h("strong", {}, kinds[n.kind] || n.kind), ` — ${names[n.itemId] || n.itemId}`,
           n.available !== undefined ? `: ${n.available} left` : "",
+          n.kind === "IMAGE_REFUSED" ? `: ${n.reason}` :
           n.kind === "NEW_ORDER" ? `: ${(n.lines || []).map(l => `${l.quantity} × ${names[l.itemId] || l.itemId}`).join(", ")}` : n.units ? `: ${n.units} units ${n.kind === "RETURN_REVIEW" ? "held" : "lost"} at ${n.warehouseId}` : "",
           h("span", { class: "muted" }, ` · ${when(n.at)}`)))) : h("p", {}, "No alerts.")))));
+}
+
+/// A seller's images of one item: upload (the file goes straight to S3 with a signed form,
+/// then the page waits for the item to list it or for the refusal's reason), reorder, delete.
+async function imagesPanel(item) {
+  const r = await api("GET", `/v1/items/${item.itemId}`);
+  if (r.status !== 200) { say(errorText(r), true); return; }
+  const current = r.body;
+  const ids = (current.images || []).map(i => i.imageId);
+  const save = async (next, done) => {
+    const s = await api("PATCH", `/v1/seller/items/${item.itemId}`, { images: next });
+    say(s.status === 200 ? done : errorText(s), s.status !== 200);
+    imagesPanel(item);
+  };
+  const move = (n, by) => { const next = ids.slice(); [next[n], next[n + by]] = [next[n + by], next[n]]; save(next, "Order saved."); };
+  const file = h("input", { type: "file", accept: "image/jpeg,image/png,image/webp", "data-test": "image-file", "aria-label": "Image file" });
+  const status = h("p", { class: "muted", "data-test": "upload-status", role: "status" });
+  const upload = async () => {
+    const f = file.files[0];
+    if (!f) { status.textContent = "Choose a JPEG, PNG or WebP file first."; return; }
+    status.textContent = "Uploading…";
+    const offer = await api("POST", `/v1/seller/items/${item.itemId}/images`);
+    if (offer.status !== 201) { status.textContent = errorText(offer); return; }
+    const form = new FormData();
+    for (const [k, v] of Object.entries(offer.body.upload.fields)) form.append(k, v);
+    form.append("Content-Type", f.type || "application/octet-stream");
+    form.append("file", f);
+    let sent;
+    try { sent = await fetch(offer.body.upload.url, { method: "POST", body: form }); }
+    catch (e) { status.textContent = `The upload did not reach storage: ${e.message}`; return; }
+    if (!sent.ok) {
+      const xml = await sent.text();
+      const m = /<Message>([^<]*)<\/Message>/.exec(xml);
+      status.textContent = `Refused: ${m ? m[1] : sent.status}`;
+      status.setAttribute("data-test", "upload-refused");
+      return;
+    }
+    status.textContent = "Checking the image…";
+    const imageId = offer.body.imageId;
+    for (let tries = 0; tries < 60; tries++) {
+      await new Promise(done => setTimeout(done, 1000));
+      const again = await api("GET", `/v1/items/${item.itemId}`);
+      if (again.status === 200 && (again.body.images || []).some(i => i.imageId === imageId)) {
+        say("Image added.");
+        imagesPanel(item);
+        return;
+      }
+      const notes = await api("GET", "/v1/seller/notifications?limit=20");
+      const refusal = notes.status === 200 && notes.body.items.find(n => n.kind === "IMAGE_REFUSED" && n.imageId === imageId);
+      if (refusal) {
+        status.textContent = `Refused: ${refusal.reason}`;
+        status.setAttribute("data-test", "upload-refused");
+        return;
+      }
+    }
+    status.textContent = "Still checking; look again in a minute.";
+  };
+  const panel = h("div", { class: "panel", "data-test": "item-images", "data-item": item.itemId },
+    h("h2", {}, `Images of “${current.name}”`),
+    ids.length ? h("ol", { class: "image-list" }, (current.images || []).map((im, n) => h("li", { "data-test": "seller-image", "data-image": im.imageId },
+      picture(im, `Image ${n + 1}`, "96px", true),
+      h("div", { class: "actions" },
+        n > 0 ? h("button", { type: "button", onclick: () => move(n, -1) }, "Move up") : null,
+        n < ids.length - 1 ? h("button", { type: "button", onclick: () => move(n, 1) }, "Move down") : null,
+        h("button", { type: "button", class: "danger", "data-test": "delete-image", onclick: () => save(ids.filter(x => x !== im.imageId), "Image deleted.") }, "Delete"))))) : h("p", {}, "No images yet."),
+    h("div", { class: "actions" }, file, h("button", { type: "button", class: "primary", onclick: upload, "data-test": "upload-image" }, "Upload")),
+    h("p", { class: "muted" }, "JPEG, PNG or WebP; up to 10 MB and 40 megapixels. Up to 10 images; the first is the main one."),
+    status);
+  show(h("div", {}, h("p", {}, h("button", { type: "button", onclick: () => sellerPage() }, "← Your products")), panel));
 }
 
 // ------------------------------------------------------------------ notifications

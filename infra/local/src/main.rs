@@ -99,7 +99,8 @@ async fn main() -> Result<()> {
             let config = Config::from_lookup(|k| env.get(k).cloned())?;
             let app = App::new(&config, local_clients(&sdk));
             let sites = seed::seed_warehouses(&app.warehouses).await?;
-            eprintln!("[aisle-local] seeded {sites} warehouse sites");
+            let products = seed::seed_products(&app).await?;
+            eprintln!("[aisle-local] seeded {sites} warehouse sites and {products} demo products with pictures (seller {})", seed::DEMO_SELLER);
         }
         Some("onboard-warehouse") => {
             // The local counterpart of infra/scripts/onboard-warehouse.sh.

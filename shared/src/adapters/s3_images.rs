@@ -214,9 +214,9 @@ impl ImageStore for S3Images {
 
     async fn publish(
         &self,
-        key: &str,
+        key: String,
         bytes: Vec<u8>,
-        content_type: &str,
+        content_type: &'static str,
     ) -> Result<(), StoreError> {
         self.client
             .put_object()

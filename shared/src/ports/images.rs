@@ -55,9 +55,9 @@ pub trait ImageStore: Send + Sync {
     /// never reused for other bytes).
     async fn publish(
         &self,
-        key: &str,
+        key: String,
         bytes: Vec<u8>,
-        content_type: &str,
+        content_type: &'static str,
     ) -> Result<(), StoreError>;
     /// Remove published renditions (absent ones are fine).
     async fn unpublish(&self, keys: &[String]) -> Result<(), StoreError>;

@@ -44,3 +44,59 @@ pub async fn onboard_warehouse(
         .await?;
     Ok((client, role))
 }
+
+/// The seller the demo products belong to: sign in to the storefront as seller
+/// `demo-seller` to edit them.
+pub const DEMO_SELLER: &str = "dev-demo-seller";
+
+/// How many demo products `make seed` lists.
+pub const DEMO_PRODUCTS: usize = 36;
+
+/// List [`DEMO_PRODUCTS`] products of [`DEMO_SELLER`] (the synthetic catalogue's first ones),
+/// each with a picture drawn for it ([`crate::pictures`]) published as the image worker
+/// publishes an upload's renditions, and stock at the warehouse sites the catalogue gives it.
+/// Idempotent: a product listed before is left as it is. Returns how many were listed now.
+pub async fn seed_products(app: &aisle::App) -> Result<usize> {
+    use aisle::domain::{ImageId, Quantity, StockReceipt, UploadKey};
+    use aisle::ports::{Catalog, Inventory};
+    use aisle::usecases::images::render;
+    let mut listed = 0;
+    for doc in crate::products::generate(DEMO_PRODUCTS, 7) {
+        let mut item = doc.item;
+        if app.catalog.get(item.item_id).await?.is_some() {
+            continue;
+        }
+        item.seller_id = DEMO_SELLER.try_into().map_err(anyhow::Error::msg)?;
+        let key = UploadKey {
+            item_id: item.item_id,
+            image_id: ImageId::derived_from(&item.item_id.to_string()),
+        };
+        let picture = crate::pictures::jpeg(&crate::pictures::product(
+            item.category.as_str(),
+            item.name.as_str(),
+            1200,
+            900,
+        ));
+        let rendered = render(&picture).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let image = aisle::usecases::images::process::publish(
+            &app.images,
+            &app.config.images.base_url,
+            key,
+            &rendered,
+        )
+        .await?;
+        item.images = vec![image];
+        app.catalog.insert(&item).await?;
+        for site in &doc.sites {
+            let receipt = StockReceipt {
+                warehouse_id: site.clone(),
+                item_id: item.item_id,
+                quantity: Quantity::try_from(20).map_err(anyhow::Error::msg)?,
+            };
+            let once = format!("seed-{}-{site}", item.item_id);
+            app.inventory.receive(&receipt, Some(&once)).await?;
+        }
+        listed += 1;
+    }
+    Ok(listed)
+}

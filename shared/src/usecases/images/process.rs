@@ -64,40 +64,7 @@ pub async fn process_upload(
         Ok(rendered) => rendered,
         Err(refusal) => return refuse(images, notices, &item, key, refusal.to_string(), now).await,
     };
-    let base = base_url.trim_end_matches('/');
-    let mut renditions: Vec<ImageRendition> = Vec::new();
-    let mut writes = Vec::new();
-    for r in &rendered.renditions {
-        let name = key.rendition_key(r.width, r.encoding.extension());
-        let url = format!("{base}/{name}");
-        match renditions.iter_mut().find(|x| x.width == r.width) {
-            Some(x) => set_url(x, r.encoding, url),
-            None => {
-                let mut x = ImageRendition {
-                    width: r.width,
-                    height: r.height,
-                    jpeg: String::new(),
-                    webp: String::new(),
-                };
-                set_url(&mut x, r.encoding, url);
-                renditions.push(x);
-            }
-        }
-        writes.push((name, r.bytes.clone(), r.encoding.content_type()));
-    }
-    let publishing = writes
-        .iter()
-        .map(|(name, bytes, content_type)| images.publish(name, bytes.clone(), content_type));
-    for outcome in futures_util::future::join_all(publishing).await {
-        outcome?;
-    }
-    renditions.sort_by_key(|r| r.width);
-    let image = ItemImage {
-        image_id: key.image_id,
-        width: rendered.width,
-        height: rendered.height,
-        renditions,
-    };
+    let image = publish(images, base_url, key, &rendered).await?;
     let mut tries = Policy::OPTIMISTIC.tries();
     while tries.next().await {
         let Some(current) = catalog.get(key.item_id).await? else {
@@ -137,6 +104,54 @@ pub async fn process_upload(
         "item {} kept changing while its image was listed",
         key.item_id
     )))
+}
+
+/// Publish every rendition of an accepted upload under its versioned name; the image as an
+/// item lists it (renditions narrowest first, URLs under `base_url`).
+pub async fn publish(
+    images: &impl ImageStore,
+    base_url: &str,
+    key: UploadKey,
+    rendered: &super::Rendered,
+) -> Result<ItemImage, StoreError> {
+    let base = base_url.trim_end_matches('/');
+    let mut renditions: Vec<ImageRendition> = Vec::new();
+    for r in &rendered.renditions {
+        let url = format!(
+            "{base}/{}",
+            key.rendition_key(r.width, r.encoding.extension())
+        );
+        match renditions.iter_mut().find(|x| x.width == r.width) {
+            Some(x) => set_url(x, r.encoding, url),
+            None => {
+                let mut x = ImageRendition {
+                    width: r.width,
+                    height: r.height,
+                    jpeg: String::new(),
+                    webp: String::new(),
+                };
+                set_url(&mut x, r.encoding, url);
+                renditions.push(x);
+            }
+        }
+    }
+    let publishing = rendered.renditions.iter().map(|r| {
+        images.publish(
+            key.rendition_key(r.width, r.encoding.extension()),
+            r.bytes.clone(),
+            r.encoding.content_type(),
+        )
+    });
+    for outcome in futures_util::future::join_all(publishing).await {
+        outcome?;
+    }
+    renditions.sort_by_key(|r| r.width);
+    Ok(ItemImage {
+        image_id: key.image_id,
+        width: rendered.width,
+        height: rendered.height,
+        renditions,
+    })
 }
 
 fn lists(item: &Item, image: ImageId) -> bool {
