@@ -26,7 +26,7 @@ async fn as_function(shop: &Shop, binary: &str, policies: Policies) -> (App, std
         log,
         true,
         Arc::new(aisle_local::ses_events::MailFeedback::default()),
-        Arc::new(aisle_local::s3_uploads::Notifications::default()),
+        Arc::new(aisle_local::s3_uploads::Buckets::default()),
     ));
     let sdk = local_sdk_config().await;
     let mut clients = local_clients(&sdk);
@@ -310,7 +310,7 @@ async fn with_s3_as(shop: &Shop, binary: &str, policies: Policies) -> App {
         DecisionLog::open(None).unwrap(),
         true,
         Arc::new(aisle_local::ses_events::MailFeedback::default()),
-        Arc::new(aisle_local::s3_uploads::Notifications::default()),
+        Arc::new(aisle_local::s3_uploads::Buckets::default()),
     ));
     let sdk = local_sdk_config().await;
     let mut clients = local_clients(&sdk);

@@ -207,6 +207,39 @@ def main():
         check("the seller page shows the received stock", live)
         shot(d, "seller-stocked")
 
+        # --- the seller uploads a picture of the lamp; bad uploads are refused with reasons
+        files = tempfile.mkdtemp(prefix="aisle-uploads-")
+        picture = os.path.join(files, "lamp.jpg")
+        subprocess.run([os.environ["AISLE_LOCAL"], "picture", picture, "--category", "kitchen", "--name", names["lamp"]], check=True, timeout=60)
+        text_as_jpg = os.path.join(files, "prices.jpg")
+        with open(text_as_jpg, "w") as f:
+            f.write("name,price\nlamp,25.00\n")
+        bomb = os.path.join(files, "bomb.png")
+        subprocess.run([os.environ["AISLE_LOCAL"], "picture", bomb, "--bomb"], check=True, timeout=60)
+        huge = os.path.join(files, "huge.jpg")
+        with open(huge, "wb") as f:
+            f.write(b"\xff" * (10 * 1024 * 1024 + 1))
+
+        def upload(path):
+            go(d, "/seller")
+            wait_for(d, EC.element_to_be_clickable((By.CSS_SELECTOR, f"[data-test=seller-item][data-item='{ids['lamp']}'] [data-test=manage-images]"))).click()
+            wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=image-file]"))).send_keys(path)
+            d.find_element(By.CSS_SELECTOR, "[data-test=upload-image]").click()
+
+        upload(picture)
+        added = wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=seller-image]")), 60)
+        check("the seller's upload is checked and listed on the item", added is not None)
+        shot(d, "seller-image-uploaded")
+        for path, reason in [(text_as_jpg, "not a JPEG, PNG or WebP image"), (bomb, "30000 x 30000 pixels"), (huge, "exceeds the maximum allowed size")]:
+            upload(path)
+            refused = wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=upload-refused]")), 60)
+            check(f"{os.path.basename(path)} is refused with its reason", refused is not None and reason in refused.text, refused.text if refused else "")
+            shot(d, f"seller-image-refused-{os.path.splitext(os.path.basename(path))[0]}")
+        listed = api("GET", f"/v1/items/{ids['lamp']}")[1]
+        check("refused uploads publish nothing: the lamp has its one image", len(listed["images"]) == 1, listed["images"])
+        # (the 10 MB file's refusal is S3's 400, which Chromium logs as a failed resource)
+        collect_console(d, ["400 (Bad Request)"])
+
         # --- a shopper searches with a typo, sees stock and a delivery date for their ZIP
         shopper = f"shopper-{RUN}"
         sign_in(d, shopper, "shopper")
@@ -231,6 +264,12 @@ def main():
             wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=facet-brand].on")))
             check("a facet filters the results", "result" in d.find_element(By.CSS_SELECTOR, "[data-test=total]").text)
         shot(d, "search-typo-delivery")
+        pic = d.find_element(By.CSS_SELECTOR, f"[data-test=hit][data-item='{ids['lamp']}'] img[data-test=pic]")
+        loaded = wait_for(d, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", pic))
+        check("the shopper's search shows the lamp's picture from the CDN path, WebP from its srcset",
+              loaded and "/images/" in pic.get_attribute("currentSrc") and pic.get_attribute("currentSrc").endswith(".webp"), pic.get_attribute("currentSrc"))
+        boxes = d.execute_script("return [...document.querySelectorAll('[data-test=hit] .pic')].map(b => b.getBoundingClientRect().width / b.getBoundingClientRect().height)")
+        check("every card's picture box is 4:3 before and after loading", all(abs(r - 4 / 3) < 0.02 for r in boxes), boxes)
         Select(d.find_element(By.CSS_SELECTOR, "[data-test=sort]")).select_by_value("delivery")
         wait_for(d, lambda d: "sort=delivery" in d.current_url)
         # The re-rendered page marks its chosen option (the old one only changed its value).
@@ -238,6 +277,30 @@ def main():
         dated = wait_for(d, lambda d: "Arrives" in d.find_element(By.CSS_SELECTOR, f"[data-test=hit][data-item='{ids['lamp']}']").text)
         check("sorting by delivery keeps the lamp with its date", dated)
         shot(d, "search-fastest-delivery")
+
+        go(d, f"/item/{ids['lamp']}")
+        main_pic = wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=item-picture] img")))
+        shown = wait_for(d, lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", main_pic))
+        check("the item page shows the picture, eagerly (it is above the fold)", shown and main_pic.get_attribute("loading") == "eager")
+        shot(d, "item-page-picture")
+
+        # --- the home page: the seeded demo products with their pictures, the first row eager
+        go(d, "/")
+        wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=hit] img[data-test=pic]")))
+        # Per card, in order: its picture's loading (null for a product without one).
+        loading = d.execute_script("return [...document.querySelectorAll('[data-test=hit]')].map(h => { const i = h.querySelector('img[data-test=pic]'); return i ? i.loading : null; })")
+        pictured = [(n, l) for n, l in enumerate(loading) if l]
+        check("home shows pictures; the first row (four cards) loads at once, the rest lazily",
+              len(pictured) > 4 and all(l == ("eager" if n < 4 else "lazy") for n, l in pictured), loading)
+        shift = d.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            let total = 0;
+            new PerformanceObserver(list => { for (const e of list.getEntries()) if (!e.hadRecentInput) total += e.value; })
+              .observe({ type: "layout-shift", buffered: true });
+            window.scrollTo(0, document.body.scrollHeight);
+            setTimeout(() => done(total), 1500);""")
+        check("pictures loading move nothing (cumulative layout shift under 0.01)", shift < 0.01, shift)
+        shot(d, "home-with-pictures")
 
         # --- wishlist, then cart
         go(d, "/search?" + urllib.parse.urlencode({"q": f"lumen {RUN}"}))

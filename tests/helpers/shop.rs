@@ -714,7 +714,7 @@ async fn iam_proxy(prefix: &str, upstream: String) -> String {
         log,
         true,
         Arc::new(aisle_local::ses_events::MailFeedback::default()),
-        Arc::new(aisle_local::s3_uploads::Notifications::default()),
+        Arc::new(aisle_local::s3_uploads::Buckets::default()),
     ));
     endpoint
 }
@@ -728,7 +728,7 @@ async fn iam_proxies(prefix: &str, dynamo_endpoint: &str) -> (String, String) {
     .unwrap();
     let sdk = local_sdk_config().await;
     let notifications = Arc::new(
-        aisle_local::s3_uploads::Notifications::from_template(
+        aisle_local::s3_uploads::Buckets::from_template(
             template(),
             prefix,
             aisle_local::sqs_client(&sdk, &endpoint("AWS_ENDPOINT_URL_SQS", 5000)),

@@ -4,7 +4,9 @@
 //! ```text
 //! aisle-local create-resources [--prefix P]   tables, queues, bus from template.yaml
 //! aisle-local env [--prefix P]                the functions' environment, KEY=VALUE lines
-//! aisle-local seed [--prefix P]               warehouse sites
+//! aisle-local seed [--prefix P]               warehouse sites, demo products with pictures
+//! aisle-local picture <file> [--category c] [--name n] [--bomb]
+//!                                             a drawn product picture (JPEG), or a PNG bomb
 //! aisle-local bench checkout                  holds/s under contention; DynamoDB cost per call
 //! aisle-local bench search [--items N[,N...]] [--queries N]   (needs the local stack)
 //!                                             embedded index build time and query latency
@@ -94,6 +96,19 @@ async fn main() -> Result<()> {
         Some("env") => {
             print!("{}", aisle_local::template::env_file(&template.local_env(&prefix)?)?);
         }
+        Some("picture") => {
+            // A drawn product picture (or, with --bomb, a PNG header declaring 30,000 x 30,000
+            // pixels) written to a file: what the browser test uploads.
+            let out = args.get(1).context("usage: aisle-local picture <file.jpg> [--category c] [--name n] [--bomb]")?;
+            let bytes = if args.iter().any(|a| a == "--bomb") {
+                aisle_local::pictures::png_header(30_000, 30_000)
+            } else {
+                let category = flag(&args, "--category").unwrap_or_else(|| "kitchen".into());
+                let name = flag(&args, "--name").unwrap_or_else(|| "Aisle product".into());
+                aisle_local::pictures::jpeg(&aisle_local::pictures::product(&category, &name, 1200, 900))
+            };
+            std::fs::write(out, bytes)?;
+        }
         Some("seed") => {
             let env = template.local_env(&prefix)?;
             let config = Config::from_lookup(|k| env.get(k).cloned())?;
@@ -117,7 +132,7 @@ async fn main() -> Result<()> {
             let api = flag(&args, "--api").unwrap_or_else(|| "http://127.0.0.1:3000".into());
             let stripe = format!("http://127.0.0.1:{}", std::env::var("AISLE_LOCALSTRIPE_PORT").unwrap_or_else(|_| "8420".into()));
             let root = aisle_local::template::repo_root().join("storefront");
-            let images = format!("{}/{}", endpoint("AWS_ENDPOINT_URL_S3", 5000).trim_end_matches('/'), aisle_local::template::bucket_name(&prefix, "ImagesBucket"));
+            let images = Some((aisle::app::s3_client(&sdk, Some(&endpoint("AWS_ENDPOINT_URL_S3", 5000))), aisle_local::template::bucket_name(&prefix, "ImagesBucket")));
             aisle_local::storefront::Storefront { root, api, stripe, images }.serve(port).await?;
         }
         Some("gateway") => {
@@ -154,7 +169,7 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::json!({ "iam": "ready", "port": port, "upstream": upstream, "enforce": enforce }));
             let feedback = std::sync::Arc::new(aisle_local::ses_events::MailFeedback::from_template(&template));
             // S3's notifications of new objects, sent to moto's queues (the upstream is moto).
-            let notifications = std::sync::Arc::new(aisle_local::s3_uploads::Notifications::from_template(&template, &prefix, sqs_client(&sdk, &upstream))?);
+            let notifications = std::sync::Arc::new(aisle_local::s3_uploads::Buckets::from_template(&template, &prefix, sqs_client(&sdk, &upstream))?);
             aisle_local::iam::serve(listener, upstream, policies, log, enforce, feedback, notifications).await;
         }
         Some("stripe-proxy") => {

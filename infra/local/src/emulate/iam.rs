@@ -881,7 +881,7 @@ pub async fn serve(
     log: DecisionLog,
     enforce: bool,
     feedback: Arc<crate::ses_events::MailFeedback>,
-    notifications: Arc<crate::s3_uploads::Notifications>,
+    notifications: Arc<crate::s3_uploads::Buckets>,
 ) {
     let client = crate::proxy::forwarder();
     crate::proxy::serve(listener, move |parts, body| {
@@ -923,7 +923,7 @@ async fn handle(
     log: &DecisionLog,
     enforce: bool,
     feedback: &crate::ses_events::MailFeedback,
-    notifications: &crate::s3_uploads::Notifications,
+    notifications: &crate::s3_uploads::Buckets,
 ) -> crate::proxy::Answer {
     let header = |name: &str| {
         parts
@@ -1058,7 +1058,7 @@ async fn post_form(
     body: Bytes,
     client: &crate::proxy::Forwarder,
     upstream: &str,
-    notifications: &crate::s3_uploads::Notifications,
+    notifications: &crate::s3_uploads::Buckets,
 ) -> crate::proxy::Answer {
     let bucket = parts.uri.path().trim_matches('/').to_owned();
     let content_type = parts
@@ -1076,7 +1076,20 @@ async fn post_form(
     let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     if let Err(refused) = crate::s3_uploads::check_policy(&bucket, &form, &secret, now) {
         tracing::info!(%bucket, code = refused.code, message = %refused.message, "S3 POST refused");
-        return refused.answer();
+        let mut answer = refused.answer();
+        let origin = parts
+            .headers
+            .get("origin")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if notifications.allows_origin(&bucket, origin) {
+            if let Ok(value) = http::HeaderValue::from_str(origin) {
+                answer
+                    .headers_mut()
+                    .insert("access-control-allow-origin", value);
+            }
+        }
+        return answer;
     }
     let answer = crate::proxy::forward(client, upstream, &parts, body).await;
     if answer.status().is_success() {

@@ -263,15 +263,25 @@ struct Target {
     suffix: String,
 }
 
-/// The template's bucket notifications, sent to moto's SQS.
+/// What the template says of its buckets that S3 acts on and moto does not: their
+/// notifications (sent to moto's SQS) and their CORS origins (for the answers the proxy makes).
 #[derive(Debug, Clone, Default)]
-pub struct Notifications {
+pub struct Buckets {
     sqs: Option<aws_sdk_sqs::Client>,
     by_bucket: BTreeMap<String, Vec<Target>>,
+    origins: BTreeMap<String, Vec<String>>,
     policies: QueuePolicies,
 }
 
-impl Notifications {
+impl Buckets {
+    /// Whether `bucket`'s CORS rules allow `origin` (S3 puts the allow-origin header on its
+    /// refusals too, so a page can read why).
+    pub fn allows_origin(&self, bucket: &str, origin: &str) -> bool {
+        self.origins
+            .get(bucket)
+            .is_some_and(|o| o.iter().any(|a| a == "*" || a == origin))
+    }
+
     /// The notifications of `template`'s buckets (named with `prefix`), sent through `sqs`.
     pub fn from_template(
         template: &Template,
@@ -280,7 +290,12 @@ impl Notifications {
     ) -> Result<Self> {
         let policies = QueuePolicies::from_template(template, prefix)?;
         let mut by_bucket = BTreeMap::new();
+        let mut origins = BTreeMap::new();
         for bucket in &template.buckets {
+            origins.insert(
+                bucket_name(prefix, &bucket.logical_id),
+                bucket.cors.iter().flat_map(|(o, _)| o.clone()).collect(),
+            );
             let targets: Vec<Target> = bucket
                 .notifications
                 .iter()
@@ -299,6 +314,7 @@ impl Notifications {
         Ok(Self {
             sqs: Some(sqs),
             by_bucket,
+            origins,
             policies,
         })
     }

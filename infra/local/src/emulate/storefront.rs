@@ -33,9 +33,10 @@ pub struct Storefront {
     pub api: String,
     /// localstripe's base URL.
     pub stripe: String,
-    /// The images bucket's address on moto's S3 (`http://127.0.0.1:5000/<bucket>`), served
-    /// under `/images/` as the storefront's CloudFront distribution serves ImagesBucket.
-    pub images: String,
+    /// The images bucket on moto's S3, served under `/images/` as the storefront's
+    /// CloudFront distribution serves ImagesBucket (reading it signed, as its origin access
+    /// control signs its requests).
+    pub images: Option<(aws_sdk_s3::Client, String)>,
 }
 
 impl Storefront {
@@ -169,7 +170,7 @@ impl Storefront {
                     Err(e) => problem(502, &format!("moto: {e:#}")),
                 }
             }
-            ("GET" | "HEAD", p) if p.starts_with("/images/") => self.image(client, parts).await,
+            ("GET" | "HEAD", p) if p.starts_with("/images/") => self.image(parts).await,
             ("GET", _) => self.file(path),
             _ => problem(405, "not here"),
         }
@@ -177,43 +178,61 @@ impl Storefront {
 
     /// A rendition from the images bucket, with the object's own `Cache-Control`, `ETag` and
     /// type, as CloudFront passes them on (a conditional GET answers 304).
-    async fn image(&self, client: &Forwarder, parts: &http::request::Parts) -> Answer {
-        let mut request = hyper::Request::builder()
-            .method(parts.method.clone())
-            .uri(format!("{}{}", self.images, parts.uri.path()));
-        if let Some(tag) = parts.headers.get(http::header::IF_NONE_MATCH) {
-            request = request.header(http::header::IF_NONE_MATCH, tag);
-        }
-        let Ok(request) = request.body(Full::new(Bytes::new())) else {
-            return problem(500, "building the S3 request");
+    async fn image(&self, parts: &http::request::Parts) -> Answer {
+        let Some((s3, bucket)) = &self.images else {
+            return problem(404, "no images bucket");
         };
-        match client.request(request).await {
-            Ok(response) => {
-                use http_body_util::BodyExt;
-                let (head, body) = response.into_parts();
-                let body = body
-                    .collect()
-                    .await
-                    .map(|b| b.to_bytes())
-                    .unwrap_or_default();
-                let mut answer = hyper::Response::builder().status(head.status);
-                for name in [
-                    http::header::CONTENT_TYPE,
-                    http::header::CACHE_CONTROL,
-                    http::header::ETAG,
-                    http::header::LAST_MODIFIED,
-                ] {
-                    if let Some(value) = head.headers.get(&name) {
+        let key = parts.uri.path().trim_start_matches('/');
+        let mut get = s3.get_object().bucket(bucket).key(key);
+        if let Some(tag) = parts
+            .headers
+            .get(http::header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+        {
+            get = get.if_none_match(tag);
+        }
+        match get.send().await {
+            Ok(object) => {
+                let mut answer = hyper::Response::builder().status(200);
+                let headers = [
+                    (http::header::CONTENT_TYPE, object.content_type()),
+                    (http::header::CACHE_CONTROL, object.cache_control()),
+                    (http::header::ETAG, object.e_tag()),
+                ];
+                for (name, value) in headers {
+                    if let Some(value) = value {
                         answer = answer.header(name, value);
                     }
                 }
-                // S3 answers a missing key 403 to a reader without ListBucket (CloudFront's
-                // origin access): the page sees 403, as from CloudFront.
+                let body = object
+                    .body
+                    .collect()
+                    .await
+                    .map(|b| b.into_bytes())
+                    .unwrap_or_default();
+                let body = if parts.method == http::Method::HEAD {
+                    Bytes::new()
+                } else {
+                    body
+                };
                 answer
                     .body(Full::new(body))
                     .unwrap_or_else(|_| problem(502, "S3 answer"))
             }
-            Err(e) => problem(502, &format!("S3: {e}")),
+            Err(e) => {
+                let status = e.raw_response().map_or(502, |r| r.status().as_u16());
+                // 304 for a matching ETag; a missing key is CloudFront's 403 from an origin
+                // it may not list.
+                let status = match status {
+                    304 => 304,
+                    404 | 403 => 403,
+                    _ => 502,
+                };
+                hyper::Response::builder()
+                    .status(status)
+                    .body(Full::new(Bytes::new()))
+                    .unwrap_or_else(|_| problem(502, "S3 answer"))
+            }
         }
     }
 
@@ -326,7 +345,7 @@ mod tests {
             root: crate::template::repo_root().join("storefront"),
             api: "http://127.0.0.1:3000".into(),
             stripe: "http://127.0.0.1:1".into(),
-            images: "http://127.0.0.1:1/images-bucket".into(),
+            images: None,
         }
     }
 

@@ -387,9 +387,12 @@ pub async fn create_mail_configuration_sets(
             .await
         {
             Ok(_) => made += 1,
+            // SES says AlreadyExistsException; moto names it ConfigurationSetAlreadyExists.
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_already_exists_exception()) => {}
+                    .is_some_and(|s| s.is_already_exists_exception())
+                    || aws_sdk_sesv2::error::ProvideErrorMetadata::code(&e)
+                        == Some("ConfigurationSetAlreadyExistsException") => {}
             Err(e) => return Err(e).with_context(|| format!("creating configuration set {name}")),
         }
     }
