@@ -1,6 +1,6 @@
 # Aisle's commands. Everything local runs on loopback with dummy credentials (infra/scripts/env.sh).
 SHELL := /bin/bash
-.PHONY: test e2e smoke browser package api-fuzz stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-flash bench-init iam-report checks
+.PHONY: test e2e smoke browser lighthouse package api-fuzz stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-flash bench-init iam-report checks
 
 ## Run every test against DynamoDB Local and moto (starts and stops them as needed).
 test:
@@ -24,9 +24,14 @@ stack-down:
 smoke:
 	infra/scripts/smoke.sh
 
-## The storefront in headless Chromium against a running `make dev` (screenshots in .local/screenshots/).
+## The storefront in headless Chromium against a running `make dev` (screenshots in .local/screenshots/),
+## axe-core (WCAG 2.2 AA) on every page it shows.
 browser:
 	infra/scripts/browser.sh
+
+## Lighthouse (performance, accessibility) on home, search and an item page of a running `make dev`.
+lighthouse:
+	infra/scripts/lighthouse.sh
 
 ## Load demo data (warehouse sites).
 seed:

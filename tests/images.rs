@@ -187,6 +187,10 @@ async fn a_sellers_upload_is_rendered_listed_on_the_item_and_served_under_its_ve
         .await;
     assert_eq!(shop.pump_queue("ImageUploadsQueue").await, 1);
     assert_eq!(image_ids(&item(&shop, id).await), vec![image_id]);
+    assert!(
+        shop.drain("ImageUploadsDeadLetters").await.is_empty(),
+        "a redelivery is handled, not parked"
+    );
 }
 
 #[tokio::test]
@@ -410,4 +414,43 @@ async fn a_seller_reorders_and_deletes_images_and_a_deleted_images_files_are_rem
     let files = keys(&shop.config.images.images_bucket, &format!("images/{id}/")).await;
     assert_eq!(files.len(), 6, "{files:?}");
     assert!(files.iter().all(|k| k.contains(&ids[1])), "{files:?}");
+}
+
+#[tokio::test]
+async fn a_notification_that_names_no_upload_is_parked_with_its_reason_and_the_rest_of_the_batch_goes_on(
+) {
+    let shop = Shop::open().await;
+    let seller = Caller::seller();
+    let id = helpers::listed_by(&shop, &seller, "Camera", "cameras").await;
+    let good = offer(&shop, &seller, id).await;
+    // S3's own test message (sent when a notification is configured): dropped.
+    shop.enqueue(
+        "ImageUploadsQueue",
+        r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}"#,
+    )
+    .await;
+    // Not an S3 notification, and one for a key outside uploads/<itemId>/<imageId>.
+    shop.enqueue("ImageUploadsQueue", "not json").await;
+    let stray = serde_json::json!({ "Records": [{ "eventName": "ObjectCreated:Put", "s3": {
+        "bucket": { "name": shop.config.images.uploads_bucket },
+        "object": { "key": "uploads/elsewhere.txt", "size": 3 } } }] });
+    shop.enqueue("ImageUploadsQueue", &stray.to_string()).await;
+    assert_eq!(post(&good, "image/jpeg", &photo()).await.0, 204);
+
+    assert_eq!(shop.pump_queue("ImageUploadsQueue").await, 4);
+    assert_eq!(
+        image_ids(&item(&shop, id).await),
+        vec![good["imageId"].as_str().unwrap().to_owned()]
+    );
+    let parked = shop.drain("ImageUploadsDeadLetters").await;
+    let reasons: Vec<String> = parked.iter().filter_map(|(_, r)| r.clone()).collect();
+    assert_eq!(parked.len(), 2, "{parked:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("not JSON")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("uploads/elsewhere.txt")),
+        "{reasons:?}"
+    );
 }

@@ -97,11 +97,34 @@ def collect_console(d, allowed):
         console_errors.append(entry["message"])
 
 
+# axe-core (npm, installed by browser.sh): every page a step shows is checked against WCAG
+# 2.0, 2.1 and 2.2 at levels A and AA.
+AXE = open(os.environ["AXE_JS"]).read() if os.environ.get("AXE_JS") else None
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+accessibility = {}
+
+
+def axe(d, name):
+    """The page's axe-core violations (rule, impact, first elements), kept under `name`."""
+    if not AXE:
+        return
+    if not d.execute_script("return !!window.axe"):
+        d.execute_script(AXE)
+    found = d.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, { runOnly: { type: 'tag', values: arguments[0] } })"
+        ".then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length, targets: v.nodes.slice(0, 3).map(n => n.target.join(' ')) }))))"
+        ".catch(e => done([{ id: 'axe-error', impact: 'critical', help: String(e), nodes: 0, targets: [] }]));",
+        AXE_TAGS)
+    accessibility[name] = found
+
+
 def shot(d, name):
     step_no[0] += 1
     os.makedirs(SHOTS, exist_ok=True)
     path = os.path.join(SHOTS, f"{step_no[0]:02d}-{name}.png")
     d.save_screenshot(path)
+    axe(d, f"{step_no[0]:02d}-{name}")
     return path
 
 
@@ -502,6 +525,13 @@ def main():
         p.quit()
 
     check("no console errors on any page", not console_errors, console_errors)
+    if AXE:
+        print("axe-core (WCAG 2.2 AA) violations per page:")
+        for page, found in accessibility.items():
+            print(f"  {page}: {sum(v['nodes'] for v in found)} ({', '.join(v['id'] for v in found) or 'none'})")
+        failing = {p: f for p, f in accessibility.items() if f}
+        check(f"0 axe-core violations at WCAG 2.2 AA on all {len(accessibility)} pages the test visits", not failing,
+              json.dumps(failing, indent=1)[:4000])
     print(f"screenshots: {SHOTS}")
     print(f"browser: {'FAILED ' + str(len(failures)) if failures else 'all passed'}")
     sys.exit(1 if failures else 0)

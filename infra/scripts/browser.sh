@@ -17,6 +17,13 @@ if ! "$venv/bin/python" -c 'import selenium' 2>/dev/null; then
   # 4.52 needs a certifi newer than this machine's PyPI mirror has.
   "$venv/bin/pip" install --quiet --disable-pip-version-check selenium==4.51.0
 fi
+# axe-core (npm), injected into every page the test shows.
+a11y="$AISLE_CACHE/node-a11y"
+if [ ! -f "$a11y/node_modules/axe-core/axe.min.js" ]; then
+  mkdir -p "$a11y"
+  npm install --silent --no-audit --no-fund --prefix "$a11y" axe-core@4.14.1 >/dev/null
+fi
+export AXE_JS="$a11y/node_modules/axe-core/axe.min.js"
 if [ -z "${STOREFRONT:-}" ]; then
   # By hand: take the URLs and tokens from the running make dev's output.
   eval "$(grep '^export ' "$AISLE_STATE/dev.out" 2>/dev/null || true)"

@@ -3,7 +3,8 @@
 # expiry is observable in the run, yet longer than a function instance takes to start under
 # `cargo lambda watch`, which spawns each instance through `cargo run` on first use: with
 # 8-second holds a slow machine saw a hold expire before its first submit answered), run
-# infra/scripts/e2e.py and the deploy smoke walk (smoke.py) against the gateway, the storefront in a browser (browser.sh), then
+# infra/scripts/e2e.py and the deploy smoke walk (smoke.py) against the gateway, the storefront in a browser (browser.sh,
+# lighthouse.sh), then
 # schemathesis (api-fuzz.sh), stop everything.
 set -euo pipefail
 here="$(dirname "${BASH_SOURCE[0]}")"
@@ -23,7 +24,9 @@ export AISLE_STATE
 python3 "$here/e2e.py"
 # The smoke walk a deployer runs against a stack (make smoke STACK=...), here against make dev.
 python3 "$here/smoke.py"
-# The storefront in headless Chromium: a seller's listing and a shopper's whole flow.
+# The storefront in headless Chromium: a seller's listing and a shopper's whole flow, with
+# axe-core on every page it shows; then Lighthouse on home, search and an item page.
 "$here/browser.sh"
+"$here/lighthouse.sh"
 # The same running shop, fuzzed from openapi.yaml: no 5xx, documented statuses and bodies.
 "$here/api-fuzz.sh"

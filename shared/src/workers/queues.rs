@@ -373,25 +373,39 @@ pub fn upload_keys(body: &str) -> Result<Vec<String>, String> {
     if value.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
         return Ok(Vec::new());
     }
-    let event: aws_lambda_events::s3::S3Event =
+    // Only what is read here is required of a record (S3's whole structure is typed in
+    // `aws_lambda_events::s3`, which refuses a record without, say, `eventTime`).
+    #[derive(serde::Deserialize)]
+    struct Notification {
+        #[serde(rename = "Records")]
+        records: Vec<Record>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Record {
+        event_name: String,
+        s3: Entity,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entity {
+        object: Object,
+    }
+    #[derive(serde::Deserialize)]
+    struct Object {
+        key: String,
+    }
+    let notification: Notification =
         serde_json::from_value(value).map_err(|e| format!("not an S3 event notification: {e}"))?;
-    event
+    Ok(notification
         .records
         .into_iter()
-        .filter(|r| {
-            r.event_name
-                .as_deref()
-                .is_some_and(|n| n.starts_with("ObjectCreated:"))
-        })
+        .filter(|r| r.event_name.starts_with("ObjectCreated:"))
         .map(|r| {
-            let raw = r.s3.object.key.ok_or("a record without s3.object.key")?;
-            let plus_as_space = raw.replace('+', " ");
-            Ok(
-                form_urlencoded::parse(format!("k={plus_as_space}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default(),
-            )
+            let plus_as_space = r.s3.object.key.replace('+', " ");
+            form_urlencoded::parse(format!("k={plus_as_space}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
         })
-        .collect()
+        .collect())
 }
