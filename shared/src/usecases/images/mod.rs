@@ -12,6 +12,11 @@ pub use render::*;
 use crate::domain::{ItemId, ItemImage, UploadKey};
 use crate::ports::{ImageStore, StoreError};
 
+/// Why an item takes no more images, in words for the seller.
+pub fn full(count: usize) -> String {
+    format!("the item has {count} images already; delete one first")
+}
+
 /// Every published file of `image` (both encodings of each rendition).
 pub fn rendition_keys(item_id: ItemId, image: &ItemImage) -> Vec<String> {
     let key = UploadKey {

@@ -73,14 +73,13 @@ pub async fn process_upload(
             return Ok(Processed::Gone);
         };
         if lists(&current, key.image_id) {
-            break;
+            // Listed by an earlier delivery of the same notification.
+            images.discard_upload(&key.key()).await?;
+            return Ok(Processed::AlreadyListed);
         }
         if current.images.len() >= crate::domain::item::MAX_IMAGES {
             super::unpublish(images, key.item_id, &image).await?;
-            let reason = format!(
-                "the item has {} images already; delete one first",
-                current.images.len()
-            );
+            let reason = super::full(current.images.len());
             return refuse(images, notices, &current, key, reason, now).await;
         }
         let mut next = current.clone();
@@ -92,13 +91,6 @@ pub async fn process_upload(
             images.discard_upload(&key.key()).await?;
             return Ok(Processed::Listed(key.image_id));
         }
-    }
-    if lists(
-        &catalog.get(key.item_id).await?.unwrap_or(item),
-        key.image_id,
-    ) {
-        images.discard_upload(&key.key()).await?;
-        return Ok(Processed::AlreadyListed);
     }
     Err(StoreError::Contention(format!(
         "item {} kept changing while its image was listed",

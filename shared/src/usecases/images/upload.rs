@@ -22,7 +22,7 @@ pub enum BeginUploadError {
     #[error("this item belongs to another seller")]
     NotOwner,
     /// The item lists the most images it may.
-    #[error("the item has {0} images already; delete one first")]
+    #[error("{}", super::full(*.0))]
     Full(usize),
     /// The store failed (see [`StoreError`]).
     #[error(transparent)]
