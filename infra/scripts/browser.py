@@ -260,6 +260,20 @@ def main():
             shot(d, f"seller-image-refused-{os.path.splitext(os.path.basename(path))[0]}")
         listed = api("GET", f"/v1/items/{ids['lamp']}")[1]
         check("refused uploads publish nothing: the lamp has its one image", len(listed["images"]) == 1, listed["images"])
+        # A second picture, moved first, then the first one deleted: from the seller's panel.
+        second = os.path.join(files, "lamp-lit.jpg")
+        subprocess.run([os.environ["AISLE_LOCAL"], "picture", second, "--category", "kitchen", "--name", names["lamp"] + " lit"], check=True, timeout=60)
+        upload(second)
+        wait_for(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-test=seller-image]")) == 2, 60)
+        order = [e.get_attribute("data-image") for e in d.find_elements(By.CSS_SELECTOR, "[data-test=seller-image]")]
+        d.find_elements(By.CSS_SELECTOR, "[data-test=seller-image]")[1].find_element(By.XPATH, ".//button[text()='Move up']").click()
+        moved = wait_for(d, lambda d: [e.get_attribute("data-image") for e in d.find_elements(By.CSS_SELECTOR, "[data-test=seller-image]")] == order[::-1])
+        check("the seller moves the second picture first", moved)
+        shot(d, "seller-images-reordered")
+        d.find_elements(By.CSS_SELECTOR, "[data-test=seller-image]")[1].find_element(By.CSS_SELECTOR, "[data-test=delete-image]").click()
+        wait_for(d, lambda d: [e.get_attribute("data-image") for e in d.find_elements(By.CSS_SELECTOR, "[data-test=seller-image]")] == [order[1]])
+        kept = [i["imageId"] for i in api("GET", f"/v1/items/{ids['lamp']}")[1]["images"]]
+        check("the seller deletes the other; the item lists only the one kept", kept == [order[1]], kept)
         # (the 10 MB file's refusal is S3's 400, which Chromium logs as a failed resource)
         collect_console(d, ["400 (Bad Request)"])
 
