@@ -775,23 +775,27 @@ impl Template {
             .collect()
     }
 
+    /// A list of strings as the template gives it: written out, or a `CommaDelimitedList`
+    /// parameter (`!Ref`) at its default.
+    fn strings(&self, value: Option<&Value>) -> Vec<String> {
+        let Some(value) = value else {
+            return Vec::new();
+        };
+        if let Some(param) = reference(value) {
+            return self
+                .parameter_default(param)
+                .map(|d| d.split(',').map(|v| v.trim().to_owned()).collect())
+                .unwrap_or_default();
+        }
+        value
+            .as_sequence()
+            .map(|items| items.iter().filter_map(|v| scalar(Some(v))).collect())
+            .unwrap_or_default()
+    }
+
     /// A bucket's versioning, CORS rules and queue notifications.
     fn bucket_def(&self, id: &str, props: &Value) -> BucketDef {
-        let list = |value: Option<&Value>| -> Vec<String> {
-            let Some(value) = value else {
-                return Vec::new();
-            };
-            if let Some(param) = reference(value) {
-                return self
-                    .parameter_default(param)
-                    .map(|d| d.split(',').map(|v| v.trim().to_owned()).collect())
-                    .unwrap_or_default();
-            }
-            value
-                .as_sequence()
-                .map(|items| items.iter().filter_map(|v| scalar(Some(v))).collect())
-                .unwrap_or_default()
-        };
+        let list = |value: Option<&Value>| self.strings(value);
         let cors = props
             .get("CorsConfiguration")
             .and_then(|c| c.get("CorsRules"))
@@ -852,21 +856,7 @@ impl Template {
                 .then(|| r.get("Properties")?.get("CorsConfiguration").cloned())
                 .flatten()
         })?;
-        let list = |name: &str| -> Vec<String> {
-            let Some(value) = config.get(name) else {
-                return Vec::new();
-            };
-            if let Some(param) = reference(value) {
-                return self
-                    .parameter_default(param)
-                    .map(|d| d.split(',').map(|v| v.trim().to_owned()).collect())
-                    .unwrap_or_default();
-            }
-            value
-                .as_sequence()
-                .map(|items| items.iter().filter_map(|v| scalar(Some(v))).collect())
-                .unwrap_or_default()
-        };
+        let list = |name: &str| self.strings(config.get(name));
         Some(Cors {
             allow_origins: list("AllowOrigins"),
             allow_methods: list("AllowMethods"),
