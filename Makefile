@@ -1,6 +1,6 @@
 # Aisle's commands. Everything local runs on loopback with dummy credentials (infra/scripts/env.sh).
 SHELL := /bin/bash
-.PHONY: test e2e smoke browser lighthouse package api-fuzz stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-flash bench-init iam-report checks
+.PHONY: test e2e smoke browser lighthouse package api-fuzz stack-up stack-down seed dev lint build fmt bench bench-search bench-assign bench-recommendations bench-flash bench-init iam-report checks
 
 ## Run every test against DynamoDB Local and moto (starts and stops them as needed).
 test:
@@ -58,6 +58,11 @@ bench:
 ## and a small one) into 160/400/800 px JPEG and WebP, and the renditions' sizes. No stack.
 bench-images:
 	cargo run -q --profile bench -p aisle-local -- bench images --runs 5
+
+## Recommendation quality (no stack): hit rate at 10 of "also bought" and "for you" on a
+## generated purchase history with a held-out last purchase, against the popularity baseline.
+bench-recommendations:
+	cargo run -q --profile bench -p aisle-local -- bench recommendations --shoppers $${SHOPPERS:-20000}
 
 ## Assignment benchmark against the running local stack (make stack-up first): orders
 ## assigned per second by one worker, DynamoDB calls and capacity per assigned order.

@@ -205,6 +205,10 @@ async fn main() -> Result<()> {
         Some("bench") if args.get(1).map(String::as_str) == Some("checkout") => {
             aisle_local::bench::checkout(50, 10).await?;
         }
+        Some("bench") if args.get(1).map(String::as_str) == Some("recommendations") => {
+            let shoppers = flag(&args, "--shoppers").map(|n| n.parse()).transpose()?.unwrap_or(20_000);
+            aisle_local::bench::recommend::recommendations(shoppers);
+        }
         Some("bench") if args.get(1).map(String::as_str) == Some("images") => {
             let runs = flag(&args, "--runs").map(|n| n.parse()).transpose()?.unwrap_or(5);
             aisle_local::bench::images::images(runs)?;

@@ -20,6 +20,7 @@ pub mod page;
 pub mod parking;
 pub mod principal;
 pub mod quantity;
+pub mod recommend;
 pub mod returns;
 pub mod search;
 pub mod stock;
