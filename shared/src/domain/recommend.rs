@@ -46,7 +46,7 @@ impl<T: Copy + Eq + Hash + Ord> CoPurchases<T> {
         let Some(row) = self.pairs.get(&item) else {
             return Vec::new();
         };
-        top(row.iter().map(|(i, c)| (*i, *c)), k, |i| eligible(i))
+        top(row.iter().map(|(i, c)| (*i, *c)), k, eligible)
     }
 
     /// Up to `k` items most shoppers bought, best first, only those `eligible`.
@@ -65,7 +65,7 @@ impl<T: Copy + Eq + Hash + Ord> CoPurchases<T> {
                 }
             }
         }
-        let mut picked = top(scores.into_iter(), k, |i| eligible(i));
+        let mut picked = top(scores.into_iter(), k, &eligible);
         let chosen: HashSet<T> = picked.iter().copied().collect();
         if picked.len() < k {
             let rest = self.popular(k + bought.len() + picked.len(), |i| {
