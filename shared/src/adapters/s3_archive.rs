@@ -87,8 +87,9 @@ fn body(order: &Order) -> Result<Vec<u8>, StoreError> {
     Ok(bytes)
 }
 
-/// Whether an S3 failure is "no such key" (a HEAD answers a bare 404, without a code).
-fn missing<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+/// Whether an S3 failure is "no such key" (a HEAD answers a bare 404, without a code); the
+/// image adapter's reads use it too.
+pub(crate) fn missing<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
     matches!(err.code(), Some("NoSuchKey" | "NotFound"))
         || err
             .raw_response()

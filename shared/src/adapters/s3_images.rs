@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
@@ -184,9 +183,7 @@ impl ImageStore for S3Images {
             .await
         {
             Ok(out) => out,
-            Err(e) if matches!(e.code(), Some("NoSuchKey" | "NotFound")) => {
-                return Ok(Upload::Missing)
-            }
+            Err(e) if super::s3_archive::missing(&e) => return Ok(Upload::Missing),
             Err(e) => return Err(classify("GetObject", e)),
         };
         let length = out.content_length().unwrap_or(0).max(0) as u64;
