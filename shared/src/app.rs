@@ -258,6 +258,12 @@ pub struct App {
     pub live_push: ApiGatewayPush,
     /// Domain events onto the bus.
     pub events: EventBridgePublisher,
+    /// Shopper signal counters (recommendations, suggestions, the zero-result report).
+    pub signals: crate::adapters::dynamo::DynamoSignals,
+    /// Parked signal lines and orders the signal consumer cannot read.
+    pub signal_dead_letters: DeadLetters,
+    /// Popular queries for suggestions, kept for a minute.
+    pub popular_queries: Arc<crate::usecases::recommend::suggest::PopularQueries>,
     /// Fault injection for tests; inert unless a test arms it.
     pub faults: Arc<Faults>,
     /// The search index, opened on first use.
@@ -457,8 +463,16 @@ impl App {
             waiting_room: DynamoWaitingRoom::new(dynamo.clone(), &t.stock, &t.shoppers, &t.live),
             watchers: DynamoWatchers::new(dynamo.clone(), &t.live, clock.clone()),
             live_push: ApiGatewayPush::new(&sdk, &config.live_endpoint),
-            dead_letters: DeadLetters::new(sqs, &config.timer_dlq_url),
+            dead_letters: DeadLetters::new(sqs.clone(), &config.timer_dlq_url),
             events: EventBridgePublisher::new(events, &config.event_bus),
+            signals: crate::adapters::dynamo::DynamoSignals::new(
+                dynamo.clone(),
+                &t.signals,
+                faults.clone(),
+                clock.clone(),
+            ),
+            signal_dead_letters: DeadLetters::new(sqs, &config.signals_dlq_url),
+            popular_queries: Arc::default(),
             faults,
             search: SearchHandle {
                 config: config.clone(),

@@ -27,6 +27,8 @@ pub struct Tables {
     pub idempotency: String,
     /// Live-stock WebSocket subscriptions (`LIVE_TABLE`).
     pub live: String,
+    /// Shopper signal counters, purchases and recent searches (`SIGNALS_TABLE`).
+    pub signals: String,
 }
 
 /// Where the search index lives.
@@ -107,6 +109,9 @@ pub struct Config {
     /// Where stream records that cannot be read are parked, with their reason (the streams'
     /// failure destination too).
     pub stream_failures_url: String,
+    /// Where signal log lines that cannot be read are parked, with their reason (also the
+    /// signal consumer's failure destination).
+    pub signals_dlq_url: String,
     /// The live-stock WebSocket API's management endpoint (`LIVE_ENDPOINT`,
     /// `https://<api>.execute-api.<region>.amazonaws.com/<stage>`) pushes are posted to.
     pub live_endpoint: String,
@@ -288,6 +293,7 @@ impl Config {
             warehouse_orders: var("WAREHOUSE_ORDERS_TABLE"),
             idempotency: var("IDEMPOTENCY_TABLE"),
             live: var("LIVE_TABLE"),
+            signals: var("SIGNALS_TABLE"),
         };
         let live_endpoint = var("LIVE_ENDPOINT");
         let event_bus = var("EVENT_BUS_NAME");
@@ -297,6 +303,7 @@ impl Config {
         let warehouse_updates_dlq_url = var("WAREHOUSE_UPDATES_DLQ_URL");
         let seller_notices_dlq_url = var("SELLER_NOTIFICATIONS_DLQ_URL");
         let stream_failures_url = var("STREAM_FAILURES_URL");
+        let signals_dlq_url = var("SIGNALS_DLQ_URL");
         let mail = MailSettings {
             from: var("MAIL_FROM"),
             configuration_set: get("SES_CONFIGURATION_SET").filter(|v| !v.is_empty()),
@@ -361,6 +368,7 @@ impl Config {
             warehouse_updates_dlq_url,
             seller_notices_dlq_url,
             stream_failures_url,
+            signals_dlq_url,
             mail,
             live_endpoint,
             hold,

@@ -14,8 +14,8 @@ pub mod provision;
 // The modules by their old flat names, so callers (the CLI, the tests) read as before.
 pub use bench::{flash as flash_bench, init as init_bench, search as search_bench};
 pub use emulate::{
-    gateway, iam, limits, live, mailbox, proxy, queues, rules, s3_uploads, ses_events, simulator,
-    storefront, streams, stripe_proxy, token,
+    gateway, iam, limits, live, log_subscriptions, mailbox, proxy, queues, rules, s3_uploads,
+    ses_events, simulator, storefront, streams, stripe_proxy, token,
 };
 pub use provision::{pictures, products, resources, seed, template};
 

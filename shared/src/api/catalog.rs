@@ -235,17 +235,36 @@ pub async fn list_seller_notifications(app: &App, req: Request) -> HttpResult {
     )
 }
 
-/// `GET /v1/items/{itemId}` (public)
+/// The route a signed-in storefront reads an item by: the same answer, private, and the view
+/// counted for recommendations (the public route cannot tell who looks, and is cached).
+pub const SIGNED_IN_ITEM_ROUTE: &str = "GET /v1/me/items/{itemId}";
+
+/// `GET /v1/items/{itemId}` (public) and `GET /v1/me/items/{itemId}` (signed in).
 pub async fn get_item(app: &App, req: Request) -> HttpResult {
     finish(
         async {
+            let viewer = if super::request::route_key(&req).as_deref() == Some(SIGNED_IN_ITEM_ROUTE)
+            {
+                Some(super::request::person(&req)?)
+            } else {
+                None
+            };
             let id: ItemId = path(&req, "itemId")?;
             let view = catalog::get_item(&app.catalog, &app.inventory, id).await?;
-            Ok(super::public(
-                &req,
-                item_response(StatusCode::OK, &view),
-                app.config.cache_max_age,
-            ))
+            let response = item_response(StatusCode::OK, &view);
+            Ok(match viewer {
+                Some(who) => {
+                    super::signal(
+                        app,
+                        crate::domain::signal::Signal::Viewed {
+                            shopper: who.user_id,
+                            item: id,
+                        },
+                    );
+                    response
+                }
+                None => super::public(&req, response, app.config.cache_max_age),
+            })
         }
         .await,
     )

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod error;
 pub mod notifications;
 pub mod payments;
+pub mod recommend;
 pub mod request;
 pub mod returns;
 pub mod search;
@@ -19,6 +20,12 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 pub use error::ApiError;
+
+/// Note what a shopper did (a log line the signal consumer reads; the answer never waits on
+/// it, see `domain::signal`).
+pub(crate) fn signal(app: &crate::App, signal: crate::domain::signal::Signal) {
+    crate::domain::signal::SignalLine::new(signal, app.clock.now()).emit();
+}
 
 /// What every HTTP Lambda returns.
 pub type HttpResult = Result<Response<Body>, lambda_http::Error>;

@@ -228,8 +228,10 @@ pub async fn search_items(app: &App, req: Request) -> HttpResult {
                 })
                 .unwrap_or_default();
             let signed_in = super::request::route_key(&req).as_deref() == Some(SIGNED_IN_ROUTE);
+            let mut shopper = None;
             if signed_in {
                 let who = super::request::principal(&req)?;
+                shopper = Some(who.user_id.clone());
                 if !params.iter().any(|(name, _)| name == "zip") {
                     let saved =
                         crate::ports::Addresses::default_address(&app.carts, &who.user_id).await?;
@@ -255,6 +257,18 @@ pub async fn search_items(app: &App, req: Request) -> HttpResult {
                 request.delivery.as_ref(),
             )
             .await?;
+            // A search's first page is a search; later pages are the same one read on.
+            let first_page = !params.iter().any(|(name, _)| name == "cursor");
+            if first_page && !request.query.words.is_empty() {
+                super::signal(
+                    app,
+                    crate::domain::signal::Signal::Searched {
+                        shopper,
+                        query: request.query.words.join(" "),
+                        results: page.total,
+                    },
+                );
+            }
             let response = json(StatusCode::OK, &page);
             Ok(if signed_in {
                 response

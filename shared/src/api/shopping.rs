@@ -1,6 +1,7 @@
 //! Shopper routes: cart, wishlist, checkout and orders. Every route acts on the caller's own
 //! records only; another user's checkout or order is answered as not found.
 
+use crate::domain::signal::Signal;
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,15 @@ pub async fn put_cart_item(app: &App, req: Request) -> HttpResult {
                 expected,
             )
             .await?;
+            if body.quantity > 0 {
+                super::signal(
+                    app,
+                    Signal::Carted {
+                        shopper: who.user_id.clone(),
+                        item,
+                    },
+                );
+            }
             Ok(cart_response(&view))
         }
         .await,
@@ -119,6 +129,15 @@ async fn set_wished(app: &App, req: Request, wished: bool) -> HttpResult {
             let who = person(&req)?;
             let item: ItemId = path(&req, "itemId")?;
             let list = cart::set_wished(app.shop(), &who.user_id, item, wished).await?;
+            if wished {
+                super::signal(
+                    app,
+                    Signal::Wishlisted {
+                        shopper: who.user_id.clone(),
+                        item,
+                    },
+                );
+            }
             Ok(json(StatusCode::OK, &list))
         }
         .await,

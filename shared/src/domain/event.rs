@@ -338,6 +338,7 @@ impl EventKind {
                 "AssignOrdersFunction",
                 "NotifyShoppersFunction",
                 "KeepSellerNoticesFunction",
+                "RecordSignalsFunction",
             ],
             Self::OrderShipped
             | Self::OrderDelivered

@@ -1,5 +1,5 @@
-//! Recommendations computed from what shoppers did, as pure counting (issue 28; not yet fed by
-//! events nor served by a route): who bought what together ("customers who bought this also
+//! Recommendations computed from what shoppers did, as pure counting (fed by
+//! `usecases::recommend` from the stored counters, and by `make bench-recommendations`): who bought what together ("customers who bought this also
 //! bought"), what most shoppers bought (popularity, the baseline), and "for you" from a
 //! shopper's own purchases. Counts are of distinct shoppers, so one shopper (or a bot) buying
 //! the same pair a hundred times counts once. `make bench-recommendations` measures their
@@ -57,24 +57,66 @@ impl<T: Copy + Eq + Hash + Ord> CoPurchases<T> {
     /// "For you": up to `k` items bought together with what `bought` holds, summed over
     /// those items, never one already bought; filled up from the popular ones.
     pub fn for_you(&self, bought: &BTreeSet<T>, k: usize, eligible: impl Fn(T) -> bool) -> Vec<T> {
-        let mut scores: HashMap<T, u32> = HashMap::new();
-        for item in bought {
-            for (other, count) in self.pairs.get(item).into_iter().flatten() {
-                if !bought.contains(other) {
-                    *scores.entry(*other).or_default() += count;
-                }
-            }
-        }
-        let mut picked = top(scores.into_iter(), k, &eligible);
-        let chosen: HashSet<T> = picked.iter().copied().collect();
-        if picked.len() < k {
-            let rest = self.popular(k + bought.len() + picked.len(), |i| {
-                eligible(i) && !bought.contains(&i) && !chosen.contains(&i)
-            });
-            picked.extend(rest.into_iter().take(k - picked.len()));
-        }
-        picked
+        let rows: Vec<Vec<(T, u32)>> = bought
+            .iter()
+            .map(|item| {
+                self.pairs
+                    .get(item)
+                    .into_iter()
+                    .flatten()
+                    .map(|(other, count)| (*other, *count))
+                    .collect()
+            })
+            .collect();
+        let popular = self.popular(k + bought.len(), |_| true);
+        for_you(&rows, &[], &popular, bought, k, eligible)
     }
+}
+
+/// "For you" from what a shopper's purchases were each bought with (`rows`: one list of
+/// `(item, shoppers)` per purchase), the items their recent searches found (`searched`, best
+/// first) and the popular ones (`popular`, best first): co-purchases summed first, then
+/// searched, then popular; never what is in `bought`, nothing twice, only `eligible`, up to `k`.
+/// The same blend serves the benchmark's in-memory counts and the stored counters.
+pub fn for_you<T: Copy + Eq + Hash + Ord>(
+    rows: &[Vec<(T, u32)>],
+    searched: &[T],
+    popular: &[T],
+    bought: &BTreeSet<T>,
+    k: usize,
+    eligible: impl Fn(T) -> bool,
+) -> Vec<T> {
+    let mut scores: HashMap<T, u32> = HashMap::new();
+    for (other, count) in rows.iter().flatten() {
+        if !bought.contains(other) {
+            let score = scores.entry(*other).or_default();
+            *score = score.saturating_add(*count);
+        }
+    }
+    let mut picked = top(scores.into_iter(), k, &eligible);
+    let mut chosen: HashSet<T> = picked.iter().copied().collect();
+    for &item in searched.iter().chain(popular) {
+        if picked.len() >= k {
+            break;
+        }
+        if !bought.contains(&item) && eligible(item) && chosen.insert(item) {
+            picked.push(item);
+        }
+    }
+    picked
+}
+
+/// Sum the counts of `lists` (one subject's counts from several buckets) and rank them,
+/// highest first, ties by subject.
+pub fn merged_ranking<T: Clone + Eq + Hash + Ord>(lists: &[Vec<(T, u64)>]) -> Vec<(T, u64)> {
+    let mut sums: HashMap<T, u64> = HashMap::new();
+    for (subject, count) in lists.iter().flatten() {
+        let sum = sums.entry(subject.clone()).or_default();
+        *sum = sum.saturating_add(*count);
+    }
+    let mut ranked: Vec<(T, u64)> = sums.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked
 }
 
 /// The `k` best of `(item, count)`, highest count first, ties by item.
@@ -147,5 +189,19 @@ mod tests {
         let mine: BTreeSet<u32> = [1, 2].into();
         assert_eq!(co.for_you(&mine, 2, |_| true), vec![3, 5]);
         assert_eq!(co.popular(2, |_| true), vec![1, 5]);
+    }
+
+    #[test]
+    fn for_you_from_stored_counts_puts_searches_between_co_purchases_and_popular() {
+        let bought: BTreeSet<u32> = [1].into();
+        let rows = vec![vec![(2, 5), (1, 9)], vec![(3, 1)]];
+        let picked = for_you(&rows, &[7, 2], &[1, 8, 9], &bought, 5, |i| i != 9);
+        assert_eq!(picked, vec![2, 3, 7, 8]);
+    }
+
+    #[test]
+    fn rankings_over_two_buckets_add_up_per_subject() {
+        let ranked = merged_ranking(&[vec![("a", 2), ("b", 3)], vec![("a", 2), ("c", 1)]]);
+        assert_eq!(ranked, vec![("a", 4), ("b", 3), ("c", 1)]);
     }
 }

@@ -288,6 +288,11 @@ impl SearchDoc {
         self.item.brand.as_str().to_lowercase()
     }
 
+    /// The name as suggestions complete it: its words, normalised, joined by one space.
+    pub fn name_key(&self) -> String {
+        words(self.item.name.as_str()).join(" ")
+    }
+
     /// Attribute filters match `name=value`, lowercased.
     pub fn attribute_terms(&self) -> Vec<String> {
         self.item

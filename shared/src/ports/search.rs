@@ -21,6 +21,12 @@ pub trait SearchIndex: Send + Sync {
         &self,
         query: &crate::domain::SearchQuery,
     ) -> Result<crate::domain::SearchHits, StoreError>;
+    /// Brands, categories and item names completing `typed` within its typos (unranked: the
+    /// caller merges them with popular queries, `domain::suggest::rank`).
+    async fn suggest(
+        &self,
+        typed: &crate::domain::suggest::Typed,
+    ) -> Result<Vec<crate::domain::suggest::Suggestion>, StoreError>;
     /// A number that changes whenever searchable content may have changed, when the backend
     /// can tell cheaply (the embedded index's commit generation); `None` otherwise.
     async fn generation(&self) -> Option<u64>;

@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod orders;
 pub mod payments;
 pub mod provider_events;
+pub mod recommend;
 pub mod returns;
 pub mod search;
 pub mod shop;

@@ -409,3 +409,95 @@ pub fn upload_keys(body: &str) -> Result<Vec<String>, String> {
         })
         .collect())
 }
+
+/// Signal log lines recorded at once (each is a few small DynamoDB writes).
+const SIGNAL_CONCURRENCY: usize = 8;
+
+/// `record-signals`: the one consumer of shopper signals, fed two ways.
+///
+/// - The functions' log group's subscription filter (`{ $.fields.message = "signal" }`)
+///   invokes it asynchronously with a batch of log lines (`awslogs`, gzip + base64). A line
+///   that is not a readable signal is parked with its reason and the rest go on; when the
+///   store fails for any, the invocation fails so Lambda retries it, and everything already
+///   counted is not counted again (each tally is once per shopper, or per log event).
+/// - The `OrderPlacedToSignals` rule's queue (SQS): each `OrderPlaced` is a purchase.
+pub async fn record_signals(
+    app: &App,
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, Error> {
+    use crate::domain::signal::SignalLine;
+    use crate::usecases::recommend::record::record;
+    let (payload, context) = event.into_parts();
+    if payload.get("awslogs").is_none() {
+        let sqs: SqsEvent = serde_json::from_value(payload)?;
+        let response = each_message(LambdaEvent::new(sqs, context), 4, |d| async move {
+            match purchase(&d.body) {
+                Ok((line, id)) => record(&app.signals, &app.catalog, &line, &id)
+                    .await
+                    .map(|_| ()),
+                Err(reason) => app.signal_dead_letters.park(&d.body, &reason).await,
+            }
+        })
+        .await;
+        return Ok(serde_json::to_value(response)?);
+    }
+    let logs: aws_lambda_events::cloudwatch_logs::LogsEvent =
+        match serde_json::from_value(payload.clone()) {
+            Ok(logs) => logs,
+            Err(e) => {
+                let reason = format!("not a CloudWatch Logs batch: {e}");
+                app.signal_dead_letters
+                    .park(&payload.to_string(), &reason)
+                    .await?;
+                return Ok(serde_json::Value::Null);
+            }
+        };
+    let entries = logs.aws_logs.data.log_events;
+    let deadline = crate::batch::budget(context.deadline(), RUN_MARGIN);
+    let handled = crate::batch::each(entries, SIGNAL_CONCURRENCY, deadline, |entry| async move {
+        match SignalLine::from_log_message(&entry.message) {
+            Ok(Some(line)) => record(&app.signals, &app.catalog, &line, &entry.id)
+                .await
+                .map(|_| ()),
+            Ok(None) => Ok(()),
+            Err(reason) => app.signal_dead_letters.park(&entry.message, &reason).await,
+        }
+    })
+    .await;
+    let (mut done, mut failed) = (0usize, 0usize);
+    for (entry, outcome) in &handled {
+        match outcome {
+            crate::batch::Handled::Done(()) => done += 1,
+            crate::batch::Handled::Failed(e) => {
+                failed += 1;
+                tracing::warn!(log_event_id = %entry.id, error = %e, "signal not recorded");
+            }
+            crate::batch::Handled::OutOfTime => failed += 1,
+        }
+    }
+    tracing::info!(done, failed, "signals recorded");
+    if failed > 0 {
+        // Lambda retries an asynchronous invocation that failed (twice, then the on-failure
+        // destination); what was counted this time is not counted again.
+        return Err(format!("{failed} of {} signals not recorded", handled.len()).into());
+    }
+    Ok(serde_json::Value::Null)
+}
+
+/// An `OrderPlaced` envelope as a purchase signal, with the event's own id.
+fn purchase(body: &str) -> Result<(crate::domain::signal::SignalLine, String), String> {
+    use crate::domain::event::{Envelope, Event, EventKind};
+    use crate::domain::signal::{Signal, SignalLine};
+    let envelope = Envelope::parse_only(body, &[EventKind::OrderPlaced], "an OrderPlaced")?;
+    let Event::OrderPlaced(order) = envelope.event else {
+        return Err("not an OrderPlaced".into());
+    };
+    let mut items: Vec<crate::domain::ItemId> = order.lines.iter().map(|l| l.item_id).collect();
+    items.sort();
+    items.dedup();
+    let signal = Signal::Bought {
+        shopper: order.user_id,
+        items,
+    };
+    Ok((SignalLine::new(signal, order.at), envelope.event_id))
+}

@@ -472,6 +472,11 @@ impl Gateway {
                     let sqs = sqs.clone();
                     tokio::spawn(async move { gateway.run_queue(source, sqs, url).await });
                 }
+                SourceKind::Logs { filter } => {
+                    let filter = filter.clone();
+                    log(json!({ "gateway": "source", "kind": "logs", "function": source.binary }));
+                    tokio::spawn(async move { gateway.run_log_subscription(source, filter).await });
+                }
                 SourceKind::Schedule { every } => {
                     let every = *every;
                     log(
@@ -616,6 +621,61 @@ impl Gateway {
                     log(json!({ "gateway": "sqs", "queue": url, "error": e.to_string() }));
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
+            }
+        }
+    }
+
+    /// A subscription filter on the functions' log group: new matching lines of
+    /// `$AISLE_STATE/lambda.log`, every quarter second, up to 100 per invocation, each
+    /// invocation retried twice as Lambda retries an asynchronous one.
+    async fn run_log_subscription(
+        self: Arc<Self>,
+        source: crate::template::EventSource,
+        filter: crate::log_subscriptions::LogFilter,
+    ) {
+        use crate::log_subscriptions::{event, LogLine, Tail};
+        let state = std::env::var("AISLE_STATE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| crate::template::repo_root().join(".local"));
+        let mut tail = Tail::from_end(state.join("lambda.log"));
+        let mut ticks = tokio::time::interval(Duration::from_millis(250));
+        let mut sequence: u64 = 0;
+        loop {
+            ticks.tick().await;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let lines: Vec<LogLine> = tail
+                .read()
+                .into_iter()
+                .filter(|line| filter.matches(line))
+                .map(|message| {
+                    sequence += 1;
+                    LogLine {
+                        id: format!("{now}-{sequence}"),
+                        timestamp: now,
+                        message,
+                    }
+                })
+                .collect();
+            for batch in lines.chunks(100) {
+                let Ok(payload) = event("/aws/lambda/local", &source.name, batch) else {
+                    continue;
+                };
+                let mut ok = false;
+                for _ in 0..3 {
+                    if self
+                        .invoke(&source.binary, &payload, crate::limits::Caller::Poller)
+                        .await
+                        .is_ok()
+                    {
+                        ok = true;
+                        break;
+                    }
+                }
+                log(
+                    json!({ "gateway": "logs", "function": source.binary, "lines": batch.len(), "ok": ok }),
+                );
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod iam;
 pub mod limits;
 pub mod live;
+pub mod log_subscriptions;
 pub mod mailbox;
 pub mod proxy;
 pub mod queues;

@@ -78,6 +78,11 @@ pub enum SourceKind {
     Queue { queue: String },
     /// A `Schedule` / `ScheduleV2` rate.
     Schedule { every: std::time::Duration },
+    /// A `CloudWatchLogs` subscription filter on the functions' log group.
+    Logs {
+        /// `FilterPattern`, parsed.
+        filter: crate::log_subscriptions::LogFilter,
+    },
 }
 
 /// An event source mapping (or schedule) declared on a function.
@@ -998,7 +1003,7 @@ impl Template {
                 let kind = str_at(event, "Type").unwrap_or("?");
                 if !matches!(
                     kind,
-                    "HttpApi" | "DynamoDB" | "SQS" | "Schedule" | "ScheduleV2"
+                    "HttpApi" | "DynamoDB" | "SQS" | "Schedule" | "ScheduleV2" | "CloudWatchLogs"
                 ) {
                     missing.push(format!(
                         "{id}.{} ({kind} event)",
@@ -1174,6 +1179,12 @@ fn event_source(
             let every = parse_rate(expression)
                 .with_context(|| format!("{function}.{name}: only rate() schedules run locally"))?;
             SourceKind::Schedule { every }
+        }
+        "CloudWatchLogs" => {
+            let pattern = str_at(&props, "FilterPattern").unwrap_or("");
+            let filter = crate::log_subscriptions::LogFilter::parse(pattern)
+                .with_context(|| format!("{function}.{name}: FilterPattern"))?;
+            SourceKind::Logs { filter }
         }
         _ => return Ok(None),
     };

@@ -21,6 +21,7 @@ use hyper::body::Bytes;
 use serde_json::{json, Value};
 
 use crate::domain::search::{Facets, PRICE_BANDS};
+use crate::domain::suggest::{Suggestion, SuggestionKind, Typed};
 use crate::domain::{ItemId, SearchDoc, SearchHit, SearchHits, SearchQuery, SortOrder};
 use crate::ports::{IndexTarget, SearchIndex, StoreError};
 
@@ -68,6 +69,11 @@ pub fn mapping() -> Value {
                 "stockVersion": { "type": "long" },
                 "sites": { "type": "keyword" },
                 "stockReadAt": { "type": "long" },
+                // Suggestions: one completion field per kind, fed the values already
+                // normalised as `domain::suggest` types them (so the keyword analyzer).
+                "suggestName": { "type": "completion", "analyzer": "keyword" },
+                "suggestBrand": { "type": "completion", "analyzer": "keyword" },
+                "suggestCategory": { "type": "completion", "analyzer": "keyword" },
                 "item": { "type": "object", "enabled": false }
             }
         }
@@ -93,8 +99,75 @@ pub fn document(doc: &SearchDoc) -> Value {
         "stockVersion": doc.stock_version,
         "sites": doc.sites,
         "stockReadAt": doc.stock_read_at,
+        "suggestName": { "input": [doc.name_key()] },
+        "suggestBrand": { "input": [doc.brand_key()] },
+        "suggestCategory": { "input": [item.category.as_str()] },
         "item": item,
     })
+}
+
+/// The completion suggesters by kind: (suggester name, completion field, kind).
+const SUGGESTERS: [(&str, &str, SuggestionKind); 3] = [
+    ("brand", "suggestBrand", SuggestionKind::Brand),
+    ("category", "suggestCategory", SuggestionKind::Category),
+    ("name", "suggestName", SuggestionKind::Item),
+];
+
+/// A `_search` with one completion suggester per kind, within `typed`'s typos
+/// (<https://docs.opensearch.org/latest/search-plugins/searching-data/autocomplete/>):
+/// `skip_duplicates` lists a brand once however many items carry it, `prefix_length: 0`
+/// forgives a typo in the first letter as the embedded index does.
+pub fn suggest_body(typed: &Typed) -> Value {
+    let mut suggest = serde_json::Map::new();
+    for (name, field, _) in SUGGESTERS {
+        let mut completion = json!({
+            "field": field,
+            "size": crate::domain::suggest::MAX_SUGGESTIONS,
+            "skip_duplicates": true
+        });
+        if typed.typos() > 0 {
+            completion["fuzzy"] = json!({ "fuzziness": typed.typos(), "prefix_length": 0 });
+        }
+        suggest.insert(
+            name.to_owned(),
+            json!({ "prefix": typed.prefix, "completion": completion }),
+        );
+    }
+    json!({ "_source": false, "suggest": suggest })
+}
+
+/// Read a suggest answer; typos are counted here, as the embedded index counts them.
+pub fn parse_suggest(
+    typed: &Typed,
+    status: u16,
+    body: &[u8],
+) -> Result<Vec<Suggestion>, StoreError> {
+    let answer: Value = serde_json::from_slice(body)
+        .map_err(|e| StoreError::Unavailable(format!("search answer is not JSON: {e}")))?;
+    if status != 200 {
+        return Err(error_of(status, &answer));
+    }
+    let mut out = Vec::new();
+    for (name, _, kind) in SUGGESTERS {
+        let options = answer["suggest"][name]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|entry| entry["options"].as_array().into_iter().flatten());
+        for option in options {
+            let Some(text) = option["text"].as_str() else {
+                continue;
+            };
+            let typos = crate::domain::suggest::prefix_distance(&typed.prefix, text);
+            out.push(Suggestion {
+                text: text.to_owned(),
+                kind,
+                typos: typos.min(u8::MAX as usize) as u8,
+                weight: option["_score"].as_f64().unwrap_or(1.0).max(0.0) as u64,
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn sort_field(sort: SortOrder) -> Value {
@@ -535,6 +608,14 @@ impl SearchIndex for OpenSearchIndex {
         parse_search(query, answer.status, &answer.body)
     }
 
+    async fn suggest(&self, typed: &Typed) -> Result<Vec<Suggestion>, StoreError> {
+        let body = suggest_body(typed).to_string();
+        let answer = self
+            .call("POST", &format!("/{}/_search", self.alias), Some(body))
+            .await?;
+        parse_suggest(typed, answer.status, &answer.body)
+    }
+
     async fn generation(&self) -> Option<u64> {
         // Not known cheaply: the popular-query cache relies on its short lifetime instead.
         None
@@ -715,6 +796,41 @@ mod tests {
 
     fn pretty(v: &Value) -> String {
         serde_json::to_string_pretty(v).unwrap() + "\n"
+    }
+
+    #[test]
+    fn a_suggestion_asks_each_completion_field_within_the_typos_and_reads_every_option() {
+        let typed = Typed::parse("samsnug").unwrap();
+        golden("request-suggest.json", &pretty(&suggest_body(&typed)));
+        let exact = suggest_body(&Typed::parse("tv").unwrap());
+        assert!(exact["suggest"]["name"]["completion"]
+            .get("fuzzy")
+            .is_none());
+        let answer = json!({
+            "suggest": {
+                "brand": [{ "text": "samsnug", "options": [{ "text": "samsung", "_score": 1.0 }] }],
+                "category": [{ "text": "samsnug", "options": [] }],
+                "name": [{ "text": "samsnug", "options": [
+                    { "text": "samsung 55 qled tv", "_score": 1.0 }
+                ] }]
+            }
+        });
+        let found = parse_suggest(&typed, 200, answer.to_string().as_bytes()).unwrap();
+        let kinds: Vec<(&str, SuggestionKind, u8)> = found
+            .iter()
+            .map(|s| (s.text.as_str(), s.kind, s.typos))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("samsung", SuggestionKind::Brand, 1),
+                ("samsung 55 qled tv", SuggestionKind::Item, 1)
+            ]
+        );
+        assert!(matches!(
+            parse_suggest(&typed, 503, b"{}"),
+            Err(StoreError::Unavailable(_))
+        ));
     }
 
     #[test]

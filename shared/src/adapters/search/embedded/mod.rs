@@ -39,6 +39,7 @@ use crate::domain::{ItemId, SearchDoc, SearchHit, SearchHits, SearchQuery, SortO
 use crate::ports::{IndexTarget, SearchIndex, StoreError};
 
 mod matching;
+mod suggest;
 
 use matching::{Fruit, Plan, Views, Weights};
 
@@ -59,6 +60,8 @@ struct Fields {
     all: Field,
     category: Field,
     brand_key: Field,
+    /// The name, normalised as suggestions are (`domain::suggest`), untokenised.
+    name_key: Field,
     attrs: Field,
     price: Field,
     created: Field,
@@ -83,6 +86,7 @@ fn schema() -> (Schema, Fields) {
         all: b.add_text_field("all", text),
         category: b.add_text_field("category", STRING | FAST),
         brand_key: b.add_text_field("brand_key", STRING | FAST),
+        name_key: b.add_text_field("name_key", STRING),
         attrs: b.add_text_field("attrs", STRING),
         price: b.add_u64_field("price", INDEXED | FAST),
         created: b.add_i64_field("created", FAST),
@@ -515,6 +519,7 @@ fn to_document(f: Fields, doc: &SearchDoc) -> Result<TantivyDocument, StoreError
     d.add_text(f.all, doc.all_text());
     d.add_text(f.category, item.category.as_str());
     d.add_text(f.brand_key, doc.brand_key());
+    d.add_text(f.name_key, doc.name_key());
     for term in doc.attribute_terms() {
         d.add_text(f.attrs, term);
     }
@@ -592,6 +597,13 @@ impl SearchIndex for EmbeddedIndex {
     async fn search(&self, query: &SearchQuery) -> Result<SearchHits, StoreError> {
         // Milliseconds of CPU: not worth a blocking-pool hop.
         self.search_now(query)
+    }
+
+    async fn suggest(
+        &self,
+        typed: &crate::domain::suggest::Typed,
+    ) -> Result<Vec<crate::domain::suggest::Suggestion>, StoreError> {
+        self.with_live(|opened| suggest::suggest(&opened.reader.searcher(), &opened.fields, typed))
     }
 
     async fn generation(&self) -> Option<u64> {
