@@ -23,6 +23,7 @@ mod races;
 mod returns;
 mod search;
 mod shopping;
+mod signals;
 mod streams;
 mod template;
 mod warehouse;

@@ -497,20 +497,6 @@ async fn submit_refuses_bad_addresses_naming_each_field() {
     assert_eq!(shop.available(&item).await, 2, "the hold is untouched");
 }
 
-/// What a subscriber wrote, kept in memory: the JSON log lines of one test.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_submits_log_lines_carry_the_api_gateway_request_id_the_user_and_the_checkout_id() {
     use aisle::lambda::tracing::Instrument;
@@ -524,12 +510,8 @@ async fn a_submits_log_lines_carry_the_api_gateway_request_id_the_user_and_the_c
     .by(&who)
     .header("Idempotency-Key", "logged-submit")
     .json(json!({ "paymentToken": "tok_success", "shippingAddress": helpers::address_json() }));
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber =
-        aisle::telemetry::subscriber(aisle::telemetry::EnvFilter::new("info"), move || {
-            writer.clone()
-        });
+    let captured = helpers::Captured::default();
+    let subscriber = captured.subscriber();
     // As `http_lambda!` runs a handler: inside the request's span, under the JSON subscriber.
     let app = shop.app_for(&call.route_key()).await;
     let request = call.request();

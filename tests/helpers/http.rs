@@ -192,3 +192,35 @@ macro_rules! send {
         )
     }};
 }
+
+/// What a subscriber wrote, kept in memory: the JSON log lines of one test.
+#[derive(Clone, Default)]
+pub struct Captured(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// The functions' JSON subscriber (`aisle::telemetry`) writing here.
+    pub fn subscriber(&self) -> impl aisle::lambda::tracing::Subscriber + Send + Sync {
+        let writer = self.clone();
+        aisle::telemetry::subscriber(aisle::telemetry::EnvFilter::new("info"), move || {
+            writer.clone()
+        })
+    }
+
+    /// Every line written so far.
+    pub fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}

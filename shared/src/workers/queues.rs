@@ -441,14 +441,14 @@ pub async fn record_signals(
         .await;
         return Ok(serde_json::to_value(response)?);
     }
+    // From text: the type decodes `data` (base64, gzip) from a borrowed string only.
+    let raw = payload.to_string();
     let logs: aws_lambda_events::cloudwatch_logs::LogsEvent =
-        match serde_json::from_value(payload.clone()) {
+        match serde_json::from_str(&raw) {
             Ok(logs) => logs,
             Err(e) => {
                 let reason = format!("not a CloudWatch Logs batch: {e}");
-                app.signal_dead_letters
-                    .park(&payload.to_string(), &reason)
-                    .await?;
+                app.signal_dead_letters.park(&raw, &reason).await?;
                 return Ok(serde_json::Value::Null);
             }
         };

@@ -169,7 +169,7 @@ mod tests {
         }];
         let payload = event("/aws/lambda/local", "signals", &lines).unwrap();
         let logs: aws_lambda_events::cloudwatch_logs::LogsEvent =
-            serde_json::from_value(payload).unwrap();
+            serde_json::from_str(&payload.to_string()).unwrap();
         assert_eq!(logs.aws_logs.data.log_events[0].message, "{\"a\":1}");
         assert_eq!(logs.aws_logs.data.subscription_filters, ["signals"]);
     }
