@@ -33,7 +33,7 @@ function show(...nodes) {
   // A page's live sockets close with it (without falling back to polling).
   for (const s of sockets) { s.onclose = null; s.onerror = null; s.close(); }
   sockets = [];
-  view.replaceChildren(...nodes);
+  view.replaceChildren(...nodes.filter(n => n !== null && n !== undefined));
 }
 
 let saidAt = 0;
@@ -272,7 +272,7 @@ function itemCard(item, zip, index) {
       h("button", { onclick: () => addToWishlist(item.itemId), "data-test": "add-to-wishlist" }, "♡ Save")));
 }
 
-async function searchPage(params) {
+async function searchPage(params, above) {
   const zip = localStorage.getItem("aisle.zip") || "";
   const q = new URLSearchParams(params);
   document.getElementById("q").value = q.get("q") || "";
@@ -308,7 +308,7 @@ async function searchPage(params) {
       .map(([v, label]) => h("option", { value: v, selected: (q.get("sort") || "") === v }, label)));
   const toggle = (name, label) => h("label", {}, h("input", { type: "checkbox", checked: q.get(name) === "true", onchange: (e) => setParam(name, e.target.checked ? "true" : null), "data-test": `toggle-${name}` }), " ", label);
   const more = page.nextCursor ? h("button", { onclick: () => { const next = new URLSearchParams(params); next.set("cursor", page.nextCursor); location.hash = "#/search?" + next.toString(); } }, "More results") : null;
-  show(h("div", { class: "layout" },
+  show(above || null, h("div", { class: "layout" },
     h("aside", { class: "facets panel" },
       facet("Category", "category", page.facets.category || []),
       facet("Brand", "brand", page.facets.brand || [])),
@@ -320,6 +320,110 @@ async function searchPage(params) {
       page.items.length ? h("div", { class: "grid" }, page.items.map((i, n) => itemCard(i, dateZip, n))) : h("p", {}, "Nothing matches. Try fewer words."),
       more)));
 }
+
+// ------------------------------------------------------------------ recommendations
+
+/// A titled row of items (up to five cards); nothing when the list is empty. The first
+/// row's pictures load at once (they are the first thing seen), the others when near.
+function itemRow(title, items, test, eager) {
+  if (!items || !items.length) return null;
+  const id = "row-" + test;
+  return h("section", { class: "shelf", "aria-labelledby": id, "data-test": test },
+    h("h2", { id }, title),
+    h("div", { class: "shelf-items" }, items.slice(0, 5).map((item, n) =>
+      h("article", { class: "card mini", "data-test": "row-item", "data-item": item.itemId },
+        h("a", { href: `#/item/${item.itemId}`, tabindex: "-1", "aria-hidden": "true" },
+          picture((item.images || [])[0], "", "(min-width: 760px) 200px, 45vw", eager && n < 5)),
+        h("h3", {}, h("a", { href: `#/item/${item.itemId}` }, item.name)),
+        h("div", { class: "price" }, money(item.price))))));
+}
+
+/// The home page: "Popular now" (the last hour, else the day), "For you" when signed in,
+/// and the most popular of the first categories, then the catalogue as before. Everything
+/// is fetched before anything is drawn, so nothing moves once shown.
+async function homePage() {
+  const browse = await api("GET", "/v1/items?limit=1");
+  const categories = browse.status === 200 ? (browse.body.facets.category || []).slice(0, 2).map(c => c.value) : [];
+  const [hour, day, mine, ...perCategory] = await Promise.all([
+    api("GET", "/v1/recommendations?window=hour&limit=5"),
+    api("GET", "/v1/recommendations?window=day&limit=5"),
+    token() ? api("GET", "/v1/me/recommendations?limit=5") : Promise.resolve(null),
+    ...categories.map(c => api("GET", `/v1/recommendations?window=day&limit=5&category=${encodeURIComponent(c)}`)),
+  ]);
+  const list = (r, field) => (r && r.status === 200 ? r.body[field] : []);
+  const popular = list(hour, "popular").length ? list(hour, "popular") : list(day, "popular");
+  const rows = [
+    itemRow("Popular now", popular, "popular-now", true),
+    itemRow("For you", list(mine, "forYou"), "for-you", !popular.length),
+    itemRow("Most wishlisted today", list(day, "wishlisted"), "most-wishlisted", false),
+    ...categories.map((c, n) => itemRow(`Popular in ${c}`, list(perCategory[n], "popular"), `popular-${c}`, false)),
+  ].filter(Boolean);
+  return searchPage("", rows.length ? h("div", { class: "shelves" }, rows) : null);
+}
+
+/// The suggestions under the search box: a combobox (WAI-ARIA's pattern, list autocomplete):
+/// typing asks for completions; Down and Up move through them, Enter takes the one shown
+/// active (or searches what was typed), Escape closes the list; a click takes one too.
+function autocomplete() {
+  const input = document.getElementById("q");
+  const list = document.getElementById("suggestions");
+  let shown = [];
+  let active = -1;
+  let asked = 0;
+  let debounce = null;
+  const close = () => {
+    shown = []; active = -1;
+    list.replaceChildren(); list.hidden = true;
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+  };
+  const take = (s) => {
+    close();
+    const params = new URLSearchParams();
+    if (s.kind === "brand") params.set("brand", s.text);
+    else if (s.kind === "category") params.set("category", s.text);
+    else params.set("q", s.text);
+    input.value = s.kind === "query" || s.kind === "item" ? s.text : "";
+    location.hash = "#/search?" + params.toString();
+  };
+  const mark = (n) => {
+    active = n;
+    [...list.children].forEach((li, i) => li.setAttribute("aria-selected", String(i === n)));
+    if (n >= 0) input.setAttribute("aria-activedescendant", `suggestion-${n}`);
+    else input.removeAttribute("aria-activedescendant");
+  };
+  const label = { query: "search", brand: "brand", category: "category", item: "product" };
+  const draw = (suggestions) => {
+    shown = suggestions; active = -1;
+    list.replaceChildren(...suggestions.map((s, n) =>
+      h("li", { id: `suggestion-${n}`, role: "option", "aria-selected": "false", "data-test": "suggestion",
+        onmousedown: (e) => { e.preventDefault(); take(s); } },
+        s.text, h("span", { class: "muted" }, ` · ${label[s.kind] || s.kind}`))));
+    list.hidden = !suggestions.length;
+    input.setAttribute("aria-expanded", String(suggestions.length > 0));
+  };
+  input.addEventListener("input", () => {
+    clearTimeout(debounce);
+    const text = input.value;
+    if (!text.trim()) return close();
+    debounce = setTimeout(async () => {
+      const mine = ++asked;
+      const r = await api("GET", "/v1/items/suggest?" + new URLSearchParams({ q: text }).toString());
+      // An answer to an older keystroke is dropped.
+      if (mine !== asked || input.value !== text) return;
+      draw(r.status === 200 ? r.body.suggestions : []);
+    }, 120);
+  });
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown" && shown.length) { e.preventDefault(); mark((active + 1) % shown.length); }
+    else if (e.key === "ArrowUp" && shown.length) { e.preventDefault(); mark(active <= 0 ? shown.length - 1 : active - 1); }
+    else if (e.key === "Escape") { close(); }
+    else if (e.key === "Enter" && active >= 0) { e.preventDefault(); take(shown[active]); }
+  });
+  input.addEventListener("blur", () => setTimeout(close, 100));
+  document.getElementById("search-form").addEventListener("submit", close);
+}
+autocomplete();
 
 /// The shopper's restock alerts (item ids), read once per page that shows "Notify me".
 async function restockAlerts() {
@@ -354,7 +458,12 @@ async function notifyMe(box, itemId, inStock) {
 }
 
 async function itemPage(id) {
-  const r = await api("GET", `/v1/items/${id}`);
+  // Signed in, the item is read on the private route, which counts the view for
+  // recommendations; "Customers also bought" comes with it.
+  const [r, related] = await Promise.all([
+    api("GET", token() ? `/v1/me/items/${id}` : `/v1/items/${id}`),
+    api("GET", `/v1/items/${id}/related?limit=5`),
+  ]);
   if (r.status !== 200) { show(h("div", { class: "panel" }, errorText(r))); return; }
   const item = r.body;
   const stock = h("div", {}, availability(item.availability));
@@ -387,7 +496,8 @@ async function itemPage(id) {
       h("label", {}, "Qty ", qty),
       h("button", { class: "primary", onclick: () => addToCart(item.itemId, Number(qty.value)) }, "Add to cart"),
       h("button", { onclick: () => addToWishlist(item.itemId) }, "♡ Save")),
-    notify)));
+    notify)),
+    itemRow("Customers also bought", related.status === 200 ? related.body.alsoBought : [], "also-bought", false));
   const threshold = item.lowStockThreshold || 0;
   const liveState = document.querySelector('[data-test="live-state"]');
   // Live stock: pushed over the WebSocket API on every change; without it (no liveUrl, or
@@ -944,7 +1054,7 @@ async function route() {
   const [path, query] = hash.slice(1).split("?");
   const parts = path.split("/").filter(Boolean);
   switch (parts[0]) {
-    case undefined: return searchPage("");
+    case undefined: return homePage();
     case "search": return searchPage(query || "");
     case "item": return itemPage(parts[1]);
     case "cart": return cartPage();

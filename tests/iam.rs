@@ -200,10 +200,10 @@ async fn a_rule_delivery_the_target_queue_does_not_allow_goes_to_the_dead_letter
     let placed = serde_json::json!({ "orderId": order });
 
     // As written, the queue policy lets the rules deliver OrderPlaced to the assignment queue,
-    // the shoppers' notices queue and the sellers' notifications queue.
+    // the shoppers' notices queue, the sellers' notifications queue and the signals' queue.
     put_event(&shop, "aisle.orders", "OrderPlaced", placed.clone()).await;
     let relayed = shop.relay_rules().await;
-    assert_eq!((relayed.delivered, relayed.dead_lettered), (3, 0));
+    assert_eq!((relayed.delivered, relayed.dead_lettered), (4, 0));
     let assigned = shop.drain_with_attributes("AssignmentQueue").await;
     assert_eq!(assigned.len(), 1, "{assigned:?}");
     assert!(assigned[0].0.contains(&order));
@@ -215,13 +215,13 @@ async fn a_rule_delivery_the_target_queue_does_not_allow_goes_to_the_dead_letter
     let relay = aisle_local::rules::Relay::new(sqs.clone(), &copy, &shop.prefix).unwrap();
     put_event(&shop, "aisle.orders", "OrderPlaced", placed.clone()).await;
     let relayed = relay.relay_once().await.unwrap();
-    assert_eq!((relayed.delivered, relayed.dead_lettered), (0, 3));
+    assert_eq!((relayed.delivered, relayed.dead_lettered), (0, 4));
     assert!(shop
         .drain_with_attributes("AssignmentQueue")
         .await
         .is_empty());
     let kept = shop.drain_with_attributes("EventDeliveryDeadLetters").await;
-    assert_eq!(kept.len(), 3, "one per target: {kept:?}");
+    assert_eq!(kept.len(), 4, "one per target: {kept:?}");
     let (body, attributes) = kept
         .iter()
         .find(|(_, a)| a["TARGET_ARN"].ends_with("AssignmentQueue"))

@@ -24,7 +24,7 @@ async fn local_tables_are_exactly_the_tables_the_template_declares() {
             declared.logical_id
         );
     }
-    assert_eq!(template().tables.len(), 10);
+    assert_eq!(template().tables.len(), 11);
 }
 
 #[tokio::test]
