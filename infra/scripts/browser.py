@@ -23,6 +23,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -435,6 +436,37 @@ def main():
         statuses = [s.text for s in d.find_elements(By.CSS_SELECTOR, "[data-test=order-status]")]
         check("the orders page lists both with their status", "CANCELLED" in statuses and "RETURN_REQUESTED" in statuses, statuses)
         shot(d, "orders")
+        collect_console(d, ["409"])
+
+        # --- recommendations: what this shopper did reached the counters through the log
+        # subscription; the home page shows it, the lamp's page names the bulb bought with it
+        rows = reload_until(d, "/", lambda d: d.find_elements(By.CSS_SELECTOR, f"[data-test=popular-now] [data-item='{ids['lamp']}']"))
+        check("the home page shows 'Popular now' with the lamp this shopper looked at and bought", rows)
+        shot(d, "home-recommendations")
+        paired = reload_until(d, f"/item/{ids['lamp']}", lambda d: d.find_elements(By.CSS_SELECTOR, f"[data-test=also-bought] [data-item='{ids['bulb']}']"))
+        check("the lamp's page shows 'Customers also bought' with the bulb ordered with it", paired)
+        shot(d, "item-also-bought")
+
+        # --- suggestions under the search box, with the keyboard alone
+        box = d.find_element(By.ID, "q")
+        box.clear()
+        box.send_keys("lumne")
+        offered = wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=suggestion]")))
+        check("typing (with a typo) offers suggestions; the box says the list is open",
+              bool(offered) and box.get_attribute("aria-expanded") == "true", box.get_attribute("aria-expanded"))
+        box.send_keys(Keys.ARROW_DOWN)
+        active = box.get_attribute("aria-activedescendant")
+        chosen = d.find_element(By.ID, active).text.split(" · ")[0] if active else ""
+        check("Down marks the first suggestion active (aria-activedescendant)", active == "suggestion-0" and chosen, active)
+        shot(d, "search-suggestions")
+        box.send_keys(Keys.ENTER)
+        went = wait_for(d, lambda d: "#/search?" in d.current_url and box.get_attribute("aria-expanded") == "false")
+        check("Enter takes it: the search (or filter) runs and the list closes", went, d.current_url)
+        box.clear()
+        box.send_keys("lum")
+        wait_for(d, EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=suggestion]")))
+        box.send_keys(Keys.ESCAPE)
+        check("Escape closes the list", wait_for(d, lambda d: box.get_attribute("aria-expanded") == "false"))
         collect_console(d, ["409"])
 
         # --- what the shop told the shopper: the inbox, and each mail as the dev mailbox

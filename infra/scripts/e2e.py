@@ -175,6 +175,35 @@ check(f"selling the last unit drops it from in-stock results (took {took:.2f} s)
 call("POST", "/v1/warehouses/wh-1000/stock", "WAREHOUSE", {"itemId": solo["itemId"], "quantity": 2})
 check("a restock brings it back", poll(5, lambda: in_stock() == 1))
 
+# Recommendations over the real signal path: the functions' log lines, the log group's
+# subscription filter (the gateway plays it from lambda.log), record-signals and its counters;
+# purchases through OrderPlaced, its rule and queue. Suggestions from the index.
+signal_category = "sig-" + uuid.uuid4().hex[:8]
+stem = "quokka" + uuid.uuid4().hex[:5]
+made = []
+for name in (f"{stem.capitalize()} anchor lamp", f"{stem.capitalize()} partner shade"):
+    status, listed = call("POST", "/v1/seller/items", "SELLER", {"name": name, "category": signal_category, "brand": "Lumen", "price": {"amount": 2999, "currency": "USD"}})
+    call("POST", "/v1/warehouses/wh-1000/stock", "WAREHOUSE", {"itemId": listed["itemId"], "quantity": 5})
+    made.append(listed["itemId"])
+anchor, partner = made
+call("GET", f"/v1/me/items/{anchor}", "SHOPPER")
+call("GET", f"/v1/me/items/{anchor}", "SHOPPER")
+call("GET", f"/v1/me/items/{anchor}", "SHOPPER2")
+call("PUT", f"/v1/wishlist/items/{partner}", "SHOPPER2")
+ranked = lambda: call("GET", f"/v1/recommendations?window=hour&category={signal_category}")[1]
+popular_ok = poll(30, lambda: [i["itemId"] for i in ranked().get("popular", [])][:1] == [anchor])
+check("views and a wishlist add reach the counters through the log subscription: popular now, per category", popular_ok, ranked())
+check("most wishlisted names the wished item", [i["itemId"] for i in ranked().get("wishlisted", [])] == [partner], ranked())
+for item in (anchor, partner):
+    call("PUT", f"/v1/cart/items/{item}", "SHOPPER2", {"quantity": 1})
+status, both = call("POST", "/v1/checkout", "SHOPPER2", headers={"Idempotency-Key": uuid.uuid4().hex})
+status, bought = call("POST", f"/v1/checkout/{both['checkoutId']}/order", "SHOPPER2", {"paymentToken": pm(), "shippingAddress": address}, {"Idempotency-Key": uuid.uuid4().hex})
+related = lambda: [i["itemId"] for i in call("GET", f"/v1/items/{anchor}/related")[1].get("alsoBought", [])]
+check("a placed order pairs its items: customers also bought", status == 201 and poll(30, lambda: related() == [partner]), (status, related()))
+typed = stem[:3] + stem[4] + stem[3] + stem[5:]
+suggested = lambda: [s["text"] for s in call("GET", f"/v1/items/suggest?q={typed}")[1].get("suggestions", [])]
+check(f"suggestions complete a name typed with a typo ({typed})", poll(10, lambda: f"{stem} anchor lamp" in suggested()), suggested())
+
 # The warehouse side: stock arrives through the warehouse-updates queue (the simulator), the
 # placed order reaches the assignment worker through the OrderPlaced rule, and the simulated
 # warehouse walks it to delivered.
