@@ -75,7 +75,10 @@ fn ids(list: &Value) -> Vec<String> {
 }
 
 fn view(item: ItemId) -> Call {
-    Call::new("GET /v1/me/items/{itemId}", &[("itemId", &item.to_string())])
+    Call::new(
+        "GET /v1/me/items/{itemId}",
+        &[("itemId", &item.to_string())],
+    )
 }
 
 #[tokio::test]
@@ -142,10 +145,7 @@ async fn views_cart_and_wishlist_adds_are_logged_and_counted_once_per_shopper_ev
         Call::new("GET /v1/recommendations", &[]).query("window=hour")
     );
     assert_eq!(ranked.status, 200, "{:?}", ranked.body);
-    assert_eq!(
-        ids(&ranked.body["popular"]),
-        [x.to_string(), y.to_string()]
-    );
+    assert_eq!(ids(&ranked.body["popular"]), [x.to_string(), y.to_string()]);
     assert_eq!(ids(&ranked.body["wishlisted"]), [x.to_string()]);
     // Two shoppers, not five signals.
     let bucket = aisle::domain::signal::Window::Hour.bucket(shop.now());
@@ -175,7 +175,10 @@ async fn views_cart_and_wishlist_adds_are_logged_and_counted_once_per_shopper_ev
         Call::new("GET /v1/recommendations", &[]).query("window=week&limit=0")
     );
     assert_eq!(bad.status, 400);
-    assert_eq!(bad.body["error"]["details"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        bad.body["error"]["details"].as_array().map(Vec::len),
+        Some(2)
+    );
 }
 
 #[tokio::test]
@@ -187,11 +190,22 @@ async fn searches_are_logged_with_their_result_count_and_zero_result_queries_are
     let logs = Captured::default();
     let search = |q: &str| Call::new("GET /v1/items", &[]).query(&format!("q={q}"));
     assert_eq!(
-        logged!(logs, aisle::api::search::search_items, shop, search("findable")).status,
+        logged!(
+            logs,
+            aisle::api::search::search_items,
+            shop,
+            search("findable")
+        )
+        .status,
         200
     );
     for _ in 0..2 {
-        let reply = logged!(logs, aisle::api::search::search_items, shop, search("zyzzyva"));
+        let reply = logged!(
+            logs,
+            aisle::api::search::search_items,
+            shop,
+            search("zyzzyva")
+        );
         assert_eq!(reply.status, 200);
     }
     // Browsing without words is not a search.
@@ -266,7 +280,11 @@ async fn a_line_that_is_not_a_signal_is_parked_with_its_reason_and_the_rest_of_t
     let parked = shop.drain("SignalsDeadLetters").await;
     assert_eq!(parked.len(), 1, "{parked:?}");
     assert!(
-        parked[0].1.as_deref().unwrap_or("").contains("not a signal"),
+        parked[0]
+            .1
+            .as_deref()
+            .unwrap_or("")
+            .contains("not a signal"),
         "{parked:?}"
     );
     let bucket = aisle::domain::signal::Window::Day.bucket(shop.now());
@@ -464,16 +482,28 @@ async fn suggestions_complete_popular_queries_brands_categories_and_names_within
         ]
     );
     // Two letters swapped, and a category and names.
-    let typo = send!(aisle::api::recommend::suggest_items, shop, suggest("samsnug"));
+    let typo = send!(
+        aisle::api::recommend::suggest_items,
+        shop,
+        suggest("samsnug")
+    );
     assert!(texts(&typo).contains(&("samsung".to_owned(), "brand".to_owned())));
-    let names = send!(aisle::api::recommend::suggest_items, shop, suggest("galxy%20q"));
+    let names = send!(
+        aisle::api::recommend::suggest_items,
+        shop,
+        suggest("galxy%20q")
+    );
     assert_eq!(
         texts(&names),
         [("galaxy qled 55".to_owned(), "item".to_owned())]
     );
     let category = send!(aisle::api::recommend::suggest_items, shop, suggest("tv"));
     assert!(texts(&category).contains(&("tvs".to_owned(), "category".to_owned())));
-    let nothing = send!(aisle::api::recommend::suggest_items, shop, suggest("qqqqqqqq"));
+    let nothing = send!(
+        aisle::api::recommend::suggest_items,
+        shop,
+        suggest("qqqqqqqq")
+    );
     assert_eq!(nothing.status, 200);
     assert!(texts(&nothing).is_empty());
     let bad = send!(aisle::api::recommend::suggest_items, shop, suggest("%20"));

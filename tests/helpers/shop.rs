@@ -412,7 +412,10 @@ impl Shop {
                 "SignalOrdersQueue" => {
                     let answer = aisle::workers::record_signals(
                         &*self.as_function("record-signals").await,
-                        LambdaEvent::new(serde_json::to_value(event.payload).unwrap(), event.context),
+                        LambdaEvent::new(
+                            serde_json::to_value(event.payload).unwrap(),
+                            event.context,
+                        ),
                     )
                     .await;
                     answer.map(|v| serde_json::from_value(v).expect("an SQS batch response"))

@@ -443,15 +443,14 @@ pub async fn record_signals(
     }
     // From text: the type decodes `data` (base64, gzip) from a borrowed string only.
     let raw = payload.to_string();
-    let logs: aws_lambda_events::cloudwatch_logs::LogsEvent =
-        match serde_json::from_str(&raw) {
-            Ok(logs) => logs,
-            Err(e) => {
-                let reason = format!("not a CloudWatch Logs batch: {e}");
-                app.signal_dead_letters.park(&raw, &reason).await?;
-                return Ok(serde_json::Value::Null);
-            }
-        };
+    let logs: aws_lambda_events::cloudwatch_logs::LogsEvent = match serde_json::from_str(&raw) {
+        Ok(logs) => logs,
+        Err(e) => {
+            let reason = format!("not a CloudWatch Logs batch: {e}");
+            app.signal_dead_letters.park(&raw, &reason).await?;
+            return Ok(serde_json::Value::Null);
+        }
+    };
     let entries = logs.aws_logs.data.log_events;
     let deadline = crate::batch::budget(context.deadline(), RUN_MARGIN);
     let handled = crate::batch::each(entries, SIGNAL_CONCURRENCY, deadline, |entry| async move {

@@ -165,6 +165,8 @@ struct Row {
     /// The engine's percentiles in steady state (after as many other queries first).
     warm: [f64; 3],
     path: PathFigures,
+    /// The suggestion handler's percentiles.
+    suggest: [f64; 3],
 }
 
 /// For each catalogue size: index that many generated items in each engine, run `queries`
@@ -199,7 +201,7 @@ pub async fn search(sizes: &[usize], queries: usize) -> Result<()> {
     }
     println!("\nsearch, both engines side by side (ms; memory is what the engine holds beyond the OS page cache):");
     println!(
-        "{:<10} {:>9} | {:>8} {:>8} {:>8} | {:>18} | {:>18} | {:>18} | {:>18} | {:>8} | {:>8}",
+        "{:<10} {:>9} | {:>8} {:>8} {:>8} | {:>18} | {:>18} | {:>18} | {:>18} | {:>18} | {:>8} | {:>8} | {:>18}",
         "engine",
         "items",
         "build s",
@@ -208,14 +210,16 @@ pub async fn search(sizes: &[usize], queries: usize) -> Result<()> {
         "engine p50/p95/p99",
         "steady p50/p95/p99",
         "handler no zip",
+        "+ signal line",
         "handler zip",
         "stock p99",
-        "promise"
+        "promise",
+        "suggest p50/p95/p99"
     );
     for r in &rows {
         let f = |p: [f64; 3]| format!("{:.2}/{:.2}/{:.2}", p[0], p[1], p[2]);
         println!(
-            "{:<10} {:>9} | {:>8.1} {:>8.0} {:>8.0} | {:>18} | {:>18} | {:>18} | {:>18} | {:>8.2} | {:>8.3}",
+            "{:<10} {:>9} | {:>8.1} {:>8.0} {:>8.0} | {:>18} | {:>18} | {:>18} | {:>18} | {:>18} | {:>8.2} | {:>8.3} | {:>18}",
             r.engine.name(),
             r.items,
             r.build_s,
@@ -224,9 +228,11 @@ pub async fn search(sizes: &[usize], queries: usize) -> Result<()> {
             f(r.index),
             f(r.warm),
             f(r.path.plain),
+            f(r.path.signalled),
             f(r.path.zip),
             r.path.stock_p99,
-            r.path.promise_p99
+            r.path.promise_p99,
+            f(r.suggest)
         );
     }
     for engine in &engines {
@@ -249,6 +255,8 @@ pub async fn search(sizes: &[usize], queries: usize) -> Result<()> {
 /// The handler-path percentiles (p50, p95, p99) of one catalogue size.
 struct PathFigures {
     plain: [f64; 3],
+    /// No zip, and the search's signal written as the handler writes it (a JSON log line).
+    signalled: [f64; 3],
     zip: [f64; 3],
     sorted: [f64; 3],
     stock_p99: f64,
@@ -510,8 +518,25 @@ async fn one_size(
     let mut rng = StdRng::seed_from_u64(9);
     let now = aisle::domain::Timestamp::now();
     let context = SearchContext { delivery, now };
-    let (mut plain, mut zip, mut sorted, mut promise, mut stock) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut plain, mut zip, mut sorted, mut promise, mut stock, mut signalled) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    // The functions' own JSON log subscriber, writing where a function's stdout goes
+    // (here /dev/null: Lambda's log capture is outside the function's time).
+    let signal_log = tracing::Dispatch::new(aisle::telemetry::subscriber(
+        aisle::telemetry::EnvFilter::new("info"),
+        || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/null")
+                .expect("/dev/null")
+        },
+    ));
     let path_probes: Vec<&Probe> = probes.iter().take(queries.min(1_000)).collect();
     for (i, probe) in path_probes.iter().enumerate() {
         let ask = DeliveryAsk {
@@ -525,10 +550,20 @@ async fn one_size(
             ..ask.clone()
         };
         // Alternate which runs first, so neither always meets a warmer cache.
-        let variants: [(Option<&DeliveryAsk>, usize); 3] = if i % 2 == 0 {
-            [(None, 0), (Some(&ask), 1), (Some(&sorted_ask), 2)]
+        let variants: [(Option<&DeliveryAsk>, usize); 4] = if i % 2 == 0 {
+            [
+                (None, 0),
+                (None, 3),
+                (Some(&ask), 1),
+                (Some(&sorted_ask), 2),
+            ]
         } else {
-            [(Some(&sorted_ask), 2), (Some(&ask), 1), (None, 0)]
+            [
+                (Some(&sorted_ask), 2),
+                (Some(&ask), 1),
+                (None, 3),
+                (None, 0),
+            ]
         };
         for (asked, slot) in variants {
             let started = Instant::now();
@@ -542,10 +577,22 @@ async fn one_size(
                 asked,
             )
             .await?;
+            if slot == 3 {
+                let line = aisle::domain::signal::SignalLine::new(
+                    aisle::domain::signal::Signal::Searched {
+                        shopper: None,
+                        query: probe.query.words.join(" "),
+                        results: page.total,
+                    },
+                    now,
+                );
+                tracing::dispatcher::with_default(&signal_log, || line.emit());
+            }
             let took = started.elapsed();
             match slot {
                 0 => plain.push(took),
                 1 => zip.push(took),
+                3 => signalled.push(took),
                 _ => sorted.push(took),
             }
             if slot == 1 {
@@ -572,6 +619,7 @@ async fn one_size(
     };
     let path = PathFigures {
         plain: pcts(&mut plain),
+        signalled: pcts(&mut signalled),
         zip: pcts(&mut zip),
         sorted: pcts(&mut sorted),
         stock_p99: pcts(&mut stock)[2],
@@ -588,8 +636,25 @@ async fn one_size(
         path.stock_p99,
         path.promise_p99
     );
+    println!(
+        "[{}] search handler without signals p50/p99 {:.2}/{:.2} ms, with its signal line {:.2}/{:.2} ms",
+        engine.name(),
+        path.plain[0],
+        path.plain[2],
+        path.signalled[0],
+        path.signalled[2],
+    );
+    let suggest = suggestions(app, index, docs, queries.min(2_000)).await?;
+    println!(
+        "[{}] suggest handler (q parsed, engine completions, popular queries, ranking, JSON): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+        engine.name(),
+        suggest[0],
+        suggest[1],
+        suggest[2],
+    );
     built.remove().await;
     Ok(Row {
+        suggest,
         engine,
         items,
         build_s: build.as_secs_f64(),
@@ -599,6 +664,69 @@ async fn one_size(
         warm: warm_figures,
         path,
     })
+}
+
+/// What shoppers type into the search box, drawn from the catalogue's names: a prefix of the
+/// first word (2 to 8 letters), or the first word and a prefix of the second; every third one
+/// with two neighbouring letters swapped.
+fn typing_mix(docs: &[SearchDoc], count: usize, seed: u64) -> Vec<String> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..count)
+        .map(|i| {
+            let name = words(docs[rng.gen_range(0..docs.len())].item.name.as_str());
+            let cut = |w: &str, n: usize| w.chars().take(n).collect::<String>();
+            let mut typed = match name.as_slice() {
+                [first, second, ..] if i % 2 == 1 => {
+                    format!("{first} {}", cut(second, rng.gen_range(1..=4)))
+                }
+                [first, ..] => cut(first, rng.gen_range(2..=8)),
+                [] => "a".to_owned(),
+            };
+            if i % 3 == 0 && typed.len() >= 4 && typed.is_ascii() {
+                let at = rng.gen_range(1..typed.len() - 1);
+                // ASCII only, so each byte is a letter.
+                let mut bytes = typed.into_bytes();
+                bytes.swap(at, at + 1);
+                typed = String::from_utf8(bytes).unwrap_or_default();
+            }
+            typed
+        })
+        .collect()
+}
+
+/// The suggestion handler's path for each typed text: parse, the engine's completions and the
+/// popular queries (DynamoDB Local, read once a minute), ranking, the JSON answer.
+async fn suggestions(
+    app: &aisle::App,
+    index: &dyn SearchIndex,
+    docs: &[SearchDoc],
+    count: usize,
+) -> Result<[f64; 3]> {
+    use aisle::domain::suggest::Typed;
+    use aisle::usecases::recommend::suggest::suggest;
+    let typed = typing_mix(docs, count, 11);
+    let now = aisle::domain::Timestamp::now();
+    // Warm: the reader, the page cache, the popular queries.
+    for text in typed.iter().take(50) {
+        if let Ok(t) = Typed::parse(text) {
+            suggest(index, &app.signals, &app.popular_queries, &t, 8, now).await?;
+        }
+    }
+    let mut times = Vec::with_capacity(typed.len());
+    for text in &typed {
+        let started = Instant::now();
+        if let Ok(t) = Typed::parse(text) {
+            let found = suggest(index, &app.signals, &app.popular_queries, &t, 8, now).await?;
+            std::hint::black_box(serde_json::to_vec(&found)?);
+        }
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok([
+        percentile(&times, 0.5),
+        percentile(&times, 0.95),
+        percentile(&times, 0.99),
+    ])
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {

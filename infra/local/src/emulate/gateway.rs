@@ -79,6 +79,20 @@ pub fn match_path(template: &str, path: &str) -> Option<BTreeMap<String, String>
     (t.len() == p.len()).then_some(params)
 }
 
+/// How general a route path is, segment by segment (a literal 0, a variable 1, a greedy
+/// variable 2): the smallest is the most specific.
+pub fn specificity(template: &str) -> Vec<u8> {
+    template
+        .trim_matches('/')
+        .split('/')
+        .map(|segment| match segment.strip_prefix('{') {
+            Some(rest) if rest.ends_with("+}") => 2,
+            Some(_) => 1,
+            None => 0,
+        })
+        .collect()
+}
+
 pub(crate) fn percent_decode(raw: &str) -> String {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -319,11 +333,18 @@ impl Gateway {
         let method = request.method().as_str().to_owned();
         let path = request.uri().path().to_owned();
         let raw_query = request.uri().query().unwrap_or("").to_owned();
-        let matched = self.template.routes.iter().find_map(|r| {
-            (r.method == method || r.method == "ANY")
-                .then(|| match_path(&r.path, &path).map(|p| (r, p)))
-                .flatten()
-        });
+        // The most specific match, as API Gateway picks it: `/v1/items/suggest` over
+        // `/v1/items/{itemId}` (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html).
+        let matched = self
+            .template
+            .routes
+            .iter()
+            .filter_map(|r| {
+                (r.method == method || r.method == "ANY")
+                    .then(|| match_path(&r.path, &path).map(|p| (r, p)))
+                    .flatten()
+            })
+            .min_by_key(|(r, _)| (specificity(&r.path), r.method == "ANY"));
         let Some((route, params)) = matched else {
             log(
                 json!({ "gateway": "http", "method": method, "path": path, "status": 404, "route": null }),
@@ -748,5 +769,11 @@ mod tests {
             match_path("/v1/x/{id}/y", "/v1/x/a%20b/y").unwrap()["id"],
             "a b"
         );
+    }
+
+    #[test]
+    fn a_literal_segment_is_more_specific_than_a_variable() {
+        assert!(specificity("/v1/items/suggest") < specificity("/v1/items/{itemId}"));
+        assert!(specificity("/v1/items/{itemId}") < specificity("/v1/{proxy+}"));
     }
 }
