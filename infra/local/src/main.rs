@@ -5,6 +5,7 @@
 //! aisle-local create-resources [--prefix P]   tables, queues, bus from template.yaml
 //! aisle-local env [--prefix P]                the functions' environment, KEY=VALUE lines
 //! aisle-local seed [--prefix P]               warehouse sites, demo products with pictures
+//! aisle-local report zero-results [--limit N] searches that found nothing (the operator's report)
 //! aisle-local picture <file> [--category c] [--name n] [--bomb]
 //!                                             a drawn product picture (JPEG), or a PNG bomb
 //! aisle-local bench checkout                  holds/s under contention; DynamoDB cost per call
@@ -116,6 +117,19 @@ async fn main() -> Result<()> {
             let sites = seed::seed_warehouses(&app.warehouses).await?;
             let products = seed::seed_products(&app).await?;
             eprintln!("[aisle-local] seeded {sites} warehouse sites and {products} demo products with pictures (seller {})", seed::DEMO_SELLER);
+        }
+        Some("report") if args.get(1).map(String::as_str) == Some("zero-results") => {
+            // The operator's report of searches that found nothing (today and yesterday).
+            let env = template.local_env(&prefix)?;
+            let config = Config::from_lookup(|k| env.get(k).cloned())?;
+            let app = App::new(&config, local_clients(&sdk));
+            let limit = flag(&args, "--limit").and_then(|n| n.parse().ok()).unwrap_or(20);
+            let now = aisle::domain::Timestamp::now();
+            let report = aisle::usecases::recommend::rank::zero_results(&app.signals, limit, now).await?;
+            println!("{:>8}  query (searches that found nothing, today and yesterday)", "count");
+            for (query, count) in report {
+                println!("{count:>8}  {query}");
+            }
         }
         Some("onboard-warehouse") => {
             // The local counterpart of infra/scripts/onboard-warehouse.sh.

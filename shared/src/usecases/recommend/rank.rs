@@ -220,3 +220,15 @@ pub async fn for_you(
         for_you: on_sale(catalog, inventory, &candidates, limit).await?,
     })
 }
+
+/// The operator's report: searches that found nothing today and yesterday, most frequent
+/// first (anonymous ones counted every time, signed-in shoppers once each), up to `limit`.
+pub async fn zero_results(
+    counts: &impl SignalCounts,
+    limit: usize,
+    now: Timestamp,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut ranked = ranking(counts, Measure::ZeroResults, Window::Day, None, now).await?;
+    ranked.truncate(limit);
+    Ok(ranked)
+}
