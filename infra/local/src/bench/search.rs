@@ -713,14 +713,23 @@ async fn suggestions(
         }
     }
     let mut times = Vec::with_capacity(typed.len());
+    let (mut listed, mut answered) = (0usize, 0usize);
     for text in &typed {
         let started = Instant::now();
         if let Ok(t) = Typed::parse(text) {
             let found = suggest(index, &app.signals, &app.popular_queries, &t, 8, now).await?;
             std::hint::black_box(serde_json::to_vec(&found)?);
+            listed += found.len();
+            answered += usize::from(!found.is_empty());
         }
         times.push(started.elapsed());
     }
+    println!(
+        "  suggestions: {} typed texts (a third with two letters swapped), {answered} answered with at least one, {:.1} per answer on average; e.g. {:?}",
+        typed.len(),
+        listed as f64 / answered.max(1) as f64,
+        &typed[..3.min(typed.len())]
+    );
     times.sort();
     Ok([
         percentile(&times, 0.5),
