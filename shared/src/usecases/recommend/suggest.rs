@@ -13,10 +13,13 @@ use crate::ports::{SearchIndex, SignalCounts, StoreError};
 /// How long one read of the popular queries is used.
 pub const POPULAR_QUERIES_MILLIS: i64 = 60_000;
 
+/// Queries with how many shoppers searched for each, best first.
+pub type Ranked = Arc<Vec<(String, u64)>>;
+
 /// The popular queries this instance read last, and when (by the shop's clock).
 #[derive(Debug, Default)]
 pub struct PopularQueries {
-    loaded: tokio::sync::Mutex<Option<(Timestamp, Arc<Vec<(String, u64)>>)>>,
+    loaded: tokio::sync::Mutex<Option<(Timestamp, Ranked)>>,
 }
 
 impl PopularQueries {
@@ -25,7 +28,7 @@ impl PopularQueries {
         &self,
         counts: &impl SignalCounts,
         now: Timestamp,
-    ) -> Result<Arc<Vec<(String, u64)>>, StoreError> {
+    ) -> Result<Ranked, StoreError> {
         let mut loaded = self.loaded.lock().await;
         if let Some((at, queries)) = loaded.as_ref() {
             let age = now.unix_millis() - at.unix_millis();
