@@ -1128,3 +1128,95 @@ async fn the_adapters_recorded_answers_are_what_a_real_node_answers() {
     assert_eq!(opensearch::parse_bulk(200, &recorded).unwrap(), 2);
     let _ = index.call("DELETE", &format!("/{generation}"), None).await;
 }
+
+/// `text` with its second and third letters swapped (a typo of one edit).
+fn swapped(text: &str) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    if chars.len() >= 4 {
+        chars.swap(1, 2);
+    }
+    chars.into_iter().collect()
+}
+
+/// Suggestions on this engine (the embedded term dictionaries, or OpenSearch's completion
+/// suggesters) against brute force over the same catalogue: every brand and category that
+/// completes the typed text within its typos is offered (OpenSearch lists 10 per kind at
+/// most), nothing offered needs more edits than allowed, and a name is offered whenever one
+/// completes the text.
+#[tokio::test]
+async fn suggestions_agree_with_brute_force_on_brands_categories_and_names() {
+    use aisle::domain::suggest::{prefix_distance, SuggestionKind, Typed};
+    use std::collections::BTreeSet;
+    let docs = aisle_local::products::generate(3_000, 21);
+    let index = fresh_index().await;
+    index.upsert(IndexTarget::Live, &docs).await.unwrap();
+    let brands: BTreeSet<String> = docs.iter().map(|d| d.brand_key()).collect();
+    let categories: BTreeSet<String> = docs
+        .iter()
+        .map(|d| d.item.category.as_str().to_owned())
+        .collect();
+    let names: Vec<String> = docs.iter().map(|d| d.name_key()).collect();
+    let mut typed_texts: Vec<String> = docs
+        .iter()
+        .step_by(97)
+        .take(30)
+        .enumerate()
+        .map(|(i, doc)| {
+            let cut: String = doc.name_key().chars().take(2 + i % 9).collect();
+            if i % 3 == 0 {
+                swapped(&cut)
+            } else {
+                cut
+            }
+        })
+        .collect();
+    typed_texts.extend(
+        categories
+            .iter()
+            .map(|c| swapped(&c.chars().take(5).collect::<String>())),
+    );
+    let mut offered_somewhere = 0;
+    for text in &typed_texts {
+        let typed = Typed::parse(text).unwrap();
+        let allowed = usize::from(typed.typos());
+        let offered = index.suggest(&typed).await.unwrap();
+        let within = |candidate: &str| prefix_distance(&typed.prefix, candidate) <= allowed;
+        for s in &offered {
+            assert!(
+                within(&s.text),
+                "{text:?}: {s:?} needs more than {allowed} edits"
+            );
+        }
+        for (kind, all) in [
+            (SuggestionKind::Brand, &brands),
+            (SuggestionKind::Category, &categories),
+        ] {
+            let wanted: BTreeSet<&String> = all.iter().filter(|b| within(b)).collect();
+            let got: BTreeSet<&String> = offered
+                .iter()
+                .filter(|s| s.kind == kind)
+                .map(|s| &s.text)
+                .collect();
+            if wanted.len() <= 10 {
+                assert_eq!(got, wanted, "{text:?}: {kind:?}");
+            } else {
+                assert!(
+                    got.len() == 10 && got.is_subset(&wanted),
+                    "{text:?}: {kind:?}"
+                );
+            }
+        }
+        if names.iter().any(|n| within(n)) {
+            assert!(
+                offered.iter().any(|s| s.kind == SuggestionKind::Item),
+                "{text:?}: a name completes it, none offered"
+            );
+        }
+        offered_somewhere += usize::from(!offered.is_empty());
+    }
+    assert!(
+        offered_somewhere >= 30,
+        "{offered_somewhere} of {}",
+        typed_texts.len()
+    );
+}
