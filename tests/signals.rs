@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use aisle::domain::signal::{Signal, SignalLine};
+use aisle::domain::signal::{counter_key, Measure, Signal, SignalLine, Window};
 use aisle::domain::{ItemId, Timestamp, UserId};
 use aisle::lambda::tracing::Instrument;
 use aisle::ports::SignalCounts;
@@ -64,6 +64,12 @@ async fn deliver_logs(shop: &Shop, lines: &[String]) -> Result<(), String> {
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// The current bucket of one overall counter, highest first.
+async fn counted(shop: &Shop, measure: Measure, window: Window) -> Vec<(String, u64)> {
+    let key = counter_key(measure, &window.bucket(shop.now()), None);
+    shop.app.signals.top(&key, 10).await.unwrap()
 }
 
 fn ids(list: &Value) -> Vec<String> {
@@ -148,13 +154,7 @@ async fn views_cart_and_wishlist_adds_are_logged_and_counted_once_per_shopper_ev
     assert_eq!(ids(&ranked.body["popular"]), [x.to_string(), y.to_string()]);
     assert_eq!(ids(&ranked.body["wishlisted"]), [x.to_string()]);
     // Two shoppers, not five signals.
-    let bucket = aisle::domain::signal::Window::Hour.bucket(shop.now());
-    let top = shop
-        .app
-        .signals
-        .top(&format!("interest#{bucket}#all"), 10)
-        .await
-        .unwrap();
+    let top = counted(&shop, Measure::Interest, Window::Hour).await;
     assert_eq!(top[0], (x.to_string(), 2));
     // Per category too (both are "widgets").
     let widgets = send!(
@@ -246,13 +246,7 @@ async fn searches_are_logged_with_their_result_count_and_zero_result_queries_are
     );
     deliver_logs(&shop, &lines).await.unwrap();
     deliver_logs(&shop, &lines).await.unwrap();
-    let day = aisle::domain::signal::Window::Day.bucket(shop.now());
-    let zero = shop
-        .app
-        .signals
-        .top(&format!("zero#{day}#all"), 10)
-        .await
-        .unwrap();
+    let zero = counted(&shop, Measure::ZeroResults, Window::Day).await;
     // Anonymous zero-result searches count each time, each log event once.
     assert_eq!(zero, [("zyzzyva".to_owned(), 2)]);
 }
@@ -287,13 +281,7 @@ async fn a_line_that_is_not_a_signal_is_parked_with_its_reason_and_the_rest_of_t
             .contains("not a signal"),
         "{parked:?}"
     );
-    let bucket = aisle::domain::signal::Window::Day.bucket(shop.now());
-    let top = shop
-        .app
-        .signals
-        .top(&format!("interest#{bucket}#all"), 10)
-        .await
-        .unwrap();
+    let top = counted(&shop, Measure::Interest, Window::Day).await;
     assert_eq!(top, [(item.to_string(), 1)]);
 }
 
