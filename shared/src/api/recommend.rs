@@ -45,6 +45,18 @@ fn limit(
     }
 }
 
+/// `limit` of a list route whose only parameter it is.
+fn only_limit(req: &Request) -> Result<usize, ApiError> {
+    let params = query(req, &["limit"])?;
+    let mut errors = ValidationErrors::default();
+    let limit = limit(&params, rank::MAX_LIST, DEFAULT_LIMIT, &mut errors);
+    if errors.0.is_empty() {
+        Ok(limit)
+    } else {
+        Err(ApiError::invalid_query(errors))
+    }
+}
+
 /// `GET /v1/recommendations` (public)
 pub async fn get_recommendations(app: &App, req: Request) -> HttpResult {
     finish(
@@ -89,12 +101,7 @@ pub async fn get_related_items(app: &App, req: Request) -> HttpResult {
     finish(
         async {
             let item: ItemId = path(&req, "itemId")?;
-            let params = query(&req, &["limit"])?;
-            let mut errors = ValidationErrors::default();
-            let limit = limit(&params, rank::MAX_LIST, DEFAULT_LIMIT, &mut errors);
-            if !errors.0.is_empty() {
-                return Err(ApiError::invalid_query(errors));
-            }
+            let limit = only_limit(&req)?;
             let related =
                 rank::related(&app.signals, &app.catalog, &app.inventory, item, limit).await?;
             Ok(super::public(
@@ -112,12 +119,7 @@ pub async fn get_my_recommendations(app: &App, req: Request) -> HttpResult {
     finish(
         async {
             let who = person(&req)?;
-            let params = query(&req, &["limit"])?;
-            let mut errors = ValidationErrors::default();
-            let limit = limit(&params, rank::MAX_LIST, DEFAULT_LIMIT, &mut errors);
-            if !errors.0.is_empty() {
-                return Err(ApiError::invalid_query(errors));
-            }
+            let limit = only_limit(&req)?;
             let mine = rank::for_you(
                 &app.signals,
                 &app.catalog,

@@ -128,6 +128,20 @@ fn number(record: &Record, name: &str) -> Option<i64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The items of a `bought#<shopper>` partition, most recently bought first (the `#` head is
+/// not an item and is left out).
+fn newest_first(records: &[Record]) -> Vec<ItemId> {
+    let mut bought: Vec<(i64, ItemId)> = records
+        .iter()
+        .filter_map(|r| {
+            let id = ItemId::try_from(text(r, "sk")?).ok()?;
+            Some((number(r, "at").unwrap_or(0), id))
+        })
+        .collect();
+    bought.sort_by(|a, b| b.cmp(a));
+    bought.into_iter().map(|(_, id)| id).collect()
+}
+
 #[async_trait]
 impl SignalCounts for DynamoSignals {
     async fn tally(&self, tally: &Tally) -> Result<bool, StoreError> {
@@ -195,17 +209,10 @@ impl SignalCounts for DynamoSignals {
                 .iter()
                 .find(|r| text(r, "sk") == Some("#"))
                 .and_then(|r| number(r, "n"));
-            let mut earlier: Vec<(i64, ItemId)> = records
-                .iter()
-                .filter_map(|r| {
-                    let id = ItemId::try_from(text(r, "sk")?).ok()?;
-                    Some((number(r, "at").unwrap_or(0), id))
-                })
-                .collect();
-            if earlier.iter().any(|(_, id)| *id == item) {
+            let mut earlier = newest_first(&records);
+            if earlier.contains(&item) {
                 return Ok(false);
             }
-            earlier.sort_by(|a, b| b.cmp(a));
             earlier.truncate(PAIRED_PURCHASES);
 
             let mut tx = Tx::new();
@@ -241,7 +248,7 @@ impl SignalCounts for DynamoSignals {
                 Part::Purchase,
                 TransactWriteItem::builder().put(put).build(),
             );
-            for (_, other) in &earlier {
+            for other in &earlier {
                 tx.add(
                     Part::Pair,
                     self.increment(&format!("co#{item}"), &other.to_string(), None),
@@ -270,17 +277,9 @@ impl SignalCounts for DynamoSignals {
     }
 
     async fn purchases(&self, shopper: &UserId, limit: usize) -> Result<Vec<ItemId>, StoreError> {
-        let mut bought: Vec<(i64, ItemId)> = self
-            .partition(&format!("bought#{shopper}"))
-            .await?
-            .iter()
-            .filter_map(|r| {
-                let id = ItemId::try_from(text(r, "sk")?).ok()?;
-                Some((number(r, "at").unwrap_or(0), id))
-            })
-            .collect();
-        bought.sort_by(|a, b| b.cmp(a));
-        Ok(bought.into_iter().take(limit).map(|(_, id)| id).collect())
+        let mut bought = newest_first(&self.partition(&format!("bought#{shopper}")).await?);
+        bought.truncate(limit);
+        Ok(bought)
     }
 
     async fn bought_with(
