@@ -219,6 +219,63 @@ async fn every_contract_case_agrees_with_brute_force_hits_totals_facets_and_orde
     }
 }
 
+/// A category sorted by price or date, with enough matches that the embedded index walks the
+/// category's own order rather than ranking each match: every page agrees with brute force,
+/// from each cursor and within a price range that starts past the category's cheapest (or
+/// ends before its dearest) items.
+#[tokio::test]
+async fn a_category_sorted_by_price_or_date_pages_exactly_within_its_price_range() {
+    let docs = aisle_local::products::generate(12_000, 21);
+    let index = fresh_index().await;
+    index.upsert(IndexTarget::Live, &docs).await.unwrap();
+    let mut sizes: BTreeMap<&Category, usize> = BTreeMap::new();
+    for doc in &docs {
+        *sizes.entry(&doc.item.category).or_default() += 1;
+    }
+    let (largest, _) = sizes.iter().max_by_key(|(_, n)| **n).unwrap();
+    let category = (*largest).clone();
+    let mut prices: Vec<u64> = docs
+        .iter()
+        .filter(|d| d.item.category == category)
+        .map(|d| d.price())
+        .collect();
+    prices.sort_unstable();
+    let mut cheapest = query("");
+    cheapest.category = Some(category.clone());
+    cheapest.min_price = Some(prices[prices.len() / 10]);
+    cheapest.sort = SortOrder::PriceAsc;
+    let mut dearest = query("");
+    dearest.category = Some(category.clone());
+    dearest.max_price = Some(prices[prices.len() * 9 / 10]);
+    dearest.sort = SortOrder::PriceDesc;
+    let mut newest = query("");
+    newest.category = Some(category.clone());
+    newest.in_stock_only = true;
+    newest.sort = SortOrder::Newest;
+    for (name, q) in [
+        ("a category from a floor price, cheapest first", cheapest),
+        ("a category up to a ceiling price, dearest first", dearest),
+        ("a category in stock, newest first", newest),
+    ] {
+        let expected: HashSet<ItemId> = docs
+            .iter()
+            .filter(|d| matches(&q, d))
+            .map(|d| d.item.item_id)
+            .collect();
+        // One match in 16 documents or more: the engine walks an order, not the matches.
+        assert!(
+            expected.len() * 16 >= docs.len(),
+            "{name}: too few matches to walk"
+        );
+        let (hits, total, _) = all_pages(&*index, &q).await;
+        let found: HashSet<ItemId> = hits.iter().map(|(id, _)| *id).collect();
+        assert_eq!(found.len(), hits.len(), "{name}: a hit came twice");
+        assert!(found == expected, "{name}: hits differ from brute force");
+        assert_eq!(total, expected.len() as u64, "{name}: total");
+        assert_in_order(name, q.sort, &hits);
+    }
+}
+
 /// Past 10,000 matches the embedded index counts a sample (and says so); the hits, their
 /// order and an unfiltered total stay exact. Three segments, as a growing index has.
 #[tokio::test]

@@ -95,6 +95,9 @@ pub(super) struct Plan {
     /// The field words are matched in.
     text: Field,
     must: Vec<Leaf>,
+    /// The category filter, if any: price and date orders then walk that category's own
+    /// permutation.
+    category: Option<String>,
     /// `Some(empty)` matches nothing: held at one of no warehouses.
     any_of: Option<Vec<Leaf>>,
     none_of: Vec<Leaf>,
@@ -157,6 +160,7 @@ impl Plan {
             words: planned,
             text: f.all,
             must,
+            category: query.category.as_ref().map(|c| c.as_str().to_owned()),
             any_of: query
                 .sites_any
                 .as_ref()
@@ -225,6 +229,12 @@ pub(super) struct SegmentView {
     by_price_asc: OnceLock<Vec<(u32, f64)>>,
     by_price_desc: OnceLock<Vec<(u32, f64)>>,
     by_newest: OnceLock<Vec<(u32, f64)>>,
+    /// The same permutations split by category (indexed by category ordinal plus one), built
+    /// on first use: a category's items sit together in price, so walking the whole order to
+    /// reach them would pass most of the catalogue.
+    by_category_price_asc: OnceLock<Vec<Vec<(u32, f64)>>>,
+    by_category_price_desc: OnceLock<Vec<Vec<(u32, f64)>>>,
+    by_category_newest: OnceLock<Vec<Vec<(u32, f64)>>>,
     alive: Mutex<(Option<Opstamp>, Arc<FixedBitSet>)>,
     leaves: Mutex<LeafCache>,
 }
@@ -329,6 +339,9 @@ impl SegmentView {
             by_price_asc: OnceLock::new(),
             by_price_desc: OnceLock::new(),
             by_newest: OnceLock::new(),
+            by_category_price_asc: OnceLock::new(),
+            by_category_price_desc: OnceLock::new(),
+            by_category_newest: OnceLock::new(),
             alive: Mutex::new((None, Arc::new(FixedBitSet::new()))),
             leaves: Mutex::default(),
         })
@@ -341,7 +354,16 @@ impl SegmentView {
             .iter()
             .filter_map(|p| p.get())
             .map(|p| p.len() * 16)
-            .sum();
+            .sum::<usize>()
+            + [
+                &self.by_category_price_asc,
+                &self.by_category_price_desc,
+                &self.by_category_newest,
+            ]
+            .iter()
+            .filter_map(|p| p.get())
+            .map(|p| p.iter().map(|c| c.len() * 16).sum::<usize>())
+            .sum::<usize>();
         columns + perms + lock(&self.leaves).bytes
     }
 
@@ -667,15 +689,32 @@ impl SegmentView {
             }
             return;
         }
-        let order = self.permutation(plan.sort);
+        let order = match &plan.category {
+            Some(category) => self.category_permutation(plan.sort, category),
+            None => self.permutation(plan.sort),
+        };
         // Skip what ranks at or before the cursor: a binary search on (value, tie).
-        let start = match plan.after {
+        let after_cursor = match plan.after {
             Some((value, tie)) => {
                 order.partition_point(|&(d, v)| v > value || (v == value && self.tie(d) <= tie))
             }
             None => 0,
         };
+        // And what is cheaper than the range in a price-ascending order, dearer in a
+        // descending one: a binary search too.
         let by_price = matches!(plan.sort, SortOrder::PriceAsc | SortOrder::PriceDesc);
+        let in_range = match (plan.sort, plan.price) {
+            (SortOrder::PriceAsc, Some((min, _))) => {
+                let first = rank_value(plan.sort, min as f64);
+                order.partition_point(|&(_, v)| v > first)
+            }
+            (SortOrder::PriceDesc, Some((_, max))) => {
+                let first = rank_value(plan.sort, max as f64);
+                order.partition_point(|&(_, v)| v > first)
+            }
+            _ => 0,
+        };
+        let start = after_cursor.max(in_range);
         for &(doc, value) in &order[start..] {
             if heap.is_full() {
                 break;
@@ -703,6 +742,30 @@ impl SegmentView {
                 heap.push(entry(value, raw, d));
             }
         }
+    }
+
+    /// [`Self::permutation`] restricted to one category (empty when the segment has none).
+    fn category_permutation(&self, sort: SortOrder, category: &str) -> &[(u32, f64)] {
+        let Ok(ordinal) = self
+            .category_names
+            .binary_search_by(|name| name.as_str().cmp(category))
+        else {
+            return &[];
+        };
+        let split = || {
+            let mut split = vec![Vec::new(); self.category_names.len() + 1];
+            for &(doc, value) in self.permutation(sort) {
+                let (_, category, _) = self.packing.unpack(self.facet[doc as usize]);
+                split[category].push((doc, value));
+            }
+            split
+        };
+        let split = match sort {
+            SortOrder::PriceDesc => self.by_category_price_desc.get_or_init(split),
+            SortOrder::Newest => self.by_category_newest.get_or_init(split),
+            _ => self.by_category_price_asc.get_or_init(split),
+        };
+        &split[ordinal + 1]
     }
 
     /// Documents with their rank values in `sort` order, ties in document (= tie-break)
