@@ -341,46 +341,38 @@ pub(crate) async fn item_stock(
 
 async fn query_item(client: &Client, table: &str, item: ItemId) -> Result<ItemStock, StoreError> {
     let mut stock = ItemStock::default();
-    let mut start = None;
-    loop {
-        let out = client
+    let rows = super::every_page(
+        client
             .query()
             .table_name(table)
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(item_pk(item)))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| super::classify("Query", e))?;
-        for row in out.items.unwrap_or_default() {
-            let sk = row
-                .get("sk")
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            if sk == TOTAL {
-                stock.total = StockTotal {
+            .consistent_read(true),
+    )
+    .await?;
+    for row in rows {
+        let sk = row
+            .get("sk")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default();
+        if sk == TOTAL {
+            stock.total = StockTotal {
+                available: number(&row, "available")?,
+                version: counter(&row, "stockVersion")?,
+                sale: super::shards::sale_of(&row)?,
+            };
+        } else if let Some(w) = warehouse_of_sk(&sk) {
+            let id = WarehouseId::try_from(w)
+                .map_err(|_| StoreError::Corrupt(format!("stock row {sk}")))?;
+            stock.warehouses.insert(
+                id,
+                WarehouseStock {
+                    physical: number(&row, "physical")?,
                     available: number(&row, "available")?,
-                    version: counter(&row, "stockVersion")?,
-                    sale: super::shards::sale_of(&row)?,
-                };
-            } else if let Some(w) = warehouse_of_sk(&sk) {
-                let id = WarehouseId::try_from(w)
-                    .map_err(|_| StoreError::Corrupt(format!("stock row {sk}")))?;
-                stock.warehouses.insert(
-                    id,
-                    WarehouseStock {
-                        physical: number(&row, "physical")?,
-                        available: number(&row, "available")?,
-                        shortfall: number(&row, "shortfall")?,
-                    },
-                );
-            }
-        }
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            break;
+                    shortfall: number(&row, "shortfall")?,
+                },
+            );
         }
     }
     // A sharded item's other shards live in partitions of their own: read them after the

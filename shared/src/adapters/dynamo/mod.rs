@@ -278,7 +278,7 @@ pub(crate) async fn newest_first<T: serde::de::DeserializeOwned>(
 
 /// Every record a `Query` matches, page after page (the SDK's own paginator follows
 /// `LastEvaluatedKey`): for listings that are small by design (one shopper's alerts, one
-/// item's live watchers) and are wanted whole.
+/// item's live watchers or stock rows, one signals partition) and are wanted whole.
 pub(crate) async fn every_page(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
 ) -> Result<Vec<Record>, StoreError> {
@@ -289,6 +289,19 @@ pub(crate) async fn every_page(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|e| classify("Query", e))
+}
+
+/// Every record of a table, page after page, as [`every_page`] reads a query's: for tables
+/// that are small by design (the warehouses).
+pub(crate) async fn every_scanned(
+    scan: aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder,
+) -> Result<Vec<Record>, StoreError> {
+    scan.into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| classify("Scan", e))
 }
 
 /// The record at `key`, read strongly consistent; `None` if absent.

@@ -91,26 +91,15 @@ impl DynamoSignals {
 
     /// Every record of partition `pk` (consistent: a purchase must see the one before it).
     async fn partition(&self, pk: &str) -> Result<Vec<Record>, StoreError> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
+        super::every_page(
+            self.client
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :p")
                 .expression_attribute_values(":p", s(pk))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            out.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+                .consistent_read(true),
+        )
+        .await
     }
 }
 

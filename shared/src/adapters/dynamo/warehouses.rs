@@ -50,25 +50,12 @@ impl Warehouses for DynamoWarehouses {
     }
 
     async fn list(&self) -> Result<Vec<Warehouse>, StoreError> {
-        let mut sites = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Scan", e))?;
-            for record in out.items.unwrap_or_default() {
-                sites.push(decode(record)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                sites.sort_by(|a: &Warehouse, b| a.warehouse_id.cmp(&b.warehouse_id));
-                return Ok(sites);
-            }
-        }
+        let records = super::every_scanned(self.client.scan().table_name(&self.table)).await?;
+        let mut sites = records
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<Warehouse>, _>>()?;
+        sites.sort_by(|a, b| a.warehouse_id.cmp(&b.warehouse_id));
+        Ok(sites)
     }
 }
