@@ -10,7 +10,9 @@
 //!   64 bits), so among equal sort values the earlier document wins and no tie-break needs
 //!   reading while ranking; a cursor becomes a document position found by binary search.
 //! - **Ranking touches few documents when many match.** Price and date orders walk a
-//!   per-segment permutation sorted by that value from the cursor and stop after a page;
+//!   per-segment permutation sorted by that value from the cursor (under a category filter,
+//!   that category's part of it; under a price range, from the range's first entry) and stop
+//!   after a page;
 //!   "relevance" without words is document order. Relevance with words reads each match's
 //!   field-length norms (one byte per field) and its exact-word bits: BM25 per field as
 //!   tantivy computes it (`Bm25Weight`: idf over the index, length norm; name ×3, brand ×2,
