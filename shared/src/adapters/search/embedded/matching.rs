@@ -12,12 +12,12 @@
 //! - **Ranking touches few documents when many match.** Price and date orders walk a
 //!   per-segment permutation sorted by that value from the cursor (under a category filter,
 //!   that category's part of it; under a price range, from the range's first entry) and stop
-//!   after a page;
-//!   "relevance" without words is document order. Relevance with words reads each match's
-//!   field-length norms (one byte per field) and its exact-word bits: BM25 per field as
-//!   tantivy computes it (`Bm25Weight`: idf over the index, length norm; name ×3, brand ×2,
-//!   all text ×1), with each word's term frequency taken as 1 (names and brands rarely
-//!   repeat a word, and presence reads from the cached bitsets without walking postings).
+//!   after a page; "relevance" without words is document order. Relevance with words reads
+//!   each match's field-length norms (one byte per field) and its exact-word bits: BM25 per
+//!   field as tantivy computes it (`Bm25Weight`: idf over the index, length norm; name ×3,
+//!   brand ×2, all text ×1), with each word's term frequency taken as 1 (names and brands
+//!   rarely repeat a word, and presence reads from the cached bitsets without walking
+//!   postings).
 //! - **Counts are exact up to [`EXACT_COUNTS`] matches**; beyond, facet counts (and a
 //!   price-filtered total) are estimated from a systematic sample of about that many matches
 //!   and the answer says so, as OpenSearch reports a lower bound past its `track_total_hits`
