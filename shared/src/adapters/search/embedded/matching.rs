@@ -228,15 +228,8 @@ pub(super) struct SegmentView {
     tie_low: Column<u64>,
     /// Whether documents are in tie-break order (every segment the sorted index writes).
     sorted: bool,
-    by_price_asc: OnceLock<Vec<(u32, f64)>>,
-    by_price_desc: OnceLock<Vec<(u32, f64)>>,
-    by_newest: OnceLock<Vec<(u32, f64)>>,
-    /// The same permutations split by category (indexed by category ordinal plus one), built
-    /// on first use: a category's items sit together in price, so walking the whole order to
-    /// reach them would pass most of the catalogue.
-    by_category_price_asc: OnceLock<Vec<Vec<(u32, f64)>>>,
-    by_category_price_desc: OnceLock<Vec<Vec<(u32, f64)>>>,
-    by_category_newest: OnceLock<Vec<Vec<(u32, f64)>>>,
+    /// Price ascending, price descending, newest: see [`Self::order`].
+    orders: [Order; 3],
     alive: Mutex<(Option<Opstamp>, Arc<FixedBitSet>)>,
     leaves: Mutex<LeafCache>,
 }
@@ -338,12 +331,7 @@ impl SegmentView {
             tie_high,
             tie_low,
             sorted,
-            by_price_asc: OnceLock::new(),
-            by_price_desc: OnceLock::new(),
-            by_newest: OnceLock::new(),
-            by_category_price_asc: OnceLock::new(),
-            by_category_price_desc: OnceLock::new(),
-            by_category_newest: OnceLock::new(),
+            orders: Default::default(),
             alive: Mutex::new((None, Arc::new(FixedBitSet::new()))),
             leaves: Mutex::default(),
         })
@@ -352,20 +340,7 @@ impl SegmentView {
     /// Bytes held: columns, permutations built so far and cached leaves (for the benchmark).
     pub(super) fn bytes(&self) -> usize {
         let columns = self.max_doc as usize * (8 + 8 + 4);
-        let perms: usize = [&self.by_price_asc, &self.by_price_desc, &self.by_newest]
-            .iter()
-            .filter_map(|p| p.get())
-            .map(|p| p.len() * 16)
-            .sum::<usize>()
-            + [
-                &self.by_category_price_asc,
-                &self.by_category_price_desc,
-                &self.by_category_newest,
-            ]
-            .iter()
-            .filter_map(|p| p.get())
-            .map(|p| p.iter().map(|c| c.len() * 16).sum::<usize>())
-            .sum::<usize>();
+        let perms: usize = self.orders.iter().map(Order::bytes).sum();
         columns + perms + lock(&self.leaves).bytes
     }
 
@@ -762,12 +737,7 @@ impl SegmentView {
             }
             split
         };
-        let split = match sort {
-            SortOrder::PriceDesc => self.by_category_price_desc.get_or_init(split),
-            SortOrder::Newest => self.by_category_newest.get_or_init(split),
-            _ => self.by_category_price_asc.get_or_init(split),
-        };
-        &split[ordinal + 1]
+        &self.order(sort).by_category.get_or_init(split)[ordinal + 1]
     }
 
     /// Documents with their rank values in `sort` order, ties in document (= tie-break)
@@ -785,14 +755,43 @@ impl SegmentView {
             }
             docs
         };
-        let price = |d: usize| self.price[d] as f64;
+        self.order(sort).all.get_or_init(|| match sort {
+            SortOrder::Newest => build(&|d| self.created[d] as f64),
+            _ => build(&|d| self.price[d] as f64),
+        })
+    }
+
+    /// The cached permutations of a sort (relevance, which never walks one, shares price
+    /// ascending's).
+    fn order(&self, sort: SortOrder) -> &Order {
         match sort {
-            SortOrder::PriceDesc => self.by_price_desc.get_or_init(|| build(&price)),
-            SortOrder::Newest => self
-                .by_newest
-                .get_or_init(|| build(&|d| self.created[d] as f64)),
-            _ => self.by_price_asc.get_or_init(|| build(&price)),
+            SortOrder::PriceDesc => &self.orders[1],
+            SortOrder::Newest => &self.orders[2],
+            SortOrder::PriceAsc | SortOrder::Relevance => &self.orders[0],
         }
+    }
+}
+
+/// One sort's permutations of a segment, built on first use.
+#[derive(Default)]
+struct Order {
+    /// Every document with its rank value, best first (see [`SegmentView::permutation`]).
+    all: OnceLock<Vec<(u32, f64)>>,
+    /// The same split by category (indexed by category ordinal plus one): a category's items
+    /// sit together in price, so walking the whole order to reach them would pass most of
+    /// the catalogue.
+    by_category: OnceLock<Vec<Vec<(u32, f64)>>>,
+}
+
+impl Order {
+    /// Bytes held (for the benchmark).
+    fn bytes(&self) -> usize {
+        let entries = self.all.get().map_or(0, Vec::len)
+            + self
+                .by_category
+                .get()
+                .map_or(0, |split| split.iter().map(Vec::len).sum());
+        entries * 16
     }
 }
 
