@@ -13,11 +13,13 @@
 //!   per-segment permutation sorted by that value from the cursor (under a category filter,
 //!   that category's part of it; under a price range, from the range's first entry) and stop
 //!   after a page; "relevance" without words is document order. Relevance with words reads
-//!   each match's field-length norms (one byte per field) and its exact-word bits: BM25 per
-//!   field as tantivy computes it (`Bm25Weight`: idf over the index, length norm; name ×3,
-//!   brand ×2, all text ×1), with each word's term frequency taken as 1 (names and brands
-//!   rarely repeat a word, and presence reads from the cached bitsets without walking
-//!   postings).
+//!   each match's field-length norms (one byte for all three fields: an index into the few
+//!   distinct norm triples, see [`NormClasses`]) and its exact-word bits: BM25 per field as
+//!   tantivy computes it (`Bm25Weight`: idf over the index, length norm; name ×3, brand ×2,
+//!   all text ×1), with each word's term frequency taken as 1 (names and brands rarely
+//!   repeat a word, and presence reads from the cached bitsets without walking postings).
+//!   Blocks of 64 documents that cannot beat the page are skipped, and the walk stops once
+//!   the page is full at the most any match can score.
 //! - **Counts are exact up to [`EXACT_COUNTS`] matches**; beyond, facet counts (and a
 //!   price-filtered total) are estimated from a systematic sample of about that many matches
 //!   and the answer says so, as OpenSearch reports a lower bound past its `track_total_hits`
@@ -28,7 +30,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use fixedbitset::FixedBitSet;
 use tantivy::columnar::Column;
-use tantivy::fieldnorm::FieldNormReader;
 use tantivy::index::SegmentId;
 use tantivy::query::{
     Bm25Weight, DfaWrapper, EnableScoring, FuzzyTermQuery, Query, TermQuery, Weight,
@@ -67,7 +68,8 @@ fn leaf_query(leaf: &Leaf) -> Box<dyn Query> {
 /// their BM25 share (a table by field-length norm id).
 struct Word {
     fuzzy: Arc<DfaWrapper>,
-    exact: Vec<(Leaf, Field, Box<[f32; 256]>)>,
+    /// Per scored field: the exact term, its slot among the scored fields (name, brand, all text) and its score by norm id.
+    exact: Vec<(Leaf, usize, Box<[f32; 256]>)>,
 }
 
 /// Levenshtein automata built for words seen before: building one for two edits costs more
@@ -121,7 +123,7 @@ impl Plan {
         for word in words {
             let mut exact = Vec::with_capacity(3);
             if query.sort == SortOrder::Relevance {
-                for (field, boost) in [f.name, f.brand, f.all].into_iter().zip(BOOSTS) {
+                for (slot, (field, boost)) in f.scored().into_iter().zip(BOOSTS).enumerate() {
                     let term = Term::from_field_text(field, word);
                     let weight = Bm25Weight::for_terms(searcher, std::slice::from_ref(&term))?
                         .boost_by(boost);
@@ -129,7 +131,7 @@ impl Plan {
                     for (id, score) in table.iter_mut().enumerate() {
                         *score = weight.score(id as u8, 1);
                     }
-                    exact.push((term, field, table));
+                    exact.push((term, slot, table));
                 }
             }
             let automaton = automaton(f.all, word)?;
@@ -221,6 +223,8 @@ pub(super) struct SegmentView {
     /// Each document's price band, category and brand, packed in one word (see [`Packing`]):
     /// what counting a match reads.
     facet: Vec<u32>,
+    /// Each document's scored-field length norms: what scoring a match reads.
+    norms: NormClasses,
     packing: Packing,
     category_names: Vec<String>,
     brand_names: Vec<String>,
@@ -242,12 +246,12 @@ struct LeafBits {
 }
 
 impl LeafBits {
-    fn block_norms(&self, norms: &FieldNormReader) -> &[u8] {
+    fn block_norms(&self, norms: &NormClasses, slot: usize) -> &[u8] {
         self.block_norms.get_or_init(|| {
             let mut best = vec![u8::MAX; self.bits.as_slice().len()];
             for doc in self.bits.ones() {
-                let slot = &mut best[doc / 64];
-                *slot = (*slot).min(norms.fieldnorm_id(doc as DocId));
+                let block = &mut best[doc / 64];
+                *block = (*block).min(norms.of(doc)[slot]);
             }
             best
         })
@@ -263,9 +267,75 @@ struct LeafCache {
 
 const NONE: u32 = u32::MAX;
 
+/// The length norms of the scored fields (name, brand, all text, in [`BOOSTS`] order) of
+/// every document, as an index into the few distinct triples a catalogue has (a few dozen:
+/// names and texts of similar lengths share norm ids). One or two bytes per document
+/// instead of three separate columns: scoring a match at a million documents is a memory
+/// read, and a small column stays in the processor's caches where three large ones miss.
+enum NormClasses {
+    Narrow {
+        triples: Vec<[u8; 3]>,
+        of_doc: Vec<u8>,
+    },
+    Wide {
+        triples: Vec<[u8; 3]>,
+        of_doc: Vec<u16>,
+    },
+    /// More distinct triples than two bytes index: the triples themselves.
+    Plain(Vec<[u8; 3]>),
+}
+
+impl NormClasses {
+    fn new(norms: impl Iterator<Item = [u8; 3]>) -> Self {
+        let mut ids: HashMap<[u8; 3], usize> = HashMap::new();
+        let mut triples = Vec::new();
+        let mut of_doc = Vec::new();
+        for triple in norms {
+            let id = *ids.entry(triple).or_insert_with(|| {
+                triples.push(triple);
+                triples.len() - 1
+            });
+            of_doc.push(id);
+        }
+        if triples.len() <= 1 << 8 {
+            Self::Narrow {
+                triples,
+                of_doc: of_doc.into_iter().map(|id| id as u8).collect(),
+            }
+        } else if triples.len() <= 1 << 16 {
+            Self::Wide {
+                triples,
+                of_doc: of_doc.into_iter().map(|id| id as u16).collect(),
+            }
+        } else {
+            Self::Plain(of_doc.into_iter().map(|id| triples[id]).collect())
+        }
+    }
+
+    /// The norm ids of `doc`'s scored fields.
+    #[inline]
+    fn of(&self, doc: usize) -> [u8; 3] {
+        match self {
+            Self::Narrow { triples, of_doc } => triples[of_doc[doc] as usize],
+            Self::Wide { triples, of_doc } => triples[of_doc[doc] as usize],
+            Self::Plain(norms) => norms[doc],
+        }
+    }
+
+    /// Bytes held (for the benchmark).
+    fn bytes(&self) -> usize {
+        match self {
+            Self::Narrow { of_doc, .. } => of_doc.len(),
+            Self::Wide { of_doc, .. } => of_doc.len() * 2,
+            Self::Plain(norms) => norms.len() * 3,
+        }
+    }
+}
+
 impl SegmentView {
-    /// Read a segment's columns into memory (tens of milliseconds per million documents, once).
-    pub(super) fn load(reader: &SegmentReader) -> tantivy::Result<Self> {
+    /// Read a segment's columns into memory (tens of milliseconds per million documents, once);
+    /// `scored` are the fields whose length norms relevance reads (name, brand, all text).
+    pub(super) fn load(reader: &SegmentReader, scored: [Field; 3]) -> tantivy::Result<Self> {
         let fast = reader.fast_fields();
         let max_doc = reader.max_doc();
         let docs = 0..max_doc;
@@ -304,9 +374,19 @@ impl SegmentView {
                 "too many brands to pack: brand facet not counted"
             );
         }
+        let norms = scored.map(|field| reader.get_fieldnorms_reader(field));
+        let [name_norms, brand_norms, all_norms] =
+            [norms[0].clone()?, norms[1].clone()?, norms[2].clone()?];
         let facet = (0..max_doc as usize)
             .map(|d| packing.pack(price_band(price[d]), category[d], brand[d]))
             .collect();
+        let norms = NormClasses::new((0..max_doc).map(|d| {
+            [
+                name_norms.fieldnorm_id(d),
+                brand_norms.fieldnorm_id(d),
+                all_norms.fieldnorm_id(d),
+            ]
+        }));
         let tie_high = fast.u64("tie_high")?;
         let tie_low = fast.u64("tie_low")?;
         let tie = |d: DocId| {
@@ -325,6 +405,7 @@ impl SegmentView {
             price,
             created,
             facet,
+            norms,
             packing,
             category_names,
             brand_names,
@@ -339,7 +420,7 @@ impl SegmentView {
 
     /// Bytes held: columns, permutations built so far and cached leaves (for the benchmark).
     pub(super) fn bytes(&self) -> usize {
-        let columns = self.max_doc as usize * (8 + 8 + 4);
+        let columns = self.max_doc as usize * (8 + 8 + 4) + self.norms.bytes();
         let perms: usize = self.orders.iter().map(Order::bytes).sum();
         columns + perms + lock(&self.leaves).bytes
     }
@@ -504,38 +585,20 @@ impl SegmentView {
             address: DocAddress::new(segment, doc as DocId),
         };
 
-        // Counting: every match, or every `stride`-th block of them.
         let mut counts = Counts::new(self);
-        let sampled_words = sampled_blocks(m, sample);
-        let mut scoring = Vec::new();
         let ranks_words = plan.sort == SortOrder::Relevance && !plan.words.is_empty();
-        if ranks_words {
-            for word in &plan.words {
-                for (leaf, field, table) in &word.exact {
-                    let norms = reader.get_fieldnorms_reader(*field)?;
-                    scoring.push((self.leaf(leaf, reader, weights)?, norms, table));
-                }
-            }
-        }
-        let score = |doc: usize| -> f64 {
-            let mut score = 0f32;
-            for (leaf, norms, table) in &scoring {
-                if leaf.bits.contains(doc) {
-                    score += table[norms.fieldnorm_id(doc as DocId) as usize];
-                }
-            }
-            f64::from(score)
-        };
-        // Ranking by relevance with words reads every match's norms (see the module docs);
-        // the other orders walk a permutation when matches are many or only sampled (in
-        // document order only when that is tie order), and rank during the count otherwise.
+        // Relevance with words scores the matches (see `rank_words`); the other orders walk a
+        // permutation when matches are many or only sampled (in document order only when that
+        // is tie order), and rank during the count otherwise.
         let dense = matched.count * WALK_DENSITY >= u64::from(self.max_doc);
         let walk = !ranks_words
             && (sample.is_some() || dense)
             && (self.sorted || plan.sort != SortOrder::Relevance);
+        // The price column is read only under a price range (memory, not arithmetic, is what a
+        // pass over many matches costs).
+        let in_range = |doc: usize| plan.price.is_none() || plan.price_ok(self.price[doc]);
         let rank = |heap: &mut Heap, doc: usize| {
             let raw = match plan.sort {
-                SortOrder::Relevance if ranks_words => score(doc),
                 SortOrder::Relevance => UNSCORED,
                 SortOrder::PriceAsc | SortOrder::PriceDesc => self.price[doc] as f64,
                 SortOrder::Newest => self.created[doc] as f64,
@@ -545,88 +608,25 @@ impl SegmentView {
                 heap.push(entry(value, raw, doc));
             }
         };
-        // Block-max pruning: the most a 64-document block's `word` of matches can score is
-        // what its words' shortest norms there give; a block that cannot beat the page's
-        // worst entry is skipped unscored (ties lose to earlier documents in a sorted
-        // segment). Many equal top scores fill the page early, so a broad word scores few
-        // blocks.
-        let bounds: Vec<(&[usize], &[u8], &[f32; 256])> = scoring
-            .iter()
-            .map(|(leaf, norms, table)| (leaf.bits.as_slice(), leaf.block_norms(norms), &***table))
-            .collect();
-        let hopeless = |heap: &Heap, block: usize, word: usize| -> bool {
-            let Some(floor) = heap.floor() else {
-                return false;
-            };
-            let mut best = 0f32;
-            for (bits, blocks, table) in &bounds {
-                if bits.get(block).is_some_and(|b| b & word != 0) {
-                    best += table[blocks[block] as usize];
-                }
-            }
-            let best = f64::from(best);
-            best < floor || (best == floor && self.sorted)
+        // Counting: every match, or the sample's, in one tight pass over the facet column (its
+        // reads independent, so the processor keeps many cache misses in flight).
+        let blocks = match sample {
+            None => 0..m.as_slice().len(),
+            Some(_) => sampled_blocks(m, sample),
         };
-        // The price column is read only under a price range (memory, not arithmetic, is what a
-        // pass over many matches costs).
-        let in_range = |doc: usize| plan.price.is_none() || plan.price_ok(self.price[doc]);
-        match sample {
-            None => {
-                // Column by column over the matches (at most EXACT_COUNTS of them, spread
-                // over the segment): each loop's reads are independent, so the processor
-                // keeps many cache misses in flight instead of one per document.
-                let mut docs: Vec<usize> = m.ones().collect();
-                if plan.price.is_some() {
-                    docs.retain(|&d| in_range(d));
-                }
-                for &doc in &docs {
+        for block in blocks {
+            for doc in ones_in(m, block) {
+                if in_range(doc) {
                     counts.add(self.facet[doc]);
-                }
-                if ranks_words {
-                    // Block by block (the matches are in document order), pruned as below.
-                    for group in docs.chunk_by(|a, b| a / 64 == b / 64) {
-                        let word = group.iter().fold(0, |w, &d| w | 1 << (d % 64));
-                        if !hopeless(&heap, group[0] / 64, word) {
-                            for &doc in group {
-                                rank(&mut heap, doc);
-                            }
-                        }
-                    }
-                } else if !walk {
-                    let raw: Vec<f64> = match plan.sort {
-                        SortOrder::Relevance if ranks_words => unreachable!("ranked above"),
-                        SortOrder::Relevance => vec![UNSCORED; docs.len()],
-                        SortOrder::PriceAsc | SortOrder::PriceDesc => {
-                            docs.iter().map(|&d| self.price[d] as f64).collect()
-                        }
-                        SortOrder::Newest => docs.iter().map(|&d| self.created[d] as f64).collect(),
-                    };
-                    for (&doc, raw) in docs.iter().zip(raw) {
-                        let value = rank_value(plan.sort, raw);
-                        if heap.admits(value, doc as DocId, || self.tie(doc as DocId)) {
-                            heap.push(entry(value, raw, doc));
-                        }
-                    }
                 }
             }
-            Some(_) => {
-                let sampled = sampled_words.clone().flat_map(|block| ones_in(m, block));
-                for doc in sampled.filter(|&d| in_range(d)) {
-                    counts.add(self.facet[doc]);
-                }
-                if ranks_words {
-                    for (block, &word) in m.as_slice().iter().enumerate() {
-                        if word == 0 || hopeless(&heap, block, word) {
-                            continue;
-                        }
-                        for doc in ones_in(m, block).filter(|&d| in_range(d)) {
-                            rank(&mut heap, doc);
-                        }
-                    }
-                } else if !walk {
-                    for doc in m.ones().filter(|&d| in_range(d)) {
-                        rank(&mut heap, doc);
-                    }
+        }
+        if ranks_words {
+            self.rank_words(plan, m, &mut heap, &entry, reader, weights)?;
+        } else {
+            if !walk {
+                for doc in m.ones().filter(|&d| in_range(d)) {
+                    rank(&mut heap, doc);
                 }
             }
         }
@@ -641,6 +641,115 @@ impl SegmentView {
         }
         Ok(counts.fruit(self, top, matched, sample))
     }
+
+    /// Rank by relevance with words, block by block (64 documents). Scores are BM25 per
+    /// field as the module docs say.
+    ///
+    /// Block-max pruning: the most a block's matches can score is what its words' shortest
+    /// norms there give; a block that cannot beat the page's worst entry is not scored (ties
+    /// lose to earlier documents in a sorted segment). Many equal top scores fill the page
+    /// early, so a broad word scores few blocks.
+    fn rank_words(
+        &self,
+        plan: &Plan,
+        m: &FixedBitSet,
+        heap: &mut Heap,
+        entry: &dyn Fn(f64, f64, usize) -> Entry,
+        reader: &SegmentReader,
+        weights: &mut Weights<'_>,
+    ) -> tantivy::Result<()> {
+        let mut leaves = Vec::new();
+        for word in &plan.words {
+            for (leaf, slot, table) in &word.exact {
+                leaves.push((self.leaf(leaf, reader, weights)?, *slot, &**table));
+            }
+        }
+        /// One exact word in one field, as scoring reads it.
+        struct Scored<'a> {
+            bits: &'a [usize],
+            block_norms: &'a [u8],
+            slot: usize,
+            table: &'a [f32; 256],
+        }
+        let scored: Vec<Scored<'_>> = leaves
+            .iter()
+            .map(|(leaf, slot, table)| Scored {
+                bits: leaf.bits.as_slice(),
+                block_norms: leaf.block_norms(&self.norms, *slot),
+                slot: *slot,
+                table,
+            })
+            .collect();
+        // The most any match can score: each word's best norm anywhere in the segment. Once the
+        // page is full at that (ties lose to earlier documents), no later block can enter it,
+        // and the walk stops; a broad word in a large catalogue fills its page early.
+        let mut ceiling = 0f32;
+        for word in &scored {
+            if let Some(best) = word.block_norms.iter().min() {
+                ceiling += word.table[*best as usize];
+            }
+        }
+        let ceiling = f64::from(ceiling);
+        // Each scored leaf's documents among the block's matches.
+        let mut present = vec![0usize; scored.len()];
+        for (block, &word) in m.as_slice().iter().enumerate() {
+            if heap
+                .floor()
+                .is_some_and(|floor| ceiling < floor || (ceiling == floor && self.sorted))
+            {
+                break;
+            }
+            let base = block * usize::BITS as usize;
+            let mut word = word;
+            if plan.price.is_some() {
+                let mut rest = word;
+                while rest != 0 {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    if !plan.price_ok(self.price[base + bit]) {
+                        word &= !(1 << bit);
+                    }
+                }
+            }
+            if word == 0 {
+                continue;
+            }
+            let mut best = 0f32;
+            for (scored, present) in scored.iter().zip(&mut present) {
+                *present = scored.bits.get(block).map_or(0, |b| b & word);
+                if *present != 0 {
+                    best += scored.table[scored.block_norms[block] as usize];
+                }
+            }
+            let hopeless = heap.floor().is_some_and(|floor| {
+                let best = f64::from(best);
+                best < floor || (best == floor && self.sorted)
+            });
+            if hopeless {
+                continue;
+            }
+            let mut rest = word;
+            while rest != 0 {
+                let bit = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                let doc = base + bit;
+                let norms = self.norms.of(doc);
+                let mut score = 0f32;
+                for (scored, present) in scored.iter().zip(&present) {
+                    if present >> bit & 1 != 0 {
+                        score += scored.table[norms[scored.slot] as usize];
+                    }
+                }
+                let raw = f64::from(score);
+                let value = rank_value(plan.sort, raw);
+                if heap.admits(value, doc as DocId, || self.tie(doc as DocId)) {
+                    heap.push(entry(value, raw, doc));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Rank by walking the sort's permutation from the cursor, keeping matches, until a page
     /// is full: for price and date orders, and for relevance without words (document order).
     fn walk(
@@ -911,6 +1020,7 @@ impl Counts {
         }
     }
 
+    #[inline]
     fn add(&mut self, facet: u32) {
         let (band, category, brand) = self.packing.unpack(facet);
         self.total += 1;
@@ -1082,6 +1192,7 @@ impl Views {
     pub(super) fn for_searcher(
         &mut self,
         searcher: &tantivy::Searcher,
+        scored: [Field; 3],
     ) -> tantivy::Result<Vec<Arc<SegmentView>>> {
         let mut views = Vec::with_capacity(searcher.segment_readers().len());
         let mut kept = HashMap::new();
@@ -1089,7 +1200,7 @@ impl Views {
             let id = reader.segment_id();
             let view = match self.by_segment.remove(&id) {
                 Some(view) => view,
-                None => Arc::new(SegmentView::load(reader)?),
+                None => Arc::new(SegmentView::load(reader, scored)?),
             };
             kept.insert(id, view.clone());
             views.push(view);

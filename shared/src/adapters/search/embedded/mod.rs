@@ -70,6 +70,13 @@ struct Fields {
     source: Field,
 }
 
+impl Fields {
+    /// The fields relevance scores, in the order of the boosts (name, brand, all text).
+    fn scored(self) -> [Field; 3] {
+        [self.name, self.brand, self.all]
+    }
+}
+
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text = TextOptions::default().set_indexing_options(
@@ -403,7 +410,7 @@ impl EmbeddedIndex {
             let searcher = opened.reader.searcher();
             let plan = Plan::new(f, &searcher, query, &words).map_err(failed)?;
             let views = lock(&opened.views)
-                .for_searcher(&searcher)
+                .for_searcher(&searcher, f.scored())
                 .map_err(failed)?;
             let mut weights = Weights::new(&searcher);
             let readers = searcher.segment_readers();
