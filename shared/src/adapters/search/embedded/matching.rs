@@ -664,13 +664,6 @@ impl SegmentView {
                 leaves.push((self.leaf(leaf, reader, weights)?, *slot, &**table));
             }
         }
-        /// One exact word in one field, as scoring reads it.
-        struct Scored<'a> {
-            bits: &'a [usize],
-            block_norms: &'a [u8],
-            slot: usize,
-            table: &'a [f32; 256],
-        }
         let scored: Vec<Scored<'_>> = leaves
             .iter()
             .map(|(leaf, slot, table)| Scored {
@@ -680,23 +673,30 @@ impl SegmentView {
                 table,
             })
             .collect();
-        // The most any match can score: each word's best norm anywhere in the segment. Once the
-        // page is full at that (ties lose to earlier documents), no later block can enter it,
-        // and the walk stops; a broad word in a large catalogue fills its page early.
-        let mut ceiling = 0f32;
-        for word in &scored {
-            if let Some(best) = word.block_norms.iter().min() {
-                ceiling += word.table[*best as usize];
-            }
-        }
-        let ceiling = f64::from(ceiling);
+        // The most any match can score: the bound below over the whole segment (each word's
+        // shortest norm anywhere). Once the page is full at that (ties lose to earlier
+        // documents), no later block can enter it and the walk stops: a broad word or a
+        // common phrase in a large catalogue fills its page early.
+        let shortest: Vec<u8> = scored
+            .iter()
+            .map(|s| s.block_norms.iter().copied().min().unwrap_or(u8::MAX))
+            .collect();
+        let held: Vec<usize> = shortest
+            .iter()
+            .map(|&n| if n == u8::MAX { 0 } else { usize::MAX })
+            .collect();
+        let ceiling = shared_norm_bound(&scored, &held, |i| shortest[i]);
+        // Whether no match scoring at most `bound` can enter a page whose worst entry has
+        // `floor`: the bounds sum in another order than a score, so they are given room for
+        // an f32 rounding of that many terms; within it, a later document loses the tie.
+        let outranked = |bound: f64, floor: f64| {
+            let slack = floor.abs() * scored.len() as f64 * f64::from(f32::EPSILON);
+            bound + slack < floor || (self.sorted && bound <= floor + slack)
+        };
         // Each scored leaf's documents among the block's matches.
         let mut present = vec![0usize; scored.len()];
         for (block, &word) in m.as_slice().iter().enumerate() {
-            if heap
-                .floor()
-                .is_some_and(|floor| ceiling < floor || (ceiling == floor && self.sorted))
-            {
+            if heap.floor().is_some_and(|floor| outranked(ceiling, floor)) {
                 break;
             }
             let base = block * usize::BITS as usize;
@@ -723,7 +723,11 @@ impl SegmentView {
             }
             let hopeless = heap.floor().is_some_and(|floor| {
                 let best = f64::from(best);
-                best < floor || (best == floor && self.sorted)
+                best < floor || (best == floor && self.sorted) || {
+                    let tight =
+                        shared_norm_bound(&scored, &present, |i| scored[i].block_norms[block]);
+                    outranked(tight, floor)
+                }
             });
             if hopeless {
                 continue;
@@ -922,6 +926,72 @@ fn partition_point(len: u32, before: impl Fn(DocId) -> bool) -> DocId {
     }
     low
 }
+
+/// One exact word in one field, as relevance scoring reads it in one segment.
+struct Scored<'a> {
+    bits: &'a [usize],
+    /// The shortest norm among the word's documents, per block.
+    block_norms: &'a [u8],
+    /// The field's place among the scored fields (name, brand, all text).
+    slot: usize,
+    table: &'a [f32; 256],
+}
+
+/// A tighter bound on a block's best score than each word's shortest norm there: a
+/// document's field has one length, so a document holding several words of a field has at
+/// least the longest of their shortest norms. Per field, the best over the sets of words
+/// that some document of the block holds together (a field of up to [`SUBSET_WORDS`]
+/// words; past that, each word's own best), summed over fields. Where a short name holds
+/// one broad word and the matches hold all of the query's, this is what keeps the bound
+/// under the page's worst entry.
+fn shared_norm_bound(scored: &[Scored<'_>], present: &[usize], norm: impl Fn(usize) -> u8) -> f64 {
+    let mut bound = 0f64;
+    for slot in 0..3 {
+        // The field's words some match of the block holds, as (index, documents).
+        let mut field = [(0usize, 0usize); SUBSET_WORDS];
+        let mut len = 0;
+        let mut loose = 0f64;
+        for (i, (s, &held)) in scored.iter().zip(present).enumerate() {
+            if s.slot == slot && held != 0 {
+                loose += f64::from(s.table[norm(i) as usize]);
+                if len < SUBSET_WORDS {
+                    field[len] = (i, held);
+                }
+                len += 1;
+            }
+        }
+        if len > SUBSET_WORDS {
+            bound += loose;
+            continue;
+        }
+        let mut best = 0f64;
+        for subset in 1usize..1 << len {
+            let mut common = usize::MAX;
+            let mut longest = 0u8;
+            for (bit, &(i, held)) in field[..len].iter().enumerate() {
+                if subset >> bit & 1 != 0 {
+                    common &= held;
+                    longest = longest.max(norm(i));
+                }
+            }
+            if common == 0 {
+                continue;
+            }
+            let mut sum = 0f64;
+            for (bit, &(i, _)) in field[..len].iter().enumerate() {
+                if subset >> bit & 1 != 0 {
+                    sum += f64::from(scored[i].table[longest as usize]);
+                }
+            }
+            best = best.max(sum);
+        }
+        bound += best;
+    }
+    bound
+}
+
+/// Words of one field past which [`shared_norm_bound`] stops enumerating their sets.
+const SUBSET_WORDS: usize = 4;
 
 /// The blocks (machine words of the bitset) to count when sampling one in `stride`: the
 /// segment's first blocks, one `stride`-th of them. Documents are in item-id order and ids are
@@ -1212,5 +1282,86 @@ impl Views {
     /// Bytes held by every view.
     pub(super) fn bytes(&self) -> usize {
         self.by_segment.values().map(|v| v.bytes()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// What `rank_words` scores for document `bit` of a block: each word-in-field it holds,
+    /// at its own norm for that field.
+    fn score(scored: &[Scored<'_>], norms: &[[u8; 3]], bit: usize) -> f32 {
+        scored
+            .iter()
+            .filter(|s| s.bits[0] >> bit & 1 != 0)
+            .map(|s| s.table[norms[bit][s.slot] as usize])
+            .sum()
+    }
+
+    #[test]
+    fn the_shared_norm_bound_is_never_below_a_score_in_its_block() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for _ in 0..2_000 {
+            let words = rng.gen_range(1..=6);
+            // Each document's norm per field; each word-in-field's documents and table.
+            let norms: Vec<[u8; 3]> = (0..64)
+                .map(|_| {
+                    [
+                        rng.gen_range(1..40),
+                        rng.gen_range(1..4),
+                        rng.gen_range(10..60),
+                    ]
+                })
+                .collect();
+            let mut held = Vec::new();
+            let mut tables = Vec::new();
+            for word in 0..words {
+                for slot in 0..3 {
+                    held.push((word, slot, [rng.gen::<usize>() & rng.gen::<usize>()]));
+                    let mut table = [0f32; 256];
+                    let weight = rng.gen_range(0.5..10.0f32);
+                    for (norm, value) in table.iter_mut().enumerate() {
+                        *value = weight / (1.0 + norm as f32 / 8.0);
+                    }
+                    tables.push(table);
+                }
+            }
+            let block_norms: Vec<[u8; 1]> = held
+                .iter()
+                .map(|(_, slot, bits)| {
+                    let shortest = (0..64)
+                        .filter(|bit| bits[0] >> bit & 1 != 0)
+                        .map(|bit| norms[bit][*slot])
+                        .min();
+                    [shortest.unwrap_or(u8::MAX)]
+                })
+                .collect();
+            let scored: Vec<Scored<'_>> = held
+                .iter()
+                .zip(&tables)
+                .zip(&block_norms)
+                .map(|(((_, slot, bits), table), block_norms)| Scored {
+                    bits,
+                    block_norms,
+                    slot: *slot,
+                    table,
+                })
+                .collect();
+            let present: Vec<usize> = held.iter().map(|(_, _, bits)| bits[0]).collect();
+            let bound = shared_norm_bound(&scored, &present, |i| scored[i].block_norms[0]);
+            let loose: f64 = scored
+                .iter()
+                .filter(|s| s.bits[0] != 0)
+                .map(|s| f64::from(s.table[s.block_norms[0] as usize]))
+                .sum();
+            for bit in 0..64 {
+                let score = f64::from(score(&scored, &norms, bit));
+                assert!(bound >= score - 1e-4, "bound {bound} under score {score}");
+            }
+            assert!(bound <= loose + 1e-4, "bound {bound} looser than {loose}");
+        }
     }
 }
