@@ -242,18 +242,35 @@ pub(super) struct SegmentView {
 /// 64-document block: the most a block can score for it.
 struct LeafBits {
     bits: FixedBitSet,
-    block_norms: OnceLock<Vec<u8>>,
+    scoring: OnceLock<LeafScoring>,
+}
+
+/// What relevance reads of a scored leaf beyond its bits, gathered in one pass on first use.
+struct LeafScoring {
+    /// The shortest norm among the leaf's documents per 64-document block: the most a block
+    /// can score for it.
+    block_norms: Vec<u8>,
+    /// The norm classes its documents fall in (see [`NormClasses::class`]), when the segment
+    /// has few enough to number.
+    classes: Option<[u64; 4]>,
 }
 
 impl LeafBits {
-    fn block_norms(&self, norms: &NormClasses, slot: usize) -> &[u8] {
-        self.block_norms.get_or_init(|| {
+    fn scoring(&self, norms: &NormClasses, slot: usize) -> &LeafScoring {
+        self.scoring.get_or_init(|| {
             let mut best = vec![u8::MAX; self.bits.as_slice().len()];
+            let mut classes = norms.numbered().then_some([0u64; 4]);
             for doc in self.bits.ones() {
                 let block = &mut best[doc / 64];
                 *block = (*block).min(norms.of(doc)[slot]);
+                if let (Some(classes), Some(class)) = (&mut classes, norms.class(doc)) {
+                    classes[class / 64] |= 1 << (class % 64);
+                }
             }
-            best
+            LeafScoring {
+                block_norms: best,
+                classes,
+            }
         })
     }
 }
@@ -309,6 +326,28 @@ impl NormClasses {
             }
         } else {
             Self::Plain(of_doc.into_iter().map(|id| triples[id]).collect())
+        }
+    }
+
+    /// Whether classes are numbered in a byte (then [`Self::class`] answers).
+    fn numbered(&self) -> bool {
+        matches!(self, Self::Narrow { .. })
+    }
+
+    /// `doc`'s class, when classes are numbered in a byte.
+    #[inline]
+    fn class(&self, doc: usize) -> Option<usize> {
+        match self {
+            Self::Narrow { of_doc, .. } => Some(of_doc[doc] as usize),
+            _ => None,
+        }
+    }
+
+    /// The norm triple of a numbered class.
+    fn triple(&self, class: usize) -> Option<[u8; 3]> {
+        match self {
+            Self::Narrow { triples, .. } => triples.get(class).copied(),
+            _ => None,
         }
     }
 
@@ -473,7 +512,7 @@ impl SegmentView {
         let size = leaf_bytes(&bits);
         let bits = Arc::new(LeafBits {
             bits,
-            block_norms: OnceLock::new(),
+            scoring: OnceLock::new(),
         });
         let mut cache = lock(&self.leaves);
         if cache.bytes + size > LEAF_BUDGET_BYTES {
@@ -642,6 +681,37 @@ impl SegmentView {
         Ok(counts.fruit(self, top, matched, sample))
     }
 
+    /// The most any document can score, class by class: a class's documents share their
+    /// norms, so a class scores at most each word-in-field found in it at that class's norm
+    /// (summed in scoring order: a document holding all of them scores exactly this).
+    /// Unbounded when classes are not numbered.
+    fn class_ceiling(&self, scored: &[Scored<'_>], scorings: &[&LeafScoring]) -> f64 {
+        let mut masks = Vec::with_capacity(scorings.len());
+        for scoring in scorings {
+            match scoring.classes {
+                Some(mask) => masks.push(mask),
+                None => return f64::INFINITY,
+            }
+        }
+        let any = masks.iter().fold([0u64; 4], |all, mask| {
+            std::array::from_fn(|i| all[i] | mask[i])
+        });
+        let mut ceiling = 0f32;
+        for class in (0..256).filter(|c| any[c / 64] >> (c % 64) & 1 != 0) {
+            let Some(norms) = self.norms.triple(class) else {
+                continue;
+            };
+            let mut score = 0f32;
+            for (s, mask) in scored.iter().zip(&masks) {
+                if mask[class / 64] >> (class % 64) & 1 != 0 {
+                    score += s.table[norms[s.slot] as usize];
+                }
+            }
+            ceiling = ceiling.max(score);
+        }
+        f64::from(ceiling)
+    }
+
     /// Rank by relevance with words, block by block (64 documents). Scores are BM25 per
     /// field as the module docs say.
     ///
@@ -664,11 +734,16 @@ impl SegmentView {
                 leaves.push((self.leaf(leaf, reader, weights)?, *slot, &**table));
             }
         }
+        let scorings: Vec<&LeafScoring> = leaves
+            .iter()
+            .map(|(leaf, slot, _)| leaf.scoring(&self.norms, *slot))
+            .collect();
         let scored: Vec<Scored<'_>> = leaves
             .iter()
-            .map(|(leaf, slot, table)| Scored {
+            .zip(&scorings)
+            .map(|((leaf, slot, table), scoring)| Scored {
                 bits: leaf.bits.as_slice(),
-                block_norms: leaf.block_norms(&self.norms, *slot),
+                block_norms: &scoring.block_norms,
                 slot: *slot,
                 table,
             })
@@ -685,7 +760,8 @@ impl SegmentView {
             .iter()
             .map(|&n| if n == u8::MAX { 0 } else { usize::MAX })
             .collect();
-        let ceiling = shared_norm_bound(&scored, &held, |i| shortest[i]);
+        let ceiling = shared_norm_bound(&scored, &held, |i| shortest[i])
+            .min(self.class_ceiling(&scored, &scorings));
         // Whether no match scoring at most `bound` can enter a page whose worst entry has
         // `floor`: the bounds sum in another order than a score, so they are given room for
         // an f32 rounding of that many terms; within it, a later document loses the tie.
