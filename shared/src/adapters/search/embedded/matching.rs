@@ -702,15 +702,12 @@ impl SegmentView {
         }
         if ranks_words {
             self.rank_words(plan, m, &mut heap, &entry, reader, weights)?;
-        } else {
-            if !walk {
-                for doc in m.ones().filter(|&d| in_range(d)) {
-                    rank(&mut heap, doc);
-                }
-            }
-        }
-        if walk {
+        } else if walk {
             self.walk(plan, m, &mut heap, &entry);
+        } else {
+            for doc in m.ones().filter(|&d| in_range(d)) {
+                rank(&mut heap, doc);
+            }
         }
         let mut top = heap.into_vec();
         if self.sorted {
