@@ -68,7 +68,8 @@ fn leaf_query(leaf: &Leaf) -> Box<dyn Query> {
 /// their BM25 share (a table by field-length norm id).
 struct Word {
     fuzzy: Arc<DfaWrapper>,
-    /// Per scored field: the exact term, its slot among the scored fields (name, brand, all text) and its score by norm id.
+    /// Per scored field: the exact term, the field's slot among the scored fields (name,
+    /// brand, all text) and its score by norm id.
     exact: Vec<(Leaf, usize, Box<[f32; 256]>)>,
 }
 
@@ -291,10 +292,10 @@ struct LeafCache {
 const NONE: u32 = u32::MAX;
 
 /// The length norms of the scored fields (name, brand, all text, in [`BOOSTS`] order) of
-/// every document, as an index into the few distinct triples a catalogue has (a few dozen:
-/// names and texts of similar lengths share norm ids). One or two bytes per document
-/// instead of three separate columns: scoring a match at a million documents is a memory
-/// read, and a small column stays in the processor's caches where three large ones miss.
+/// every document, as an index into the few distinct triples a catalogue has (18 among a
+/// million generated items: names and texts of similar lengths share norm ids). One byte
+/// per document instead of three columns read per match, and the classes are what the
+/// relevance ceiling is computed over (see [`SegmentView::class_ceiling`]).
 enum NormClasses {
     Narrow {
         triples: Vec<[u8; 3]>,
@@ -419,9 +420,11 @@ impl SegmentView {
                 "too many brands to pack: brand facet not counted"
             );
         }
-        let norms = scored.map(|field| reader.get_fieldnorms_reader(field));
-        let [name_norms, brand_norms, all_norms] =
-            [norms[0].clone()?, norms[1].clone()?, norms[2].clone()?];
+        let [name_norms, brand_norms, all_norms] = [
+            reader.get_fieldnorms_reader(scored[0])?,
+            reader.get_fieldnorms_reader(scored[1])?,
+            reader.get_fieldnorms_reader(scored[2])?,
+        ];
         let facet = (0..max_doc as usize)
             .map(|d| packing.pack(price_band(price[d]), category[d], brand[d]))
             .collect();
@@ -676,17 +679,6 @@ impl SegmentView {
         // The price column is read only under a price range (memory, not arithmetic, is what a
         // pass over many matches costs).
         let in_range = |doc: usize| plan.price.is_none() || plan.price_ok(self.price[doc]);
-        let rank = |heap: &mut Heap, doc: usize| {
-            let raw = match plan.sort {
-                SortOrder::Relevance => UNSCORED,
-                SortOrder::PriceAsc | SortOrder::PriceDesc => self.price[doc] as f64,
-                SortOrder::Newest => self.created[doc] as f64,
-            };
-            let value = rank_value(plan.sort, raw);
-            if heap.admits(value, doc as DocId, || self.tie(doc as DocId)) {
-                heap.push(entry(value, raw, doc));
-            }
-        };
         // Counting: every match, or the sample's, in one tight pass over the facet column (its
         // reads independent, so the processor keeps many cache misses in flight).
         let blocks = match sample {
@@ -706,7 +698,15 @@ impl SegmentView {
             self.walk(plan, m, &mut heap, &entry);
         } else {
             for doc in m.ones().filter(|&d| in_range(d)) {
-                rank(&mut heap, doc);
+                let raw = match plan.sort {
+                    SortOrder::Relevance => UNSCORED,
+                    SortOrder::PriceAsc | SortOrder::PriceDesc => self.price[doc] as f64,
+                    SortOrder::Newest => self.created[doc] as f64,
+                };
+                let value = rank_value(plan.sort, raw);
+                if heap.admits(value, doc as DocId, || self.tie(doc as DocId)) {
+                    heap.push(entry(value, raw, doc));
+                }
             }
         }
         let mut top = heap.into_vec();
@@ -815,10 +815,7 @@ impl SegmentView {
             let base = block * usize::BITS as usize;
             let mut word = word;
             if plan.price.is_some() {
-                let mut rest = word;
-                while rest != 0 {
-                    let bit = rest.trailing_zeros() as usize;
-                    rest &= rest - 1;
+                for bit in bits_of(word) {
                     if !plan.price_ok(self.price[base + bit]) {
                         word &= !(1 << bit);
                     }
@@ -834,6 +831,7 @@ impl SegmentView {
                     best += scored.table[scored.block_norms[block] as usize];
                 }
             }
+            // The cheap sum first; the shared-norm bound only where it does not settle it.
             let hopeless = heap.floor().is_some_and(|floor| {
                 let best = f64::from(best);
                 best < floor || (best == floor && self.sorted) || {
@@ -845,10 +843,7 @@ impl SegmentView {
             if hopeless {
                 continue;
             }
-            let mut rest = word;
-            while rest != 0 {
-                let bit = rest.trailing_zeros() as usize;
-                rest &= rest - 1;
+            for bit in bits_of(word) {
                 let doc = base + bit;
                 let norms = self.norms.of(doc);
                 let mut score = 0f32;
@@ -1120,13 +1115,17 @@ fn sampled_blocks(m: &FixedBitSet, sample: Option<usize>) -> std::ops::Range<usi
 
 /// The set documents of one block (a machine word: 64 documents).
 fn ones_in(m: &FixedBitSet, block: usize) -> impl Iterator<Item = usize> + '_ {
-    let mut word = m.as_slice()[block];
     let start = block * usize::BITS as usize;
+    bits_of(m.as_slice()[block]).map(move |bit| start + bit)
+}
+
+/// The positions of a word's set bits, lowest first.
+fn bits_of(mut word: usize) -> impl Iterator<Item = usize> {
     std::iter::from_fn(move || {
         (word != 0).then(|| {
             let bit = word.trailing_zeros() as usize;
             word &= word - 1;
-            start + bit
+            bit
         })
     })
 }
