@@ -8,8 +8,10 @@ step under $AISLE_STATE/screenshots/, and fails on any console error.
 Runs against `make dev` (infra/scripts/browser.sh starts nothing itself): $STOREFRONT, $AISLE,
 $WAREHOUSE and $AISLE_LOCAL come from dev.sh's output.
 """
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,11 +76,15 @@ def browser(width, height, phone=False):
         # headless Chromium keeps windows at least 500 px wide.
         options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 3.0, "touch": True}})
     options.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    # Each browser gets its own profile directory; it is removed when the run ends, whatever
+    # way it ends, so repeated runs do not fill /tmp (about 7 MB each).
+    profile = tempfile.mkdtemp(prefix='aisle-chromium-')
+    atexit.register(shutil.rmtree, profile, ignore_errors=True)
     # As root on a closed network: no sandbox, no background connections Chromium makes itself.
     for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", f"--window-size={width},{height}",
-                 f"--user-data-dir={tempfile.mkdtemp(prefix='aisle-chromium-')}"]:
+                 f"--user-data-dir={profile}"]:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
