@@ -41,7 +41,7 @@ use crate::ports::{IndexTarget, SearchIndex, StoreError};
 mod matching;
 mod suggest;
 
-use matching::{Fruit, Plan, Views, Weights};
+use matching::{Fruit, Plan, Views};
 
 /// The analyzer both the documents and the query words go through.
 const ANALYZER: &str = "aisle";
@@ -412,11 +412,10 @@ impl EmbeddedIndex {
             let views = lock(&opened.views)
                 .for_searcher(&searcher, f.scored())
                 .map_err(failed)?;
-            let mut weights = Weights::new(&searcher);
             let readers = searcher.segment_readers();
             let mut matched = Vec::with_capacity(readers.len());
             for (reader, view) in readers.iter().zip(&views) {
-                matched.push(view.matched(reader, &plan, &mut weights).map_err(failed)?);
+                matched.push(view.matched(reader, &plan).map_err(failed)?);
             }
             // Too many matches to count one by one: count a systematic sample of about
             // EXACT_COUNTS of them instead, in every segment alike.
@@ -434,14 +433,7 @@ impl EmbeddedIndex {
                 readers.iter().zip(&views).zip(&matched).enumerate()
             {
                 let fruit = view
-                    .run(
-                        ordinal as SegmentOrdinal,
-                        reader,
-                        &plan,
-                        matched,
-                        sample,
-                        &mut weights,
-                    )
+                    .run(ordinal as SegmentOrdinal, reader, &plan, matched, sample)
                     .map_err(failed)?;
                 page.top.extend(fruit.top);
                 page.total += fruit.total;
