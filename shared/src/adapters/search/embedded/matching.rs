@@ -781,7 +781,12 @@ impl SegmentView {
         let mut leaves = Vec::new();
         for word in &plan.words {
             for (leaf, slot, table) in &word.exact {
-                leaves.push((self.leaf(leaf, reader)?, *slot, &**table));
+                let leaf = self.leaf(leaf, reader)?;
+                // A word no document holds in this field (a typo, a brand word in names)
+                // adds nothing to any score: it is not read per block.
+                if !leaf.bits.is_empty() {
+                    leaves.push((leaf, *slot, &**table));
+                }
             }
         }
         let scorings: Vec<&LeafScoring> = leaves
@@ -841,14 +846,13 @@ impl SegmentView {
                     best += scored.table[scored.block_norms[block] as usize];
                 }
             }
-            // The cheap sum first; the shared-norm bound only where it does not settle it.
+            // `best` sums the same terms as a score, each at least as large, so it bounds
+            // every score of the block exactly. The shared-norm bound is not tried per block:
+            // on the benchmark's mix it cost more than scoring the few matches it would skip
+            // (fully warm p99 at 1,000,000 items 0.64 ms with it, 0.54 ms without).
             let hopeless = heap.floor().is_some_and(|floor| {
                 let best = f64::from(best);
-                best < floor || (best == floor && self.sorted) || {
-                    let tight =
-                        shared_norm_bound(&scored, &present, |i| scored[i].block_norms[block]);
-                    outranked(tight, floor)
-                }
+                best < floor || (best == floor && self.sorted)
             });
             if hopeless {
                 continue;
@@ -1057,13 +1061,14 @@ struct Scored<'a> {
     table: &'a [f32; 256],
 }
 
-/// A tighter bound on a block's best score than each word's shortest norm there: a
-/// document's field has one length, so a document holding several words of a field has at
-/// least the longest of their shortest norms. Per field, the best over the sets of words
-/// that some document of the block holds together (a field of up to [`SUBSET_WORDS`]
-/// words; past that, each word's own best), summed over fields. Where a short name holds
-/// one broad word and the matches hold all of the query's, this is what keeps the bound
-/// under the page's worst entry.
+/// A tighter bound on the best score among some documents than each word's shortest norm
+/// there: a document's field has one length, so a document holding several words of a
+/// field has at least the longest of their shortest norms. Per field, the best over the
+/// sets of words that some of the documents hold together (`present`: each word's
+/// documents; a field of up to [`SUBSET_WORDS`] words; past that, each word's own best),
+/// summed over fields. Where a short name holds one broad word and the matches hold all of
+/// the query's, this keeps the walk's ceiling (see [`SegmentView::rank_words`]) under the
+/// page's worst entry, so the walk stops.
 fn shared_norm_bound(scored: &[Scored<'_>], present: &[usize], norm: impl Fn(usize) -> u8) -> f64 {
     let mut bound = 0f64;
     for slot in 0..3 {
