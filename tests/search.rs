@@ -203,6 +203,101 @@ async fn every_contract_case_agrees_with_brute_force_hits_totals_facets_and_orde
     }
 }
 
+/// Leaves precomputed when a segment is written (by default for segments of 65,536 items
+/// and more; here for every segment) change no answer: each contract case and relevance
+/// queries of every kind give, page for page, the same hits, scores, totals and facets as
+/// leaves worked out at query time, and still agree with brute force. A damaged file is
+/// ignored, with the same answers.
+#[tokio::test]
+async fn precomputed_leaves_change_no_answer_and_a_damaged_file_is_ignored() {
+    let docs = aisle_local::products::generate(3_000, 7);
+    let dir = |tag: &str| {
+        std::env::temp_dir().join(format!("aisle-search-{tag}-{}", uuid::Uuid::new_v4()))
+    };
+    let plain = EmbeddedIndex::open(dir("plain")).unwrap();
+    let precomputed = EmbeddedIndex::open(dir("precomputed"))
+        .unwrap()
+        .precomputing_from(1);
+    // Two writes: a second segment, and a merge that leaves a file behind to remove.
+    for index in [&plain, &precomputed] {
+        index
+            .upsert(IndexTarget::Live, &docs[..1_000])
+            .await
+            .unwrap();
+        index
+            .upsert(IndexTarget::Live, &docs[1_000..])
+            .await
+            .unwrap();
+    }
+    let leaves_files = |root: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(root)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .flat_map(|g| std::fs::read_dir(g.path()).unwrap().flatten())
+            .map(|f| f.path())
+            .filter(|f| f.extension().is_some_and(|e| e == "leaves"))
+            .collect()
+    };
+    let files = leaves_files(precomputed.root());
+    assert!(!files.is_empty(), "no precomputed leaves written");
+    assert!(leaves_files(plain.root()).is_empty());
+
+    let mut cases = contract_cases();
+    let mut rng_words = docs
+        .iter()
+        .step_by(101)
+        .map(|d| words(d.item.name.as_str()));
+    for (i, name) in (0..24).zip(&mut rng_words) {
+        let mut q = query("");
+        q.sort = SortOrder::Relevance;
+        q.words = match i % 4 {
+            0 => name[..1].to_vec(),
+            1 => name[..name.len().min(3)].to_vec(),
+            2 => name[name.len().saturating_sub(2)..].to_vec(),
+            // A typo: neighbours swapped in the longest word.
+            _ => {
+                let long = name.iter().max_by_key(|w| w.len()).unwrap();
+                let mut chars: Vec<char> = long.chars().collect();
+                if chars.len() >= 4 {
+                    chars.swap(1, 2);
+                }
+                vec![chars.into_iter().collect()]
+            }
+        };
+        q.limit = 7;
+        cases.push(("a relevance query from a name", q));
+    }
+    for (name, q) in &cases {
+        let expected = all_pages(&plain, q).await;
+        assert_eq!(
+            all_pages(&precomputed, q).await,
+            expected,
+            "{name}: {:?}",
+            q.words
+        );
+        assert_agrees_with_brute_force(&precomputed, &docs, name, q).await;
+    }
+
+    // Damage each file (cut it short) and open the index anew: the files are not used.
+    // (The first index is dropped first: its mappings of the files go with it.)
+    let root = precomputed.root().to_owned();
+    drop(precomputed);
+    for file in &files {
+        let len = std::fs::metadata(file).unwrap().len();
+        let cut = std::fs::OpenOptions::new().write(true).open(file).unwrap();
+        cut.set_len(len / 2).unwrap();
+    }
+    let reopened = EmbeddedIndex::open(&root).unwrap();
+    for (name, q) in cases.iter().take(8) {
+        assert_eq!(
+            all_pages(&reopened, q).await,
+            all_pages(&plain, q).await,
+            "{name} (damaged file)"
+        );
+    }
+}
+
 /// Every page of `q` against brute force over `docs`: each match once, nothing else, the
 /// total, the facets, and the order (ties by id).
 async fn assert_agrees_with_brute_force(

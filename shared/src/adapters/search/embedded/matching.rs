@@ -26,10 +26,12 @@
 //!   limit. An unfiltered total is always exact (a population count).
 
 use std::collections::{BinaryHeap, HashMap};
+use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use fixedbitset::FixedBitSet;
 use tantivy::columnar::Column;
+use tantivy::directory::OwnedBytes;
 use tantivy::index::SegmentId;
 use tantivy::postings::BlockSegmentPostings;
 use tantivy::query::{Bm25Weight, DfaWrapper, FuzzyTermQuery};
@@ -39,6 +41,11 @@ use tantivy::{DocAddress, DocId, Opstamp, SegmentOrdinal, SegmentReader, Term};
 use super::{lock, rank_value, tiebreak, Entry, Fields};
 use crate::domain::search::{fuzziness, price_band, PRICE_BANDS};
 use crate::domain::{SearchQuery, SortOrder};
+
+mod presets;
+
+use presets::Presets;
+pub(super) use presets::{write_missing as write_presets, MIN_DOCS as PRECOMPUTE_FROM};
 
 /// Leaf bitsets a segment keeps, in bytes: 64 MB, so about 450 terms of a 1,000,000-document
 /// segment (each 125 kB plus its block norms) or many more of a small one; terms no document
@@ -237,20 +244,89 @@ pub(super) struct SegmentView {
     orders: [Order; 3],
     alive: Mutex<(Option<Opstamp>, Arc<FixedBitSet>)>,
     leaves: Mutex<LeafCache>,
+    /// Leaves the writer worked out for this segment, if it did (see [`presets`]).
+    presets: Option<Presets>,
 }
 
 /// A leaf's documents, and (for a scored word) the shortest length norm among them per
 /// 64-document block: the most a block can score for it.
 struct LeafBits {
-    bits: FixedBitSet,
+    bits: Words,
     scoring: OnceLock<LeafScoring>,
+}
+
+/// A leaf's documents, one bit each in machine words (no words: no document holds it).
+enum Words {
+    /// Read from the postings into memory.
+    Owned(FixedBitSet),
+    /// Mapped from the segment's precomputed leaves (see [`presets`]): no copy, and the
+    /// pages come from the file cache a few at a time, where a fresh allocation of the
+    /// same size faults on each of its pages.
+    Mapped(OwnedBytes),
+}
+
+impl Words {
+    #[inline]
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Self::Owned(bits) => bits.as_slice(),
+            // Alignment and length were checked when the entry was mapped.
+            Self::Mapped(bytes) => bytemuck::cast_slice(bytes.as_slice()),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
+    /// Bytes of memory the words hold (mapped words are the file cache's).
+    fn owned_bytes(&self) -> usize {
+        match self {
+            Self::Owned(bits) => bits.as_slice().len() * 8,
+            Self::Mapped(_) => 0,
+        }
+    }
+
+    /// A bitset of `docs` bits holding these words.
+    fn to_bitset(&self, docs: usize) -> FixedBitSet {
+        let mut bits = FixedBitSet::with_capacity(docs);
+        let words = self.as_slice();
+        let into = bits.as_mut_slice();
+        let n = words.len().min(into.len());
+        into[..n].copy_from_slice(&words[..n]);
+        bits
+    }
+}
+
+/// `into &= words` (missing words are unset).
+fn intersect(into: &mut FixedBitSet, words: &[usize]) {
+    let into = into.as_mut_slice();
+    let n = words.len().min(into.len());
+    for (a, b) in into[..n].iter_mut().zip(&words[..n]) {
+        *a &= b;
+    }
+    into[n..].fill(0);
+}
+
+/// `into |= words`.
+fn union(into: &mut FixedBitSet, words: &[usize]) {
+    for (a, b) in into.as_mut_slice().iter_mut().zip(words) {
+        *a |= b;
+    }
+}
+
+/// `into &= !words`.
+fn difference(into: &mut FixedBitSet, words: &[usize]) {
+    for (a, b) in into.as_mut_slice().iter_mut().zip(words) {
+        *a &= !b;
+    }
 }
 
 /// What relevance reads of a scored leaf beyond its bits, gathered in one pass on first use.
 struct LeafScoring {
     /// The shortest norm among the leaf's documents per 64-document block: the most a block
-    /// can score for it.
-    block_norms: Vec<u8>,
+    /// can score for it (owned, or mapped from the segment's precomputed leaves).
+    block_norms: OwnedBytes,
     /// The shortest norm among all its documents.
     shortest: u8,
     /// The norm classes its documents fall in (see [`NormClasses::class`]), when the segment
@@ -261,18 +337,21 @@ struct LeafScoring {
 impl LeafBits {
     fn scoring(&self, norms: &NormClasses, slot: usize) -> &LeafScoring {
         self.scoring.get_or_init(|| {
-            let mut block_norms = vec![u8::MAX; self.bits.as_slice().len()];
+            let words = self.bits.as_slice();
+            let mut block_norms = vec![u8::MAX; words.len()];
             let mut classes = norms.numbered().then_some([0u64; 4]);
-            for doc in self.bits.ones() {
-                let block = &mut block_norms[doc / 64];
-                *block = (*block).min(norms.of(doc)[slot]);
-                if let (Some(classes), Some(class)) = (&mut classes, norms.class(doc)) {
-                    classes[class / 64] |= 1 << (class % 64);
+            for (block, &word) in words.iter().enumerate() {
+                for doc in bits_of(word).map(|bit| block * 64 + bit) {
+                    let shortest = &mut block_norms[block];
+                    *shortest = (*shortest).min(norms.of(doc)[slot]);
+                    if let (Some(classes), Some(class)) = (&mut classes, norms.class(doc)) {
+                        classes[class / 64] |= 1 << (class % 64);
+                    }
                 }
             }
             LeafScoring {
                 shortest: block_norms.iter().copied().min().unwrap_or(u8::MAX),
-                block_norms,
+                block_norms: OwnedBytes::new(block_norms),
                 classes,
             }
         })
@@ -347,6 +426,14 @@ impl NormClasses {
         }
     }
 
+    /// The numbered classes' norm triples (none when classes are not numbered).
+    fn triples(&self) -> &[[u8; 3]] {
+        match self {
+            Self::Narrow { triples, .. } => triples,
+            _ => &[],
+        }
+    }
+
     /// The norm triple of a numbered class.
     fn triple(&self, class: usize) -> Option<[u8; 3]> {
         match self {
@@ -377,8 +464,14 @@ impl NormClasses {
 
 impl SegmentView {
     /// Read a segment's columns into memory (tens of milliseconds per million documents, once);
-    /// `scored` are the fields whose length norms relevance reads (name, brand, all text).
-    pub(super) fn load(reader: &SegmentReader, scored: [Field; 3]) -> tantivy::Result<Self> {
+    /// `scored` are the fields whose length norms relevance reads (name, brand, all text);
+    /// `dir`, the index's directory with the segment's precomputed leaves, if they are to be
+    /// used.
+    pub(super) fn load(
+        reader: &SegmentReader,
+        scored: [Field; 3],
+        dir: Option<&Path>,
+    ) -> tantivy::Result<Self> {
         let fast = reader.fast_fields();
         let max_doc = reader.max_doc();
         let docs = 0..max_doc;
@@ -445,6 +538,8 @@ impl SegmentView {
                 "search segment is not in tie-break order (an older index): ranking reads every tie"
             );
         }
+        let presets = dir
+            .and_then(|dir| Presets::open(dir, reader, norms.numbered().then(|| norms.triples())));
         Ok(Self {
             max_doc,
             price,
@@ -460,6 +555,7 @@ impl SegmentView {
             orders: Default::default(),
             alive: Mutex::new((None, Arc::new(FixedBitSet::new()))),
             leaves: Mutex::default(),
+            presets,
         })
     }
 
@@ -501,10 +597,8 @@ impl SegmentView {
         })
     }
 
-    /// The leaf's bitset from the cache, or from the postings `read` opens (`None`: no
-    /// document holds the term). Postings are decoded a block of 128 documents at a time,
-    /// as tantivy's own automaton query does: several times faster than a scorer's
-    /// document-at-a-time iteration.
+    /// The leaf's bitset from the cache, from the segment's precomputed leaves, or from the
+    /// postings `read` opens (`None`: no document holds the term).
     fn leaf_or_read(
         &self,
         leaf: &Leaf,
@@ -514,27 +608,19 @@ impl SegmentView {
             *used = true;
             return Ok(bits.clone());
         }
-        // A term no document of the segment holds (a brand word looked up in names, …)
-        // keeps no bits: bitset operations treat missing bits as unset.
-        let mut bits = FixedBitSet::new();
-        if let Some(mut postings) = read()? {
-            bits.grow(self.max_doc as usize);
-            let words = bits.as_mut_slice();
-            loop {
-                let docs = postings.docs();
-                if docs.is_empty() {
-                    break;
-                }
-                for &doc in docs {
-                    words[doc as usize / 64] |= 1 << (doc % 64);
-                }
-                postings.advance();
-            }
-        }
+        let preset = self.presets.as_ref().and_then(|p| p.get(leaf));
+        let (bits, scoring) = match preset {
+            Some(preset) => (preset.bits, preset.scoring),
+            None => (None, None),
+        };
+        let bits = match bits {
+            Some(bits) => Words::Mapped(bits),
+            None => Words::Owned(read_bits(read()?, self.max_doc)),
+        };
         let size = leaf_bytes(&bits);
         let bits = Arc::new(LeafBits {
             bits,
-            scoring: OnceLock::new(),
+            scoring: scoring.map(OnceLock::from).unwrap_or_default(),
         });
         let mut cache = lock(&self.leaves);
         if cache.bytes + size > LEAF_BUDGET_BYTES {
@@ -586,15 +672,15 @@ impl SegmentView {
                 )?))
             })?;
             found = match found {
-                Expanded::Union(union) if union.is_empty() => Expanded::One(leaf),
+                Expanded::Union(all) if all.is_empty() => Expanded::One(leaf),
                 Expanded::One(first) => {
-                    let mut union = first.bits.clone();
-                    union.union_with(&leaf.bits);
-                    Expanded::Union(union)
+                    let mut all = first.bits.to_bitset(self.max_doc as usize);
+                    union(&mut all, leaf.bits.as_slice());
+                    Expanded::Union(all)
                 }
-                Expanded::Union(mut union) => {
-                    union.union_with(&leaf.bits);
-                    Expanded::Union(union)
+                Expanded::Union(mut all) => {
+                    union(&mut all, leaf.bits.as_slice());
+                    Expanded::Union(all)
                 }
             };
         }
@@ -607,18 +693,14 @@ impl SegmentView {
         // 1,000,000-document set is 125 kB to allocate and write).
         let docs = self.max_doc as usize;
         let mut bits: Option<FixedBitSet> = None;
-        let mut and = |set: &FixedBitSet| match &mut bits {
-            Some(bits) => bits.intersect_with(set),
-            None => {
-                let mut first = set.clone();
-                first.grow(docs);
-                bits = Some(first);
-            }
+        let mut and = |set: &Words| match &mut bits {
+            Some(bits) => intersect(bits, set.as_slice()),
+            None => bits = Some(set.to_bitset(docs)),
         };
         for word in &plan.words {
             match self.expanded(&word.fuzzy, plan.text, reader)? {
                 Expanded::One(leaf) => and(&leaf.bits),
-                Expanded::Union(union) => and(&union),
+                Expanded::Union(all) => and(&Words::Owned(all)),
             }
         }
         for leaf in &plan.must {
@@ -627,9 +709,9 @@ impl SegmentView {
         if let Some(any) = &plan.any_of {
             let mut held = FixedBitSet::with_capacity(docs);
             for leaf in any {
-                held.union_with(&self.leaf(leaf, reader)?.bits);
+                union(&mut held, self.leaf(leaf, reader)?.bits.as_slice());
             }
-            and(&held);
+            and(&Words::Owned(held));
         }
         let mut bits = bits.unwrap_or_else(|| {
             let mut all = FixedBitSet::with_capacity(docs);
@@ -640,7 +722,7 @@ impl SegmentView {
             bits.intersect_with(&self.alive(reader));
         }
         for leaf in &plan.none_of {
-            bits.difference_with(&self.leaf(leaf, reader)?.bits);
+            difference(&mut bits, self.leaf(leaf, reader)?.bits.as_slice());
         }
         let count = bits.count_ones(..) as u64;
         Ok(Matched { bits, count })
@@ -1037,9 +1119,34 @@ impl Order {
     }
 }
 
-/// What a cached leaf holds: its bits and, once scored, a byte per 64 documents.
-fn leaf_bytes(bits: &FixedBitSet) -> usize {
-    bits.len() / 8 + bits.len() / 64 + 64
+/// A term's documents from its postings (`None`: no document of the segment holds it, so
+/// it keeps no bits; bitset operations treat missing bits as unset). Postings are decoded a
+/// block of 128 documents at a time, as tantivy's own automaton query does: several times
+/// faster than a scorer's document-at-a-time iteration.
+fn read_bits(postings: Option<BlockSegmentPostings>, max_doc: u32) -> FixedBitSet {
+    let mut bits = FixedBitSet::new();
+    if let Some(mut postings) = postings {
+        bits.grow(max_doc as usize);
+        let words = bits.as_mut_slice();
+        loop {
+            let docs = postings.docs();
+            if docs.is_empty() {
+                break;
+            }
+            for &doc in docs {
+                words[doc as usize / 64] |= 1 << (doc % 64);
+            }
+            postings.advance();
+        }
+    }
+    bits
+}
+
+/// What a cached leaf holds in memory: its bits (unless mapped) and, once scored, a byte per
+/// 64 documents.
+fn leaf_bytes(bits: &Words) -> usize {
+    let words = bits.as_slice().len();
+    bits.owned_bytes() + words + 64
 }
 
 /// The first document in `0..len` for which `before` is false (`before` holds for a prefix).
@@ -1375,6 +1482,7 @@ impl Views {
         &mut self,
         searcher: &tantivy::Searcher,
         scored: [Field; 3],
+        dir: &Path,
     ) -> tantivy::Result<Vec<Arc<SegmentView>>> {
         let mut views = Vec::with_capacity(searcher.segment_readers().len());
         let mut kept = HashMap::new();
@@ -1382,7 +1490,7 @@ impl Views {
             let id = reader.segment_id();
             let view = match self.by_segment.remove(&id) {
                 Some(view) => view,
-                None => Arc::new(SegmentView::load(reader, scored)?),
+                None => Arc::new(SegmentView::load(reader, scored, Some(dir))?),
             };
             kept.insert(id, view.clone());
             views.push(view);

@@ -75,6 +75,17 @@ impl Fields {
     fn scored(self) -> [Field; 3] {
         [self.name, self.brand, self.all]
     }
+
+    /// The fields whose terms filter (intersected, not scored).
+    fn filters(self) -> [Field; 5] {
+        [
+            self.category,
+            self.brand_key,
+            self.attrs,
+            self.in_stock,
+            self.sites,
+        ]
+    }
 }
 
 fn schema() -> (Schema, Fields) {
@@ -140,6 +151,8 @@ fn failed(e: impl std::fmt::Display) -> StoreError {
 /// An opened generation with its reader.
 struct Opened {
     name: String,
+    /// The generation's directory.
+    dir: PathBuf,
     index: Index,
     reader: IndexReader,
     fields: Fields,
@@ -193,10 +206,11 @@ impl Opened {
             .map_err(failed)?;
         Ok(Self {
             name: name.to_owned(),
+            meta_modified: modified(&dir.join("meta.json")),
+            dir,
             index,
             reader,
             fields,
-            meta_modified: modified(&dir.join("meta.json")),
             views: Mutex::default(),
         })
     }
@@ -224,6 +238,9 @@ fn modified(path: &Path) -> Option<SystemTime> {
 pub struct EmbeddedIndex {
     root: PathBuf,
     live: Mutex<Option<Opened>>,
+    /// Segments of at least this many documents get their leaves precomputed when written
+    /// (see `matching::presets`).
+    precompute_from: u32,
 }
 
 impl std::fmt::Debug for EmbeddedIndex {
@@ -241,6 +258,7 @@ impl EmbeddedIndex {
         let index = Self {
             root: root.into(),
             live: Mutex::new(None),
+            precompute_from: matching::PRECOMPUTE_FROM,
         };
         std::fs::create_dir_all(&index.root).map_err(failed)?;
         if index.alias().is_none() {
@@ -249,6 +267,14 @@ impl EmbeddedIndex {
             index.point_alias(&name)?;
         }
         Ok(index)
+    }
+
+    /// Precompute the leaves of segments from `docs` documents on, instead of the default
+    /// 65,536 (smaller segments gain little): tests set 1 so that small catalogues take the
+    /// precomputed path too.
+    pub fn precomputing_from(mut self, docs: u32) -> Self {
+        self.precompute_from = docs;
+        self
     }
 
     /// Memory the search side holds beyond the memory-mapped files: the live generation's
@@ -333,6 +359,7 @@ impl EmbeddedIndex {
         opened: &Opened,
         docs: &[SearchDoc],
         removals: &[ItemId],
+        precompute_from: u32,
     ) -> Result<usize, StoreError> {
         let mut writer = Self::writer(opened)?;
         // Under the lock, the last commit is the newest state: read versions from it.
@@ -363,21 +390,46 @@ impl EmbeddedIndex {
             writer.commit().map_err(failed)?;
         }
         writer.wait_merging_threads().map_err(failed)?;
+        Self::write_presets(opened, precompute_from)?;
         Ok(changed)
+    }
+
+    /// Work out the leaves of new large segments once, for every reader (see
+    /// `matching::presets`), after a commit or merge, still under the writer's lock.
+    fn write_presets(opened: &Opened, from: u32) -> Result<(), StoreError> {
+        opened.reader.reload().map_err(failed)?;
+        let f = opened.fields;
+        matching::write_presets(
+            &opened.dir,
+            &opened.reader.searcher(),
+            f.scored(),
+            &f.filters(),
+            from,
+        )
+        .map_err(failed)?;
+        Ok(())
     }
 
     /// Merge a filled generation into one segment before it goes live: it is read-only until
     /// the streams write to it, and one segment answers with the least per-segment work (as a
     /// force merge serves a read-only OpenSearch index). Later writes add small segments that
     /// the merge policy folds in.
-    fn merge_all(opened: &Opened) -> Result<(), StoreError> {
+    fn merge_all(opened: &Opened, precompute_from: u32) -> Result<(), StoreError> {
         let segments = opened.index.searchable_segment_ids().map_err(failed)?;
-        if segments.len() <= 1 {
-            return Ok(());
+        let writer = if segments.len() > 1 {
+            let mut writer = Self::writer(opened)?;
+            writer.merge(&segments).wait().map_err(failed)?;
+            Some(writer)
+        } else {
+            None
+        };
+        // Under the writer's lock when there is one; a lone segment's file is written by
+        // whoever publishes it (a second writer of the same file renames the same bytes).
+        Self::write_presets(opened, precompute_from)?;
+        match writer {
+            Some(writer) => writer.wait_merging_threads().map_err(failed),
+            None => Ok(()),
         }
-        let mut writer = Self::writer(opened)?;
-        writer.merge(&segments).wait().map_err(failed)?;
-        writer.wait_merging_threads().map_err(failed)
     }
 
     fn generation_or_live(&self, target: IndexTarget<'_>) -> Result<String, StoreError> {
@@ -410,7 +462,7 @@ impl EmbeddedIndex {
             let searcher = opened.reader.searcher();
             let plan = Plan::new(f, &searcher, query, &words).map_err(failed)?;
             let views = lock(&opened.views)
-                .for_searcher(&searcher, f.scored())
+                .for_searcher(&searcher, f.scored(), &opened.dir)
                 .map_err(failed)?;
             let readers = searcher.segment_readers();
             let mut matched = Vec::with_capacity(readers.len());
@@ -617,13 +669,13 @@ impl SearchIndex for EmbeddedIndex {
     ) -> Result<usize, StoreError> {
         let name = self.generation_or_live(target)?;
         let opened = Opened::open(&self.root, &name)?;
-        Self::write(&opened, docs, &[])
+        Self::write(&opened, docs, &[], self.precompute_from)
     }
 
     async fn remove(&self, ids: &[ItemId]) -> Result<(), StoreError> {
         let name = self.generation_or_live(IndexTarget::Live)?;
         let opened = Opened::open(&self.root, &name)?;
-        Self::write(&opened, &[], ids).map(|_| ())
+        Self::write(&opened, &[], ids, self.precompute_from).map(|_| ())
     }
 
     async fn create_generation(&self) -> Result<String, StoreError> {
@@ -634,7 +686,7 @@ impl SearchIndex for EmbeddedIndex {
 
     async fn publish_generation(&self, name: &str) -> Result<(), StoreError> {
         let name = self.generation_or_live(IndexTarget::Generation(name))?;
-        Self::merge_all(&Opened::open(&self.root, &name)?)?;
+        Self::merge_all(&Opened::open(&self.root, &name)?, self.precompute_from)?;
         let previous = self.alias();
         self.point_alias(&name)?;
         // Older generations go once nobody is pointed at them; a reader still holding one
