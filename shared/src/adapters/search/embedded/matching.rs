@@ -100,6 +100,10 @@ pub(super) struct Plan {
     words: Vec<Word>,
     /// The field words are matched in.
     text: Field,
+    /// Its slot among the scored fields, when relevance scores words: the norm classes of
+    /// the words' documents there then bound the classes of the matches (see
+    /// [`Matched::classes`]).
+    text_slot: Option<usize>,
     must: Vec<Leaf>,
     /// The category filter, if any: price and date orders then walk that category's own
     /// permutation.
@@ -162,9 +166,15 @@ impl Plan {
                 query.max_price.unwrap_or(u64::MAX),
             )
         });
+        let ranks_words = query.sort == SortOrder::Relevance && !planned.is_empty();
         Ok(Self {
             words: planned,
             text: f.all,
+            text_slot: f
+                .scored()
+                .iter()
+                .position(|&field| field == f.all)
+                .filter(|_| ranks_words),
             must,
             category: query.category.as_ref().map(|c| c.as_str().to_owned()),
             any_of: query
@@ -201,6 +211,11 @@ enum Expanded {
 pub(super) struct Matched {
     bits: FixedBitSet,
     count: u64,
+    /// The norm classes the matches can fall in, when relevance scores words (`None`: any):
+    /// a match holds each word, so its class is among every word's documents' classes.
+    /// Where a broad word's own classes include short texts that none of the matches have,
+    /// this keeps the ranking's ceiling down to what the matches can score.
+    classes: Option<[u64; 4]>,
 }
 
 impl Matched {
@@ -650,15 +665,20 @@ impl SegmentView {
 
     /// The documents holding any term of `field` the automaton accepts: the cached leaf
     /// itself when it accepts one term (most words), else their union.
+    ///
+    /// With `slot` (the field's place among the scored ones), also the norm classes of
+    /// those documents (`None` when classes are not numbered).
     fn expanded(
         &self,
         automaton: &DfaWrapper,
         field: Field,
         reader: &SegmentReader,
-    ) -> tantivy::Result<Expanded> {
+        slot: Option<usize>,
+    ) -> tantivy::Result<(Expanded, Option<[u64; 4]>)> {
         let index = reader.inverted_index(field)?;
         let mut terms = index.terms().search(automaton).into_stream()?;
         let mut found = Expanded::Union(FixedBitSet::new());
+        let mut classes = slot.map(|_| [0u64; 4]);
         while terms.advance() {
             let Ok(text) = std::str::from_utf8(terms.key()) else {
                 continue;
@@ -671,6 +691,12 @@ impl SegmentView {
                     IndexRecordOption::Basic,
                 )?))
             })?;
+            if let Some(slot) = slot {
+                classes = match (classes, leaf.scoring(&self.norms, slot).classes) {
+                    (Some(all), Some(these)) => Some(std::array::from_fn(|i| all[i] | these[i])),
+                    _ => None,
+                };
+            }
             found = match found {
                 Expanded::Union(all) if all.is_empty() => Expanded::One(leaf),
                 Expanded::One(first) => {
@@ -684,7 +710,7 @@ impl SegmentView {
                 }
             };
         }
-        Ok(found)
+        Ok((found, classes))
     }
 
     /// The documents matching the plan's words and filters (all but the price range).
@@ -697,11 +723,17 @@ impl SegmentView {
             Some(bits) => intersect(bits, set.as_slice()),
             None => bits = Some(set.to_bitset(docs)),
         };
+        let mut classes = plan.text_slot.map(|_| [u64::MAX; 4]);
         for word in &plan.words {
-            match self.expanded(&word.fuzzy, plan.text, reader)? {
+            let (found, held) = self.expanded(&word.fuzzy, plan.text, reader, plan.text_slot)?;
+            match found {
                 Expanded::One(leaf) => and(&leaf.bits),
                 Expanded::Union(all) => and(&Words::Owned(all)),
             }
+            classes = match (classes, held) {
+                (Some(all), Some(these)) => Some(std::array::from_fn(|i| all[i] & these[i])),
+                _ => None,
+            };
         }
         for leaf in &plan.must {
             and(&self.leaf(leaf, reader)?.bits);
@@ -725,7 +757,11 @@ impl SegmentView {
             difference(&mut bits, self.leaf(leaf, reader)?.bits.as_slice());
         }
         let count = bits.count_ones(..) as u64;
-        Ok(Matched { bits, count })
+        Ok(Matched {
+            bits,
+            count,
+            classes,
+        })
     }
 
     /// Count and rank one segment's matches. `sample` is `Some(stride)` when the query's
@@ -788,7 +824,7 @@ impl SegmentView {
             }
         }
         if ranks_words {
-            self.rank_words(plan, m, &mut heap, &entry, reader)?;
+            self.rank_words(plan, matched, &mut heap, &entry, reader)?;
         } else if walk {
             self.walk(plan, m, &mut heap, &entry);
         } else {
@@ -817,7 +853,13 @@ impl SegmentView {
     /// norms, so a class scores at most each word-in-field found in it at that class's norm
     /// (summed in scoring order: a document holding all of them scores exactly this).
     /// Unbounded when classes are not numbered.
-    fn class_ceiling(&self, scored: &[Scored<'_>], scorings: &[&LeafScoring]) -> f64 {
+    /// Only `allowed` classes count, when given (see [`Matched::classes`]).
+    fn class_ceiling(
+        &self,
+        scored: &[Scored<'_>],
+        scorings: &[&LeafScoring],
+        allowed: Option<[u64; 4]>,
+    ) -> f64 {
         let mut masks = Vec::with_capacity(scorings.len());
         for scoring in scorings {
             match scoring.classes {
@@ -828,6 +870,8 @@ impl SegmentView {
         let any = masks.iter().fold([0u64; 4], |all, mask| {
             std::array::from_fn(|i| all[i] | mask[i])
         });
+        let allowed = allowed.unwrap_or([u64::MAX; 4]);
+        let any: [u64; 4] = std::array::from_fn(|i| any[i] & allowed[i]);
         let mut ceiling = 0f32;
         for class in (0..256).filter(|c| any[c / 64] >> (c % 64) & 1 != 0) {
             let Some(norms) = self.norms.triple(class) else {
@@ -854,7 +898,7 @@ impl SegmentView {
     fn rank_words(
         &self,
         plan: &Plan,
-        m: &FixedBitSet,
+        matched: &Matched,
         heap: &mut Heap,
         entry: &dyn Fn(f64, f64, usize) -> Entry,
         reader: &SegmentReader,
@@ -894,7 +938,7 @@ impl SegmentView {
             .map(|s| if s.shortest == u8::MAX { 0 } else { usize::MAX })
             .collect();
         let ceiling = shared_norm_bound(&scored, &held, |i| scored[i].shortest)
-            .min(self.class_ceiling(&scored, &scorings));
+            .min(self.class_ceiling(&scored, &scorings, matched.classes));
         // Whether no match scoring at most `bound` can enter a page whose worst entry has
         // `floor`: the bounds sum in another order than a score, so they are given room for
         // an f32 rounding of that many terms; within it, a later document loses the tie.
@@ -907,7 +951,7 @@ impl SegmentView {
         // The page's worst entry, read again only when an entry enters (the walk passes
         // every block of the segment, most of them without a match).
         let mut floor = heap.floor();
-        for (block, &word) in m.as_slice().iter().enumerate() {
+        for (block, &word) in matched.bits.as_slice().iter().enumerate() {
             let base = block * usize::BITS as usize;
             let mut word = word;
             if plan.price.is_some() {
