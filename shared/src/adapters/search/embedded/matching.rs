@@ -20,6 +20,10 @@
 //!   repeat a word, and presence reads from the cached bitsets without walking postings).
 //!   Blocks of 64 documents that cannot beat the page are skipped, and the walk stops once
 //!   the page is full at the most any match can score.
+//! - **What a broad word needs is worked out when its segment is written**, not at its
+//!   first query: its bitset and its block norms and classes, in a file beside the segment
+//!   that readers memory-map (see [`presets`]), as Lucene writes per-block impacts with its
+//!   postings. Narrower words are read from their postings at first use, as before.
 //! - **Counts are exact up to [`EXACT_COUNTS`] matches**; beyond, facet counts (and a
 //!   price-filtered total) are estimated from a systematic sample of about that many matches
 //!   and the answer says so, as OpenSearch reports a lower bound past its `track_total_hits`

@@ -267,7 +267,13 @@ pub(in super::super) fn write_missing(
         }
         let started = std::time::Instant::now();
         let view = SegmentView::load(reader, scored, None)?;
-        let temp = path.with_extension(format!("{SUFFIX}.tmp"));
+        // A name of its own: two processes publishing the same generation may both write a
+        // lone segment's file (the same bytes), and each renames only its own.
+        let temp = path.with_extension(format!(
+            "{SUFFIX}.{}-{}.tmp",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
         let terms = write(&temp, reader, &view, scored, filters)?;
         std::fs::rename(&temp, &path)?;
         written += 1;
@@ -280,17 +286,29 @@ pub(in super::super) fn write_missing(
         );
     }
     // Files of merged-away segments. A reader still holding such a segment keeps its file
-    // open (an unlinked file stays readable), and one opening it anew finds none and reads
-    // postings.
+    // mapped (an unlinked file stays readable), and one opening it anew finds none and reads
+    // postings. Temporary files are left for an hour: another process may be writing one;
+    // older ones are from a write that did not finish.
     let live: std::collections::HashSet<PathBuf> = searcher
         .segment_readers()
         .iter()
         .map(|r| dir.join(name(r)))
         .collect();
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3_600);
     for found in std::fs::read_dir(dir)?.flatten() {
         let file = found.path();
-        let ours = file.extension().is_some_and(|e| e == SUFFIX || e == "tmp");
-        if ours && file.to_string_lossy().contains(&format!(".{SUFFIX}")) && !live.contains(&file) {
+        let name = file.to_string_lossy();
+        let stale = if name.ends_with(&format!(".{SUFFIX}")) {
+            !live.contains(&file)
+        } else if name.contains(&format!(".{SUFFIX}.")) && name.ends_with(".tmp") {
+            found
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|at| at < an_hour_ago)
+        } else {
+            false
+        };
+        if stale {
             let _ = std::fs::remove_file(&file);
         }
     }
