@@ -814,16 +814,39 @@ impl SegmentView {
         // The price column is read only under a price range (memory, not arithmetic, is what a
         // pass over many matches costs).
         let in_range = |doc: usize| plan.price.is_none() || plan.price_ok(self.price[doc]);
-        // Counting: every match, or the sample's, in one tight pass over the facet column (its
-        // reads independent, so the processor keeps many cache misses in flight).
-        let blocks = match sample {
-            None => 0..m.as_slice().len(),
-            Some(_) => sampled_blocks(m, sample),
-        };
-        for block in blocks {
-            for doc in ones_in(m, block) {
-                if in_range(doc) {
-                    counts.add(self.facet[doc]);
+        // Counting: every match, or the sample's.
+        match sample {
+            // A sample is a run of consecutive blocks: its facet reads are sequential.
+            Some(_) => {
+                for block in sampled_blocks(m, sample) {
+                    for doc in ones_in(m, block) {
+                        if in_range(doc) {
+                            counts.add(self.facet[doc]);
+                        }
+                    }
+                }
+            }
+            // Every match (at most `EXACT_COUNTS`), spread over the segment: each read of the
+            // facet column is a cache miss at a million documents. Their positions first,
+            // then the reads in a loop of their own, whose loads are independent (the
+            // processor keeps many misses in flight; interleaved with the counting's stores,
+            // fewer), then the counting. Exactly counted phrases at 1,000,000 items: mean
+            // count 0.075-0.085 ms in one pass, 0.060-0.063 ms so.
+            None => {
+                let docs: Vec<u32> = (0..m.as_slice().len())
+                    .flat_map(|block| ones_in(m, block))
+                    .map(|doc| doc as u32)
+                    .collect();
+                let facets: Vec<u32> = match plan.price {
+                    None => docs.iter().map(|&d| self.facet[d as usize]).collect(),
+                    Some(_) => docs
+                        .iter()
+                        .filter(|&&d| in_range(d as usize))
+                        .map(|&d| self.facet[d as usize])
+                        .collect(),
+                };
+                for facet in facets {
+                    counts.add(facet);
                 }
             }
         }
