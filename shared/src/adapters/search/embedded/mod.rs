@@ -359,7 +359,7 @@ impl EmbeddedIndex {
         opened: &Opened,
         docs: &[SearchDoc],
         removals: &[ItemId],
-        precompute_from: u32,
+        precompute_from: Option<u32>,
     ) -> Result<usize, StoreError> {
         let mut writer = Self::writer(opened)?;
         // Under the lock, the last commit is the newest state: read versions from it.
@@ -390,7 +390,9 @@ impl EmbeddedIndex {
             writer.commit().map_err(failed)?;
         }
         writer.wait_merging_threads().map_err(failed)?;
-        Self::write_presets(opened, precompute_from)?;
+        if let Some(from) = precompute_from {
+            Self::write_presets(opened, from)?;
+        }
         Ok(changed)
     }
 
@@ -669,13 +671,19 @@ impl SearchIndex for EmbeddedIndex {
     ) -> Result<usize, StoreError> {
         let name = self.generation_or_live(target)?;
         let opened = Opened::open(&self.root, &name)?;
-        Self::write(&opened, docs, &[], self.precompute_from)
+        // A generation being filled is merged and precomputed when it is published: the
+        // segments its batches make on the way are merged away.
+        let precompute = match target {
+            IndexTarget::Live => Some(self.precompute_from),
+            IndexTarget::Generation(_) => None,
+        };
+        Self::write(&opened, docs, &[], precompute)
     }
 
     async fn remove(&self, ids: &[ItemId]) -> Result<(), StoreError> {
         let name = self.generation_or_live(IndexTarget::Live)?;
         let opened = Opened::open(&self.root, &name)?;
-        Self::write(&opened, &[], ids, self.precompute_from).map(|_| ())
+        Self::write(&opened, &[], ids, Some(self.precompute_from)).map(|_| ())
     }
 
     async fn create_generation(&self) -> Result<String, StoreError> {
