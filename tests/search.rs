@@ -206,8 +206,8 @@ async fn every_contract_case_agrees_with_brute_force_hits_totals_facets_and_orde
 /// Leaves precomputed when a segment is written (by default for segments of 65,536 items
 /// and more; here for every segment) change no answer: each contract case and relevance
 /// queries of every kind give, page for page, the same hits, scores, totals and facets as
-/// leaves worked out at query time, and still agree with brute force. A damaged file is
-/// ignored, with the same answers.
+/// leaves worked out at query time, and still agree with brute force. A rebuilt generation
+/// gets its file when published. A damaged file is ignored, with the same answers.
 #[tokio::test]
 async fn precomputed_leaves_change_no_answer_and_a_damaged_file_is_ignored() {
     let docs = aisle_local::products::generate(3_000, 7);
@@ -277,6 +277,35 @@ async fn precomputed_leaves_change_no_answer_and_a_damaged_file_is_ignored() {
             q.words
         );
         assert_agrees_with_brute_force(&precomputed, &docs, name, q).await;
+    }
+
+    // A generation being rebuilt gets its file once, when it is published.
+    let rebuilt = EmbeddedIndex::open(dir("rebuilt"))
+        .unwrap()
+        .precomputing_from(1);
+    let generation = rebuilt.create_generation().await.unwrap();
+    for part in docs.chunks(1_000) {
+        rebuilt
+            .upsert(IndexTarget::Generation(&generation), part)
+            .await
+            .unwrap();
+    }
+    assert!(
+        leaves_files(rebuilt.root()).is_empty(),
+        "written before publishing"
+    );
+    rebuilt.publish_generation(&generation).await.unwrap();
+    assert_eq!(
+        leaves_files(rebuilt.root()).len(),
+        1,
+        "one merged segment, one file"
+    );
+    for (name, q) in cases.iter().take(8) {
+        assert_eq!(
+            all_pages(&rebuilt, q).await,
+            all_pages(&plain, q).await,
+            "{name} (rebuilt)"
+        );
     }
 
     // Damage each file (cut it short) and open the index anew: the files are not used.
