@@ -397,18 +397,21 @@ impl EmbeddedIndex {
     }
 
     /// Work out the leaves of new large segments once, for every reader (see
-    /// `matching::presets`), after a commit or merge, still under the writer's lock.
+    /// `matching::presets`), after a commit or merge, still under the writer's lock. The
+    /// files only save time, so a failure to write one (a full disk, say) is logged and the
+    /// write it follows still succeeds: readers work those leaves out at first use.
     fn write_presets(opened: &Opened, from: u32) -> Result<(), StoreError> {
         opened.reader.reload().map_err(failed)?;
         let f = opened.fields;
-        matching::write_presets(
+        if let Err(error) = matching::write_presets(
             &opened.dir,
             &opened.reader.searcher(),
             f.scored(),
             &f.filters(),
             from,
-        )
-        .map_err(failed)?;
+        ) {
+            tracing::warn!(%error, generation = %opened.name, "precomputed leaves not written");
+        }
         Ok(())
     }
 
