@@ -266,24 +266,24 @@ pub(in super::super) fn write_missing(
             continue;
         }
         let started = std::time::Instant::now();
-        let view = SegmentView::load(reader, scored, None)?;
-        // A name of its own: two processes publishing the same generation may both write a
-        // lone segment's file (the same bytes), and each renames only its own.
-        let temp = path.with_extension(format!(
-            "{SUFFIX}.{}-{}.tmp",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        let terms = write(&temp, reader, &view, scored, filters)?;
-        std::fs::rename(&temp, &path)?;
-        written += 1;
-        tracing::info!(
-            segment = %reader.segment_id().uuid_string(),
-            docs = reader.max_doc(),
-            terms,
-            took_ms = started.elapsed().as_millis() as u64,
-            "precomputed leaves written"
-        );
+        let segment = reader.segment_id().uuid_string();
+        // One segment's failure (a full disk, say) leaves that segment to work its leaves out
+        // at first use; the others are still written.
+        match write_one(&path, reader, scored, filters) {
+            Ok(terms) => {
+                written += 1;
+                tracing::info!(
+                    %segment,
+                    docs = reader.max_doc(),
+                    terms,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "precomputed leaves written"
+                );
+            }
+            Err(error) => {
+                tracing::warn!(%segment, %error, "precomputed leaves not written");
+            }
+        }
     }
     // Files of merged-away segments. A reader still holding such a segment keeps its file
     // mapped (an unlinked file stays readable), and one opening it anew finds none and reads
@@ -313,6 +313,33 @@ pub(in super::super) fn write_missing(
         }
     }
     Ok(written)
+}
+
+/// Work out one segment's leaves and write them to `path` through a temporary file (removed
+/// if the write fails); returns how many terms the file holds.
+fn write_one(
+    path: &Path,
+    reader: &SegmentReader,
+    scored: [Field; 3],
+    filters: &[Field],
+) -> tantivy::Result<usize> {
+    let view = SegmentView::load(reader, scored, None)?;
+    // A name of its own: two processes publishing the same generation may both write a lone
+    // segment's file (the same bytes), and each renames only its own.
+    let temp = path.with_extension(format!(
+        "{SUFFIX}.{}-{}.tmp",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let written = write(&temp, reader, &view, scored, filters).and_then(|terms| {
+        std::fs::rename(&temp, path)
+            .map(|()| terms)
+            .map_err(Into::into)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 /// Write one segment's file at `path`; returns how many terms it holds.
